@@ -1,0 +1,187 @@
+/*
+ * lang/ast.h — the abstract syntax tree of a .lag file.
+ *
+ * The parser builds it in the compilation's arena; the checker (check.c)
+ * annotates expressions with what their names refer to.  Every node keeps
+ * its source range so later passes can report located errors.  Lists are
+ * singly linked through `next`, in source order.
+ */
+#ifndef LAG_AST_H
+#define LAG_AST_H
+
+#include "lang/arena.h"
+#include "lang/diag.h"
+
+/* Expression nesting bound: deeper expressions are refused by the parser, so
+ * every recursive pass over an expression has a bounded depth. */
+enum { AST_MAX_DEPTH = 2000 };
+
+typedef struct Ident {
+    const char *name;
+    int primes; /* number of ' after the name: 1 = velocity/derivative */
+    Loc loc;
+} Ident;
+
+typedef enum ExprKind {
+    EX_NUM,  /* num */
+    EX_STR,  /* str */
+    EX_NAME, /* id (possibly primed) */
+    EX_NEG,  /* -a */
+    EX_ADD,  /* a + b */
+    EX_SUB,  /* a - b */
+    EX_MUL,  /* a * b */
+    EX_DIV,  /* a / b */
+    EX_POW,  /* a ^ b */
+    EX_CALL, /* id(args) */
+    EX_LIST  /* [args] */
+} ExprKind;
+
+/* What a name in an expression refers to (filled in by the checker). */
+typedef enum RefKind {
+    REF_NONE,
+    REF_CONST,     /* file-level const; index = its Item */
+    REF_PARAM,     /* system/problem param; index = position */
+    REF_COORD,     /* coordinate q_i (primes = 0), velocity (1), acceleration (2) */
+    REF_LET,       /* a let-bound name; index = position among lets */
+    REF_TIME,      /* t */
+    REF_DOMAIN,    /* the problem's domain variable */
+    REF_FIELD,     /* a field y (primes = 0) or its derivative y' (1) */
+    REF_UNKNOWN,   /* an unknown scalar */
+    REF_UNKNOWN_FN,/* an unknown function poly(k)/spline(k) (called) */
+    REF_BUILTIN,   /* a built-in function (called); index = Builtin */
+    REF_NET,       /* a net (called) */
+    REF_EXTERN,    /* an extern function (called) */
+    REF_PI,        /* pi */
+    REF_E,         /* e */
+    REF_INTEGRAL,  /* integral(...) in a problem */
+    REF_RANDOM     /* uniform(a, b) / normal(m, s) in a job's init */
+} RefKind;
+
+typedef struct Expr {
+    ExprKind kind;
+    Loc loc;
+    int depth;          /* 1 + depth of the deepest operand */
+    double num;         /* EX_NUM */
+    const char *str;    /* EX_STR (unescaped) */
+    Ident id;           /* EX_NAME, EX_CALL (the callee) */
+    struct Expr *a, *b; /* operands */
+    struct Expr *args;  /* EX_CALL, EX_LIST */
+    int nargs;
+    struct Expr *next;  /* in argument and expression lists */
+    /* Resolution, by the checker: */
+    RefKind ref;
+    int index;
+    const void *decl; /* the Stmt/Item/ExternFn the name refers to */
+} Expr;
+
+typedef enum StmtKind {
+    ST_PARAM,       /* param NAME = value */
+    ST_COORD,       /* coord NAME */
+    ST_LET,         /* let NAME, ... = value */
+    ST_ASSIGN,      /* NAME = value (only L = ... is valid) */
+    ST_ACCEL,       /* accel NAME, ... = exprs */
+    ST_FORCE,       /* force NAME = value */
+    ST_DISSIPATION, /* dissipation NAME = value */
+    ST_NET,         /* net NAME = func(netargs) */
+    ST_DOMAIN,      /* domain NAME = value .. hi */
+    ST_FIELD,       /* field NAME */
+    ST_UNKNOWN,     /* unknown NAME = value */
+    ST_FIX,         /* fix NAME(at) = value */
+    ST_SUBJECT,     /* subject value = at */
+    ST_MINIMIZE,    /* minimize value */
+    ST_STATIONARY   /* stationary value */
+} StmtKind;
+
+typedef struct NetArg {
+    Ident key;
+    Expr *value;
+    struct NetArg *next;
+} NetArg;
+
+typedef struct Stmt {
+    StmtKind kind;
+    Loc loc;         /* the whole statement */
+    Ident *names;    /* declared names (one for most kinds) */
+    int nnames;
+    Expr *value;     /* see StmtKind */
+    Expr *exprs;     /* ST_ACCEL right-hand sides */
+    int nexprs;
+    Expr *at;        /* ST_FIX point, ST_SUBJECT right-hand side */
+    Expr *hi;        /* ST_DOMAIN upper end */
+    Ident func;      /* ST_NET constructor (mlp) */
+    NetArg *netargs; /* ST_NET keyword arguments */
+    struct Stmt *next;
+} Stmt;
+
+typedef struct ExternFn {
+    Ident name;
+    Ident *params;
+    int nparams;
+    Ident *grads; /* NULL when no grad (...) was given */
+    int ngrads;
+    Loc grad_loc;
+    struct ExternFn *next;
+} ExternFn;
+
+typedef enum SettingForm {
+    SET_FLAG,    /* head */
+    SET_EXPR,    /* head e1                       (tol 1e-10, output "x.csv") */
+    SET_RANGE,   /* head e1 .. e2                 (time 0 .. 20) */
+    SET_ASSIGNS, /* head a = v, b = v, ...        (init, param, record, guess, grid) */
+    SET_AT,      /* head e1: a = v, ...           (from 0: t1 = 0.1) */
+    SET_WORD,    /* head word e1                  (checkpoint every 100, loss accel l1) */
+    SET_BLOCK,   /* head word NAME { settings }   (data from System { ... }) */
+    SET_CONT     /* a = v: continues the previous list (merged by the parser) */
+} SettingForm;
+
+typedef struct Assign {
+    Ident name;
+    Expr *value; /* value, or the low end of a range */
+    Expr *hi;    /* range high end (grid), or NULL */
+    Expr *count; /* range point count (grid: lo .. hi : count), or NULL */
+    Loc loc;
+    struct Assign *next;
+} Assign;
+
+typedef struct Setting {
+    Ident head;
+    Loc loc;
+    SettingForm form;
+    Expr *e1, *e2;
+    Ident word;      /* SET_WORD, SET_BLOCK */
+    Ident target;    /* SET_BLOCK: the system named */
+    Assign *assigns; /* SET_ASSIGNS, SET_AT, SET_CONT */
+    struct Setting *sub; /* SET_BLOCK */
+    struct Setting *next;
+} Setting;
+
+typedef enum ItemKind { IT_IMPORT, IT_CONST, IT_EXTERN, IT_SYSTEM, IT_PROBLEM, IT_JOB } ItemKind;
+
+typedef enum JobKind { JOB_SIMULATE, JOB_TRAIN, JOB_COMPARE, JOB_SOLVE, JOB_ACTION, JOB_INFER } JobKind;
+
+typedef struct Item {
+    ItemKind kind;
+    Loc loc;        /* the keyword */
+    JobKind job;
+    Ident name;     /* system/problem/const name */
+    Expr *value;    /* const */
+    const char *str;/* import path, extern library */
+    Loc str_loc;
+    ExternFn *fns;  /* extern */
+    Stmt *stmts;    /* system/problem body */
+    Ident *targets; /* job: the systems/problems named */
+    int ntargets;
+    Setting *settings;
+    struct Item *next;
+    int broken;     /* the parser skipped part of it after a syntax error */
+    /* Filled by the checker: */
+    struct Item *imported; /* IT_IMPORT: the first item of the imported file */
+} Item;
+
+const char *ast_job_name(JobKind k);
+const char *ast_stmt_keyword(StmtKind k);
+
+/* Print the tree in a stable S-expression form (lag check --ast). */
+void ast_dump(FILE *out, const Item *items);
+
+#endif

@@ -1,0 +1,1822 @@
+/*
+ * lang/check.c — the checking pass (see check.h).
+ *
+ * Three stages: collect the global definitions of every loaded file
+ * (consts, systems, problems, extern functions) and report duplicates;
+ * check each system and problem body in its own scope; check each job's
+ * targets and settings against a table of what each job accepts.
+ * Expressions are resolved by one recursive walk that also folds constant
+ * sub-expressions, so a division by zero or an overflow in anything
+ * constant is reported where it is written.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "lang/check.h"
+
+#include <dlfcn.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "runtime/mem.h"
+
+/* ---------- a string-keyed hash map in the arena ---------- */
+
+typedef struct MapSlot {
+    const char *key;
+    void *value;
+} MapSlot;
+
+typedef struct Map {
+    MapSlot *slots;
+    size_t cap, len;
+} Map;
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+static void *map_get(const Map *m, const char *key)
+{
+    if (!m->cap)
+        return NULL;
+    for (size_t i = hash_str(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        if (!m->slots[i].key)
+            return NULL;
+        if (strcmp(m->slots[i].key, key) == 0)
+            return m->slots[i].value;
+    }
+}
+
+static void map_put(Arena *a, Map *m, const char *key, void *value)
+{
+    if (2 * (m->len + 1) > m->cap) {
+        size_t cap = m->cap ? 2 * m->cap : 16;
+        MapSlot *s = arena_alloc(a, cap * sizeof *s);
+        for (size_t j = 0; j < m->cap; j++) {
+            if (!m->slots[j].key)
+                continue;
+            size_t i = hash_str(m->slots[j].key) & (cap - 1);
+            while (s[i].key)
+                i = (i + 1) & (cap - 1);
+            s[i] = m->slots[j];
+        }
+        m->slots = s;
+        m->cap = cap;
+    }
+    size_t i = hash_str(key) & (m->cap - 1);
+    while (m->slots[i].key && strcmp(m->slots[i].key, key) != 0)
+        i = (i + 1) & (m->cap - 1);
+    if (!m->slots[i].key)
+        m->len++;
+    m->slots[i] = (MapSlot){key, value};
+}
+
+/* All keys of a map (for "did you mean" suggestions). */
+static const char **map_keys(Arena *a, const Map *m, int *n)
+{
+    const char **v = arena_alloc(a, (m->len + 1) * sizeof *v);
+    int k = 0;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i].key)
+            v[k++] = m->slots[i].key;
+    *n = k;
+    return v;
+}
+
+/* ---------- built-ins ---------- */
+
+typedef enum Builtin {
+    B_SIN, B_COS, B_TAN, B_ASIN, B_ACOS, B_ATAN, B_ATAN2, B_SINH, B_COSH, B_TANH,
+    B_EXP, B_LOG, B_SQRT, B_ABS, B_SIGN, B_MIN, B_MAX, B_COUNT
+} Builtin;
+
+static const struct {
+    const char *name;
+    int arity;
+    int nonsmooth;
+} builtins[B_COUNT] = {
+    [B_SIN] = {"sin", 1, 0},   [B_COS] = {"cos", 1, 0},     [B_TAN] = {"tan", 1, 0},
+    [B_ASIN] = {"asin", 1, 0}, [B_ACOS] = {"acos", 1, 0},   [B_ATAN] = {"atan", 1, 0},
+    [B_ATAN2] = {"atan2", 2, 0}, [B_SINH] = {"sinh", 1, 0}, [B_COSH] = {"cosh", 1, 0},
+    [B_TANH] = {"tanh", 1, 0}, [B_EXP] = {"exp", 1, 0},     [B_LOG] = {"log", 1, 0},
+    [B_SQRT] = {"sqrt", 1, 0}, [B_ABS] = {"abs", 1, 1},     [B_SIGN] = {"sign", 1, 1},
+    [B_MIN] = {"min", 2, 1},   [B_MAX] = {"max", 2, 1},
+};
+
+static int builtin_index(const char *name)
+{
+    for (int i = 0; i < B_COUNT; i++)
+        if (strcmp(builtins[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+static double builtin_eval(int b, const double *x)
+{
+    switch ((Builtin)b) {
+    case B_SIN: return sin(x[0]);
+    case B_COS: return cos(x[0]);
+    case B_TAN: return tan(x[0]);
+    case B_ASIN: return asin(x[0]);
+    case B_ACOS: return acos(x[0]);
+    case B_ATAN: return atan(x[0]);
+    case B_ATAN2: return atan2(x[0], x[1]);
+    case B_SINH: return sinh(x[0]);
+    case B_COSH: return cosh(x[0]);
+    case B_TANH: return tanh(x[0]);
+    case B_EXP: return exp(x[0]);
+    case B_LOG: return x[0] > 0 ? log(x[0]) : NAN;
+    case B_SQRT: return sqrt(x[0]);
+    case B_ABS: return fabs(x[0]);
+    case B_SIGN: return (x[0] > 0) - (x[0] < 0);
+    case B_MIN: return fmin(x[0], x[1]);
+    case B_MAX: return fmax(x[0], x[1]);
+    case B_COUNT: break;
+    }
+    return NAN;
+}
+
+/* Names the language reserves besides the keywords (which the scanner
+ * already refuses as names). */
+static int reserved_name(const char *s)
+{
+    return builtin_index(s) >= 0 || strcmp(s, "pi") == 0 || strcmp(s, "e") == 0 ||
+           strcmp(s, "integral") == 0;
+}
+
+/* ---------- symbols ---------- */
+
+typedef enum GlobalKind { G_CONST, G_SYSTEM, G_PROBLEM, G_EXTERN } GlobalKind;
+
+typedef struct Global {
+    GlobalKind kind;
+    const char *name;
+    Loc loc;
+    Item *item;
+    const ExternFn *fn; /* G_EXTERN */
+    double value;       /* G_CONST, once evaluated */
+    int state;          /* G_CONST: 0 not yet, 1 evaluating, 2 done (value valid), 3 bad */
+    struct Scope *scope;/* G_SYSTEM/G_PROBLEM: its checked scope */
+} Global;
+
+typedef enum LocalKind {
+    L_PARAM, L_COORD, L_LET, L_NET, L_DOMAIN, L_FIELD, L_UNKNOWN, L_UNKNOWN_FN, L_DISSIPATION
+} LocalKind;
+
+static const char *const local_kind_name[] = {
+    "parameter", "coordinate", "let", "net", "domain variable", "field", "unknown",
+    "unknown function", "dissipation function"};
+
+typedef struct Local {
+    LocalKind kind;
+    const char *name;
+    Loc loc;
+    Stmt *stmt;
+    int index;
+    int visible;        /* lets: defined yet (lets are visible after their definition) */
+    int has_value;      /* params/unknowns: the default is a known constant */
+    double value;
+    const Expr *relu;   /* lets: a relu net call reached from this let, or NULL */
+    int pointwise;      /* lets in problems: depends on a field or the domain variable */
+    int net_in, net_out;/* nets */
+    int relu_net;       /* nets: activation relu */
+} Local;
+
+typedef struct Scope {
+    Item *item;
+    int is_problem;
+    Map names;          /* name -> Local */
+    Local **coords;     /* coordinates (systems) or fields (problems), in order */
+    int ncoords;
+    Local **params;
+    int nparams;
+    Local **unknowns;
+    int nunknowns;
+    int nnets;
+    int has_L, has_accel;
+    Local *domain;
+    double dom_lo, dom_hi;
+    int dom_ok;
+} Scope;
+
+typedef struct Checker {
+    Diag *d;
+    Arena *a;
+    Map globals;
+    Scope *scope;           /* the body being checked, or NULL */
+    const char *const *dirs;
+    int warned_nonsmooth[B_COUNT];
+    int need_smooth;        /* derivatives of the expression being resolved are needed */
+    Map warned_extern;      /* extern functions without grad, warned once */
+} Checker;
+
+/* What resolving an expression found out about it. */
+typedef struct Val {
+    int is_const;       /* a number known now */
+    double v;
+    const Expr *relu;   /* a call of a relu net inside */
+    int pointwise;      /* depends on a field or the domain variable */
+    int bad;            /* an error was reported inside */
+} Val;
+
+/* Where an expression stands, which decides what names may appear. */
+typedef enum Ctx {
+    CX_CONST,     /* a constant: numbers, consts, pi, e, built-ins (and earlier params) */
+    CX_SYSTEM,    /* L, let, force, dissipation, accel of a system */
+    CX_RECORD,    /* a job's record: a system expression that may use q'' */
+    CX_PLET,      /* a let of a problem: pointwise, no integral */
+    CX_OBJECTIVE, /* minimize/stationary/subject: integral(...) of pointwise things */
+    CX_INTEGRAND, /* inside integral(...) */
+    CX_INIT,      /* a job's init value: a constant or uniform/normal */
+    CX_GUESS      /* a solve guess: an expression in the domain variable */
+} Ctx;
+
+static Global *global(Checker *C, const char *name)
+{
+    return map_get(&C->globals, name);
+}
+
+static Local *local(Checker *C, const char *name)
+{
+    return C->scope ? map_get(&C->scope->names, name) : NULL;
+}
+
+/* A suggestion among locals and globals, for "unknown name" messages. */
+static const char *suggest_name(Checker *C, const char *name, int functions)
+{
+    int ng = 0, nl = 0;
+    const char **g = map_keys(C->a, &C->globals, &ng);
+    const char **l = C->scope ? map_keys(C->a, &C->scope->names, &nl) : NULL;
+    const char **all = arena_alloc(C->a, (size_t)(ng + nl + B_COUNT + 4) * sizeof *all);
+    int n = 0;
+    for (int i = 0; i < nl; i++)
+        all[n++] = l[i];
+    for (int i = 0; i < ng; i++)
+        all[n++] = g[i];
+    if (functions)
+        for (int i = 0; i < B_COUNT; i++)
+            all[n++] = builtins[i].name;
+    else {
+        all[n++] = "pi";
+        if (C->scope && !C->scope->is_problem)
+            all[n++] = "t";
+    }
+    return diag_suggest(name, all, n);
+}
+
+static char *did_you_mean(Checker *C, const char *s)
+{
+    return s ? arena_printf(C->a, " (did you mean '%s'?)", s) : "";
+}
+
+/* ---------- expressions ---------- */
+
+static Val resolve(Checker *C, Expr *e, Ctx cx);
+
+static Val bad_val(void)
+{
+    Val v = {0};
+    v.bad = 1;
+    return v;
+}
+
+static Val merge(Val a, Val b)
+{
+    Val r = {0};
+    r.relu = a.relu ? a.relu : b.relu;
+    r.pointwise = a.pointwise || b.pointwise;
+    r.bad = a.bad || b.bad;
+    return r;
+}
+
+/* Report a constant whose value is not a finite number. */
+static int finite_or_report(Checker *C, const Expr *e, double v, const char *what)
+{
+    if (isfinite(v))
+        return 1;
+    if (isinf(v))
+        diag_error(C->d, e->loc, "%s overflows (the result is %s)", what, v > 0 ? "inf" : "-inf");
+    else
+        diag_error(C->d, e->loc, "%s is not a number (NaN)", what);
+    return 0;
+}
+
+static Val resolve_name(Checker *C, Expr *e, Ctx cx)
+{
+    const char *name = e->id.name;
+    int primes = e->id.primes;
+    Val r = {0};
+    Local *l = local(C, name);
+    Scope *S = C->scope;
+
+    if (l && l->kind == L_LET && !l->visible) {
+        diag_error(C->d, e->loc, "'%s' is used before its 'let' (lets must come before their use)",
+                   name);
+        return bad_val();
+    }
+    if (l && (l->kind == L_NET || l->kind == L_UNKNOWN_FN)) {
+        diag_error(C->d, e->loc, "'%s' is a %s; call it with arguments, as in %s(...)", name,
+                   local_kind_name[l->kind], name);
+        return bad_val();
+    }
+    if (l && l->kind == L_DISSIPATION)
+        l = NULL; /* the Rayleigh function's label is not a value */
+
+    if (primes > 0 && !(l && (l->kind == L_COORD || l->kind == L_FIELD))) {
+        if (l || global(C, name) || strcmp(name, "t") == 0 || reserved_name(name))
+            diag_error(C->d, e->loc, "'%s' has no derivative: only %s have primes", name,
+                       S && S->is_problem ? "fields" : "coordinates");
+        else
+            diag_error(C->d, e->loc, "unknown name '%s'%s", name,
+                       did_you_mean(C, suggest_name(C, name, 0)));
+        return bad_val();
+    }
+    if (cx == CX_CONST || cx == CX_INIT) {
+        if (l && l->kind == L_PARAM && cx == CX_CONST) {
+            if (!l->has_value) {
+                diag_error(C->d, e->loc, "parameter '%s' is used before it has a value", name);
+                return bad_val();
+            }
+            e->ref = REF_PARAM;
+            e->index = l->index;
+            e->decl = l->stmt;
+            r.is_const = 1;
+            r.v = l->value;
+            return r;
+        }
+        if (l) {
+            diag_error(C->d, e->loc, "'%s' (a %s) cannot appear in a constant expression", name,
+                       local_kind_name[l->kind]);
+            return bad_val();
+        }
+    }
+    if (l) {
+        e->decl = l->stmt;
+        e->index = l->index;
+        switch (l->kind) {
+        case L_PARAM:
+            e->ref = REF_PARAM;
+            return r;
+        case L_UNKNOWN:
+            e->ref = REF_UNKNOWN;
+            return r;
+        case L_COORD:
+            if (cx == CX_GUESS) {
+                diag_error(C->d, e->loc, "a guess is an expression in 't'; it cannot use the coordinate '%s'",
+                           name);
+                return bad_val();
+            }
+            if (primes > 2 || (primes == 2 && cx != CX_RECORD)) {
+                if (primes == 2)
+                    diag_error(C->d, e->loc,
+                               "'%s''' (an acceleration) is only allowed in a job's 'record' and "
+                               "in data columns, not in a Lagrangian or its lets",
+                               name);
+                else
+                    diag_error(C->d, e->loc, "'%s' has %d primes; at most %s'' is meaningful",
+                               name, primes, name);
+                return bad_val();
+            }
+            e->ref = REF_COORD;
+            return r;
+        case L_FIELD:
+        case L_DOMAIN:
+            if (primes > 1) {
+                diag_error(C->d, e->loc,
+                           "'%s' has %d primes; only the field and its first derivative (%s') "
+                           "may appear",
+                           name, primes, name);
+                return bad_val();
+            }
+            if (cx == CX_OBJECTIVE) {
+                diag_error(C->d, e->loc,
+                           "'%s' outside integral(...): an objective or constraint is a number, "
+                           "so write integral(...) around what depends on '%s'",
+                           name, S->domain ? S->domain->name : "x");
+                return bad_val();
+            }
+            e->ref = l->kind == L_FIELD ? REF_FIELD : REF_DOMAIN;
+            if (cx == CX_GUESS && l->kind == L_FIELD) {
+                diag_error(C->d, e->loc, "a guess is an expression in '%s'; it cannot use the field '%s'",
+                           S->domain ? S->domain->name : "x", name);
+                return bad_val();
+            }
+            r.pointwise = 1;
+            return r;
+        case L_LET:
+            e->ref = REF_LET;
+            r.relu = l->relu;
+            r.pointwise = l->pointwise;
+            if (l->pointwise && cx == CX_OBJECTIVE) {
+                diag_error(C->d, e->loc,
+                           "'%s' depends on a field or on the domain variable; inside an "
+                           "objective it must stand inside integral(...)",
+                           name);
+                return bad_val();
+            }
+            return r;
+        default:
+            break;
+        }
+    }
+    if (strcmp(name, "t") == 0 && S && !S->is_problem && cx != CX_CONST && cx != CX_INIT) {
+        if (cx == CX_GUESS)
+            r.pointwise = 1;
+        e->ref = REF_TIME;
+        return r;
+    }
+    if (strcmp(name, "pi") == 0 || strcmp(name, "e") == 0) {
+        e->ref = name[0] == 'p' ? REF_PI : REF_E;
+        r.is_const = 1;
+        r.v = name[0] == 'p' ? 3.14159265358979323846 : 2.71828182845904523536;
+        return r;
+    }
+    Global *g = global(C, name);
+    if (g && g->kind == G_CONST) {
+        e->ref = REF_CONST;
+        e->decl = g->item;
+        if (g->state == 2) {
+            r.is_const = 1;
+            r.v = g->value;
+            return r;
+        }
+        if (g->state == 3)
+            return bad_val();
+        diag_error(C->d, e->loc, "const '%s' is used before its definition", name);
+        return bad_val();
+    }
+    if (g) {
+        diag_error(C->d, e->loc, "'%s' is a %s, not a value", name,
+                   g->kind == G_SYSTEM ? "system" : g->kind == G_PROBLEM ? "problem"
+                                                                         : "function");
+        return bad_val();
+    }
+    if (builtin_index(name) >= 0 || strcmp(name, "integral") == 0) {
+        diag_error(C->d, e->loc, "'%s' is a function; call it as %s(...)", name, name);
+        return bad_val();
+    }
+    if (strcmp(name, "t") == 0) {
+        diag_error(C->d, e->loc, "'t' (time) %s", S && S->is_problem
+                   ? "is not defined in a problem; the independent variable is the domain's"
+                   : "cannot appear in a constant expression");
+        return bad_val();
+    }
+    diag_error(C->d, e->loc, "unknown name '%s'%s", name, did_you_mean(C, suggest_name(C, name, 0)));
+    return bad_val();
+}
+
+static Val resolve_call(Checker *C, Expr *e, Ctx cx)
+{
+    const char *name = e->id.name;
+    Val r = {0};
+    if (e->id.primes) {
+        diag_error(C->d, e->loc, "a call cannot have a prime: '%s''(...)'", name);
+        return bad_val();
+    }
+    int all_const = 1;
+    double argv[2] = {0, 0};
+    Val *vs = arena_alloc(C->a, (size_t)(e->nargs + 1) * sizeof *vs);
+    int i = 0;
+    Local *l = local(C, name);
+    int is_integral = !l && strcmp(name, "integral") == 0;
+    int is_random = !l && cx == CX_INIT && (strcmp(name, "uniform") == 0 || strcmp(name, "normal") == 0);
+    Ctx argcx = is_integral ? CX_INTEGRAND : is_random ? CX_CONST : cx;
+    for (Expr *a = e->args; a; a = a->next, i++) {
+        vs[i] = resolve(C, a, argcx);
+        r = merge(r, vs[i]);
+        if (!vs[i].is_const)
+            all_const = 0;
+        else if (i < 2)
+            argv[i] = vs[i].v;
+    }
+    if (r.bad)
+        return r;
+
+    if (is_integral) {
+        if (cx != CX_OBJECTIVE) {
+            diag_error(C->d, e->loc, "integral(...) %s",
+                       cx == CX_INTEGRAND ? "cannot be nested inside another integral"
+                       : C->scope && C->scope->is_problem
+                           ? "is only allowed in 'minimize', 'stationary' and 'subject'"
+                           : "belongs in a problem's objective, not here");
+            return bad_val();
+        }
+        if (e->nargs != 1) {
+            diag_error(C->d, e->loc, "integral takes 1 argument (the integrand), not %d", e->nargs);
+            return bad_val();
+        }
+        e->ref = REF_INTEGRAL;
+        r.pointwise = 0;
+        return r;
+    }
+    if (is_random) {
+        e->ref = REF_RANDOM;
+        if (e->nargs != 2) {
+            diag_error(C->d, e->loc, "%s takes 2 arguments, not %d", name, e->nargs);
+            return bad_val();
+        }
+        if (name[0] == 'u' && !(argv[0] < argv[1])) {
+            diag_error(C->d, e->loc, "uniform(a, b) needs a < b (got %g and %g)", argv[0], argv[1]);
+            return bad_val();
+        }
+        if (name[0] == 'n' && !(argv[1] > 0)) {
+            diag_error(C->d, e->loc, "normal(mean, sd) needs sd > 0 (got %g)", argv[1]);
+            return bad_val();
+        }
+        return r;
+    }
+    if (l && l->kind == L_NET) {
+        if (cx == CX_CONST || cx == CX_INIT || cx == CX_GUESS) {
+            diag_error(C->d, e->loc, "net '%s' cannot be called in a constant expression", name);
+            return bad_val();
+        }
+        e->ref = REF_NET;
+        e->decl = l->stmt;
+        e->index = l->index;
+        if (l->net_in && e->nargs != l->net_in) {
+            diag_error(C->d, e->loc, "net '%s' takes %d input%s (in = %d) but is called with %d",
+                       name, l->net_in, l->net_in == 1 ? "" : "s", l->net_in, e->nargs);
+            return bad_val();
+        }
+        if (l->relu_net && !r.relu)
+            r.relu = e;
+        return r;
+    }
+    if (l && l->kind == L_UNKNOWN_FN) {
+        e->ref = REF_UNKNOWN_FN;
+        e->decl = l->stmt;
+        e->index = l->index;
+        if (e->nargs != 1) {
+            diag_error(C->d, e->loc, "unknown function '%s' takes 1 argument, not %d", name, e->nargs);
+            return bad_val();
+        }
+        r.pointwise = 1;
+        return r;
+    }
+    if (l) {
+        diag_error(C->d, e->loc, "'%s' is a %s, not a function%s", name, local_kind_name[l->kind],
+                   l->kind == L_FIELD ? " (fix its value at a point with 'fix y(a) = v')" : "");
+        return bad_val();
+    }
+    Global *g = global(C, name);
+    if (g && g->kind == G_EXTERN) {
+        e->ref = REF_EXTERN;
+        e->decl = g->fn;
+        if (e->nargs != g->fn->nparams) {
+            diag_error(C->d, e->loc, "'%s' takes %d argument%s but is called with %d", name,
+                       g->fn->nparams, g->fn->nparams == 1 ? "" : "s", e->nargs);
+            return bad_val();
+        }
+        if (!g->fn->grads && C->need_smooth &&
+            (cx == CX_SYSTEM || cx == CX_PLET || cx == CX_INTEGRAND) &&
+            !map_get(&C->warned_extern, name)) {
+            map_put(C->a, &C->warned_extern, name, e);
+            diag_warning(C->d, e->loc,
+                         "'%s' has no grad (...) functions; its derivatives will be taken by "
+                         "central differences",
+                         name);
+        }
+        return r; /* never folded: it is evaluated at run time */
+    }
+    if (g) {
+        diag_error(C->d, e->loc, "'%s' is a %s, not a function", name,
+                   g->kind == G_CONST ? "const" : g->kind == G_SYSTEM ? "system" : "problem");
+        return bad_val();
+    }
+    int b = builtin_index(name);
+    if (b < 0) {
+        const char *hint = NULL;
+        if (strcmp(name, "uniform") == 0 || strcmp(name, "normal") == 0)
+            hint = " (random initial values are only allowed in a job's 'init')";
+        else if (strcmp(name, "poly") == 0 || strcmp(name, "spline") == 0)
+            hint = " (poly(k) and spline(k) declare a problem's 'unknown' function)";
+        diag_error(C->d, e->loc, "unknown function '%s'%s", name,
+                   hint ? hint : did_you_mean(C, suggest_name(C, name, 1)));
+        return bad_val();
+    }
+    e->ref = REF_BUILTIN;
+    e->index = b;
+    if (e->nargs != builtins[b].arity) {
+        diag_error(C->d, e->loc, "%s takes %d argument%s, not %d", name, builtins[b].arity,
+                   builtins[b].arity == 1 ? "" : "s", e->nargs);
+        return bad_val();
+    }
+    if (builtins[b].nonsmooth && C->need_smooth &&
+        (cx == CX_SYSTEM || cx == CX_PLET || cx == CX_INTEGRAND) && !C->warned_nonsmooth[b]) {
+        C->warned_nonsmooth[b] = 1;
+        diag_warning(C->d, e->loc,
+                     "'%s' is not smooth; where a derivative is needed it is taken piecewise", name);
+    }
+    if (all_const) {
+        r.is_const = 1;
+        r.v = builtin_eval(b, argv);
+        if (!finite_or_report(C, e, r.v, arena_printf(C->a, "%s(...) of a constant", name)))
+            return bad_val();
+    }
+    return r;
+}
+
+static Val resolve(Checker *C, Expr *e, Ctx cx)
+{
+    Val r = {0};
+    switch (e->kind) {
+    case EX_NUM:
+        r.is_const = 1;
+        r.v = e->num;
+        return r;
+    case EX_STR:
+        diag_error(C->d, e->loc, "a string is not a number");
+        return bad_val();
+    case EX_LIST:
+        diag_error(C->d, e->loc, "a list [...] is not a number");
+        return bad_val();
+    case EX_NAME:
+        return resolve_name(C, e, cx);
+    case EX_CALL:
+        return resolve_call(C, e, cx);
+    case EX_NEG: {
+        Val a = resolve(C, e->a, cx);
+        if (a.is_const)
+            a.v = -a.v;
+        return a;
+    }
+    default: {
+        Val a = resolve(C, e->a, cx);
+        Val b = resolve(C, e->b, cx);
+        r = merge(a, b);
+        if (r.bad || !a.is_const || !b.is_const) {
+            if (e->kind == EX_DIV && b.is_const && b.v == 0 && !r.bad) {
+                diag_error(C->d, e->loc, "division by zero");
+                return bad_val();
+            }
+            return r;
+        }
+        r.is_const = 1;
+        switch (e->kind) {
+        case EX_ADD: r.v = a.v + b.v; break;
+        case EX_SUB: r.v = a.v - b.v; break;
+        case EX_MUL: r.v = a.v * b.v; break;
+        case EX_DIV:
+            if (b.v == 0) {
+                diag_error(C->d, e->loc, "division by zero");
+                return bad_val();
+            }
+            r.v = a.v / b.v;
+            break;
+        default: r.v = pow(a.v, b.v); break;
+        }
+        if (!finite_or_report(C, e, r.v, "this constant expression"))
+            return bad_val();
+        return r;
+    }
+    }
+}
+
+/* Evaluate a constant expression; 0 on error (already reported). */
+static int const_value(Checker *C, Expr *e, double *out)
+{
+    Val v = resolve(C, e, CX_CONST);
+    if (v.bad)
+        return 0;
+    if (!v.is_const) {
+        diag_error(C->d, e->loc, "expected a constant");
+        return 0;
+    }
+    *out = v.v;
+    return 1;
+}
+
+/* ---------- globals ---------- */
+
+static void define_global(Checker *C, GlobalKind k, const char *name, Loc loc, Item *it,
+                          const ExternFn *fn)
+{
+    static const char *const what[] = {"const", "system", "problem", "function"};
+    if (reserved_name(name) || strcmp(name, "t") == 0) {
+        diag_error(C->d, loc, "'%s' is a built-in name and cannot be redefined", name);
+        return;
+    }
+    Global *g = global(C, name);
+    if (g) {
+        diag_error(C->d, loc, "%s '%s' is already defined", what[k], name);
+        diag_note(C->d, g->loc, "'%s' was first defined here as a %s", name, what[g->kind]);
+        return;
+    }
+    g = arena_alloc(C->a, sizeof *g);
+    g->kind = k;
+    g->name = name;
+    g->loc = loc;
+    g->item = it;
+    g->fn = fn;
+    map_put(C->a, &C->globals, name, g);
+}
+
+static void check_extern(Checker *C, Item *it, const char *dir)
+{
+    if (!it->str[0]) {
+        diag_error(C->d, it->str_loc, "empty library name in extern");
+        return;
+    }
+    const char *path = it->str;
+    if (strchr(path, '/') && path[0] != '/' && dir)
+        path = arena_printf(C->a, "%s/%s", dir, path);
+    void *lib = dlopen(path, RTLD_LAZY | RTLD_LOCAL);
+    if (!lib)
+        diag_error(C->d, it->str_loc, "cannot load library '%s': %s", it->str, dlerror());
+    for (ExternFn *f = it->fns; f; f = f->next) {
+        Map seen = {0};
+        for (int i = 0; i < f->nparams; i++) {
+            if (map_get(&seen, f->params[i].name))
+                diag_error(C->d, f->params[i].loc, "parameter '%s' of '%s' is listed twice",
+                           f->params[i].name, f->name.name);
+            map_put(C->a, &seen, f->params[i].name, f);
+            if (f->params[i].primes)
+                diag_error(C->d, f->params[i].loc, "a parameter name cannot have a prime");
+        }
+        if (f->grads && f->ngrads != f->nparams)
+            diag_error(C->d, f->grad_loc,
+                       "'%s' has %d parameter%s but grad lists %d function%s (one partial "
+                       "derivative per parameter)",
+                       f->name.name, f->nparams, f->nparams == 1 ? "" : "s", f->ngrads,
+                       f->ngrads == 1 ? "" : "s");
+        if (lib) {
+            if (!dlsym(lib, f->name.name))
+                diag_error(C->d, f->name.loc, "library '%s' has no function '%s'", it->str,
+                           f->name.name);
+            for (int i = 0; i < f->ngrads; i++)
+                if (!dlsym(lib, f->grads[i].name))
+                    diag_error(C->d, f->grads[i].loc, "library '%s' has no function '%s'",
+                               it->str, f->grads[i].name);
+        }
+        define_global(C, G_EXTERN, f->name.name, f->name.loc, it, f);
+    }
+    if (lib)
+        dlclose(lib);
+}
+
+/* ---------- system and problem bodies ---------- */
+
+static Local *declare(Checker *C, LocalKind k, Ident id, Stmt *s)
+{
+    Scope *S = C->scope;
+    if (id.primes) {
+        diag_error(C->d, id.loc, "a declared name cannot have a prime: '%s''", id.name);
+        return NULL;
+    }
+    if (reserved_name(id.name) || (!S->is_problem && strcmp(id.name, "t") == 0)) {
+        diag_error(C->d, id.loc, "'%s' is a built-in name; choose another name for this %s",
+                   id.name, local_kind_name[k]);
+        return NULL;
+    }
+    Local *old = map_get(&S->names, id.name);
+    if (old) {
+        diag_error(C->d, id.loc, "'%s' is already declared in %s '%s'", id.name,
+                   S->is_problem ? "problem" : "system", S->item->name.name);
+        diag_note(C->d, old->loc, "'%s' was first declared here as a %s", id.name,
+                  local_kind_name[old->kind]);
+        return NULL;
+    }
+    Local *l = arena_alloc(C->a, sizeof *l);
+    l->kind = k;
+    l->name = id.name;
+    l->loc = id.loc;
+    l->stmt = s;
+    l->visible = k != L_LET;
+    map_put(C->a, &S->names, id.name, l);
+    return l;
+}
+
+static void push(Checker *C, Local ***v, int *n, Local *l)
+{
+    Local **w = arena_alloc(C->a, (size_t)(*n + 1) * sizeof *w);
+    if (*n)
+        memcpy(w, *v, (size_t)*n * sizeof *w);
+    w[(*n)++] = l;
+    *v = w;
+}
+
+static int positive_int(Checker *C, Expr *e, const char *what, long max, long *out)
+{
+    double v;
+    if (!const_value(C, e, &v))
+        return 0;
+    if (v != floor(v) || v < 1 || v > (double)max) {
+        diag_error(C->d, e->loc, "%s must be a whole number from 1 to %ld (got %g)", what, max, v);
+        return 0;
+    }
+    *out = (long)v;
+    return 1;
+}
+
+static const char *const activations[] = {"softplus", "tanh", "sigmoid", "relu2", "relu"};
+static const char *const inits[] = {"lnn", "xavier"};
+static const char *const net_keys[] = {"in", "hidden", "out", "activation", "init", "weights"};
+
+static int word_in(const char *w, const char *const *v, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(w, v[i]) == 0)
+            return i;
+    return -1;
+}
+
+static char *word_list(Checker *C, const char *const *v, int n)
+{
+    char *s = "";
+    for (int i = 0; i < n; i++)
+        s = arena_printf(C->a, "%s%s%s", s, i ? ", " : "", v[i]);
+    return s;
+}
+
+/* A bare word argument (activation = tanh): a name that is not resolved. */
+static const char *word_arg(Checker *C, Expr *e, const char *key, const char *const *allowed, int n)
+{
+    if (e->kind != EX_NAME || e->id.primes) {
+        diag_error(C->d, e->loc, "%s must be one of: %s", key, word_list(C, allowed, n));
+        return NULL;
+    }
+    if (word_in(e->id.name, allowed, n) < 0) {
+        diag_error(C->d, e->loc, "unknown %s '%s'%s; known: %s", key, e->id.name,
+                   did_you_mean(C, diag_suggest(e->id.name, allowed, n)), word_list(C, allowed, n));
+        return NULL;
+    }
+    return e->id.name;
+}
+
+static void check_net(Checker *C, Stmt *s, Local *l)
+{
+    if (strcmp(s->func.name, "mlp") != 0) {
+        static const char *const ctors[] = {"mlp"};
+        diag_error(C->d, s->func.loc, "unknown network constructor '%s'%s; known: mlp", s->func.name,
+                   did_you_mean(C, diag_suggest(s->func.name, ctors, 1)));
+        return;
+    }
+    NetArg *seen[6] = {0};
+    for (NetArg *a = s->netargs; a; a = a->next) {
+        int k = word_in(a->key.name, net_keys, 6);
+        if (k < 0 || a->key.primes) {
+            diag_error(C->d, a->key.loc, "unknown mlp argument '%s'%s; known: %s", a->key.name,
+                       did_you_mean(C, diag_suggest(a->key.name, net_keys, 6)),
+                       word_list(C, net_keys, 6));
+            continue;
+        }
+        if (seen[k]) {
+            diag_error(C->d, a->key.loc, "mlp argument '%s' is given twice", a->key.name);
+            continue;
+        }
+        seen[k] = a;
+        long v;
+        switch (k) {
+        case 0: /* in */
+            if (positive_int(C, a->value, "in", 4096, &v) && l)
+                l->net_in = (int)v;
+            break;
+        case 1: /* hidden */
+            if (a->value->kind != EX_LIST) {
+                diag_error(C->d, a->value->loc, "hidden must be a list of layer widths, as in [128, 128]");
+                break;
+            }
+            for (Expr *w = a->value->args; w; w = w->next)
+                positive_int(C, w, "a hidden layer width", 65536, &v);
+            if (a->value->nargs > 64)
+                diag_error(C->d, a->value->loc, "at most 64 hidden layers");
+            break;
+        case 2: /* out */
+            if (positive_int(C, a->value, "out", 4096, &v) && l)
+                l->net_out = (int)v;
+            break;
+        case 3: { /* activation */
+            const char *w = word_arg(C, a->value, "activation", activations, 5);
+            if (w && l)
+                l->relu_net = strcmp(w, "relu") == 0;
+            break;
+        }
+        case 4: /* init */
+            word_arg(C, a->value, "init", inits, 2);
+            break;
+        case 5: /* weights */
+            if (a->value->kind != EX_STR || !a->value->str[0])
+                diag_error(C->d, a->value->loc, "weights must be a file name in quotes, as in weights = \"f.lagw\"");
+            break;
+        }
+    }
+    if (!seen[0])
+        diag_error(C->d, s->loc, "net '%s' needs its input size: mlp(in = N, ...)", s->names[0].name);
+    if (l && !seen[2])
+        l->net_out = 1;
+}
+
+static int stmt_in_system(StmtKind k)
+{
+    return k == ST_PARAM || k == ST_COORD || k == ST_LET || k == ST_ASSIGN || k == ST_ACCEL ||
+           k == ST_FORCE || k == ST_DISSIPATION || k == ST_NET;
+}
+
+static int stmt_in_problem(StmtKind k)
+{
+    return k == ST_PARAM || k == ST_LET || k == ST_NET || k == ST_DOMAIN || k == ST_FIELD ||
+           k == ST_UNKNOWN || k == ST_FIX || k == ST_SUBJECT || k == ST_MINIMIZE ||
+           k == ST_STATIONARY;
+}
+
+/* Check an expression that must be usable in a Lagrangian (no relu net). */
+static void no_relu(Checker *C, Val v, const char *where)
+{
+    if (v.relu)
+        diag_error(C->d, v.relu->loc,
+                   "net '%s' uses relu, whose second derivative is zero, so it cannot appear "
+                   "in %s (use softplus, tanh, sigmoid or relu2)",
+                   v.relu->id.name, where);
+}
+
+/* A destructuring let: `let a, b = g(...)` with g a net of out = 2. */
+static void check_let(Checker *C, Stmt *s, Ctx cx)
+{
+    Val v;
+    Expr *e = s->value;
+    Local *net = e->kind == EX_CALL ? local(C, e->id.name) : NULL;
+    int outs = net && net->kind == L_NET ? net->net_out : 1;
+    v = resolve(C, e, cx);
+    if (!v.bad && outs != s->nnames) {
+        if (s->nnames > 1 && !(net && net->kind == L_NET))
+            diag_error(C->d, e->loc,
+                       "%d names are bound but the right-hand side is a single value "
+                       "(destructuring needs a net with out = %d)",
+                       s->nnames, s->nnames);
+        else
+            diag_error(C->d, e->loc, "net '%s' returns %d value%s but %d name%s bound", e->id.name,
+                       outs, outs == 1 ? "" : "s", s->nnames, s->nnames == 1 ? " is" : "s are");
+    }
+    for (int i = 0; i < s->nnames; i++) {
+        Local *l = declare(C, L_LET, s->names[i], s);
+        if (l) {
+            l->visible = 1;
+            l->relu = v.relu;
+            l->pointwise = v.pointwise;
+            l->index = i;
+        }
+    }
+}
+
+/* Calls of a multi-output net are only allowed as a destructuring let. */
+static void single_outputs(Checker *C, Expr *e)
+{
+    if (!e)
+        return;
+    if (e->kind == EX_CALL && e->ref == REF_NET) {
+        Local *l = local(C, e->id.name);
+        if (l && l->net_out > 1)
+            diag_error(C->d, e->loc,
+                       "net '%s' returns %d values; bind them with 'let a, b = %s(...)' and use "
+                       "the names",
+                       e->id.name, l->net_out, e->id.name);
+    }
+    single_outputs(C, e->a);
+    single_outputs(C, e->b);
+    for (Expr *a = e->args; a; a = a->next)
+        single_outputs(C, a);
+}
+
+static void check_body(Checker *C, Item *it)
+{
+    Scope *S = arena_alloc(C->a, sizeof *S);
+    S->item = it;
+    S->is_problem = it->kind == IT_PROBLEM;
+    C->scope = S;
+    const char *what = S->is_problem ? "problem" : "system";
+    Global *g = global(C, it->name.name);
+    if (g && g->item == it)
+        g->scope = S;
+
+    /* Pass 1: declarations visible in the whole body (params, coords,
+     * fields, nets, unknowns, the domain); lets come into scope in order. */
+    Stmt *L = NULL, *accel = NULL, *objective = NULL;
+    for (Stmt *s = it->stmts; s; s = s->next) {
+        if (S->is_problem ? !stmt_in_problem(s->kind) : !stmt_in_system(s->kind)) {
+            const char *kw = s->kind == ST_ASSIGN ? "L = ..." : ast_stmt_keyword(s->kind);
+            diag_error(C->d, s->loc, "'%s' belongs in a %s, not in a %s", kw,
+                       S->is_problem ? "system" : "problem", what);
+            continue;
+        }
+        Local *l;
+        switch (s->kind) {
+        case ST_PARAM:
+            if ((l = declare(C, L_PARAM, s->names[0], s))) {
+                l->index = S->nparams;
+                push(C, &S->params, &S->nparams, l);
+            }
+            break;
+        case ST_UNKNOWN:
+            if ((l = declare(C, L_UNKNOWN, s->names[0], s))) {
+                Expr *v = s->value;
+                if (v->kind == EX_CALL && (strcmp(v->id.name, "poly") == 0 ||
+                                           strcmp(v->id.name, "spline") == 0)) {
+                    l->kind = L_UNKNOWN_FN;
+                    long k;
+                    if (v->nargs != 1)
+                        diag_error(C->d, v->loc, "%s takes 1 argument (its %s), not %d", v->id.name,
+                                   v->id.name[0] == 'p' ? "degree" : "number of knots", v->nargs);
+                    else if (v->id.name[0] == 'p') {
+                        double d;
+                        if (const_value(C, v->args, &d) && (d != floor(d) || d < 0 || d > 50))
+                            diag_error(C->d, v->args->loc,
+                                       "the degree of poly must be a whole number from 0 to 50 (got %g)", d);
+                    } else if (positive_int(C, v->args, "the number of spline knots", 1000, &k) && k < 2)
+                        diag_error(C->d, v->args->loc, "a spline needs at least 2 knots");
+                    v->ref = REF_UNKNOWN_FN;
+                }
+                l->index = S->nunknowns;
+                push(C, &S->unknowns, &S->nunknowns, l);
+            }
+            break;
+        case ST_COORD:
+        case ST_FIELD:
+            if ((l = declare(C, s->kind == ST_COORD ? L_COORD : L_FIELD, s->names[0], s))) {
+                l->index = S->ncoords;
+                push(C, &S->coords, &S->ncoords, l);
+            }
+            break;
+        case ST_NET:
+            if ((l = declare(C, L_NET, s->names[0], s)))
+                l->index = S->nnets++;
+            check_net(C, s, l);
+            break;
+        case ST_DOMAIN:
+            if (S->domain) {
+                diag_error(C->d, s->loc, "a problem has one domain; '%s' is already declared",
+                           S->domain->name);
+                break;
+            }
+            if ((l = declare(C, L_DOMAIN, s->names[0], s)))
+                S->domain = l;
+            break;
+        case ST_ASSIGN:
+            if (strcmp(s->names[0].name, "L") != 0 || s->names[0].primes) {
+                diag_error(C->d, s->loc,
+                           "'%s = ...': only the Lagrangian is assigned like this; write 'let %s = "
+                           "...' for a named expression",
+                           s->names[0].name, s->names[0].name);
+                break;
+            }
+            if (L) {
+                diag_error(C->d, s->loc, "the Lagrangian L is defined twice");
+                diag_note(C->d, L->loc, "first defined here");
+                break;
+            }
+            L = s;
+            break;
+        case ST_ACCEL:
+            if (accel) {
+                diag_error(C->d, s->loc, "accel is given twice; list all coordinates in one accel statement");
+                break;
+            }
+            accel = s;
+            break;
+        case ST_MINIMIZE:
+        case ST_STATIONARY:
+            if (objective) {
+                diag_error(C->d, s->loc, "a problem has one objective ('minimize' or 'stationary')");
+                diag_note(C->d, objective->loc, "the first objective is here");
+                break;
+            }
+            objective = s;
+            break;
+        case ST_DISSIPATION:
+            declare(C, L_DISSIPATION, s->names[0], s);
+            break;
+        default:
+            break;
+        }
+    }
+    S->has_L = L != NULL;
+    S->has_accel = accel != NULL;
+
+    /* Pass 2: expressions, in order. */
+    C->need_smooth = 1;
+    Map forced = {0};
+    Map fixed = {0};
+    for (Stmt *s = it->stmts; s; s = s->next) {
+        if (S->is_problem ? !stmt_in_problem(s->kind) : !stmt_in_system(s->kind))
+            continue;
+        Local *l;
+        Val v;
+        switch (s->kind) {
+        case ST_PARAM:
+        case ST_UNKNOWN:
+            l = local(C, s->names[0].name);
+            if (s->kind == ST_UNKNOWN && s->value->ref == REF_UNKNOWN_FN)
+                break;
+            if (l && l->stmt == s) {
+                double x;
+                if (const_value(C, s->value, &x)) {
+                    l->value = x;
+                    l->has_value = 1;
+                }
+            }
+            break;
+        case ST_LET:
+            check_let(C, s, S->is_problem ? CX_PLET : CX_SYSTEM);
+            break;
+        case ST_DOMAIN: /* its ends may use the params before it */
+            if (!S->domain || S->domain->stmt != s)
+                break;
+            if (const_value(C, s->value, &S->dom_lo) & const_value(C, s->hi, &S->dom_hi)) {
+                if (!(S->dom_lo < S->dom_hi))
+                    diag_error(C->d, s->loc,
+                               "the domain %g .. %g is empty: the lower end must be below the upper",
+                               S->dom_lo, S->dom_hi);
+                else
+                    S->dom_ok = 1;
+            }
+            break;
+        case ST_ASSIGN:
+            if (s != L)
+                break;
+            v = resolve(C, s->value, CX_SYSTEM);
+            single_outputs(C, s->value);
+            no_relu(C, v, "a Lagrangian");
+            break;
+        case ST_ACCEL: {
+            int i = 0;
+            C->need_smooth = 0; /* accelerations are evaluated, not differentiated */
+            for (Expr *e = s->exprs; e; e = e->next) {
+                resolve(C, e, CX_SYSTEM);
+                single_outputs(C, e);
+            }
+            C->need_smooth = 1;
+            Map seen = {0};
+            for (i = 0; i < s->nnames; i++) {
+                Local *c = local(C, s->names[i].name);
+                if (!c || c->kind != L_COORD || s->names[i].primes)
+                    diag_error(C->d, s->names[i].loc, "accel names '%s', which is not a coordinate of '%s'",
+                               s->names[i].name, it->name.name);
+                else if (map_get(&seen, c->name))
+                    diag_error(C->d, s->names[i].loc, "accel names '%s' twice", c->name);
+                map_put(C->a, &seen, s->names[i].name, s);
+            }
+            if (s->nnames != s->nexprs)
+                diag_error(C->d, s->loc, "accel lists %d name%s but %d expression%s", s->nnames,
+                           s->nnames == 1 ? "" : "s", s->nexprs, s->nexprs == 1 ? "" : "s");
+            else
+                for (i = 0; i < S->ncoords; i++)
+                    if (!map_get(&seen, S->coords[i]->name))
+                        diag_error(C->d, s->loc, "accel gives no acceleration for the coordinate '%s'",
+                                   S->coords[i]->name);
+            break;
+        }
+        case ST_FORCE: {
+            Local *c = local(C, s->names[0].name);
+            if (!c || c->kind != L_COORD || s->names[0].primes)
+                diag_error(C->d, s->names[0].loc, "force on '%s', which is not a coordinate of '%s'%s",
+                           s->names[0].name, it->name.name,
+                           did_you_mean(C, suggest_name(C, s->names[0].name, 0)));
+            else if (map_get(&forced, c->name))
+                diag_error(C->d, s->names[0].loc, "a second force on '%s'; add the terms in one force statement",
+                           c->name);
+            else
+                map_put(C->a, &forced, c->name, s);
+            C->need_smooth = 0; /* a force is evaluated, not differentiated */
+            resolve(C, s->value, CX_SYSTEM);
+            C->need_smooth = 1;
+            single_outputs(C, s->value);
+            break;
+        }
+        case ST_DISSIPATION:
+            v = resolve(C, s->value, CX_SYSTEM);
+            single_outputs(C, s->value);
+            no_relu(C, v, "a dissipation function (its velocity derivative is needed)");
+            break;
+        case ST_FIX: {
+            Local *f = local(C, s->names[0].name);
+            double at, val;
+            if (!f || f->kind != L_FIELD || s->names[0].primes) {
+                diag_error(C->d, s->names[0].loc, "fix names '%s', which is not a field of '%s'",
+                           s->names[0].name, it->name.name);
+                break;
+            }
+            if (const_value(C, s->at, &at) && S->dom_ok) {
+                if (at < S->dom_lo || at > S->dom_hi)
+                    diag_error(C->d, s->at->loc, "the point %g is outside the domain %g .. %g", at,
+                               S->dom_lo, S->dom_hi);
+                else if (at != S->dom_lo && at != S->dom_hi)
+                    diag_error(C->d, s->at->loc,
+                               "fix applies at the ends of the domain (%g or %g), not at %g",
+                               S->dom_lo, S->dom_hi, at);
+                else {
+                    const char *key = arena_printf(C->a, "%s@%s", f->name, at == S->dom_lo ? "lo" : "hi");
+                    if (map_get(&fixed, key))
+                        diag_error(C->d, s->loc, "%s(%g) is fixed twice", f->name, at);
+                    map_put(C->a, &fixed, key, s);
+                }
+            }
+            const_value(C, s->value, &val);
+            break;
+        }
+        case ST_SUBJECT:
+            resolve(C, s->value, CX_OBJECTIVE);
+            single_outputs(C, s->value);
+            {
+                double rhs;
+                const_value(C, s->at, &rhs);
+            }
+            break;
+        case ST_MINIMIZE:
+        case ST_STATIONARY:
+            if (s != objective)
+                break;
+            resolve(C, s->value, CX_OBJECTIVE);
+            single_outputs(C, s->value);
+            break;
+        default:
+            break;
+        }
+    }
+
+    /* Whole-body rules (not after a syntax error: the parser skipped text). */
+    if (it->broken) {
+        C->scope = NULL;
+        return;
+    }
+    if (!S->is_problem) {
+        if (S->ncoords == 0)
+            diag_error(C->d, it->name.loc, "system '%s' declares no coordinates (add 'coord q, ...')",
+                       it->name.name);
+        if (!L && !accel)
+            diag_error(C->d, it->name.loc,
+                       "system '%s' has neither a Lagrangian ('L = ...') nor accelerations ('accel ...')",
+                       it->name.name);
+        if (L && accel) {
+            diag_error(C->d, accel->loc, "a system has either 'L = ...' or 'accel ...', not both");
+            diag_note(C->d, L->loc, "the Lagrangian is here");
+        }
+    } else {
+        if (!S->domain)
+            diag_error(C->d, it->name.loc, "problem '%s' has no domain (add 'domain x = a .. b')",
+                       it->name.name);
+        if (S->ncoords == 0)
+            diag_error(C->d, it->name.loc, "problem '%s' declares no field (add 'field y')",
+                       it->name.name);
+        if (!objective)
+            diag_error(C->d, it->name.loc,
+                       "problem '%s' has no objective (add 'minimize ...' or 'stationary ...')",
+                       it->name.name);
+    }
+    C->scope = NULL;
+}
+
+/* ---------- jobs ---------- */
+
+enum {
+    J_SIM = 1 << JOB_SIMULATE, J_TRAIN = 1 << JOB_TRAIN, J_CMP = 1 << JOB_COMPARE,
+    J_SOLVE = 1 << JOB_SOLVE, J_ACT = 1 << JOB_ACTION, J_INFER = 1 << JOB_INFER,
+    J_DATA = 1 << 6, /* inside `data from System { ... }` */
+    J_ALL = J_SIM | J_TRAIN | J_CMP | J_SOLVE | J_ACT | J_INFER
+};
+
+typedef enum ArgKind {
+    A_POS,      /* a constant > 0 */
+    A_NONNEG,   /* a constant >= 0 */
+    A_FRACTION, /* 0 <= x < 1 */
+    A_INT1,     /* a whole number >= 1 */
+    A_INT2,     /* a whole number >= 2 */
+    A_SEED,     /* a whole number >= 0 */
+    A_RANGE,    /* a .. b with a < b */
+    A_FILE,     /* a string */
+    A_PLOT,     /* a string ending in .svg/.png/.pdf */
+    A_WORD,     /* one of `words` */
+    A_INIT,     /* coords/velocities = constant or random */
+    A_PARAMS,   /* params = constant */
+    A_RECORD,   /* name = system expression */
+    A_GUESS,    /* field = expression of the domain variable (solve), coord = constant (action) */
+    A_GRID,     /* coord = a .. b : n */
+    A_AT,       /* T: coord = constant, ... */
+    A_DATA,     /* "file" or from System { ... } */
+    A_LOSS,     /* accel [l1|mse] | action */
+    A_CHECKPOINT /* every N */
+} ArgKind;
+
+typedef struct SettingSpec {
+    const char *name;
+    unsigned jobs;
+    ArgKind arg;
+    const char *const *words;
+    int nwords;
+} SettingSpec;
+
+static const char *const steppers[] = {"rk2", "rk4", "rkf45", "rkck", "rk8pd", "msadams", "rk1imp",
+                                       "rk2imp", "rk4imp", "bsimp", "msbdf", "variational"};
+static const char *const optimizers[] = {"adam"};
+static const char *const schedules[] = {"constant", "cosine"};
+
+static const SettingSpec specs[] = {
+    {"init", J_SIM | J_CMP | J_DATA, A_INIT, NULL, 0},
+    {"time", J_SIM | J_CMP | J_DATA, A_RANGE, NULL, 0},
+    {"every", J_SIM | J_CMP | J_DATA, A_POS, NULL, 0},
+    {"method", J_SIM | J_CMP | J_DATA, A_WORD, steppers, 12},
+    {"tol", J_SIM | J_CMP | J_SOLVE | J_ACT | J_INFER | J_DATA, A_POS, NULL, 0},
+    {"samples", J_SIM | J_DATA, A_INT1, NULL, 0},
+    {"output", J_ALL, A_FILE, NULL, 0},
+    {"plot", J_ALL, A_PLOT, NULL, 0},
+    {"record", J_SIM, A_RECORD, NULL, 0},
+    {"param", J_ALL | J_DATA, A_PARAMS, NULL, 0},
+    {"seed", J_ALL | J_DATA, A_SEED, NULL, 0},
+    {"data", J_TRAIN, A_DATA, NULL, 0},
+    {"loss", J_TRAIN, A_LOSS, NULL, 0},
+    {"optimizer", J_TRAIN, A_WORD, optimizers, 1},
+    {"lr", J_TRAIN, A_POS, NULL, 0},
+    {"steps", J_TRAIN, A_INT1, NULL, 0},
+    {"batch", J_TRAIN, A_INT1, NULL, 0},
+    {"validate", J_TRAIN, A_FRACTION, NULL, 0},
+    {"save", J_TRAIN, A_FILE, NULL, 0},
+    {"checkpoint", J_TRAIN, A_CHECKPOINT, NULL, 0},
+    {"schedule", J_TRAIN, A_WORD, schedules, 2},
+    {"weight_decay", J_TRAIN, A_NONNEG, NULL, 0},
+    {"warmup", J_TRAIN, A_FRACTION, NULL, 0},
+    {"clip", J_TRAIN, A_POS, NULL, 0},
+    {"grid", J_CMP, A_GRID, NULL, 0},
+    {"points", J_SOLVE | J_ACT | J_INFER, A_INT2, NULL, 0},
+    {"guess", J_SOLVE | J_ACT | J_INFER, A_GUESS, NULL, 0},
+    {"iterations", J_SOLVE | J_ACT | J_INFER, A_INT1, NULL, 0},
+    {"from", J_ACT, A_AT, NULL, 0},
+    {"to", J_ACT, A_AT, NULL, 0},
+    {"observe", J_INFER, A_FILE, NULL, 0},
+    {"noise", J_INFER, A_POS, NULL, 0},
+};
+enum { NSPECS = sizeof specs / sizeof specs[0] };
+
+typedef struct JobState {
+    Item *job;
+    const char *where;   /* "simulate", "data from X", ... for messages */
+    unsigned mask;
+    Scope *S;            /* the target's scope (first target), or NULL */
+    const Setting *seen[NSPECS];
+    double t0, t1;
+    int have_range;
+    double every;
+    double at[2];        /* action: the times of 'from' and 'to' */
+    int have_at[2];
+} JobState;
+
+static const SettingSpec *find_spec(const char *name, int *index)
+{
+    for (int i = 0; i < NSPECS; i++)
+        if (strcmp(specs[i].name, name) == 0) {
+            *index = i;
+            return &specs[i];
+        }
+    return NULL;
+}
+
+static const char *job_spec_names(Checker *C, unsigned mask)
+{
+    const char *names[NSPECS];
+    int n = 0;
+    for (int i = 0; i < NSPECS; i++)
+        if (specs[i].jobs & mask)
+            names[n++] = specs[i].name;
+    return word_list(C, names, n);
+}
+
+static int job_const(Checker *C, Expr *e, double *v)
+{
+    Scope *saved = C->scope;
+    C->scope = NULL; /* job constants see consts, pi and e only */
+    int ok = const_value(C, e, v);
+    C->scope = saved;
+    return ok;
+}
+
+static int want_form(Checker *C, const Setting *s, SettingForm f, const char *example)
+{
+    if (s->form == f)
+        return 1;
+    diag_error(C->d, s->loc, "'%s' expects %s", s->head.name, example);
+    return 0;
+}
+
+/* A coordinate (or, with primes = 1, a velocity) of the target system. */
+static Local *coord_ref(Checker *C, JobState *J, Ident id, int max_primes, const char *what)
+{
+    Scope *S = J->S;
+    if (!S)
+        return NULL;
+    Local *l = map_get(&S->names, id.name);
+    LocalKind want = S->is_problem ? L_FIELD : L_COORD;
+    if (!l || l->kind != want || id.primes > max_primes) {
+        const char **names = arena_alloc(C->a, (size_t)(S->ncoords + 1) * sizeof *names);
+        for (int i = 0; i < S->ncoords; i++)
+            names[i] = S->coords[i]->name;
+        const char *sugg = diag_suggest(id.name, names, S->ncoords);
+        diag_error(C->d, id.loc, "%s '%s%s' is not a %s of '%s'%s (%ss: %s)", what, id.name,
+                   id.primes == 1 ? "'" : id.primes > 1 ? "''" : "",
+                   S->is_problem ? "field" : max_primes ? "coordinate or velocity" : "coordinate",
+                   S->item->name.name, did_you_mean(C, sugg),
+                   S->is_problem ? "field" : "coordinate", word_list(C, names, S->ncoords));
+        return NULL;
+    }
+    return l;
+}
+
+static void no_duplicate_assign(Checker *C, Map *seen, const Assign *a)
+{
+    const char *key = arena_printf(C->a, "%s%.*s", a->name.name, a->name.primes, "''''''''");
+    if (map_get(seen, key))
+        diag_error(C->d, a->name.loc, "'%s' is given twice", key);
+    map_put(C->a, seen, key, (void *)a);
+}
+
+static void check_settings(Checker *C, JobState *J, Setting *list);
+
+static void check_setting(Checker *C, JobState *J, Setting *s)
+{
+    int idx;
+    const SettingSpec *sp = find_spec(s->head.name, &idx);
+    if (!sp || !(sp->jobs & J->mask)) {
+        const char *names[NSPECS];
+        int n = 0;
+        for (int i = 0; i < NSPECS; i++)
+            if (specs[i].jobs & J->mask)
+                names[n++] = specs[i].name;
+        const char *sugg = diag_suggest(s->head.name, names, n);
+        if (sp)
+            diag_error(C->d, s->head.loc, "'%s' is not a setting of %s (its settings: %s)",
+                       s->head.name, J->where, job_spec_names(C, J->mask));
+        else
+            diag_error(C->d, s->head.loc, "unknown setting '%s' in %s%s", s->head.name, J->where,
+                       sugg ? did_you_mean(C, sugg)
+                            : arena_printf(C->a, " (its settings: %s)", job_spec_names(C, J->mask)));
+        return;
+    }
+    if (J->seen[idx] && sp->arg != A_PARAMS && sp->arg != A_RECORD) {
+        diag_error(C->d, s->head.loc, "'%s' is given twice in %s", s->head.name, J->where);
+        diag_note(C->d, J->seen[idx]->head.loc, "first given here");
+        return;
+    }
+    J->seen[idx] = s;
+    double v;
+    Scope *S = J->S;
+    switch (sp->arg) {
+    case A_POS:
+    case A_NONNEG:
+    case A_FRACTION:
+        if (!want_form(C, s, SET_EXPR, "a number") || !job_const(C, s->e1, &v))
+            return;
+        if (sp->arg == A_POS && !(v > 0))
+            diag_error(C->d, s->e1->loc, "%s must be > 0 (got %g)", s->head.name, v);
+        else if (sp->arg == A_NONNEG && !(v >= 0))
+            diag_error(C->d, s->e1->loc, "%s must be >= 0 (got %g)", s->head.name, v);
+        else if (sp->arg == A_FRACTION && !(v >= 0 && v < 1))
+            diag_error(C->d, s->e1->loc, "%s must be a fraction from 0 up to (not including) 1 (got %g)",
+                       s->head.name, v);
+        if (strcmp(s->head.name, "every") == 0)
+            J->every = v;
+        return;
+    case A_INT1:
+    case A_INT2:
+    case A_SEED:
+        if (!want_form(C, s, SET_EXPR, "a whole number") || !job_const(C, s->e1, &v))
+            return;
+        {
+            double lo = sp->arg == A_SEED ? 0 : sp->arg == A_INT2 ? 2 : 1;
+            if (v != floor(v) || v < lo || v > 1e12)
+                diag_error(C->d, s->e1->loc, "%s must be a whole number >= %g (got %g)", s->head.name,
+                           lo, v);
+        }
+        return;
+    case A_RANGE: {
+        double b = 0;
+        if (!want_form(C, s, SET_RANGE, "a range, as in 'time 0 .. 20'"))
+            return;
+        if (job_const(C, s->e1, &v) & job_const(C, s->e2, &b)) {
+            if (!(v < b))
+                diag_error(C->d, s->loc, "the time range %g .. %g is empty: the start must be before the end",
+                           v, b);
+            else {
+                J->t0 = v;
+                J->t1 = b;
+                J->have_range = 1;
+            }
+        }
+        return;
+    }
+    case A_FILE:
+    case A_PLOT:
+        if (s->form != SET_EXPR || s->e1->kind != EX_STR) {
+            diag_error(C->d, s->loc, "'%s' expects a file name in quotes, as in %s \"%s\"", s->head.name,
+                       s->head.name, sp->arg == A_PLOT ? "plot.svg" : "out.csv");
+            return;
+        }
+        if (!s->e1->str[0]) {
+            diag_error(C->d, s->e1->loc, "empty file name");
+            return;
+        }
+        if (sp->arg == A_PLOT) {
+            const char *dot = strrchr(s->e1->str, '.');
+            if (!dot || (strcmp(dot, ".svg") && strcmp(dot, ".png") && strcmp(dot, ".pdf")))
+                diag_error(C->d, s->e1->loc, "plot file \"%s\": the name must end in .svg, .png or .pdf",
+                           s->e1->str);
+        }
+        return;
+    case A_WORD:
+        if (s->form != SET_EXPR) {
+            diag_error(C->d, s->loc, "'%s' expects one of: %s", s->head.name,
+                       word_list(C, sp->words, sp->nwords));
+            return;
+        }
+        word_arg(C, s->e1, s->head.name, sp->words, sp->nwords);
+        return;
+    case A_INIT:
+    case A_PARAMS:
+    case A_RECORD:
+    case A_GUESS:
+    case A_GRID: {
+        if (!want_form(C, s, SET_ASSIGNS, "a list of assignments, as in 'name = value, ...'"))
+            return;
+        Map seen = {0};
+        for (Assign *a = s->assigns; a; a = a->next) {
+            no_duplicate_assign(C, &seen, a);
+            if (sp->arg != A_GRID && a->hi) {
+                diag_error(C->d, a->hi->loc, "a range is only meaningful in 'grid'");
+                continue;
+            }
+            Scope *saved = C->scope;
+            switch (sp->arg) {
+            case A_INIT:
+                coord_ref(C, J, a->name, 1, "init names");
+                C->scope = NULL;
+                {
+                    Val r = resolve(C, a->value, CX_INIT);
+                    if (!r.bad && !r.is_const && a->value->ref != REF_RANDOM)
+                        diag_error(C->d, a->value->loc,
+                                   "an initial value must be a constant or uniform(a, b) / normal(m, s)");
+                }
+                C->scope = saved;
+                break;
+            case A_PARAMS: {
+                if (S) {
+                    Local *l = map_get(&S->names, a->name.name);
+                    if (!l || (l->kind != L_PARAM && l->kind != L_UNKNOWN) || a->name.primes) {
+                        const char **names = arena_alloc(C->a, (size_t)(S->nparams + 1) * sizeof *names);
+                        for (int i = 0; i < S->nparams; i++)
+                            names[i] = S->params[i]->name;
+                        diag_error(C->d, a->name.loc, "'%s' is not a parameter of '%s'%s", a->name.name,
+                                   S->item->name.name,
+                                   S->nparams ? did_you_mean(C, diag_suggest(a->name.name, names, S->nparams))
+                                              : " (it has no parameters)");
+                    }
+                }
+                job_const(C, a->value, &v);
+                break;
+            }
+            case A_RECORD:
+                if (a->name.primes) {
+                    diag_error(C->d, a->name.loc, "a record column name cannot have a prime");
+                    break;
+                }
+                if (S) {
+                    static const char *const fixed[] = {"t", "E", "traj"};
+                    Local *l = map_get(&S->names, a->name.name);
+                    if (word_in(a->name.name, fixed, 3) >= 0 || (l && l->kind == L_COORD))
+                        diag_error(C->d, a->name.loc, "record '%s' would clash with a default output column",
+                                   a->name.name);
+                    C->scope = S;
+                    resolve(C, a->value, CX_RECORD);
+                    single_outputs(C, a->value);
+                    C->scope = saved;
+                }
+                break;
+            case A_GUESS:
+                /* A starting shape: an expression in the domain variable
+                 * (solve, infer) or in time (action). */
+                if (!S || !coord_ref(C, J, a->name, 0, "guess names"))
+                    break;
+                C->scope = S;
+                resolve(C, a->value, CX_GUESS);
+                C->scope = saved;
+                break;
+            case A_GRID: {
+                coord_ref(C, J, a->name, 1, "grid names");
+                double lo = 0, hi = 0, n = 0;
+                if (!a->hi || !a->count) {
+                    diag_error(C->d, a->loc, "a grid axis is 'name = low .. high : points', as in 't1 = -pi .. pi : 101'");
+                    break;
+                }
+                if (job_const(C, a->value, &lo) & job_const(C, a->hi, &hi) & job_const(C, a->count, &n)) {
+                    if (!(lo < hi))
+                        diag_error(C->d, a->loc, "the grid range %g .. %g is empty", lo, hi);
+                    if (n != floor(n) || n < 2 || n > 1e6)
+                        diag_error(C->d, a->count->loc, "grid points must be a whole number from 2 to 1000000 (got %g)", n);
+                }
+                break;
+            }
+            default:
+                break;
+            }
+        }
+        return;
+    }
+    case A_AT: {
+        if (!want_form(C, s, SET_AT, "a time and states, as in 'from 0: q = 0.1'"))
+            return;
+        if (job_const(C, s->e1, &v)) {
+            int k = strcmp(s->head.name, "from") == 0 ? 0 : 1;
+            J->at[k] = v;
+            J->have_at[k] = 1;
+        }
+        Map seen = {0};
+        for (Assign *a = s->assigns; a; a = a->next) {
+            no_duplicate_assign(C, &seen, a);
+            coord_ref(C, J, a->name, 0, arena_printf(C->a, "'%s' names", s->head.name));
+            if (a->hi)
+                diag_error(C->d, a->hi->loc, "a range is only meaningful in 'grid'");
+            job_const(C, a->value, &v);
+        }
+        return;
+    }
+    case A_DATA: {
+        if (s->form == SET_EXPR && s->e1->kind == EX_STR) {
+            if (!s->e1->str[0])
+                diag_error(C->d, s->e1->loc, "empty file name");
+            return;
+        }
+        if (s->form != SET_BLOCK || strcmp(s->word.name, "from") != 0) {
+            diag_error(C->d, s->loc, "'data' expects a CSV file (data \"file.csv\") or a system (data from System { ... })");
+            return;
+        }
+        Global *g = global(C, s->target.name);
+        JobState D = {0};
+        D.job = J->job;
+        D.mask = J_DATA;
+        D.where = arena_printf(C->a, "'data from %s'", s->target.name);
+        if (!g || g->kind != G_SYSTEM) {
+            int n;
+            const char **keys = map_keys(C->a, &C->globals, &n);
+            diag_error(C->d, s->target.loc, "%s", !g ? arena_printf(C->a, "unknown system '%s'%s", s->target.name,
+                                                         did_you_mean(C, diag_suggest(s->target.name, keys, n)))
+                                                   : arena_printf(C->a, "'%s' is not a system", s->target.name));
+        } else {
+            D.S = g->scope;
+        }
+        check_settings(C, &D, s->sub);
+        return;
+    }
+    case A_LOSS:
+        if (s->form == SET_EXPR && s->e1->kind == EX_NAME && !s->e1->id.primes &&
+            (strcmp(s->e1->id.name, "accel") == 0 || strcmp(s->e1->id.name, "action") == 0))
+            return;
+        if (s->form == SET_WORD && strcmp(s->word.name, "accel") == 0 && s->e1->kind == EX_NAME &&
+            (strcmp(s->e1->id.name, "l1") == 0 || strcmp(s->e1->id.name, "mse") == 0))
+            return;
+        diag_error(C->d, s->loc, "'loss' expects accel, accel l1, accel mse or action");
+        return;
+    case A_CHECKPOINT:
+        if (s->form != SET_WORD || strcmp(s->word.name, "every") != 0 || s->e1->kind != EX_NUM) {
+            diag_error(C->d, s->loc, "'checkpoint' expects 'every N' (steps)");
+            return;
+        }
+        v = s->e1->num;
+        if (v != floor(v) || v < 1)
+            diag_error(C->d, s->e1->loc, "checkpoint every N needs a whole number N >= 1 (got %g)", v);
+        return;
+    }
+}
+
+static void check_settings(Checker *C, JobState *J, Setting *list)
+{
+    for (Setting *s = list; s; s = s->next)
+        check_setting(C, J, s);
+    int i;
+    if (J->have_at[0] && J->have_at[1] && !(J->at[0] < J->at[1]) && find_spec("to", &i))
+        diag_error(C->d, J->seen[i]->e1->loc, "the end time %g must be after the start time %g",
+                   J->at[1], J->at[0]);
+    if (J->have_range && J->every > 0 && J->every > J->t1 - J->t0 && find_spec("every", &i) && J->seen[i])
+        diag_error(C->d, J->seen[i]->e1->loc, "every %g is longer than the time range %g .. %g",
+                   J->every, J->t0, J->t1);
+}
+
+static void check_job(Checker *C, Item *it)
+{
+    JobState J = {0};
+    J.job = it;
+    J.mask = 1u << it->job;
+    J.where = ast_job_name(it->job);
+    int need_problem = it->job == JOB_SOLVE || it->job == JOB_INFER;
+    if (it->job == JOB_COMPARE ? it->ntargets < 2 : it->ntargets != 1) {
+        diag_error(C->d, it->loc, it->job == JOB_COMPARE
+                                      ? "compare needs a reference system and at least one model: compare A, B { ... }"
+                                      : "%s names one %s", J.where, need_problem ? "problem" : "system");
+    }
+    for (int i = 0; i < it->ntargets; i++) {
+        Ident id = it->targets[i];
+        Global *g = global(C, id.name);
+        const char *want = need_problem ? "problem" : "system";
+        if (!g || (g->kind != G_SYSTEM && g->kind != G_PROBLEM)) {
+            int n, m = 0;
+            const char **keys = map_keys(C->a, &C->globals, &n);
+            for (int k = 0; k < n; k++) {
+                Global *h = global(C, keys[k]);
+                if (h->kind == (need_problem ? G_PROBLEM : G_SYSTEM))
+                    keys[m++] = keys[k];
+            }
+            diag_error(C->d, id.loc, "%s %s '%s'%s", g ? "not a" : "unknown", want, id.name,
+                       did_you_mean(C, diag_suggest(id.name, keys, m)));
+            continue;
+        }
+        if ((g->kind == G_PROBLEM) != need_problem) {
+            diag_error(C->d, id.loc, "'%s' is a %s; %s needs a %s", id.name,
+                       g->kind == G_PROBLEM ? "problem" : "system", J.where, want);
+            continue;
+        }
+        if (!g->scope)
+            continue;
+        if (i == 0)
+            J.S = g->scope;
+        if (it->job == JOB_TRAIN && g->scope->nnets == 0)
+            diag_error(C->d, id.loc, "system '%s' has no net to train", id.name);
+        if (it->job == JOB_INFER && g->scope->nunknowns == 0)
+            diag_error(C->d, id.loc, "problem '%s' has no unknown to infer", id.name);
+        if (it->job == JOB_ACTION && g->scope->has_accel)
+            diag_error(C->d, id.loc, "system '%s' is given by accelerations and has no action", id.name);
+        if (i > 0 && J.S && g->scope->ncoords != J.S->ncoords)
+            diag_error(C->d, id.loc, "'%s' has %d coordinates but the reference '%s' has %d", id.name,
+                       g->scope->ncoords, J.S->item->name.name, J.S->ncoords);
+    }
+    check_settings(C, &J, it->settings);
+    if (it->broken)
+        return;
+
+    /* Required settings. */
+    static const struct {
+        JobKind job;
+        const char *name;
+        const char *example;
+    } required[] = {
+        {JOB_SIMULATE, "time", "time 0 .. 10"}, {JOB_COMPARE, "time", "time 0 .. 10"},
+        {JOB_TRAIN, "data", "data from System { ... } or data \"file.csv\""},
+        {JOB_ACTION, "from", "from 0: q = 0"}, {JOB_ACTION, "to", "to 1: q = 1"},
+        {JOB_INFER, "observe", "observe \"shape.csv\""},
+    };
+    for (size_t k = 0; k < sizeof required / sizeof required[0]; k++) {
+        int i;
+        if (required[k].job == it->job && find_spec(required[k].name, &i) && !J.seen[i])
+            diag_error(C->d, it->loc, "%s needs '%s' (as in '%s')", J.where, required[k].name,
+                       required[k].example);
+    }
+}
+
+/* ---------- the pass ---------- */
+
+int check_program(Diag *d, Arena *a, Item *const *files, const char *const *dirs, int nfiles)
+{
+    Checker C = {0};
+    C.d = d;
+    C.a = a;
+    C.dirs = dirs;
+    int before = d->errors;
+
+    /* Globals, in load order; consts are evaluated as they are defined. */
+    for (int f = 0; f < nfiles; f++) {
+        for (Item *it = files[f]; it; it = it->next) {
+            switch (it->kind) {
+            case IT_CONST: {
+                define_global(&C, G_CONST, it->name.name, it->name.loc, it, NULL);
+                Global *g = global(&C, it->name.name);
+                if (it->name.primes)
+                    diag_error(d, it->name.loc, "a const name cannot have a prime");
+                if (g && g->item == it) {
+                    g->state = 1;
+                    g->state = const_value(&C, it->value, &g->value) ? 2 : 3;
+                }
+                break;
+            }
+            case IT_SYSTEM:
+                define_global(&C, G_SYSTEM, it->name.name, it->name.loc, it, NULL);
+                break;
+            case IT_PROBLEM:
+                define_global(&C, G_PROBLEM, it->name.name, it->name.loc, it, NULL);
+                break;
+            case IT_EXTERN:
+                check_extern(&C, it, dirs ? dirs[f] : NULL);
+                break;
+            default:
+                break;
+            }
+            if (d->gave_up)
+                return d->errors - before;
+        }
+    }
+    for (int f = 0; f < nfiles; f++)
+        for (Item *it = files[f]; it && !d->gave_up; it = it->next)
+            if (it->kind == IT_SYSTEM || it->kind == IT_PROBLEM)
+                check_body(&C, it);
+    for (int f = 0; f < nfiles; f++)
+        for (Item *it = files[f]; it && !d->gave_up; it = it->next)
+            if (it->kind == IT_JOB)
+                check_job(&C, it);
+    return d->errors - before;
+}

@@ -1,0 +1,69 @@
+/*
+ * runtime/mem.c — the allocation hook (see mem.h).
+ *
+ * The fault-injection counter is the one piece of process-wide state in the
+ * library; it exists only for tests and is off unless a test switches it on.
+ */
+#include "runtime/mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static long fail_countdown; /* 0: off; k > 0: the kth next allocation fails */
+
+static int should_fail(void)
+{
+    if (fail_countdown == 0)
+        return 0;
+    if (fail_countdown > 1) {
+        fail_countdown--;
+        return 0;
+    }
+    return 1; /* stays at 1: every later allocation fails too */
+}
+
+void mem_fail_after(long n)
+{
+    fail_countdown = n < 0 ? 0 : n;
+}
+
+void *mem_alloc(size_t size)
+{
+    if (should_fail())
+        return NULL;
+    return malloc(size ? size : 1);
+}
+
+void *mem_realloc(void *p, size_t size)
+{
+    if (should_fail())
+        return NULL;
+    return realloc(p, size ? size : 1);
+}
+
+void mem_free(void *p)
+{
+    free(p);
+}
+
+static void out_of_memory(size_t size)
+{
+    fprintf(stderr, "lag: error: out of memory (allocating %zu bytes)\n", size);
+    exit(4);
+}
+
+void *mem_xalloc(size_t size)
+{
+    void *p = mem_alloc(size);
+    if (!p)
+        out_of_memory(size);
+    return p;
+}
+
+void *mem_xrealloc(void *p, size_t size)
+{
+    void *q = mem_realloc(p, size);
+    if (!q)
+        out_of_memory(size);
+    return q;
+}

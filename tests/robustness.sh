@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# tests/robustness.sh — hostile inputs to `lag check` (TAP).
+#
+# Bad input must give a located message `FILE:LINE:COL: error: ...` as the
+# first line of stderr and exit status 1: never a signal, never a sanitizer
+# report, never a hang (10 s limit), never a status above 4.
+#
+# Environment: LAG (the program; default ./lag).
+
+set -u
+
+LAG=${LAG:-$PWD/lag}
+case $LAG in /*) ;; *) LAG=$PWD/$LAG ;; esac
+unset LAG_PATH
+
+if [ ! -x "$LAG" ]; then
+    echo "Bail out! $LAG not built"
+    exit 1
+fi
+
+# The default 8 MiB stack, whatever the caller's limit: deep nesting must
+# be refused by the front end, not survive on a huge stack.
+ulimit -s 8192 2>/dev/null || ulimit -S -s 8192 2>/dev/null || true
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/lag-robust.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+
+# repeat N STRING: STRING N times, no newline.
+repeat() {
+    awk -v n="$1" -v s="$2" 'BEGIN { for (i = 0; i < n; i++) printf "%s", s }'
+}
+
+# --- the inputs ------------------------------------------------------------
+
+: >empty.lag
+
+printf 'const a = 1\nconst b = \377\376\nconst c = 2\n' >bad_utf8.lag
+
+printf 'system A {\n    coord x\n    L = 0.5*x\000'"'"'^2\n}\n' >nul_byte.lag
+
+{ printf 'const a = '; repeat 204800 x; printf '\n'; } >long_ident.lag
+
+{ printf 'const a = '; repeat 100000 '('; printf '1'; repeat 100000 ')'; printf '\n'; } >deep_parens.lag
+
+printf 'const a = 1e999999\n' >huge_number.lag
+
+# 2 MiB of printable ASCII, 80-column lines, the same bytes on every run.
+awk 'BEGIN {
+    srand(1)
+    for (i = 1; i <= 2097152; i++) {
+        if (i % 81 == 0) printf "\n"
+        else printf "%c", 32 + int(rand() * 95)
+    }
+}' >garbage.lag
+
+printf 'import "pendulums\nconst a = 1\n' >unterminated_string.lag
+
+printf 'system A {\n    param m = 1\n    coord x\n    L = 0.5*m*x'"'"'^2\n' >unterminated_block.lag
+
+# --- the checks --------------------------------------------------------------
+
+cases=(
+    "empty.lag:0:an empty file is valid"
+    "bad_utf8.lag:1:invalid UTF-8 bytes"
+    "nul_byte.lag:1:a NUL byte inside a system"
+    "long_ident.lag:1:a 200 kB undefined identifier"
+    "deep_parens.lag:1:100000 nested parentheses"
+    "huge_number.lag:1:the number 1e999999"
+    "garbage.lag:1:2 MiB of random printable garbage"
+    "unterminated_string.lag:1:an unterminated string"
+    "unterminated_block.lag:1:an unterminated system block"
+)
+
+echo "1..${#cases[@]}"
+n=0
+for c in "${cases[@]}"; do
+    file=${c%%:*}
+    rest=${c#*:}
+    want=${rest%%:*}
+    what=${rest#*:}
+    n=$((n + 1))
+
+    timeout -k 1 10 "$LAG" check "$file" >out 2>err </dev/null
+    status=$?
+
+    why=()
+    if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+        why+=("timed out after 10 s (exit $status)")
+    elif [ "$status" -gt 128 ]; then
+        why+=("killed by signal $((status - 128))")
+    elif [ "$status" -ne "$want" ]; then
+        why+=("exit status $status, expected $want")
+    fi
+    if [ "$want" -ne 0 ]; then
+        first=$(head -n 1 err | tr -d '\000')
+        pattern="^${file//./\\.}:[0-9]+:[0-9]+: error: "
+        if ! [[ $first =~ $pattern ]]; then
+            why+=("first line of stderr is not a located '$file:LINE:COL: error: ' message")
+        fi
+    fi
+
+    if [ ${#why[@]} -eq 0 ]; then
+        echo "ok $n - $what ($file)"
+    else
+        echo "not ok $n - $what ($file)"
+        {
+            printf '%s\n' "${why[@]}"
+            echo "stderr (first lines, cut to 200 columns):"
+            head -n 10 err | cut -c 1-200 | tr -c '[:print:]\n' '?'
+        } | sed 's/^/# /'
+    fi
+done
+
+exit 0
