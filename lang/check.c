@@ -172,6 +172,11 @@ static const char *const local_kind_name[] = {
     "parameter", "coordinate", "let", "net", "domain variable", "field", "unknown",
     "unknown function", "dissipation function"};
 
+static const char *article(const char *word)
+{
+    return strchr("aeiou", word[0]) ? "an" : "a";
+}
+
 typedef struct Local {
     LocalKind kind;
     const char *name;
@@ -212,6 +217,7 @@ typedef struct Checker {
     const char *const *dirs;
     int warned_nonsmooth[B_COUNT];
     int need_smooth;        /* derivatives of the expression being resolved are needed */
+    int broken;             /* the item being checked had a syntax error */
     Map warned_extern;      /* extern functions without grad, warned once */
 } Checker;
 
@@ -315,13 +321,14 @@ static Val resolve_name(Checker *C, Expr *e, Ctx cx)
     Scope *S = C->scope;
 
     if (l && l->kind == L_LET && !l->visible) {
-        diag_error(C->d, e->loc, "'%s' is used before its 'let' (lets must come before their use)",
+        diag_error(C->d, e->loc, "'%s' is used before its definition (a let must come before its use)",
                    name);
+        diag_note(C->d, l->loc, "'%s' is defined here", name);
         return bad_val();
     }
     if (l && (l->kind == L_NET || l->kind == L_UNKNOWN_FN)) {
-        diag_error(C->d, e->loc, "'%s' is a %s; call it with arguments, as in %s(...)", name,
-                   local_kind_name[l->kind], name);
+        diag_error(C->d, e->loc, "'%s' is %s %s; call it with arguments, as in %s(...)", name,
+                   article(local_kind_name[l->kind]), local_kind_name[l->kind], name);
         return bad_val();
     }
     if (l && l->kind == L_DISSIPATION)
@@ -350,8 +357,8 @@ static Val resolve_name(Checker *C, Expr *e, Ctx cx)
             return r;
         }
         if (l) {
-            diag_error(C->d, e->loc, "'%s' (a %s) cannot appear in a constant expression", name,
-                       local_kind_name[l->kind]);
+            diag_error(C->d, e->loc, "'%s' (%s %s) cannot appear in a constant expression", name,
+                       article(local_kind_name[l->kind]), local_kind_name[l->kind]);
             return bad_val();
         }
     }
@@ -375,7 +382,7 @@ static Val resolve_name(Checker *C, Expr *e, Ctx cx)
                 if (primes == 2)
                     diag_error(C->d, e->loc,
                                "'%s''' (an acceleration) is only allowed in a job's 'record' and "
-                               "in data columns, not in a Lagrangian or its lets",
+                               "in data columns",
                                name);
                 else
                     diag_error(C->d, e->loc, "'%s' has %d primes; at most %s'' is meaningful",
@@ -448,6 +455,8 @@ static Val resolve_name(Checker *C, Expr *e, Ctx cx)
         if (g->state == 3)
             return bad_val();
         diag_error(C->d, e->loc, "const '%s' is used before its definition", name);
+        if (g->state == 0)
+            diag_note(C->d, g->loc, "'%s' is defined here", name);
         return bad_val();
     }
     if (g) {
@@ -466,7 +475,9 @@ static Val resolve_name(Checker *C, Expr *e, Ctx cx)
                    : "cannot appear in a constant expression");
         return bad_val();
     }
-    diag_error(C->d, e->loc, "unknown name '%s'%s", name, did_you_mean(C, suggest_name(C, name, 0)));
+    if (!C->broken) /* after a syntax error the name may be in the skipped text */
+        diag_error(C->d, e->loc, "unknown name '%s'%s", name,
+                   did_you_mean(C, suggest_name(C, name, 0)));
     return bad_val();
 }
 
@@ -559,7 +570,8 @@ static Val resolve_call(Checker *C, Expr *e, Ctx cx)
         return r;
     }
     if (l) {
-        diag_error(C->d, e->loc, "'%s' is a %s, not a function%s", name, local_kind_name[l->kind],
+        diag_error(C->d, e->loc, "'%s' is %s %s, not a function%s", name,
+                   article(local_kind_name[l->kind]), local_kind_name[l->kind],
                    l->kind == L_FIELD ? " (fix its value at a point with 'fix y(a) = v')" : "");
         return bad_val();
     }
@@ -591,9 +603,11 @@ static Val resolve_call(Checker *C, Expr *e, Ctx cx)
     int b = builtin_index(name);
     if (b < 0) {
         const char *hint = NULL;
-        if (strcmp(name, "uniform") == 0 || strcmp(name, "normal") == 0)
-            hint = " (random initial values are only allowed in a job's 'init')";
-        else if (strcmp(name, "poly") == 0 || strcmp(name, "spline") == 0)
+        if (strcmp(name, "uniform") == 0 || strcmp(name, "normal") == 0) {
+            diag_error(C->d, e->loc, "%s(...) is not allowed here: random values are only allowed in a job's 'init'",
+                       name);
+            return bad_val();
+        } else if (strcmp(name, "poly") == 0 || strcmp(name, "spline") == 0)
             hint = " (poly(k) and spline(k) declare a problem's 'unknown' function)";
         diag_error(C->d, e->loc, "unknown function '%s'%s", name,
                    hint ? hint : did_you_mean(C, suggest_name(C, name, 1)));
@@ -777,8 +791,8 @@ static Local *declare(Checker *C, LocalKind k, Ident id, Stmt *s)
     if (old) {
         diag_error(C->d, id.loc, "'%s' is already declared in %s '%s'", id.name,
                    S->is_problem ? "problem" : "system", S->item->name.name);
-        diag_note(C->d, old->loc, "'%s' was first declared here as a %s", id.name,
-                  local_kind_name[old->kind]);
+        diag_note(C->d, old->loc, "'%s' was first declared here as %s %s", id.name,
+                  article(local_kind_name[old->kind]), local_kind_name[old->kind]);
         return NULL;
     }
     Local *l = arena_alloc(C->a, sizeof *l);
@@ -953,12 +967,11 @@ static void check_let(Checker *C, Stmt *s, Ctx cx)
                        outs, outs == 1 ? "" : "s", s->nnames, s->nnames == 1 ? " is" : "s are");
     }
     for (int i = 0; i < s->nnames; i++) {
-        Local *l = declare(C, L_LET, s->names[i], s);
-        if (l) {
+        Local *l = local(C, s->names[i].name);
+        if (l && l->stmt == s) {
             l->visible = 1;
             l->relu = v.relu;
             l->pointwise = v.pointwise;
-            l->index = i;
         }
     }
 }
@@ -985,6 +998,7 @@ static void single_outputs(Checker *C, Expr *e)
 static void check_body(Checker *C, Item *it)
 {
     Scope *S = arena_alloc(C->a, sizeof *S);
+    C->broken = it->broken;
     S->item = it;
     S->is_problem = it->kind == IT_PROBLEM;
     C->scope = S;
@@ -1088,6 +1102,11 @@ static void check_body(Checker *C, Item *it)
             break;
         case ST_DISSIPATION:
             declare(C, L_DISSIPATION, s->names[0], s);
+            break;
+        case ST_LET: /* declared now, visible from its definition on */
+            for (int i = 0; i < s->nnames; i++)
+                if ((l = declare(C, L_LET, s->names[i], s)))
+                    l->index = i;
             break;
         default:
             break;
@@ -1194,7 +1213,13 @@ static void check_body(Checker *C, Item *it)
         case ST_FIX: {
             Local *f = local(C, s->names[0].name);
             double at, val;
-            if (!f || f->kind != L_FIELD || s->names[0].primes) {
+            if (f && f->kind == L_FIELD && s->names[0].primes) {
+                diag_error(C->d, s->names[0].loc,
+                           "fix sets a field's value, not its derivative; leave the end free for "
+                           "the natural boundary condition");
+                break;
+            }
+            if (!f || f->kind != L_FIELD) {
                 diag_error(C->d, s->names[0].loc, "fix names '%s', which is not a field of '%s'",
                            s->names[0].name, it->name.name);
                 break;
@@ -1254,6 +1279,12 @@ static void check_body(Checker *C, Item *it)
             diag_error(C->d, accel->loc, "a system has either 'L = ...' or 'accel ...', not both");
             diag_note(C->d, L->loc, "the Lagrangian is here");
         }
+        for (Stmt *s = it->stmts; s && accel && !L; s = s->next)
+            if (s->kind == ST_FORCE || s->kind == ST_DISSIPATION)
+                diag_error(C->d, s->loc,
+                           "'%s' modifies Euler-Lagrange equations, but this system gives its "
+                           "accelerations directly: add the term to 'accel'",
+                           ast_stmt_keyword(s->kind));
     } else {
         if (!S->domain)
             diag_error(C->d, it->name.loc, "problem '%s' has no domain (add 'domain x = a .. b')",
@@ -1407,6 +1438,11 @@ static Local *coord_ref(Checker *C, JobState *J, Ident id, int max_primes, const
         return NULL;
     Local *l = map_get(&S->names, id.name);
     LocalKind want = S->is_problem ? L_FIELD : L_COORD;
+    if (l && l->kind == L_PARAM && !S->is_problem) {
+        diag_error(C->d, id.loc, "%s '%s', which is a parameter of '%s'; override it with 'param %s = ...'",
+                   what, id.name, S->item->name.name, id.name);
+        return NULL;
+    }
     if (!l || l->kind != want || id.primes > max_primes) {
         const char **names = arena_alloc(C->a, (size_t)(S->ncoords + 1) * sizeof *names);
         for (int i = 0; i < S->ncoords; i++)
@@ -1528,7 +1564,11 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
                        word_list(C, sp->words, sp->nwords));
             return;
         }
-        word_arg(C, s->e1, s->head.name, sp->words, sp->nwords);
+        if (word_arg(C, s->e1, s->head.name, sp->words, sp->nwords) &&
+            strcmp(s->e1->id.name, "variational") == 0 && S && S->has_accel)
+            diag_error(C->d, s->e1->loc,
+                       "the variational integrator needs a Lagrangian, but '%s' gives accelerations",
+                       S->item->name.name);
         return;
     case A_INIT:
     case A_PARAMS:
@@ -1667,8 +1707,12 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
     }
     case A_LOSS:
         if (s->form == SET_EXPR && s->e1->kind == EX_NAME && !s->e1->id.primes &&
-            (strcmp(s->e1->id.name, "accel") == 0 || strcmp(s->e1->id.name, "action") == 0))
+            (strcmp(s->e1->id.name, "accel") == 0 || strcmp(s->e1->id.name, "action") == 0)) {
+            if (s->e1->id.name[1] == 'c' && S && S->has_accel)
+                diag_error(C->d, s->e1->loc, "'loss action' needs a Lagrangian, but '%s' gives accelerations",
+                           S->item->name.name);
             return;
+        }
         if (s->form == SET_WORD && strcmp(s->word.name, "accel") == 0 && s->e1->kind == EX_NAME &&
             (strcmp(s->e1->id.name, "l1") == 0 || strcmp(s->e1->id.name, "mse") == 0))
             return;
@@ -1702,6 +1746,7 @@ static void check_settings(Checker *C, JobState *J, Setting *list)
 static void check_job(Checker *C, Item *it)
 {
     JobState J = {0};
+    C->broken = it->broken;
     J.job = it;
     J.mask = 1u << it->job;
     J.where = ast_job_name(it->job);
@@ -1745,6 +1790,16 @@ static void check_job(Checker *C, Item *it)
         if (i > 0 && J.S && g->scope->ncoords != J.S->ncoords)
             diag_error(C->d, id.loc, "'%s' has %d coordinates but the reference '%s' has %d", id.name,
                        g->scope->ncoords, J.S->item->name.name, J.S->ncoords);
+        else if (i > 0 && J.S)
+            for (int k = 0; k < J.S->ncoords; k++)
+                if (strcmp(g->scope->coords[k]->name, J.S->coords[k]->name) != 0) {
+                    diag_error(C->d, id.loc,
+                               "the coordinates of '%s' must be those of the reference '%s' "
+                               "(coordinate %d is '%s', not '%s')",
+                               id.name, J.S->item->name.name, k + 1, g->scope->coords[k]->name,
+                               J.S->coords[k]->name);
+                    break;
+                }
     }
     check_settings(C, &J, it->settings);
     if (it->broken)
@@ -1757,7 +1812,7 @@ static void check_job(Checker *C, Item *it)
         const char *example;
     } required[] = {
         {JOB_SIMULATE, "time", "time 0 .. 10"}, {JOB_COMPARE, "time", "time 0 .. 10"},
-        {JOB_TRAIN, "data", "data from System { ... } or data \"file.csv\""},
+        {JOB_TRAIN, "data", "data from System { ... }' or 'data \"file.csv\""},
         {JOB_ACTION, "from", "from 0: q = 0"}, {JOB_ACTION, "to", "to 1: q = 1"},
         {JOB_INFER, "observe", "observe \"shape.csv\""},
     };
@@ -1783,17 +1838,11 @@ int check_program(Diag *d, Arena *a, Item *const *files, const char *const *dirs
     for (int f = 0; f < nfiles; f++) {
         for (Item *it = files[f]; it; it = it->next) {
             switch (it->kind) {
-            case IT_CONST: {
+            case IT_CONST:
                 define_global(&C, G_CONST, it->name.name, it->name.loc, it, NULL);
-                Global *g = global(&C, it->name.name);
                 if (it->name.primes)
                     diag_error(d, it->name.loc, "a const name cannot have a prime");
-                if (g && g->item == it) {
-                    g->state = 1;
-                    g->state = const_value(&C, it->value, &g->value) ? 2 : 3;
-                }
                 break;
-            }
             case IT_SYSTEM:
                 define_global(&C, G_SYSTEM, it->name.name, it->name.loc, it, NULL);
                 break;
@@ -1810,6 +1859,15 @@ int check_program(Diag *d, Arena *a, Item *const *files, const char *const *dirs
                 return d->errors - before;
         }
     }
+    /* Consts in order: each may use the ones before it. */
+    for (int f = 0; f < nfiles; f++)
+        for (Item *it = files[f]; it && !d->gave_up; it = it->next) {
+            Global *g = it->kind == IT_CONST ? global(&C, it->name.name) : NULL;
+            if (g && g->item == it) {
+                g->state = 1;
+                g->state = const_value(&C, it->value, &g->value) ? 2 : 3;
+            }
+        }
     for (int f = 0; f < nfiles; f++)
         for (Item *it = files[f]; it && !d->gave_up; it = it->next)
             if (it->kind == IT_SYSTEM || it->kind == IT_PROBLEM)

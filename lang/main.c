@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "lang/front.h"
+#include "runtime/mem.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0.1.0"
@@ -118,6 +119,10 @@ static int cmd_run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* Fault injection for the tests: make the Nth allocation fail. */
+    const char *fail = getenv("LAG_FAIL_ALLOC");
+    if (fail && *fail)
+        mem_fail_after(atol(fail));
     if (argc < 2)
         return usage("no command given%s", "");
     const char *cmd = argv[1];

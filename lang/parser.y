@@ -26,6 +26,12 @@ typedef void *yyscan_t;
 #include <stdio.h>
 #include <string.h>
 
+#include "runtime/mem.h"
+
+/* The parser's stack grows through the project's allocation hook. */
+#define YYMALLOC mem_alloc
+#define YYFREE mem_free
+
 #include "lexer.h"
 
 #define YYLLOC_DEFAULT(Cur, Rhs, N)                                            \
@@ -575,7 +581,23 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
     yysymbol_kind_t expected[MAX_EXPECTED + 1];
     int n = yypcontext_expected_tokens(ctx, expected, MAX_EXPECTED + 1);
     char what[96], msg[512];
-    describe(P, yypcontext_token(ctx), 1, what, sizeof what);
+    yysymbol_kind_t got = yypcontext_token(ctx);
+    describe(P, got, 1, what, sizeof what);
+    int want_name = 0, want_close = 0;
+    for (int i = 0; i < n && i <= MAX_EXPECTED; i++) {
+        want_name |= expected[i] == YYSYMBOL_NAME;
+        want_close |= strcmp(yysymbol_name(expected[i]), "'}'") == 0;
+    }
+    if (got == YYSYMBOL_YYEOF && (want_close || P->brace_depth > 0)) {
+        diag_error(P->diag, *yypcontext_location(ctx),
+                   "unexpected end of file: a block opened with '{' is not closed");
+        return 0;
+    }
+    if (want_name && got >= YYSYMBOL_IMPORT && got <= YYSYMBOL_INFER) {
+        diag_error(P->diag, *yypcontext_location(ctx),
+                   "%s is a reserved word and cannot be used as a name", what);
+        return 0;
+    }
     size_t k = (size_t)snprintf(msg, sizeof msg, "unexpected %s", what);
     if (n > 0 && n <= MAX_EXPECTED) {
         k += (size_t)snprintf(msg + k, sizeof msg - k, "; expected ");

@@ -45,6 +45,10 @@ printf 'system A {\n    coord x\n    L = 0.5*x\000'"'"'^2\n}\n' >nul_byte.lag
 
 printf 'const a = 1e999999\n' >huge_number.lag
 
+{ printf 'const a = '; repeat 200000 '-'; printf '1\n'; } >deep_minus.lag
+
+{ printf 'const a = 1'; repeat 100000 '+1'; printf '\n'; } >long_sum.lag
+
 # 2 MiB of printable ASCII, 80-column lines, the same bytes on every run.
 awk 'BEGIN {
     srand(1)
@@ -67,12 +71,14 @@ cases=(
     "long_ident.lag:1:a 200 kB undefined identifier"
     "deep_parens.lag:1:100000 nested parentheses"
     "huge_number.lag:1:the number 1e999999"
+    "deep_minus.lag:1:200000 nested unary minus signs"
+    "long_sum.lag:1:a sum of 100001 terms (2000 levels deep at most)"
     "garbage.lag:1:2 MiB of random printable garbage"
     "unterminated_string.lag:1:an unterminated string"
     "unterminated_block.lag:1:an unterminated system block"
 )
 
-echo "1..${#cases[@]}"
+echo "1..$((${#cases[@]} + 1))"
 n=0
 for c in "${cases[@]}"; do
     file=${c%%:*}
@@ -111,5 +117,38 @@ for c in "${cases[@]}"; do
         } | sed 's/^/# /'
     fi
 done
+
+# Fault injection: LAG_FAIL_ALLOC=N makes the Nth allocation and all later
+# ones fail.  Every N must end in a clean 'out of memory' (exit 4) or, once N
+# is past the last allocation, in success: never a crash.
+cat >model.lag <<'LAGEOF'
+const G = 9.81
+system Pendulum {
+    param m = 1, l = 1
+    coord th
+    L = 0.5*m*l^2*th'^2 + m*G*l*cos(th)
+}
+simulate Pendulum { init th = 0.5, time 0 .. 10, every 0.01, method rk8pd }
+LAGEOF
+n=$((n + 1))
+why=()
+succeeded=0
+for k in $(seq 1 60); do
+    LAG_FAIL_ALLOC=$k timeout -k 1 10 "$LAG" check model.lag >out 2>err </dev/null
+    status=$?
+    if [ "$status" -eq 0 ]; then
+        succeeded=1
+    elif [ "$status" -ne 4 ] || ! grep -q 'out of memory' err; then
+        why+=("LAG_FAIL_ALLOC=$k: exit $status: $(head -c 200 err | tr -c '[:print:]' '?')")
+    fi
+done
+[ "$succeeded" -eq 1 ] || why+=("no run succeeded: k never got past the last allocation")
+what="failing the k-th allocation, k = 1..60: exit 4 'out of memory' or success"
+if [ ${#why[@]} -eq 0 ]; then
+    echo "ok $n - $what"
+else
+    echo "not ok $n - $what"
+    printf '%s\n' "${why[@]}" | sed 's/^/# /'
+fi
 
 exit 0
