@@ -131,7 +131,8 @@ typedef enum SettingForm {
     SET_AT,      /* head e1: a = v, ...           (from 0: t1 = 0.1) */
     SET_WORD,    /* head word e1                  (checkpoint every 100, loss accel l1) */
     SET_BLOCK,   /* head word NAME { settings }   (data from System { ... }) */
-    SET_CONT     /* a = v: continues the previous list (merged by the parser) */
+    SET_CONT     /* a = v: continues the previous list (merged by the parser
+                  * after a comma; left in place, an error, otherwise) */
 } SettingForm;
 
 typedef struct Assign {
@@ -152,6 +153,7 @@ typedef struct Setting {
     Ident target;    /* SET_BLOCK: the system named */
     Assign *assigns; /* SET_ASSIGNS, SET_AT, SET_CONT */
     struct Setting *sub; /* SET_BLOCK */
+    const struct Setting *list_before; /* SET_CONT: a list setting just before it */
     struct Setting *next;
 } Setting;
 

@@ -783,8 +783,11 @@ static Local *declare(Checker *C, LocalKind k, Ident id, Stmt *s)
         return NULL;
     }
     if (reserved_name(id.name) || (!S->is_problem && strcmp(id.name, "t") == 0)) {
-        diag_error(C->d, id.loc, "'%s' is a built-in name; choose another name for this %s",
-                   id.name, local_kind_name[k]);
+        diag_error(C->d, id.loc, "'%s' is %s; choose another name for this %s", id.name,
+                   builtin_index(id.name) >= 0 || strcmp(id.name, "integral") == 0
+                       ? "a built-in function"
+                       : strcmp(id.name, "t") == 0 ? "time in a system" : "a predefined constant",
+                   local_kind_name[k]);
         return NULL;
     }
     Local *old = map_get(&S->names, id.name);
@@ -1010,7 +1013,7 @@ static void check_body(Checker *C, Item *it)
     /* Pass 1: declarations visible in the whole body (params, coords,
      * fields, nets, unknowns, the domain); lets come into scope in order. */
     Stmt *L = NULL, *accel = NULL, *objective = NULL;
-    for (Stmt *s = it->stmts; s; s = s->next) {
+    for (Stmt *s = it->stmts, *prev = NULL; s; prev = s, s = s->next) {
         if (S->is_problem ? !stmt_in_problem(s->kind) : !stmt_in_system(s->kind)) {
             const char *kw = s->kind == ST_ASSIGN ? "L = ..." : ast_stmt_keyword(s->kind);
             diag_error(C->d, s->loc, "'%s' belongs in a %s, not in a %s", kw,
@@ -1070,6 +1073,14 @@ static void check_body(Checker *C, Item *it)
                 S->domain = l;
             break;
         case ST_ASSIGN:
+            if (strcmp(s->names[0].name, "L") != 0 && prev &&
+                (prev->kind == ST_PARAM || prev->kind == ST_UNKNOWN) &&
+                prev->loc.last_line == s->loc.first_line) {
+                diag_error(C->d, s->loc, "'%s = ...' follows a '%s' list on the same line: separate "
+                           "its items with ','",
+                           s->names[0].name, ast_stmt_keyword(prev->kind));
+                break;
+            }
             if (strcmp(s->names[0].name, "L") != 0 || s->names[0].primes) {
                 diag_error(C->d, s->loc,
                            "'%s = ...': only the Lagrangian is assigned like this; write 'let %s = "
@@ -1472,6 +1483,21 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
 {
     int idx;
     const SettingSpec *sp = find_spec(s->head.name, &idx);
+    if (s->form == SET_CONT) {
+        const char *name = s->head.name;
+        if (sp)
+            diag_error(C->d, s->loc, "'%s' takes its value without '=': write '%s <value>'", name, name);
+        else if (s->list_before)
+            diag_error(C->d, s->loc,
+                       "'%s = ...' has no setting name; to continue the '%s' list, separate its "
+                       "items with ','",
+                       name, s->list_before->head.name);
+        else
+            diag_error(C->d, s->loc,
+                       "'%s = ...' has no setting name (write e.g. 'init %s = ...' or 'param %s = ...')",
+                       name, name, name);
+        return;
+    }
     if (!sp || !(sp->jobs & J->mask)) {
         const char *names[NSPECS];
         int n = 0;
@@ -1669,13 +1695,19 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
             J->have_at[k] = 1;
         }
         Map seen = {0};
+        int given = 0;
         for (Assign *a = s->assigns; a; a = a->next) {
             no_duplicate_assign(C, &seen, a);
-            coord_ref(C, J, a->name, 0, arena_printf(C->a, "'%s' names", s->head.name));
+            given += coord_ref(C, J, a->name, 0, arena_printf(C->a, "'%s' names", s->head.name)) != NULL;
             if (a->hi)
                 diag_error(C->d, a->hi->loc, "a range is only meaningful in 'grid'");
             job_const(C, a->value, &v);
         }
+        /* A boundary-value problem fixes every coordinate at both ends. */
+        for (int k = 0; S && k < S->ncoords && given == (int)seen.len; k++)
+            if (!map_get(&seen, S->coords[k]->name))
+                diag_error(C->d, s->loc, "'%s' must give every coordinate of '%s'; '%s' is missing",
+                           s->head.name, S->item->name.name, S->coords[k]->name);
         return;
     }
     case A_DATA: {
@@ -1701,6 +1733,11 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
                                                    : arena_printf(C->a, "'%s' is not a system", s->target.name));
         } else {
             D.S = g->scope;
+            if (J->S && D.S == J->S && D.S->nnets)
+                diag_error(C->d, s->target.loc,
+                           "the data come from '%s', the model being trained; name the reference "
+                           "system that generates them",
+                           s->target.name);
         }
         check_settings(C, &D, s->sub);
         return;
@@ -1779,6 +1816,9 @@ static void check_job(Checker *C, Item *it)
         }
         if (!g->scope)
             continue;
+        for (int k = 0; k < i; k++)
+            if (strcmp(it->targets[k].name, id.name) == 0)
+                diag_error(C->d, id.loc, "'%s' is compared with itself", id.name);
         if (i == 0)
             J.S = g->scope;
         if (it->job == JOB_TRAIN && g->scope->nnets == 0)

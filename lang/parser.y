@@ -11,6 +11,7 @@
 %define api.pure full
 %define api.location.type {Loc}
 %define parse.error custom
+%define parse.lac full
 %locations
 %expect 0
 %lex-param {yyscan_t scanner}
@@ -57,7 +58,7 @@ static Stmt *mk_stmt(Parser *P, StmtKind k, Loc loc);
 static Ident *idents(Parser *P, Expr *revnames, int *n);
 static Setting *mk_setting(Parser *P, Ident head, SettingForm f, Loc loc);
 static Assign *mk_assign(Parser *P, Ident name, Expr *v, Expr *hi, Expr *count, Loc loc);
-static Setting *add_setting(Parser *P, Setting *rev, Setting *s, int after_comma);
+static Setting *add_setting(Setting *rev, Setting *s, int after_comma);
 static void yyerror(const Loc *loc, yyscan_t scanner, Parser *P, const char *msg);
 
 /* Reverse a list built backwards; one function per list type. */
@@ -346,9 +347,9 @@ settings:
     ;
 
 setting_list:
-    setting                     { $$ = add_setting(P, NULL, $1, 0); }
-  | seps setting                { $$ = add_setting(P, NULL, $2, 0); }
-  | setting_list seps setting   { $$ = add_setting(P, $1, $3, $2); }
+    setting                     { $$ = add_setting(NULL, $1, 0); }
+  | seps setting                { $$ = add_setting(NULL, $2, 0); }
+  | setting_list seps setting   { $$ = add_setting($1, $3, $2); }
     ;
 
 /* The value of a separator run: 1 when it is commas only (a list goes on). */
@@ -503,8 +504,9 @@ static Assign *mk_assign(Parser *P, Ident name, Expr *v, Expr *hi, Expr *count, 
 }
 
 /* Add a setting to a reversed list.  A bare `name = value` continues the
- * assignment list of the setting before it, but only after a comma. */
-static Setting *add_setting(Parser *P, Setting *rev, Setting *s, int after_comma)
+ * assignment list of the setting before it, but only after a comma;
+ * otherwise it stays in the list as SET_CONT for the checker to report. */
+static Setting *add_setting(Setting *rev, Setting *s, int after_comma)
 {
     if (!s)
         return rev;
@@ -521,17 +523,11 @@ static Setting *add_setting(Parser *P, Setting *rev, Setting *s, int after_comma
         rev->loc.last_column = s->loc.last_column;
         return rev;
     }
-    if (rev && rev->form == SET_ASSIGNS)
-        diag_error(P->diag, s->loc,
-                   "'%s = ...' has no setting name; to continue the '%s' list, "
-                   "separate its items with ','",
-                   s->assigns->name.name, rev->head.name);
-    else
-        diag_error(P->diag, s->loc,
-                   "'%s = ...' has no setting name (write e.g. 'init %s = ...' or "
-                   "'param %s = ...')",
-                   s->assigns->name.name, s->assigns->name.name, s->assigns->name.name);
-    return rev;
+    /* Not a continuation: the checker says what it should have been. */
+    if (rev && (rev->form == SET_ASSIGNS || rev->form == SET_AT))
+        s->list_before = rev;
+    s->next = rev;
+    return s;
 }
 
 /* Describe a token for an error message: its kind and, for names,
@@ -578,26 +574,44 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
     if (P->aborted)
         return 0;
     enum { MAX_EXPECTED = 5 };
-    yysymbol_kind_t expected[MAX_EXPECTED + 1];
-    int n = yypcontext_expected_tokens(ctx, expected, MAX_EXPECTED + 1);
+    yysymbol_kind_t expected[YYNTOKENS];
+    int n = yypcontext_expected_tokens(ctx, expected, YYNTOKENS);
     char what[96], msg[512];
     yysymbol_kind_t got = yypcontext_token(ctx);
+    const Loc *at = yypcontext_location(ctx);
     describe(P, got, 1, what, sizeof what);
-    int want_name = 0, want_close = 0;
-    for (int i = 0; i < n && i <= MAX_EXPECTED; i++) {
+    int want_name = 0, want_close = 0, want_sep = 0, want_value = 0;
+    for (int i = 0; i < n; i++) {
         want_name |= expected[i] == YYSYMBOL_NAME;
+        want_value |= expected[i] == YYSYMBOL_NUMBER;
         want_close |= strcmp(yysymbol_name(expected[i]), "'}'") == 0;
+        want_sep |= expected[i] == YYSYMBOL_SEP;
     }
+    int keyword = got >= YYSYMBOL_IMPORT && got <= YYSYMBOL_INFER;
     if (got == YYSYMBOL_YYEOF && (want_close || P->brace_depth > 0)) {
-        diag_error(P->diag, *yypcontext_location(ctx),
-                   "unexpected end of file: a block opened with '{' is not closed");
+        diag_error(P->diag, *at, "unexpected end of file: a block opened with '{' is not closed");
         return 0;
     }
-    if (want_name && got >= YYSYMBOL_IMPORT && got <= YYSYMBOL_INFER) {
-        diag_error(P->diag, *yypcontext_location(ctx),
-                   "%s is a reserved word and cannot be used as a name", what);
+    if (want_name && keyword) {
+        if (want_value)
+            diag_error(P->diag, *at, "unexpected %s where a value is expected (%s is a reserved word)",
+                       what, what);
+        else
+            diag_error(P->diag, *at, "%s is a reserved word and cannot be used as a name", what);
         return 0;
     }
+    if (keyword && P->paren_depth > 0) {
+        diag_error(P->diag, *at, "unexpected %s: a '(' before it is not closed", what);
+        return 0;
+    }
+    if (want_sep && (got == YYSYMBOL_NAME || keyword)) {
+        diag_error(P->diag, *at,
+                   "unexpected %s: separate the settings of a job with ',', ';' or a new line",
+                   what);
+        return 0;
+    }
+    if (n > MAX_EXPECTED)
+        n = 0; /* too many to be a useful hint */
     size_t k = (size_t)snprintf(msg, sizeof msg, "unexpected %s", what);
     if (n > 0 && n <= MAX_EXPECTED) {
         k += (size_t)snprintf(msg + k, sizeof msg - k, "; expected ");
@@ -608,7 +622,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
                                   i == 0 ? "" : i == n - 1 ? " or " : ", ", e);
         }
     }
-    diag_error(P->diag, *yypcontext_location(ctx), "%s", msg);
+    diag_error(P->diag, *at, "%s", msg);
     return 0;
 }
 
