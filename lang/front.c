@@ -263,15 +263,20 @@ void front_fini(Front *F)
     F->arena = NULL;
 }
 
+int front_load_text(Front *F, const char *name, const char *text, size_t len, FILE *err)
+{
+    memset(F, 0, sizeof *F);
+    F->arena = arena_new();
+    diag_init(&F->diag, F->arena, err);
+    Loader Ld = {F, NULL, NULL, 0};
+    add_file(&Ld, name, name, arena_strndup(F->arena, text, len), len);
+    return finish(&Ld);
+}
+
 int front_check_buffer(const char *name, const char *text, size_t len, FILE *err)
 {
     Front F;
-    memset(&F, 0, sizeof F);
-    F.arena = arena_new();
-    diag_init(&F.diag, F.arena, err);
-    Loader Ld = {&F, NULL, NULL, 0};
-    add_file(&Ld, name, name, arena_strndup(F.arena, text, len), len);
-    finish(&Ld);
+    front_load_text(&F, name, text, len, err);
     int errors = F.diag.errors;
     front_fini(&F);
     return errors;

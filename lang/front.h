@@ -62,6 +62,10 @@ typedef struct Front {
 int front_load(Front *F, const char *path, FILE *err);
 void front_fini(Front *F);
 
+/* Like front_load, for text in memory named `name` (imports resolve from
+ * the current directory).  Returns 0 or 1. */
+int front_load_text(Front *F, const char *name, const char *text, size_t len, FILE *err);
+
 /* Parse and check a buffer as if it were the file `name`; diagnostics go to
  * `err` (NULL discards them).  Returns the number of errors (0 = valid).
  * Never exits, never crashes.  Imports are resolved relative to the

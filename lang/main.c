@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lang/el.h"
 #include "lang/front.h"
 #include "runtime/mem.h"
 
@@ -27,6 +28,7 @@ static const char usage_text[] =
     "usage: lag run FILE.lag [--json] [--quiet] [--progress] [--job NAME]\n"
     "                        [--set SYSTEM.param=value] [-o DIR] [--native]\n"
     "       lag check FILE.lag [--ast]\n"
+    "       lag el FILE.lag [SYSTEM] [--latex | --lag | --stats]\n"
     "       lag --help | --version\n";
 
 static const char help_text[] =
@@ -35,6 +37,9 @@ static const char help_text[] =
     "Commands:\n"
     "  run FILE.lag     check the file, then run its jobs in order\n"
     "  check FILE.lag   parse and check only; report every error found\n"
+    "  el FILE.lag [SYSTEM]\n"
+    "                   the equations of motion: momenta, mass matrix, M q'' = f,\n"
+    "                   accelerations, energy, conserved quantities\n"
     "\n"
     "Options of run:\n"
     "  --json           print one JSON object per job on stdout\n"
@@ -46,6 +51,11 @@ static const char help_text[] =
     "  --native         compile the lowered programs to machine code\n"
     "Options of check:\n"
     "  --ast            print the syntax tree (for debugging and tests)\n"
+    "Options of el:\n"
+    "  --latex          LaTeX (an align* block per system)\n"
+    "  --lag            one 'name = expr' per line in .lag syntax (p_q, M_i_j, f_q,\n"
+    "                   accel_q, E, conserved_...), for other tools\n"
+    "  --stats          sizes of the derived equations (operation counts)\n"
     "\n"
     "Exit status: 0 success, 1 error in the input, 2 usage, 3 numerical\n"
     "failure, 4 I/O error.  Messages have the form FILE:LINE:COL: error: ...\n";
@@ -79,6 +89,38 @@ static int cmd_check(int argc, char **argv)
     int rc = front_load(&F, file, stderr);
     if (rc == 0 && ast)
         ast_dump(stdout, F.prog.items);
+    front_fini(&F);
+    return rc;
+}
+
+static int cmd_el(int argc, char **argv)
+{
+    const char *file = NULL, *system = NULL;
+    ElFormat format = EL_TEXT;
+    int formats = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--latex") == 0 || strcmp(a, "--lag") == 0 || strcmp(a, "--stats") == 0) {
+            format = a[2] == 'l' ? (a[3] == 'a' && a[4] == 't' ? EL_LATEX : EL_LAG) : EL_STATS;
+            formats++;
+        } else if (a[0] == '-' && a[1]) {
+            return usage("unknown option '%s' for el", a);
+        } else if (!file) {
+            file = a;
+        } else if (!system) {
+            system = a;
+        } else {
+            return usage("el takes a file and at most one system (got also '%s')", a);
+        }
+    }
+    if (!file)
+        return usage("el needs a file%s", "");
+    if (formats > 1)
+        return usage("choose one of --latex, --lag and --stats%s", "");
+    Front F;
+    int rc = front_load(&F, file, stderr);
+    if (rc == 0)
+        rc = el_run(&F, system, format, stdout);
     front_fini(&F);
     return rc;
 }
@@ -140,5 +182,7 @@ int main(int argc, char **argv)
         return cmd_check(argc - 2, argv + 2);
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "el") == 0)
+        return cmd_el(argc - 2, argv + 2);
     return usage("unknown command '%s'", cmd);
 }

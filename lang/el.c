@@ -1,0 +1,323 @@
+/*
+ * lang/el.c — the `lag el` command (see el.h).
+ *
+ * Three renderings of one Mech: readable text (with the explicit
+ * accelerations where a closed form exists), LaTeX (an align* block per
+ * system), and `name = expr` lines in .lag syntax that other tools parse.
+ * `--stats` prints the sizes used by the benchmarks.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "lang/el.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lang/mech.h"
+#include "runtime/mem.h"
+
+/* Parameters replaced by their default values. */
+static SymId numeric(Mech *m, SymId e)
+{
+    Sym *S = m->S;
+    double *value = arena_alloc(S->arena, (size_t)S->nvars * sizeof *value);
+    char *has = arena_alloc(S->arena, (size_t)S->nvars);
+    for (int k = 0; k < m->np; k++) {
+        value[m->par[k]] = S->vars[m->par[k]].value;
+        has[m->par[k]] = 1;
+    }
+    return sym_subst(S, e, value, has);
+}
+
+static void line_lag(Mech *m, FILE *out, const char *name, SymId e)
+{
+    fprintf(out, "%s = ", name);
+    sym_print(m->S, out, e);
+    fputc('\n', out);
+}
+
+static void print_lag(Mech *m, FILE *out)
+{
+    int n = m->n;
+    char name[300];
+    fprintf(out, "# system %s\n", m->sys->name.name);
+    if (m->given_accel) {
+        for (int i = 0; i < n; i++) {
+            snprintf(name, sizeof name, "accel_%s", m->names[i]);
+            line_lag(m, out, name, m->acc[i]);
+        }
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "p_%s", m->names[i]);
+        line_lag(m, out, name, m->p[i]);
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            snprintf(name, sizeof name, "M_%d_%d", i + 1, j + 1);
+            line_lag(m, out, name, m->M[i * n + j]);
+        }
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "f_%s", m->names[i]);
+        line_lag(m, out, name, m->f[i]);
+    }
+    if (m->accel == MECH_ACCEL_SYMBOLIC) {
+        for (int i = 0; i < n; i++) {
+            snprintf(name, sizeof name, "accel_%s", m->names[i]);
+            line_lag(m, out, name, m->acc[i]);
+        }
+    } else if (n == 3) {
+        /* Cramer's rule in the names above: a closed form for any M. */
+        const char *q0 = m->names[0], *q1 = m->names[1], *q2 = m->names[2];
+        fprintf(out,
+                "det_M = M_1_1*(M_2_2*M_3_3 - M_2_3*M_3_2) - M_1_2*(M_2_1*M_3_3 - M_2_3*M_3_1)"
+                " + M_1_3*(M_2_1*M_3_2 - M_2_2*M_3_1)\n");
+        fprintf(out,
+                "accel_%s = (f_%s*(M_2_2*M_3_3 - M_2_3*M_3_2) - M_1_2*(f_%s*M_3_3 - M_2_3*f_%s)"
+                " + M_1_3*(f_%s*M_3_2 - M_2_2*f_%s))/det_M\n",
+                q0, q0, q1, q2, q1, q2);
+        fprintf(out,
+                "accel_%s = (M_1_1*(f_%s*M_3_3 - M_2_3*f_%s) - f_%s*(M_2_1*M_3_3 - M_2_3*M_3_1)"
+                " + M_1_3*(M_2_1*f_%s - f_%s*M_3_1))/det_M\n",
+                q1, q1, q2, q0, q2, q1);
+        fprintf(out,
+                "accel_%s = (M_1_1*(M_2_2*f_%s - f_%s*M_3_2) - M_1_2*(M_2_1*f_%s - f_%s*M_3_1)"
+                " + f_%s*(M_2_1*M_3_2 - M_2_2*M_3_1))/det_M\n",
+                q2, q2, q1, q2, q1, q0);
+    } else {
+        fprintf(out, "# no closed-form accelerations (n = %d): solve M q'' = f numerically\n", n);
+    }
+    line_lag(m, out, "E", m->E);
+    if (m->energy_conserved)
+        line_lag(m, out, "conserved_E", m->E);
+    for (int i = 0; i < n; i++)
+        if (m->cyclic[i]) {
+            snprintf(name, sizeof name, "conserved_p_%s", m->names[i]);
+            line_lag(m, out, name, m->p[i]);
+        }
+}
+
+static void line_text(Mech *m, FILE *out, const char *name, SymId e)
+{
+    fprintf(out, "    %s = ", name);
+    sym_print(m->S, out, e);
+    fputc('\n', out);
+}
+
+static void print_text(Mech *m, FILE *out)
+{
+    int n = m->n;
+    char name[300];
+    fprintf(out, "system %s\n", m->sys->name.name);
+    fputs("  coordinates: ", out);
+    for (int i = 0; i < n; i++)
+        fprintf(out, "%s%s", i ? ", " : "", m->names[i]);
+    fputc('\n', out);
+    if (m->given_accel) {
+        fputs("  accelerations (given):\n", out);
+        for (int i = 0; i < n; i++) {
+            snprintf(name, sizeof name, "%s''", m->names[i]);
+            line_text(m, out, name, m->acc[i]);
+        }
+        return;
+    }
+    fputs("  momenta:\n", out);
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "p_%s", m->names[i]);
+        line_text(m, out, name, m->p[i]);
+    }
+    fprintf(out, "  mass matrix%s:\n", n > 1 ? " (symmetric; upper triangle)" : "");
+    for (int i = 0; i < n; i++)
+        for (int j = i; j < n; j++) {
+            snprintf(name, sizeof name, "M_%d_%d", i + 1, j + 1);
+            line_text(m, out, name, m->M[i * n + j]);
+        }
+    fputs("  equations of motion, M q'' = f:\n", out);
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "f_%s", m->names[i]);
+        line_text(m, out, name, m->f[i]);
+    }
+    if (m->accel == MECH_ACCEL_SYMBOLIC) {
+        fputs("  accelerations:\n", out);
+        for (int i = 0; i < n; i++) {
+            snprintf(name, sizeof name, "%s''", m->names[i]);
+            line_text(m, out, name, m->acc[i]);
+        }
+    } else {
+        fputs("  accelerations: M q'' = f is solved numerically\n", out);
+    }
+    fputs("  energy:\n", out);
+    line_text(m, out, "E", m->E);
+    fputs("  conserved:", out);
+    int any = 0;
+    if (m->energy_conserved) {
+        fputs(" E (L has no explicit t, no force or dissipation)", out);
+        any = 1;
+    }
+    for (int i = 0; i < n; i++)
+        if (m->cyclic[i]) {
+            fprintf(out, "%s p_%s (%s is cyclic)", any ? "," : "", m->names[i], m->names[i]);
+            any = 1;
+        }
+    fputs(any ? "\n" : " none found\n", out);
+}
+
+static void latex_coord(FILE *out, Mech *m, int i, int dots)
+{
+    /* Reuse the printer's naming: print the variable node. */
+    Sym *S = m->S;
+    SymId v = sym_var(S, dots ? m->v[i] : m->q[i]);
+    if (dots < 2) {
+        sym_print_latex(S, out, v);
+        return;
+    }
+    /* \ddot{x}: print \dot{x} and patch the macro name */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    if (!mem)
+        return;
+    sym_print_latex(S, mem, v);
+    fclose(mem);
+    const char *dot = strstr(buf, "\\dot{");
+    if (dot)
+        fprintf(out, "%.*s\\ddot{%s", (int)(dot - buf), buf, dot + 5);
+    else
+        fputs(buf, out);
+    free(buf);
+}
+
+static void print_latex(Mech *m, FILE *out)
+{
+    Sym *S = m->S;
+    int n = m->n;
+    fprintf(out, "%% system %s\n\\begin{align*}\n", m->sys->name.name);
+    if (m->given_accel) {
+        for (int i = 0; i < n; i++) {
+            latex_coord(out, m, i, 2);
+            fputs(" &= ", out);
+            sym_print_latex(S, out, m->acc[i]);
+            fputs(i + 1 < n ? " \\\\\n" : "\n", out);
+        }
+        fputs("\\end{align*}\n", out);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        fputs("p_{", out);
+        latex_coord(out, m, i, 0);
+        fputs("} &= ", out);
+        sym_print_latex(S, out, m->p[i]);
+        fputs(" \\\\\n", out);
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = i; j < n; j++) {
+            fprintf(out, "M_{%d%d} &= ", i + 1, j + 1);
+            sym_print_latex(S, out, m->M[i * n + j]);
+            fputs(" \\\\\n", out);
+        }
+    for (int i = 0; i < n; i++) {
+        /* the i-th equation: sum_j M_ij q_j'' = f_i */
+        int first = 1;
+        for (int j = 0; j < n; j++) {
+            if (m->M[i * n + j] == S->zero)
+                continue;
+            fprintf(out, "%sM_{%d%d}\\,", first ? "" : " + ", i < j ? i + 1 : j + 1,
+                    i < j ? j + 1 : i + 1);
+            latex_coord(out, m, j, 2);
+            first = 0;
+        }
+        fputs(" &= ", out);
+        sym_print_latex(S, out, m->f[i]);
+        fputs(" \\\\\n", out);
+    }
+    if (m->accel == MECH_ACCEL_SYMBOLIC)
+        for (int i = 0; i < n; i++) {
+            latex_coord(out, m, i, 2);
+            fputs(" &= ", out);
+            sym_print_latex(S, out, m->acc[i]);
+            fputs(" \\\\\n", out);
+        }
+    fputs("E &= ", out);
+    sym_print_latex(S, out, m->E);
+    fputs("\n\\end{align*}\n", out);
+}
+
+static void print_stats(Mech *m, FILE *out)
+{
+    Sym *S = m->S;
+    int n = m->n;
+    fprintf(out, "# system %s\n", m->sys->name.name);
+    if (m->given_accel) {
+        fprintf(out, "ops_cse %ld\n", sym_ops_dag(S, m->acc, n));
+        return;
+    }
+    int nr = n * n + n;
+    SymId *roots = arena_alloc(S->arena, (size_t)nr * sizeof *roots);
+    memcpy(roots, m->M, (size_t)(n * n) * sizeof *roots);
+    memcpy(roots + n * n, m->f, (size_t)n * sizeof *roots);
+    long tree = 0;
+    for (int i = 0; i < nr; i++)
+        tree += sym_ops_tree(S, roots[i]);
+    fprintf(out, "coordinates %d\n", n);
+    fprintf(out, "ops_tree %ld\n", tree);
+    fprintf(out, "ops_cse %ld\n", sym_ops_dag(S, roots, nr));
+    for (int i = 0; i < nr; i++)
+        roots[i] = numeric(m, roots[i]);
+    fprintf(out, "ops_cse_numeric %ld\n", sym_ops_dag(S, roots, nr));
+    fprintf(out, "nodes %u\n", S->nnodes - 1);
+}
+
+static int one_system(Front *F, const Item *it, ElFormat format, FILE *out)
+{
+    Sym *S = sym_new(F->arena);
+    Mech m;
+    int rc = 0;
+    if (mech_build(&m, S, &F->diag, it) != 0)
+        rc = 1;
+    else if (format == EL_LAG)
+        print_lag(&m, out);
+    else if (format == EL_LATEX)
+        print_latex(&m, out);
+    else if (format == EL_STATS)
+        print_stats(&m, out);
+    else
+        print_text(&m, out);
+    sym_free(S);
+    return rc;
+}
+
+int el_run(Front *F, const char *system, ElFormat format, FILE *out)
+{
+    int rc = 0, found = 0, first = 1;
+    for (int f = 0; f < F->prog.nfiles; f++) {
+        /* without a name: the root file's systems; with one: any file's */
+        if (!system && f > 0)
+            break;
+        for (const Item *it = F->prog.files[f]; it; it = it->next) {
+            if (it->kind != IT_SYSTEM || (system && strcmp(it->name.name, system) != 0))
+                continue;
+            if (!system && it->stmts == NULL)
+                continue;
+            found++;
+            if (!first && format == EL_TEXT)
+                fputc('\n', out);
+            first = 0;
+            /* learned systems are skipped when listing everything */
+            int has_net = 0;
+            for (const Stmt *s = it->stmts; s; s = s->next)
+                has_net |= s->kind == ST_NET;
+            if (has_net && !system) {
+                fprintf(out, "%s system %s: learned (has a net); its equations are evaluated "
+                             "numerically\n",
+                        format == EL_LATEX ? "%" : "#", it->name.name);
+                continue;
+            }
+            if (one_system(F, it, format, out) != 0)
+                rc = 1;
+        }
+    }
+    if (system && !found) {
+        fprintf(stderr, "lag: el: no system '%s' in the program\n", system);
+        return 2;
+    }
+    return rc;
+}

@@ -1,0 +1,19 @@
+/*
+ * lang/el.h — `lag el`: print the equations of motion of the systems of a
+ * checked program, as text, LaTeX, .lag expressions or size statistics.
+ */
+#ifndef LAG_EL_H
+#define LAG_EL_H
+
+#include <stdio.h>
+
+#include "lang/front.h"
+
+typedef enum ElFormat { EL_TEXT, EL_LATEX, EL_LAG, EL_STATS } ElFormat;
+
+/* Print the systems of the root file (or only `system`, which may also be an
+ * imported one).  Returns an exit status: 0, 1 (input error, reported in
+ * F->diag) or 2 (no such system). */
+int el_run(Front *F, const char *system, ElFormat format, FILE *out);
+
+#endif

@@ -1,0 +1,337 @@
+/*
+ * lang/mech.c — the Euler–Lagrange equations of a system (see mech.h).
+ *
+ * With p = ∂L/∂q', the equations d/dt p = ∂L/∂q + Q − ∂D/∂q' expand, by the
+ * chain rule, into M q'' = f with
+ *     M_ij = ∂p_i/∂q'_j,
+ *     f_i  = ∂L/∂q_i − Σ_j (∂p_i/∂q_j) q'_j − ∂p_i/∂t + Q_i − ∂D/∂q'_i.
+ */
+#include "lang/mech.h"
+
+#include <string.h>
+
+/* A let's value, built on first use in each mode (expanded at the top
+ * level, unexpanded inside function arguments). */
+typedef struct LetValue {
+    const Stmt *stmt;
+    SymId value[2];
+} LetValue;
+
+typedef struct Tr {
+    Sym *S;
+    Diag *d;
+    Mech *m;
+    LetValue *lets;
+    int nlets;
+    int errors;
+} Tr;
+
+static SymId tr(Tr *T, const Expr *e);
+
+static SymId let_value(Tr *T, const Stmt *s)
+{
+    int mode = T->S->no_expand > 0;
+    for (int i = 0; i < T->nlets; i++)
+        if (T->lets[i].stmt == s) {
+            if (!T->lets[i].value[mode])
+                T->lets[i].value[mode] = tr(T, s->value);
+            return T->lets[i].value[mode];
+        }
+    return 0;
+}
+
+static SymId tr_name(Tr *T, const Expr *e)
+{
+    Sym *S = T->S;
+    Mech *m = T->m;
+    switch (e->ref) {
+    case REF_PARAM:
+        return sym_var(S, m->par[e->index]);
+    case REF_COORD:
+        return sym_var(S, e->id.primes ? m->v[e->index] : m->q[e->index]);
+    case REF_TIME:
+        return sym_var(S, m->t);
+    case REF_PI:
+        return sym_num(S, 3.14159265358979323846);
+    case REF_E:
+        return sym_num(S, 2.71828182845904523536);
+    case REF_CONST:
+        return tr(T, ((const Item *)e->decl)->value);
+    case REF_LET: {
+        SymId v = let_value(T, e->decl);
+        if (v)
+            return v;
+        break;
+    }
+    default:
+        break;
+    }
+    diag_error(T->d, e->loc, "'%s' cannot be used in the equations of motion here", e->id.name);
+    T->errors++;
+    return S->zero;
+}
+
+static SymId tr(Tr *T, const Expr *e)
+{
+    Sym *S = T->S;
+    switch (e->kind) {
+    case EX_NUM:
+        return sym_num(S, e->num);
+    case EX_NAME:
+        return tr_name(T, e);
+    case EX_NEG:
+        return sym_neg(S, tr(T, e->a));
+    case EX_ADD:
+        return sym_add2(S, tr(T, e->a), tr(T, e->b));
+    case EX_SUB:
+        return sym_sub(S, tr(T, e->a), tr(T, e->b));
+    case EX_MUL:
+        return sym_mul2(S, tr(T, e->a), tr(T, e->b));
+    case EX_DIV:
+        return sym_div(S, tr(T, e->a), tr(T, e->b));
+    case EX_POW:
+        return sym_pow(S, tr(T, e->a), tr(T, e->b));
+    case EX_CALL: {
+        int fn = e->ref == REF_BUILTIN ? sym_fn_by_name(e->id.name) : -1;
+        if (fn < 0) {
+            diag_error(T->d, e->loc,
+                       "'%s' is %s: its equations are evaluated numerically, not derived "
+                       "symbolically",
+                       e->id.name, e->ref == REF_NET ? "a learned net" : "an extern function");
+            T->errors++;
+            return S->zero;
+        }
+        S->no_expand++;
+        SymId a = tr(T, e->args);
+        SymId b = e->nargs > 1 ? tr(T, e->args->next) : 0;
+        S->no_expand--;
+        return sym_fn(S, (SymFn)fn, a, b);
+    }
+    default:
+        break;
+    }
+    diag_error(T->d, e->loc, "this expression has no numeric value");
+    T->errors++;
+    return S->zero;
+}
+
+static void *alloc(Sym *S, size_t n, size_t size)
+{
+    return arena_alloc(S->arena, (n ? n : 1) * size);
+}
+
+/* Closed-form accelerations: M diagonal, or n <= 2, or M a numeric constant
+ * (inverted here by Gauss–Jordan with partial pivoting). */
+static void closed_form(Mech *m)
+{
+    Sym *S = m->S;
+    int n = m->n;
+    m->acc = alloc(S, (size_t)n, sizeof *m->acc);
+    if (m->m_diagonal) {
+        for (int i = 0; i < n; i++)
+            m->acc[i] = sym_div(S, m->f[i], m->M[i * n + i]);
+        m->accel = MECH_ACCEL_SYMBOLIC;
+        return;
+    }
+    if (n == 2) {
+        SymId *M = m->M, *f = m->f;
+        SymId det = sym_sub(S, sym_mul2(S, M[0], M[3]), sym_mul2(S, M[1], M[2]));
+        SymId inv = sym_powi(S, det, -1);
+        m->acc[0] = sym_mul2(S, sym_sub(S, sym_mul2(S, M[3], f[0]), sym_mul2(S, M[1], f[1])), inv);
+        m->acc[1] = sym_mul2(S, sym_sub(S, sym_mul2(S, M[0], f[1]), sym_mul2(S, M[2], f[0])), inv);
+        m->accel = MECH_ACCEL_SYMBOLIC;
+        return;
+    }
+    double *a = alloc(S, (size_t)(n * 2 * n), sizeof *a);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            if (!sym_is_num(S, m->M[i * n + j], &a[i * 2 * n + j]))
+                return; /* not numeric: the runtime solves M q'' = f */
+            a[i * 2 * n + n + j] = i == j;
+        }
+    for (int c = 0; c < n; c++) {
+        int piv = c;
+        for (int r = c + 1; r < n; r++)
+            if ((a[r * 2 * n + c] < 0 ? -a[r * 2 * n + c] : a[r * 2 * n + c]) >
+                (a[piv * 2 * n + c] < 0 ? -a[piv * 2 * n + c] : a[piv * 2 * n + c]))
+                piv = r;
+        if (a[piv * 2 * n + c] == 0)
+            return; /* singular: reported when simulating */
+        for (int j = 0; j < 2 * n; j++) {
+            double tmp = a[c * 2 * n + j];
+            a[c * 2 * n + j] = a[piv * 2 * n + j];
+            a[piv * 2 * n + j] = tmp;
+        }
+        double d = a[c * 2 * n + c];
+        for (int j = 0; j < 2 * n; j++)
+            a[c * 2 * n + j] /= d;
+        for (int r = 0; r < n; r++) {
+            if (r == c || a[r * 2 * n + c] == 0)
+                continue;
+            double k = a[r * 2 * n + c];
+            for (int j = 0; j < 2 * n; j++)
+                a[r * 2 * n + j] -= k * a[c * 2 * n + j];
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        SymId terms[n];
+        for (int j = 0; j < n; j++)
+            terms[j] = sym_mul2(S, sym_num(S, a[i * 2 * n + n + j]), m->f[j]);
+        m->acc[i] = sym_add(S, terms, n);
+    }
+    m->accel = MECH_ACCEL_SYMBOLIC;
+}
+
+int mech_build(Mech *m, Sym *S, Diag *d, const Item *sys)
+{
+    memset(m, 0, sizeof *m);
+    m->S = S;
+    m->sys = sys;
+    Tr T = {S, d, m, NULL, 0, 0};
+    int nlets = 0;
+    for (const Stmt *s = sys->stmts; s; s = s->next) {
+        m->n += s->kind == ST_COORD;
+        m->np += s->kind == ST_PARAM;
+        nlets += s->kind == ST_LET;
+    }
+    int n = m->n;
+    m->q = alloc(S, (size_t)n, sizeof *m->q);
+    m->v = alloc(S, (size_t)n, sizeof *m->v);
+    m->names = alloc(S, (size_t)n, sizeof *m->names);
+    m->par = alloc(S, (size_t)m->np, sizeof *m->par);
+    T.lets = alloc(S, (size_t)nlets, sizeof *T.lets);
+
+    /* Variables: parameters with their default values, time, coordinates
+     * and velocities. */
+    int ip = 0, iq = 0;
+    double *values = alloc(S, (size_t)m->np, sizeof *values);
+    for (const Stmt *s = sys->stmts; s; s = s->next) {
+        if (s->kind == ST_COORD) {
+            const char *name = s->names[0].name;
+            m->names[iq] = name;
+            m->q[iq] = sym_add_var(S, name, name, SV_COORD, iq, 0, 0);
+            m->v[iq] = sym_add_var(S, arena_printf(S->arena, "%s'", name), name, SV_COORD, iq, 1, 0);
+            iq++;
+        }
+    }
+    m->t = sym_add_var(S, "t", "t", SV_TIME, 0, 0, 0);
+    for (const Stmt *s = sys->stmts; s; s = s->next) {
+        if (s->kind != ST_PARAM)
+            continue;
+        m->par[ip] = sym_add_var(S, s->names[0].name, s->names[0].name, SV_PARAM, ip, 0, 0);
+        ip++;
+    }
+    /* Default values: each a constant of earlier parameters. */
+    ip = 0;
+    for (const Stmt *s = sys->stmts; s; s = s->next) {
+        if (s->kind != ST_PARAM)
+            continue;
+        SymId e = tr(&T, s->value);
+        double *x = alloc(S, (size_t)S->nvars, sizeof *x);
+        for (int k = 0; k < ip; k++)
+            x[m->par[k]] = values[k];
+        values[ip] = sym_eval(S, e, x);
+        S->vars[m->par[ip]].value = values[ip];
+        ip++;
+    }
+
+    m->D = S->zero;
+    m->Q = alloc(S, (size_t)n, sizeof *m->Q);
+    for (int i = 0; i < n; i++)
+        m->Q[i] = S->zero;
+    for (const Stmt *s = sys->stmts; s; s = s->next) {
+        switch (s->kind) {
+        case ST_LET:
+            if (s->nnames == 1) {
+                T.lets[T.nlets].stmt = s;
+                T.lets[T.nlets++].value[0] = tr(&T, s->value);
+            } else {
+                diag_error(d, s->loc, "a destructuring let binds the outputs of a net, which are "
+                                      "evaluated numerically, not derived symbolically");
+                T.errors++;
+            }
+            break;
+        case ST_ASSIGN:
+            m->L = tr(&T, s->value);
+            break;
+        case ST_DISSIPATION:
+            m->D = sym_add2(S, m->D, tr(&T, s->value));
+            break;
+        case ST_FORCE:
+            for (int i = 0; i < n; i++)
+                if (strcmp(m->names[i], s->names[0].name) == 0)
+                    m->Q[i] = tr(&T, s->value);
+            break;
+        case ST_ACCEL: {
+            m->given_accel = 1;
+            m->acc = alloc(S, (size_t)n, sizeof *m->acc);
+            int k = 0;
+            for (const Expr *e = s->exprs; e; e = e->next, k++)
+                for (int i = 0; i < n; i++)
+                    if (strcmp(m->names[i], s->names[k].name) == 0)
+                        m->acc[i] = tr(&T, e);
+            m->accel = MECH_ACCEL_SYMBOLIC;
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    if (T.errors)
+        return T.errors;
+    if (m->given_accel)
+        return 0;
+
+    /* Momenta, mass matrix, right-hand side. */
+    m->p = alloc(S, (size_t)n, sizeof *m->p);
+    m->M = alloc(S, (size_t)(n * n), sizeof *m->M);
+    m->f = alloc(S, (size_t)n, sizeof *m->f);
+    m->cyclic = alloc(S, (size_t)n, sizeof *m->cyclic);
+    for (int i = 0; i < n; i++)
+        m->p[i] = sym_diff(S, m->L, m->v[i]);
+    m->m_constant = m->m_diagonal = 1;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            SymId mij = sym_diff(S, m->p[i], m->v[j]);
+            m->M[i * n + j] = mij;
+            if (i != j && mij != S->zero)
+                m->m_diagonal = 0;
+            if (sym_depends(S, mij, -1, SV_COORD) || sym_depends(S, mij, -1, SV_TIME))
+                m->m_constant = 0;
+        }
+    SymId *dLdq = alloc(S, (size_t)n, sizeof *dLdq);
+    for (int i = 0; i < n; i++)
+        dLdq[i] = sym_diff(S, m->L, m->q[i]);
+    for (int i = 0; i < n; i++) {
+        SymId *terms = alloc(S, (size_t)(n + 4), sizeof *terms);
+        int k = 0;
+        terms[k++] = dLdq[i];
+        for (int j = 0; j < n; j++)
+            terms[k++] = sym_neg(S, sym_mul2(S, sym_diff(S, m->p[i], m->q[j]), sym_var(S, m->v[j])));
+        terms[k++] = sym_neg(S, sym_diff(S, m->p[i], m->t));
+        terms[k++] = m->Q[i];
+        terms[k++] = sym_neg(S, sym_diff(S, m->D, m->v[i]));
+        m->f[i] = sym_add(S, terms, k);
+    }
+
+    /* Energy and what is conserved. */
+    SymId *terms = alloc(S, (size_t)(n + 1), sizeof *terms);
+    for (int i = 0; i < n; i++)
+        terms[i] = sym_mul2(S, sym_var(S, m->v[i]), m->p[i]);
+    terms[n] = sym_neg(S, m->L);
+    m->E = sym_add(S, terms, n + 1);
+    int forced = m->D != S->zero;
+    for (int i = 0; i < n; i++)
+        forced |= m->Q[i] != S->zero;
+    m->explicit_time = sym_depends(S, m->L, m->t, 0) || sym_depends(S, m->D, m->t, 0);
+    for (int i = 0; i < n; i++)
+        m->explicit_time |= sym_depends(S, m->Q[i], m->t, 0);
+    m->energy_conserved = !m->explicit_time && !forced;
+    for (int i = 0; i < n; i++)
+        m->cyclic[i] = dLdq[i] == S->zero && m->Q[i] == S->zero &&
+                       sym_diff(S, m->D, m->v[i]) == S->zero;
+
+    if (m->m_diagonal || n <= 2 || m->m_constant)
+        closed_form(m);
+    return 0;
+}

@@ -1,0 +1,50 @@
+/*
+ * lang/mech.h — mechanics from a Lagrangian: the checked system is turned
+ * into symbolic-core expressions, from which come the momenta, the mass
+ * matrix, the right-hand side of M q'' = f, the energy, the conserved
+ * quantities found from the structure of L, and closed-form accelerations
+ * where they exist.
+ */
+#ifndef LAG_MECH_H
+#define LAG_MECH_H
+
+#include "lang/ast.h"
+#include "lang/diag.h"
+#include "lang/sym.h"
+
+typedef enum MechAccel {
+    MECH_ACCEL_NONE,     /* solve M q'' = f numerically */
+    MECH_ACCEL_SYMBOLIC  /* acc[] holds closed forms */
+} MechAccel;
+
+typedef struct Mech {
+    Sym *S;
+    const Item *sys;
+    int n;              /* coordinates */
+    int np;             /* parameters */
+    int *q, *v;         /* variable ids of the coordinates and velocities */
+    int t;              /* variable id of time */
+    int *par;           /* variable ids of the parameters */
+    const char **names; /* coordinate names */
+    int given_accel;    /* an `accel` system: acc[] given, no L */
+    SymId L;            /* the Lagrangian (0 for accel systems) */
+    SymId D;            /* the Rayleigh dissipation function, or zero */
+    SymId *Q;           /* generalized forces, n */
+    SymId *p;           /* momenta, n */
+    SymId *M;           /* mass matrix, n*n row-major */
+    SymId *f;           /* right-hand side, n */
+    SymId *acc;         /* accelerations, n (when accel != NONE) */
+    MechAccel accel;
+    SymId E;            /* energy q'.p - L */
+    int explicit_time;  /* L (or D, Q) depends on t */
+    int energy_conserved;
+    int *cyclic;        /* cyclic[i]: p_i is conserved */
+    int m_constant, m_diagonal;
+} Mech;
+
+/* Build the equations of system `sys` (checked, without errors).  Returns 0
+ * on success; otherwise the errors (constructs the symbolic core cannot
+ * derive yet) are in `d`. */
+int mech_build(Mech *m, Sym *S, Diag *d, const Item *sys);
+
+#endif

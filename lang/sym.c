@@ -1,0 +1,982 @@
+/*
+ * lang/sym.c — the symbolic core (see sym.h).
+ *
+ * Node ids are handed out in creation order and every node's arguments
+ * exist before it, so ids are a topological order of the graph: evaluation
+ * and reverse accumulation walk ids, not recursion, where they can.
+ */
+#include "lang/sym.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/mem.h"
+
+enum { EXPAND_LIMIT = 4096 }; /* largest product of sums that is expanded */
+
+/* ---------- interning ---------- */
+
+static uint32_t mix(uint32_t h, uint64_t v)
+{
+    h ^= (uint32_t)v + 0x9e3779b9u + (h << 6) + (h >> 2);
+    h ^= (uint32_t)(v >> 32) + 0x9e3779b9u + (h << 6) + (h >> 2);
+    return h;
+}
+
+static uint32_t node_hash(int op, int fn, int n, const SymId *args, uint64_t payload)
+{
+    uint32_t h = mix((uint32_t)(op * 31 + fn), payload);
+    h = mix(h, (uint64_t)n);
+    for (int i = 0; i < n; i++)
+        h = mix(h, args[i]);
+    return h;
+}
+
+static uint64_t num_bits(double v)
+{
+    uint64_t b;
+    if (v == 0)
+        v = 0; /* -0 and 0 are one node */
+    memcpy(&b, &v, sizeof b);
+    return b;
+}
+
+static int same(const SymNode *x, int op, int fn, int n, const SymId *args, uint64_t payload)
+{
+    if (x->op != op || x->fn != fn || x->n != n)
+        return 0;
+    if (op == SYM_NUM)
+        return num_bits(x->u.num) == payload;
+    if (op == SYM_VAR)
+        return x->u.var == payload;
+    return memcmp(x->args, args, (size_t)n * sizeof *args) == 0;
+}
+
+static void grow_table(Sym *S)
+{
+    uint32_t cap = S->captable ? 2 * S->captable : 1024;
+    uint32_t *t = mem_xalloc((size_t)cap * sizeof *t);
+    memset(t, 0, (size_t)cap * sizeof *t);
+    for (uint32_t i = 0; i < S->captable; i++) {
+        uint32_t id = S->table[i];
+        if (!id)
+            continue;
+        uint32_t j = S->nodes[id].hash & (cap - 1);
+        while (t[j])
+            j = (j + 1) & (cap - 1);
+        t[j] = id;
+    }
+    mem_free(S->table);
+    S->table = t;
+    S->captable = cap;
+}
+
+static SymId intern(Sym *S, int op, int fn, int n, const SymId *args, uint64_t payload)
+{
+    uint32_t h = node_hash(op, fn, n, args, payload);
+    if (2 * (S->nnodes + 1) > S->captable)
+        grow_table(S);
+    uint32_t j = h & (S->captable - 1);
+    for (; S->table[j]; j = (j + 1) & (S->captable - 1)) {
+        const SymNode *x = &S->nodes[S->table[j]];
+        if (x->hash == h && same(x, op, fn, n, args, payload))
+            return S->table[j];
+    }
+    if (S->nnodes == S->capnodes) {
+        S->capnodes = S->capnodes ? 2 * S->capnodes : 1024;
+        S->nodes = mem_xrealloc(S->nodes, (size_t)S->capnodes * sizeof *S->nodes);
+    }
+    SymId id = S->nnodes++;
+    SymNode *x = &S->nodes[id];
+    memset(x, 0, sizeof *x);
+    x->op = (uint8_t)op;
+    x->fn = (uint8_t)fn;
+    x->n = (uint16_t)n;
+    x->hash = h;
+    if (op == SYM_NUM)
+        memcpy(&x->u.num, &payload, sizeof payload);
+    else if (op == SYM_VAR)
+        x->u.var = (uint32_t)payload;
+    if (n) {
+        SymId *a = arena_alloc(S->arena, (size_t)n * sizeof *a);
+        memcpy(a, args, (size_t)n * sizeof *a);
+        x->args = a;
+    }
+    S->table[j] = id;
+    return id;
+}
+
+Sym *sym_new(Arena *a)
+{
+    Sym *S = arena_alloc(a, sizeof *S);
+    S->arena = a;
+    S->nnodes = 1; /* id 0 is "no node" */
+    S->capnodes = 1024;
+    S->nodes = mem_xalloc((size_t)S->capnodes * sizeof *S->nodes);
+    memset(&S->nodes[0], 0, sizeof S->nodes[0]);
+    S->memo_var = -1;
+    S->zero = sym_num(S, 0);
+    S->one = sym_num(S, 1);
+    S->minus_one = sym_num(S, -1);
+    return S;
+}
+
+void sym_free(Sym *S)
+{
+    if (!S)
+        return;
+    mem_free(S->nodes);
+    mem_free(S->table);
+    mem_free(S->vars);
+    mem_free(S->memo);
+    S->nodes = NULL;
+    S->table = NULL;
+    S->vars = NULL;
+    S->memo = NULL;
+}
+
+int sym_add_var(Sym *S, const char *name, const char *base, SymVarKind kind, int index, int order,
+                double value)
+{
+    for (int v = 0; v < S->nvars; v++) /* the same variable again: one node */
+        if (S->vars[v].kind == kind && S->vars[v].order == order && strcmp(S->vars[v].name, name) == 0)
+            return v;
+    if (S->nvars == S->capvars) {
+        S->capvars = S->capvars ? 2 * S->capvars : 16;
+        S->vars = mem_xrealloc(S->vars, (size_t)S->capvars * sizeof *S->vars);
+    }
+    S->vars[S->nvars] = (SymVar){name, base, kind, index, order, value};
+    return S->nvars++;
+}
+
+/* ---------- queries ---------- */
+
+int sym_is_num(const Sym *S, SymId id, double *v)
+{
+    if (S->nodes[id].op != SYM_NUM)
+        return 0;
+    if (v)
+        *v = S->nodes[id].u.num;
+    return 1;
+}
+
+int sym_is_zero(const Sym *S, SymId id)
+{
+    return id == S->zero;
+}
+
+static const struct {
+    const char *name;
+    int arity;
+} fns[FN_COUNT] = {
+    [FN_SIN] = {"sin", 1},   [FN_COS] = {"cos", 1},     [FN_TAN] = {"tan", 1},
+    [FN_ASIN] = {"asin", 1}, [FN_ACOS] = {"acos", 1},   [FN_ATAN] = {"atan", 1},
+    [FN_ATAN2] = {"atan2", 2}, [FN_SINH] = {"sinh", 1}, [FN_COSH] = {"cosh", 1},
+    [FN_TANH] = {"tanh", 1}, [FN_EXP] = {"exp", 1},     [FN_LOG] = {"log", 1},
+    [FN_SQRT] = {"sqrt", 1}, [FN_ABS] = {"abs", 1},     [FN_SIGN] = {"sign", 1},
+    [FN_MIN] = {"min", 2},   [FN_MAX] = {"max", 2},
+};
+
+const char *sym_fn_name(SymFn fn)
+{
+    return fns[fn].name;
+}
+
+int sym_fn_arity(SymFn fn)
+{
+    return fns[fn].arity;
+}
+
+int sym_fn_by_name(const char *name)
+{
+    for (int i = 0; i < FN_COUNT; i++)
+        if (strcmp(fns[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+static double fn_eval(int fn, double a, double b)
+{
+    switch ((SymFn)fn) {
+    case FN_SIN: return sin(a);
+    case FN_COS: return cos(a);
+    case FN_TAN: return tan(a);
+    case FN_ASIN: return asin(a);
+    case FN_ACOS: return acos(a);
+    case FN_ATAN: return atan(a);
+    case FN_ATAN2: return atan2(a, b);
+    case FN_SINH: return sinh(a);
+    case FN_COSH: return cosh(a);
+    case FN_TANH: return tanh(a);
+    case FN_EXP: return exp(a);
+    case FN_LOG: return log(a);
+    case FN_SQRT: return sqrt(a);
+    case FN_ABS: return fabs(a);
+    case FN_SIGN: return (a > 0) - (a < 0);
+    case FN_MIN: return fmin(a, b);
+    case FN_MAX: return fmax(a, b);
+    case FN_COUNT: break;
+    }
+    return NAN;
+}
+
+/* ---------- constructors ---------- */
+
+SymId sym_num(Sym *S, double v)
+{
+    return intern(S, SYM_NUM, 0, 0, NULL, num_bits(v));
+}
+
+SymId sym_var(Sym *S, int var)
+{
+    return intern(S, SYM_VAR, 0, 0, NULL, (uint64_t)var);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    SymId x = *(const SymId *)a, y = *(const SymId *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* A growable list of ids in malloc'd memory (the constructors recurse, so
+ * no shared scratch buffer). */
+typedef struct IdList {
+    SymId *v;
+    int n, cap;
+    SymId small[16];
+} IdList;
+
+static void il_init(IdList *l)
+{
+    l->v = l->small;
+    l->n = 0;
+    l->cap = 16;
+}
+
+static void il_push(IdList *l, SymId id)
+{
+    if (l->n == l->cap) {
+        int cap = 2 * l->cap;
+        SymId *v = mem_xalloc((size_t)cap * sizeof *v);
+        memcpy(v, l->v, (size_t)l->n * sizeof *v);
+        if (l->v != l->small)
+            mem_free(l->v);
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = id;
+}
+
+static void il_free(IdList *l)
+{
+    if (l->v != l->small)
+        mem_free(l->v);
+}
+
+/* Split a term into numeric coefficient and the rest (0 for a number). */
+static SymId split_coef(Sym *S, SymId t, double *coef)
+{
+    const SymNode *x = &S->nodes[t];
+    if (x->op == SYM_NUM) {
+        *coef = x->u.num;
+        return 0;
+    }
+    if (x->op == SYM_MUL && S->nodes[x->args[0]].op == SYM_NUM) {
+        *coef = S->nodes[x->args[0]].u.num;
+        if (x->n == 2)
+            return x->args[1];
+        return intern(S, SYM_MUL, 0, x->n - 1, x->args + 1, 0);
+    }
+    *coef = 1;
+    return t;
+}
+
+/* coef * core, where core is normalised and not a number. */
+static SymId scale(Sym *S, double coef, SymId core)
+{
+    if (coef == 0)
+        return S->zero;
+    if (coef == 1)
+        return core;
+    const SymNode *x = &S->nodes[core];
+    if (x->op == SYM_ADD) { /* expanded form: distribute */
+        int n = x->n;
+        const SymId *args = x->args; /* in the arena: stable while nodes grow */
+        IdList l;
+        il_init(&l);
+        for (int i = 0; i < n; i++) {
+            double c;
+            SymId r = split_coef(S, args[i], &c);
+            il_push(&l, r ? scale(S, c * coef, r) : sym_num(S, c * coef));
+        }
+        SymId s = sym_add(S, l.v, l.n);
+        il_free(&l);
+        return s;
+    }
+    SymId c = sym_num(S, coef);
+    if (x->op == SYM_MUL) {
+        SymId buf[x->n + 1];
+        buf[0] = c;
+        memcpy(buf + 1, x->args, (size_t)x->n * sizeof *buf);
+        return intern(S, SYM_MUL, 0, x->n + 1, buf, 0);
+    }
+    SymId buf[2] = {c, core};
+    return intern(S, SYM_MUL, 0, 2, buf, 0);
+}
+
+typedef struct Term {
+    SymId core;
+    double coef;
+} Term;
+
+static int cmp_term(const void *a, const void *b)
+{
+    SymId x = ((const Term *)a)->core, y = ((const Term *)b)->core;
+    return x < y ? -1 : x > y;
+}
+
+SymId sym_add(Sym *S, const SymId *terms, int n)
+{
+    IdList flat;
+    il_init(&flat);
+    for (int i = 0; i < n; i++) {
+        const SymNode *x = &S->nodes[terms[i]];
+        if (x->op == SYM_ADD)
+            for (int j = 0; j < x->n; j++)
+                il_push(&flat, x->args[j]);
+        else if (terms[i] != S->zero)
+            il_push(&flat, terms[i]);
+    }
+    if (flat.n == 0) {
+        il_free(&flat);
+        return S->zero;
+    }
+    if (flat.n == 1) {
+        SymId r = flat.v[0];
+        il_free(&flat);
+        return r;
+    }
+    Term *t = mem_xalloc((size_t)flat.n * sizeof *t);
+    double constant = 0;
+    int k = 0;
+    for (int i = 0; i < flat.n; i++) {
+        double c;
+        SymId core = split_coef(S, flat.v[i], &c);
+        if (!core)
+            constant += c;
+        else
+            t[k++] = (Term){core, c};
+    }
+    il_free(&flat);
+    qsort(t, (size_t)k, sizeof *t, cmp_term);
+    IdList out;
+    il_init(&out);
+    if (constant != 0)
+        il_push(&out, sym_num(S, constant));
+    for (int i = 0; i < k;) {
+        int j = i;
+        double c = 0;
+        for (; j < k && t[j].core == t[i].core; j++)
+            c += t[j].coef;
+        if (c != 0)
+            il_push(&out, scale(S, c, t[i].core));
+        i = j;
+    }
+    mem_free(t);
+    SymId r;
+    if (out.n == 0)
+        r = S->zero;
+    else if (out.n == 1)
+        r = out.v[0];
+    else {
+        qsort(out.v, (size_t)out.n, sizeof *out.v, cmp_id);
+        r = intern(S, SYM_ADD, 0, out.n, out.v, 0);
+    }
+    il_free(&out);
+    return r;
+}
+
+/* Parameters and nonzero numbers may be cancelled against themselves. */
+static int cancellable(const Sym *S, SymId base)
+{
+    const SymNode *x = &S->nodes[base];
+    if (x->op == SYM_NUM)
+        return x->u.num != 0;
+    return x->op == SYM_VAR && S->vars[x->u.var].kind == SV_PARAM;
+}
+
+typedef struct Factor {
+    SymId base;
+    double exp;
+} Factor;
+
+static int cmp_factor(const void *a, const void *b)
+{
+    const Factor *x = a, *y = b;
+    if (x->base != y->base)
+        return x->base < y->base ? -1 : 1;
+    return (x->exp > y->exp) - (x->exp < y->exp);
+}
+
+static SymId powi_raw(Sym *S, SymId base, double e)
+{
+    if (e == 1)
+        return base;
+    return intern(S, SYM_POW, 0, 2, (SymId[]){base, sym_num(S, e)}, 0);
+}
+
+static int is_int(double e);
+
+/* Whether base^e is a small power of a sum that the normal form expands. */
+static int expandable_pow(const Sym *S, SymId base, double e)
+{
+    const SymNode *x = &S->nodes[base];
+    return !S->no_expand && x->op == SYM_ADD && is_int(e) && e >= 2 && e <= 8 && pow(x->n, e) <= EXPAND_LIMIT;
+}
+
+SymId sym_mul(Sym *S, const SymId *factors, int n)
+{
+    double coef = 1;
+    Factor *f = NULL;
+    int k = 0, cap = 0;
+    /* Flatten, fold numbers, split powers with numeric exponents. */
+    for (int i = 0; i < n; i++) {
+        const SymNode *x = &S->nodes[factors[i]];
+        int m = x->op == SYM_MUL ? x->n : 1;
+        const SymId *items = x->op == SYM_MUL ? x->args : &factors[i];
+        for (int j = 0; j < m; j++) {
+            const SymNode *y = &S->nodes[items[j]];
+            if (y->op == SYM_NUM) {
+                coef *= y->u.num;
+                continue;
+            }
+            if (k == cap) {
+                cap = cap ? 2 * cap : 16;
+                f = mem_xrealloc(f, (size_t)cap * sizeof *f);
+            }
+            if (y->op == SYM_POW && S->nodes[y->args[1]].op == SYM_NUM)
+                f[k++] = (Factor){y->args[0], S->nodes[y->args[1]].u.num};
+            else
+                f[k++] = (Factor){items[j], 1};
+        }
+    }
+    if (coef == 0 || k == 0) {
+        mem_free(f);
+        return sym_num(S, coef);
+    }
+    qsort(f, (size_t)k, sizeof *f, cmp_factor);
+    /* Collect powers of one base: positive and negative exponents separately,
+     * combined only where that cannot remove a singularity. */
+    IdList out;
+    il_init(&out);
+    int nested = 0; /* a power distributed over a product gave a product */
+    for (int i = 0; i < k;) {
+        int j = i;
+        double pos = 0, neg = 0;
+        for (; j < k && f[j].base == f[i].base; j++) {
+            if (f[j].exp > 0)
+                pos += f[j].exp;
+            else
+                neg += f[j].exp;
+        }
+        SymId b = f[i].base;
+        double parts[2] = {pos, neg};
+        int nparts = 2;
+        if (pos != 0 && neg != 0 && (cancellable(S, b) || pos + neg < 0)) {
+            parts[0] = pos + neg;
+            nparts = 1;
+        }
+        for (int p = 0; p < nparts; p++) {
+            if (parts[p] == 0)
+                continue;
+            if (expandable_pow(S, b, parts[p])) {
+                /* (a + b)^k: k copies, distributed below */
+                for (int r = 0; r < (int)parts[p]; r++)
+                    il_push(&out, b);
+                continue;
+            }
+            SymId pw = parts[p] == 1 ? b
+                       : S->nodes[b].op == SYM_ADD ? powi_raw(S, b, parts[p])
+                                                   : sym_powi(S, b, parts[p]);
+            const SymNode *y = &S->nodes[pw];
+            if (y->op == SYM_NUM)
+                coef *= y->u.num;
+            else {
+                nested |= y->op == SYM_MUL;
+                il_push(&out, pw);
+            }
+        }
+        i = j;
+    }
+    mem_free(f);
+    if (nested) {
+        IdList again;
+        il_init(&again);
+        il_push(&again, sym_num(S, coef));
+        for (int i = 0; i < out.n; i++)
+            il_push(&again, out.v[i]);
+        SymId r = sym_mul(S, again.v, again.n);
+        il_free(&again);
+        il_free(&out);
+        return r;
+    }
+    if (coef == 0) {
+        il_free(&out);
+        return S->zero;
+    }
+    SymId expand = 0; /* the first sum among the factors, to distribute */
+    int at = -1;
+    for (int i = 0; i < out.n && !expand && !S->no_expand; i++)
+        if (S->nodes[out.v[i]].op == SYM_ADD && out.n > 1) {
+            expand = out.v[i];
+            at = i;
+        }
+    /* Expand a product containing a sum, when the result stays small. */
+    if (expand) {
+        long size = 1;
+        for (int i = 0; i < out.n; i++)
+            if (S->nodes[out.v[i]].op == SYM_ADD)
+                size *= S->nodes[out.v[i]].n;
+        if (size <= EXPAND_LIMIT) {
+            int na = S->nodes[expand].n;
+            const SymId *aargs = S->nodes[expand].args;
+            IdList rest, terms;
+            il_init(&rest);
+            il_init(&terms);
+            il_push(&rest, sym_num(S, coef));
+            for (int i = 0; i < out.n; i++)
+                if (i != at) /* other copies of the same sum stay */
+                    il_push(&rest, out.v[i]);
+            SymId others = sym_mul(S, rest.v, rest.n);
+            for (int i = 0; i < na; i++)
+                il_push(&terms, sym_mul2(S, aargs[i], others));
+            SymId r = sym_add(S, terms.v, terms.n);
+            il_free(&rest);
+            il_free(&terms);
+            il_free(&out);
+            return r;
+        }
+    }
+    SymId r;
+    if (out.n == 0)
+        r = sym_num(S, coef);
+    else {
+        qsort(out.v, (size_t)out.n, sizeof *out.v, cmp_id);
+        if (out.n == 1)
+            r = scale(S, coef, out.v[0]);
+        else {
+            SymId core = intern(S, SYM_MUL, 0, out.n, out.v, 0);
+            r = scale(S, coef, core);
+        }
+    }
+    il_free(&out);
+    return r;
+}
+
+SymId sym_add2(Sym *S, SymId a, SymId b)
+{
+    if (a == S->zero)
+        return b;
+    if (b == S->zero)
+        return a;
+    SymId v[2] = {a, b};
+    return sym_add(S, v, 2);
+}
+
+SymId sym_mul2(Sym *S, SymId a, SymId b)
+{
+    if (a == S->one)
+        return b;
+    if (b == S->one)
+        return a;
+    SymId v[2] = {a, b};
+    return sym_mul(S, v, 2);
+}
+
+SymId sym_neg(Sym *S, SymId a)
+{
+    return sym_mul2(S, S->minus_one, a);
+}
+
+SymId sym_sub(Sym *S, SymId a, SymId b)
+{
+    return sym_add2(S, a, sym_neg(S, b));
+}
+
+SymId sym_div(Sym *S, SymId a, SymId b)
+{
+    return sym_mul2(S, a, sym_powi(S, b, -1));
+}
+
+static int is_int(double e)
+{
+    return e == floor(e) && fabs(e) < 1e9;
+}
+
+SymId sym_powi(Sym *S, SymId base, double e)
+{
+    const SymNode *x = &S->nodes[base];
+    if (e == 0)
+        return S->one;
+    if (e == 1)
+        return base;
+    if (x->op == SYM_NUM) {
+        double v = pow(x->u.num, e);
+        if (isfinite(v))
+            return sym_num(S, v);
+        return powi_raw(S, base, e);
+    }
+    if (x->op == SYM_POW && S->nodes[x->args[1]].op == SYM_NUM && is_int(e))
+        return sym_powi(S, x->args[0], S->nodes[x->args[1]].u.num * e);
+    if (x->op == SYM_MUL && is_int(e)) {
+        int n = x->n;
+        const SymId *args = x->args;
+        IdList l;
+        il_init(&l);
+        for (int i = 0; i < n; i++)
+            il_push(&l, sym_powi(S, args[i], e));
+        SymId r = sym_mul(S, l.v, l.n);
+        il_free(&l);
+        return r;
+    }
+    if (expandable_pow(S, base, e)) {
+        SymId copies[8];
+        for (int i = 0; i < (int)e; i++)
+            copies[i] = base;
+        return sym_mul(S, copies, (int)e);
+    }
+    return powi_raw(S, base, e);
+}
+
+SymId sym_pow(Sym *S, SymId base, SymId exp)
+{
+    double e;
+    if (sym_is_num(S, exp, &e))
+        return sym_powi(S, base, e);
+    double b;
+    if (sym_is_num(S, base, &b) && b == 1)
+        return S->one;
+    return intern(S, SYM_POW, 0, 2, (SymId[]){base, exp}, 0);
+}
+
+SymId sym_fn(Sym *S, SymFn fn, SymId a, SymId b)
+{
+    double x, y = 0;
+    int arity = fns[fn].arity;
+    if (sym_is_num(S, a, &x) && (arity == 1 || sym_is_num(S, b, &y))) {
+        double v = fn_eval(fn, x, y);
+        if (isfinite(v))
+            return sym_num(S, v);
+    }
+    SymId args[2] = {a, b};
+    return intern(S, SYM_FN, fn, arity, args, 0);
+}
+
+/* ---------- dependence ---------- */
+
+int sym_depends(Sym *S, SymId id, int var, int kind)
+{
+    const SymNode *x = &S->nodes[id];
+    if (x->op == SYM_NUM)
+        return 0;
+    if (x->op == SYM_VAR)
+        return var >= 0 ? (int)x->u.var == var : (int)S->vars[x->u.var].kind == kind;
+    for (int i = 0; i < x->n; i++)
+        if (sym_depends(S, x->args[i], var, kind))
+            return 1;
+    return 0;
+}
+
+/* ---------- derivatives ---------- */
+
+/* The partial derivative of node `id` with respect to its i-th argument:
+ * the one table of rules that forward and reverse mode both use. */
+static SymId local_partial(Sym *S, SymId id, int i)
+{
+    /* Copy what is needed: building nodes may move S->nodes. */
+    const SymNode *x = &S->nodes[id];
+    SymId a = x->n > 0 ? x->args[0] : 0, b = x->n > 1 ? x->args[1] : 0;
+    int fn = x->fn;
+    switch ((SymOp)x->op) {
+    case SYM_NUM:
+    case SYM_VAR:
+        return S->zero;
+    case SYM_ADD:
+        return S->one;
+    case SYM_MUL: {
+        IdList l;
+        il_init(&l);
+        for (int j = 0; j < x->n; j++)
+            if (j != i)
+                il_push(&l, x->args[j]);
+        SymId r = sym_mul(S, l.v, l.n);
+        il_free(&l);
+        return r;
+    }
+    case SYM_POW: {
+        double e;
+        if (i == 0) {
+            if (sym_is_num(S, b, &e))
+                return sym_mul2(S, b, sym_powi(S, a, e - 1));
+            return sym_mul2(S, b, sym_pow(S, a, sym_sub(S, b, S->one)));
+        }
+        return sym_mul2(S, id, sym_fn(S, FN_LOG, a, 0));
+    }
+    case SYM_FN:
+        break;
+    }
+    switch ((SymFn)fn) {
+    case FN_SIN: return sym_fn(S, FN_COS, a, 0);
+    case FN_COS: return sym_neg(S, sym_fn(S, FN_SIN, a, 0));
+    case FN_TAN: return sym_add2(S, S->one, sym_powi(S, id, 2));
+    case FN_ASIN:
+        return sym_powi(S, sym_fn(S, FN_SQRT, sym_sub(S, S->one, sym_powi(S, a, 2)), 0), -1);
+    case FN_ACOS:
+        return sym_neg(S,
+                       sym_powi(S, sym_fn(S, FN_SQRT, sym_sub(S, S->one, sym_powi(S, a, 2)), 0), -1));
+    case FN_ATAN: return sym_powi(S, sym_add2(S, S->one, sym_powi(S, a, 2)), -1);
+    case FN_ATAN2: { /* atan2(y, x): d/dy = x/(x²+y²), d/dx = -y/(x²+y²) */
+        SymId r2 = sym_powi(S, sym_add2(S, sym_powi(S, a, 2), sym_powi(S, b, 2)), -1);
+        return i == 0 ? sym_mul2(S, b, r2) : sym_neg(S, sym_mul2(S, a, r2));
+    }
+    case FN_SINH: return sym_fn(S, FN_COSH, a, 0);
+    case FN_COSH: return sym_fn(S, FN_SINH, a, 0);
+    case FN_TANH: return sym_sub(S, S->one, sym_powi(S, id, 2));
+    case FN_EXP: return id;
+    case FN_LOG: return sym_powi(S, a, -1);
+    case FN_SQRT: return sym_mul2(S, sym_num(S, 0.5), sym_powi(S, id, -1));
+    case FN_ABS: return sym_fn(S, FN_SIGN, a, 0);
+    case FN_SIGN: return S->zero;
+    case FN_MIN:   /* min(a, b) = (a + b - |a - b|)/2 */
+    case FN_MAX: { /* max(a, b) = (a + b + |a - b|)/2 */
+        SymId s = sym_fn(S, FN_SIGN, sym_sub(S, a, b), 0);
+        double sg = (fn == FN_MAX) == (i == 0) ? 0.5 : -0.5;
+        return sym_add2(S, sym_num(S, 0.5), sym_mul2(S, sym_num(S, sg), s));
+    }
+    case FN_COUNT:
+        break;
+    }
+    return S->zero;
+}
+
+static SymId diff_rec(Sym *S, SymId id, int var)
+{
+    if (id < S->capmemo && S->memo[id])
+        return S->memo[id];
+    const SymNode *x = &S->nodes[id];
+    SymId r;
+    if (x->op == SYM_NUM)
+        r = S->zero;
+    else if (x->op == SYM_VAR)
+        r = (int)x->u.var == var ? S->one : S->zero;
+    else {
+        IdList terms;
+        il_init(&terms);
+        int n = x->n;
+        for (int i = 0; i < n; i++) {
+            SymId arg = S->nodes[id].args[i];
+            SymId d = diff_rec(S, arg, var);
+            if (d == S->zero)
+                continue;
+            il_push(&terms, sym_mul2(S, local_partial(S, id, i), d));
+        }
+        r = sym_add(S, terms.v, terms.n);
+        il_free(&terms);
+    }
+    if (id >= S->capmemo) {
+        uint32_t cap = S->capmemo ? S->capmemo : 1024;
+        while (cap <= id)
+            cap *= 2;
+        S->memo = mem_xrealloc(S->memo, (size_t)cap * sizeof *S->memo);
+        memset(S->memo + S->capmemo, 0, (size_t)(cap - S->capmemo) * sizeof *S->memo);
+        S->capmemo = cap;
+    }
+    S->memo[id] = r;
+    return r;
+}
+
+SymId sym_diff(Sym *S, SymId id, int var)
+{
+    if (S->memo_var != var) {
+        if (S->memo)
+            memset(S->memo, 0, (size_t)S->capmemo * sizeof *S->memo);
+        S->memo_var = var;
+    }
+    return diff_rec(S, id, var);
+}
+
+/* Mark the nodes reachable from `root` (ids below `limit`). */
+static void mark(const Sym *S, SymId root, char *seen)
+{
+    if (seen[root])
+        return;
+    seen[root] = 1;
+    const SymNode *x = &S->nodes[root];
+    for (int i = 0; i < x->n; i++)
+        mark(S, x->args[i], seen);
+}
+
+void sym_grad(Sym *S, SymId root, const int *vars, int n, SymId *out)
+{
+    uint32_t limit = S->nnodes; /* nodes created below are not part of the sweep */
+    char *seen = mem_xalloc(limit);
+    memset(seen, 0, limit);
+    mark(S, root, seen);
+    IdList *adj = mem_xalloc((size_t)limit * sizeof *adj);
+    for (uint32_t i = 0; i < limit; i++)
+        adj[i].n = -1; /* not started */
+    il_init(&adj[root]);
+    il_push(&adj[root], S->one);
+    SymId *total = mem_xalloc((size_t)limit * sizeof *total);
+    memset(total, 0, (size_t)limit * sizeof *total);
+    /* Ids are a topological order: a node's users all have larger ids. */
+    for (uint32_t id = limit - 1; id > 0; id--) {
+        if (!seen[id] || adj[id].n < 0)
+            continue;
+        SymId a = sym_add(S, adj[id].v, adj[id].n);
+        il_free(&adj[id]);
+        total[id] = a;
+        if (a == S->zero)
+            continue;
+        int nargs = S->nodes[id].n;
+        for (int i = 0; i < nargs; i++) {
+            SymId c = S->nodes[id].args[i];
+            const SymNode *cx = &S->nodes[c];
+            if (cx->op == SYM_NUM)
+                continue;
+            if (adj[c].n < 0)
+                il_init(&adj[c]);
+            il_push(&adj[c], sym_mul2(S, a, local_partial(S, id, i)));
+        }
+    }
+    for (int k = 0; k < n; k++) {
+        SymId v = sym_var(S, vars[k]);
+        out[k] = v < limit && seen[v] ? total[v] : S->zero;
+    }
+    mem_free(total);
+    mem_free(adj);
+    mem_free(seen);
+}
+
+/* ---------- substitution and evaluation ---------- */
+
+static SymId subst_rec(Sym *S, SymId id, const double *value, const char *has, SymId *memo)
+{
+    if (memo[id])
+        return memo[id];
+    const SymNode *x = &S->nodes[id];
+    SymId r = id;
+    if (x->op == SYM_VAR) {
+        if (has[x->u.var])
+            r = sym_num(S, value[x->u.var]);
+    } else if (x->n) {
+        int n = x->n, op = x->op, fn = x->fn;
+        SymId a[n];
+        for (int i = 0; i < n; i++)
+            a[i] = subst_rec(S, S->nodes[id].args[i], value, has, memo);
+        switch (op) {
+        case SYM_ADD: r = sym_add(S, a, n); break;
+        case SYM_MUL: r = sym_mul(S, a, n); break;
+        case SYM_POW: r = sym_pow(S, a[0], a[1]); break;
+        default: r = sym_fn(S, (SymFn)fn, a[0], n > 1 ? a[1] : 0); break;
+        }
+    }
+    memo[id] = r;
+    return r;
+}
+
+SymId sym_subst(Sym *S, SymId id, const double *value, const char *has)
+{
+    uint32_t limit = S->nnodes;
+    SymId *memo = mem_xalloc((size_t)limit * sizeof *memo);
+    memset(memo, 0, (size_t)limit * sizeof *memo);
+    SymId r = subst_rec(S, id, value, has, memo);
+    mem_free(memo);
+    return r;
+}
+
+static double eval_rec(const Sym *S, SymId id, const double *x, double *memo, char *done)
+{
+    if (done[id])
+        return memo[id];
+    const SymNode *n = &S->nodes[id];
+    double v = 0;
+    switch ((SymOp)n->op) {
+    case SYM_NUM: v = n->u.num; break;
+    case SYM_VAR: v = x[n->u.var]; break;
+    case SYM_ADD:
+        for (int i = 0; i < n->n; i++)
+            v += eval_rec(S, n->args[i], x, memo, done);
+        break;
+    case SYM_MUL:
+        v = 1;
+        for (int i = 0; i < n->n; i++)
+            v *= eval_rec(S, n->args[i], x, memo, done);
+        break;
+    case SYM_POW: {
+        double b = eval_rec(S, n->args[0], x, memo, done);
+        double e = eval_rec(S, n->args[1], x, memo, done);
+        v = e == 2 ? b * b : e == -1 ? 1 / b : pow(b, e);
+        break;
+    }
+    case SYM_FN:
+        v = fn_eval(n->fn, eval_rec(S, n->args[0], x, memo, done),
+                    n->n > 1 ? eval_rec(S, n->args[1], x, memo, done) : 0);
+        break;
+    }
+    done[id] = 1;
+    memo[id] = v;
+    return v;
+}
+
+double sym_eval(const Sym *S, SymId id, const double *x)
+{
+    double *memo = mem_xalloc((size_t)(id + 1) * sizeof *memo);
+    char *done = mem_xalloc((size_t)id + 1);
+    memset(done, 0, (size_t)id + 1);
+    double v = eval_rec(S, id, x, memo, done);
+    mem_free(memo);
+    mem_free(done);
+    return v;
+}
+
+/* ---------- sizes ---------- */
+
+/* Operations a node costs when written out: n-1 for an n-ary sum or
+ * product, one for a power or a call (a leading -1 coefficient counts as a
+ * negation). */
+static long node_ops(const Sym *S, SymId id)
+{
+    const SymNode *x = &S->nodes[id];
+    switch ((SymOp)x->op) {
+    case SYM_NUM:
+    case SYM_VAR: return 0;
+    case SYM_ADD:
+    case SYM_MUL: return x->n - 1;
+    default: return 1;
+    }
+}
+
+long sym_ops_tree(const Sym *S, SymId id)
+{
+    const SymNode *x = &S->nodes[id];
+    long n = node_ops(S, id);
+    for (int i = 0; i < x->n; i++)
+        n += sym_ops_tree(S, x->args[i]);
+    return n;
+}
+
+long sym_ops_dag(Sym *S, const SymId *roots, int n)
+{
+    char *seen = mem_xalloc(S->nnodes);
+    memset(seen, 0, S->nnodes);
+    for (int i = 0; i < n; i++)
+        mark(S, roots[i], seen);
+    long ops = 0;
+    for (uint32_t id = 1; id < S->nnodes; id++)
+        if (seen[id])
+            ops += node_ops(S, id);
+    mem_free(seen);
+    return ops;
+}

@@ -1,0 +1,145 @@
+/*
+ * lang/sym.h — the symbolic core: an expression graph with hash-consing,
+ * a normal form, differentiation, evaluation and printing.
+ *
+ * Nodes are immutable and interned: building the same expression twice
+ * gives the same SymId, so common sub-expressions are shared by
+ * construction.  The smart constructors keep every expression in one
+ * normal form: sums and products are flat, their operands sorted by id,
+ * like terms and equal powers collected, numeric coefficients folded, and
+ * products of sums expanded (an expanded polynomial in "atoms": variables,
+ * function calls and powers of sums with negative or fractional exponent).
+ * Only rules that are sound everywhere are applied; in particular x/x is
+ * not turned into 1 unless x is a nonzero number or a parameter (parameters
+ * are symbolic constants, taken to be nonzero where they divide).
+ */
+#ifndef LAG_SYM_H
+#define LAG_SYM_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "lang/arena.h"
+
+typedef uint32_t SymId; /* 0 is never a valid node */
+
+typedef enum SymOp {
+    SYM_NUM, /* u.num */
+    SYM_VAR, /* u.var: index into the variable table */
+    SYM_ADD, /* args[0] + ... + args[n-1], n >= 2 */
+    SYM_MUL, /* args[0] * ... * args[n-1], n >= 2; a numeric coefficient first */
+    SYM_POW, /* args[0] ^ args[1] */
+    SYM_FN   /* fn(args[0] [, args[1]]) */
+} SymOp;
+
+typedef enum SymFn {
+    FN_SIN, FN_COS, FN_TAN, FN_ASIN, FN_ACOS, FN_ATAN, FN_ATAN2, FN_SINH, FN_COSH, FN_TANH,
+    FN_EXP, FN_LOG, FN_SQRT, FN_ABS, FN_SIGN, FN_MIN, FN_MAX, FN_COUNT
+} SymFn;
+
+typedef enum SymVarKind {
+    SV_PARAM,  /* a parameter: a symbolic constant */
+    SV_TIME,   /* t */
+    SV_COORD,  /* q_i (order 0), its velocity q_i' (order 1) */
+    SV_OTHER   /* anything else a client needs (domain variable, fields, ...) */
+} SymVarKind;
+
+typedef struct SymVar {
+    const char *name; /* as printed: "t1", "t1'" */
+    const char *base; /* the declared name: "t1" */
+    SymVarKind kind;
+    int index;        /* coordinate or parameter number */
+    int order;        /* 0 value, 1 first derivative */
+    double value;     /* a parameter's default (for numeric folding) */
+} SymVar;
+
+typedef struct SymNode {
+    uint8_t op, fn;
+    uint16_t n;        /* number of arguments */
+    uint32_t hash;
+    union {
+        double num;
+        uint32_t var;
+    } u;
+    const SymId *args; /* n arguments, in the arena */
+} SymNode;
+
+typedef struct Sym {
+    Arena *arena;
+    SymNode *nodes;   /* nodes[0] unused */
+    uint32_t nnodes, capnodes;
+    uint32_t *table;  /* open-addressing hash table of node ids */
+    uint32_t captable;
+    SymVar *vars;
+    int nvars, capvars;
+    SymId zero, one, minus_one;
+    /* While > 0, products and powers of sums are not expanded: set while
+     * building the arguments of functions, so sqrt((x1 - x2)^2 + ...) keeps
+     * the differences that make it accurate far from the origin. */
+    int no_expand;
+    /* Derivative memo: for the variable `memo_var`, memo[id] = d(id)/d(var). */
+    SymId *memo;
+    uint32_t capmemo;
+    int memo_var;
+} Sym;
+
+Sym *sym_new(Arena *a); /* allocations live in the arena; free it to free all */
+void sym_free(Sym *S);  /* frees the malloc'd tables (not the arena) */
+
+static inline const SymNode *sym_node(const Sym *S, SymId id)
+{
+    return &S->nodes[id];
+}
+
+/* Add a variable (or find the one with this name, kind and order). */
+int sym_add_var(Sym *S, const char *name, const char *base, SymVarKind kind, int index,
+                int order, double value);
+
+/* Constructors (all return interned, normalised nodes). */
+SymId sym_num(Sym *S, double v);
+SymId sym_var(Sym *S, int var);
+SymId sym_add(Sym *S, const SymId *terms, int n);
+SymId sym_mul(Sym *S, const SymId *factors, int n);
+SymId sym_add2(Sym *S, SymId a, SymId b);
+SymId sym_sub(Sym *S, SymId a, SymId b);
+SymId sym_mul2(Sym *S, SymId a, SymId b);
+SymId sym_div(Sym *S, SymId a, SymId b);
+SymId sym_neg(Sym *S, SymId a);
+SymId sym_pow(Sym *S, SymId base, SymId exp);
+SymId sym_powi(Sym *S, SymId base, double exp);
+SymId sym_fn(Sym *S, SymFn fn, SymId a, SymId b); /* b = 0 for one-argument functions */
+
+const char *sym_fn_name(SymFn fn);
+int sym_fn_arity(SymFn fn);
+int sym_fn_by_name(const char *name); /* -1 if not a built-in */
+
+int sym_is_num(const Sym *S, SymId id, double *v);
+int sym_is_zero(const Sym *S, SymId id);
+/* Whether the expression contains variable `var` (or any of kind `kind`
+ * when var < 0). */
+int sym_depends(Sym *S, SymId id, int var, int kind);
+
+/* Partial derivative with respect to variable `var` (forward rules,
+ * memoised per variable). */
+SymId sym_diff(Sym *S, SymId id, int var);
+/* Gradient with respect to vars[0..n-1] by reverse accumulation (one sweep
+ * over the graph); the same results as sym_diff, built another way. */
+void sym_grad(Sym *S, SymId id, const int *vars, int n, SymId *out);
+
+/* Substitute numbers for variables: value[v] is used for each variable v
+ * with has[v] set. */
+SymId sym_subst(Sym *S, SymId id, const double *value, const char *has);
+
+/* Evaluate with x[v] the value of variable v. */
+double sym_eval(const Sym *S, SymId id, const double *x);
+
+/* Count operations: tree size (no sharing) or DAG size (distinct nodes). */
+long sym_ops_tree(const Sym *S, SymId id);
+long sym_ops_dag(Sym *S, const SymId *roots, int n);
+
+/* Printing in .lag syntax (primes for velocities, ^ for powers) and LaTeX. */
+void sym_print(Sym *S, FILE *out, SymId id);
+void sym_print_latex(Sym *S, FILE *out, SymId id);
+char *sym_to_string(Sym *S, Arena *a, SymId id);
+
+#endif

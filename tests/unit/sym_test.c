@@ -1,0 +1,218 @@
+/*
+ * tests/unit/sym_test.c — the symbolic core against finite differences and
+ * its own invariants (TAP).
+ *
+ * sym-1: every differentiation rule, forward (sym_diff) and reverse
+ *        (sym_grad), against central differences at random points.
+ * sym-2: second derivatives by composition against differences of the
+ *        first derivative.
+ * sym-3: normal-form rules (sound simplifications only).
+ * sym-4: hash-consing: the double-pendulum equations built twice are the
+ *        same nodes; their size is bounded.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lang/front.h"
+#include "lang/mech.h"
+#include "lang/sym.h"
+
+static int test_no;
+static int failures;
+
+static void ok(int cond, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%s %d - ", cond ? "ok" : "not ok", ++test_no);
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    failures += !cond;
+}
+
+static unsigned long long rng_state = 88172645463325252ull;
+
+static double uniform(double a, double b)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return a + (b - a) * (double)(rng_state >> 11) / 9007199254740992.0;
+}
+
+enum { X, Y, P, NV };
+
+/* Central difference of e with respect to variable v at point x. */
+static double fd(Sym *S, SymId e, int v, const double *x)
+{
+    double h = 1e-6 * (1 + fabs(x[v]));
+    double xp[NV], xm[NV];
+    memcpy(xp, x, sizeof xp);
+    memcpy(xm, x, sizeof xm);
+    xp[v] += h;
+    xm[v] -= h;
+    return (sym_eval(S, e, xp) - sym_eval(S, e, xm)) / (2 * h);
+}
+
+static int close_to(double got, double want, double tol)
+{
+    return fabs(got - want) <= tol * (1 + fabs(want));
+}
+
+typedef struct Case {
+    const char *name;
+    SymId e;
+    double lo, hi; /* range of x and y for the random points */
+} Case;
+
+int main(void)
+{
+    Arena *a = arena_new();
+    Sym *S = sym_new(a);
+    int vx = sym_add_var(S, "x", "x", SV_COORD, 0, 0, 0);
+    int vy = sym_add_var(S, "y", "y", SV_COORD, 1, 0, 0);
+    int vp = sym_add_var(S, "m", "m", SV_PARAM, 0, 0, 2.0);
+    SymId x = sym_var(S, vx), y = sym_var(S, vy), m = sym_var(S, vp);
+    /* u = 0.3 + 0.4*x*y stays inside (-1, 1) for x, y in (-1, 1) */
+    SymId u = sym_add2(S, sym_num(S, 0.3), sym_mul2(S, sym_num(S, 0.4), sym_mul2(S, x, y)));
+    SymId w = sym_add2(S, sym_num(S, 2), sym_mul2(S, x, sym_fn(S, FN_SIN, y, 0))); /* > 0 */
+
+    Case cases[64];
+    int nc = 0;
+    for (int fn = 0; fn < FN_COUNT; fn++) {
+        if (sym_fn_arity((SymFn)fn) != 1)
+            continue;
+        SymId arg = fn == FN_LOG || fn == FN_SQRT ? w : u;
+        cases[nc++] = (Case){sym_fn_name((SymFn)fn), sym_fn(S, (SymFn)fn, arg, 0), -1, 1};
+    }
+    cases[nc++] = (Case){"atan2", sym_fn(S, FN_ATAN2, u, w), -1, 1};
+    cases[nc++] = (Case){"min", sym_fn(S, FN_MIN, u, sym_mul2(S, sym_num(S, 0.5), y)), -1, 1};
+    cases[nc++] = (Case){"max", sym_fn(S, FN_MAX, u, sym_mul2(S, sym_num(S, 0.5), y)), -1, 1};
+    cases[nc++] = (Case){"sum", sym_add2(S, sym_mul2(S, m, x), sym_powi(S, y, 3)), -2, 2};
+    cases[nc++] = (Case){"product", sym_mul2(S, sym_mul2(S, x, y), sym_fn(S, FN_COS, x, 0)), -2, 2};
+    cases[nc++] = (Case){"quotient", sym_div(S, sym_fn(S, FN_SIN, x, 0), w), -2, 2};
+    cases[nc++] = (Case){"integer power", sym_powi(S, w, 5), -2, 2};
+    cases[nc++] = (Case){"negative power", sym_powi(S, w, -3), -2, 2};
+    cases[nc++] = (Case){"fractional power", sym_powi(S, w, 1.5), -1, 1};
+    cases[nc++] = (Case){"symbolic power", sym_pow(S, w, u), -1, 1};
+    cases[nc++] = (Case){"power of a sum", sym_powi(S, sym_add2(S, x, sym_mul2(S, m, y)), 3), -2, 2};
+    cases[nc++] = (Case){"composition",
+                         sym_fn(S, FN_EXP, sym_fn(S, FN_SIN, sym_mul2(S, x, w), 0), 0), -1, 1};
+
+    /* sym-1: first derivatives, forward and reverse, against differences */
+    int vars[2] = {vx, vy};
+    for (int c = 0; c < nc; c++) {
+        SymId dx = sym_diff(S, cases[c].e, vx), dy = sym_diff(S, cases[c].e, vy);
+        SymId g[2];
+        sym_grad(S, cases[c].e, vars, 2, g);
+        int good = 1;
+        double worst = 0;
+        for (int k = 0; k < 20; k++) {
+            double pt[NV] = {uniform(cases[c].lo, cases[c].hi), uniform(cases[c].lo, cases[c].hi), 2.0};
+            for (int v = 0; v < 2; v++) {
+                double want = fd(S, cases[c].e, v, pt);
+                double fwd = sym_eval(S, v ? dy : dx, pt), rev = sym_eval(S, g[v], pt);
+                double err = fabs(fwd - want) / (1 + fabs(want));
+                if (err > worst)
+                    worst = err;
+                if (!close_to(fwd, want, 1e-6) || !close_to(rev, fwd, 1e-12))
+                    good = 0;
+            }
+        }
+        ok(good, "sym-1.%d %s: forward and reverse derivatives match central differences "
+                 "(worst relative error %.1e)",
+           c + 1, cases[c].name, worst);
+    }
+
+    /* sym-2: mixed and repeated second derivatives by composition */
+    for (int c = 0; c < nc; c++) {
+        SymId dx = sym_diff(S, cases[c].e, vx);
+        SymId dxy = sym_diff(S, dx, vy), dxx = sym_diff(S, dx, vx);
+        int good = 1;
+        for (int k = 0; k < 10; k++) {
+            double pt[NV] = {uniform(cases[c].lo, cases[c].hi), uniform(cases[c].lo, cases[c].hi), 2.0};
+            good &= close_to(sym_eval(S, dxy, pt), fd(S, dx, Y, pt), 1e-5);
+            good &= close_to(sym_eval(S, dxx, pt), fd(S, dx, X, pt), 1e-5);
+        }
+        ok(good, "sym-2.%d %s: second derivatives match differences of the first", c + 1,
+           cases[c].name);
+    }
+
+    /* sym-3: the normal form */
+    ok(sym_add2(S, sym_mul2(S, x, y), sym_mul2(S, y, x)) == sym_mul2(S, sym_num(S, 2), sym_mul2(S, x, y)),
+       "sym-3.1 x*y + y*x is 2*x*y (commutative duplicates hash equal)");
+    ok(sym_sub(S, sym_add2(S, x, y), sym_add2(S, y, x)) == S->zero, "sym-3.2 (x + y) - (y + x) is 0");
+    ok(sym_mul2(S, S->zero, sym_fn(S, FN_LOG, x, 0)) == S->zero, "sym-3.3 0*log(x) is 0");
+    ok(sym_mul2(S, S->one, u) == u && sym_add2(S, u, S->zero) == u, "sym-3.4 1*u is u and u + 0 is u");
+    ok(sym_div(S, x, x) != S->one, "sym-3.5 x/x is not simplified to 1 (x may be 0)");
+    ok(sym_div(S, m, m) == S->one, "sym-3.6 m/m is 1 for a parameter m");
+    ok(sym_div(S, sym_num(S, 3), sym_num(S, 3)) == S->one, "sym-3.7 3/3 is 1");
+    ok(sym_mul2(S, sym_powi(S, x, 2), sym_powi(S, x, 3)) == sym_powi(S, x, 5), "sym-3.8 x^2*x^3 is x^5");
+    ok(sym_div(S, x, sym_powi(S, x, 3)) == sym_powi(S, x, -2), "sym-3.9 x/x^3 is x^-2 (still singular at 0)");
+    {
+        SymId sq = sym_powi(S, sym_add2(S, x, y), 2);
+        SymId want = sym_add(S, (SymId[]){sym_powi(S, x, 2), sym_powi(S, y, 2),
+                                          sym_mul2(S, sym_num(S, 2), sym_mul2(S, x, y))}, 3);
+        ok(sq == want, "sym-3.10 (x + y)^2 expands to x^2 + 2*x*y + y^2");
+    }
+    {
+        double v;
+        SymId e = sym_fn(S, FN_SIN, sym_mul2(S, sym_num(S, 0.5), sym_num(S, 3.14159265358979323846)), 0);
+        ok(sym_is_num(S, e, &v) && v == 1, "sym-3.11 constants fold: sin(0.5*pi) = 1");
+        ok(sym_fn(S, FN_LOG, sym_num(S, -1), 0) != S->zero && !sym_is_num(S, sym_fn(S, FN_LOG, sym_num(S, -1), 0), NULL),
+           "sym-3.12 log(-1) is not folded to a number");
+    }
+    {
+        double xs[NV] = {0.7, -1.3, 2.0};
+        SymId e = sym_mul2(S, sym_add2(S, x, m), sym_sub(S, y, sym_fn(S, FN_COS, x, 0)));
+        double want = (0.7 + 2.0) * (-1.3 - cos(0.7));
+        ok(close_to(sym_eval(S, e, xs), want, 1e-15), "sym-3.13 an expanded product evaluates as written");
+    }
+
+    /* sym-4: hash-consing of whole equations */
+    static const char dp[] =
+        "system DoublePendulum {\n"
+        "    param m1 = 1, m2 = 1, l1 = 1, l2 = 1, g = 9.81\n"
+        "    coord t1, t2\n"
+        "    let T = 0.5*(m1 + m2)*l1^2*t1'^2 + 0.5*m2*l2^2*t2'^2 + m2*l1*l2*t1'*t2'*cos(t1 - t2)\n"
+        "    let V = -(m1 + m2)*g*l1*cos(t1) - m2*g*l2*cos(t2)\n"
+        "    L = T - V\n"
+        "}\n";
+    Front F;
+    int rc = front_load_text(&F, "dp.lag", dp, sizeof dp - 1, stderr);
+    ok(rc == 0, "sym-4.1 the double pendulum checks");
+    if (rc == 0) {
+        Sym *D = sym_new(F.arena);
+        Mech m1, m2;
+        mech_build(&m1, D, &F.diag, F.prog.items);
+        uint32_t after_first = D->nnodes;
+        mech_build(&m2, D, &F.diag, F.prog.items);
+        int same = m1.E == m2.E;
+        for (int i = 0; i < 2; i++) {
+            same &= m1.f[i] == m2.f[i] && m1.p[i] == m2.p[i] && m1.acc[i] == m2.acc[i];
+            for (int j = 0; j < 2; j++)
+                same &= m1.M[i * 2 + j] == m2.M[i * 2 + j];
+        }
+        ok(same, "sym-4.2 building the double-pendulum equations twice gives the same node ids");
+        SymId roots[6] = {m1.M[0], m1.M[1], m1.M[3], m1.f[0], m1.f[1], m1.E};
+        long ops = sym_ops_dag(D, roots, 6);
+        printf("# double pendulum: %u nodes in the graph (%u after the second build), "
+               "%ld operations in M, f and E after sharing\n",
+               after_first - 1, D->nnodes - 1, ops);
+        ok(ops <= 100, "sym-4.3 M, f and E of the double pendulum take %ld <= 100 operations (about twice what a careful human writes)", ops);
+        /* the second build may only add variables' nodes, no new expressions */
+        ok(D->nnodes - after_first <= 16,
+           "sym-4.4 the second build adds %u nodes (only its variables)", D->nnodes - after_first);
+        sym_free(D);
+    }
+    front_fini(&F);
+
+    sym_free(S);
+    arena_free(a);
+    printf("1..%d\n", test_no);
+    return 0;
+}
