@@ -136,7 +136,9 @@ static void closed_form(Mech *m)
     if (n == 2) {
         SymId *M = m->M, *f = m->f;
         SymId det = sym_sub(S, sym_mul2(S, M[0], M[3]), sym_mul2(S, M[1], M[2]));
-        SymId inv = sym_powi(S, det, -1);
+        /* det = content * rest: the parameters in content cancel */
+        SymId rest, content = sym_param_content(S, det, &rest);
+        SymId inv = sym_mul2(S, sym_powi(S, content, -1), sym_powi(S, rest, -1));
         m->acc[0] = sym_mul2(S, sym_sub(S, sym_mul2(S, M[3], f[0]), sym_mul2(S, M[1], f[1])), inv);
         m->acc[1] = sym_mul2(S, sym_sub(S, sym_mul2(S, M[0], f[1]), sym_mul2(S, M[2], f[0])), inv);
         m->accel = MECH_ACCEL_SYMBOLIC;

@@ -336,6 +336,130 @@ static int cmp_term(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The sine or cosine in a factor: f = sin(u), cos(u) or their square. */
+static int trig_factor(const Sym *S, SymId f, SymId *fn, int *square)
+{
+    const SymNode *x = &S->nodes[f];
+    double e;
+    *square = 0;
+    if (x->op == SYM_POW && sym_is_num(S, x->args[1], &e) && e == 2) {
+        *square = 1;
+        f = x->args[0];
+        x = &S->nodes[f];
+    }
+    if (x->op != SYM_FN || (x->fn != FN_SIN && x->fn != FN_COS))
+        return 0;
+    *fn = f;
+    return 1;
+}
+
+static SymId swap_trig(Sym *S, SymId f)
+{
+    const SymNode *x = &S->nodes[f];
+    return sym_fn(S, x->fn == FN_SIN ? FN_COS : FN_SIN, x->args[0], 0);
+}
+
+static int find_core(const Term *t, int m, SymId core)
+{
+    int lo = 0, hi = m - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (t[mid].core == core)
+            return mid;
+        if (t[mid].core < core)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
+/* Combine term i with a partner by the angle-sum identities, all exact:
+ *   c R cos A cos B ± c R sin A sin B = c R cos(A ∓ B),
+ *   c R sin A cos B ∓ c R cos A sin B = c R sin(A ∓ B),
+ *   c R cos²A + c R sin²A = c R.
+ * The combined term goes to `out`; both terms are marked used. */
+static void pair_trig(Sym *S, const Term *t, int m, int i, char *used, IdList *out)
+{
+    const SymNode *x = &S->nodes[t[i].core];
+    int n = x->op == SYM_MUL ? x->n : 1;
+    SymId single = t[i].core;
+    const SymId *f = x->op == SYM_MUL ? x->args : &single;
+    for (int p = 0; p < n; p++) {
+        SymId fp;
+        int sqp;
+        if (!trig_factor(S, f[p], &fp, &sqp))
+            continue;
+        if (sqp) {
+            /* c R cos²A - c R = -c R sin²A (and with sin, cos swapped) */
+            IdList rest;
+            il_init(&rest);
+            for (int r = 0; r < n; r++)
+                if (r != p)
+                    il_push(&rest, f[r]);
+            SymId R = sym_mul(S, rest.v, rest.n);
+            il_free(&rest);
+            int j = S->nodes[R].op == SYM_NUM ? -1 : find_core(t, m, R);
+            if (j >= 0 && j != i && !used[j] && t[j].coef == -t[i].coef) {
+                used[i] = used[j] = 1;
+                il_push(out, sym_mul2(S, sym_num(S, t[j].coef),
+                                      sym_mul2(S, R, sym_powi(S, swap_trig(S, fp), 2))));
+                return;
+            }
+        }
+        for (int q = sqp ? p : p + 1; q < (sqp ? p + 1 : n); q++) {
+            SymId fq;
+            int sqq;
+            if (q != p && (!trig_factor(S, f[q], &fq, &sqq) || sqq))
+                continue;
+            if (q == p)
+                fq = fp;
+            /* the partner: both trig factors swapped, the rest the same */
+            IdList rest;
+            il_init(&rest);
+            for (int r = 0; r < n; r++)
+                if (r != p && r != q)
+                    il_push(&rest, f[r]);
+            SymId R = sym_mul(S, rest.v, rest.n);
+            il_free(&rest);
+            SymId partner = sym_mul2(S, R, sym_mul2(S, swap_trig(S, fp), swap_trig(S, fq)));
+            double c1 = t[i].coef, c2;
+            int j = find_core(t, m, partner);
+            if (j < 0 || j == i || used[j])
+                continue;
+            c2 = t[j].coef;
+            if (c2 != c1 && c2 != -c1)
+                continue;
+            const SymNode *xp = &S->nodes[fp], *xq = &S->nodes[fq];
+            SymId A = xp->args[0], B = xq->args[0];
+            int same = c2 == c1;
+            SymId combined;
+            if (fp == fq && xp->fn == FN_COS) {
+                if (!same)
+                    continue; /* cos²A - sin²A is cos 2A: not simpler */
+                combined = S->one;
+            } else if (fp == fq) {
+                continue; /* sin²A: its cos²A partner does the work */
+            } else if (xp->fn == FN_COS && xq->fn == FN_COS) {
+                combined = sym_fn(S, FN_COS, same ? sym_sub(S, A, B) : sym_add2(S, A, B), 0);
+            } else if (xp->fn == FN_SIN && xq->fn == FN_SIN) {
+                /* c sin A sin B + c2 cos A cos B */
+                if (same)
+                    combined = sym_fn(S, FN_COS, sym_sub(S, A, B), 0);
+                else
+                    combined = sym_neg(S, sym_fn(S, FN_COS, sym_add2(S, A, B), 0));
+            } else {
+                /* c sin P cos Q + c2 cos P sin Q, with P the sine's argument */
+                SymId P = xp->fn == FN_SIN ? A : B, Q = xp->fn == FN_SIN ? B : A;
+                combined = sym_fn(S, FN_SIN, same ? sym_add2(S, P, Q) : sym_sub(S, P, Q), 0);
+            }
+            used[i] = used[j] = 1;
+            il_push(out, sym_mul2(S, sym_num(S, c1), sym_mul2(S, R, combined)));
+            return;
+        }
+    }
+}
+
 SymId sym_add(Sym *S, const SymId *terms, int n)
 {
     IdList flat;
@@ -370,22 +494,37 @@ SymId sym_add(Sym *S, const SymId *terms, int n)
     }
     il_free(&flat);
     qsort(t, (size_t)k, sizeof *t, cmp_term);
-    IdList out;
-    il_init(&out);
-    if (constant != 0)
-        il_push(&out, sym_num(S, constant));
+    int m = 0; /* merge equal cores, drop zero coefficients */
     for (int i = 0; i < k;) {
         int j = i;
         double c = 0;
         for (; j < k && t[j].core == t[i].core; j++)
             c += t[j].coef;
         if (c != 0)
-            il_push(&out, scale(S, c, t[i].core));
+            t[m++] = (Term){t[i].core, c};
         i = j;
     }
+    IdList out, paired;
+    il_init(&out);
+    il_init(&paired);
+    char *used = mem_xalloc((size_t)m + 1);
+    memset(used, 0, (size_t)m + 1);
+    for (int i = 0; i < m; i++)
+        if (!used[i])
+            pair_trig(S, t, m, i, used, &paired);
+    if (constant != 0)
+        il_push(&out, sym_num(S, constant));
+    for (int i = 0; i < m; i++)
+        if (!used[i])
+            il_push(&out, scale(S, t[i].coef, t[i].core));
+    for (int i = 0; i < paired.n; i++)
+        il_push(&out, paired.v[i]);
+    mem_free(used);
     mem_free(t);
     SymId r;
-    if (out.n == 0)
+    if (paired.n) /* the combined terms may combine further */
+        r = sym_add(S, out.v, out.n);
+    else if (out.n == 0)
         r = S->zero;
     else if (out.n == 1)
         r = out.v[0];
@@ -393,6 +532,7 @@ SymId sym_add(Sym *S, const SymId *terms, int n)
         qsort(out.v, (size_t)out.n, sizeof *out.v, cmp_id);
         r = intern(S, SYM_ADD, 0, out.n, out.v, 0);
     }
+    il_free(&paired);
     il_free(&out);
     return r;
 }
@@ -574,6 +714,55 @@ SymId sym_mul(Sym *S, const SymId *factors, int n)
     return r;
 }
 
+SymId sym_param_content(Sym *S, SymId sum, SymId *rest)
+{
+    const SymNode *x = &S->nodes[sum];
+    if (x->op != SYM_ADD) {
+        *rest = S->one;
+        return sum;
+    }
+    int n = x->n;
+    const SymId *terms = x->args;
+    /* candidate bases: the parameters in the first term, with exponents */
+    const SymNode *t0 = &S->nodes[terms[0]];
+    int m0 = t0->op == SYM_MUL ? t0->n : 1;
+    const SymId *f0 = t0->op == SYM_MUL ? t0->args : &terms[0];
+    IdList content;
+    il_init(&content);
+    for (int i = 0; i < m0; i++) {
+        const SymNode *f = &S->nodes[f0[i]];
+        SymId base = f0[i];
+        double e = 1;
+        if (f->op == SYM_POW && sym_is_num(S, f->args[1], &e))
+            base = f->args[0];
+        if (S->nodes[base].op != SYM_VAR || S->vars[S->nodes[base].u.var].kind != SV_PARAM || e <= 0)
+            continue;
+        double least = e;
+        for (int k = 1; k < n && least > 0; k++) {
+            const SymNode *tk = &S->nodes[terms[k]];
+            int mk = tk->op == SYM_MUL ? tk->n : 1;
+            const SymId *fk = tk->op == SYM_MUL ? tk->args : &terms[k];
+            double found = 0;
+            for (int j = 0; j < mk; j++) {
+                const SymNode *g = &S->nodes[fk[j]];
+                double ee;
+                if (fk[j] == base)
+                    found = 1;
+                else if (g->op == SYM_POW && g->args[0] == base && sym_is_num(S, g->args[1], &ee) && ee > 0)
+                    found = ee;
+            }
+            if (found < least)
+                least = found;
+        }
+        if (least > 0)
+            il_push(&content, sym_powi(S, base, least));
+    }
+    SymId c = sym_mul(S, content.v, content.n);
+    il_free(&content);
+    *rest = sym_mul2(S, sum, sym_powi(S, c, -1));
+    return c;
+}
+
 SymId sym_add2(Sym *S, SymId a, SymId b)
 {
     if (a == S->zero)
@@ -664,6 +853,15 @@ SymId sym_fn(Sym *S, SymFn fn, SymId a, SymId b)
 {
     double x, y = 0;
     int arity = fns[fn].arity;
+    if ((fn == FN_COS || fn == FN_SIN) && !sym_is_num(S, a, NULL)) {
+        /* cos(-u) = cos u, sin(-u) = -sin u: of u and -u, the older node
+         * is the argument, so cos(t1 - t2) and cos(t2 - t1) are one node */
+        SymId na = sym_neg(S, a);
+        if (na < a) {
+            SymId r = intern(S, SYM_FN, fn, 1, (SymId[]){na, 0}, 0);
+            return fn == FN_COS ? r : sym_neg(S, r);
+        }
+    }
     if (sym_is_num(S, a, &x) && (arity == 1 || sym_is_num(S, b, &y))) {
         double v = fn_eval(fn, x, y);
         if (isfinite(v))
@@ -944,16 +1142,20 @@ double sym_eval(const Sym *S, SymId id, const double *x)
 /* ---------- sizes ---------- */
 
 /* Operations a node costs when written out: n-1 for an n-ary sum or
- * product, one for a power or a call (a leading -1 coefficient counts as a
- * negation). */
+ * product, one for a power or a call; a coefficient -1 costs nothing (the
+ * sum it stands in subtracts the term), as SymPy's count_ops counts a - b
+ * as one operation. */
 static long node_ops(const Sym *S, SymId id)
 {
     const SymNode *x = &S->nodes[id];
+    double c;
     switch ((SymOp)x->op) {
     case SYM_NUM:
     case SYM_VAR: return 0;
-    case SYM_ADD:
-    case SYM_MUL: return x->n - 1;
+    case SYM_ADD: return x->n - 1;
+    case SYM_MUL:
+        /* a factor -1 is the sign of a term: a subtraction in its sum */
+        return x->n - 1 - (sym_is_num(S, x->args[0], &c) && c == -1);
     default: return 1;
     }
 }
@@ -967,16 +1169,89 @@ long sym_ops_tree(const Sym *S, SymId id)
     return n;
 }
 
+/* A map from (left, right) pairs to names: the binary products a lowering
+ * shares.  Names continue the node ids, so they never collide with them. */
+typedef struct PairSet {
+    uint64_t *keys;
+    uint32_t *names;
+    size_t cap, len;
+    uint32_t next;
+} PairSet;
+
+static size_t pair_slot(uint64_t key, size_t cap)
+{
+    return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 20) & (cap - 1);
+}
+
+/* The name of the pair; *is_new tells whether it was first seen now. */
+static uint32_t pair_name(PairSet *ps, uint64_t key, int *is_new)
+{
+    if (2 * (ps->len + 1) > ps->cap) {
+        size_t cap = ps->cap ? 2 * ps->cap : 1024;
+        uint64_t *k = mem_xalloc(cap * sizeof *k);
+        uint32_t *nm = mem_xalloc(cap * sizeof *nm);
+        memset(k, 0, cap * sizeof *k);
+        for (size_t i = 0; i < ps->cap; i++)
+            if (ps->keys[i]) {
+                size_t j = pair_slot(ps->keys[i], cap);
+                while (k[j])
+                    j = (j + 1) & (cap - 1);
+                k[j] = ps->keys[i];
+                nm[j] = ps->names[i];
+            }
+        mem_free(ps->keys);
+        mem_free(ps->names);
+        ps->keys = k;
+        ps->names = nm;
+        ps->cap = cap;
+    }
+    size_t j = pair_slot(key, ps->cap);
+    for (; ps->keys[j]; j = (j + 1) & (ps->cap - 1))
+        if (ps->keys[j] == key) {
+            *is_new = 0;
+            return ps->names[j];
+        }
+    ps->keys[j] = key;
+    ps->names[j] = ps->next++;
+    ps->len++;
+    *is_new = 1;
+    return ps->names[j];
+}
+
+/* Operations after common sub-expressions: every distinct node once, and
+ * products taken two factors at a time from the left in id order (the
+ * coefficient first), each distinct partial product once, so c*x^2*sin(u)
+ * and c*x^2*sin(v) share c*x^2. */
 long sym_ops_dag(Sym *S, const SymId *roots, int n)
 {
     char *seen = mem_xalloc(S->nnodes);
     memset(seen, 0, S->nnodes);
     for (int i = 0; i < n; i++)
         mark(S, roots[i], seen);
+    PairSet ps = {0};
+    ps.next = S->nnodes;
     long ops = 0;
-    for (uint32_t id = 1; id < S->nnodes; id++)
-        if (seen[id])
+    for (uint32_t id = 1; id < S->nnodes; id++) {
+        if (!seen[id])
+            continue;
+        const SymNode *x = &S->nodes[id];
+        double c;
+        if (x->op != SYM_MUL) {
             ops += node_ops(S, id);
+            continue;
+        }
+        int k = 0;
+        if (sym_is_num(S, x->args[0], &c) && c == -1)
+            k = 1; /* the sign: free */
+        uint32_t left = x->args[k];
+        for (int i = k + 1; i < x->n; i++) {
+            int is_new;
+            left = pair_name(&ps, (uint64_t)left << 32 | x->args[i], &is_new);
+            ops += is_new;
+        }
+    }
+    mem_free(ps.keys);
+    mem_free(ps.names);
     mem_free(seen);
     return ops;
 }

@@ -109,6 +109,11 @@ SymId sym_pow(Sym *S, SymId base, SymId exp);
 SymId sym_powi(Sym *S, SymId base, double exp);
 SymId sym_fn(Sym *S, SymFn fn, SymId a, SymId b); /* b = 0 for one-argument functions */
 
+/* The product of parameter powers common to every term of a sum (its
+ * "content"), and the sum divided by it in *rest: sum = content * rest.
+ * Used to cancel parameters in a quotient by a sum. */
+SymId sym_param_content(Sym *S, SymId sum, SymId *rest);
+
 const char *sym_fn_name(SymFn fn);
 int sym_fn_arity(SymFn fn);
 int sym_fn_by_name(const char *name); /* -1 if not a built-in */

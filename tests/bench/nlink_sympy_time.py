@@ -38,6 +38,7 @@ def main():
     if args.n < 1 or args.repeats < 1:
         ap.error('N and --repeats must be positive')
 
+    sys.dont_write_bytecode = True      # leave no __pycache__ in the shared anchors
     sys.path.insert(0, os.path.abspath(args.anchors))
     try:
         import nlink_sympy as ref
