@@ -48,9 +48,9 @@ static int same(const SymNode *x, int op, int fn, int n, const SymId *args, uint
         return 0;
     if (op == SYM_NUM)
         return num_bits(x->u.num) == payload;
-    if (op == SYM_VAR)
-        return x->u.var == payload;
-    return memcmp(x->args, args, (size_t)n * sizeof *args) == 0;
+    if (x->u.var != payload)
+        return 0;
+    return n == 0 || memcmp(x->args, args, (size_t)n * sizeof *args) == 0;
 }
 
 static void grow_table(Sym *S)
@@ -96,7 +96,7 @@ static SymId intern(Sym *S, int op, int fn, int n, const SymId *args, uint64_t p
     x->hash = h;
     if (op == SYM_NUM)
         memcpy(&x->u.num, &payload, sizeof payload);
-    else if (op == SYM_VAR)
+    else
         x->u.var = (uint32_t)payload;
     if (n) {
         SymId *a = arena_alloc(S->arena, (size_t)n * sizeof *a);
@@ -129,6 +129,7 @@ void sym_free(Sym *S)
     mem_free(S->nodes);
     mem_free(S->table);
     mem_free(S->vars);
+    mem_free(S->tensors);
     mem_free(S->memo);
     S->nodes = NULL;
     S->table = NULL;
@@ -871,6 +872,269 @@ SymId sym_fn(Sym *S, SymFn fn, SymId a, SymId b)
     return intern(S, SYM_FN, fn, arity, args, 0);
 }
 
+
+/* ---------- vectors and networks ---------- */
+
+static SymId vnode(Sym *S, int op, int fn, int n, const SymId *args, uint32_t payload, uint32_t len)
+{
+    SymId id = intern(S, op, fn, n, args, payload);
+    S->nodes[id].len = len;
+    return id;
+}
+
+int sym_add_tensor(Sym *S, const char *name, int rows, int cols)
+{
+    if (S->ntensors == S->captensors) {
+        S->captensors = S->captensors ? 2 * S->captensors : 8;
+        S->tensors = mem_xrealloc(S->tensors, (size_t)S->captensors * sizeof *S->tensors);
+    }
+    S->tensors[S->ntensors] = (SymTensor){name, rows, cols, NULL};
+    return S->ntensors++;
+}
+
+SymId sym_vones(Sym *S, int len)
+{
+    return vnode(S, SYM_VONES, 0, 0, NULL, (uint32_t)len, (uint32_t)len);
+}
+
+SymId sym_vzero(Sym *S, int len)
+{
+    SymId a[2] = {S->zero, sym_vones(S, len)};
+    return vnode(S, SYM_VSCALE, 0, 2, a, 0, (uint32_t)len);
+}
+
+static int is_vzero(const Sym *S, SymId v)
+{
+    const SymNode *x = &S->nodes[v];
+    return x->op == SYM_VSCALE && x->args[0] == S->zero;
+}
+
+static int is_vones(const Sym *S, SymId v)
+{
+    return S->nodes[v].op == SYM_VONES;
+}
+
+SymId sym_vec(Sym *S, const SymId *items, int n)
+{
+    int zero = 1;
+    for (int i = 0; i < n; i++)
+        zero &= items[i] == S->zero;
+    if (zero)
+        return sym_vzero(S, n);
+    return vnode(S, SYM_VEC, 0, n, items, 0, (uint32_t)n);
+}
+
+SymId sym_comp(Sym *S, SymId v, int i)
+{
+    const SymNode *x = &S->nodes[v];
+    if (x->op == SYM_VEC)
+        return x->args[i];
+    if (x->op == SYM_VONES)
+        return S->one;
+    if (x->op == SYM_VSCALE && is_vones(S, x->args[1]))
+        return x->args[0];
+    return vnode(S, SYM_COMP, 0, 1, &v, (uint32_t)i, 0);
+}
+
+SymId sym_sumv(Sym *S, SymId v)
+{
+    const SymNode *x = &S->nodes[v];
+    if (x->op == SYM_VEC)
+        return sym_add(S, x->args, x->n);
+    if (x->op == SYM_VONES)
+        return sym_num(S, x->len);
+    if (x->op == SYM_VSCALE) {
+        SymId sc = x->args[0], w = x->args[1];
+        return sc == S->zero ? S->zero : sym_mul2(S, sc, sym_sumv(S, w));
+    }
+    return vnode(S, SYM_SUMV, 0, 1, &v, 0, 0);
+}
+
+SymId sym_vparam(Sym *S, int tensor)
+{
+    return vnode(S, SYM_VPARAM, 0, 0, NULL, (uint32_t)tensor, (uint32_t)S->tensors[tensor].rows);
+}
+
+SymId sym_matvec(Sym *S, int tensor, SymId v)
+{
+    uint32_t rows = (uint32_t)S->tensors[tensor].rows;
+    if (is_vzero(S, v))
+        return sym_vzero(S, (int)rows);
+    return vnode(S, SYM_MATVEC, 0, 1, &v, (uint32_t)tensor, rows);
+}
+
+SymId sym_mattvec(Sym *S, int tensor, SymId v)
+{
+    uint32_t cols = (uint32_t)S->tensors[tensor].cols;
+    if (is_vzero(S, v))
+        return sym_vzero(S, (int)cols);
+    return vnode(S, SYM_MATTVEC, 0, 1, &v, (uint32_t)tensor, cols);
+}
+
+SymId sym_vadd(Sym *S, SymId a, SymId b)
+{
+    if (is_vzero(S, a))
+        return b;
+    if (is_vzero(S, b))
+        return a;
+    if (a > b) {
+        SymId t = a;
+        a = b;
+        b = t;
+    }
+    return vnode(S, SYM_VADD, 0, 2, (SymId[]){a, b}, 0, S->nodes[a].len);
+}
+
+SymId sym_vmul(Sym *S, SymId a, SymId b)
+{
+    if (is_vzero(S, a))
+        return a;
+    if (is_vzero(S, b))
+        return b;
+    if (is_vones(S, a))
+        return b;
+    if (is_vones(S, b))
+        return a;
+    if (a > b) {
+        SymId t = a;
+        a = b;
+        b = t;
+    }
+    return vnode(S, SYM_VMUL, 0, 2, (SymId[]){a, b}, 0, S->nodes[a].len);
+}
+
+SymId sym_vscale(Sym *S, SymId sc, SymId v)
+{
+    const SymNode *x = &S->nodes[v];
+    if (sc == S->one)
+        return v;
+    if (is_vzero(S, v))
+        return v;
+    if (sc == S->zero)
+        return sym_vzero(S, (int)x->len);
+    if (x->op == SYM_VSCALE) {
+        SymId inner = x->args[1];
+        return sym_vscale(S, sym_mul2(S, sc, x->args[0]), inner);
+    }
+    return vnode(S, SYM_VSCALE, 0, 2, (SymId[]){sc, v}, 0, x->len);
+}
+
+static const char *const act_names[ACT_COUNT] = {"softplus", "tanh", "sigmoid", "relu2", "relu"};
+
+const char *sym_act_name(SymAct act)
+{
+    return act_names[act];
+}
+
+int sym_act_by_name(const char *name)
+{
+    for (int i = 0; i < ACT_COUNT; i++)
+        if (strcmp(act_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+/* The highest derivative order that is not identically zero. */
+static int act_max_order(SymAct act)
+{
+    return act == ACT_RELU ? 1 : act == ACT_RELU2 ? 2 : 1000;
+}
+
+SymId sym_act(Sym *S, SymAct act, int order, SymId v)
+{
+    uint32_t len = S->nodes[v].len;
+    if (order > act_max_order(act))
+        return sym_vzero(S, (int)len);
+    return vnode(S, SYM_ACT, act, 1, &v, (uint32_t)order, len);
+}
+
+SymId sym_dot(Sym *S, SymId a, SymId b)
+{
+    return sym_sumv(S, sym_vmul(S, a, b));
+}
+
+static double sigmoid(double x)
+{
+    return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x));
+}
+
+/* The order-k derivative of an activation at x (k = 0..3 by formula). */
+double sym_act_eval(SymAct act, int k, double x)
+{
+    switch (act) {
+    case ACT_SOFTPLUS: /* log(1 + e^x); its derivatives are those of the sigmoid */
+        if (k == 0)
+            return x > 30 ? x + log1p(exp(-x)) : log1p(exp(x));
+        return sym_act_eval(ACT_SIGMOID, k - 1, x);
+    case ACT_SIGMOID: {
+        double s = sigmoid(x);
+        switch (k) {
+        case 0: return s;
+        case 1: return s * (1 - s);
+        case 2: return s * (1 - s) * (1 - 2 * s);
+        case 3: return s * (1 - s) * (1 - 6 * s + 6 * s * s);
+        default: return NAN;
+        }
+    }
+    case ACT_TANH: {
+        double t = tanh(x), u = 1 - t * t;
+        switch (k) {
+        case 0: return t;
+        case 1: return u;
+        case 2: return -2 * t * u;
+        case 3: return u * (6 * t * t - 2);
+        default: return NAN;
+        }
+    }
+    case ACT_RELU2: /* max(0, x)^2 */
+        return x <= 0 ? 0 : k == 0 ? x * x : k == 1 ? 2 * x : k == 2 ? 2 : 0;
+    case ACT_RELU:
+        return x <= 0 ? 0 : k == 0 ? x : k == 1 ? 1 : 0;
+    case ACT_COUNT:
+        break;
+    }
+    return NAN;
+}
+
+/* Forward rule of a vector node (or of a scalar node of vectors). */
+static SymId diff_rec(Sym *S, SymId id, int var);
+
+static SymId vec_diff(Sym *S, SymId id, int var)
+{
+    SymNode x = S->nodes[id]; /* a copy: the constructors below may move nodes */
+    switch ((SymOp)x.op) {
+    case SYM_VEC: {
+        SymId *d = mem_xalloc((size_t)x.n * sizeof *d);
+        for (int i = 0; i < x.n; i++)
+            d[i] = diff_rec(S, x.args[i], var);
+        SymId r = sym_vec(S, d, x.n);
+        mem_free(d);
+        return r;
+    }
+    case SYM_COMP: return sym_comp(S, diff_rec(S, x.args[0], var), (int)x.u.var);
+    case SYM_SUMV: return sym_sumv(S, diff_rec(S, x.args[0], var));
+    case SYM_VPARAM:
+    case SYM_VONES: return sym_vzero(S, (int)x.len);
+    case SYM_MATVEC: return sym_matvec(S, (int)x.u.var, diff_rec(S, x.args[0], var));
+    case SYM_MATTVEC: return sym_mattvec(S, (int)x.u.var, diff_rec(S, x.args[0], var));
+    case SYM_VADD: return sym_vadd(S, diff_rec(S, x.args[0], var), diff_rec(S, x.args[1], var));
+    case SYM_VMUL: {
+        SymId da = diff_rec(S, x.args[0], var), db = diff_rec(S, x.args[1], var);
+        return sym_vadd(S, sym_vmul(S, da, x.args[1]), sym_vmul(S, x.args[0], db));
+    }
+    case SYM_VSCALE: {
+        SymId ds = diff_rec(S, x.args[0], var), dv = diff_rec(S, x.args[1], var);
+        return sym_vadd(S, sym_vscale(S, ds, x.args[1]), sym_vscale(S, x.args[0], dv));
+    }
+    case SYM_ACT: {
+        SymId du = diff_rec(S, x.args[0], var);
+        return sym_vmul(S, sym_act(S, (SymAct)x.fn, (int)x.u.var + 1, x.args[0]), du);
+    }
+    default: break;
+    }
+    return S->zero;
+}
+
 /* ---------- dependence ---------- */
 
 int sym_depends(Sym *S, SymId id, int var, int kind)
@@ -923,6 +1187,8 @@ static SymId local_partial(Sym *S, SymId id, int i)
     }
     case SYM_FN:
         break;
+    default: /* vector nodes have their own rules (vec_diff, sym_grad) */
+        return S->zero;
     }
     switch ((SymFn)fn) {
     case FN_SIN: return sym_fn(S, FN_COS, a, 0);
@@ -968,6 +1234,8 @@ static SymId diff_rec(Sym *S, SymId id, int var)
         r = S->zero;
     else if (x->op == SYM_VAR)
         r = (int)x->u.var == var ? S->one : S->zero;
+    else if (x->op >= SYM_VEC)
+        r = vec_diff(S, id, var);
     else {
         IdList terms;
         il_init(&terms);
@@ -1015,6 +1283,27 @@ static void mark(const Sym *S, SymId root, char *seen)
         mark(S, x->args[i], seen);
 }
 
+/* Add contribution `c` to the adjoint list of node `to`. */
+static void contribute(Sym *S, IdList *adj, SymId to, SymId c)
+{
+    if (S->nodes[to].op == SYM_NUM || S->nodes[to].op == SYM_VONES)
+        return;
+    if (adj[to].n < 0)
+        il_init(&adj[to]);
+    il_push(&adj[to], c);
+}
+
+/* The sum of a node's adjoint contributions (scalars or vectors). */
+static SymId adjoint_total(Sym *S, SymId id, IdList *l)
+{
+    if (S->nodes[id].len == 0)
+        return sym_add(S, l->v, l->n);
+    SymId t = l->v[0];
+    for (int i = 1; i < l->n; i++)
+        t = sym_vadd(S, t, l->v[i]);
+    return t;
+}
+
 void sym_grad(Sym *S, SymId root, const int *vars, int n, SymId *out)
 {
     uint32_t limit = S->nnodes; /* nodes created below are not part of the sweep */
@@ -1032,26 +1321,70 @@ void sym_grad(Sym *S, SymId root, const int *vars, int n, SymId *out)
     for (uint32_t id = limit - 1; id > 0; id--) {
         if (!seen[id] || adj[id].n < 0)
             continue;
-        SymId a = sym_add(S, adj[id].v, adj[id].n);
+        SymId a = adjoint_total(S, id, &adj[id]);
         il_free(&adj[id]);
         total[id] = a;
-        if (a == S->zero)
+        if (a == S->zero || is_vzero(S, a))
             continue;
-        int nargs = S->nodes[id].n;
-        for (int i = 0; i < nargs; i++) {
-            SymId c = S->nodes[id].args[i];
-            const SymNode *cx = &S->nodes[c];
-            if (cx->op == SYM_NUM)
-                continue;
-            if (adj[c].n < 0)
-                il_init(&adj[c]);
-            il_push(&adj[c], sym_mul2(S, a, local_partial(S, id, i)));
+        SymNode x = S->nodes[id]; /* a copy: nodes may move below */
+        switch ((SymOp)x.op) {
+        case SYM_NUM:
+        case SYM_VAR:
+        case SYM_VPARAM:
+        case SYM_VONES:
+            break;
+        case SYM_VEC:
+            for (int i = 0; i < x.n; i++)
+                contribute(S, adj, x.args[i], sym_comp(S, a, i));
+            break;
+        case SYM_COMP: {
+            /* the i-th unit vector, scaled */
+            int len = (int)S->nodes[x.args[0]].len;
+            SymId *e = mem_xalloc((size_t)len * sizeof *e);
+            for (int i = 0; i < len; i++)
+                e[i] = (uint32_t)i == x.u.var ? a : S->zero;
+            contribute(S, adj, x.args[0], sym_vec(S, e, len));
+            mem_free(e);
+            break;
+        }
+        case SYM_SUMV:
+            contribute(S, adj, x.args[0], sym_vscale(S, a, sym_vones(S, (int)S->nodes[x.args[0]].len)));
+            break;
+        case SYM_MATVEC:
+            contribute(S, adj, x.args[0], sym_mattvec(S, (int)x.u.var, a));
+            break;
+        case SYM_MATTVEC:
+            contribute(S, adj, x.args[0], sym_matvec(S, (int)x.u.var, a));
+            break;
+        case SYM_VADD:
+            contribute(S, adj, x.args[0], a);
+            contribute(S, adj, x.args[1], a);
+            break;
+        case SYM_VMUL:
+            contribute(S, adj, x.args[0], sym_vmul(S, a, x.args[1]));
+            contribute(S, adj, x.args[1], sym_vmul(S, a, x.args[0]));
+            break;
+        case SYM_VSCALE:
+            contribute(S, adj, x.args[0], sym_dot(S, a, x.args[1]));
+            contribute(S, adj, x.args[1], sym_vscale(S, x.args[0], a));
+            break;
+        case SYM_ACT:
+            contribute(S, adj, x.args[0],
+                       sym_vmul(S, a, sym_act(S, (SymAct)x.fn, (int)x.u.var + 1, x.args[0])));
+            break;
+        default: /* scalar operations: the local partial derivatives */
+            for (int i = 0; i < x.n; i++)
+                contribute(S, adj, x.args[i], sym_mul2(S, a, local_partial(S, id, i)));
+            break;
         }
     }
     for (int k = 0; k < n; k++) {
         SymId v = sym_var(S, vars[k]);
         out[k] = v < limit && seen[v] ? total[v] : S->zero;
     }
+    for (uint32_t i = 0; i < limit; i++)
+        if (adj[i].n >= 0)
+            il_free(&adj[i]);
     mem_free(total);
     mem_free(adj);
     mem_free(seen);
@@ -1073,11 +1406,22 @@ static SymId subst_rec(Sym *S, SymId id, const double *value, const char *has, S
         SymId a[n];
         for (int i = 0; i < n; i++)
             a[i] = subst_rec(S, S->nodes[id].args[i], value, has, memo);
+        uint32_t pay = S->nodes[id].u.var;
         switch (op) {
         case SYM_ADD: r = sym_add(S, a, n); break;
         case SYM_MUL: r = sym_mul(S, a, n); break;
         case SYM_POW: r = sym_pow(S, a[0], a[1]); break;
-        default: r = sym_fn(S, (SymFn)fn, a[0], n > 1 ? a[1] : 0); break;
+        case SYM_FN: r = sym_fn(S, (SymFn)fn, a[0], n > 1 ? a[1] : 0); break;
+        case SYM_VEC: r = sym_vec(S, a, n); break;
+        case SYM_COMP: r = sym_comp(S, a[0], (int)pay); break;
+        case SYM_SUMV: r = sym_sumv(S, a[0]); break;
+        case SYM_MATVEC: r = sym_matvec(S, (int)pay, a[0]); break;
+        case SYM_MATTVEC: r = sym_mattvec(S, (int)pay, a[0]); break;
+        case SYM_VADD: r = sym_vadd(S, a[0], a[1]); break;
+        case SYM_VMUL: r = sym_vmul(S, a[0], a[1]); break;
+        case SYM_VSCALE: r = sym_vscale(S, a[0], a[1]); break;
+        case SYM_ACT: r = sym_act(S, (SymAct)fn, (int)pay, a[0]); break;
+        default: break;
         }
     }
     memo[id] = r;
@@ -1094,48 +1438,96 @@ SymId sym_subst(Sym *S, SymId id, const double *value, const char *has)
     return r;
 }
 
-static double eval_rec(const Sym *S, SymId id, const double *x, double *memo, char *done)
+/* Evaluate node `id` (and what it needs); val[id] holds its value: one
+ * double for a scalar, len for a vector. */
+static const double *eval_rec(const Sym *S, SymId id, const double *x, double **val)
 {
-    if (done[id])
-        return memo[id];
+    if (val[id])
+        return val[id];
     const SymNode *n = &S->nodes[id];
-    double v = 0;
+    size_t len = n->len ? n->len : 1;
+    double *v = mem_xalloc(len * sizeof *v);
+    const double *a = n->n > 0 ? eval_rec(S, n->args[0], x, val) : NULL;
+    const double *b = n->n > 1 ? eval_rec(S, n->args[1], x, val) : NULL;
     switch ((SymOp)n->op) {
-    case SYM_NUM: v = n->u.num; break;
-    case SYM_VAR: v = x[n->u.var]; break;
+    case SYM_NUM: v[0] = n->u.num; break;
+    case SYM_VAR: v[0] = x[n->u.var]; break;
     case SYM_ADD:
+        v[0] = 0;
         for (int i = 0; i < n->n; i++)
-            v += eval_rec(S, n->args[i], x, memo, done);
+            v[0] += eval_rec(S, n->args[i], x, val)[0];
         break;
     case SYM_MUL:
-        v = 1;
+        v[0] = 1;
         for (int i = 0; i < n->n; i++)
-            v *= eval_rec(S, n->args[i], x, memo, done);
+            v[0] *= eval_rec(S, n->args[i], x, val)[0];
         break;
-    case SYM_POW: {
-        double b = eval_rec(S, n->args[0], x, memo, done);
-        double e = eval_rec(S, n->args[1], x, memo, done);
-        v = e == 2 ? b * b : e == -1 ? 1 / b : pow(b, e);
+    case SYM_POW:
+        v[0] = b[0] == 2 ? a[0] * a[0] : b[0] == -1 ? 1 / a[0] : pow(a[0], b[0]);
+        break;
+    case SYM_FN: v[0] = fn_eval(n->fn, a[0], b ? b[0] : 0); break;
+    case SYM_VEC:
+        for (int i = 0; i < n->n; i++)
+            v[i] = eval_rec(S, n->args[i], x, val)[0];
+        break;
+    case SYM_COMP: v[0] = a[n->u.var]; break;
+    case SYM_SUMV:
+        v[0] = 0;
+        for (uint32_t i = 0; i < S->nodes[n->args[0]].len; i++)
+            v[0] += a[i];
+        break;
+    case SYM_VPARAM:
+        for (size_t i = 0; i < len; i++)
+            v[i] = S->tensors[n->u.var].data[i];
+        break;
+    case SYM_VONES:
+        for (size_t i = 0; i < len; i++)
+            v[i] = 1;
+        break;
+    case SYM_MATVEC:
+    case SYM_MATTVEC: {
+        const SymTensor *W = &S->tensors[n->u.var];
+        for (size_t i = 0; i < len; i++)
+            v[i] = 0;
+        for (int r = 0; r < W->rows; r++)
+            for (int c = 0; c < W->cols; c++) {
+                double w = W->data[r * W->cols + c];
+                if (n->op == SYM_MATVEC)
+                    v[r] += w * a[c];
+                else
+                    v[c] += w * a[r];
+            }
         break;
     }
-    case SYM_FN:
-        v = fn_eval(n->fn, eval_rec(S, n->args[0], x, memo, done),
-                    n->n > 1 ? eval_rec(S, n->args[1], x, memo, done) : 0);
+    case SYM_VADD:
+        for (size_t i = 0; i < len; i++)
+            v[i] = a[i] + b[i];
+        break;
+    case SYM_VMUL:
+        for (size_t i = 0; i < len; i++)
+            v[i] = a[i] * b[i];
+        break;
+    case SYM_VSCALE:
+        for (size_t i = 0; i < len; i++)
+            v[i] = a[0] * b[i];
+        break;
+    case SYM_ACT:
+        for (size_t i = 0; i < len; i++)
+            v[i] = sym_act_eval((SymAct)n->fn, (int)n->u.var, a[i]);
         break;
     }
-    done[id] = 1;
-    memo[id] = v;
+    val[id] = v;
     return v;
 }
 
 double sym_eval(const Sym *S, SymId id, const double *x)
 {
-    double *memo = mem_xalloc((size_t)(id + 1) * sizeof *memo);
-    char *done = mem_xalloc((size_t)id + 1);
-    memset(done, 0, (size_t)id + 1);
-    double v = eval_rec(S, id, x, memo, done);
-    mem_free(memo);
-    mem_free(done);
+    double **val = mem_xalloc((size_t)(id + 1) * sizeof *val);
+    memset(val, 0, (size_t)(id + 1) * sizeof *val);
+    double v = eval_rec(S, id, x, val)[0];
+    for (SymId i = 0; i <= id; i++)
+        mem_free(val[i]);
+    mem_free(val);
     return v;
 }
 

@@ -29,8 +29,29 @@ typedef enum SymOp {
     SYM_ADD, /* args[0] + ... + args[n-1], n >= 2 */
     SYM_MUL, /* args[0] * ... * args[n-1], n >= 2; a numeric coefficient first */
     SYM_POW, /* args[0] ^ args[1] */
-    SYM_FN   /* fn(args[0] [, args[1]]) */
+    SYM_FN,  /* fn(args[0] [, args[1]]) */
+    /* Vectors (len > 0), so a network is a handful of nodes: */
+    SYM_VEC,     /* [args[0], ..., args[n-1]]: scalars assembled */
+    SYM_COMP,    /* args[0][u.var]: a component (a scalar) */
+    SYM_SUMV,    /* sum of the components of args[0] (a scalar) */
+    SYM_VPARAM,  /* the vector parameter u.var (a bias), len = its size */
+    SYM_VONES,   /* the vector of ones of length len */
+    SYM_MATVEC,  /* W * args[0], W = matrix parameter u.var */
+    SYM_MATTVEC, /* W^T * args[0] */
+    SYM_VADD,    /* args[0] + args[1], elementwise */
+    SYM_VMUL,    /* args[0] .* args[1], elementwise */
+    SYM_VSCALE,  /* args[0] (a scalar) * args[1] (a vector) */
+    SYM_ACT      /* activation fn, derivative of order u.var, elementwise on args[0] */
 } SymOp;
+
+typedef enum SymAct { ACT_SOFTPLUS, ACT_TANH, ACT_SIGMOID, ACT_RELU2, ACT_RELU, ACT_COUNT } SymAct;
+
+/* A matrix or vector parameter of a network (weights, biases). */
+typedef struct SymTensor {
+    const char *name;
+    int rows, cols; /* a vector has cols = 1 */
+    double *data;   /* values, row-major (set by the client; for evaluation) */
+} SymTensor;
 
 typedef enum SymFn {
     FN_SIN, FN_COS, FN_TAN, FN_ASIN, FN_ACOS, FN_ATAN, FN_ATAN2, FN_SINH, FN_COSH, FN_TANH,
@@ -57,9 +78,10 @@ typedef struct SymNode {
     uint8_t op, fn;
     uint16_t n;        /* number of arguments */
     uint32_t hash;
+    uint32_t len;      /* 0 for a scalar, else the vector's length */
     union {
         double num;
-        uint32_t var;
+        uint32_t var;  /* the variable, component, tensor or derivative order */
     } u;
     const SymId *args; /* n arguments, in the arena */
 } SymNode;
@@ -72,6 +94,8 @@ typedef struct Sym {
     uint32_t captable;
     SymVar *vars;
     int nvars, capvars;
+    SymTensor *tensors;
+    int ntensors, captensors;
     SymId zero, one, minus_one;
     /* While > 0, products and powers of sums are not expanded: set while
      * building the arguments of functions, so sqrt((x1 - x2)^2 + ...) keeps
@@ -130,6 +154,26 @@ SymId sym_diff(Sym *S, SymId id, int var);
 /* Gradient with respect to vars[0..n-1] by reverse accumulation (one sweep
  * over the graph); the same results as sym_diff, built another way. */
 void sym_grad(Sym *S, SymId id, const int *vars, int n, SymId *out);
+
+/* Vectors and networks.  Tensors are parameters: differentiation with
+ * respect to scalar variables treats them as constants. */
+int sym_add_tensor(Sym *S, const char *name, int rows, int cols);
+SymId sym_vec(Sym *S, const SymId *items, int n);
+SymId sym_comp(Sym *S, SymId v, int i);
+SymId sym_sumv(Sym *S, SymId v);
+SymId sym_vparam(Sym *S, int tensor);
+SymId sym_vones(Sym *S, int len);
+SymId sym_vzero(Sym *S, int len); /* 0 * ones */
+SymId sym_matvec(Sym *S, int tensor, SymId v);
+SymId sym_mattvec(Sym *S, int tensor, SymId v);
+SymId sym_vadd(Sym *S, SymId a, SymId b);
+SymId sym_vmul(Sym *S, SymId a, SymId b);
+SymId sym_vscale(Sym *S, SymId s, SymId v);
+SymId sym_act(Sym *S, SymAct act, int order, SymId v);
+SymId sym_dot(Sym *S, SymId a, SymId b);
+const char *sym_act_name(SymAct act);
+int sym_act_by_name(const char *name);
+double sym_act_eval(SymAct act, int order, double x);
 
 /* Substitute numbers for variables: value[v] is used for each variable v
  * with has[v] set. */

@@ -410,12 +410,80 @@ static const char *latex_fn(int fn)
     }
 }
 
+/* Vector nodes appear only in learned systems, whose equations are not
+ * printed by `lag el`; this notation is for debugging. */
+static void vector(Printer *p, SymId id)
+{
+    const Sym *S = p->S;
+    SymNode x = S->nodes[id];
+    FILE *out = p->out;
+    switch ((SymOp)x.op) {
+    case SYM_VEC:
+        fputc('[', out);
+        for (int i = 0; i < x.n; i++) {
+            fputs(i ? ", " : "", out);
+            expr(p, x.args[i], 0);
+        }
+        fputc(']', out);
+        return;
+    case SYM_COMP:
+        expr(p, x.args[0], P_ATOM);
+        fprintf(out, "[%u]", x.u.var);
+        return;
+    case SYM_SUMV:
+        fputs("sum(", out);
+        expr(p, x.args[0], 0);
+        fputc(')', out);
+        return;
+    case SYM_VPARAM:
+        fputs(S->tensors[x.u.var].name, out);
+        return;
+    case SYM_VONES:
+        fprintf(out, "ones(%u)", x.len);
+        return;
+    case SYM_MATVEC:
+    case SYM_MATTVEC:
+        fprintf(out, x.op == SYM_MATVEC ? "%s*" : "transpose(%s)*", S->tensors[x.u.var].name);
+        expr(p, x.args[0], P_ATOM);
+        return;
+    case SYM_VADD:
+    case SYM_VMUL:
+        fputc('(', out);
+        expr(p, x.args[0], 0);
+        fputs(x.op == SYM_VADD ? " + " : " .* ", out);
+        expr(p, x.args[1], 0);
+        fputc(')', out);
+        return;
+    case SYM_VSCALE:
+        expr(p, x.args[0], P_ATOM);
+        fputc('*', out);
+        expr(p, x.args[1], P_ATOM);
+        return;
+    case SYM_ACT:
+        fprintf(out, "%s", sym_act_name((SymAct)x.fn));
+        if (x.u.var)
+            fprintf(out, "_d%u", x.u.var);
+        fputc('(', out);
+        expr(p, x.args[0], 0);
+        fputc(')', out);
+        return;
+    default:
+        return;
+    }
+}
+
 static void expr(Printer *p, SymId id, int prec)
 {
     const Sym *S = p->S;
     SymNode node = S->nodes[id]; /* a copy: printing may intern nodes */
     const SymNode *x = &node;
+    if (x->op >= SYM_VEC) {
+        vector(p, id);
+        return;
+    }
     switch ((SymOp)x->op) {
+    default:
+        return;
     case SYM_NUM:
         if (x->u.num < 0 && prec > P_SUM) {
             fputs(p->latex ? "\\left(" : "(", p->out);
