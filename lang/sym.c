@@ -337,6 +337,9 @@ static int cmp_term(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static SymId combine_radicals(Sym *S, SymId sum);
+static int is_int(double e);
+
 /* The sine or cosine in a factor: f = sin(u), cos(u) or their square. */
 static int trig_factor(const Sym *S, SymId f, SymId *fn, int *square)
 {
@@ -532,10 +535,110 @@ SymId sym_add(Sym *S, const SymId *terms, int n)
     else {
         qsort(out.v, (size_t)out.n, sizeof *out.v, cmp_id);
         r = intern(S, SYM_ADD, 0, out.n, out.v, 0);
+        if (!S->in_radical) {
+            SymId better = combine_radicals(S, r);
+            if (better)
+                r = better;
+        }
     }
     il_free(&paired);
     il_free(&out);
     return r;
+}
+
+/* The exponent of radical s in a term (0 if absent), and the term without
+ * that factor in *rest. */
+static int radical_power(Sym *S, SymId term, SymId s, SymId *rest)
+{
+    const SymNode *x = &S->nodes[term];
+    int n = x->op == SYM_MUL ? x->n : 1;
+    const SymId *f = x->op == SYM_MUL ? x->args : &term;
+    int k = 0, at = -1;
+    for (int i = 0; i < n && at < 0; i++) {
+        const SymNode *y = &S->nodes[f[i]];
+        double e;
+        if (f[i] == s)
+            k = 1, at = i;
+        else if (y->op == SYM_POW && y->args[0] == s && sym_is_num(S, y->args[1], &e) && is_int(e))
+            k = (int)e, at = i;
+    }
+    if (at < 0) {
+        *rest = term;
+        return 0;
+    }
+    IdList l;
+    il_init(&l);
+    for (int i = 0; i < n; i++)
+        if (i != at)
+            il_push(&l, f[i]);
+    *rest = sym_mul(S, l.v, l.n);
+    il_free(&l);
+    return k;
+}
+
+/* A sum whose terms hold different powers of one radical s = sqrt(u), some
+ * negative, is rewritten over the common power: sum = s^kmin * (sum of
+ * rest_i * u^((k_i - kmin)/2)), when every k_i - kmin is even.  Where a
+ * term divides by s the sum is defined only for u > 0, where s^2 = u, so the
+ * rewrite is exact; it is kept only when it is shorter.  This is what
+ * turns m/sqrt(u) + m v^2/(c^2 sqrt(u)^3) into m/sqrt(u)^3. */
+static SymId combine_radicals(Sym *S, SymId sum)
+{
+    int n = S->nodes[sum].n;
+    const SymId *terms = S->nodes[sum].args;
+    SymId best = 0;
+    S->in_radical++;
+    for (int i = 0; i < n && !best; i++) {
+        const SymNode *x = &S->nodes[terms[i]];
+        int nf = x->op == SYM_MUL ? x->n : 1;
+        const SymId *f = x->op == SYM_MUL ? x->args : &terms[i];
+        for (int j = 0; j < nf && !best; j++) {
+            const SymNode *y = &S->nodes[f[j]];
+            SymId s = y->op == SYM_POW ? y->args[0] : f[j];
+            const SymNode *z = &S->nodes[s];
+            if (z->op != SYM_FN || z->fn != FN_SQRT)
+                continue;
+            int kmin = 0, kmax = 0, present = 0, odd = 0;
+            int *k = mem_xalloc((size_t)n * sizeof *k);
+            SymId *rest = mem_xalloc((size_t)n * sizeof *rest);
+            for (int t = 0; t < n; t++) {
+                k[t] = radical_power(S, terms[t], s, &rest[t]);
+                if (rest[t] == terms[t])
+                    continue; /* absent */
+                if (present == 0 || k[t] < kmin)
+                    kmin = k[t];
+                if (present == 0 || k[t] > kmax)
+                    kmax = k[t];
+                present++;
+            }
+            for (int t = 0; t < n; t++)
+                if (rest[t] != terms[t] && (k[t] - kmin) % 2)
+                    odd = 1;
+            if (present >= 2 && kmin < 0 && kmin != kmax && !odd) {
+                SymId u = S->nodes[s].args[0];
+                IdList in, all;
+                il_init(&in);
+                il_init(&all);
+                for (int t = 0; t < n; t++) {
+                    if (rest[t] == terms[t])
+                        il_push(&all, terms[t]);
+                    else
+                        il_push(&in, sym_mul2(S, rest[t], sym_powi(S, u, (k[t] - kmin) / 2)));
+                }
+                SymId inner = sym_add(S, in.v, in.n);
+                il_push(&all, sym_mul2(S, sym_powi(S, s, kmin), inner));
+                SymId cand = sym_add(S, all.v, all.n);
+                if (sym_ops_tree(S, cand) < sym_ops_tree(S, sum))
+                    best = cand;
+                il_free(&in);
+                il_free(&all);
+            }
+            mem_free(k);
+            mem_free(rest);
+        }
+    }
+    S->in_radical--;
+    return best;
 }
 
 /* Parameters and nonzero numbers may be cancelled against themselves. */
@@ -566,8 +669,6 @@ static SymId powi_raw(Sym *S, SymId base, double e)
         return base;
     return intern(S, SYM_POW, 0, 2, (SymId[]){base, sym_num(S, e)}, 0);
 }
-
-static int is_int(double e);
 
 /* Whether base^e is a small power of a sum that the normal form expands. */
 static int expandable_pow(const Sym *S, SymId base, double e)

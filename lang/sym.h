@@ -101,6 +101,7 @@ typedef struct Sym {
      * building the arguments of functions, so sqrt((x1 - x2)^2 + ...) keeps
      * the differences that make it accurate far from the origin. */
     int no_expand;
+    int in_radical; /* inside combine_radicals: do not recurse into it */
     /* Derivative memo: for the variable `memo_var`, memo[id] = d(id)/d(var). */
     SymId *memo;
     uint32_t capmemo;
