@@ -120,10 +120,46 @@ static long factor_key(const Sym *S, SymId id)
 
 static const Sym *sort_sym;
 
+static int cmp_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
 static int cmp_factor_key(const void *a, const void *b)
 {
     long x = factor_key(sort_sym, *(const SymId *)a), y = factor_key(sort_sym, *(const SymId *)b);
     return (x > y) - (x < y);
+}
+
+/* Compare two terms of a sum by the print keys of their factors, in
+ * printing order; a number goes last. */
+static int cmp_terms(const void *pa, const void *pb)
+{
+    const Sym *S = sort_sym;
+    SymId a = *(const SymId *)pa, b = *(const SymId *)pb;
+    int na = S->nodes[a].op == SYM_NUM, nb = S->nodes[b].op == SYM_NUM;
+    if (na || nb)
+        return na - nb;
+    const SymNode *x = &S->nodes[a], *y = &S->nodes[b];
+    int double_a = x->op == SYM_MUL && S->nodes[x->args[0]].op == SYM_NUM;
+    int double_b = y->op == SYM_MUL && S->nodes[y->args[0]].op == SYM_NUM;
+    int la = x->op == SYM_MUL ? x->n - double_a : 1, lb = y->op == SYM_MUL ? y->n - double_b : 1;
+    const SymId *fa = x->op == SYM_MUL ? x->args + double_a : &a;
+    const SymId *fb = y->op == SYM_MUL ? y->args + double_b : &b;
+    long ka[la], kb[lb];
+    for (int i = 0; i < la; i++)
+        ka[i] = factor_key(S, fa[i]);
+    for (int i = 0; i < lb; i++)
+        kb[i] = factor_key(S, fb[i]);
+    qsort(ka, (size_t)la, sizeof *ka, cmp_long);
+    qsort(kb, (size_t)lb, sizeof *kb, cmp_long);
+    for (int i = 0; i < la && i < lb; i++)
+        if (ka[i] != kb[i])
+            return ka[i] < kb[i] ? -1 : 1;
+    if (la != lb)
+        return la < lb ? -1 : 1;
+    return a < b ? -1 : a > b;
 }
 
 static int neg_power(const Sym *S, SymId id, double *e)
@@ -367,16 +403,23 @@ static void sum(Printer *p, SymId id, int prec)
     int paren = prec > P_SUM;
     if (paren)
         fputs(p->latex ? "\\left(" : "(", p->out);
-    /* Terms in id order, but a leading negative term goes after a positive one. */
+    /* Terms in a conventional order (by their factors' print keys: m1
+     * before m2, t1 before t2), constants last; a positive term leads. */
+    int nt = x->n;
+    SymId *order = mem_xalloc((size_t)nt * sizeof *order);
+    memcpy(order, x->args, (size_t)nt * sizeof *order);
+    sort_sym = S;
+    qsort(order, (size_t)nt, sizeof *order, cmp_terms);
     int start = 0;
-    for (int t = 0; t < x->n; t++)
-        if (!term_negative(S, x->args[t])) {
+    for (int t = 0; t < nt; t++)
+        if (!term_negative(S, order[t])) {
             start = t;
             break;
         }
-    for (int k = 0; k < x->n; k++) {
-        int t = (start + k) % x->n;
-        SymId a = x->args[t];
+    for (int k = 0; k < nt; k++) {
+        /* the first positive term, then the others in order */
+        int t = k == 0 ? start : k <= start ? k - 1 : k;
+        SymId a = order[t];
         int neg = term_negative(S, a);
         if (k == 0) {
             if (neg)
@@ -386,6 +429,7 @@ static void sum(Printer *p, SymId id, int prec)
         }
         term_abs(p, a, P_SUM + 1);
     }
+    mem_free(order);
     if (paren)
         fputs(p->latex ? "\\right)" : ")", p->out);
 }
