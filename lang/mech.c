@@ -10,6 +10,8 @@
 
 #include <string.h>
 
+#include "runtime/mem.h"
+
 /* A let's value, built on first use in each mode (expanded at the top
  * level, unexpanded inside function arguments). */
 typedef struct LetValue {
@@ -120,8 +122,57 @@ static void *alloc(Sym *S, size_t n, size_t size)
     return arena_alloc(S->arena, (n ? n : 1) * size);
 }
 
-/* Closed-form accelerations: M diagonal, or n <= 2, or M a numeric constant
- * (inverted here by Gauss–Jordan with partial pivoting). */
+/* The determinant of the k x k matrix A (row stride w), by expansion along
+ * the first row: exact, and small for the sizes it is used for (k <= 4). */
+static SymId det_sym(Sym *S, const SymId *A, int k, int w)
+{
+    if (k == 1)
+        return A[0];
+    SymId *minor = mem_xalloc((size_t)((k - 1) * (k - 1)) * sizeof *minor);
+    SymId *terms = mem_xalloc((size_t)k * sizeof *terms);
+    int nt = 0;
+    for (int j = 0; j < k; j++) {
+        if (A[j] == S->zero)
+            continue;
+        for (int r = 1; r < k; r++)
+            for (int c = 0, cc = 0; c < k; c++)
+                if (c != j)
+                    minor[(r - 1) * (k - 1) + cc++] = A[r * w + c];
+        SymId t = sym_mul2(S, A[j], det_sym(S, minor, k - 1, k - 1));
+        terms[nt++] = j % 2 ? sym_neg(S, t) : t;
+    }
+    SymId d = sym_add(S, terms, nt);
+    mem_free(terms);
+    mem_free(minor);
+    return d;
+}
+
+/* A constant M that depends on parameters (n <= 4): Cramer's rule, with the
+ * parameters common to the determinant's terms cancelled. */
+static void symbolic_inverse(Mech *m)
+{
+    Sym *S = m->S;
+    int n = m->n;
+    if (n > 4)
+        return; /* the runtime solves M q'' = f */
+    SymId det = det_sym(S, m->M, n, n);
+    if (det == S->zero)
+        return; /* singular for every parameter value: reported when simulating */
+    SymId rest, content = sym_param_content(S, det, &rest);
+    SymId inv = sym_mul2(S, sym_powi(S, content, -1), sym_powi(S, rest, -1));
+    SymId *A = alloc(S, (size_t)(n * n), sizeof *A);
+    for (int i = 0; i < n; i++) {
+        for (int r = 0; r < n; r++)
+            for (int c = 0; c < n; c++)
+                A[r * n + c] = c == i ? m->f[r] : m->M[r * n + c];
+        m->acc[i] = sym_mul2(S, det_sym(S, A, n, n), inv);
+    }
+    m->accel = MECH_ACCEL_SYMBOLIC;
+}
+
+/* Closed-form accelerations: M diagonal, or n <= 2, or M constant (a numeric
+ * M is inverted here by Gauss–Jordan with partial pivoting, a symbolic one
+ * by symbolic_inverse). */
 static void closed_form(Mech *m)
 {
     Sym *S = m->S;
@@ -147,8 +198,10 @@ static void closed_form(Mech *m)
     double *a = alloc(S, (size_t)(n * 2 * n), sizeof *a);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++) {
-            if (!sym_is_num(S, m->M[i * n + j], &a[i * 2 * n + j]))
-                return; /* not numeric: the runtime solves M q'' = f */
+            if (!sym_is_num(S, m->M[i * n + j], &a[i * 2 * n + j])) {
+                symbolic_inverse(m); /* constant in parameters */
+                return;
+            }
             a[i * 2 * n + n + j] = i == j;
         }
     for (int c = 0; c < n; c++) {
