@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lang/lower.h"
 #include "lang/mech.h"
 #include "runtime/mem.h"
 
@@ -266,6 +267,20 @@ static void print_stats(Mech *m, FILE *out)
     fprintf(out, "nodes %u\n", S->nnodes - 1);
 }
 
+static void print_ir(Mech *m, FILE *out)
+{
+    IrProgram *rhs = lower_rhs(m);
+    ir_print(out, rhs);
+    ir_free(rhs);
+    if (!m->given_accel) {
+        const char *name = "E";
+        IrProgram *e = lower_exprs(m, arena_printf(m->S->arena, "%s.energy", m->sys->name.name),
+                                   &m->E, &name, 1);
+        ir_print(out, e);
+        ir_free(e);
+    }
+}
+
 static int one_system(Front *F, const Item *it, ElFormat format, FILE *out)
 {
     Sym *S = sym_new(F->arena);
@@ -273,6 +288,8 @@ static int one_system(Front *F, const Item *it, ElFormat format, FILE *out)
     int rc = 0;
     if (mech_build(&m, S, &F->diag, it) != 0)
         rc = 1;
+    else if (format == EL_IR)
+        print_ir(&m, out);
     else if (format == EL_LAG)
         print_lag(&m, out);
     else if (format == EL_LATEX)
@@ -283,6 +300,11 @@ static int one_system(Front *F, const Item *it, ElFormat format, FILE *out)
         print_text(&m, out);
     sym_free(S);
     return rc;
+}
+
+int ir_run(Front *F, const char *system, FILE *out)
+{
+    return el_run(F, system, EL_IR, out);
 }
 
 int el_run(Front *F, const char *system, ElFormat format, FILE *out)

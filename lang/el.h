@@ -9,11 +9,14 @@
 
 #include "lang/front.h"
 
-typedef enum ElFormat { EL_TEXT, EL_LATEX, EL_LAG, EL_STATS } ElFormat;
+typedef enum ElFormat { EL_TEXT, EL_LATEX, EL_LAG, EL_STATS, EL_IR } ElFormat;
 
 /* Print the systems of the root file (or only `system`, which may also be an
  * imported one).  Returns an exit status: 0, 1 (input error, reported in
  * F->diag) or 2 (no such system). */
 int el_run(Front *F, const char *system, ElFormat format, FILE *out);
+
+/* `lag ir`: print the lowered programs of the systems (same selection). */
+int ir_run(Front *F, const char *system, FILE *out);
 
 #endif

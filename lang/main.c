@@ -16,6 +16,7 @@
 
 #include "lang/el.h"
 #include "lang/front.h"
+#include "lang/run.h"
 #include "runtime/mem.h"
 
 #ifndef PACKAGE_VERSION
@@ -29,17 +30,20 @@ static const char usage_text[] =
     "                        [--set SYSTEM.param=value] [-o DIR] [--native]\n"
     "       lag check FILE.lag [--ast]\n"
     "       lag el FILE.lag [SYSTEM] [--latex | --lag | --stats]\n"
+    "       lag ir FILE.lag [SYSTEM]\n"
     "       lag --help | --version\n";
 
 static const char help_text[] =
     "lag — Lagrangian mechanics from a model file.\n"
     "\n"
     "Commands:\n"
-    "  run FILE.lag     check the file, then run its jobs in order\n"
+    "  run FILE.lag     check the file, then run its jobs in order (simulate so far)\n"
     "  check FILE.lag   parse and check only; report every error found\n"
     "  el FILE.lag [SYSTEM]\n"
     "                   the equations of motion: momenta, mass matrix, M q'' = f,\n"
     "                   accelerations, energy, conserved quantities\n"
+    "  ir FILE.lag [SYSTEM]\n"
+    "                   the lowered programs (right-hand side, energy), for debugging\n"
     "\n"
     "Options of run:\n"
     "  --json           print one JSON object per job on stdout\n"
@@ -128,35 +132,72 @@ static int cmd_el(int argc, char **argv)
 static int cmd_run(int argc, char **argv)
 {
     const char *file = NULL;
-    for (int i = 0; i < argc; i++) {
+    RunOptions opt = {0};
+    opt.sets = malloc((size_t)(argc + 1) * sizeof *opt.sets);
+    int rc = 0;
+    for (int i = 0; i < argc && rc == 0; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--json") == 0 || strcmp(a, "--quiet") == 0 || strcmp(a, "--native") == 0 ||
-            strcmp(a, "--progress") == 0)
-            continue;
-        if (strcmp(a, "--job") == 0 || strcmp(a, "--set") == 0 || strcmp(a, "-o") == 0) {
-            if (i + 1 >= argc)
-                return usage("option '%s' needs a value", a);
-            if (strcmp(a, "--set") == 0 && !strchr(argv[i + 1], '='))
-                return usage("--set expects SYSTEM.param=value (got '%s')", argv[i + 1]);
-            i++;
-            continue;
-        }
-        if (a[0] == '-' && a[1])
-            return usage("unknown option '%s' for run", a);
-        if (file)
-            return usage("run takes one file (got also '%s')", a);
-        file = a;
+        if (strcmp(a, "--json") == 0)
+            opt.json = 1;
+        else if (strcmp(a, "--quiet") == 0)
+            opt.quiet = 1;
+        else if (strcmp(a, "--native") == 0 || strcmp(a, "--progress") == 0)
+            continue; /* accepted: the VM is the only backend so far; no progress to show */
+        else if (strcmp(a, "--job") == 0 || strcmp(a, "--set") == 0 || strcmp(a, "-o") == 0) {
+            if (i + 1 >= argc) {
+                rc = usage("option '%s' needs a value", a);
+                break;
+            }
+            const char *v = argv[++i];
+            if (a[2] == 'j')
+                opt.job = v;
+            else if (a[1] == 'o')
+                opt.outdir = v;
+            else if (!strchr(v, '=') || !strchr(v, '.') || strchr(v, '.') > strchr(v, '='))
+                rc = usage("--set expects SYSTEM.param=value (got '%s')", v);
+            else
+                opt.sets[opt.nsets++] = v;
+        } else if (a[0] == '-' && a[1])
+            rc = usage("unknown option '%s' for run", a);
+        else if (file)
+            rc = usage("run takes one file (got also '%s')", a);
+        else
+            file = a;
+    }
+    if (rc == 0 && !file)
+        rc = usage("run needs a file%s", "");
+    if (rc == 0) {
+        Front F;
+        rc = front_load(&F, file, stderr);
+        if (rc == 0)
+            rc = run_program(&F, &opt);
+        front_fini(&F);
+    }
+    free(opt.sets);
+    return rc;
+}
+
+static int cmd_ir(int argc, char **argv)
+{
+    const char *file = NULL, *system = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (argv[i][0] == '-' && argv[i][1])
+            return usage("unknown option '%s' for ir", argv[i]);
+        else if (!file)
+            file = argv[i];
+        else if (!system)
+            system = argv[i];
+        else
+            return usage("ir takes a file and at most one system (got also '%s')", argv[i]);
     }
     if (!file)
-        return usage("run needs a file%s", "");
+        return usage("ir needs a file%s", "");
     Front F;
     int rc = front_load(&F, file, stderr);
+    if (rc == 0)
+        rc = ir_run(&F, system, stdout);
     front_fini(&F);
-    if (rc != 0)
-        return rc;
-    fprintf(stderr, "lag: run: not implemented yet (the runtime arrives in a later version); "
-                    "'%s' checked clean\n", file);
-    return EXIT_USAGE;
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -184,5 +225,7 @@ int main(int argc, char **argv)
         return cmd_run(argc - 2, argv + 2);
     if (strcmp(cmd, "el") == 0)
         return cmd_el(argc - 2, argv + 2);
+    if (strcmp(cmd, "ir") == 0)
+        return cmd_ir(argc - 2, argv + 2);
     return usage("unknown command '%s'", cmd);
 }

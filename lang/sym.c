@@ -197,7 +197,7 @@ int sym_fn_by_name(const char *name)
     return -1;
 }
 
-static double fn_eval(int fn, double a, double b)
+double sym_fn_eval(SymFn fn, double a, double b)
 {
     switch ((SymFn)fn) {
     case FN_SIN: return sin(a);
@@ -965,7 +965,7 @@ SymId sym_fn(Sym *S, SymFn fn, SymId a, SymId b)
         }
     }
     if (sym_is_num(S, a, &x) && (arity == 1 || sym_is_num(S, b, &y))) {
-        double v = fn_eval(fn, x, y);
+        double v = sym_fn_eval(fn, x, y);
         if (isfinite(v))
             return sym_num(S, v);
     }
@@ -1566,7 +1566,7 @@ static const double *eval_rec(const Sym *S, SymId id, const double *x, double **
     case SYM_POW:
         v[0] = b[0] == 2 ? a[0] * a[0] : b[0] == -1 ? 1 / a[0] : pow(a[0], b[0]);
         break;
-    case SYM_FN: v[0] = fn_eval(n->fn, a[0], b ? b[0] : 0); break;
+    case SYM_FN: v[0] = sym_fn_eval((SymFn)n->fn, a[0], b ? b[0] : 0); break;
     case SYM_VEC:
         for (int i = 0; i < n->n; i++)
             v[i] = eval_rec(S, n->args[i], x, val)[0];

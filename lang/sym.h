@@ -142,6 +142,7 @@ SymId sym_param_content(Sym *S, SymId sum, SymId *rest);
 const char *sym_fn_name(SymFn fn);
 int sym_fn_arity(SymFn fn);
 int sym_fn_by_name(const char *name); /* -1 if not a built-in */
+double sym_fn_eval(SymFn fn, double a, double b);
 
 int sym_is_num(const Sym *S, SymId id, double *v);
 int sym_is_zero(const Sym *S, SymId id);

@@ -27,9 +27,19 @@ system Pendulum {
     coord th
     L = 0.5*m*l^2*th'^2 + m*g*l*cos(th)
 }
+simulate Pendulum { init th = 0.5, time 0 .. 1, every 0.1, output "swing.csv" }
+EOF
+cat >"$tmp/train.lag" <<'EOF'
+# a training job (not implemented yet)
+system PendulumLNN {
+    net f = mlp(in = 2, hidden = [16], out = 1)
+    coord th
+    L = f(th, th')
+}
+train PendulumLNN { data "swing.csv", steps 10 }
 EOF
 
-echo "1..7"
+echo "1..8"
 n=0
 why=()
 
@@ -100,9 +110,17 @@ expect_grep "$tmp/err" stderr -F -- /nonexistent.lag
 report "lag check /nonexistent.lag: exit 4, names the file"
 
 lag run pendulum.lag
+expect_status 0
+if [ "$(head -n 1 "$tmp/swing.csv" 2>/dev/null)" != "t,th,th',E" ] ||
+    [ "$(wc -l <"$tmp/swing.csv" 2>/dev/null)" -ne 12 ]; then
+    why+=("swing.csv: expected the header t,th,th',E and 11 rows")
+fi
+report "lag run: a simulate job writes its CSV (header and 11 rows)"
+
+lag run train.lag
 expect_status 2
 cat "$tmp/out" "$tmp/err" >"$tmp/both"
 expect_grep "$tmp/both" "output" -F -- "not implemented yet"
-report "lag run: exit 2, not implemented yet"
+report "lag run: a train job exits 2, not implemented yet"
 
 exit 0

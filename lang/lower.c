@@ -1,0 +1,491 @@
+/*
+ * lang/lower.c — from the symbolic graph to IR (see lower.h).
+ *
+ * Three steps.  (1) Walk the nodes reachable from the roots in id order
+ * (a topological order) and emit instructions on virtual registers, with
+ * value numbering: an instruction with the same operation and operands as
+ * an earlier one is not emitted again, so common sub-expressions, including
+ * partial products, are computed once.  Sums subtract their negative terms;
+ * powers become SQR, RECIP, SQRT or POWI where they can.  (2) Registers are
+ * reused by liveness (linear scan); the operands of a SOLVE are copied into
+ * a block of consecutive registers reserved at the end.  (3) The program is
+ * verified.
+ */
+#include "lang/lower.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/mem.h"
+
+typedef struct Key {
+    int op, b, c;
+    double k; /* constant value, input index or exponent */
+} Key;
+
+typedef struct Lower {
+    Mech *m;
+    Sym *S;
+    IrProgram *p;
+    int nvirt;         /* virtual registers */
+    int *reg;          /* node id -> virtual register (0: none; registers are 1-based here) */
+    uint32_t capreg;
+    Key *keys;         /* value numbering: open-addressing table of instruction keys */
+    int *vals;
+    size_t capkeys, nkeys;
+    char *pinned;      /* virtual register -> in a SOLVE block */
+    int cappinned;
+    char *shared;      /* virtual register -> depends only on constants and parameters */
+    int capshared;
+    int *varkind, *varindex; /* Sym variable -> IR input */
+} Lower;
+
+enum { IN_NONE, IN_STATE, IN_PARAM, IN_TIME };
+
+static size_t key_hash(const Key *k)
+{
+    uint64_t bits;
+    memcpy(&bits, &k->k, sizeof bits);
+    uint64_t h = (uint64_t)k->op * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uint32_t)k->b * 0xc2b2ae3d27d4eb4full ^
+                 (uint64_t)(uint32_t)k->c * 0x165667b19e3779f9ull ^ bits * 0x27d4eb2f165667c5ull;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static int key_eq(const Key *a, const Key *b)
+{
+    return a->op == b->op && a->b == b->b && a->c == b->c && memcmp(&a->k, &b->k, sizeof a->k) == 0;
+}
+
+static void mark_pinned(Lower *L, int v)
+{
+    if (v >= L->cappinned) {
+        int cap = L->cappinned ? 2 * L->cappinned : 64;
+        while (cap <= v)
+            cap *= 2;
+        L->pinned = mem_xrealloc(L->pinned, (size_t)cap);
+        memset(L->pinned + L->cappinned, 0, (size_t)(cap - L->cappinned));
+        L->cappinned = cap;
+    }
+    L->pinned[v] = 1;
+}
+
+/* Emit an instruction producing a new virtual register, unless the same one
+ * exists already (value numbering).  Returns the register. */
+static int emit(Lower *L, IrOp op, int b, int c, double k)
+{
+    if ((op == IR_ADD || op == IR_MUL || op == IR_MIN || op == IR_MAX) && b > c) {
+        int t = b;
+        b = c;
+        c = t;
+    }
+    Key key = {op, b, c, k};
+    if (2 * (L->nkeys + 1) > L->capkeys) {
+        size_t cap = L->capkeys ? 2 * L->capkeys : 1024;
+        Key *keys = mem_xalloc(cap * sizeof *keys);
+        int *vals = mem_xalloc(cap * sizeof *vals);
+        for (size_t i = 0; i < cap; i++)
+            vals[i] = 0;
+        for (size_t i = 0; i < L->capkeys; i++)
+            if (L->vals[i]) {
+                size_t j = key_hash(&L->keys[i]) & (cap - 1);
+                while (vals[j])
+                    j = (j + 1) & (cap - 1);
+                keys[j] = L->keys[i];
+                vals[j] = L->vals[i];
+            }
+        mem_free(L->keys);
+        mem_free(L->vals);
+        L->keys = keys;
+        L->vals = vals;
+        L->capkeys = cap;
+    }
+    size_t j = key_hash(&key) & (L->capkeys - 1);
+    for (; L->vals[j]; j = (j + 1) & (L->capkeys - 1))
+        if (key_eq(&L->keys[j], &key))
+            return L->vals[j];
+    int a = ++L->nvirt;
+    int imm = op == IR_CONST ? ir_konst(L->p, k) : (int)k;
+    ir_emit(L->p, op, a, b, c, imm);
+    if (a >= L->capshared) {
+        int cap = L->capshared ? 2 * L->capshared : 256;
+        while (cap <= a)
+            cap *= 2;
+        L->shared = mem_xrealloc(L->shared, (size_t)cap);
+        memset(L->shared + L->capshared, 0, (size_t)(cap - L->capshared));
+        L->capshared = cap;
+    }
+    int ns = ir_op_sources(op);
+    L->shared[a] = op == IR_CONST || op == IR_PARAM ||
+                   (ns >= 1 && op != IR_STATE && op != IR_TIME && L->shared[b] && (ns < 2 || L->shared[c]));
+    L->keys[j] = key;
+    L->vals[j] = a;
+    L->nkeys++;
+    return a;
+}
+
+static int konst(Lower *L, double v)
+{
+    return emit(L, IR_CONST, 0, 0, v);
+}
+
+static int node_reg(Lower *L, SymId id);
+
+/* The product of factors f[0..n) times coef (coef > 0 here; signs are the
+ * caller's), taken from the left in id order so partial products are
+ * shared. */
+static int product(Lower *L, double coef, const SymId *f, int n)
+{
+    /* the factors that depend only on parameters first, times the
+     * coefficient, so that part is hoisted to the prologue; then the rest */
+    int *regs = mem_xalloc((size_t)(n + 1) * sizeof *regs);
+    for (int i = 0; i < n; i++)
+        regs[i] = node_reg(L, f[i]);
+    int r = coef != 1 ? konst(L, coef) : 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < n; i++) {
+            int shared = regs[i] < L->capshared && L->shared[regs[i]];
+            if (shared != (pass == 0))
+                continue;
+            r = r ? emit(L, IR_MUL, r, regs[i], 0) : regs[i];
+        }
+    mem_free(regs);
+    return r ? r : konst(L, coef);
+}
+
+/* A term of a sum as (sign, register of its magnitude). */
+static int term_abs(Lower *L, SymId t, int *negative)
+{
+    const SymNode *x = &L->S->nodes[t];
+    double c;
+    *negative = 0;
+    if (x->op == SYM_NUM) {
+        *negative = x->u.num < 0;
+        return konst(L, fabs(x->u.num));
+    }
+    if (x->op == SYM_MUL && sym_is_num(L->S, x->args[0], &c)) {
+        *negative = c < 0;
+        return product(L, fabs(c), x->args + 1, x->n - 1);
+    }
+    return node_reg(L, t);
+}
+
+static const IrOp fn_ops[FN_COUNT] = {
+    [FN_SIN] = IR_SIN,     [FN_COS] = IR_COS,   [FN_TAN] = IR_TAN,   [FN_ASIN] = IR_ASIN,
+    [FN_ACOS] = IR_ACOS,   [FN_ATAN] = IR_ATAN, [FN_ATAN2] = IR_ATAN2, [FN_SINH] = IR_SINH,
+    [FN_COSH] = IR_COSH,   [FN_TANH] = IR_TANH, [FN_EXP] = IR_EXP,   [FN_LOG] = IR_LOG,
+    [FN_SQRT] = IR_SQRT,   [FN_ABS] = IR_ABS,   [FN_SIGN] = IR_SIGN, [FN_MIN] = IR_MIN,
+    [FN_MAX] = IR_MAX,
+};
+
+static int lower_node(Lower *L, SymId id)
+{
+    SymNode x = L->S->nodes[id]; /* a copy */
+    double c, e;
+    switch ((SymOp)x.op) {
+    case SYM_NUM:
+        return konst(L, x.u.num);
+    case SYM_VAR: {
+        int v = (int)x.u.var;
+        switch (L->varkind[v]) {
+        case IN_STATE: return emit(L, IR_STATE, 0, 0, L->varindex[v]);
+        case IN_PARAM: return emit(L, IR_PARAM, 0, 0, L->varindex[v]);
+        case IN_TIME: L->p->uses_time = 1; return emit(L, IR_TIME, 0, 0, 0);
+        default: return konst(L, NAN);
+        }
+    }
+    case SYM_ADD: {
+        int r = 0, start = -1;
+        for (int i = 0; i < x.n && start < 0; i++) {
+            int neg;
+            int a = term_abs(L, x.args[i], &neg);
+            if (!neg) {
+                r = a;
+                start = i;
+            }
+        }
+        if (start < 0) { /* every term negative: -(first) - ... */
+            int neg;
+            r = emit(L, IR_NEG, term_abs(L, x.args[0], &neg), 0, 0);
+            start = 0;
+        }
+        for (int i = 0; i < x.n; i++) {
+            if (i == start)
+                continue;
+            int neg;
+            int a = term_abs(L, x.args[i], &neg);
+            r = emit(L, neg ? IR_SUB : IR_ADD, r, a, 0);
+        }
+        return r;
+    }
+    case SYM_MUL:
+        if (sym_is_num(L->S, x.args[0], &c)) {
+            int r = product(L, fabs(c), x.args + 1, x.n - 1);
+            return c < 0 ? emit(L, IR_NEG, r, 0, 0) : r;
+        }
+        return product(L, 1, x.args, x.n);
+    case SYM_POW: {
+        int b = node_reg(L, x.args[0]);
+        if (!sym_is_num(L->S, x.args[1], &e))
+            return emit(L, IR_POW, b, node_reg(L, x.args[1]), 0);
+        if (e == 2)
+            return emit(L, IR_SQR, b, 0, 0);
+        if (e == -1)
+            return emit(L, IR_RECIP, b, 0, 0);
+        if (e == 0.5)
+            return emit(L, IR_SQRT, b, 0, 0);
+        if (e == -0.5)
+            return emit(L, IR_RECIP, emit(L, IR_SQRT, b, 0, 0), 0, 0);
+        if (e == floor(e) && fabs(e) <= 64)
+            return emit(L, IR_POWI, b, 0, e);
+        return emit(L, IR_POW, b, konst(L, e), 0);
+    }
+    case SYM_FN: {
+        int a = node_reg(L, x.args[0]);
+        if (x.n > 1)
+            return emit(L, fn_ops[x.fn], a, node_reg(L, x.args[1]), 0);
+        return emit(L, fn_ops[x.fn], a, 0, 0);
+    }
+    default: /* vector nodes: lowered by the learned-system path */
+        return konst(L, NAN);
+    }
+}
+
+static int node_reg(Lower *L, SymId id)
+{
+    if (id >= L->capreg) {
+        uint32_t cap = L->capreg ? L->capreg : 1024;
+        while (cap <= id)
+            cap *= 2;
+        L->reg = mem_xrealloc(L->reg, (size_t)cap * sizeof *L->reg);
+        memset(L->reg + L->capreg, 0, (size_t)(cap - L->capreg) * sizeof *L->reg);
+        L->capreg = cap;
+    }
+    if (!L->reg[id])
+        L->reg[id] = lower_node(L, id);
+    return L->reg[id];
+}
+
+static void begin(Lower *L, Mech *m, const char *name)
+{
+    memset(L, 0, sizeof *L);
+    L->m = m;
+    L->S = m->S;
+    L->p = ir_new(name);
+    Sym *S = m->S;
+    L->varkind = mem_xalloc((size_t)(S->nvars + 1) * sizeof *L->varkind);
+    L->varindex = mem_xalloc((size_t)(S->nvars + 1) * sizeof *L->varindex);
+    for (int v = 0; v < S->nvars; v++)
+        L->varkind[v] = IN_NONE;
+    for (int i = 0; i < m->n; i++) {
+        L->varkind[m->q[i]] = L->varkind[m->v[i]] = IN_STATE;
+        L->varindex[m->q[i]] = i;
+        L->varindex[m->v[i]] = m->n + i;
+    }
+    for (int j = 0; j < m->np; j++) {
+        L->varkind[m->par[j]] = IN_PARAM;
+        L->varindex[m->par[j]] = j;
+    }
+    L->varkind[m->t] = IN_TIME;
+    IrProgram *p = L->p;
+    p->nstate = 2 * m->n;
+    p->state_names = arena_alloc(S->arena, (size_t)(2 * m->n + 1) * sizeof *p->state_names);
+    for (int i = 0; i < m->n; i++) {
+        p->state_names[i] = S->vars[m->q[i]].name;
+        p->state_names[m->n + i] = S->vars[m->v[i]].name;
+    }
+    p->nparams = m->np;
+    p->param_names = arena_alloc(S->arena, (size_t)(m->np + 1) * sizeof *p->param_names);
+    p->param_values = arena_alloc(S->arena, (size_t)(m->np + 1) * sizeof *p->param_values);
+    for (int j = 0; j < m->np; j++) {
+        p->param_names[j] = S->vars[m->par[j]].name;
+        p->param_values[j] = S->vars[m->par[j]].value;
+    }
+}
+
+/* Register allocation by liveness: linear scan over the virtual registers
+ * (1-based), pinned ones placed in order after all the others. */
+static void allocate(Lower *L)
+{
+    IrProgram *p = L->p;
+    int nv = L->nvirt;
+    int *last = mem_xalloc((size_t)(nv + 1) * sizeof *last);
+    int *phys = mem_xalloc((size_t)(nv + 1) * sizeof *phys);
+    int *freelist = mem_xalloc((size_t)(nv + 1) * sizeof *freelist);
+    for (int v = 0; v <= nv; v++)
+        last[v] = -1, phys[v] = -1;
+    for (int i = 0; i < p->ncode; i++) {
+        IrInstr *x = &p->code[i];
+        int ns = ir_op_sources((IrOp)x->op);
+        if (x->op == IR_SOLVE) {
+            for (int j = 0; j < x->k * x->k; j++)
+                last[x->b + j] = i;
+            for (int j = 0; j < x->k; j++)
+                last[x->c + j] = i;
+            continue;
+        }
+        if (ns >= 1)
+            last[x->b] = i;
+        if (ns >= 2)
+            last[x->c] = i;
+    }
+    int npin = 0;
+    for (int v = 1; v <= nv; v++)
+        if (v < L->cappinned && L->pinned[v])
+            npin++;
+    int nfree = 0, next = 0;
+    /* the prologue's registers keep their values between runs: never reused */
+    for (int i = 0; i < p->nprologue; i++)
+        phys[p->code[i].a] = next++;
+#define REUSABLE(v) (!((v) < L->cappinned && L->pinned[v]) && !((v) < L->capshared && L->shared[v]))
+    for (int i = p->nprologue; i < p->ncode; i++) {
+        IrInstr *x = &p->code[i];
+        IrOp op = (IrOp)x->op;
+        if (op == IR_SOLVE || op == IR_OUT) {
+            if (op == IR_OUT && last[x->b] == i && REUSABLE(x->b))
+                freelist[nfree++] = phys[x->b];
+            continue;
+        }
+        int ns = ir_op_sources(op);
+        int srcs[2] = {ns >= 1 ? x->b : 0, ns >= 2 ? x->c : 0};
+        for (int s = 0; s < ns; s++) {
+            int v = srcs[s];
+            if (last[v] == i && REUSABLE(v) && (s == 0 || srcs[0] != v))
+                freelist[nfree++] = phys[v];
+        }
+        int a = x->a;
+        if (!(a < L->cappinned && L->pinned[a]))
+            phys[a] = nfree ? freelist[--nfree] : next++;
+    }
+    /* pinned registers: after the others, in the order they were created */
+    int base = next;
+    for (int v = 1; v <= nv; v++)
+        if (v < L->cappinned && L->pinned[v])
+            phys[v] = base++;
+    for (int i = 0; i < p->ncode; i++) {
+        IrInstr *x = &p->code[i];
+        IrOp op = (IrOp)x->op;
+        int ns = ir_op_sources(op);
+        if (op == IR_SOLVE) {
+            x->a = phys[x->a];
+            x->b = phys[x->b];
+            x->c = phys[x->c];
+            continue;
+        }
+        if (op != IR_OUT)
+            x->a = phys[x->a];
+        if (ns >= 1)
+            x->b = phys[x->b];
+        if (ns >= 2)
+            x->c = phys[x->c];
+    }
+#undef REUSABLE
+    p->nregs = base;
+    (void)npin;
+    mem_free(last);
+    mem_free(phys);
+    mem_free(freelist);
+}
+
+static int is_shared(const Lower *L, const IrInstr *x)
+{
+    if (x->op == IR_SOLVE || x->op == IR_OUT || x->op == IR_MOV)
+        return 0;
+    return x->a < L->capshared && L->shared[x->a];
+}
+
+/* Move the instructions that depend only on constants and parameters to a
+ * prologue (a stable partition: their operands come before them). */
+static void hoist(Lower *L)
+{
+    IrProgram *p = L->p;
+    IrInstr *code = mem_xalloc((size_t)(p->ncode + 1) * sizeof *code);
+    int k = 0;
+    for (int i = 0; i < p->ncode; i++)
+        if (is_shared(L, &p->code[i]))
+            code[k++] = p->code[i];
+    p->nprologue = k;
+    for (int i = 0; i < p->ncode; i++)
+        if (!is_shared(L, &p->code[i]))
+            code[k++] = p->code[i];
+    memcpy(p->code, code, (size_t)p->ncode * sizeof *code);
+    mem_free(code);
+}
+
+static IrProgram *finish(Lower *L)
+{
+    hoist(L);
+    allocate(L);
+    char err[256];
+    if (ir_verify(L->p, err, sizeof err) != 0) {
+        /* a lowering bug, never an input error: say so plainly */
+        fprintf(stderr, "lag: internal error: lowered program %s is invalid: %s\n", L->p->name, err);
+        abort();
+    }
+    mem_free(L->reg);
+    mem_free(L->keys);
+    mem_free(L->vals);
+    mem_free(L->pinned);
+    mem_free(L->shared);
+    mem_free(L->varkind);
+    mem_free(L->varindex);
+    return L->p;
+}
+
+IrProgram *lower_exprs(Mech *m, const char *name, const SymId *roots, const char *const *names, int n)
+{
+    Lower L;
+    begin(&L, m, name);
+    L.p->nout = n;
+    L.p->out_names = arena_alloc(m->S->arena, (size_t)(n + 1) * sizeof *L.p->out_names);
+    int *r = mem_xalloc((size_t)(n + 1) * sizeof *r);
+    for (int i = 0; i < n; i++) {
+        L.p->out_names[i] = names[i];
+        r[i] = node_reg(&L, roots[i]);
+    }
+    for (int i = 0; i < n; i++)
+        ir_emit(L.p, IR_OUT, i, r[i], 0, 0);
+    mem_free(r);
+    return finish(&L);
+}
+
+IrProgram *lower_rhs(Mech *m)
+{
+    Sym *S = m->S;
+    int n = m->n;
+    const char **names = arena_alloc(S->arena, (size_t)(n + 1) * sizeof *names);
+    for (int i = 0; i < n; i++)
+        names[i] = arena_printf(S->arena, "%s''", m->names[i]);
+    const char *pname = arena_printf(S->arena, "%s.rhs", m->sys->name.name);
+    /* Closed forms when they are cheap (given, or a diagonal M); otherwise
+     * M and f and a small solve cost fewer operations than the expanded
+     * inverse (the double pendulum: 62 instructions against 82). */
+    if (m->accel == MECH_ACCEL_SYMBOLIC && (m->given_accel || m->m_diagonal))
+        return lower_exprs(m, pname, m->acc, names, n);
+
+    /* M q'' = f: M and f into a pinned block, SOLVE, outputs. */
+    Lower L;
+    begin(&L, m, pname);
+    IrProgram *p = L.p;
+    p->nout = n;
+    p->out_names = names;
+    int *src = mem_xalloc((size_t)(n * n + n) * sizeof *src);
+    for (int i = 0; i < n * n; i++)
+        src[i] = node_reg(&L, m->M[i]);
+    for (int i = 0; i < n; i++)
+        src[n * n + i] = node_reg(&L, m->f[i]);
+    int block = L.nvirt + 1; /* n*n + n copies, then n results, consecutive */
+    for (int i = 0; i < n * n + n; i++) {
+        int v = ++L.nvirt;
+        mark_pinned(&L, v);
+        ir_emit(p, IR_MOV, v, src[i], 0, 0);
+    }
+    int res = L.nvirt + 1;
+    for (int i = 0; i < n; i++)
+        mark_pinned(&L, ++L.nvirt);
+    ir_emit(p, IR_SOLVE, res, block, block + n * n, n);
+    for (int i = 0; i < n; i++)
+        ir_emit(p, IR_OUT, i, res + i, 0, 0);
+    mem_free(src);
+    return finish(&L);
+}

@@ -1,0 +1,224 @@
+/*
+ * lang/run.c — the `lag run` driver (see run.h).
+ *
+ * For each job: find its system, derive its equations once (lang/mech),
+ * lower them (lang/lower), read the job's settings (constants, checked
+ * already), and hand a plain description to the runtime.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "lang/run.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lang/lower.h"
+#include "lang/mech.h"
+#include "runtime/io.h"
+#include "runtime/mem.h"
+#include "runtime/simulate.h"
+
+/* The value of a constant expression (checked: it has one). */
+static double value(const Expr *e)
+{
+    switch (e->kind) {
+    case EX_NUM: return e->num;
+    case EX_NAME:
+        if (e->ref == REF_PI)
+            return 3.14159265358979323846;
+        if (e->ref == REF_E)
+            return 2.71828182845904523536;
+        if (e->ref == REF_CONST)
+            return value(((const Item *)e->decl)->value);
+        return NAN;
+    case EX_NEG: return -value(e->a);
+    case EX_ADD: return value(e->a) + value(e->b);
+    case EX_SUB: return value(e->a) - value(e->b);
+    case EX_MUL: return value(e->a) * value(e->b);
+    case EX_DIV: return value(e->a) / value(e->b);
+    case EX_POW: return pow(value(e->a), value(e->b));
+    case EX_CALL: {
+        int fn = sym_fn_by_name(e->id.name);
+        if (fn < 0)
+            return NAN;
+        double a = value(e->args), b = e->nargs > 1 ? value(e->args->next) : 0;
+        return sym_fn_eval((SymFn)fn, a, b);
+    }
+    default: return NAN;
+    }
+}
+
+static const Setting *setting(const Item *job, const char *name)
+{
+    for (const Setting *s = job->settings; s; s = s->next)
+        if (s->form != SET_CONT && strcmp(s->head.name, name) == 0)
+            return s;
+    return NULL;
+}
+
+static const Item *find_system(Front *F, const char *name)
+{
+    for (int f = 0; f < F->prog.nfiles; f++)
+        for (const Item *it = F->prog.files[f]; it; it = it->next)
+            if ((it->kind == IT_SYSTEM || it->kind == IT_PROBLEM) && strcmp(it->name.name, name) == 0)
+                return it;
+    return NULL;
+}
+
+/* "file:line" of an item, for runtime messages. */
+static const char *where(Front *F, const Item *it)
+{
+    const Source *s = &F->diag.src[it->loc.file];
+    return arena_printf(F->arena, "%s:%d", s->name, it->loc.first_line);
+}
+
+static int not_yet(Front *F, const Item *job, const char *what)
+{
+    fprintf(stderr, "lag: %s: %s %s: %s is not implemented yet\n", where(F, job),
+            ast_job_name(job->job), job->targets[0].name, what);
+    return 2;
+}
+
+static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
+{
+    const Item *sys = find_system(F, job->targets[0].name);
+    for (const Stmt *s = sys->stmts; s; s = s->next)
+        if (s->kind == ST_NET)
+            return not_yet(F, job, "simulating a learned system");
+    if (setting(job, "record"))
+        return not_yet(F, job, "'record'");
+    if (setting(job, "plot"))
+        return not_yet(F, job, "'plot'");
+    const Setting *samples = setting(job, "samples");
+    if (samples && value(samples->e1) != 1)
+        return not_yet(F, job, "an ensemble ('samples' > 1)");
+    const Setting *method_s = setting(job, "method");
+    const char *method = method_s ? method_s->e1->id.name : "rk8pd";
+    if (strcmp(method, "variational") == 0)
+        return not_yet(F, job, "method variational");
+
+    Sym *S = sym_new(F->arena);
+    Mech m;
+    if (mech_build(&m, S, &F->diag, sys) != 0) {
+        sym_free(S);
+        return 1;
+    }
+    int n = m.n, rc = 0;
+    IrProgram *rhs = lower_rhs(&m);
+    IrProgram *energy = NULL, *jac = NULL;
+    if (!m.given_accel) {
+        const char *ename = "E";
+        energy = lower_exprs(&m, arena_printf(S->arena, "%s.energy", sys->name.name), &m.E, &ename, 1);
+    }
+    int implicit = 0;
+    sim_method_known(method, &implicit);
+    if (implicit) {
+        if (m.accel != MECH_ACCEL_SYMBOLIC) {
+            rc = not_yet(F, job, "an implicit stepper for a system without closed-form accelerations");
+            goto done;
+        }
+        /* d(accel_i)/d(q, q') and d(accel_i)/dt, exact */
+        int nj = n * 2 * n + n;
+        SymId *roots = arena_alloc(S->arena, (size_t)nj * sizeof *roots);
+        const char **names = arena_alloc(S->arena, (size_t)nj * sizeof *names);
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < 2 * n; j++) {
+                roots[i * 2 * n + j] = sym_diff(S, m.acc[i], j < n ? m.q[j] : m.v[j - n]);
+                names[i * 2 * n + j] = arena_printf(S->arena, "d%d_%d", i, j);
+            }
+            roots[2 * n * n + i] = sym_diff(S, m.acc[i], m.t);
+            names[2 * n * n + i] = arena_printf(S->arena, "dt%d", i);
+        }
+        jac = lower_exprs(&m, arena_printf(S->arena, "%s.jacobian", sys->name.name), roots, names, nj);
+    }
+
+    /* Settings (checked: constants with values). */
+    double *y0 = arena_alloc(S->arena, (size_t)(2 * n) * sizeof *y0);
+    const char **columns = arena_alloc(S->arena, (size_t)(2 * n) * sizeof *columns);
+    for (int i = 0; i < n; i++) {
+        columns[i] = m.names[i];
+        columns[n + i] = S->vars[m.v[i]].name;
+    }
+    const Setting *init = setting(job, "init");
+    for (const Assign *a = init ? init->assigns : NULL; a; a = a->next) {
+        if (a->value->ref == REF_RANDOM) {
+            rc = not_yet(F, job, "a random initial value (uniform/normal)");
+            goto done;
+        }
+        for (int i = 0; i < n; i++)
+            if (strcmp(a->name.name, m.names[i]) == 0)
+                y0[a->name.primes ? n + i : i] = value(a->value);
+    }
+    double *params = arena_alloc(S->arena, (size_t)(m.np + 1) * sizeof *params);
+    for (int j = 0; j < m.np; j++)
+        params[j] = rhs->param_values[j];
+    for (const Setting *s = job->settings; s; s = s->next)
+        if (s->form == SET_ASSIGNS && strcmp(s->head.name, "param") == 0)
+            for (const Assign *a = s->assigns; a; a = a->next)
+                for (int j = 0; j < m.np; j++)
+                    if (strcmp(a->name.name, rhs->param_names[j]) == 0)
+                        params[j] = value(a->value);
+    for (int k = 0; k < opt->nsets; k++) {
+        /* --set SYS.param=value */
+        const char *dot = strchr(opt->sets[k], '.'), *eq = strchr(opt->sets[k], '=');
+        if (!dot || !eq || dot > eq || strncmp(opt->sets[k], sys->name.name, (size_t)(dot - opt->sets[k])) != 0 ||
+            strlen(sys->name.name) != (size_t)(dot - opt->sets[k]))
+            continue;
+        for (int j = 0; j < m.np; j++)
+            if (strlen(rhs->param_names[j]) == (size_t)(eq - dot - 1) &&
+                strncmp(dot + 1, rhs->param_names[j], (size_t)(eq - dot - 1)) == 0)
+                params[j] = strtod(eq + 1, NULL);
+    }
+    const Setting *time = setting(job, "time"), *every = setting(job, "every");
+    const Setting *tol = setting(job, "tol"), *output = setting(job, "output");
+    double t0 = value(time->e1), t1 = value(time->e2);
+    char *outpath = output ? io_join(opt->outdir, output->e1->str) : NULL;
+    SimJob sj = {
+        .system = sys->name.name,
+        .rhs = rhs,
+        .jac = jac,
+        .energy = energy,
+        .n = n,
+        .columns = columns,
+        .y0 = y0,
+        .params = params,
+        .t0 = t0,
+        .t1 = t1,
+        .every = every ? value(every->e1) : (t1 - t0) / 1000,
+        .method = method,
+        .tol = tol ? value(tol->e1) : 1e-8,
+        .output = outpath,
+    };
+    SimResult res;
+    res.y = arena_alloc(S->arena, (size_t)(2 * n) * sizeof *res.y);
+    rc = sim_run(&sj, &res);
+    if (opt->json)
+        sim_json(stdout, &sj, &res);
+    if (rc != 0)
+        fprintf(stderr, "lag: %s: simulate %s: %s\n", where(F, job), sys->name.name, res.message);
+    mem_free(outpath);
+done:
+    ir_free(rhs);
+    ir_free(energy);
+    ir_free(jac);
+    sym_free(S);
+    return rc;
+}
+
+int run_program(Front *F, const RunOptions *opt)
+{
+    for (const Item *it = F->prog.items; it; it = it->next) {
+        if (it->kind != IT_JOB)
+            continue;
+        int selected = !opt->job;
+        for (int i = 0; i < it->ntargets && !selected; i++)
+            selected = strcmp(it->targets[i].name, opt->job) == 0;
+        if (!selected)
+            continue;
+        int rc = it->job == JOB_SIMULATE ? run_simulate(F, it, opt)
+                                         : not_yet(F, it, "this kind of job");
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,30 @@
+/*
+ * runtime/io.h — output files written atomically.
+ *
+ * A CSV file is written under a temporary name in the same directory and
+ * renamed to its own name when closed, so an interrupted run never leaves a
+ * half-written file; rows written before a numerical failure are kept (the
+ * caller closes with keep = 1).  Numbers are written with %.17g, enough to
+ * read back every double exactly.
+ */
+#ifndef LAG_IO_H
+#define LAG_IO_H
+
+#include <stddef.h>
+
+typedef struct CsvWriter CsvWriter;
+
+/* Open; NULL on failure with a message in err. */
+CsvWriter *csv_open(const char *path, const char *const *columns, int ncols, char *err,
+                    size_t errlen);
+/* Write one row of ncols numbers; 0, or -1 with a message in err. */
+int csv_row(CsvWriter *w, const double *values, char *err, size_t errlen);
+/* Close: keep = 1 renames the file into place, keep = 0 removes it.
+ * Returns 0, or -1 with a message in err.  csv_close(NULL, ...) is a no-op. */
+int csv_close(CsvWriter *w, int keep, char *err, size_t errlen);
+
+/* Join a directory and a path: path itself when it is absolute or dir is
+ * NULL; the result is malloc'd (mem_free it). */
+char *io_join(const char *dir, const char *path);
+
+#endif

@@ -1,0 +1,181 @@
+/*
+ * runtime/ir.c — names, printer, verifier and builder of IR programs (see
+ * ir.h); everything per opcode is generated from the IR_OPS table.
+ */
+#include "runtime/ir.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/mem.h"
+
+static const struct {
+    const char *name;
+    int nsrc;
+    const char *meaning;
+} ops[IR_NOPS] = {
+#define IR_ROW(name, nsrc, meaning) {#name, nsrc, meaning},
+    IR_OPS(IR_ROW)
+#undef IR_ROW
+};
+
+const char *ir_op_name(IrOp op)
+{
+    return op < IR_NOPS ? ops[op].name : "?";
+}
+
+int ir_op_sources(IrOp op)
+{
+    return op < IR_NOPS ? ops[op].nsrc : 0;
+}
+
+IrProgram *ir_new(const char *name)
+{
+    IrProgram *p = mem_xalloc(sizeof *p);
+    memset(p, 0, sizeof *p);
+    p->name = name;
+    return p;
+}
+
+void ir_free(IrProgram *p)
+{
+    if (!p)
+        return;
+    mem_free(p->code);
+    mem_free(p->konst);
+    mem_free(p);
+}
+
+int ir_emit(IrProgram *p, IrOp op, int a, int b, int c, int k)
+{
+    if ((p->ncode & (p->ncode - 1)) == 0) { /* grow at powers of two */
+        int cap = p->ncode ? 2 * p->ncode : 16;
+        p->code = mem_xrealloc(p->code, (size_t)cap * sizeof *p->code);
+    }
+    p->code[p->ncode] = (IrInstr){(uint16_t)op, a, b, c, k};
+    return p->ncode++;
+}
+
+int ir_konst(IrProgram *p, double v)
+{
+    for (int i = 0; i < p->nkonst; i++)
+        if (memcmp(&p->konst[i], &v, sizeof v) == 0)
+            return i;
+    if ((p->nkonst & (p->nkonst - 1)) == 0) {
+        int cap = p->nkonst ? 2 * p->nkonst : 16;
+        p->konst = mem_xrealloc(p->konst, (size_t)cap * sizeof *p->konst);
+    }
+    p->konst[p->nkonst] = v;
+    return p->nkonst++;
+}
+
+void ir_print(FILE *out, const IrProgram *p)
+{
+    fprintf(out, "program %s: %d instructions (%d in the prologue), %d registers, %d constants\n",
+            p->name, p->ncode, p->nprologue, p->nregs, p->nkonst);
+    fputs("  state:", out);
+    for (int i = 0; i < p->nstate; i++)
+        fprintf(out, " %d=%s", i, p->state_names ? p->state_names[i] : "?");
+    fputs("\n  params:", out);
+    for (int i = 0; i < p->nparams; i++)
+        fprintf(out, " %d=%s", i, p->param_names ? p->param_names[i] : "?");
+    fputs("\n  outputs:", out);
+    for (int i = 0; i < p->nout; i++)
+        fprintf(out, " %d=%s", i, p->out_names ? p->out_names[i] : "?");
+    fputc('\n', out);
+    for (int i = 0; i < p->ncode; i++) {
+        const IrInstr *x = &p->code[i];
+        if (i == p->nprologue && i > 0)
+            fputs("  -- per sample:\n", out);
+        fprintf(out, "%5d  %-6s", i, ir_op_name((IrOp)x->op));
+        switch ((IrOp)x->op) {
+        case IR_CONST: fprintf(out, "r%d, %.17g\n", x->a, p->konst[x->k]); break;
+        case IR_STATE:
+            fprintf(out, "r%d, %s\n", x->a, p->state_names ? p->state_names[x->k] : "?");
+            break;
+        case IR_PARAM:
+            fprintf(out, "r%d, %s\n", x->a, p->param_names ? p->param_names[x->k] : "?");
+            break;
+        case IR_TIME: fprintf(out, "r%d\n", x->a); break;
+        case IR_POWI: fprintf(out, "r%d, r%d, %d\n", x->a, x->b, x->k); break;
+        case IR_SOLVE: fprintf(out, "r%d, r%d, r%d, %d\n", x->a, x->b, x->c, x->k); break;
+        case IR_OUT:
+            fprintf(out, "%s, r%d\n", p->out_names ? p->out_names[x->a] : "?", x->b);
+            break;
+        default:
+            if (ir_op_sources((IrOp)x->op) == 2)
+                fprintf(out, "r%d, r%d, r%d\n", x->a, x->b, x->c);
+            else
+                fprintf(out, "r%d, r%d\n", x->a, x->b);
+            break;
+        }
+    }
+}
+
+int ir_verify(const IrProgram *p, char *err, size_t errlen)
+{
+    char *written = mem_xalloc((size_t)p->nregs + 1);
+    char *outs = mem_xalloc((size_t)p->nout + 1);
+    memset(written, 0, (size_t)p->nregs + 1);
+    memset(outs, 0, (size_t)p->nout + 1);
+    int rc = 0;
+#define FAIL(...)                                                                  \
+    do {                                                                           \
+        snprintf(err, errlen, __VA_ARGS__);                                        \
+        rc = -1;                                                                   \
+        goto done;                                                                 \
+    } while (0)
+#define REG_OK(r) ((r) >= 0 && (r) < p->nregs)
+    for (int i = 0; i < p->ncode; i++) {
+        const IrInstr *x = &p->code[i];
+        if (x->op >= IR_NOPS)
+            FAIL("instruction %d: unknown opcode %d", i, x->op);
+        IrOp op = (IrOp)x->op;
+        int nsrc = ir_op_sources(op);
+        if (op == IR_SOLVE) {
+            if (x->k < 1 || !REG_OK(x->b) || !REG_OK(x->b + x->k * x->k - 1) || !REG_OK(x->c) ||
+                !REG_OK(x->c + x->k - 1) || !REG_OK(x->a) || !REG_OK(x->a + x->k - 1))
+                FAIL("instruction %d: SOLVE operands out of range", i);
+            for (int j = 0; j < x->k * x->k; j++)
+                if (!written[x->b + j])
+                    FAIL("instruction %d: SOLVE reads r%d before it is written", i, x->b + j);
+            for (int j = 0; j < x->k; j++)
+                if (!written[x->c + j])
+                    FAIL("instruction %d: SOLVE reads r%d before it is written", i, x->c + j);
+            for (int j = 0; j < x->k; j++)
+                written[x->a + j] = 1;
+            continue;
+        }
+        if (op == IR_OUT) {
+            if (x->a < 0 || x->a >= p->nout || !REG_OK(x->b))
+                FAIL("instruction %d: OUT operands out of range", i);
+            if (!written[x->b])
+                FAIL("instruction %d: OUT reads r%d before it is written", i, x->b);
+            if (outs[x->a]++)
+                FAIL("instruction %d: output %d written twice", i, x->a);
+            continue;
+        }
+        if ((nsrc >= 1 && (!REG_OK(x->b) || !written[x->b])) ||
+            (nsrc >= 2 && (!REG_OK(x->c) || !written[x->c])))
+            FAIL("instruction %d (%s): a source register is out of range or unwritten", i,
+                 ir_op_name(op));
+        if (op == IR_CONST && (x->k < 0 || x->k >= p->nkonst))
+            FAIL("instruction %d: constant %d out of range", i, x->k);
+        if (op == IR_STATE && (x->k < 0 || x->k >= p->nstate))
+            FAIL("instruction %d: state %d out of range", i, x->k);
+        if (op == IR_PARAM && (x->k < 0 || x->k >= p->nparams))
+            FAIL("instruction %d: parameter %d out of range", i, x->k);
+        if (!REG_OK(x->a))
+            FAIL("instruction %d: destination r%d out of range", i, x->a);
+        written[x->a] = 1;
+    }
+    for (int o = 0; o < p->nout; o++)
+        if (!outs[o])
+            FAIL("output %d is never written", o);
+done:
+#undef FAIL
+#undef REG_OK
+    mem_free(written);
+    mem_free(outs);
+    return rc;
+}

@@ -1,0 +1,107 @@
+/*
+ * runtime/ir.h — the instruction set: the one contract between the
+ * compiler (lang/) and the runtime.
+ *
+ * A program is a linear list of instructions over numbered registers, run
+ * for a batch of B samples at once: every register holds B doubles, and
+ * each instruction is one tight loop over the batch, so interpretation is
+ * paid once per batch.  Inputs are the per-sample state (coordinates, then
+ * velocities), the time and the shared parameters; results go to numbered
+ * outputs.  The table below is the only place an opcode is defined: the
+ * enum, the names, the printer and the verifier are generated from it.
+ *
+ * Operands: a is the destination register (or output), b and c source
+ * registers, k an immediate (constant index, input index, exponent, size).
+ */
+#ifndef LAG_IR_H
+#define LAG_IR_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* X(name, number of register sources, meaning) */
+#define IR_OPS(X)                                                                  \
+    X(CONST, 0, "r[a] := konst[k]")                                                \
+    X(STATE, 0, "r[a] := state[k] (coordinate k, or velocity k - n)")              \
+    X(PARAM, 0, "r[a] := param[k]")                                                \
+    X(TIME, 0, "r[a] := t")                                                        \
+    X(MOV, 1, "r[a] := r[b]")                                                      \
+    X(ADD, 2, "r[a] := r[b] + r[c]")                                               \
+    X(SUB, 2, "r[a] := r[b] - r[c]")                                               \
+    X(MUL, 2, "r[a] := r[b] * r[c]")                                               \
+    X(DIV, 2, "r[a] := r[b] / r[c]")                                               \
+    X(NEG, 1, "r[a] := -r[b]")                                                     \
+    X(SQR, 1, "r[a] := r[b] * r[b]")                                               \
+    X(RECIP, 1, "r[a] := 1 / r[b]")                                                \
+    X(POWI, 1, "r[a] := r[b] ^ k (k an integer)")                                  \
+    X(POW, 2, "r[a] := r[b] ^ r[c]")                                               \
+    X(SIN, 1, "r[a] := sin r[b]")                                                  \
+    X(COS, 1, "r[a] := cos r[b]")                                                  \
+    X(TAN, 1, "r[a] := tan r[b]")                                                  \
+    X(ASIN, 1, "r[a] := asin r[b]")                                                \
+    X(ACOS, 1, "r[a] := acos r[b]")                                                \
+    X(ATAN, 1, "r[a] := atan r[b]")                                                \
+    X(SINH, 1, "r[a] := sinh r[b]")                                                \
+    X(COSH, 1, "r[a] := cosh r[b]")                                                \
+    X(TANH, 1, "r[a] := tanh r[b]")                                                \
+    X(EXP, 1, "r[a] := exp r[b]")                                                  \
+    X(LOG, 1, "r[a] := log r[b]")                                                  \
+    X(SQRT, 1, "r[a] := sqrt r[b]")                                                \
+    X(ABS, 1, "r[a] := |r[b]|")                                                    \
+    X(SIGN, 1, "r[a] := sign r[b]")                                                \
+    X(ATAN2, 2, "r[a] := atan2(r[b], r[c])")                                       \
+    X(MIN, 2, "r[a] := min(r[b], r[c])")                                           \
+    X(MAX, 2, "r[a] := max(r[b], r[c])")                                           \
+    X(SOLVE, 0, "r[a..a+k) := M^-1 f, M = r[b..b+k*k) row-major, f = r[c..c+k)")   \
+    X(OUT, 1, "out[a] := r[b]")
+
+typedef enum IrOp {
+#define IR_ENUM(name, nsrc, meaning) IR_##name,
+    IR_OPS(IR_ENUM)
+#undef IR_ENUM
+    IR_NOPS
+} IrOp;
+
+typedef struct IrInstr {
+    uint16_t op;
+    int32_t a, b, c, k;
+} IrInstr;
+
+/* A program: code, constants and the names of its inputs and outputs. */
+typedef struct IrProgram {
+    const char *name;    /* e.g. "DoublePendulum.rhs" */
+    IrInstr *code;
+    int ncode;
+    double *konst;       /* constants */
+    int nkonst;
+    int nregs;           /* registers used (after reuse by liveness) */
+    int nprologue;       /* the first nprologue instructions depend only on constants and
+                          * parameters: a VM runs them once per parameter set */
+    int nstate;          /* per-sample inputs: n coordinates then n velocities */
+    int nparams;         /* shared inputs */
+    int nout;            /* outputs */
+    const char **state_names;
+    const char **param_names;
+    double *param_values; /* the parameters' defaults */
+    const char **out_names;
+    int uses_time;       /* whether TIME appears */
+} IrProgram;
+
+const char *ir_op_name(IrOp op);
+int ir_op_sources(IrOp op);
+
+/* Print in the stable text form `lag ir` shows (and golden tests read). */
+void ir_print(FILE *out, const IrProgram *p);
+
+/* Check the program's invariants: operands in range, every register
+ * written before it is read, every output written once.  Returns 0, or -1
+ * with a message in err. */
+int ir_verify(const IrProgram *p, char *err, size_t errlen);
+
+void ir_free(IrProgram *p); /* frees what ir_new allocated; ir_free(NULL) is a no-op */
+IrProgram *ir_new(const char *name);
+/* Append an instruction; returns its index. */
+int ir_emit(IrProgram *p, IrOp op, int a, int b, int c, int k);
+int ir_konst(IrProgram *p, double v); /* index of a constant (shared when equal) */
+
+#endif

@@ -1,0 +1,256 @@
+/*
+ * runtime/simulate.c — the simulate job (see simulate.h).
+ *
+ * The state is y = (q, q'); dy/dt = (q', a) with a from the right-hand-side
+ * program run by the VM for one sample.  The GSL driver lands exactly on
+ * each output time (t0 + k*every), so every CSV row is at a requested time.
+ * GSL's abort-on-error handler is switched off: failures come back as
+ * status codes and become exit status 3 with the time and the state.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "runtime/simulate.h"
+
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_odeiv2.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "runtime/io.h"
+#include "runtime/mem.h"
+#include "runtime/vm.h"
+
+static const struct {
+    const char *name;
+    const gsl_odeiv2_step_type *const *type;
+    int implicit;
+} steppers[] = {
+    {"rk2", &gsl_odeiv2_step_rk2, 0},         {"rk4", &gsl_odeiv2_step_rk4, 0},
+    {"rkf45", &gsl_odeiv2_step_rkf45, 0},     {"rkck", &gsl_odeiv2_step_rkck, 0},
+    {"rk8pd", &gsl_odeiv2_step_rk8pd, 0},     {"msadams", &gsl_odeiv2_step_msadams, 0},
+    {"rk1imp", &gsl_odeiv2_step_rk1imp, 1},   {"rk2imp", &gsl_odeiv2_step_rk2imp, 1},
+    {"rk4imp", &gsl_odeiv2_step_rk4imp, 1},   {"bsimp", &gsl_odeiv2_step_bsimp, 1},
+    {"msbdf", &gsl_odeiv2_step_msbdf, 1},
+};
+
+int sim_method_known(const char *method, int *implicit)
+{
+    for (size_t i = 0; i < sizeof steppers / sizeof steppers[0]; i++)
+        if (strcmp(steppers[i].name, method) == 0) {
+            if (implicit)
+                *implicit = steppers[i].implicit;
+            return 1;
+        }
+    return 0;
+}
+
+typedef struct Ctx {
+    const SimJob *job;
+    Vm *vm, *vm_jac, *vm_energy; /* one per program: each keeps its prologue */
+    unsigned long evals;
+    int failed;        /* the VM or a non-finite value stopped the RHS */
+    char why[160];
+    double *jac;       /* n x 2n + n scratch */
+} Ctx;
+
+static int rhs(double t, const double y[], double dydt[], void *params)
+{
+    Ctx *c = params;
+    const SimJob *job = c->job;
+    int n = job->n;
+    c->evals++;
+    memcpy(dydt, y + n, (size_t)n * sizeof *dydt);
+    VmStatus st = vm_run(c->vm, job->rhs, 1, y, 2 * n, t, job->params, dydt + n, n);
+    if (st != VM_OK) {
+        c->failed = 1;
+        snprintf(c->why, sizeof c->why, "the mass matrix is %s",
+                 c->vm->not_finite ? "not finite" : "singular");
+        return GSL_EBADFUNC;
+    }
+    for (int i = 0; i < n; i++)
+        if (!isfinite(dydt[n + i])) {
+            c->failed = 1;
+            snprintf(c->why, sizeof c->why, "the acceleration of %s is not finite",
+                     job->columns[i]);
+            return GSL_EBADFUNC;
+        }
+    return GSL_SUCCESS;
+}
+
+static int jacobian(double t, const double y[], double *dfdy, double dfdt[], void *params)
+{
+    Ctx *c = params;
+    const SimJob *job = c->job;
+    int n = job->n, m = 2 * n;
+    c->evals++;
+    if (vm_run(c->vm_jac, job->jac, 1, y, m, t, job->params, c->jac, n * m + n) != VM_OK) {
+        c->failed = 1;
+        snprintf(c->why, sizeof c->why, "the mass matrix is singular");
+        return GSL_EBADFUNC;
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < m; j++) {
+            dfdy[i * m + j] = j == n + i; /* d(q_i')/d(y_j) */
+            dfdy[(n + i) * m + j] = c->jac[i * m + j];
+        }
+    for (int i = 0; i < n; i++) {
+        dfdt[i] = 0;
+        dfdt[n + i] = c->jac[n * m + i];
+    }
+    return GSL_SUCCESS;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Describe the state for a failure message. */
+static void state_text(const SimJob *job, const double *y, char *buf, size_t len)
+{
+    size_t k = 0;
+    for (int i = 0; i < 2 * job->n && k < len; i++)
+        k += (size_t)snprintf(buf + k, len - k, "%s%s = %.6g", i ? ", " : "", job->columns[i], y[i]);
+}
+
+int sim_run(const SimJob *job, SimResult *res)
+{
+    int n = job->n, m = 2 * n;
+    double start = now();
+    memset(res->message, 0, sizeof res->message);
+    res->status = 0;
+    res->steps = res->rhs_evals = 0;
+    res->has_energy = job->energy != NULL;
+    res->e0 = res->max_rel_drift = 0;
+    gsl_set_error_handler_off();
+
+    const gsl_odeiv2_step_type *type = NULL;
+    int implicit = 0;
+    for (size_t i = 0; i < sizeof steppers / sizeof steppers[0]; i++)
+        if (strcmp(steppers[i].name, job->method) == 0) {
+            type = *steppers[i].type;
+            implicit = steppers[i].implicit;
+        }
+    if (!type || (implicit && !job->jac)) {
+        res->status = 3;
+        snprintf(res->message, sizeof res->message, "method %s is not available for %s",
+                 job->method, job->system);
+        return res->status;
+    }
+
+    const IrProgram *energy = job->energy ? job->energy : job->rhs, *jac = job->jac ? job->jac : job->rhs;
+    Ctx c = {job, vm_alloc(&job->rhs, 1, 1), vm_alloc(&jac, 1, 1), vm_alloc(&energy, 1, 1), 0, 0, "", NULL};
+    c.jac = mem_xalloc((size_t)(n * m + n + 1) * sizeof *c.jac);
+    gsl_odeiv2_system sys = {rhs, job->jac ? jacobian : NULL, (size_t)m, &c};
+    double h0 = job->every < 1e-3 ? job->every : 1e-3;
+    gsl_odeiv2_driver *d = gsl_odeiv2_driver_alloc_y_new(&sys, type, h0, job->tol, job->tol);
+
+    /* columns: t, coordinates, velocities, E */
+    int ncols = 1 + m + (job->energy ? 1 : 0);
+    const char **cols = mem_xalloc((size_t)ncols * sizeof *cols);
+    cols[0] = "t";
+    for (int i = 0; i < m; i++)
+        cols[1 + i] = job->columns[i];
+    if (job->energy)
+        cols[1 + m] = "E";
+    char err[256];
+    CsvWriter *w = NULL;
+    if (job->output) {
+        w = csv_open(job->output, cols, ncols, err, sizeof err);
+        if (!w) {
+            res->status = 4;
+            snprintf(res->message, sizeof res->message, "%s", err);
+        }
+    }
+    double *row = mem_xalloc((size_t)ncols * sizeof *row);
+    double *y = res->y, t = job->t0;
+    memcpy(y, job->y0, (size_t)m * sizeof *y);
+    long nout = (long)floor((job->t1 - job->t0) / job->every + 1e-9);
+    int ends_early = job->t0 + (double)nout * job->every < job->t1 - 1e-12 * fabs(job->t1);
+    for (long k = 0; res->status == 0 && k <= nout + ends_early; k++) {
+        double tk = k > nout ? job->t1 : job->t0 + (double)k * job->every;
+        if (k > 0) {
+            int st = gsl_odeiv2_driver_apply(d, &t, tk, y);
+            if (st != GSL_SUCCESS) {
+                char state[256];
+                state_text(job, y, state, sizeof state);
+                res->status = 3;
+                snprintf(res->message, sizeof res->message,
+                         "integration failed at t = %.10g: %s (state: %s)", t,
+                         c.failed ? c.why : gsl_strerror(st), state);
+                break;
+            }
+        }
+        row[0] = t;
+        memcpy(row + 1, y, (size_t)m * sizeof *y);
+        if (job->energy) {
+            double E;
+            vm_run(c.vm_energy, job->energy, 1, y, m, t, job->params, &E, 1);
+            row[1 + m] = E;
+            if (k == 0)
+                res->e0 = E;
+            double drift = fabs(E - res->e0) / (res->e0 != 0 ? fabs(res->e0) : 1);
+            if (drift > res->max_rel_drift)
+                res->max_rel_drift = drift;
+        }
+        if (w && csv_row(w, row, err, sizeof err) != 0) {
+            res->status = 4;
+            snprintf(res->message, sizeof res->message, "%s", err);
+        }
+    }
+    res->t = t;
+    res->steps = d->e->count;
+    res->rhs_evals = c.evals;
+    /* rows written before a numerical failure stay valid and are kept */
+    if (w && csv_close(w, res->status != 4, err, sizeof err) != 0 && res->status == 0) {
+        res->status = 4;
+        snprintf(res->message, sizeof res->message, "%s", err);
+    }
+    gsl_odeiv2_driver_free(d);
+    vm_free(c.vm);
+    vm_free(c.vm_jac);
+    vm_free(c.vm_energy);
+    mem_free(c.jac);
+    mem_free(row);
+    mem_free(cols);
+    res->wall_s = now() - start;
+    return res->status;
+}
+
+void sim_json(FILE *out, const SimJob *job, const SimResult *res)
+{
+    int n = job->n;
+    json_t *o = json_object();
+    json_object_set_new(o, "job", json_string("simulate"));
+    json_object_set_new(o, "system", json_string(job->system));
+    json_object_set_new(o, "method", json_string(job->method));
+    json_object_set_new(o, "status", json_integer(res->status));
+    json_object_set_new(o, "steps", json_integer((json_int_t)res->steps));
+    json_object_set_new(o, "rhs_evals", json_integer((json_int_t)res->rhs_evals));
+    json_t *fin = json_object(), *q = json_object(), *v = json_object();
+    json_object_set_new(fin, "t", json_real(res->t));
+    for (int i = 0; i < n; i++) {
+        json_object_set_new(q, job->columns[i], json_real(res->y[i]));
+        json_object_set_new(v, job->columns[n + i], json_real(res->y[n + i]));
+    }
+    json_object_set_new(fin, "coords", q);
+    json_object_set_new(fin, "velocities", v);
+    json_object_set_new(o, "final", fin);
+    if (res->has_energy) {
+        json_t *e = json_object();
+        json_object_set_new(e, "initial", json_real(res->e0));
+        json_object_set_new(e, "max_rel_drift", json_real(res->max_rel_drift));
+        json_object_set_new(o, "energy", e);
+    }
+    json_object_set_new(o, "wall_s", json_real(res->wall_s));
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    if (s) {
+        fprintf(out, "%s\n", s);
+        free(s);
+    }
+    json_decref(o);
+}

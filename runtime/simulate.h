@@ -1,0 +1,52 @@
+/*
+ * runtime/simulate.h — the simulate job: integrate M q'' = f with a GSL
+ * odeiv2 stepper, write the trajectory as CSV and report a summary.
+ *
+ * The compiler fills a SimJob (programs from runtime/ir.h, initial state,
+ * times, method, output path); the runtime knows nothing of syntax.
+ */
+#ifndef LAG_SIMULATE_H
+#define LAG_SIMULATE_H
+
+#include <stdio.h>
+
+#include "runtime/ir.h"
+
+typedef struct SimJob {
+    const char *system;           /* for messages and the summary */
+    const IrProgram *rhs;         /* outputs: the n accelerations */
+    const IrProgram *jac;         /* outputs: d(accel_i)/d(state_j) row-major (n x 2n), then
+                                     d(accel_i)/dt (n): for implicit steppers; or NULL */
+    const IrProgram *energy;      /* output: E, or NULL */
+    int n;                        /* coordinates */
+    const char *const *columns;   /* 2n names: coordinates then velocities */
+    const double *y0;             /* 2n initial values */
+    const double *params;         /* rhs->nparams values */
+    double t0, t1, every;
+    const char *method;           /* a GSL odeiv2 stepper name */
+    double tol;
+    const char *output;           /* CSV path, or NULL */
+} SimJob;
+
+typedef struct SimResult {
+    int status;                   /* 0 ok, 3 numerical failure, 4 I/O error */
+    char message[512];            /* why, when status != 0 */
+    unsigned long steps, rhs_evals;
+    double t;                     /* where the run ended */
+    double *y;                    /* 2n: the final state (caller's buffer) */
+    int has_energy;
+    double e0, max_rel_drift;
+    double wall_s;
+} SimResult;
+
+/* Whether a method name is a known stepper; *implicit tells if it needs a
+ * Jacobian. */
+int sim_method_known(const char *method, int *implicit);
+
+/* Run the job.  res->y must point to 2n doubles.  Returns res->status. */
+int sim_run(const SimJob *job, SimResult *res);
+
+/* One JSON line (LANGUAGE.md §5) describing the run. */
+void sim_json(FILE *out, const SimJob *job, const SimResult *res);
+
+#endif

@@ -1,0 +1,256 @@
+/*
+ * runtime/vm.c — the batched interpreter (see vm.h).
+ *
+ * Registers are stored register-major (r*cap + s), so each instruction's
+ * loop over the batch runs over contiguous memory the compiler can
+ * vectorise.  SOLVE factors each sample's small matrix by Gaussian
+ * elimination with partial pivoting.
+ */
+#include "runtime/vm.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "runtime/mem.h"
+
+Vm *vm_alloc(const IrProgram *const *progs, int nprogs, int cap)
+{
+    Vm *vm = mem_xalloc(sizeof *vm);
+    memset(vm, 0, sizeof *vm);
+    vm->cap = cap < 1 ? 1 : cap;
+    int k = 0;
+    for (int i = 0; i < nprogs; i++) {
+        if (progs[i]->nregs > vm->nregs)
+            vm->nregs = progs[i]->nregs;
+        for (int j = 0; j < progs[i]->ncode; j++)
+            if (progs[i]->code[j].op == IR_SOLVE && progs[i]->code[j].k > k)
+                k = progs[i]->code[j].k;
+    }
+    vm->regs = mem_xalloc((size_t)(vm->nregs ? vm->nregs : 1) * (size_t)vm->cap * sizeof *vm->regs);
+    vm->worklen = k * k + k + 1;
+    vm->work = mem_xalloc((size_t)vm->worklen * sizeof *vm->work);
+    return vm;
+}
+
+void vm_forget(Vm *vm)
+{
+    vm->prepared = NULL;
+    vm->prepared_params = NULL;
+}
+
+void vm_free(Vm *vm)
+{
+    if (!vm)
+        return;
+    mem_free(vm->regs);
+    mem_free(vm->work);
+    mem_free(vm);
+}
+
+/* Solve the k x k system for one sample; 0 on success. */
+static int solve_one(Vm *vm, const IrInstr *x, int s)
+{
+    int k = x->k, cap = vm->cap;
+    double *A = vm->work, *f = vm->work + k * k, *R = vm->regs;
+    for (int i = 0; i < k; i++) {
+        for (int j = 0; j < k; j++)
+            A[i * k + j] = R[(size_t)(x->b + i * k + j) * (size_t)cap + (size_t)s];
+        f[i] = R[(size_t)(x->c + i) * (size_t)cap + (size_t)s];
+    }
+    double scale = 0;
+    for (int i = 0; i < k * k; i++) {
+        if (!isfinite(A[i])) {
+            vm->not_finite = 1;
+            return -1;
+        }
+        if (fabs(A[i]) > scale)
+            scale = fabs(A[i]);
+    }
+    for (int c = 0; c < k; c++) {
+        int p = c;
+        for (int r = c + 1; r < k; r++)
+            if (fabs(A[r * k + c]) > fabs(A[p * k + c]))
+                p = r;
+        /* a pivot at rounding level relative to M is a singular matrix */
+        if (!(fabs(A[p * k + c]) > 1e-13 * scale)) {
+            vm->not_finite = 0;
+            return -1;
+        }
+        if (p != c) {
+            for (int j = 0; j < k; j++) {
+                double t = A[c * k + j];
+                A[c * k + j] = A[p * k + j];
+                A[p * k + j] = t;
+            }
+            double t = f[c];
+            f[c] = f[p];
+            f[p] = t;
+        }
+        for (int r = c + 1; r < k; r++) {
+            double m = A[r * k + c] / A[c * k + c];
+            if (m == 0)
+                continue;
+            for (int j = c; j < k; j++)
+                A[r * k + j] -= m * A[c * k + j];
+            f[r] -= m * f[c];
+        }
+    }
+    for (int i = k - 1; i >= 0; i--) {
+        double v = f[i];
+        for (int j = i + 1; j < k; j++)
+            v -= A[i * k + j] * R[(size_t)(x->a + j) * (size_t)cap + (size_t)s];
+        R[(size_t)(x->a + i) * (size_t)cap + (size_t)s] = v / A[i * k + i];
+    }
+    return 0;
+}
+
+/* One sample (the common case of a single trajectory): registers are plain
+ * doubles, no loop per instruction. */
+static VmStatus run_one(Vm *vm, const IrProgram *p, int from, const double *state, double t,
+                        const double *params, double *out)
+{
+    double *r = vm->regs;
+    const IrInstr *x = p->code + from, *end = p->code + p->ncode;
+    for (; x < end; x++) {
+        switch ((IrOp)x->op) {
+        case IR_CONST: r[x->a] = p->konst[x->k]; break;
+        case IR_STATE: r[x->a] = state[x->k]; break;
+        case IR_PARAM: r[x->a] = params[x->k]; break;
+        case IR_TIME: r[x->a] = t; break;
+        case IR_MOV: r[x->a] = r[x->b]; break;
+        case IR_ADD: r[x->a] = r[x->b] + r[x->c]; break;
+        case IR_SUB: r[x->a] = r[x->b] - r[x->c]; break;
+        case IR_MUL: r[x->a] = r[x->b] * r[x->c]; break;
+        case IR_DIV: r[x->a] = r[x->b] / r[x->c]; break;
+        case IR_NEG: r[x->a] = -r[x->b]; break;
+        case IR_SQR: r[x->a] = r[x->b] * r[x->b]; break;
+        case IR_RECIP: r[x->a] = 1 / r[x->b]; break;
+        case IR_POWI: {
+            int n = x->k;
+            double base = n < 0 ? 1 / r[x->b] : r[x->b], v = 1;
+            for (unsigned e = (unsigned)(n < 0 ? -n : n); e; e >>= 1, base *= base)
+                if (e & 1)
+                    v *= base;
+            r[x->a] = v;
+            break;
+        }
+        case IR_POW: r[x->a] = pow(r[x->b], r[x->c]); break;
+        case IR_SIN: r[x->a] = sin(r[x->b]); break;
+        case IR_COS: r[x->a] = cos(r[x->b]); break;
+        case IR_TAN: r[x->a] = tan(r[x->b]); break;
+        case IR_ASIN: r[x->a] = asin(r[x->b]); break;
+        case IR_ACOS: r[x->a] = acos(r[x->b]); break;
+        case IR_ATAN: r[x->a] = atan(r[x->b]); break;
+        case IR_SINH: r[x->a] = sinh(r[x->b]); break;
+        case IR_COSH: r[x->a] = cosh(r[x->b]); break;
+        case IR_TANH: r[x->a] = tanh(r[x->b]); break;
+        case IR_EXP: r[x->a] = exp(r[x->b]); break;
+        case IR_LOG: r[x->a] = log(r[x->b]); break;
+        case IR_SQRT: r[x->a] = sqrt(r[x->b]); break;
+        case IR_ABS: r[x->a] = fabs(r[x->b]); break;
+        case IR_SIGN: r[x->a] = (double)((r[x->b] > 0) - (r[x->b] < 0)); break;
+        case IR_ATAN2: r[x->a] = atan2(r[x->b], r[x->c]); break;
+        case IR_MIN: r[x->a] = fmin(r[x->b], r[x->c]); break;
+        case IR_MAX: r[x->a] = fmax(r[x->b], r[x->c]); break;
+        case IR_SOLVE:
+            if (solve_one(vm, x, 0) != 0) {
+                vm->bad_sample = 0;
+                return VM_SINGULAR;
+            }
+            break;
+        case IR_OUT: out[x->a] = r[x->b]; break;
+        case IR_NOPS: break;
+        }
+    }
+    return VM_OK;
+}
+
+VmStatus vm_run(Vm *vm, const IrProgram *p, int B, const double *state, int state_stride,
+                double t, const double *params, double *out, int out_stride)
+{
+    const int B_req = B;
+    /* the prologue once per program and parameter set, for every sample */
+    int from = 0;
+    if (vm->prepared == p && vm->prepared_params == params)
+        from = p->nprologue;
+    else {
+        vm->prepared = p;
+        vm->prepared_params = params;
+    }
+    if (B == 1 && vm->cap == 1)
+        return run_one(vm, p, from, state, t, params, out);
+    const size_t cap = (size_t)vm->cap;
+    double *R = vm->regs;
+    for (int i = from; i < p->ncode; i++) {
+        if (i < p->nprologue)
+            B = vm->cap; /* shared values: fill the whole register */
+        else if (i == p->nprologue && from == 0)
+            B = B_req;
+        const IrInstr *x = &p->code[i];
+        double *a = R + (size_t)x->a * cap;
+        const double *b = R + (size_t)x->b * cap, *c = R + (size_t)x->c * cap;
+        int s;
+#define LOOP(expr)                                                                 \
+    for (s = 0; s < B; s++)                                                        \
+        a[s] = (expr);                                                             \
+    break
+        switch ((IrOp)x->op) {
+        case IR_CONST: LOOP(p->konst[x->k]);
+        case IR_STATE: LOOP(state[(size_t)s * (size_t)state_stride + (size_t)x->k]);
+        case IR_PARAM: LOOP(params[x->k]);
+        case IR_TIME: LOOP(t);
+        case IR_MOV: LOOP(b[s]);
+        case IR_ADD: LOOP(b[s] + c[s]);
+        case IR_SUB: LOOP(b[s] - c[s]);
+        case IR_MUL: LOOP(b[s] * c[s]);
+        case IR_DIV: LOOP(b[s] / c[s]);
+        case IR_NEG: LOOP(-b[s]);
+        case IR_SQR: LOOP(b[s] * b[s]);
+        case IR_RECIP: LOOP(1 / b[s]);
+        case IR_POWI: {
+            int n = x->k;
+            for (s = 0; s < B; s++) {
+                double base = n < 0 ? 1 / b[s] : b[s], r = 1;
+                for (unsigned e = (unsigned)(n < 0 ? -n : n); e; e >>= 1, base *= base)
+                    if (e & 1)
+                        r *= base;
+                a[s] = r;
+            }
+            break;
+        }
+        case IR_POW: LOOP(pow(b[s], c[s]));
+        case IR_SIN: LOOP(sin(b[s]));
+        case IR_COS: LOOP(cos(b[s]));
+        case IR_TAN: LOOP(tan(b[s]));
+        case IR_ASIN: LOOP(asin(b[s]));
+        case IR_ACOS: LOOP(acos(b[s]));
+        case IR_ATAN: LOOP(atan(b[s]));
+        case IR_SINH: LOOP(sinh(b[s]));
+        case IR_COSH: LOOP(cosh(b[s]));
+        case IR_TANH: LOOP(tanh(b[s]));
+        case IR_EXP: LOOP(exp(b[s]));
+        case IR_LOG: LOOP(log(b[s]));
+        case IR_SQRT: LOOP(sqrt(b[s]));
+        case IR_ABS: LOOP(fabs(b[s]));
+        case IR_SIGN: LOOP((double)((b[s] > 0) - (b[s] < 0)));
+        case IR_ATAN2: LOOP(atan2(b[s], c[s]));
+        case IR_MIN: LOOP(fmin(b[s], c[s]));
+        case IR_MAX: LOOP(fmax(b[s], c[s]));
+        case IR_SOLVE:
+            for (s = 0; s < B; s++)
+                if (solve_one(vm, x, s) != 0) {
+                    vm->bad_sample = s;
+                    return VM_SINGULAR;
+                }
+            break;
+        case IR_OUT:
+            for (s = 0; s < B; s++)
+                out[(size_t)s * (size_t)out_stride + (size_t)x->a] = b[s];
+            break;
+        case IR_NOPS:
+            break;
+        }
+#undef LOOP
+    }
+    return VM_OK;
+}

@@ -1,0 +1,43 @@
+/*
+ * runtime/vm.h — the batched interpreter of IR programs.
+ *
+ * One run evaluates a program for B samples: registers hold B doubles
+ * each, every instruction is a loop over the batch, and nothing is
+ * allocated while running (the scratch is sized when the VM is made).
+ */
+#ifndef LAG_VM_H
+#define LAG_VM_H
+
+#include "runtime/ir.h"
+
+typedef enum VmStatus {
+    VM_OK = 0,
+    VM_SINGULAR = 3 /* a SOLVE met a singular or non-finite matrix */
+} VmStatus;
+
+typedef struct Vm {
+    int cap;          /* largest batch */
+    int nregs;
+    double *regs;     /* nregs x cap, register-major */
+    double *work;     /* SOLVE scratch: k*k + k */
+    int worklen;
+    int bad_sample;   /* after VM_SINGULAR: the sample */
+    const IrProgram *prepared;      /* whose prologue the registers hold... */
+    const double *prepared_params;  /* ...for these parameters */
+    int not_finite;   /* after VM_SINGULAR: the matrix had a NaN or infinity */
+} Vm;
+
+/* A VM able to run any of the programs given with batches of up to cap. */
+Vm *vm_alloc(const IrProgram *const *progs, int nprogs, int cap);
+void vm_free(Vm *vm); /* vm_free(NULL) is a no-op */
+void vm_forget(Vm *vm);
+
+/* Run p for B samples: sample s reads state[s*state_stride + i] and writes
+ * out[s*out_stride + o].  The program's prologue (what depends only on the
+ * parameters) runs once and is kept while the same program and parameter
+ * array are used; call vm_forget after changing parameter values in place.
+ * A VM holds one prepared program at a time: use one VM per program. */
+VmStatus vm_run(Vm *vm, const IrProgram *p, int B, const double *state, int state_stride,
+                double t, const double *params, double *out, int out_stride);
+
+#endif
