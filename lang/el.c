@@ -66,6 +66,8 @@ static void print_lag(Mech *m, FILE *out)
             snprintf(name, sizeof name, "accel_%s", m->names[i]);
             line_lag(m, out, name, m->acc[i]);
         }
+    } else if (m->singular) {
+        fputs("# no accelerations: the mass matrix is singular (det M = 0 for every state)\n", out);
     } else if (n == 3) {
         /* Cramer's rule in the names above: a closed form for any M. */
         const char *q0 = m->names[0], *q1 = m->names[1], *q2 = m->names[2];
@@ -143,6 +145,8 @@ static void print_text(Mech *m, FILE *out)
             snprintf(name, sizeof name, "%s''", m->names[i]);
             line_text(m, out, name, m->acc[i]);
         }
+    } else if (m->singular) {
+        fputs("  accelerations: none: the mass matrix is singular (det M = 0 for every state)\n", out);
     } else {
         fputs("  accelerations: M q'' = f is solved numerically\n", out);
     }

@@ -34,8 +34,6 @@ typedef struct Lower {
     Key *keys;         /* value numbering: open-addressing table of instruction keys */
     int *vals;
     size_t capkeys, nkeys;
-    char *pinned;      /* virtual register -> in a SOLVE block */
-    int cappinned;
     char *shared;      /* virtual register -> depends only on constants and parameters */
     int capshared;
     int *varkind, *varindex; /* Sym variable -> IR input */
@@ -55,19 +53,6 @@ static size_t key_hash(const Key *k)
 static int key_eq(const Key *a, const Key *b)
 {
     return a->op == b->op && a->b == b->b && a->c == b->c && memcmp(&a->k, &b->k, sizeof a->k) == 0;
-}
-
-static void mark_pinned(Lower *L, int v)
-{
-    if (v >= L->cappinned) {
-        int cap = L->cappinned ? 2 * L->cappinned : 64;
-        while (cap <= v)
-            cap *= 2;
-        L->pinned = mem_xrealloc(L->pinned, (size_t)cap);
-        memset(L->pinned + L->cappinned, 0, (size_t)(cap - L->cappinned));
-        L->cappinned = cap;
-    }
-    L->pinned[v] = 1;
 }
 
 /* Emit an instruction producing a new virtual register, unless the same one
@@ -304,7 +289,8 @@ static void begin(Lower *L, Mech *m, const char *name)
 }
 
 /* Register allocation by liveness: linear scan over the virtual registers
- * (1-based), pinned ones placed in order after all the others. */
+ * (1-based).  The prologue's registers keep their values between runs and
+ * are never reused. */
 static void allocate(Lower *L)
 {
     IrProgram *p = L->p;
@@ -312,16 +298,17 @@ static void allocate(Lower *L)
     int *last = mem_xalloc((size_t)(nv + 1) * sizeof *last);
     int *phys = mem_xalloc((size_t)(nv + 1) * sizeof *phys);
     int *freelist = mem_xalloc((size_t)(nv + 1) * sizeof *freelist);
+    char *freed = mem_xalloc((size_t)(nv + 1));
     for (int v = 0; v <= nv; v++)
-        last[v] = -1, phys[v] = -1;
+        last[v] = -1, phys[v] = -1, freed[v] = 0;
     for (int i = 0; i < p->ncode; i++) {
         IrInstr *x = &p->code[i];
         int ns = ir_op_sources((IrOp)x->op);
         if (x->op == IR_SOLVE) {
             for (int j = 0; j < x->k * x->k; j++)
-                last[x->b + j] = i;
+                last[p->aux[x->b + j]] = i;
             for (int j = 0; j < x->k; j++)
-                last[x->c + j] = i;
+                last[p->aux[x->c + j]] = i;
             continue;
         }
         if (ns >= 1)
@@ -329,49 +316,50 @@ static void allocate(Lower *L)
         if (ns >= 2)
             last[x->c] = i;
     }
-    int npin = 0;
-    for (int v = 1; v <= nv; v++)
-        if (v < L->cappinned && L->pinned[v])
-            npin++;
     int nfree = 0, next = 0;
-    /* the prologue's registers keep their values between runs: never reused */
     for (int i = 0; i < p->nprologue; i++)
         phys[p->code[i].a] = next++;
-#define REUSABLE(v) (!((v) < L->cappinned && L->pinned[v]) && !((v) < L->capshared && L->shared[v]))
+#define RELEASE(v)                                                                 \
+    do {                                                                           \
+        int v_ = (v);                                                              \
+        if (last[v_] == i && !freed[v_] && !(v_ < L->capshared && L->shared[v_])) { \
+            freed[v_] = 1;                                                         \
+            freelist[nfree++] = phys[v_];                                          \
+        }                                                                          \
+    } while (0)
+#define TAKE() (nfree ? freelist[--nfree] : next++)
     for (int i = p->nprologue; i < p->ncode; i++) {
         IrInstr *x = &p->code[i];
         IrOp op = (IrOp)x->op;
-        if (op == IR_SOLVE || op == IR_OUT) {
-            if (op == IR_OUT && last[x->b] == i && REUSABLE(x->b))
-                freelist[nfree++] = phys[x->b];
+        if (op == IR_OUT) {
+            RELEASE(x->b);
+            continue;
+        }
+        if (op == IR_SOLVE) {
+            /* SOLVE copies its operands first, so results may reuse them */
+            for (int j = 0; j < x->k * x->k; j++)
+                RELEASE(p->aux[x->b + j]);
+            for (int j = 0; j < x->k; j++)
+                RELEASE(p->aux[x->c + j]);
+            for (int j = 0; j < x->k; j++)
+                phys[p->aux[x->a + j]] = TAKE();
             continue;
         }
         int ns = ir_op_sources(op);
-        int srcs[2] = {ns >= 1 ? x->b : 0, ns >= 2 ? x->c : 0};
-        for (int s = 0; s < ns; s++) {
-            int v = srcs[s];
-            if (last[v] == i && REUSABLE(v) && (s == 0 || srcs[0] != v))
-                freelist[nfree++] = phys[v];
-        }
-        int a = x->a;
-        if (!(a < L->cappinned && L->pinned[a]))
-            phys[a] = nfree ? freelist[--nfree] : next++;
+        if (ns >= 1)
+            RELEASE(x->b);
+        if (ns >= 2)
+            RELEASE(x->c);
+        phys[x->a] = TAKE();
     }
-    /* pinned registers: after the others, in the order they were created */
-    int base = next;
-    for (int v = 1; v <= nv; v++)
-        if (v < L->cappinned && L->pinned[v])
-            phys[v] = base++;
+#undef TAKE
+#undef RELEASE
     for (int i = 0; i < p->ncode; i++) {
         IrInstr *x = &p->code[i];
         IrOp op = (IrOp)x->op;
         int ns = ir_op_sources(op);
-        if (op == IR_SOLVE) {
-            x->a = phys[x->a];
-            x->b = phys[x->b];
-            x->c = phys[x->c];
+        if (op == IR_SOLVE)
             continue;
-        }
         if (op != IR_OUT)
             x->a = phys[x->a];
         if (ns >= 1)
@@ -379,12 +367,13 @@ static void allocate(Lower *L)
         if (ns >= 2)
             x->c = phys[x->c];
     }
-#undef REUSABLE
-    p->nregs = base;
-    (void)npin;
+    for (int j = 0; j < p->naux; j++)
+        p->aux[j] = phys[p->aux[j]];
+    p->nregs = next;
     mem_free(last);
     mem_free(phys);
     mem_free(freelist);
+    mem_free(freed);
 }
 
 static int is_shared(const Lower *L, const IrInstr *x)
@@ -425,7 +414,6 @@ static IrProgram *finish(Lower *L)
     mem_free(L->reg);
     mem_free(L->keys);
     mem_free(L->vals);
-    mem_free(L->pinned);
     mem_free(L->shared);
     mem_free(L->varkind);
     mem_free(L->varindex);
@@ -463,29 +451,23 @@ IrProgram *lower_rhs(Mech *m)
     if (m->accel == MECH_ACCEL_SYMBOLIC && (m->given_accel || m->m_diagonal))
         return lower_exprs(m, pname, m->acc, names, n);
 
-    /* M q'' = f: M and f into a pinned block, SOLVE, outputs. */
+    /* M q'' = f: a SOLVE over the registers of M and f, then the outputs. */
     Lower L;
     begin(&L, m, pname);
     IrProgram *p = L.p;
     p->nout = n;
     p->out_names = names;
-    int *src = mem_xalloc((size_t)(n * n + n) * sizeof *src);
+    int *src = mem_xalloc((size_t)(n * n + 2 * n) * sizeof *src);
     for (int i = 0; i < n * n; i++)
         src[i] = node_reg(&L, m->M[i]);
     for (int i = 0; i < n; i++)
         src[n * n + i] = node_reg(&L, m->f[i]);
-    int block = L.nvirt + 1; /* n*n + n copies, then n results, consecutive */
-    for (int i = 0; i < n * n + n; i++) {
-        int v = ++L.nvirt;
-        mark_pinned(&L, v);
-        ir_emit(p, IR_MOV, v, src[i], 0, 0);
-    }
-    int res = L.nvirt + 1;
     for (int i = 0; i < n; i++)
-        mark_pinned(&L, ++L.nvirt);
-    ir_emit(p, IR_SOLVE, res, block, block + n * n, n);
+        src[n * n + n + i] = ++L.nvirt;
+    int b = ir_aux(p, src, n * n), c = ir_aux(p, src + n * n, n), a = ir_aux(p, src + n * n + n, n);
+    ir_emit(p, IR_SOLVE, a, b, c, n);
     for (int i = 0; i < n; i++)
-        ir_emit(p, IR_OUT, i, res + i, 0, 0);
+        ir_emit(p, IR_OUT, i, src[n * n + n + i], 0, 0);
     mem_free(src);
     return finish(&L);
 }

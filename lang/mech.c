@@ -156,8 +156,10 @@ static void symbolic_inverse(Mech *m)
     if (n > 4)
         return; /* the runtime solves M q'' = f */
     SymId det = det_sym(S, m->M, n, n);
-    if (det == S->zero)
-        return; /* singular for every parameter value: reported when simulating */
+    if (det == S->zero) {
+        m->singular = 1;
+        return;
+    }
     SymId rest, content = sym_param_content(S, det, &rest);
     SymId inv = sym_mul2(S, sym_powi(S, content, -1), sym_powi(S, rest, -1));
     SymId *A = alloc(S, (size_t)(n * n), sizeof *A);
@@ -180,6 +182,11 @@ static void closed_form(Mech *m)
     m->acc = alloc(S, (size_t)n, sizeof *m->acc);
     if (m->m_diagonal) {
         for (int i = 0; i < n; i++)
+            if (m->M[i * n + i] == S->zero) {
+                m->singular = 1;
+                return;
+            }
+        for (int i = 0; i < n; i++)
             m->acc[i] = sym_div(S, m->f[i], m->M[i * n + i]);
         m->accel = MECH_ACCEL_SYMBOLIC;
         return;
@@ -187,6 +194,10 @@ static void closed_form(Mech *m)
     if (n == 2) {
         SymId *M = m->M, *f = m->f;
         SymId det = sym_sub(S, sym_mul2(S, M[0], M[3]), sym_mul2(S, M[1], M[2]));
+        if (det == S->zero) {
+            m->singular = 1; /* det M = 0 for every state: no accelerations */
+            return;
+        }
         /* det = content * rest: the parameters in content cancel */
         SymId rest, content = sym_param_content(S, det, &rest);
         SymId inv = sym_mul2(S, sym_powi(S, content, -1), sym_powi(S, rest, -1));

@@ -40,6 +40,7 @@ typedef struct Mech {
     int energy_conserved;
     int *cyclic;        /* cyclic[i]: p_i is conserved */
     int m_constant, m_diagonal;
+    int singular;       /* det M is identically zero: the equations do not determine q'' */
 } Mech;
 
 /* Build the equations of system `sys` (checked, without errors).  Returns 0

@@ -8,9 +8,11 @@
 #define _POSIX_C_SOURCE 200809L
 #include "lang/run.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "lang/lower.h"
 #include "lang/mech.h"
@@ -205,8 +207,32 @@ done:
     return rc;
 }
 
+/* mkdir -p */
+static int make_dirs(const char *dir)
+{
+    char path[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof path)
+        return n == 0 ? 0 : -1;
+    memcpy(path, dir, n + 1);
+    for (size_t i = 1; i <= n; i++)
+        if (path[i] == '/' || path[i] == '\0') {
+            char c = path[i];
+            path[i] = '\0';
+            if (mkdir(path, 0777) != 0 && errno != EEXIST)
+                return -1;
+            path[i] = c;
+        }
+    return 0;
+}
+
 int run_program(Front *F, const RunOptions *opt)
 {
+    if (opt->outdir && make_dirs(opt->outdir) != 0) {
+        fprintf(stderr, "lag: error: cannot create the output directory '%s': %s\n", opt->outdir,
+                strerror(errno));
+        return 4;
+    }
     for (const Item *it = F->prog.items; it; it = it->next) {
         if (it->kind != IT_JOB)
             continue;

@@ -43,6 +43,7 @@ void ir_free(IrProgram *p)
         return;
     mem_free(p->code);
     mem_free(p->konst);
+    mem_free(p->aux);
     mem_free(p);
 }
 
@@ -67,6 +68,23 @@ int ir_konst(IrProgram *p, double v)
     }
     p->konst[p->nkonst] = v;
     return p->nkonst++;
+}
+
+int ir_aux(IrProgram *p, const int *regs, int n)
+{
+    p->aux = mem_xrealloc(p->aux, (size_t)(p->naux + n) * sizeof *p->aux);
+    for (int i = 0; i < n; i++)
+        p->aux[p->naux + i] = regs[i];
+    p->naux += n;
+    return p->naux - n;
+}
+
+static void print_list(FILE *out, const IrProgram *p, int at, int n)
+{
+    fputc('[', out);
+    for (int i = 0; i < n; i++)
+        fprintf(out, "%sr%d", i ? " " : "", p->aux[at + i]);
+    fputc(']', out);
 }
 
 void ir_print(FILE *out, const IrProgram *p)
@@ -98,7 +116,14 @@ void ir_print(FILE *out, const IrProgram *p)
             break;
         case IR_TIME: fprintf(out, "r%d\n", x->a); break;
         case IR_POWI: fprintf(out, "r%d, r%d, %d\n", x->a, x->b, x->k); break;
-        case IR_SOLVE: fprintf(out, "r%d, r%d, r%d, %d\n", x->a, x->b, x->c, x->k); break;
+        case IR_SOLVE:
+            print_list(out, p, x->a, x->k);
+            fputs(", ", out);
+            print_list(out, p, x->b, x->k * x->k);
+            fputs(", ", out);
+            print_list(out, p, x->c, x->k);
+            fputc('\n', out);
+            break;
         case IR_OUT:
             fprintf(out, "%s, r%d\n", p->out_names ? p->out_names[x->a] : "?", x->b);
             break;
@@ -133,17 +158,20 @@ int ir_verify(const IrProgram *p, char *err, size_t errlen)
         IrOp op = (IrOp)x->op;
         int nsrc = ir_op_sources(op);
         if (op == IR_SOLVE) {
-            if (x->k < 1 || !REG_OK(x->b) || !REG_OK(x->b + x->k * x->k - 1) || !REG_OK(x->c) ||
-                !REG_OK(x->c + x->k - 1) || !REG_OK(x->a) || !REG_OK(x->a + x->k - 1))
-                FAIL("instruction %d: SOLVE operands out of range", i);
-            for (int j = 0; j < x->k * x->k; j++)
-                if (!written[x->b + j])
-                    FAIL("instruction %d: SOLVE reads r%d before it is written", i, x->b + j);
-            for (int j = 0; j < x->k; j++)
-                if (!written[x->c + j])
-                    FAIL("instruction %d: SOLVE reads r%d before it is written", i, x->c + j);
-            for (int j = 0; j < x->k; j++)
-                written[x->a + j] = 1;
+            int k = x->k;
+            if (k < 1 || x->a < 0 || x->b < 0 || x->c < 0 || x->a + k > p->naux ||
+                x->b + k * k > p->naux || x->c + k > p->naux)
+                FAIL("instruction %d: SOLVE operand lists out of range", i);
+            for (int j = 0; j < k * k + k; j++) {
+                int r = j < k * k ? p->aux[x->b + j] : p->aux[x->c + j - k * k];
+                if (!REG_OK(r) || !written[r])
+                    FAIL("instruction %d: SOLVE reads r%d before it is written", i, r);
+            }
+            for (int j = 0; j < k; j++) {
+                if (!REG_OK(p->aux[x->a + j]))
+                    FAIL("instruction %d: SOLVE writes r%d, out of range", i, p->aux[x->a + j]);
+                written[p->aux[x->a + j]] = 1;
+            }
             continue;
         }
         if (op == IR_OUT) {

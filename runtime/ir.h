@@ -12,6 +12,7 @@
  *
  * Operands: a is the destination register (or output), b and c source
  * registers, k an immediate (constant index, input index, exponent, size).
+ * SOLVE takes lists of registers, stored in the program's aux array.
  */
 #ifndef LAG_IR_H
 #define LAG_IR_H
@@ -52,7 +53,7 @@
     X(ATAN2, 2, "r[a] := atan2(r[b], r[c])")                                       \
     X(MIN, 2, "r[a] := min(r[b], r[c])")                                           \
     X(MAX, 2, "r[a] := max(r[b], r[c])")                                           \
-    X(SOLVE, 0, "r[a..a+k) := M^-1 f, M = r[b..b+k*k) row-major, f = r[c..c+k)")   \
+    X(SOLVE, 0, "r[aux[a+i]] := (M^-1 f)[i], M[i][j] = r[aux[b+i*k+j]], f[i] = r[aux[c+i]]") \
     X(OUT, 1, "out[a] := r[b]")
 
 typedef enum IrOp {
@@ -74,6 +75,8 @@ typedef struct IrProgram {
     int ncode;
     double *konst;       /* constants */
     int nkonst;
+    int32_t *aux;        /* register lists (SOLVE operands) */
+    int naux;
     int nregs;           /* registers used (after reuse by liveness) */
     int nprologue;       /* the first nprologue instructions depend only on constants and
                           * parameters: a VM runs them once per parameter set */
@@ -103,5 +106,6 @@ IrProgram *ir_new(const char *name);
 /* Append an instruction; returns its index. */
 int ir_emit(IrProgram *p, IrOp op, int a, int b, int c, int k);
 int ir_konst(IrProgram *p, double v); /* index of a constant (shared when equal) */
+int ir_aux(IrProgram *p, const int *regs, int n); /* store a register list; its index */
 
 #endif

@@ -48,15 +48,16 @@ void vm_free(Vm *vm)
 }
 
 /* Solve the k x k system for one sample; 0 on success. */
-static int solve_one(Vm *vm, const IrInstr *x, int s)
+static int solve_one(Vm *vm, const IrProgram *p, const IrInstr *x, int s)
 {
-    int k = x->k, cap = vm->cap;
+    int k = x->k;
+    size_t cap = (size_t)vm->cap;
     double *A = vm->work, *f = vm->work + k * k, *R = vm->regs;
-    for (int i = 0; i < k; i++) {
-        for (int j = 0; j < k; j++)
-            A[i * k + j] = R[(size_t)(x->b + i * k + j) * (size_t)cap + (size_t)s];
-        f[i] = R[(size_t)(x->c + i) * (size_t)cap + (size_t)s];
-    }
+    const int32_t *mr = p->aux + x->b, *fr = p->aux + x->c, *out = p->aux + x->a;
+    for (int i = 0; i < k * k; i++)
+        A[i] = R[(size_t)mr[i] * cap + (size_t)s];
+    for (int i = 0; i < k; i++)
+        f[i] = R[(size_t)fr[i] * cap + (size_t)s];
     double scale = 0;
     for (int i = 0; i < k * k; i++) {
         if (!isfinite(A[i])) {
@@ -67,24 +68,24 @@ static int solve_one(Vm *vm, const IrInstr *x, int s)
             scale = fabs(A[i]);
     }
     for (int c = 0; c < k; c++) {
-        int p = c;
+        int piv = c;
         for (int r = c + 1; r < k; r++)
-            if (fabs(A[r * k + c]) > fabs(A[p * k + c]))
-                p = r;
+            if (fabs(A[r * k + c]) > fabs(A[piv * k + c]))
+                piv = r;
         /* a pivot at rounding level relative to M is a singular matrix */
-        if (!(fabs(A[p * k + c]) > 1e-13 * scale)) {
+        if (!(fabs(A[piv * k + c]) > 1e-13 * scale)) {
             vm->not_finite = 0;
             return -1;
         }
-        if (p != c) {
+        if (piv != c) {
             for (int j = 0; j < k; j++) {
                 double t = A[c * k + j];
-                A[c * k + j] = A[p * k + j];
-                A[p * k + j] = t;
+                A[c * k + j] = A[piv * k + j];
+                A[piv * k + j] = t;
             }
             double t = f[c];
-            f[c] = f[p];
-            f[p] = t;
+            f[c] = f[piv];
+            f[piv] = t;
         }
         for (int r = c + 1; r < k; r++) {
             double m = A[r * k + c] / A[c * k + c];
@@ -95,12 +96,15 @@ static int solve_one(Vm *vm, const IrInstr *x, int s)
             f[r] -= m * f[c];
         }
     }
+    /* back substitution in the scratch, then the results to their registers */
     for (int i = k - 1; i >= 0; i--) {
         double v = f[i];
         for (int j = i + 1; j < k; j++)
-            v -= A[i * k + j] * R[(size_t)(x->a + j) * (size_t)cap + (size_t)s];
-        R[(size_t)(x->a + i) * (size_t)cap + (size_t)s] = v / A[i * k + i];
+            v -= A[i * k + j] * f[j];
+        f[i] = v / A[i * k + i];
     }
+    for (int i = 0; i < k; i++)
+        R[(size_t)out[i] * cap + (size_t)s] = f[i];
     return 0;
 }
 
@@ -153,7 +157,7 @@ static VmStatus run_one(Vm *vm, const IrProgram *p, int from, const double *stat
         case IR_MIN: r[x->a] = fmin(r[x->b], r[x->c]); break;
         case IR_MAX: r[x->a] = fmax(r[x->b], r[x->c]); break;
         case IR_SOLVE:
-            if (solve_one(vm, x, 0) != 0) {
+            if (solve_one(vm, p, x, 0) != 0) {
                 vm->bad_sample = 0;
                 return VM_SINGULAR;
             }
@@ -238,7 +242,7 @@ VmStatus vm_run(Vm *vm, const IrProgram *p, int B, const double *state, int stat
         case IR_MAX: LOOP(fmax(b[s], c[s]));
         case IR_SOLVE:
             for (s = 0; s < B; s++)
-                if (solve_one(vm, x, s) != 0) {
+                if (solve_one(vm, p, x, s) != 0) {
                     vm->bad_sample = s;
                     return VM_SINGULAR;
                 }

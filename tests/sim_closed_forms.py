@@ -26,7 +26,7 @@ import sys
 import tempfile
 
 LAG = os.environ.get("LAG", "./lag")
-SRCDIR = os.environ.get("srcdir", ".")
+SRCDIR = os.path.abspath(os.environ.get("srcdir", "."))
 SIM = os.path.join(SRCDIR, "tests", "sim")
 TIMEOUT = 300
 
