@@ -62,8 +62,14 @@ CsvWriter *csv_open(const char *path, const char *const *columns, int ncols, cha
 
 int csv_row(CsvWriter *w, const double *v, char *err, size_t errlen)
 {
-    for (int i = 0; i < w->ncols; i++)
-        fprintf(w->f, "%s%.17g", i ? "," : "", v[i]);
+    /* one buffer per row: a plain "%.17g" per number keeps printf on its
+     * fast path (a format mixing %s and %g goes through its slow one) */
+    char buf[32];
+    for (int i = 0; i < w->ncols; i++) {
+        int n = snprintf(buf + 1, sizeof buf - 1, "%.17g", v[i]);
+        buf[0] = ',';
+        fwrite(i ? buf : buf + 1, 1, (size_t)n + (i ? 1 : 0), w->f);
+    }
     if (fputc('\n', w->f) == EOF) {
         snprintf(err, errlen, "cannot write '%s': %s", w->path, strerror(errno));
         return -1;

@@ -58,6 +58,28 @@ static int solve_one(Vm *vm, const IrProgram *p, const IrInstr *x, int s)
         A[i] = R[(size_t)mr[i] * cap + (size_t)s];
     for (int i = 0; i < k; i++)
         f[i] = R[(size_t)fr[i] * cap + (size_t)s];
+    if (k <= 2) {
+        /* 1x1 and 2x2 by Cramer's rule, with the same singularity test as
+         * elimination: the determinant against the matrix's scale */
+        double det = k == 1 ? A[0] : A[0] * A[3] - A[1] * A[2];
+        double scale = k == 1 ? fabs(A[0]) : fmax(fmax(fabs(A[0]), fabs(A[1])), fmax(fabs(A[2]), fabs(A[3])));
+        if (!isfinite(det)) {
+            vm->not_finite = 1;
+            return -1;
+        }
+        if (!(fabs(det) > 1e-13 * scale * (k == 1 ? 1 : scale))) {
+            vm->not_finite = 0;
+            return -1;
+        }
+        if (k == 1)
+            R[(size_t)out[0] * cap + (size_t)s] = f[0] / det;
+        else {
+            double x0 = (A[3] * f[0] - A[1] * f[1]) / det, x1 = (A[0] * f[1] - A[2] * f[0]) / det;
+            R[(size_t)out[0] * cap + (size_t)s] = x0;
+            R[(size_t)out[1] * cap + (size_t)s] = x1;
+        }
+        return 0;
+    }
     double scale = 0;
     for (int i = 0; i < k * k; i++) {
         if (!isfinite(A[i])) {
@@ -109,63 +131,88 @@ static int solve_one(Vm *vm, const IrProgram *p, const IrInstr *x, int s)
 }
 
 /* One sample (the common case of a single trajectory): registers are plain
- * doubles, no loop per instruction. */
+ * doubles, no loop per instruction.  With GCC or Clang the dispatch is a
+ * jump through a table of label addresses (one indirect branch per
+ * instruction, as in CPython and LuaJIT's interpreters); elsewhere a switch. */
 static VmStatus run_one(Vm *vm, const IrProgram *p, int from, const double *state, double t,
                         const double *params, double *out)
 {
     double *r = vm->regs;
     const IrInstr *x = p->code + from, *end = p->code + p->ncode;
-    for (; x < end; x++) {
+#if defined(__GNUC__)
+    static const void *const labels[IR_NOPS] = {
+#define IR_LABEL(name, nsrc, meaning) &&op_##name,
+        IR_OPS(IR_LABEL)
+#undef IR_LABEL
+    };
+#define CASE(name) op_##name
+#define NEXT                                                                       \
+    do {                                                                           \
+        if (++x == end)                                                            \
+            return VM_OK;                                                          \
+        goto *labels[x->op];                                                       \
+    } while (0)
+    if (x == end)
+        return VM_OK;
+    goto *labels[x->op];
+#else
+#define CASE(name) case IR_##name
+#define NEXT break
+    for (; x < end; x++)
         switch ((IrOp)x->op) {
-        case IR_CONST: r[x->a] = p->konst[x->k]; break;
-        case IR_STATE: r[x->a] = state[x->k]; break;
-        case IR_PARAM: r[x->a] = params[x->k]; break;
-        case IR_TIME: r[x->a] = t; break;
-        case IR_MOV: r[x->a] = r[x->b]; break;
-        case IR_ADD: r[x->a] = r[x->b] + r[x->c]; break;
-        case IR_SUB: r[x->a] = r[x->b] - r[x->c]; break;
-        case IR_MUL: r[x->a] = r[x->b] * r[x->c]; break;
-        case IR_DIV: r[x->a] = r[x->b] / r[x->c]; break;
-        case IR_NEG: r[x->a] = -r[x->b]; break;
-        case IR_SQR: r[x->a] = r[x->b] * r[x->b]; break;
-        case IR_RECIP: r[x->a] = 1 / r[x->b]; break;
-        case IR_POWI: {
-            int n = x->k;
-            double base = n < 0 ? 1 / r[x->b] : r[x->b], v = 1;
-            for (unsigned e = (unsigned)(n < 0 ? -n : n); e; e >>= 1, base *= base)
-                if (e & 1)
-                    v *= base;
-            r[x->a] = v;
-            break;
-        }
-        case IR_POW: r[x->a] = pow(r[x->b], r[x->c]); break;
-        case IR_SIN: r[x->a] = sin(r[x->b]); break;
-        case IR_COS: r[x->a] = cos(r[x->b]); break;
-        case IR_TAN: r[x->a] = tan(r[x->b]); break;
-        case IR_ASIN: r[x->a] = asin(r[x->b]); break;
-        case IR_ACOS: r[x->a] = acos(r[x->b]); break;
-        case IR_ATAN: r[x->a] = atan(r[x->b]); break;
-        case IR_SINH: r[x->a] = sinh(r[x->b]); break;
-        case IR_COSH: r[x->a] = cosh(r[x->b]); break;
-        case IR_TANH: r[x->a] = tanh(r[x->b]); break;
-        case IR_EXP: r[x->a] = exp(r[x->b]); break;
-        case IR_LOG: r[x->a] = log(r[x->b]); break;
-        case IR_SQRT: r[x->a] = sqrt(r[x->b]); break;
-        case IR_ABS: r[x->a] = fabs(r[x->b]); break;
-        case IR_SIGN: r[x->a] = (double)((r[x->b] > 0) - (r[x->b] < 0)); break;
-        case IR_ATAN2: r[x->a] = atan2(r[x->b], r[x->c]); break;
-        case IR_MIN: r[x->a] = fmin(r[x->b], r[x->c]); break;
-        case IR_MAX: r[x->a] = fmax(r[x->b], r[x->c]); break;
-        case IR_SOLVE:
-            if (solve_one(vm, p, x, 0) != 0) {
-                vm->bad_sample = 0;
-                return VM_SINGULAR;
-            }
-            break;
-        case IR_OUT: out[x->a] = r[x->b]; break;
-        case IR_NOPS: break;
-        }
+#endif
+    CASE(CONST): r[x->a] = p->konst[x->k]; NEXT;
+    CASE(STATE): r[x->a] = state[x->k]; NEXT;
+    CASE(PARAM): r[x->a] = params[x->k]; NEXT;
+    CASE(TIME): r[x->a] = t; NEXT;
+    CASE(MOV): r[x->a] = r[x->b]; NEXT;
+    CASE(ADD): r[x->a] = r[x->b] + r[x->c]; NEXT;
+    CASE(SUB): r[x->a] = r[x->b] - r[x->c]; NEXT;
+    CASE(MUL): r[x->a] = r[x->b] * r[x->c]; NEXT;
+    CASE(DIV): r[x->a] = r[x->b] / r[x->c]; NEXT;
+    CASE(NEG): r[x->a] = -r[x->b]; NEXT;
+    CASE(SQR): r[x->a] = r[x->b] * r[x->b]; NEXT;
+    CASE(RECIP): r[x->a] = 1 / r[x->b]; NEXT;
+    CASE(POWI): {
+        int n = x->k;
+        double base = n < 0 ? 1 / r[x->b] : r[x->b], v = 1;
+        for (unsigned e = (unsigned)(n < 0 ? -n : n); e; e >>= 1, base *= base)
+            if (e & 1)
+                v *= base;
+        r[x->a] = v;
+        NEXT;
     }
+    CASE(POW): r[x->a] = pow(r[x->b], r[x->c]); NEXT;
+    CASE(SIN): r[x->a] = sin(r[x->b]); NEXT;
+    CASE(COS): r[x->a] = cos(r[x->b]); NEXT;
+    CASE(TAN): r[x->a] = tan(r[x->b]); NEXT;
+    CASE(ASIN): r[x->a] = asin(r[x->b]); NEXT;
+    CASE(ACOS): r[x->a] = acos(r[x->b]); NEXT;
+    CASE(ATAN): r[x->a] = atan(r[x->b]); NEXT;
+    CASE(SINH): r[x->a] = sinh(r[x->b]); NEXT;
+    CASE(COSH): r[x->a] = cosh(r[x->b]); NEXT;
+    CASE(TANH): r[x->a] = tanh(r[x->b]); NEXT;
+    CASE(EXP): r[x->a] = exp(r[x->b]); NEXT;
+    CASE(LOG): r[x->a] = log(r[x->b]); NEXT;
+    CASE(SQRT): r[x->a] = sqrt(r[x->b]); NEXT;
+    CASE(ABS): r[x->a] = fabs(r[x->b]); NEXT;
+    CASE(SIGN): r[x->a] = (double)((r[x->b] > 0) - (r[x->b] < 0)); NEXT;
+    CASE(ATAN2): r[x->a] = atan2(r[x->b], r[x->c]); NEXT;
+    CASE(MIN): r[x->a] = fmin(r[x->b], r[x->c]); NEXT;
+    CASE(MAX): r[x->a] = fmax(r[x->b], r[x->c]); NEXT;
+    CASE(SOLVE):
+        if (solve_one(vm, p, x, 0) != 0) {
+            vm->bad_sample = 0;
+            return VM_SINGULAR;
+        }
+        NEXT;
+    CASE(OUT): out[x->a] = r[x->b]; NEXT;
+#if !defined(__GNUC__)
+        default: break;
+        }
+#endif
+#undef CASE
+#undef NEXT
     return VM_OK;
 }
 
