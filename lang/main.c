@@ -17,6 +17,7 @@
 #include "lang/el.h"
 #include "lang/front.h"
 #include "lang/run.h"
+#include "runtime/simulate.h"
 #include "runtime/mem.h"
 
 #ifndef PACKAGE_VERSION
@@ -129,10 +130,13 @@ static int cmd_el(int argc, char **argv)
     return rc;
 }
 
+static double started; /* when main began */
+
 static int cmd_run(int argc, char **argv)
 {
     const char *file = NULL;
     RunOptions opt = {0};
+    opt.started = started;
     opt.sets = malloc((size_t)(argc + 1) * sizeof *opt.sets);
     int rc = 0;
     for (int i = 0; i < argc && rc == 0; i++) {
@@ -202,6 +206,7 @@ static int cmd_ir(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    started = sim_clock();
     /* Fault injection for the tests: make the Nth allocation fail. */
     const char *fail = getenv("LAG_FAIL_ALLOC");
     if (fail && *fail)

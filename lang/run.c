@@ -190,6 +190,7 @@ static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
         .method = method,
         .tol = tol ? value(tol->e1) : 1e-8,
         .output = outpath,
+        .started = opt->started,
     };
     SimResult res;
     res.y = arena_alloc(S->arena, (size_t)(2 * n) * sizeof *res.y);

@@ -14,6 +14,7 @@ typedef struct RunOptions {
     const char *outdir;  /* -o DIR, or NULL */
     const char **sets;   /* --set SYS.param=value */
     int nsets;
+    double started;      /* when the process started (sim_clock) */
 } RunOptions;
 
 /* Returns the exit status (0, 1, 2, 3 or 4); messages go to stderr. */

@@ -26,6 +26,7 @@ typedef struct SimJob {
     const char *method;           /* a GSL odeiv2 stepper name */
     double tol;
     const char *output;           /* CSV path, or NULL */
+    double started;               /* when the process started (sim_clock), for setup_s */
 } SimJob;
 
 typedef struct SimResult {
@@ -36,8 +37,12 @@ typedef struct SimResult {
     double *y;                    /* 2n: the final state (caller's buffer) */
     int has_energy;
     double e0, max_rel_drift;
-    double wall_s;
+    double wall_s;                /* integration and output */
+    double setup_s;               /* from the process start to the first step */
 } SimResult;
+
+/* A monotonic clock in seconds. */
+double sim_clock(void);
 
 /* Whether a method name is a known stepper; *implicit tells if it needs a
  * Jacobian. */

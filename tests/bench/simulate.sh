@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# tests/bench/simulate.sh — the simulate benchmarks (a report; never pass/fail).
+#
+#   1. The double pendulum for 2000 s, output every 0.01, rk8pd at tol 1e-10,
+#      CSV written: `lag run` (whole process) against dp_ref.c, a hand-written
+#      C right-hand side driving the same GSL stepper and writing the same CSV.
+#   2. Time from the start of `lag run` to the first step (parse, derive,
+#      lower) for every stdlib system.
+#   3. The SymPy + SciPy pipeline of ../shared/anchors/dp_sympy_scipy.py
+#      (derive with sympy.physics.mechanics, lambdify, solve_ivp DOP853 at
+#      1e-10, 20 s) against the same job in `lag run` (whole process), when
+#      the anchors are there.  The anchor script is run from a copy, so it
+#      writes nothing into the shared folder.
+#
+# Environment: LAG (default ./lag), srcdir (default .), REPS (default 5),
+# LAG_ANCHORS (default $srcdir/../shared/anchors), CC (default cc).
+set -u
+LAG=${LAG:-./lag}
+srcdir=$(cd "${srcdir:-.}" && pwd)
+REPS=${REPS:-5}
+ANCHORS=${LAG_ANCHORS:-$srcdir/../shared/anchors}
+CC=${CC:-cc}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/lag-bench.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+
+# seconds CMD...: wall time of one run of CMD
+seconds() {
+    local s e
+    s=$EPOCHREALTIME
+    "$@" >/dev/null 2>&1 || echo "FAILED: $*" >&2
+    e=$EPOCHREALTIME
+    echo "$e - $s" | bc -l
+}
+
+median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+echo "# simulate benchmarks"
+echo
+echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "- lag: $("$LAG" --version) ($LAG)"
+echo
+
+# 1. double pendulum, 2000 s
+if ! "$CC" -O2 -o "$tmp/dp_ref" "$srcdir/tests/bench/dp_ref.c" $(pkg-config --cflags --libs gsl) -lm 2>"$tmp/cc.err"; then
+    echo "cannot build dp_ref.c: $(cat "$tmp/cc.err")"
+    exit 1
+fi
+: >"$tmp/c.times"
+: >"$tmp/lag.times"
+for i in $(seq "$REPS"); do
+    seconds "$tmp/dp_ref" 2000 0.01 1e-10 "$tmp/ref.csv" >>"$tmp/c.times"
+    seconds "$LAG" run -o "$tmp" "$srcdir/tests/bench/dp2000.lag" >>"$tmp/lag.times"
+done
+c=$(median <"$tmp/c.times")
+l=$(median <"$tmp/lag.times")
+rows_c=$(wc -l <"$tmp/ref.csv")
+rows_l=$(wc -l <"$tmp/dp2000.csv")
+echo "## 1. Double pendulum, 2000 s, every 0.01, rk8pd, tol 1e-10, CSV written"
+echo
+echo "| program | whole run (s), median of $REPS | CSV lines |"
+echo "|---|---|---|"
+printf '| hand-written C + GSL (dp_ref.c) | %.3f | %s |\n' "$c" "$rows_c"
+printf '| lag run (VM) | %.3f | %s |\n' "$l" "$rows_l"
+printf '\nratio lag / C = %.2f (target: at most 2.0)\n\n' "$(echo "$l / $c" | bc -l)"
+
+# 2. time to first step
+echo "## 2. Time from the start of lag run to the first step"
+echo
+echo "| system | setup_s (median of $REPS) |"
+echo "|---|---|"
+for f in "$srcdir"/stdlib/*.lag; do
+    for sys in $(grep -o '^system [A-Za-z0-9_]*' "$f" | cut -d' ' -f2); do
+        coords=$(sed -n "/^system $sys /,/^}/p" "$f" | grep -m1 '^ *coord' | sed 's/^ *coord *//; s/,.*//')
+        {
+            echo "import \"$(basename "$f" .lag)\""
+            echo "simulate $sys { init $coords = 0.1, time 0 .. 0.001, every 0.001 }"
+        } >"$tmp/first.lag"
+        : >"$tmp/setup.times"
+        for i in $(seq "$REPS"); do
+            LAG_PATH="$srcdir/stdlib" "$LAG" run --json "$tmp/first.lag" 2>/dev/null |
+                grep -o '"setup_s":[0-9.e-]*' | cut -d: -f2 >>"$tmp/setup.times"
+        done
+        printf '| %s | %.5f s |\n' "$sys" "$(median <"$tmp/setup.times")"
+    done
+done
+echo
+echo "(setup_s counts from main(); loading the program's libraries before it"
+echo "takes about 2 ms more; compare the whole process: \`time lag --version\`.)"
+echo
+
+# 3. SymPy + SciPy
+echo "## 3. Against SymPy + SciPy (dp_sympy_scipy.py), 20 s of double pendulum"
+echo
+if [ ! -f "$ANCHORS/dp_sympy_scipy.py" ]; then
+    echo "reference unavailable: $ANCHORS/dp_sympy_scipy.py not found (set LAG_ANCHORS)"
+    exit 0
+fi
+cp "$ANCHORS/dp_sympy_scipy.py" "$tmp/"
+(cd "$tmp" && /usr/bin/python3 dp_sympy_scipy.py >"$tmp/sympy.out" 2>&1)
+derive=$(grep -m1 -E '^derivation_median_s' "$tmp/sympy.out" | grep -oE '[0-9]+\.[0-9]+' | head -1)
+integ=$(grep -m1 -E '^integration_wall_s_median' "$tmp/sympy.out" | grep -oE '[0-9]+\.[0-9]+' | head -1)
+cat >"$tmp/dp20.lag" <<'EOF'
+system DoublePendulum {
+    param m1 = 1, m2 = 1, l1 = 1, l2 = 1, g = 9.81
+    coord t1, t2
+    let T = 0.5*(m1 + m2)*l1^2*t1'^2 + 0.5*m2*l2^2*t2'^2 + m2*l1*l2*t1'*t2'*cos(t1 - t2)
+    let V = -(m1 + m2)*g*l1*cos(t1) - m2*g*l2*cos(t2)
+    L = T - V
+}
+simulate DoublePendulum {
+    init t1 = 3*pi/7, t2 = 3*pi/4
+    time 0 .. 20, every 0.01
+    method rk8pd, tol 1e-10
+}
+EOF
+: >"$tmp/l20.times"
+for i in $(seq $((REPS * 4))); do
+    seconds "$LAG" run --json "$tmp/dp20.lag" >>"$tmp/l20.times"
+done
+l20=$(median <"$tmp/l20.times")
+echo "| pipeline | derive (s) | integrate (s) | total (s) |"
+echo "|---|---|---|---|"
+if [ -n "$derive" ] && [ -n "$integ" ]; then
+    total=$(echo "$derive + $integ" | bc -l)
+    printf '| SymPy + SciPy (the anchor'"'"'s own medians, no interpreter start-up) | %s | %s | %.3f |\n' "$derive" "$integ" "$total"
+    printf '| lag run, whole process (median of %d) | | | %.4f |\n' $((REPS * 4)) "$l20"
+    printf '\nspeed-up = %.0f× (target: at least 50×)\n' "$(echo "$total / $l20" | bc -l)"
+else
+    echo "could not read the anchor's timings; its output:"
+    sed 's/^/    /' "$tmp/sympy.out"
+fi
