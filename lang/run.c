@@ -19,6 +19,7 @@
 #include "runtime/io.h"
 #include "runtime/mem.h"
 #include "runtime/simulate.h"
+#include "runtime/variational.h"
 
 /* The value of a constant expression (checked: it has one). */
 static double value(const Expr *e)
@@ -96,8 +97,7 @@ static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
         return not_yet(F, job, "an ensemble ('samples' > 1)");
     const Setting *method_s = setting(job, "method");
     const char *method = method_s ? method_s->e1->id.name : "rk8pd";
-    if (strcmp(method, "variational") == 0)
-        return not_yet(F, job, "method variational");
+    int variational = strcmp(method, "variational") == 0;
 
     Sym *S = sym_new(F->arena);
     Mech m;
@@ -107,10 +107,46 @@ static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
     }
     int n = m.n, rc = 0;
     IrProgram *rhs = lower_rhs(&m);
-    IrProgram *energy = NULL, *jac = NULL;
+    IrProgram *energy = NULL, *jac = NULL, *del = NULL;
     if (!m.given_accel) {
         const char *ename = "E";
         energy = lower_exprs(&m, arena_printf(S->arena, "%s.energy", sys->name.name), &m.E, &ename, 1);
+    }
+    if (variational) {
+        int forced = m.D != S->zero;
+        for (int i = 0; i < n; i++)
+            forced |= m.Q[i] != S->zero;
+        if (forced) {
+            rc = not_yet(F, job, "method variational with a force or dissipation");
+            goto done;
+        }
+        /* at (q, q', t): L_q, p, L_qq, L_qq', M */
+        int nd = 2 * n + 3 * n * n, k = 0;
+        SymId *roots = arena_alloc(S->arena, (size_t)nd * sizeof *roots);
+        const char **names = arena_alloc(S->arena, (size_t)nd * sizeof *names);
+        for (int i = 0; i < n; i++) {
+            names[k] = arena_printf(S->arena, "L_%s", m.names[i]);
+            roots[k++] = sym_diff(S, m.L, m.q[i]);
+        }
+        for (int i = 0; i < n; i++) {
+            names[k] = arena_printf(S->arena, "p_%s", m.names[i]);
+            roots[k++] = m.p[i];
+        }
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                names[k] = arena_printf(S->arena, "Lqq_%d_%d", i + 1, j + 1);
+                roots[k++] = sym_diff(S, roots[i], m.q[j]);
+            }
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                names[k] = arena_printf(S->arena, "Lqv_%d_%d", i + 1, j + 1);
+                roots[k++] = sym_diff(S, roots[i], m.v[j]);
+            }
+        for (int i = 0; i < n * n; i++) {
+            names[k] = arena_printf(S->arena, "M_%d_%d", i / n + 1, i % n + 1);
+            roots[k++] = m.M[i];
+        }
+        del = lower_exprs(&m, arena_printf(S->arena, "%s.del", sys->name.name), roots, names, nd);
     }
     int implicit = 0;
     sim_method_known(method, &implicit);
@@ -194,7 +230,7 @@ static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
     };
     SimResult res;
     res.y = arena_alloc(S->arena, (size_t)(2 * n) * sizeof *res.y);
-    rc = sim_run(&sj, &res);
+    rc = variational ? var_run(&sj, del, &res) : sim_run(&sj, &res);
     if (opt->json)
         sim_json(stdout, &sj, &res);
     if (rc != 0)
@@ -204,6 +240,7 @@ done:
     ir_free(rhs);
     ir_free(energy);
     ir_free(jac);
+    ir_free(del);
     sym_free(S);
     return rc;
 }

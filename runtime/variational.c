@@ -1,0 +1,272 @@
+/*
+ * runtime/variational.c — the variational integrator (see variational.h).
+ *
+ * D1 L_d(a, b) = (h/2) L_q(m, v) - p(m, v),  D2 L_d(a, b) = (h/2) L_q(m, v) + p(m, v)
+ * with m = (a+b)/2, v = (b-a)/h.  Newton on F(b) = p_k + D1 L_d(q_k, b):
+ *     dF/db = (h/4) L_qq + (1/2)(L_qv - L_qv^T) - (1/h) M.
+ * Velocities for the output come from the discrete momentum: p(q_k, v) = p_k
+ * solved for v (Newton with M).  Newton works on the increment q_{k+1} - q_k
+ * and q is summed with compensation, so long runs of growing angles keep
+ * the momenta of cyclic coordinates to rounding.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "runtime/variational.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "runtime/io.h"
+#include "runtime/mem.h"
+#include "runtime/vm.h"
+
+enum { NEWTON_MAX = 30 };
+
+/* Solve A x = b (n x n, overwritten) by elimination with partial pivoting. */
+static int solve(double *A, double *b, int n)
+{
+    double scale = 0;
+    for (int i = 0; i < n * n; i++) {
+        if (!isfinite(A[i]))
+            return -1;
+        if (fabs(A[i]) > scale)
+            scale = fabs(A[i]);
+    }
+    for (int c = 0; c < n; c++) {
+        int p = c;
+        for (int r = c + 1; r < n; r++)
+            if (fabs(A[r * n + c]) > fabs(A[p * n + c]))
+                p = r;
+        if (!(fabs(A[p * n + c]) > 1e-14 * scale))
+            return -1;
+        for (int j = 0; j < n && p != c; j++) {
+            double t = A[c * n + j];
+            A[c * n + j] = A[p * n + j];
+            A[p * n + j] = t;
+        }
+        double t = b[c];
+        b[c] = b[p];
+        b[p] = t;
+        for (int r = c + 1; r < n; r++) {
+            double m = A[r * n + c] / A[c * n + c];
+            for (int j = c; j < n; j++)
+                A[r * n + j] -= m * A[c * n + j];
+            b[r] -= m * b[c];
+        }
+    }
+    for (int i = n - 1; i >= 0; i--) {
+        double v = b[i];
+        for (int j = i + 1; j < n; j++)
+            v -= A[i * n + j] * b[j];
+        b[i] = v / A[i * n + i];
+    }
+    return 0;
+}
+
+typedef struct Del {
+    const SimJob *job;
+    const IrProgram *prog;
+    Vm *vm;
+    int n;
+    double *y, *out; /* state (2n) and outputs */
+    unsigned long evals;
+} Del;
+
+/* Evaluate the outputs at position m, velocity v, time t. */
+static int eval(Del *d, const double *m, const double *v, double t)
+{
+    int n = d->n;
+    memcpy(d->y, m, (size_t)n * sizeof *m);
+    memcpy(d->y + n, v, (size_t)n * sizeof *v);
+    d->evals++;
+    return vm_run(d->vm, d->prog, 1, d->y, 2 * n, t, d->job->params, d->out, 0) == VM_OK ? 0 : -1;
+}
+
+#define LQ(d) ((d)->out)
+#define P(d) ((d)->out + (d)->n)
+#define LQQ(d) ((d)->out + 2 * (d)->n)
+#define LQV(d) ((d)->out + 2 * (d)->n + (d)->n * (d)->n)
+#define MM(d) ((d)->out + 2 * (d)->n + 2 * (d)->n * (d)->n)
+
+/* The velocity whose momentum at q is p (Newton with the mass matrix). */
+static int velocity(Del *d, const double *q, const double *p, double t, double *v, double *A,
+                    double *r)
+{
+    int n = d->n;
+    for (int it = 0; it < NEWTON_MAX; it++) {
+        if (eval(d, q, v, t) != 0)
+            return -1;
+        double big = 0, norm = 0;
+        for (int i = 0; i < n; i++) {
+            r[i] = p[i] - P(d)[i];
+            big = fmax(big, fabs(r[i]));
+            norm = fmax(norm, fabs(p[i]));
+        }
+        if (big <= 1e-15 * (1 + norm))
+            return 0;
+        memcpy(A, MM(d), (size_t)(n * n) * sizeof *A);
+        if (solve(A, r, n) != 0)
+            return -1;
+        for (int i = 0; i < n; i++)
+            v[i] += r[i];
+    }
+    return 0; /* close enough for output: the momenta carry the state */
+}
+
+int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
+{
+    int n = job->n, m2 = 2 * n;
+    double h = job->every, start = sim_clock();
+    res->setup_s = job->started > 0 ? start - job->started : 0;
+    res->status = 0;
+    res->steps = res->rhs_evals = 0;
+    res->has_energy = job->energy != NULL;
+    res->e0 = res->max_rel_drift = 0;
+    memset(res->message, 0, sizeof res->message);
+
+    Del d = {job, del, vm_alloc(&del, 1, 1), n, NULL, NULL, 0};
+    d.y = mem_xalloc((size_t)m2 * sizeof *d.y);
+    d.out = mem_xalloc((size_t)(del->nout + 1) * sizeof *d.out);
+    Vm *vme = job->energy ? vm_alloc(&job->energy, 1, 1) : NULL;
+    double *q = mem_xalloc((size_t)n * sizeof *q), *qn = mem_xalloc((size_t)n * sizeof *qn);
+    double *p = mem_xalloc((size_t)n * sizeof *p), *v = mem_xalloc((size_t)n * sizeof *v);
+    double *mid = mem_xalloc((size_t)n * sizeof *mid), *vel = mem_xalloc((size_t)n * sizeof *vel);
+    double *F = mem_xalloc((size_t)n * sizeof *F), *J = mem_xalloc((size_t)(n * n) * sizeof *J);
+    double *comp = mem_xalloc((size_t)n * sizeof *comp); /* Kahan compensation of q */
+    memset(comp, 0, (size_t)n * sizeof *comp);
+    int ncols = 1 + m2 + (job->energy ? 1 : 0);
+    double *row = mem_xalloc((size_t)ncols * sizeof *row);
+    const char **cols = mem_xalloc((size_t)ncols * sizeof *cols);
+    cols[0] = "t";
+    for (int i = 0; i < m2; i++)
+        cols[1 + i] = job->columns[i];
+    if (job->energy)
+        cols[1 + m2] = "E";
+    char err[256];
+    CsvWriter *w = NULL;
+    if (job->output && !(w = csv_open(job->output, cols, ncols, err, sizeof err))) {
+        res->status = 4;
+        snprintf(res->message, sizeof res->message, "%s", err);
+    }
+
+    memcpy(q, job->y0, (size_t)n * sizeof *q);
+    memcpy(v, job->y0 + n, (size_t)n * sizeof *v);
+    double t = job->t0;
+    /* p_0 from the initial velocity */
+    if (res->status == 0 && eval(&d, q, v, t) != 0) {
+        res->status = 3;
+        snprintf(res->message, sizeof res->message, "the equations are not finite at t = %.10g", t);
+    }
+    if (res->status == 0)
+        memcpy(p, P(&d), (size_t)n * sizeof *p);
+    long nsteps = (long)floor((job->t1 - job->t0) / h + 1e-9);
+    for (long k = 0; res->status == 0; k++) {
+        /* output q_k with the velocity of its momentum */
+        if (k > 0 && velocity(&d, q, p, t, v, J, F) != 0) {
+            res->status = 3;
+            snprintf(res->message, sizeof res->message,
+                     "the mass matrix is singular at t = %.10g (variational step %ld)", t, k);
+            break;
+        }
+        row[0] = t;
+        memcpy(row + 1, q, (size_t)n * sizeof *q);
+        memcpy(row + 1 + n, v, (size_t)n * sizeof *v);
+        if (vme) {
+            memcpy(d.y, q, (size_t)n * sizeof *q);
+            memcpy(d.y + n, v, (size_t)n * sizeof *v);
+            double E;
+            vm_run(vme, job->energy, 1, d.y, m2, t, job->params, &E, 1);
+            row[1 + m2] = E;
+            if (k == 0)
+                res->e0 = E;
+            double drift = fabs(E - res->e0) / (res->e0 != 0 ? fabs(res->e0) : 1);
+            if (drift > res->max_rel_drift)
+                res->max_rel_drift = drift;
+        }
+        if (w && csv_row(w, row, err, sizeof err) != 0) {
+            res->status = 4;
+            snprintf(res->message, sizeof res->message, "%s", err);
+            break;
+        }
+        if (k == nsteps)
+            break;
+        /* Newton for the increment d = q_{k+1} - q_k (so v = d/h carries no
+         * rounding from large q): F(d) = p_k + (h/2) L_q - p, d starts at h v_k */
+        double tm = t + 0.5 * h;
+        for (int i = 0; i < n; i++)
+            qn[i] = h * v[i];
+        int converged = 0;
+        for (int it = 0; it < NEWTON_MAX && !converged; it++) {
+            for (int i = 0; i < n; i++) {
+                mid[i] = q[i] + 0.5 * qn[i];
+                vel[i] = qn[i] / h;
+            }
+            if (eval(&d, mid, vel, tm) != 0)
+                break;
+            for (int i = 0; i < n; i++)
+                F[i] = -(p[i] + 0.5 * h * LQ(&d)[i] - P(&d)[i]);
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < n; j++)
+                    J[i * n + j] = 0.25 * h * LQQ(&d)[i * n + j] +
+                                   0.5 * (LQV(&d)[i * n + j] - LQV(&d)[j * n + i]) -
+                                   MM(&d)[i * n + j] / h;
+            if (solve(J, F, n) != 0)
+                break;
+            double step = 0, size = 0;
+            for (int i = 0; i < n; i++) {
+                qn[i] += F[i];
+                step = fmax(step, fabs(F[i]));
+                size = fmax(size, fabs(qn[i]));
+            }
+            converged = step <= 1e-15 * size || step == 0;
+        }
+        if (!converged) {
+            res->status = 3;
+            snprintf(res->message, sizeof res->message,
+                     "the variational step did not converge at t = %.10g (Newton, %d iterations)",
+                     t, NEWTON_MAX);
+            break;
+        }
+        /* p_{k+1} = D2 L_d(q_k, q_{k+1}), at the converged midpoint */
+        for (int i = 0; i < n; i++) {
+            mid[i] = q[i] + 0.5 * qn[i];
+            vel[i] = qn[i] / h;
+        }
+        eval(&d, mid, vel, tm);
+        for (int i = 0; i < n; i++)
+            p[i] = 0.5 * h * LQ(&d)[i] + P(&d)[i];
+        /* q_{k+1} = q_k + d, with compensated summation over long runs */
+        for (int i = 0; i < n; i++) {
+            double y = qn[i] - comp[i], sum = q[i] + y;
+            comp[i] = (sum - q[i]) - y;
+            qn[i] = sum;
+        }
+        memcpy(q, qn, (size_t)n * sizeof *q);
+        t = job->t0 + (double)(k + 1) * h;
+        res->steps++;
+    }
+    res->t = t;
+    memcpy(res->y, q, (size_t)n * sizeof *q);
+    memcpy(res->y + n, v, (size_t)n * sizeof *v);
+    res->rhs_evals = d.evals;
+    if (w && csv_close(w, res->status != 4, err, sizeof err) != 0 && res->status == 0) {
+        res->status = 4;
+        snprintf(res->message, sizeof res->message, "%s", err);
+    }
+    vm_free(d.vm);
+    vm_free(vme);
+    mem_free(d.y);
+    mem_free(d.out);
+    mem_free(q);
+    mem_free(qn);
+    mem_free(p);
+    mem_free(v);
+    mem_free(mid);
+    mem_free(vel);
+    mem_free(F);
+    mem_free(J);
+    mem_free(comp);
+    mem_free(row);
+    mem_free(cols);
+    res->wall_s = sim_clock() - start;
+    return res->status;
+}

@@ -1,0 +1,20 @@
+/*
+ * runtime/variational.h — the discrete Euler–Lagrange (variational)
+ * integrator: symplectic, fixed step (Marsden & West, Acta Numerica 2001).
+ *
+ * With the midpoint discrete Lagrangian L_d(a, b) = h L((a+b)/2, (b-a)/h),
+ * each step solves D1 L_d(q_k, q_{k+1}) = -p_k for q_{k+1} by Newton with
+ * the exact Jacobian, then p_{k+1} = D2 L_d(q_k, q_{k+1}) (the discrete
+ * Legendre transform).  Its energy error stays bounded: no secular drift.
+ */
+#ifndef LAG_VARIATIONAL_H
+#define LAG_VARIATIONAL_H
+
+#include "runtime/simulate.h"
+
+/* job->rhs is not used; del computes, at state (q, q') and time t, the
+ * outputs L_q (n), p (n), L_qq (n x n), L_qq' (n x n: d2L/dq_i dq'_j) and
+ * M (n x n), all row-major.  Same result conventions as sim_run. */
+int var_run(const SimJob *job, const IrProgram *del, SimResult *res);
+
+#endif
