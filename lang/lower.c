@@ -273,11 +273,17 @@ static void begin(Lower *L, Mech *m, const char *name)
     }
     L->varkind[m->t] = IN_TIME;
     IrProgram *p = L->p;
-    p->nstate = 2 * m->n;
-    p->state_names = arena_alloc(S->arena, (size_t)(2 * m->n + 1) * sizeof *p->state_names);
+    /* accelerations (used by records) are inputs after the state */
+    p->nstate = (m->a ? 3 : 2) * m->n;
+    p->state_names = arena_alloc(S->arena, (size_t)(3 * m->n + 1) * sizeof *p->state_names);
     for (int i = 0; i < m->n; i++) {
         p->state_names[i] = S->vars[m->q[i]].name;
         p->state_names[m->n + i] = S->vars[m->v[i]].name;
+        if (m->a) {
+            L->varkind[m->a[i]] = IN_STATE;
+            L->varindex[m->a[i]] = 2 * m->n + i;
+            p->state_names[2 * m->n + i] = S->vars[m->a[i]].name;
+        }
     }
     p->nparams = m->np;
     p->param_names = arena_alloc(S->arena, (size_t)(m->np + 1) * sizeof *p->param_names);

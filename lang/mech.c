@@ -50,6 +50,15 @@ static SymId tr_name(Tr *T, const Expr *e)
     case REF_PARAM:
         return sym_var(S, m->par[e->index]);
     case REF_COORD:
+        if (e->id.primes == 2) {
+            if (!m->a) {
+                m->a = arena_alloc(S->arena, (size_t)m->n * sizeof *m->a);
+                for (int i = 0; i < m->n; i++)
+                    m->a[i] = sym_add_var(S, arena_printf(S->arena, "%s''", m->names[i]),
+                                          m->names[i], SV_COORD, i, 2, 0);
+            }
+            return sym_var(S, m->a[e->index]);
+        }
         return sym_var(S, e->id.primes ? m->v[e->index] : m->q[e->index]);
     case REF_TIME:
         return sym_var(S, m->t);
@@ -115,6 +124,13 @@ static SymId tr(Tr *T, const Expr *e)
     diag_error(T->d, e->loc, "this expression has no numeric value");
     T->errors++;
     return S->zero;
+}
+
+SymId mech_expr(Mech *m, Diag *d, const Expr *e)
+{
+    Tr T = {m->S, d, m, m->lets, m->nlets, 0};
+    SymId r = tr(&T, e);
+    return T.errors ? 0 : r;
 }
 
 static void *alloc(Sym *S, size_t n, size_t size)
@@ -343,6 +359,8 @@ int mech_build(Mech *m, Sym *S, Diag *d, const Item *sys)
             break;
         }
     }
+    m->lets = T.lets;
+    m->nlets = T.nlets;
     if (T.errors)
         return T.errors;
     if (m->given_accel)

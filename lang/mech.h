@@ -41,11 +41,19 @@ typedef struct Mech {
     int *cyclic;        /* cyclic[i]: p_i is conserved */
     int m_constant, m_diagonal;
     int singular;       /* det M is identically zero: the equations do not determine q'' */
+    int *a;             /* variable ids of the accelerations q'' (for records), or NULL */
+    void *lets;         /* the lets' values (mech.c) */
+    int nlets;
 } Mech;
 
 /* Build the equations of system `sys` (checked, without errors).  Returns 0
  * on success; otherwise the errors (constructs the symbolic core cannot
  * derive yet) are in `d`. */
 int mech_build(Mech *m, Sym *S, Diag *d, const Item *sys);
+
+/* An expression of the system (a job's record): coordinates, velocities,
+ * accelerations q'', parameters, lets, t.  Returns 0 after reporting an
+ * error in d when it cannot be derived. */
+SymId mech_expr(Mech *m, Diag *d, const Expr *e);
 
 #endif

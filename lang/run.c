@@ -88,10 +88,6 @@ static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
     for (const Stmt *s = sys->stmts; s; s = s->next)
         if (s->kind == ST_NET)
             return not_yet(F, job, "simulating a learned system");
-    if (setting(job, "record"))
-        return not_yet(F, job, "'record'");
-    if (setting(job, "plot"))
-        return not_yet(F, job, "'plot'");
     const Setting *samples = setting(job, "samples");
     if (samples && value(samples->e1) != 1)
         return not_yet(F, job, "an ensemble ('samples' > 1)");
@@ -107,7 +103,31 @@ static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
     }
     int n = m.n, rc = 0;
     IrProgram *rhs = lower_rhs(&m);
-    IrProgram *energy = NULL, *jac = NULL, *del = NULL;
+    IrProgram *energy = NULL, *jac = NULL, *del = NULL, *record = NULL;
+    /* record columns, from every 'record' setting, in order */
+    int nrec = 0;
+    for (const Setting *s = job->settings; s; s = s->next)
+        if (s->form == SET_ASSIGNS && strcmp(s->head.name, "record") == 0)
+            for (const Assign *a = s->assigns; a; a = a->next)
+                nrec++;
+    if (nrec) {
+        SymId *roots = arena_alloc(S->arena, (size_t)nrec * sizeof *roots);
+        const char **names = arena_alloc(S->arena, (size_t)nrec * sizeof *names);
+        int k = 0;
+        for (const Setting *s = job->settings; s; s = s->next)
+            if (s->form == SET_ASSIGNS && strcmp(s->head.name, "record") == 0)
+                for (const Assign *a = s->assigns; a; a = a->next) {
+                    names[k] = a->name.name;
+                    roots[k] = mech_expr(&m, &F->diag, a->value);
+                    if (!roots[k++])
+                        rc = 1;
+                }
+        if (rc) {
+            diag_flush(&F->diag);
+            goto done;
+        }
+        record = lower_exprs(&m, arena_printf(S->arena, "%s.record", sys->name.name), roots, names, nrec);
+    }
     if (!m.given_accel) {
         const char *ename = "E";
         energy = lower_exprs(&m, arena_printf(S->arena, "%s.energy", sys->name.name), &m.E, &ename, 1);
@@ -209,8 +229,10 @@ static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
     }
     const Setting *time = setting(job, "time"), *every = setting(job, "every");
     const Setting *tol = setting(job, "tol"), *output = setting(job, "output");
+    const Setting *plot = setting(job, "plot");
     double t0 = value(time->e1), t1 = value(time->e2);
     char *outpath = output ? io_join(opt->outdir, output->e1->str) : NULL;
+    char *plotpath = plot ? io_join(opt->outdir, plot->e1->str) : NULL;
     SimJob sj = {
         .system = sys->name.name,
         .rhs = rhs,
@@ -226,6 +248,8 @@ static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
         .method = method,
         .tol = tol ? value(tol->e1) : 1e-8,
         .output = outpath,
+        .plot = plotpath,
+        .record = record,
         .started = opt->started,
     };
     SimResult res;
@@ -236,11 +260,13 @@ static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
     if (rc != 0)
         fprintf(stderr, "lag: %s: simulate %s: %s\n", where(F, job), sys->name.name, res.message);
     mem_free(outpath);
+    mem_free(plotpath);
 done:
     ir_free(rhs);
     ir_free(energy);
     ir_free(jac);
     ir_free(del);
+    ir_free(record);
     sym_free(S);
     return rc;
 }

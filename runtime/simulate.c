@@ -20,6 +20,7 @@
 
 #include "runtime/io.h"
 #include "runtime/mem.h"
+#include "runtime/plot.h"
 #include "runtime/vm.h"
 
 static const struct {
@@ -48,7 +49,7 @@ int sim_method_known(const char *method, int *implicit)
 
 typedef struct Ctx {
     const SimJob *job;
-    Vm *vm, *vm_jac, *vm_energy; /* one per program: each keeps its prologue */
+    Vm *vm, *vm_jac; /* one per program: each keeps its prologue */
     unsigned long evals;
     int failed;        /* the VM or a non-finite value stopped the RHS */
     char why[160];
@@ -117,6 +118,158 @@ static void state_text(const SimJob *job, const double *y, char *buf, size_t len
         k += (size_t)snprintf(buf + k, len - k, "%s%s = %.6g", i ? ", " : "", job->columns[i], y[i]);
 }
 
+/* ---------- output rows ---------- */
+
+struct SimSink {
+    const SimJob *job;
+    SimResult *res;
+    CsvWriter *csv;
+    Vm *vm_energy, *vm_rhs, *vm_record;
+    int ncols;        /* t, 2n state, E?, records */
+    double *row;      /* one row */
+    double *in;       /* q, q', q'' for the record program */
+    double *kept;     /* rows kept for the figure */
+    size_t nkept, capkept;
+    int first;
+};
+
+SimSink *sim_sink_open(const SimJob *job, SimResult *res)
+{
+    int n = job->n, m = 2 * n;
+    SimSink *k = mem_xalloc(sizeof *k);
+    memset(k, 0, sizeof *k);
+    k->job = job;
+    k->res = res;
+    k->first = 1;
+    int nrec = job->record ? job->record->nout : 0;
+    k->ncols = 1 + m + (job->energy ? 1 : 0) + nrec;
+    k->row = mem_xalloc((size_t)k->ncols * sizeof *k->row);
+    k->in = mem_xalloc((size_t)(3 * n + 1) * sizeof *k->in);
+    if (job->energy)
+        k->vm_energy = vm_alloc(&job->energy, 1, 1);
+    if (job->record) {
+        k->vm_record = vm_alloc(&job->record, 1, 1);
+        k->vm_rhs = vm_alloc(&job->rhs, 1, 1);
+    }
+    if (job->output) {
+        const char **cols = mem_xalloc((size_t)k->ncols * sizeof *cols);
+        int c = 0;
+        cols[c++] = "t";
+        for (int i = 0; i < m; i++)
+            cols[c++] = job->columns[i];
+        if (job->energy)
+            cols[c++] = "E";
+        for (int i = 0; i < nrec; i++)
+            cols[c++] = job->record->out_names[i];
+        char err[256];
+        k->csv = csv_open(job->output, cols, k->ncols, err, sizeof err);
+        if (!k->csv) {
+            res->status = 4;
+            snprintf(res->message, sizeof res->message, "%s", err);
+        }
+        mem_free(cols);
+    }
+    return k;
+}
+
+void sim_sink_row(SimSink *k, double t, const double *y, const double *a)
+{
+    const SimJob *job = k->job;
+    SimResult *res = k->res;
+    int n = job->n, m = 2 * n, c = 0;
+    k->row[c++] = t;
+    memcpy(k->row + c, y, (size_t)m * sizeof *y);
+    c += m;
+    if (job->energy) {
+        double E = 0;
+        vm_run(k->vm_energy, job->energy, 1, y, m, t, job->params, &E, 1);
+        k->row[c++] = E;
+        if (k->first)
+            res->e0 = E;
+        double drift = fabs(E - res->e0) / (res->e0 != 0 ? fabs(res->e0) : 1);
+        if (drift > res->max_rel_drift)
+            res->max_rel_drift = drift;
+    }
+    if (job->record) {
+        memcpy(k->in, y, (size_t)m * sizeof *y);
+        if (a)
+            memcpy(k->in + m, a, (size_t)n * sizeof *a);
+        else if (vm_run(k->vm_rhs, job->rhs, 1, y, m, t, job->params, k->in + m, n) != VM_OK)
+            for (int i = 0; i < n; i++)
+                k->in[m + i] = NAN;
+        vm_run(k->vm_record, job->record, 1, k->in, 3 * n, t, job->params, k->row + c, 1);
+        c += job->record->nout;
+    }
+    k->first = 0;
+    char err[256];
+    if (k->csv && res->status != 4 && csv_row(k->csv, k->row, err, sizeof err) != 0) {
+        res->status = 4;
+        snprintf(res->message, sizeof res->message, "%s", err);
+    }
+    if (job->plot) {
+        if (k->nkept == k->capkept) {
+            k->capkept = k->capkept ? 2 * k->capkept : 1024;
+            k->kept = mem_xrealloc(k->kept, k->capkept * (size_t)k->ncols * sizeof *k->kept);
+        }
+        memcpy(k->kept + k->nkept++ * (size_t)k->ncols, k->row, (size_t)k->ncols * sizeof *k->row);
+    }
+}
+
+/* The figure: one panel per coordinate, then the relative energy error. */
+static void draw(SimSink *k)
+{
+    const SimJob *job = k->job;
+    SimResult *res = k->res;
+    int n = job->n, nc = k->ncols;
+    int npanels = n + (job->energy ? 1 : 0);
+    PlotPanel *panels = mem_xalloc((size_t)npanels * sizeof *panels);
+    memset(panels, 0, (size_t)npanels * sizeof *panels);
+    for (int i = 0; i < n; i++) {
+        panels[i].ylabel = job->columns[i];
+        panels[i].series[0] = (PlotSeries){job->columns[i], k->kept + 1 + i, nc};
+        panels[i].nseries = 1;
+    }
+    double *rel = NULL;
+    if (job->energy) {
+        rel = mem_xalloc(k->nkept * sizeof *rel);
+        double e0 = k->kept[1 + 2 * n], scale = e0 != 0 ? fabs(e0) : 1;
+        for (size_t r = 0; r < k->nkept; r++)
+            rel[r] = (k->kept[r * (size_t)nc + 1 + 2 * n] - e0) / scale;
+        panels[n].ylabel = "(E - E0)/|E0|";
+        panels[n].series[0] = (PlotSeries){"energy error", rel, 1};
+        panels[n].nseries = 1;
+    }
+    char title[300], err[300];
+    snprintf(title, sizeof title, "%s, %s", job->system, job->method);
+    if (plot_panels(job->plot, title, "t", k->kept, nc, (int)k->nkept, panels, npanels, err,
+                    sizeof err) != 0 && res->status == 0) {
+        res->status = 4;
+        snprintf(res->message, sizeof res->message, "%s", err);
+    }
+    mem_free(rel);
+    mem_free(panels);
+}
+
+void sim_sink_close(SimSink *k)
+{
+    SimResult *res = k->res;
+    char err[256];
+    /* rows written before a numerical failure stay valid and are kept */
+    if (k->csv && csv_close(k->csv, res->status != 4, err, sizeof err) != 0 && res->status == 0) {
+        res->status = 4;
+        snprintf(res->message, sizeof res->message, "%s", err);
+    }
+    if (k->job->plot && k->nkept > 0 && res->status != 4)
+        draw(k);
+    vm_free(k->vm_energy);
+    vm_free(k->vm_rhs);
+    vm_free(k->vm_record);
+    mem_free(k->row);
+    mem_free(k->in);
+    mem_free(k->kept);
+    mem_free(k);
+}
+
 int sim_run(const SimJob *job, SimResult *res)
 {
     int n = job->n, m = 2 * n;
@@ -143,32 +296,16 @@ int sim_run(const SimJob *job, SimResult *res)
         return res->status;
     }
 
-    const IrProgram *energy = job->energy ? job->energy : job->rhs, *jac = job->jac ? job->jac : job->rhs;
-    Ctx c = {job, vm_alloc(&job->rhs, 1, 1), vm_alloc(&jac, 1, 1), vm_alloc(&energy, 1, 1), 0, 0, "", NULL};
+    const IrProgram *jac = job->jac ? job->jac : job->rhs;
+    Ctx c = {job, vm_alloc(&job->rhs, 1, 1), vm_alloc(&jac, 1, 1), 0, 0, "", NULL};
     c.jac = mem_xalloc((size_t)(n * m + n + 1) * sizeof *c.jac);
     gsl_odeiv2_system sys = {rhs, job->jac ? jacobian : NULL, (size_t)m, &c};
     double h0 = job->every < 1e-3 ? job->every : 1e-3;
     gsl_odeiv2_driver *d = gsl_odeiv2_driver_alloc_y_new(&sys, type, h0, job->tol, job->tol);
 
-    /* columns: t, coordinates, velocities, E */
-    int ncols = 1 + m + (job->energy ? 1 : 0);
-    const char **cols = mem_xalloc((size_t)ncols * sizeof *cols);
-    cols[0] = "t";
-    for (int i = 0; i < m; i++)
-        cols[1 + i] = job->columns[i];
-    if (job->energy)
-        cols[1 + m] = "E";
-    char err[256];
-    CsvWriter *w = NULL;
-    if (job->output) {
-        w = csv_open(job->output, cols, ncols, err, sizeof err);
-        if (!w) {
-            res->status = 4;
-            snprintf(res->message, sizeof res->message, "%s", err);
-        }
-    }
-    double *row = mem_xalloc((size_t)ncols * sizeof *row);
+    SimSink *sink = sim_sink_open(job, res);
     double *y = res->y, t = job->t0;
+    double *dydt = mem_xalloc((size_t)m * sizeof *dydt);
     memcpy(y, job->y0, (size_t)m * sizeof *y);
     long nout = (long)floor((job->t1 - job->t0) / job->every + 1e-9);
     int ends_early = job->t0 + (double)nout * job->every < job->t1 - 1e-12 * fabs(job->t1);
@@ -186,38 +323,21 @@ int sim_run(const SimJob *job, SimResult *res)
                 break;
             }
         }
-        row[0] = t;
-        memcpy(row + 1, y, (size_t)m * sizeof *y);
-        if (job->energy) {
-            double E;
-            vm_run(c.vm_energy, job->energy, 1, y, m, t, job->params, &E, 1);
-            row[1 + m] = E;
-            if (k == 0)
-                res->e0 = E;
-            double drift = fabs(E - res->e0) / (res->e0 != 0 ? fabs(res->e0) : 1);
-            if (drift > res->max_rel_drift)
-                res->max_rel_drift = drift;
-        }
-        if (w && csv_row(w, row, err, sizeof err) != 0) {
-            res->status = 4;
-            snprintf(res->message, sizeof res->message, "%s", err);
-        }
+        /* accelerations for the record columns: one more RHS evaluation */
+        const double *acc = NULL;
+        if (job->record && rhs(t, y, dydt, &c) == GSL_SUCCESS)
+            acc = dydt + n;
+        sim_sink_row(sink, t, y, acc);
     }
     res->t = t;
     res->steps = d->e->count;
     res->rhs_evals = c.evals;
-    /* rows written before a numerical failure stay valid and are kept */
-    if (w && csv_close(w, res->status != 4, err, sizeof err) != 0 && res->status == 0) {
-        res->status = 4;
-        snprintf(res->message, sizeof res->message, "%s", err);
-    }
+    sim_sink_close(sink);
+    mem_free(dydt);
     gsl_odeiv2_driver_free(d);
     vm_free(c.vm);
     vm_free(c.vm_jac);
-    vm_free(c.vm_energy);
     mem_free(c.jac);
-    mem_free(row);
-    mem_free(cols);
     res->wall_s = sim_clock() - start;
     return res->status;
 }

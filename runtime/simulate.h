@@ -26,6 +26,8 @@ typedef struct SimJob {
     const char *method;           /* a GSL odeiv2 stepper name */
     double tol;
     const char *output;           /* CSV path, or NULL */
+    const char *plot;             /* figure path (.png/.svg/.pdf), or NULL */
+    const IrProgram *record;      /* extra columns: inputs q, q', q'' (3n); or NULL */
     double started;               /* when the process started (sim_clock), for setup_s */
 } SimJob;
 
@@ -40,6 +42,16 @@ typedef struct SimResult {
     double wall_s;                /* integration and output */
     double setup_s;               /* from the process start to the first step */
 } SimResult;
+
+/* Where the rows of a run go: the CSV file, the energy drift, the rows
+ * kept for a figure.  Shared by the steppers (sim_run, var_run). */
+typedef struct SimSink SimSink;
+SimSink *sim_sink_open(const SimJob *job, SimResult *res);
+/* One output row at time t for state y (2n) and accelerations a (n, or
+ * NULL when the stepper has none at hand). */
+void sim_sink_row(SimSink *k, double t, const double *y, const double *a);
+/* Close the CSV (kept when the run failed numerically) and draw the figure. */
+void sim_sink_close(SimSink *k);
 
 /* A monotonic clock in seconds. */
 double sim_clock(void);

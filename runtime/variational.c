@@ -12,10 +12,10 @@
 #define _POSIX_C_SOURCE 200809L
 #include "runtime/variational.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
-#include "runtime/io.h"
 #include "runtime/mem.h"
 #include "runtime/vm.h"
 
@@ -126,28 +126,14 @@ int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
     Del d = {job, del, vm_alloc(&del, 1, 1), n, NULL, NULL, 0};
     d.y = mem_xalloc((size_t)m2 * sizeof *d.y);
     d.out = mem_xalloc((size_t)(del->nout + 1) * sizeof *d.out);
-    Vm *vme = job->energy ? vm_alloc(&job->energy, 1, 1) : NULL;
     double *q = mem_xalloc((size_t)n * sizeof *q), *qn = mem_xalloc((size_t)n * sizeof *qn);
     double *p = mem_xalloc((size_t)n * sizeof *p), *v = mem_xalloc((size_t)n * sizeof *v);
     double *mid = mem_xalloc((size_t)n * sizeof *mid), *vel = mem_xalloc((size_t)n * sizeof *vel);
     double *F = mem_xalloc((size_t)n * sizeof *F), *J = mem_xalloc((size_t)(n * n) * sizeof *J);
     double *comp = mem_xalloc((size_t)n * sizeof *comp); /* Kahan compensation of q */
     memset(comp, 0, (size_t)n * sizeof *comp);
-    int ncols = 1 + m2 + (job->energy ? 1 : 0);
-    double *row = mem_xalloc((size_t)ncols * sizeof *row);
-    const char **cols = mem_xalloc((size_t)ncols * sizeof *cols);
-    cols[0] = "t";
-    for (int i = 0; i < m2; i++)
-        cols[1 + i] = job->columns[i];
-    if (job->energy)
-        cols[1 + m2] = "E";
-    char err[256];
-    CsvWriter *w = NULL;
-    if (job->output && !(w = csv_open(job->output, cols, ncols, err, sizeof err))) {
-        res->status = 4;
-        snprintf(res->message, sizeof res->message, "%s", err);
-    }
-
+    SimSink *sink = sim_sink_open(job, res);
+    double *yrow = mem_xalloc((size_t)m2 * sizeof *yrow);
     memcpy(q, job->y0, (size_t)n * sizeof *q);
     memcpy(v, job->y0 + n, (size_t)n * sizeof *v);
     double t = job->t0;
@@ -167,26 +153,11 @@ int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
                      "the mass matrix is singular at t = %.10g (variational step %ld)", t, k);
             break;
         }
-        row[0] = t;
-        memcpy(row + 1, q, (size_t)n * sizeof *q);
-        memcpy(row + 1 + n, v, (size_t)n * sizeof *v);
-        if (vme) {
-            memcpy(d.y, q, (size_t)n * sizeof *q);
-            memcpy(d.y + n, v, (size_t)n * sizeof *v);
-            double E;
-            vm_run(vme, job->energy, 1, d.y, m2, t, job->params, &E, 1);
-            row[1 + m2] = E;
-            if (k == 0)
-                res->e0 = E;
-            double drift = fabs(E - res->e0) / (res->e0 != 0 ? fabs(res->e0) : 1);
-            if (drift > res->max_rel_drift)
-                res->max_rel_drift = drift;
-        }
-        if (w && csv_row(w, row, err, sizeof err) != 0) {
-            res->status = 4;
-            snprintf(res->message, sizeof res->message, "%s", err);
+        memcpy(yrow, q, (size_t)n * sizeof *q);
+        memcpy(yrow + n, v, (size_t)n * sizeof *v);
+        sim_sink_row(sink, t, yrow, NULL);
+        if (res->status != 0)
             break;
-        }
         if (k == nsteps)
             break;
         /* Newton for the increment d = q_{k+1} - q_k (so v = d/h carries no
@@ -211,13 +182,17 @@ int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
                                    MM(&d)[i * n + j] / h;
             if (solve(J, F, n) != 0)
                 break;
-            double step = 0, size = 0;
+            double step = 0, size = 0, qsize = 0;
             for (int i = 0; i < n; i++) {
                 qn[i] += F[i];
                 step = fmax(step, fabs(F[i]));
                 size = fmax(size, fabs(qn[i]));
+                qsize = fmax(qsize, fabs(q[i]));
             }
-            converged = step <= 1e-15 * size || step == 0;
+            /* converged when the correction is at rounding level of the
+             * increment, or of q itself (the midpoint q + d/2 is only that
+             * precise) */
+            converged = step <= 1e-15 * size || step <= 8 * DBL_EPSILON * qsize || step == 0;
         }
         if (!converged) {
             res->status = 3;
@@ -248,12 +223,9 @@ int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
     memcpy(res->y, q, (size_t)n * sizeof *q);
     memcpy(res->y + n, v, (size_t)n * sizeof *v);
     res->rhs_evals = d.evals;
-    if (w && csv_close(w, res->status != 4, err, sizeof err) != 0 && res->status == 0) {
-        res->status = 4;
-        snprintf(res->message, sizeof res->message, "%s", err);
-    }
+    sim_sink_close(sink);
+    mem_free(yrow);
     vm_free(d.vm);
-    vm_free(vme);
     mem_free(d.y);
     mem_free(d.out);
     mem_free(q);
@@ -265,8 +237,6 @@ int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
     mem_free(F);
     mem_free(J);
     mem_free(comp);
-    mem_free(row);
-    mem_free(cols);
     res->wall_s = sim_clock() - start;
     return res->status;
 }

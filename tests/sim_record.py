@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""tests/sim_record.py — record columns and plots of a simulate job (TAP).
+
+A spring (m = 2, k = 8, x0 = 1): the columns a = x'', T = m x'^2/2 and
+pot = V are checked against x(t) = cos(2t): a = -4 cos 2t, T = 4 sin^2 2t,
+V = 4 cos^2 2t; the SVG figure exists and is an SVG document.
+
+Environment: LAG (the program), srcdir (the source tree).
+"""
+import csv
+import math
+import os
+import subprocess
+import sys
+import tempfile
+
+
+def main():
+    lag = os.environ.get("LAG", "./lag")
+    srcdir = os.path.abspath(os.environ.get("srcdir", "."))
+    if not os.access(lag, os.X_OK):
+        print("Bail out! %s not built" % lag)
+        return 1
+    print("1..2")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run([lag, "run", "-o", tmp, os.path.join(srcdir, "tests", "sim", "record.lag")],
+                             capture_output=True, text=True)
+        why = []
+        if out.returncode != 0:
+            why.append("exit %d: %s" % (out.returncode, out.stderr.strip()))
+        else:
+            rows = list(csv.DictReader(open(os.path.join(tmp, "record.csv"))))
+            header = list(rows[0].keys())
+            if header != ["t", "x", "x'", "E", "a", "T", "pot"]:
+                why.append("header %s" % header)
+            for r in rows:
+                t = float(r["t"])
+                want = {"a": -4 * math.cos(2 * t), "T": 4 * math.sin(2 * t) ** 2, "pot": 4 * math.cos(2 * t) ** 2}
+                for k, v in want.items():
+                    if abs(float(r[k]) - v) > 1e-9:
+                        why.append("t = %g: %s = %s, expected %.12g" % (t, k, r[k], v))
+        print(("ok" if not why else "not ok") + " 1 - record columns a = x'', T, pot match the closed form")
+        for w in why[:5]:
+            print("# " + w)
+        svg = os.path.join(tmp, "record.svg")
+        ok = os.path.exists(svg) and "<svg" in open(svg, errors="replace").read(4000)
+        print(("ok" if ok else "not ok") + " 2 - plot \"record.svg\" is written as an SVG document")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
