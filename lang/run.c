@@ -14,6 +14,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
 #include "lang/lower.h"
 #include "lang/mech.h"
 #include "runtime/io.h"
@@ -88,9 +91,8 @@ static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
     for (const Stmt *s = sys->stmts; s; s = s->next)
         if (s->kind == ST_NET)
             return not_yet(F, job, "simulating a learned system");
-    const Setting *samples = setting(job, "samples");
-    if (samples && value(samples->e1) != 1)
-        return not_yet(F, job, "an ensemble ('samples' > 1)");
+    const Setting *samples_s = setting(job, "samples");
+    int samples = samples_s ? (int)value(samples_s->e1) : 1;
     const Setting *method_s = setting(job, "method");
     const char *method = method_s ? method_s->e1->id.name : "rk8pd";
     int variational = strcmp(method, "variational") == 0;
@@ -131,6 +133,10 @@ static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
     if (!m.given_accel) {
         const char *ename = "E";
         energy = lower_exprs(&m, arena_printf(S->arena, "%s.energy", sys->name.name), &m.E, &ename, 1);
+    }
+    if (variational && samples > 1) {
+        rc = not_yet(F, job, "method variational for an ensemble");
+        goto done;
     }
     if (variational) {
         int forced = m.D != S->zero;
@@ -191,22 +197,33 @@ static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
     }
 
     /* Settings (checked: constants with values). */
-    double *y0 = arena_alloc(S->arena, (size_t)(2 * n) * sizeof *y0);
+    double *y0 = arena_alloc(S->arena, (size_t)samples * (size_t)(2 * n) * sizeof *y0);
     const char **columns = arena_alloc(S->arena, (size_t)(2 * n) * sizeof *columns);
     for (int i = 0; i < n; i++) {
         columns[i] = m.names[i];
         columns[n + i] = S->vars[m.v[i]].name;
     }
+    /* initial states: constants, or draws from uniform(a, b) / normal(m, s)
+     * for each trajectory, reproducible from the seed (default 0) */
+    const Setting *seed_s = setting(job, "seed");
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, seed_s ? (unsigned long)value(seed_s->e1) : 0);
     const Setting *init = setting(job, "init");
-    for (const Assign *a = init ? init->assigns : NULL; a; a = a->next) {
-        if (a->value->ref == REF_RANDOM) {
-            rc = not_yet(F, job, "a random initial value (uniform/normal)");
-            goto done;
+    for (int smp = 0; smp < samples; smp++)
+        for (const Assign *a = init ? init->assigns : NULL; a; a = a->next) {
+            double x;
+            if (a->value->ref == REF_RANDOM) {
+                double p1 = value(a->value->args), p2 = value(a->value->args->next);
+                x = a->value->id.name[0] == 'u' ? p1 + (p2 - p1) * gsl_rng_uniform(rng)
+                                                : p1 + gsl_ran_gaussian(rng, p2);
+            } else {
+                x = value(a->value);
+            }
+            for (int i = 0; i < n; i++)
+                if (strcmp(a->name.name, m.names[i]) == 0)
+                    y0[(size_t)smp * 2 * n + (size_t)(a->name.primes ? n + i : i)] = x;
         }
-        for (int i = 0; i < n; i++)
-            if (strcmp(a->name.name, m.names[i]) == 0)
-                y0[a->name.primes ? n + i : i] = value(a->value);
-    }
+    gsl_rng_free(rng);
     double *params = arena_alloc(S->arena, (size_t)(m.np + 1) * sizeof *params);
     for (int j = 0; j < m.np; j++)
         params[j] = rhs->param_values[j];
@@ -240,6 +257,7 @@ static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
         .energy = energy,
         .n = n,
         .columns = columns,
+        .samples = samples,
         .y0 = y0,
         .params = params,
         .t0 = t0,
@@ -253,7 +271,7 @@ static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
         .started = opt->started,
     };
     SimResult res;
-    res.y = arena_alloc(S->arena, (size_t)(2 * n) * sizeof *res.y);
+    res.y = arena_alloc(S->arena, (size_t)samples * (size_t)(2 * n) * sizeof *res.y);
     rc = variational ? var_run(&sj, del, &res) : sim_run(&sj, &res);
     if (opt->json)
         sim_json(stdout, &sj, &res);

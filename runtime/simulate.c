@@ -52,6 +52,7 @@ typedef struct Ctx {
     Vm *vm, *vm_jac; /* one per program: each keeps its prologue */
     unsigned long evals;
     int failed;        /* the VM or a non-finite value stopped the RHS */
+    int bad;           /* ...in this trajectory */
     char why[160];
     double *jac;       /* n x 2n + n scratch */
 } Ctx;
@@ -60,23 +61,28 @@ static int rhs(double t, const double y[], double dydt[], void *params)
 {
     Ctx *c = params;
     const SimJob *job = c->job;
-    int n = job->n;
+    int n = job->n, m = 2 * n, B = job->samples;
     c->evals++;
-    memcpy(dydt, y + n, (size_t)n * sizeof *dydt);
-    VmStatus st = vm_run(c->vm, job->rhs, 1, y, 2 * n, t, job->params, dydt + n, n);
+    for (int s = 0; s < B; s++)
+        memcpy(dydt + (size_t)s * m, y + (size_t)s * m + n, (size_t)n * sizeof *dydt);
+    /* the accelerations of all trajectories in one run of the program */
+    VmStatus st = vm_run(c->vm, job->rhs, B, y, m, t, job->params, dydt + n, m);
     if (st != VM_OK) {
         c->failed = 1;
+        c->bad = c->vm->bad_sample;
         snprintf(c->why, sizeof c->why, "the mass matrix is %s",
                  c->vm->not_finite ? "not finite" : "singular");
         return GSL_EBADFUNC;
     }
-    for (int i = 0; i < n; i++)
-        if (!isfinite(dydt[n + i])) {
-            c->failed = 1;
-            snprintf(c->why, sizeof c->why, "the acceleration of %s is not finite",
-                     job->columns[i]);
-            return GSL_EBADFUNC;
-        }
+    for (int s = 0; s < B; s++)
+        for (int i = 0; i < n; i++)
+            if (!isfinite(dydt[(size_t)s * m + n + i])) {
+                c->failed = 1;
+                c->bad = s;
+                snprintf(c->why, sizeof c->why, "the acceleration of %s is not finite",
+                         job->columns[i]);
+                return GSL_EBADFUNC;
+            }
     return GSL_SUCCESS;
 }
 
@@ -125,36 +131,56 @@ struct SimSink {
     SimResult *res;
     CsvWriter *csv;
     Vm *vm_energy, *vm_rhs, *vm_record;
-    int ncols;        /* t, 2n state, E?, records */
+    int B;            /* trajectories */
+    int ncols;        /* t, traj?, 2n state, E?, records */
     double *row;      /* one row */
-    double *in;       /* q, q', q'' for the record program */
-    double *kept;     /* rows kept for the figure */
+    double *E;        /* B energies */
+    double *e0;       /* B initial energies */
+    double *in;       /* B x (q, q', q'') for the record program */
+    double *rec;      /* B x records */
+    double *kept;     /* rows kept for the figure (first trajectory per time...) */
     size_t nkept, capkept;
     int first;
 };
 
+/* Columns kept for a figure: t, the coordinates and E of the first
+ * PLOT_TRAJ trajectories. */
+enum { PLOT_TRAJ = 4 };
+
+static int kept_width(const SimSink *k)
+{
+    int shown = k->B < PLOT_TRAJ ? k->B : PLOT_TRAJ;
+    return 1 + shown * (k->job->n + 1);
+}
+
 SimSink *sim_sink_open(const SimJob *job, SimResult *res)
 {
-    int n = job->n, m = 2 * n;
+    int n = job->n, m = 2 * n, B = job->samples;
     SimSink *k = mem_xalloc(sizeof *k);
     memset(k, 0, sizeof *k);
     k->job = job;
     k->res = res;
+    k->B = B;
     k->first = 1;
     int nrec = job->record ? job->record->nout : 0;
-    k->ncols = 1 + m + (job->energy ? 1 : 0) + nrec;
+    k->ncols = 1 + (B > 1) + m + (job->energy ? 1 : 0) + nrec;
     k->row = mem_xalloc((size_t)k->ncols * sizeof *k->row);
-    k->in = mem_xalloc((size_t)(3 * n + 1) * sizeof *k->in);
+    k->E = mem_xalloc((size_t)B * sizeof *k->E);
+    k->e0 = mem_xalloc((size_t)B * sizeof *k->e0);
+    k->in = mem_xalloc((size_t)B * (size_t)(3 * n + 1) * sizeof *k->in);
+    k->rec = mem_xalloc((size_t)B * (size_t)(nrec + 1) * sizeof *k->rec);
     if (job->energy)
-        k->vm_energy = vm_alloc(&job->energy, 1, 1);
+        k->vm_energy = vm_alloc(&job->energy, 1, B);
     if (job->record) {
-        k->vm_record = vm_alloc(&job->record, 1, 1);
-        k->vm_rhs = vm_alloc(&job->rhs, 1, 1);
+        k->vm_record = vm_alloc(&job->record, 1, B);
+        k->vm_rhs = vm_alloc(&job->rhs, 1, B);
     }
     if (job->output) {
         const char **cols = mem_xalloc((size_t)k->ncols * sizeof *cols);
         int c = 0;
         cols[c++] = "t";
+        if (B > 1)
+            cols[c++] = "traj";
         for (int i = 0; i < m; i++)
             cols[c++] = job->columns[i];
         if (job->energy)
@@ -176,77 +202,121 @@ void sim_sink_row(SimSink *k, double t, const double *y, const double *a)
 {
     const SimJob *job = k->job;
     SimResult *res = k->res;
-    int n = job->n, m = 2 * n, c = 0;
-    k->row[c++] = t;
-    memcpy(k->row + c, y, (size_t)m * sizeof *y);
-    c += m;
+    int n = job->n, m = 2 * n, B = k->B;
+    int nrec = job->record ? job->record->nout : 0;
     if (job->energy) {
-        double E = 0;
-        vm_run(k->vm_energy, job->energy, 1, y, m, t, job->params, &E, 1);
-        k->row[c++] = E;
+        vm_run(k->vm_energy, job->energy, B, y, m, t, job->params, k->E, 1);
+        for (int s = 0; s < B; s++) {
+            if (k->first)
+                k->e0[s] = k->E[s];
+            double drift = fabs(k->E[s] - k->e0[s]) / (k->e0[s] != 0 ? fabs(k->e0[s]) : 1);
+            if (drift > res->max_rel_drift)
+                res->max_rel_drift = drift;
+        }
         if (k->first)
-            res->e0 = E;
-        double drift = fabs(E - res->e0) / (res->e0 != 0 ? fabs(res->e0) : 1);
-        if (drift > res->max_rel_drift)
-            res->max_rel_drift = drift;
+            res->e0 = k->e0[0];
     }
     if (job->record) {
-        memcpy(k->in, y, (size_t)m * sizeof *y);
+        for (int s = 0; s < B; s++)
+            memcpy(k->in + (size_t)s * 3 * n, y + (size_t)s * m, (size_t)m * sizeof *y);
+        int ok = 1;
         if (a)
-            memcpy(k->in + m, a, (size_t)n * sizeof *a);
-        else if (vm_run(k->vm_rhs, job->rhs, 1, y, m, t, job->params, k->in + m, n) != VM_OK)
-            for (int i = 0; i < n; i++)
-                k->in[m + i] = NAN;
-        vm_run(k->vm_record, job->record, 1, k->in, 3 * n, t, job->params, k->row + c, 1);
-        c += job->record->nout;
+            for (int s = 0; s < B; s++)
+                memcpy(k->in + (size_t)s * 3 * n + m, a + (size_t)s * n, (size_t)n * sizeof *a);
+        else
+            ok = vm_run(k->vm_rhs, job->rhs, B, k->in, 3 * n, t, job->params, k->in + m, 3 * n) == VM_OK;
+        if (!ok)
+            for (int s = 0; s < B; s++)
+                for (int i = 0; i < n; i++)
+                    k->in[(size_t)s * 3 * n + m + i] = NAN;
+        vm_run(k->vm_record, job->record, B, k->in, 3 * n, t, job->params, k->rec, nrec);
     }
     k->first = 0;
     char err[256];
-    if (k->csv && res->status != 4 && csv_row(k->csv, k->row, err, sizeof err) != 0) {
-        res->status = 4;
-        snprintf(res->message, sizeof res->message, "%s", err);
+    for (int s = 0; s < B; s++) {
+        int c = 0;
+        k->row[c++] = t;
+        if (B > 1)
+            k->row[c++] = s;
+        memcpy(k->row + c, y + (size_t)s * m, (size_t)m * sizeof *y);
+        c += m;
+        if (job->energy)
+            k->row[c++] = k->E[s];
+        for (int r = 0; r < nrec; r++)
+            k->row[c++] = k->rec[(size_t)s * nrec + r];
+        if (k->csv && res->status != 4 && csv_row(k->csv, k->row, err, sizeof err) != 0) {
+            res->status = 4;
+            snprintf(res->message, sizeof res->message, "%s", err);
+        }
     }
     if (job->plot) {
+        int w = kept_width(k), shown = (w - 1) / (n + 1);
         if (k->nkept == k->capkept) {
             k->capkept = k->capkept ? 2 * k->capkept : 1024;
-            k->kept = mem_xrealloc(k->kept, k->capkept * (size_t)k->ncols * sizeof *k->kept);
+            k->kept = mem_xrealloc(k->kept, k->capkept * (size_t)w * sizeof *k->kept);
         }
-        memcpy(k->kept + k->nkept++ * (size_t)k->ncols, k->row, (size_t)k->ncols * sizeof *k->row);
+        double *r = k->kept + k->nkept++ * (size_t)w;
+        r[0] = t;
+        for (int s = 0; s < shown; s++) {
+            for (int i = 0; i < n; i++)
+                r[1 + s * (n + 1) + i] = y[(size_t)s * m + i];
+            r[1 + s * (n + 1) + n] = job->energy ? k->E[s] : 0;
+        }
     }
 }
 
-/* The figure: one panel per coordinate, then the relative energy error. */
+/* The figure: one panel per coordinate, then the relative energy error;
+ * an ensemble shows its first trajectories. */
 static void draw(SimSink *k)
 {
     const SimJob *job = k->job;
     SimResult *res = k->res;
-    int n = job->n, nc = k->ncols;
+    int n = job->n, w = kept_width(k), shown = (w - 1) / (n + 1);
     int npanels = n + (job->energy ? 1 : 0);
     PlotPanel *panels = mem_xalloc((size_t)npanels * sizeof *panels);
     memset(panels, 0, (size_t)npanels * sizeof *panels);
-    for (int i = 0; i < n; i++) {
-        panels[i].ylabel = job->columns[i];
-        panels[i].series[0] = (PlotSeries){job->columns[i], k->kept + 1 + i, nc};
-        panels[i].nseries = 1;
-    }
+    char (*labels)[64] = mem_xalloc((size_t)(npanels * PLOT_TRAJ) * sizeof *labels);
     double *rel = NULL;
-    if (job->energy) {
-        rel = mem_xalloc(k->nkept * sizeof *rel);
-        double e0 = k->kept[1 + 2 * n], scale = e0 != 0 ? fabs(e0) : 1;
-        for (size_t r = 0; r < k->nkept; r++)
-            rel[r] = (k->kept[r * (size_t)nc + 1 + 2 * n] - e0) / scale;
-        panels[n].ylabel = "(E - E0)/|E0|";
-        panels[n].series[0] = (PlotSeries){"energy error", rel, 1};
-        panels[n].nseries = 1;
+    if (job->energy)
+        rel = mem_xalloc(k->nkept * (size_t)shown * sizeof *rel);
+    for (int s = 0; s < shown; s++) {
+        for (int i = 0; i < n; i++) {
+            char *l = labels[i * PLOT_TRAJ + s];
+            if (k->B > 1)
+                snprintf(l, 64, "%s, trajectory %d", job->columns[i], s);
+            else
+                snprintf(l, 64, "%s", job->columns[i]);
+            panels[i].ylabel = job->columns[i];
+            panels[i].series[s] = (PlotSeries){l, k->kept + 1 + s * (n + 1) + i, w};
+            panels[i].nseries = shown;
+        }
+        if (job->energy) {
+            double e0 = k->kept[1 + s * (n + 1) + n], scale = e0 != 0 ? fabs(e0) : 1;
+            for (size_t r = 0; r < k->nkept; r++)
+                rel[(size_t)s * k->nkept + r] = (k->kept[r * (size_t)w + 1 + s * (n + 1) + n] - e0) / scale;
+            char *l = labels[n * PLOT_TRAJ + s];
+            if (k->B > 1)
+                snprintf(l, 64, "trajectory %d", s);
+            else
+                snprintf(l, 64, "energy error");
+            panels[n].ylabel = "(E - E0)/|E0|";
+            panels[n].series[s] = (PlotSeries){l, rel + (size_t)s * k->nkept, 1};
+            panels[n].nseries = shown;
+        }
     }
     char title[300], err[300];
-    snprintf(title, sizeof title, "%s, %s", job->system, job->method);
-    if (plot_panels(job->plot, title, "t", k->kept, nc, (int)k->nkept, panels, npanels, err,
+    if (k->B > 1)
+        snprintf(title, sizeof title, "%s, %s, %d of %d trajectories", job->system, job->method,
+                 shown, k->B);
+    else
+        snprintf(title, sizeof title, "%s, %s", job->system, job->method);
+    if (plot_panels(job->plot, title, "t", k->kept, w, (int)k->nkept, panels, npanels, err,
                     sizeof err) != 0 && res->status == 0) {
         res->status = 4;
         snprintf(res->message, sizeof res->message, "%s", err);
     }
     mem_free(rel);
+    mem_free(labels);
     mem_free(panels);
 }
 
@@ -265,7 +335,10 @@ void sim_sink_close(SimSink *k)
     vm_free(k->vm_rhs);
     vm_free(k->vm_record);
     mem_free(k->row);
+    mem_free(k->E);
+    mem_free(k->e0);
     mem_free(k->in);
+    mem_free(k->rec);
     mem_free(k->kept);
     mem_free(k);
 }
@@ -297,16 +370,28 @@ int sim_run(const SimJob *job, SimResult *res)
     }
 
     const IrProgram *jac = job->jac ? job->jac : job->rhs;
-    Ctx c = {job, vm_alloc(&job->rhs, 1, 1), vm_alloc(&jac, 1, 1), 0, 0, "", NULL};
+    int B = job->samples;
+    if (B > 1 && implicit) {
+        res->status = 3;
+        snprintf(res->message, sizeof res->message,
+                 "method %s (implicit) does not take an ensemble; use an explicit stepper",
+                 job->method);
+        return res->status;
+    }
+    Ctx c = {job, vm_alloc(&job->rhs, 1, B), vm_alloc(&jac, 1, 1), 0, 0, 0, "", NULL};
     c.jac = mem_xalloc((size_t)(n * m + n + 1) * sizeof *c.jac);
-    gsl_odeiv2_system sys = {rhs, job->jac ? jacobian : NULL, (size_t)m, &c};
+    /* an ensemble is one system of B x 2n equations: GSL steps it with one
+     * step size (set by the most demanding trajectory), the VM evaluates
+     * all trajectories in each call */
+    gsl_odeiv2_system sys = {rhs, job->jac ? jacobian : NULL, (size_t)m * (size_t)B, &c};
     double h0 = job->every < 1e-3 ? job->every : 1e-3;
     gsl_odeiv2_driver *d = gsl_odeiv2_driver_alloc_y_new(&sys, type, h0, job->tol, job->tol);
 
     SimSink *sink = sim_sink_open(job, res);
     double *y = res->y, t = job->t0;
-    double *dydt = mem_xalloc((size_t)m * sizeof *dydt);
-    memcpy(y, job->y0, (size_t)m * sizeof *y);
+    double *dydt = mem_xalloc((size_t)m * (size_t)B * sizeof *dydt);
+    double *acc = mem_xalloc((size_t)n * (size_t)B * sizeof *acc);
+    memcpy(y, job->y0, (size_t)m * (size_t)B * sizeof *y);
     long nout = (long)floor((job->t1 - job->t0) / job->every + 1e-9);
     int ends_early = job->t0 + (double)nout * job->every < job->t1 - 1e-12 * fabs(job->t1);
     for (long k = 0; res->status == 0 && k <= nout + ends_early; k++) {
@@ -314,26 +399,33 @@ int sim_run(const SimJob *job, SimResult *res)
         if (k > 0) {
             int st = gsl_odeiv2_driver_apply(d, &t, tk, y);
             if (st != GSL_SUCCESS) {
-                char state[256];
-                state_text(job, y, state, sizeof state);
+                char state[200], which[48] = "";
+                int bad = c.failed ? c.bad : 0;
+                state_text(job, y + (size_t)bad * (size_t)m, state, sizeof state);
+                if (B > 1)
+                    snprintf(which, sizeof which, "trajectory %d: ", bad);
                 res->status = 3;
                 snprintf(res->message, sizeof res->message,
-                         "integration failed at t = %.10g: %s (state: %s)", t,
+                         "integration failed at t = %.10g: %s%s (state: %s)", t, which,
                          c.failed ? c.why : gsl_strerror(st), state);
                 break;
             }
         }
         /* accelerations for the record columns: one more RHS evaluation */
-        const double *acc = NULL;
-        if (job->record && rhs(t, y, dydt, &c) == GSL_SUCCESS)
-            acc = dydt + n;
-        sim_sink_row(sink, t, y, acc);
+        const double *a = NULL;
+        if (job->record && rhs(t, y, dydt, &c) == GSL_SUCCESS) {
+            for (int s = 0; s < B; s++)
+                memcpy(acc + (size_t)s * n, dydt + (size_t)s * m + n, (size_t)n * sizeof *acc);
+            a = acc;
+        }
+        sim_sink_row(sink, t, y, a);
     }
     res->t = t;
     res->steps = d->e->count;
     res->rhs_evals = c.evals;
     sim_sink_close(sink);
     mem_free(dydt);
+    mem_free(acc);
     gsl_odeiv2_driver_free(d);
     vm_free(c.vm);
     vm_free(c.vm_jac);
@@ -354,10 +446,24 @@ void sim_json(FILE *out, const SimJob *job, const SimResult *res)
     json_object_set_new(o, "rhs_evals", json_integer((json_int_t)res->rhs_evals));
     json_t *fin = json_object(), *q = json_object(), *v = json_object();
     json_object_set_new(fin, "t", json_real(res->t));
+    int B = job->samples;
     for (int i = 0; i < n; i++) {
-        json_object_set_new(q, job->columns[i], json_real(res->y[i]));
-        json_object_set_new(v, job->columns[n + i], json_real(res->y[n + i]));
+        if (B == 1) {
+            json_object_set_new(q, job->columns[i], json_real(res->y[i]));
+            json_object_set_new(v, job->columns[n + i], json_real(res->y[n + i]));
+            continue;
+        }
+        /* an ensemble: one array per coordinate and velocity, by trajectory */
+        json_t *qa = json_array(), *va = json_array();
+        for (int s = 0; s < B; s++) {
+            json_array_append_new(qa, json_real(res->y[(size_t)s * 2 * n + i]));
+            json_array_append_new(va, json_real(res->y[(size_t)s * 2 * n + n + i]));
+        }
+        json_object_set_new(q, job->columns[i], qa);
+        json_object_set_new(v, job->columns[n + i], va);
     }
+    if (B > 1)
+        json_object_set_new(o, "samples", json_integer(B));
     json_object_set_new(fin, "coords", q);
     json_object_set_new(fin, "velocities", v);
     json_object_set_new(o, "final", fin);

@@ -20,7 +20,8 @@ typedef struct SimJob {
     const IrProgram *energy;      /* output: E, or NULL */
     int n;                        /* coordinates */
     const char *const *columns;   /* 2n names: coordinates then velocities */
-    const double *y0;             /* 2n initial values */
+    int samples;                  /* trajectories integrated together (an ensemble), >= 1 */
+    const double *y0;             /* samples x 2n initial values */
     const double *params;         /* rhs->nparams values */
     double t0, t1, every;
     const char *method;           /* a GSL odeiv2 stepper name */
@@ -36,7 +37,7 @@ typedef struct SimResult {
     char message[512];            /* why, when status != 0 */
     unsigned long steps, rhs_evals;
     double t;                     /* where the run ended */
-    double *y;                    /* 2n: the final state (caller's buffer) */
+    double *y;                    /* samples x 2n: the final states (caller's buffer) */
     int has_energy;
     double e0, max_rel_drift;
     double wall_s;                /* integration and output */
@@ -47,8 +48,8 @@ typedef struct SimResult {
  * kept for a figure.  Shared by the steppers (sim_run, var_run). */
 typedef struct SimSink SimSink;
 SimSink *sim_sink_open(const SimJob *job, SimResult *res);
-/* One output row at time t for state y (2n) and accelerations a (n, or
- * NULL when the stepper has none at hand). */
+/* The output rows at time t: states y (samples x 2n) and accelerations a
+ * (samples x n, or NULL when the stepper has none at hand). */
 void sim_sink_row(SimSink *k, double t, const double *y, const double *a);
 /* Close the CSV (kept when the run failed numerically) and draw the figure. */
 void sim_sink_close(SimSink *k);
