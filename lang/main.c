@@ -145,8 +145,10 @@ static int cmd_run(int argc, char **argv)
             opt.json = 1;
         else if (strcmp(a, "--quiet") == 0)
             opt.quiet = 1;
-        else if (strcmp(a, "--native") == 0 || strcmp(a, "--progress") == 0)
-            continue; /* accepted: the VM is the only backend so far; no progress to show */
+        else if (strcmp(a, "--native") == 0)
+            opt.native = 1;
+        else if (strcmp(a, "--progress") == 0)
+            continue; /* accepted; simulate has no progress to show */
         else if (strcmp(a, "--job") == 0 || strcmp(a, "--set") == 0 || strcmp(a, "-o") == 0) {
             if (i + 1 >= argc) {
                 rc = usage("option '%s' needs a value", a);

@@ -21,6 +21,7 @@
 #include "lang/mech.h"
 #include "runtime/io.h"
 #include "runtime/mem.h"
+#include "runtime/native.h"
 #include "runtime/simulate.h"
 #include "runtime/variational.h"
 
@@ -194,6 +195,18 @@ static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
             names[2 * n * n + i] = arena_printf(S->arena, "dt%d", i);
         }
         jac = lower_exprs(&m, arena_printf(S->arena, "%s.jacobian", sys->name.name), roots, names, nj);
+    }
+
+    if (opt->native) {
+        /* compile what the job runs; where that fails, the VM interprets */
+        IrProgram *progs[5] = {rhs, energy, jac, del, record};
+        for (int i = 0; i < 5; i++) {
+            char err[512];
+            if (progs[i] && native_attach(progs[i], err, sizeof err) != 0) {
+                fprintf(stderr, "lag: warning: --native: %s; interpreting instead\n", err);
+                break;
+            }
+        }
     }
 
     /* Settings (checked: constants with values). */

@@ -4,6 +4,7 @@
  */
 #include "runtime/ir.h"
 
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,8 @@ void ir_free(IrProgram *p)
 {
     if (!p)
         return;
+    if (p->native_handle)
+        dlclose(p->native_handle);
     mem_free(p->code);
     mem_free(p->konst);
     mem_free(p->aux);

@@ -88,6 +88,8 @@ typedef struct IrProgram {
     double *param_values; /* the parameters' defaults */
     const char **out_names;
     int uses_time;       /* whether TIME appears */
+    void *native;        /* compiled form (runtime/native.h), or NULL: the VM interprets */
+    void *native_handle; /* its dlopen handle */
 } IrProgram;
 
 const char *ir_op_name(IrOp op);

@@ -219,6 +219,16 @@ static VmStatus run_one(Vm *vm, const IrProgram *p, int from, const double *stat
 VmStatus vm_run(Vm *vm, const IrProgram *p, int B, const double *state, int state_stride,
                 double t, const double *params, double *out, int out_stride)
 {
+    if (p->native) {
+        /* compiled: same operations, same order (runtime/native.c) */
+        int rc = ((int (*)(int, const double *, int, double, const double *, double *, int))p->native)(
+            B, state, state_stride, t, params, out, out_stride);
+        if (rc == 0)
+            return VM_OK;
+        vm->bad_sample = rc - 1;
+        vm->not_finite = 0;
+        return VM_SINGULAR;
+    }
     const int B_req = B;
     /* the prologue once per program and parameter set, for every sample */
     int from = 0;

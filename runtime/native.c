@@ -1,0 +1,285 @@
+/*
+ * runtime/native.c — IR to C to machine code (see native.h).
+ *
+ * The emitted C is straight-line code over local doubles, one statement
+ * per instruction, with the VM's own formulas for POWI and SOLVE, compiled
+ * with -ffp-contract=off so no multiply-add is fused: results are the
+ * VM's, bit for bit.  Compiled objects are cached by the hash of their
+ * source, so a model is compiled once per machine.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "runtime/native.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runtime/mem.h"
+
+/* The VM's helpers, as C text (the same algorithms as runtime/vm.c). */
+static const char prelude[] =
+    "#include <math.h>\n"
+    "static double powi_(double b, int n)\n"
+    "{\n"
+    "    double base = n < 0 ? 1 / b : b, v = 1;\n"
+    "    for (unsigned e = (unsigned)(n < 0 ? -n : n); e; e >>= 1, base *= base)\n"
+    "        if (e & 1)\n"
+    "            v *= base;\n"
+    "    return v;\n"
+    "}\n"
+    "static int solve_(int k, double *A, double *f)\n"
+    "{\n"
+    "    if (k <= 2) {\n"
+    "        double det = k == 1 ? A[0] : A[0] * A[3] - A[1] * A[2];\n"
+    "        double scale = k == 1 ? fabs(A[0]) : fmax(fmax(fabs(A[0]), fabs(A[1])), fmax(fabs(A[2]), fabs(A[3])));\n"
+    "        if (!isfinite(det) || !(fabs(det) > 1e-13 * scale * (k == 1 ? 1 : scale)))\n"
+    "            return -1;\n"
+    "        if (k == 1) {\n"
+    "            f[0] = f[0] / det;\n"
+    "        } else {\n"
+    "            double x0 = (A[3] * f[0] - A[1] * f[1]) / det, x1 = (A[0] * f[1] - A[2] * f[0]) / det;\n"
+    "            f[0] = x0;\n"
+    "            f[1] = x1;\n"
+    "        }\n"
+    "        return 0;\n"
+    "    }\n"
+    "    double scale = 0;\n"
+    "    for (int i = 0; i < k * k; i++) {\n"
+    "        if (!isfinite(A[i]))\n"
+    "            return -1;\n"
+    "        if (fabs(A[i]) > scale)\n"
+    "            scale = fabs(A[i]);\n"
+    "    }\n"
+    "    for (int c = 0; c < k; c++) {\n"
+    "        int piv = c;\n"
+    "        for (int r = c + 1; r < k; r++)\n"
+    "            if (fabs(A[r * k + c]) > fabs(A[piv * k + c]))\n"
+    "                piv = r;\n"
+    "        if (!(fabs(A[piv * k + c]) > 1e-13 * scale))\n"
+    "            return -1;\n"
+    "        if (piv != c) {\n"
+    "            for (int j = 0; j < k; j++) {\n"
+    "                double t = A[c * k + j];\n"
+    "                A[c * k + j] = A[piv * k + j];\n"
+    "                A[piv * k + j] = t;\n"
+    "            }\n"
+    "            double t = f[c];\n"
+    "            f[c] = f[piv];\n"
+    "            f[piv] = t;\n"
+    "        }\n"
+    "        for (int r = c + 1; r < k; r++) {\n"
+    "            double m = A[r * k + c] / A[c * k + c];\n"
+    "            if (m == 0)\n"
+    "                continue;\n"
+    "            for (int j = c; j < k; j++)\n"
+    "                A[r * k + j] -= m * A[c * k + j];\n"
+    "            f[r] -= m * f[c];\n"
+    "        }\n"
+    "    }\n"
+    "    for (int i = k - 1; i >= 0; i--) {\n"
+    "        double v = f[i];\n"
+    "        for (int j = i + 1; j < k; j++)\n"
+    "            v -= A[i * k + j] * f[j];\n"
+    "        f[i] = v / A[i * k + i];\n"
+    "    }\n"
+    "    return 0;\n"
+    "}\n";
+
+static const char *unary_fn(IrOp op)
+{
+    switch (op) {
+    case IR_SIN: return "sin";
+    case IR_COS: return "cos";
+    case IR_TAN: return "tan";
+    case IR_ASIN: return "asin";
+    case IR_ACOS: return "acos";
+    case IR_ATAN: return "atan";
+    case IR_SINH: return "sinh";
+    case IR_COSH: return "cosh";
+    case IR_TANH: return "tanh";
+    case IR_EXP: return "exp";
+    case IR_LOG: return "log";
+    case IR_SQRT: return "sqrt";
+    case IR_ABS: return "fabs";
+    default: return NULL;
+    }
+}
+
+int native_source(const IrProgram *p, char **text, size_t *len)
+{
+    FILE *f = open_memstream(text, len);
+    if (!f)
+        return -1;
+    fprintf(f, "/* %s, compiled by lag from its IR */\n%s", p->name, prelude);
+    fputs("int lag_fn(int B, const double *state, int ss, double t, const double *params,\n"
+          "           double *out, int os)\n{\n    (void)t; (void)params;\n", f);
+    fputs("    for (int s = 0; s < B; s++) {\n"
+          "        const double *st = state + (long)s * ss;\n"
+          "        double *o = out + (long)s * os;\n        (void)st;\n", f);
+    for (int r = 0; r < p->nregs; r++)
+        fprintf(f, "        double r%d;\n", r);
+    for (int i = 0; i < p->ncode; i++) {
+        const IrInstr *x = &p->code[i];
+        IrOp op = (IrOp)x->op;
+        const char *fn = unary_fn(op);
+        fputs("        ", f);
+        if (fn) {
+            fprintf(f, "r%d = %s(r%d);\n", x->a, fn, x->b);
+            continue;
+        }
+        switch (op) {
+        case IR_CONST: fprintf(f, "r%d = %a;\n", x->a, p->konst[x->k]); break;
+        case IR_STATE: fprintf(f, "r%d = st[%d];\n", x->a, x->k); break;
+        case IR_PARAM: fprintf(f, "r%d = params[%d];\n", x->a, x->k); break;
+        case IR_TIME: fprintf(f, "r%d = t;\n", x->a); break;
+        case IR_MOV: fprintf(f, "r%d = r%d;\n", x->a, x->b); break;
+        case IR_ADD: fprintf(f, "r%d = r%d + r%d;\n", x->a, x->b, x->c); break;
+        case IR_SUB: fprintf(f, "r%d = r%d - r%d;\n", x->a, x->b, x->c); break;
+        case IR_MUL: fprintf(f, "r%d = r%d * r%d;\n", x->a, x->b, x->c); break;
+        case IR_DIV: fprintf(f, "r%d = r%d / r%d;\n", x->a, x->b, x->c); break;
+        case IR_NEG: fprintf(f, "r%d = -r%d;\n", x->a, x->b); break;
+        case IR_SQR: fprintf(f, "r%d = r%d * r%d;\n", x->a, x->b, x->b); break;
+        case IR_RECIP: fprintf(f, "r%d = 1 / r%d;\n", x->a, x->b); break;
+        case IR_POWI: fprintf(f, "r%d = powi_(r%d, %d);\n", x->a, x->b, x->k); break;
+        case IR_POW: fprintf(f, "r%d = pow(r%d, r%d);\n", x->a, x->b, x->c); break;
+        case IR_SIGN: fprintf(f, "r%d = (double)((r%d > 0) - (r%d < 0));\n", x->a, x->b, x->b); break;
+        case IR_ATAN2: fprintf(f, "r%d = atan2(r%d, r%d);\n", x->a, x->b, x->c); break;
+        case IR_MIN: fprintf(f, "r%d = fmin(r%d, r%d);\n", x->a, x->b, x->c); break;
+        case IR_MAX: fprintf(f, "r%d = fmax(r%d, r%d);\n", x->a, x->b, x->c); break;
+        case IR_SOLVE: {
+            int k = x->k;
+            fprintf(f, "{\n            double A[%d] = {", k * k);
+            for (int j = 0; j < k * k; j++)
+                fprintf(f, "%sr%d", j ? ", " : "", p->aux[x->b + j]);
+            fprintf(f, "}, f[%d] = {", k);
+            for (int j = 0; j < k; j++)
+                fprintf(f, "%sr%d", j ? ", " : "", p->aux[x->c + j]);
+            fprintf(f, "};\n            if (solve_(%d, A, f) != 0)\n                return 1 + s;\n", k);
+            for (int j = 0; j < k; j++)
+                fprintf(f, "            r%d = f[%d];\n", p->aux[x->a + j], j);
+            fputs("        }\n", f);
+            break;
+        }
+        case IR_OUT: fprintf(f, "o[%d] = r%d;\n", x->a, x->b); break;
+        default: fprintf(f, "/* ? */\n"); break;
+        }
+    }
+    fputs("    }\n    return 0;\n}\n", f);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+static uint64_t fnv(const char *s, size_t n, uint64_t h)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211u;
+    return h;
+}
+
+/* mkdir -p of a directory made of the paths below. */
+static int make_dirs(const char *dir)
+{
+    char path[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof path)
+        return -1;
+    memcpy(path, dir, n + 1);
+    for (size_t i = 1; i <= n; i++)
+        if (path[i] == '/' || path[i] == '\0') {
+            char c = path[i];
+            path[i] = '\0';
+            if (mkdir(path, 0700) != 0 && errno != EEXIST)
+                return -1;
+            path[i] = c;
+        }
+    return 0;
+}
+
+static void cache_dir(char *buf, size_t n)
+{
+    const char *env = getenv("LAG_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (env && *env)
+        snprintf(buf, n, "%s", env);
+    else if (xdg && *xdg)
+        snprintf(buf, n, "%s/lag", xdg);
+    else if (home && *home)
+        snprintf(buf, n, "%s/.cache/lag", home);
+    else
+        snprintf(buf, n, "/tmp/lag-cache-%ld", (long)getuid());
+}
+
+int native_attach(IrProgram *p, char *err, size_t errlen)
+{
+    char *src = NULL;
+    size_t len = 0;
+    if (native_source(p, &src, &len) != 0) {
+        snprintf(err, errlen, "cannot generate C for %s", p->name);
+        return -1;
+    }
+    const char *cc = getenv("CC");
+    if (!cc || !*cc)
+        cc = "cc";
+    static const char flags[] = "-O2 -ffp-contract=off -shared -fPIC";
+    uint64_t h = fnv(src, len, fnv(cc, strlen(cc), fnv(flags, sizeof flags, 1469598103934665603u)));
+    char dir[2048], so[2300], csrc[2300], tmp[2400], log[2400], cmd[8000];
+    cache_dir(dir, sizeof dir);
+    snprintf(so, sizeof so, "%s/%016llx.so", dir, (unsigned long long)h);
+    int rc = 0;
+    if (access(so, R_OK) != 0) {
+        if (make_dirs(dir) != 0) {
+            snprintf(err, errlen, "cannot create the cache directory %s: %s", dir, strerror(errno));
+            rc = -1;
+            goto out;
+        }
+        snprintf(csrc, sizeof csrc, "%s/%016llx.%ld.c", dir, (unsigned long long)h, (long)getpid());
+        snprintf(tmp, sizeof tmp, "%s/%016llx.%ld.so", dir, (unsigned long long)h, (long)getpid());
+        snprintf(log, sizeof log, "%s/%016llx.%ld.log", dir, (unsigned long long)h, (long)getpid());
+        FILE *f = fopen(csrc, "w");
+        if (!f || fwrite(src, 1, len, f) != len) {
+            if (f)
+                fclose(f);
+            snprintf(err, errlen, "cannot write %s", csrc);
+            rc = -1;
+            goto out;
+        }
+        fclose(f);
+        snprintf(cmd, sizeof cmd, "%s %s -o '%s' '%s' -lm >'%s' 2>&1", cc, flags, tmp, csrc, log);
+        int st = system(cmd);
+        remove(csrc);
+        if (st != 0) {
+            snprintf(err, errlen, "the C compiler '%s' failed (exit %d); see %s", cc,
+                     WIFEXITED(st) ? WEXITSTATUS(st) : -1, log);
+            remove(tmp);
+            rc = -1;
+            goto out;
+        }
+        remove(log);
+        if (rename(tmp, so) != 0) { /* a concurrent run may have won: use its file */
+            remove(tmp);
+            if (access(so, R_OK) != 0) {
+                snprintf(err, errlen, "cannot place %s", so);
+                rc = -1;
+                goto out;
+            }
+        }
+    }
+    void *handle = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+    void *fn = handle ? dlsym(handle, "lag_fn") : NULL;
+    if (!fn) {
+        snprintf(err, errlen, "cannot load %s: %s", so, dlerror());
+        if (handle)
+            dlclose(handle);
+        rc = -1;
+        goto out;
+    }
+    p->native = fn;
+    p->native_handle = handle;
+out:
+    free(src);
+    return rc;
+}
