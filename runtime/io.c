@@ -62,15 +62,21 @@ CsvWriter *csv_open(const char *path, const char *const *columns, int ncols, cha
 
 int csv_row(CsvWriter *w, const double *v, char *err, size_t errlen)
 {
-    /* one buffer per row: a plain "%.17g" per number keeps printf on its
-     * fast path (a format mixing %s and %g goes through its slow one) */
-    char buf[32];
+    /* the row is formatted into one buffer and written at once; a plain
+     * "%.17g" per number keeps printf on its fast path */
+    char line[64 * 32];
+    size_t k = 0;
     for (int i = 0; i < w->ncols; i++) {
-        int n = snprintf(buf + 1, sizeof buf - 1, "%.17g", v[i]);
-        buf[0] = ',';
-        fwrite(i ? buf : buf + 1, 1, (size_t)n + (i ? 1 : 0), w->f);
+        if (k + 40 > sizeof line) {
+            fwrite(line, 1, k, w->f);
+            k = 0;
+        }
+        if (i)
+            line[k++] = ',';
+        k += (size_t)snprintf(line + k, sizeof line - k, "%.17g", v[i]);
     }
-    if (fputc('\n', w->f) == EOF) {
+    line[k++] = '\n';
+    if (fwrite(line, 1, k, w->f) != k) {
         snprintf(err, errlen, "cannot write '%s': %s", w->path, strerror(errno));
         return -1;
     }

@@ -111,65 +111,78 @@ static const char *unary_fn(IrOp op)
     }
 }
 
+/* One instruction as a C statement. */
+static void emit_instr(FILE *f, const IrProgram *p, const IrInstr *x)
+{
+    IrOp op = (IrOp)x->op;
+    const char *fn = unary_fn(op);
+    fputs("        ", f);
+    if (fn) {
+        fprintf(f, "r%d = %s(r%d);\n", x->a, fn, x->b);
+        return;
+    }
+    switch (op) {
+    case IR_CONST: fprintf(f, "r%d = %a;\n", x->a, p->konst[x->k]); break;
+    case IR_STATE: fprintf(f, "r%d = st[%d];\n", x->a, x->k); break;
+    case IR_PARAM: fprintf(f, "r%d = params[%d];\n", x->a, x->k); break;
+    case IR_TIME: fprintf(f, "r%d = t;\n", x->a); break;
+    case IR_MOV: fprintf(f, "r%d = r%d;\n", x->a, x->b); break;
+    case IR_ADD: fprintf(f, "r%d = r%d + r%d;\n", x->a, x->b, x->c); break;
+    case IR_SUB: fprintf(f, "r%d = r%d - r%d;\n", x->a, x->b, x->c); break;
+    case IR_MUL: fprintf(f, "r%d = r%d * r%d;\n", x->a, x->b, x->c); break;
+    case IR_DIV: fprintf(f, "r%d = r%d / r%d;\n", x->a, x->b, x->c); break;
+    case IR_NEG: fprintf(f, "r%d = -r%d;\n", x->a, x->b); break;
+    case IR_SQR: fprintf(f, "r%d = r%d * r%d;\n", x->a, x->b, x->b); break;
+    case IR_RECIP: fprintf(f, "r%d = 1 / r%d;\n", x->a, x->b); break;
+    case IR_POWI: fprintf(f, "r%d = powi_(r%d, %d);\n", x->a, x->b, x->k); break;
+    case IR_POW: fprintf(f, "r%d = pow(r%d, r%d);\n", x->a, x->b, x->c); break;
+    case IR_SIGN: fprintf(f, "r%d = (double)((r%d > 0) - (r%d < 0));\n", x->a, x->b, x->b); break;
+    case IR_ATAN2: fprintf(f, "r%d = atan2(r%d, r%d);\n", x->a, x->b, x->c); break;
+    case IR_MIN: fprintf(f, "r%d = fmin(r%d, r%d);\n", x->a, x->b, x->c); break;
+    case IR_MAX: fprintf(f, "r%d = fmax(r%d, r%d);\n", x->a, x->b, x->c); break;
+    case IR_SOLVE: {
+        int k = x->k;
+        fprintf(f, "{\n            double A[%d] = {", k * k);
+        for (int j = 0; j < k * k; j++)
+            fprintf(f, "%sr%d", j ? ", " : "", p->aux[x->b + j]);
+        fprintf(f, "}, f[%d] = {", k);
+        for (int j = 0; j < k; j++)
+            fprintf(f, "%sr%d", j ? ", " : "", p->aux[x->c + j]);
+        fprintf(f, "};\n            if (solve_(%d, A, f) != 0)\n                return 1 + s;\n", k);
+        for (int j = 0; j < k; j++)
+            fprintf(f, "            r%d = f[%d];\n", p->aux[x->a + j], j);
+        fputs("        }\n", f);
+        break;
+    }
+    case IR_OUT: fprintf(f, "o[%d] = r%d;\n", x->a, x->b); break;
+    default: fprintf(f, "/* ? */\n"); break;
+    }
+}
+
 int native_source(const IrProgram *p, char **text, size_t *len)
 {
     FILE *f = open_memstream(text, len);
     if (!f)
         return -1;
     fprintf(f, "/* %s, compiled by lag from its IR */\n%s", p->name, prelude);
-    fputs("int lag_fn(int B, const double *state, int ss, double t, const double *params,\n"
-          "           double *out, int os)\n{\n    (void)t; (void)params;\n", f);
-    fputs("    for (int s = 0; s < B; s++) {\n"
-          "        const double *st = state + (long)s * ss;\n"
-          "        double *o = out + (long)s * os;\n        (void)st;\n", f);
+    /* registers are static: the prologue (what depends only on constants
+     * and parameters) runs when the parameter array changes and its values
+     * stay, as the VM keeps them in its registers */
     for (int r = 0; r < p->nregs; r++)
-        fprintf(f, "        double r%d;\n", r);
-    for (int i = 0; i < p->ncode; i++) {
-        const IrInstr *x = &p->code[i];
-        IrOp op = (IrOp)x->op;
-        const char *fn = unary_fn(op);
-        fputs("        ", f);
-        if (fn) {
-            fprintf(f, "r%d = %s(r%d);\n", x->a, fn, x->b);
-            continue;
-        }
-        switch (op) {
-        case IR_CONST: fprintf(f, "r%d = %a;\n", x->a, p->konst[x->k]); break;
-        case IR_STATE: fprintf(f, "r%d = st[%d];\n", x->a, x->k); break;
-        case IR_PARAM: fprintf(f, "r%d = params[%d];\n", x->a, x->k); break;
-        case IR_TIME: fprintf(f, "r%d = t;\n", x->a); break;
-        case IR_MOV: fprintf(f, "r%d = r%d;\n", x->a, x->b); break;
-        case IR_ADD: fprintf(f, "r%d = r%d + r%d;\n", x->a, x->b, x->c); break;
-        case IR_SUB: fprintf(f, "r%d = r%d - r%d;\n", x->a, x->b, x->c); break;
-        case IR_MUL: fprintf(f, "r%d = r%d * r%d;\n", x->a, x->b, x->c); break;
-        case IR_DIV: fprintf(f, "r%d = r%d / r%d;\n", x->a, x->b, x->c); break;
-        case IR_NEG: fprintf(f, "r%d = -r%d;\n", x->a, x->b); break;
-        case IR_SQR: fprintf(f, "r%d = r%d * r%d;\n", x->a, x->b, x->b); break;
-        case IR_RECIP: fprintf(f, "r%d = 1 / r%d;\n", x->a, x->b); break;
-        case IR_POWI: fprintf(f, "r%d = powi_(r%d, %d);\n", x->a, x->b, x->k); break;
-        case IR_POW: fprintf(f, "r%d = pow(r%d, r%d);\n", x->a, x->b, x->c); break;
-        case IR_SIGN: fprintf(f, "r%d = (double)((r%d > 0) - (r%d < 0));\n", x->a, x->b, x->b); break;
-        case IR_ATAN2: fprintf(f, "r%d = atan2(r%d, r%d);\n", x->a, x->b, x->c); break;
-        case IR_MIN: fprintf(f, "r%d = fmin(r%d, r%d);\n", x->a, x->b, x->c); break;
-        case IR_MAX: fprintf(f, "r%d = fmax(r%d, r%d);\n", x->a, x->b, x->c); break;
-        case IR_SOLVE: {
-            int k = x->k;
-            fprintf(f, "{\n            double A[%d] = {", k * k);
-            for (int j = 0; j < k * k; j++)
-                fprintf(f, "%sr%d", j ? ", " : "", p->aux[x->b + j]);
-            fprintf(f, "}, f[%d] = {", k);
-            for (int j = 0; j < k; j++)
-                fprintf(f, "%sr%d", j ? ", " : "", p->aux[x->c + j]);
-            fprintf(f, "};\n            if (solve_(%d, A, f) != 0)\n                return 1 + s;\n", k);
-            for (int j = 0; j < k; j++)
-                fprintf(f, "            r%d = f[%d];\n", p->aux[x->a + j], j);
-            fputs("        }\n", f);
-            break;
-        }
-        case IR_OUT: fprintf(f, "o[%d] = r%d;\n", x->a, x->b); break;
-        default: fprintf(f, "/* ? */\n"); break;
-        }
-    }
+        fprintf(f, "static double r%d;\n", r);
+    fputs("static const double *prepared;\n", f);
+    fputs("int lag_fn(int B, const double *state, int ss, double t, const double *params,\n"
+          "           double *out, int os)\n{\n    (void)t;\n", f);
+    fputs("    if (params != prepared || !params) {\n", f);
+    for (int i = 0; i < p->nprologue; i++)
+        emit_instr(f, p, &p->code[i]);
+    fputs("        prepared = params;\n    }\n"
+          "    for (int s = 0; s < B; s++) {\n"
+          "        const double *st = state + (long)s * ss;\n"
+          "        double *o = out + (long)s * os;\n"
+          "        (void)st;\n        (void)o;\n", f);
+    for (int i = p->nprologue; i < p->ncode; i++)
+        emit_instr(f, p, &p->code[i]);
     fputs("    }\n    return 0;\n}\n", f);
     return fclose(f) == 0 ? 0 : -1;
 }

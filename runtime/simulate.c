@@ -20,6 +20,7 @@
 
 #include "runtime/io.h"
 #include "runtime/mem.h"
+#include "runtime/native.h"
 #include "runtime/plot.h"
 #include "runtime/vm.h"
 
@@ -64,12 +65,23 @@ static int rhs(double t, const double y[], double dydt[], void *params)
     int n = job->n, m = 2 * n, B = job->samples;
     c->evals++;
     for (int s = 0; s < B; s++)
-        memcpy(dydt + (size_t)s * m, y + (size_t)s * m + n, (size_t)n * sizeof *dydt);
-    /* the accelerations of all trajectories in one run of the program */
-    VmStatus st = vm_run(c->vm, job->rhs, B, y, m, t, job->params, dydt + n, m);
-    if (st != VM_OK) {
+        for (int i = 0; i < n; i++)
+            dydt[(size_t)s * m + i] = y[(size_t)s * m + n + i];
+    /* the accelerations of all trajectories in one run of the program
+     * (compiled code is called directly: this is the hot path) */
+    int bad = -1;
+    if (job->rhs->native) {
+        int rc = ((IrNativeFn)job->rhs->native)(B, y, m, t, job->params, dydt + n, m);
+        if (rc != 0) {
+            bad = rc - 1;
+            c->vm->not_finite = 0;
+        }
+    } else if (vm_run(c->vm, job->rhs, B, y, m, t, job->params, dydt + n, m) != VM_OK) {
+        bad = c->vm->bad_sample;
+    }
+    if (bad >= 0) {
         c->failed = 1;
-        c->bad = c->vm->bad_sample;
+        c->bad = bad;
         snprintf(c->why, sizeof c->why, "the mass matrix is %s",
                  c->vm->not_finite ? "not finite" : "singular");
         return GSL_EBADFUNC;
