@@ -477,3 +477,54 @@ IrProgram *lower_rhs(Mech *m)
     mem_free(src);
     return finish(&L);
 }
+
+IrProgram *lower_jacobian_solve(Mech *m)
+{
+    Sym *S = m->S;
+    int n = m->n, nx = 2 * n + 1; /* q, q', t */
+    if (!m->a) {
+        m->a = arena_alloc(S->arena, (size_t)n * sizeof *m->a);
+        for (int i = 0; i < n; i++)
+            m->a[i] = sym_add_var(S, arena_printf(S->arena, "%s''", m->names[i]), m->names[i],
+                                  SV_COORD, i, 2, 0);
+    }
+    Lower L;
+    begin(&L, m, arena_printf(S->arena, "%s.jacobian", m->sys->name.name));
+    IrProgram *p = L.p;
+    p->nout = n * nx;
+    p->out_names = arena_alloc(S->arena, (size_t)(n * nx) * sizeof *p->out_names);
+    int *mreg = mem_xalloc((size_t)(n * n) * sizeof *mreg);
+    for (int i = 0; i < n * n; i++)
+        mreg[i] = node_reg(&L, m->M[i]);
+    int mb = ir_aux(p, mreg, n * n);
+    int *rhs = mem_xalloc((size_t)n * sizeof *rhs), *res = mem_xalloc((size_t)n * sizeof *res);
+    int *outs = mem_xalloc((size_t)(n * nx) * sizeof *outs);
+    for (int k = 0; k < nx; k++) {
+        int x = k < n ? m->q[k] : k < 2 * n ? m->v[k - n] : m->t;
+        for (int i = 0; i < n; i++) {
+            /* df_i/dx - sum_j dM_ij/dx a_j */
+            SymId *terms = mem_xalloc((size_t)(n + 1) * sizeof *terms);
+            terms[0] = sym_diff(S, m->f[i], x);
+            for (int j = 0; j < n; j++)
+                terms[1 + j] = sym_neg(S, sym_mul2(S, sym_diff(S, m->M[i * n + j], x), sym_var(S, m->a[j])));
+            rhs[i] = node_reg(&L, sym_add(S, terms, n + 1));
+            mem_free(terms);
+        }
+        for (int i = 0; i < n; i++)
+            res[i] = ++L.nvirt;
+        int c = ir_aux(p, rhs, n), a = ir_aux(p, res, n);
+        ir_emit(p, IR_SOLVE, a, mb, c, n);
+        /* output layout: d(a_i)/d(y_j) row-major n x 2n, then d(a_i)/dt */
+        for (int i = 0; i < n; i++)
+            outs[k < 2 * n ? i * 2 * n + k : 2 * n * n + i] = res[i];
+    }
+    for (int o = 0; o < n * nx; o++) {
+        p->out_names[o] = arena_printf(S->arena, "j%d", o);
+        ir_emit(p, IR_OUT, o, outs[o], 0, 0);
+    }
+    mem_free(mreg);
+    mem_free(rhs);
+    mem_free(res);
+    mem_free(outs);
+    return finish(&L);
+}

@@ -13,6 +13,11 @@
  * else M and f and a SOLVE. */
 IrProgram *lower_rhs(Mech *m);
 
+/* The Jacobian of the accelerations when they have no closed form, from
+ * M a = f: da/dx = M^-1 (df/dx - (dM/dx) a) for x in (q, q') and t.  Inputs
+ * are (q, q', a): 3n values; outputs as SimJob.jac expects (n x 2n, then n). */
+IrProgram *lower_jacobian_solve(Mech *m);
+
 /* Arbitrary expressions of the system's variables (outputs named). */
 IrProgram *lower_exprs(Mech *m, const char *name, const SymId *roots, const char *const *names,
                        int n);

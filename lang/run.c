@@ -177,11 +177,12 @@ static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
     }
     int implicit = 0;
     sim_method_known(method, &implicit);
-    if (implicit) {
-        if (m.accel != MECH_ACCEL_SYMBOLIC) {
-            rc = not_yet(F, job, "an implicit stepper for a system without closed-form accelerations");
-            goto done;
-        }
+    int jac_uses_accel = 0;
+    if (implicit && m.accel != MECH_ACCEL_SYMBOLIC) {
+        /* no closed form: da/dx = M^-1 (df/dx - (dM/dx) a), exact */
+        jac = lower_jacobian_solve(&m);
+        jac_uses_accel = 1;
+    } else if (implicit) {
         /* d(accel_i)/d(q, q') and d(accel_i)/dt, exact */
         int nj = n * 2 * n + n;
         SymId *roots = arena_alloc(S->arena, (size_t)nj * sizeof *roots);
@@ -267,6 +268,7 @@ static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
         .system = sys->name.name,
         .rhs = rhs,
         .jac = jac,
+        .jac_uses_accel = jac_uses_accel,
         .energy = energy,
         .n = n,
         .columns = columns,

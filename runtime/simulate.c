@@ -56,6 +56,7 @@ typedef struct Ctx {
     int bad;           /* ...in this trajectory */
     char why[160];
     double *jac;       /* n x 2n + n scratch */
+    double *in;        /* q, q', q'' for a Jacobian from M q'' = f */
 } Ctx;
 
 static int rhs(double t, const double y[], double dydt[], void *params)
@@ -104,7 +105,20 @@ static int jacobian(double t, const double y[], double *dfdy, double dfdt[], voi
     const SimJob *job = c->job;
     int n = job->n, m = 2 * n;
     c->evals++;
-    if (vm_run(c->vm_jac, job->jac, 1, y, m, t, job->params, c->jac, n * m + n) != VM_OK) {
+    const double *in = y;
+    int stride = m;
+    if (job->jac_uses_accel) {
+        /* inputs (q, q', q''): the accelerations first, from M q'' = f */
+        memcpy(c->in, y, (size_t)m * sizeof *y);
+        if (vm_run(c->vm, job->rhs, 1, y, m, t, job->params, c->in + m, n) != VM_OK) {
+            c->failed = 1;
+            snprintf(c->why, sizeof c->why, "the mass matrix is singular");
+            return GSL_EBADFUNC;
+        }
+        in = c->in;
+        stride = 3 * n;
+    }
+    if (vm_run(c->vm_jac, job->jac, 1, in, stride, t, job->params, c->jac, n * m + n) != VM_OK) {
         c->failed = 1;
         snprintf(c->why, sizeof c->why, "the mass matrix is singular");
         return GSL_EBADFUNC;
@@ -390,8 +404,9 @@ int sim_run(const SimJob *job, SimResult *res)
                  job->method);
         return res->status;
     }
-    Ctx c = {job, vm_alloc(&job->rhs, 1, B), vm_alloc(&jac, 1, 1), 0, 0, 0, "", NULL};
+    Ctx c = {job, vm_alloc(&job->rhs, 1, B), vm_alloc(&jac, 1, 1), 0, 0, 0, "", NULL, NULL};
     c.jac = mem_xalloc((size_t)(n * m + n + 1) * sizeof *c.jac);
+    c.in = mem_xalloc((size_t)(3 * n + 1) * sizeof *c.in);
     /* an ensemble is one system of B x 2n equations: GSL steps it with one
      * step size (set by the most demanding trajectory), the VM evaluates
      * all trajectories in each call */
@@ -442,6 +457,7 @@ int sim_run(const SimJob *job, SimResult *res)
     vm_free(c.vm);
     vm_free(c.vm_jac);
     mem_free(c.jac);
+    mem_free(c.in);
     res->wall_s = sim_clock() - start;
     return res->status;
 }

@@ -17,6 +17,7 @@ typedef struct SimJob {
     const IrProgram *rhs;         /* outputs: the n accelerations */
     const IrProgram *jac;         /* outputs: d(accel_i)/d(state_j) row-major (n x 2n), then
                                      d(accel_i)/dt (n): for implicit steppers; or NULL */
+    int jac_uses_accel;           /* jac's inputs are (q, q', q'') (3n), not (q, q') */
     const IrProgram *energy;      /* output: E, or NULL */
     int n;                        /* coordinates */
     const char *const *columns;   /* 2n names: coordinates then velocities */
