@@ -114,6 +114,7 @@ typedef struct Stmt {
 } Stmt;
 
 typedef struct ExternFn {
+    const char *lib;  /* the library named by its extern block */
     Ident name;
     Ident *params;
     int nparams;

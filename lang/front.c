@@ -143,8 +143,9 @@ static const char *canonical(Arena *a, const char *path)
     return s;
 }
 
-/* Find the file an import names, or NULL. */
-static const char *find_import(Front *F, const char *from_dir, const char *name)
+/* Find the file an import names, or NULL.  A file never imports itself:
+ * examples/pendulums.lag importing "pendulums" finds the stdlib's. */
+static const char *find_import(Front *F, const char *from_dir, const char *from_key, const char *name)
 {
     Arena *a = F->arena;
     size_t n = strlen(name);
@@ -152,7 +153,7 @@ static const char *find_import(Front *F, const char *from_dir, const char *name)
     if (file[0] == '/')
         return is_file(file) ? file : NULL;
     const char *p = strcmp(from_dir, ".") == 0 ? file : arena_printf(a, "%s/%s", from_dir, file);
-    if (is_file(p))
+    if (is_file(p) && strcmp(canonical(a, p), from_key) != 0)
         return p;
     const char *env = getenv("LAG_PATH");
     if (env) {
@@ -193,7 +194,7 @@ static void load_imports(Loader *Ld)
                 diag_error(&F->diag, it->str_loc, "empty import name");
                 continue;
             }
-            const char *path = find_import(F, Ld->dirs[f], it->str);
+            const char *path = find_import(F, Ld->dirs[f], Ld->keys[f], it->str);
             if (!path) {
                 diag_error(&F->diag, it->str_loc,
                            "cannot find \"%s\" to import (looked for %s%s beside this file, in "

@@ -231,6 +231,17 @@ static int lower_node(Lower *L, SymId id)
             return emit(L, fn_ops[x.fn], a, node_reg(L, x.args[1]), 0);
         return emit(L, fn_ops[x.fn], a, 0, 0);
     }
+    case SYM_EXT: {
+        const SymExtern *ex = &L->S->externs[x.fn];
+        int regs[16];
+        for (int i = 0; i < x.n && i < 16; i++)
+            regs[i] = node_reg(L, x.args[i]);
+        int slot = ir_extern(L->p, ex->name, ex->fn, ex->nargs, x.u.var);
+        int at = ir_aux(L->p, regs, x.n);
+        int a = ++L->nvirt; /* a call is never shared by value numbering: it is cheap to keep */
+        ir_emit(L->p, IR_CALL, a, at, x.n, slot);
+        return a;
+    }
     default: /* vector nodes: lowered by the learned-system path */
         return konst(L, NAN);
     }
@@ -317,6 +328,11 @@ static void allocate(Lower *L)
                 last[p->aux[x->c + j]] = i;
             continue;
         }
+        if (x->op == IR_CALL) {
+            for (int j = 0; j < x->c; j++)
+                last[p->aux[x->b + j]] = i;
+            continue;
+        }
         if (ns >= 1)
             last[x->b] = i;
         if (ns >= 2)
@@ -351,6 +367,12 @@ static void allocate(Lower *L)
                 phys[p->aux[x->a + j]] = TAKE();
             continue;
         }
+        if (op == IR_CALL) {
+            for (int j = 0; j < x->c; j++)
+                RELEASE(p->aux[x->b + j]);
+            phys[x->a] = TAKE();
+            continue;
+        }
         int ns = ir_op_sources(op);
         if (ns >= 1)
             RELEASE(x->b);
@@ -366,6 +388,10 @@ static void allocate(Lower *L)
         int ns = ir_op_sources(op);
         if (op == IR_SOLVE)
             continue;
+        if (op == IR_CALL) {
+            x->a = phys[x->a];
+            continue;
+        }
         if (op != IR_OUT)
             x->a = phys[x->a];
         if (ns >= 1)
@@ -384,7 +410,7 @@ static void allocate(Lower *L)
 
 static int is_shared(const Lower *L, const IrInstr *x)
 {
-    if (x->op == IR_SOLVE || x->op == IR_OUT || x->op == IR_MOV)
+    if (x->op == IR_SOLVE || x->op == IR_OUT || x->op == IR_MOV || x->op == IR_CALL)
         return 0;
     return x->a < L->capshared && L->shared[x->a];
 }

@@ -8,6 +8,7 @@
  */
 #include "lang/mech.h"
 
+#include <dlfcn.h>
 #include <string.h>
 
 #include "runtime/mem.h"
@@ -29,6 +30,7 @@ typedef struct Tr {
 } Tr;
 
 static SymId tr(Tr *T, const Expr *e);
+static SymId tr_extern(Tr *T, const Expr *e);
 
 static SymId let_value(Tr *T, const Stmt *s)
 {
@@ -82,6 +84,47 @@ static SymId tr_name(Tr *T, const Expr *e)
     return S->zero;
 }
 
+/* An extern function: its symbol (and its grad functions') from the library,
+ * opened once for the process (a library path with a '/' is relative to
+ * the .lag file that names it). */
+static int extern_index(Tr *T, const ExternFn *f, const char *name, const Expr *at)
+{
+    Sym *S = T->S;
+    const char *lib = f->lib;
+    if (strchr(lib, '/') && lib[0] != '/') {
+        const char *src = T->d->src[at->loc.file].name, *slash = strrchr(src, '/');
+        if (slash)
+            lib = arena_printf(S->arena, "%.*s/%s", (int)(slash - src), src, lib);
+    }
+    void *h = dlopen(lib, RTLD_NOW | RTLD_GLOBAL);
+    void *fn = h ? dlsym(h, name) : NULL;
+    if (!fn) {
+        diag_error(T->d, at->loc, "cannot load '%s' from '%s'", name, f->lib);
+        T->errors++;
+    }
+    return sym_add_extern(S, name, f->nparams, fn);
+}
+
+static SymId tr_extern(Tr *T, const Expr *e)
+{
+    Sym *S = T->S;
+    const ExternFn *f = e->decl;
+    int k = extern_index(T, f, f->name.name, e);
+    if (f->grads && !S->externs[k].grad) {
+        int *g = mem_xalloc((size_t)f->ngrads * sizeof *g);
+        for (int i = 0; i < f->ngrads; i++)
+            g[i] = extern_index(T, f, f->grads[i].name, e);
+        S->externs[k].grad = g;
+    }
+    SymId args[16];
+    int n = 0;
+    S->no_expand++;
+    for (const Expr *a = e->args; a && n < 16; a = a->next)
+        args[n++] = tr(T, a);
+    S->no_expand--;
+    return sym_ext(S, k, args, n, 0);
+}
+
 static SymId tr(Tr *T, const Expr *e)
 {
     Sym *S = T->S;
@@ -103,12 +146,14 @@ static SymId tr(Tr *T, const Expr *e)
     case EX_POW:
         return sym_pow(S, tr(T, e->a), tr(T, e->b));
     case EX_CALL: {
+        if (e->ref == REF_EXTERN)
+            return tr_extern(T, e);
         int fn = e->ref == REF_BUILTIN ? sym_fn_by_name(e->id.name) : -1;
         if (fn < 0) {
             diag_error(T->d, e->loc,
-                       "'%s' is %s: its equations are evaluated numerically, not derived "
-                       "symbolically",
-                       e->id.name, e->ref == REF_NET ? "a learned net" : "an extern function");
+                       "'%s' is a learned net: its equations are evaluated numerically, not "
+                       "derived symbolically",
+                       e->id.name);
             T->errors++;
             return S->zero;
         }

@@ -158,7 +158,8 @@ item:
                                   $$->loc = @1; $$->name = $2; $$->value = $4; }
   | "extern" STRING '{' fns '}' { $$ = arena_alloc(P->arena, sizeof *$$); $$->kind = IT_EXTERN;
                                   $$->loc = @1; $$->str = $2; $$->str_loc = @2;
-                                  $$->fns = REVERSE(ExternFn, $4); }
+                                  $$->fns = REVERSE(ExternFn, $4);
+                                  for (ExternFn *f = $$->fns; f; f = f->next) f->lib = $2; }
   | "system" NAME '{' stmts '}' { $$ = arena_alloc(P->arena, sizeof *$$); $$->kind = IT_SYSTEM;
                                   $$->loc = @1; $$->name = $2; $$->stmts = REVERSE(Stmt, $4); }
   | "problem" NAME '{' stmts '}' { $$ = arena_alloc(P->arena, sizeof *$$); $$->kind = IT_PROBLEM;

@@ -269,6 +269,7 @@ static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
         .rhs = rhs,
         .jac = jac,
         .jac_uses_accel = jac_uses_accel,
+        .energy_conserved = m.energy_conserved,
         .energy = energy,
         .n = n,
         .columns = columns,

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/ir.h"
 #include "runtime/mem.h"
 
 enum { EXPAND_LIMIT = 4096 }; /* largest product of sums that is expanded */
@@ -130,6 +131,9 @@ void sym_free(Sym *S)
     mem_free(S->table);
     mem_free(S->vars);
     mem_free(S->tensors);
+    for (int i = 0; i < S->nexterns; i++)
+        mem_free(S->externs[i].grad);
+    mem_free(S->externs);
     mem_free(S->memo);
     S->nodes = NULL;
     S->table = NULL;
@@ -1236,6 +1240,34 @@ static SymId vec_diff(Sym *S, SymId id, int var)
     return S->zero;
 }
 
+/* ---------- extern functions ---------- */
+
+int sym_add_extern(Sym *S, const char *name, int nargs, void *fn)
+{
+    for (int i = 0; i < S->nexterns; i++)
+        if (strcmp(S->externs[i].name, name) == 0)
+            return i;
+    if (S->nexterns == S->capexterns) {
+        S->capexterns = S->capexterns ? 2 * S->capexterns : 8;
+        S->externs = mem_xrealloc(S->externs, (size_t)S->capexterns * sizeof *S->externs);
+    }
+    S->externs[S->nexterns] = (SymExtern){name, nargs, fn, NULL};
+    return S->nexterns++;
+}
+
+SymId sym_ext(Sym *S, int ext, const SymId *args, int nargs, uint32_t deriv)
+{
+    return intern(S, SYM_EXT, ext, nargs, args, deriv);
+}
+
+/* Calls and difference quotients are the runtime's (runtime/ffi.c), so the
+ * symbolic core and the VM agree exactly. */
+double sym_ext_eval(const SymExtern *e, uint32_t deriv, const double *x)
+{
+    IrExtern ir = {e->name, e->fn, e->nargs, deriv};
+    return ir_extern_eval(&ir, x);
+}
+
 /* ---------- dependence ---------- */
 
 int sym_depends(Sym *S, SymId id, int var, int kind)
@@ -1288,6 +1320,19 @@ static SymId local_partial(Sym *S, SymId id, int i)
     }
     case SYM_FN:
         break;
+    case SYM_EXT: {
+        /* the grad function when the library gives one, else differences */
+        const SymExtern *ex = &S->externs[fn];
+        uint32_t deriv = x->u.var;
+        if (deriv == 0 && ex->grad)
+            return sym_ext(S, ex->grad[i], x->args, x->n, 0);
+        int depth = 0;
+        for (uint32_t d = deriv; d; d >>= 4)
+            depth++;
+        if (depth >= 3)
+            return S->zero; /* beyond third derivatives: not needed by any job */
+        return sym_ext(S, fn, x->args, x->n, deriv | (uint32_t)(1 + i) << (4 * depth));
+    }
     default: /* vector nodes have their own rules (vec_diff, sym_grad) */
         return S->zero;
     }
@@ -1335,7 +1380,7 @@ static SymId diff_rec(Sym *S, SymId id, int var)
         r = S->zero;
     else if (x->op == SYM_VAR)
         r = (int)x->u.var == var ? S->one : S->zero;
-    else if (x->op >= SYM_VEC)
+    else if (x->op >= SYM_VEC && x->op != SYM_EXT)
         r = vec_diff(S, id, var);
     else {
         IdList terms;
@@ -1522,6 +1567,7 @@ static SymId subst_rec(Sym *S, SymId id, const double *value, const char *has, S
         case SYM_VMUL: r = sym_vmul(S, a[0], a[1]); break;
         case SYM_VSCALE: r = sym_vscale(S, a[0], a[1]); break;
         case SYM_ACT: r = sym_act(S, (SymAct)fn, (int)pay, a[0]); break;
+        case SYM_EXT: r = sym_ext(S, fn, a, n, pay); break;
         default: break;
         }
     }
@@ -1616,6 +1662,13 @@ static const double *eval_rec(const Sym *S, SymId id, const double *x, double **
         for (size_t i = 0; i < len; i++)
             v[i] = sym_act_eval((SymAct)n->fn, (int)n->u.var, a[i]);
         break;
+    case SYM_EXT: {
+        double xs[16];
+        for (int i = 0; i < n->n && i < 16; i++)
+            xs[i] = eval_rec(S, n->args[i], x, val)[0];
+        v[0] = sym_ext_eval(&S->externs[n->fn], n->u.var, xs);
+        break;
+    }
     }
     val[id] = v;
     return v;

@@ -41,8 +41,19 @@ typedef enum SymOp {
     SYM_VADD,    /* args[0] + args[1], elementwise */
     SYM_VMUL,    /* args[0] .* args[1], elementwise */
     SYM_VSCALE,  /* args[0] (a scalar) * args[1] (a vector) */
-    SYM_ACT      /* activation fn, derivative of order u.var, elementwise on args[0] */
+    SYM_ACT,     /* activation fn, derivative of order u.var, elementwise on args[0] */
+    SYM_EXT      /* extern function fn (a C function of doubles) of args; u.var = 0 for the
+                  * value, else a derivative by central differences: the 4-bit digits of
+                  * u.var, lowest first, are 1 + the argument differentiated */
 } SymOp;
+
+/* An extern C function (LANGUAGE.md: extern "lib.so" { V(x, y) grad (...) }). */
+typedef struct SymExtern {
+    const char *name;
+    int nargs;
+    void *fn;     /* double fn(double, ...) */
+    int *grad;    /* nargs extern indices of its partial derivatives, or NULL */
+} SymExtern;
 
 typedef enum SymAct { ACT_SOFTPLUS, ACT_TANH, ACT_SIGMOID, ACT_RELU2, ACT_RELU, ACT_COUNT } SymAct;
 
@@ -96,6 +107,8 @@ typedef struct Sym {
     int nvars, capvars;
     SymTensor *tensors;
     int ntensors, captensors;
+    SymExtern *externs;
+    int nexterns, capexterns;
     SymId zero, one, minus_one;
     /* While > 0, products and powers of sums are not expanded: set while
      * building the arguments of functions, so sqrt((x1 - x2)^2 + ...) keeps
@@ -176,6 +189,12 @@ SymId sym_dot(Sym *S, SymId a, SymId b);
 const char *sym_act_name(SymAct act);
 int sym_act_by_name(const char *name);
 double sym_act_eval(SymAct act, int order, double x);
+
+/* Extern functions: register one (or find it by name); a call node. */
+int sym_add_extern(Sym *S, const char *name, int nargs, void *fn);
+SymId sym_ext(Sym *S, int ext, const SymId *args, int nargs, uint32_t deriv);
+/* The value of extern `ext` (with derivative descriptor deriv) at x. */
+double sym_ext_eval(const SymExtern *e, uint32_t deriv, const double *x);
 
 /* Substitute numbers for variables: value[v] is used for each variable v
  * with has[v] set. */

@@ -521,6 +521,24 @@ static void expr(Printer *p, SymId id, int prec)
     const Sym *S = p->S;
     SymNode node = S->nodes[id]; /* a copy: printing may intern nodes */
     const SymNode *x = &node;
+    if (x->op == SYM_EXT) {
+        /* an extern call; a derivative by differences is name_dIJ (the
+         * arguments differentiated, 1-based) */
+        fputs(p->S->externs[x->fn].name, p->out);
+        if (x->u.var) {
+            fputs("_d", p->out);
+            for (uint32_t d = x->u.var; d; d >>= 4)
+                fprintf(p->out, "%u", d & 15u);
+        }
+        fputc('(', p->out);
+        for (int i = 0; i < x->n; i++) {
+            if (i)
+                fputs(", ", p->out);
+            expr(p, x->args[i], 0);
+        }
+        fputc(')', p->out);
+        return;
+    }
     if (x->op >= SYM_VEC) {
         vector(p, id);
         return;

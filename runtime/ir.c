@@ -47,6 +47,7 @@ void ir_free(IrProgram *p)
     mem_free(p->code);
     mem_free(p->konst);
     mem_free(p->aux);
+    mem_free(p->externs);
     mem_free(p);
 }
 
@@ -80,6 +81,16 @@ int ir_aux(IrProgram *p, const int *regs, int n)
         p->aux[p->naux + i] = regs[i];
     p->naux += n;
     return p->naux - n;
+}
+
+int ir_extern(IrProgram *p, const char *name, void *fn, int nargs, uint32_t deriv)
+{
+    for (int i = 0; i < p->nexterns; i++)
+        if (p->externs[i].fn == fn && p->externs[i].deriv == deriv && strcmp(p->externs[i].name, name) == 0)
+            return i;
+    p->externs = mem_xrealloc(p->externs, (size_t)(p->nexterns + 1) * sizeof *p->externs);
+    p->externs[p->nexterns] = (IrExtern){name, fn, nargs, deriv};
+    return p->nexterns++;
 }
 
 static void print_list(FILE *out, const IrProgram *p, int at, int n)
@@ -130,6 +141,14 @@ void ir_print(FILE *out, const IrProgram *p)
         case IR_OUT:
             fprintf(out, "%s, r%d\n", p->out_names ? p->out_names[x->a] : "?", x->b);
             break;
+        case IR_CALL:
+            fprintf(out, "r%d, %s", x->a, p->externs[x->k].name);
+            if (p->externs[x->k].deriv)
+                fprintf(out, "_d%x", p->externs[x->k].deriv);
+            fputs(", ", out);
+            print_list(out, p, x->b, x->c);
+            fputc('\n', out);
+            break;
         default:
             if (ir_op_sources((IrOp)x->op) == 2)
                 fprintf(out, "r%d, r%d, r%d\n", x->a, x->b, x->c);
@@ -175,6 +194,16 @@ int ir_verify(const IrProgram *p, char *err, size_t errlen)
                     FAIL("instruction %d: SOLVE writes r%d, out of range", i, p->aux[x->a + j]);
                 written[p->aux[x->a + j]] = 1;
             }
+            continue;
+        }
+        if (op == IR_CALL) {
+            if (x->k < 0 || x->k >= p->nexterns || x->b < 0 || x->c < 0 || x->b + x->c > p->naux ||
+                x->c != p->externs[x->k].nargs || !REG_OK(x->a))
+                FAIL("instruction %d: CALL operands out of range", i);
+            for (int j = 0; j < x->c; j++)
+                if (!REG_OK(p->aux[x->b + j]) || !written[p->aux[x->b + j]])
+                    FAIL("instruction %d: CALL reads r%d before it is written", i, p->aux[x->b + j]);
+            written[x->a] = 1;
             continue;
         }
         if (op == IR_OUT) {

@@ -54,6 +54,7 @@
     X(MIN, 2, "r[a] := min(r[b], r[c])")                                           \
     X(MAX, 2, "r[a] := max(r[b], r[c])")                                           \
     X(SOLVE, 0, "r[aux[a+i]] := (M^-1 f)[i], M[i][j] = r[aux[b+i*k+j]], f[i] = r[aux[c+i]]") \
+    X(CALL, 0, "r[a] := extern[k](r[aux[b]], ..., r[aux[b+c-1]])")                \
     X(OUT, 1, "out[a] := r[b]")
 
 typedef enum IrOp {
@@ -68,6 +69,16 @@ typedef struct IrInstr {
     int32_t a, b, c, k;
 } IrInstr;
 
+/* An extern C function a program calls (through libffi), or one of its
+ * partial derivatives by central differences: deriv's 4-bit digits, lowest
+ * first, are 1 + the argument differentiated (0: the value). */
+typedef struct IrExtern {
+    const char *name;
+    void *fn;            /* double fn(double, ...) */
+    int nargs;
+    uint32_t deriv;
+} IrExtern;
+
 /* A program: code, constants and the names of its inputs and outputs. */
 typedef struct IrProgram {
     const char *name;    /* e.g. "DoublePendulum.rhs" */
@@ -75,8 +86,10 @@ typedef struct IrProgram {
     int ncode;
     double *konst;       /* constants */
     int nkonst;
-    int32_t *aux;        /* register lists (SOLVE operands) */
+    int32_t *aux;        /* register lists (SOLVE and CALL operands) */
     int naux;
+    IrExtern *externs;   /* functions CALL uses */
+    int nexterns;
     int nregs;           /* registers used (after reuse by liveness) */
     int nprologue;       /* the first nprologue instructions depend only on constants and
                           * parameters: a VM runs them once per parameter set */
@@ -109,5 +122,9 @@ IrProgram *ir_new(const char *name);
 int ir_emit(IrProgram *p, IrOp op, int a, int b, int c, int k);
 int ir_konst(IrProgram *p, double v); /* index of a constant (shared when equal) */
 int ir_aux(IrProgram *p, const int *regs, int n); /* store a register list; its index */
+int ir_extern(IrProgram *p, const char *name, void *fn, int nargs, uint32_t deriv); /* slot */
+
+/* The value of an extern (or its difference quotient) at x: runtime/ffi.c. */
+double ir_extern_eval(const IrExtern *e, const double *x);
 
 #endif

@@ -155,6 +155,15 @@ static void emit_instr(FILE *f, const IrProgram *p, const IrInstr *x)
         break;
     }
     case IR_OUT: fprintf(f, "o[%d] = r%d;\n", x->a, x->b); break;
+    case IR_CALL:
+        fprintf(f, "r%d = ((double (*)(", x->a);
+        for (int j = 0; j < x->c; j++)
+            fprintf(f, "%sdouble", j ? ", " : "");
+        fprintf(f, "%s))ext_[%d])(", x->c ? "" : "void", x->k);
+        for (int j = 0; j < x->c; j++)
+            fprintf(f, "%sr%d", j ? ", " : "", p->aux[x->b + j]);
+        fputs(");\n", f);
+        break;
     default: fprintf(f, "/* ? */\n"); break;
     }
 }
@@ -171,6 +180,9 @@ int native_source(const IrProgram *p, char **text, size_t *len)
     for (int r = 0; r < p->nregs; r++)
         fprintf(f, "static double r%d;\n", r);
     fputs("static const double *prepared;\n", f);
+    /* extern functions: their addresses are given after loading */
+    fprintf(f, "static void *ext_[%d];\nvoid lag_set_ext(int i, void *fn) { ext_[i] = fn; }\n",
+            p->nexterns ? p->nexterns : 1);
     fputs("int lag_fn(int B, const double *state, int ss, double t, const double *params,\n"
           "           double *out, int os)\n{\n    (void)t;\n", f);
     fputs("    if (params != prepared || !params) {\n", f);
@@ -228,6 +240,12 @@ static void cache_dir(char *buf, size_t n)
 
 int native_attach(IrProgram *p, char *err, size_t errlen)
 {
+    for (int i = 0; i < p->nexterns; i++)
+        if (p->externs[i].deriv) {
+            snprintf(err, errlen, "%s uses a derivative of '%s' by differences, which only the VM "
+                     "evaluates", p->name, p->externs[i].name);
+            return -1;
+        }
     char *src = NULL;
     size_t len = 0;
     if (native_source(p, &src, &len) != 0) {
@@ -290,6 +308,9 @@ int native_attach(IrProgram *p, char *err, size_t errlen)
         rc = -1;
         goto out;
     }
+    void (*set_ext)(int, void *) = (void (*)(int, void *))dlsym(handle, "lag_set_ext");
+    for (int i = 0; i < p->nexterns && set_ext; i++)
+        set_ext(i, p->externs[i].fn);
     p->native = fn;
     p->native_handle = handle;
 out:

@@ -67,7 +67,9 @@ int plot_panels(const char *path, const char *title, const char *xlabel, const d
     plmkstrm(&stream);
     plsdev(dev);
     plsfnam(tmp);
-    plsetopt("geometry", npanels > 2 ? "1000x1100" : "1000x750");
+    char geometry[32]; /* the figure grows with its panels */
+    snprintf(geometry, sizeof geometry, "1000x%d", npanels <= 2 ? 750 : 150 + 280 * npanels);
+    plsetopt("geometry", geometry);
     plscolbg(255, 255, 255);
     plscol0(1, 0, 0, 0); /* axes and text: black */
     for (int c = 0; c < 4; c++)
@@ -121,6 +123,7 @@ int plot_panels(const char *path, const char *title, const char *xlabel, const d
         }
         PLFLT lw, lh;
         PLINT text_colors[4] = {1, 1, 1, 1};
+        if (pn->nseries > 1 || (pn->nseries == 1 && strcmp(pn->series[0].label, pn->ylabel) != 0))
         pllegend(&lw, &lh, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
                  PL_POSITION_TOP | PL_POSITION_RIGHT | PL_POSITION_INSIDE, 0.01, 0.02, 0.08, 0, 1,
                  1, 0, 0, pn->nseries, opts, 0.8, 0.8, 2.0, 0.0, text_colors,

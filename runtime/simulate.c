@@ -152,6 +152,13 @@ static void state_text(const SimJob *job, const double *y, char *buf, size_t len
 
 /* ---------- output rows ---------- */
 
+/* Energy errors are relative to |E0|, or absolute when E0 is near zero
+ * (a relative error of a vanishing energy means nothing). */
+static double energy_scale(double e0)
+{
+    return fabs(e0) >= 1e-8 ? fabs(e0) : 1;
+}
+
 struct SimSink {
     const SimJob *job;
     SimResult *res;
@@ -235,7 +242,7 @@ void sim_sink_row(SimSink *k, double t, const double *y, const double *a)
         for (int s = 0; s < B; s++) {
             if (k->first)
                 k->e0[s] = k->E[s];
-            double drift = fabs(k->E[s] - k->e0[s]) / (k->e0[s] != 0 ? fabs(k->e0[s]) : 1);
+            double drift = fabs(k->E[s] - k->e0[s]) / energy_scale(k->e0[s]);
             if (drift > res->max_rel_drift)
                 res->max_rel_drift = drift;
         }
@@ -317,15 +324,15 @@ static void draw(SimSink *k)
             panels[i].nseries = shown;
         }
         if (job->energy) {
-            double e0 = k->kept[1 + s * (n + 1) + n], scale = e0 != 0 ? fabs(e0) : 1;
+            double e0 = k->kept[1 + s * (n + 1) + n], scale = energy_scale(e0);
             for (size_t r = 0; r < k->nkept; r++)
                 rel[(size_t)s * k->nkept + r] = (k->kept[r * (size_t)w + 1 + s * (n + 1) + n] - e0) / scale;
             char *l = labels[n * PLOT_TRAJ + s];
             if (k->B > 1)
                 snprintf(l, 64, "trajectory %d", s);
             else
-                snprintf(l, 64, "energy error");
-            panels[n].ylabel = "(E - E0)/|E0|";
+                snprintf(l, 64, job->energy_conserved ? "energy error" : "energy change (not conserved)");
+            panels[n].ylabel = fabs(e0) >= 1e-8 ? "(E - E0)/|E0|" : "E - E0";
             panels[n].series[s] = (PlotSeries){l, rel + (size_t)s * k->nkept, 1};
             panels[n].nseries = shown;
         }

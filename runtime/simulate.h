@@ -18,6 +18,7 @@ typedef struct SimJob {
     const IrProgram *jac;         /* outputs: d(accel_i)/d(state_j) row-major (n x 2n), then
                                      d(accel_i)/dt (n): for implicit steppers; or NULL */
     int jac_uses_accel;           /* jac's inputs are (q, q', q'') (3n), not (q, q') */
+    int energy_conserved;         /* E should stay constant (no force, dissipation, explicit t) */
     const IrProgram *energy;      /* output: E, or NULL */
     int n;                        /* coordinates */
     const char *const *columns;   /* 2n names: coordinates then velocities */
@@ -40,7 +41,7 @@ typedef struct SimResult {
     double t;                     /* where the run ended */
     double *y;                    /* samples x 2n: the final states (caller's buffer) */
     int has_energy;
-    double e0, max_rel_drift;
+    double e0, max_rel_drift;     /* drift relative to |E0|, or absolute when |E0| < 1e-8 */
     double wall_s;                /* integration and output */
     double setup_s;               /* from the process start to the first step */
 } SimResult;

@@ -145,6 +145,13 @@ int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
     if (res->status == 0)
         memcpy(p, P(&d), (size_t)n * sizeof *p);
     long nsteps = (long)floor((job->t1 - job->t0) / h + 1e-9);
+    /* a range that is not a whole number of steps ends with a shorter one */
+    double last = job->t1 - (job->t0 + (double)nsteps * h);
+    if (last > 1e-12 * (1 + fabs(job->t1)))
+        nsteps++;
+    else
+        last = h;
+    double h_full = h;
     for (long k = 0; res->status == 0; k++) {
         /* output q_k with the velocity of its momentum */
         if (k > 0 && velocity(&d, q, p, t, v, J, F) != 0) {
@@ -160,6 +167,7 @@ int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
             break;
         if (k == nsteps)
             break;
+        h = k == nsteps - 1 ? last : h_full;
         /* Newton for the increment d = q_{k+1} - q_k (so v = d/h carries no
          * rounding from large q): F(d) = p_k + (h/2) L_q - p, d starts at h v_k */
         double tm = t + 0.5 * h;
@@ -216,7 +224,7 @@ int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
             qn[i] = sum;
         }
         memcpy(q, qn, (size_t)n * sizeof *q);
-        t = job->t0 + (double)(k + 1) * h;
+        t = k + 1 == nsteps ? job->t1 : job->t0 + (double)(k + 1) * h_full;
         res->steps++;
     }
     res->t = t;

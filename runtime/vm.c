@@ -206,6 +206,13 @@ static VmStatus run_one(Vm *vm, const IrProgram *p, int from, const double *stat
             return VM_SINGULAR;
         }
         NEXT;
+    CASE(CALL): {
+        double args[16];
+        for (int j = 0; j < x->c && j < 16; j++)
+            args[j] = r[p->aux[x->b + j]];
+        r[x->a] = ir_extern_eval(&p->externs[x->k], args);
+        NEXT;
+    }
     CASE(OUT): out[x->a] = r[x->b]; NEXT;
 #if !defined(__GNUC__)
         default: break;
@@ -303,6 +310,14 @@ VmStatus vm_run(Vm *vm, const IrProgram *p, int B, const double *state, int stat
                     vm->bad_sample = s;
                     return VM_SINGULAR;
                 }
+            break;
+        case IR_CALL:
+            for (s = 0; s < B; s++) {
+                double args[16];
+                for (int j = 0; j < x->c && j < 16; j++)
+                    args[j] = R[(size_t)p->aux[x->b + j] * cap + (size_t)s];
+                a[s] = ir_extern_eval(&p->externs[x->k], args);
+            }
             break;
         case IR_OUT:
             for (s = 0; s < B; s++)
