@@ -4,6 +4,8 @@
  * D1 L_d(a, b) = (h/2) L_q(m, v) - p(m, v),  D2 L_d(a, b) = (h/2) L_q(m, v) + p(m, v)
  * with m = (a+b)/2, v = (b-a)/h.  Newton on F(b) = p_k + D1 L_d(q_k, b):
  *     dF/db = (h/4) L_qq + (1/2)(L_qv - L_qv^T) - (1/h) M.
+ * Forces (Q and -dD/dq') enter by the discrete Lagrange-d'Alembert
+ * principle: half a step's impulse (h/2) Q(m, v) on each side of a step.
  * Velocities for the output come from the discrete momentum: p(q_k, v) = p_k
  * solved for v (Newton with M).  Newton works on the increment q_{k+1} - q_k
  * and q is summed with compensation, so long runs of growing angles keep
@@ -86,6 +88,9 @@ static int eval(Del *d, const double *m, const double *v, double t)
 #define LQQ(d) ((d)->out + 2 * (d)->n)
 #define LQV(d) ((d)->out + 2 * (d)->n + (d)->n * (d)->n)
 #define MM(d) ((d)->out + 2 * (d)->n + 2 * (d)->n * (d)->n)
+#define QQ(d) ((d)->out + 2 * (d)->n + 3 * (d)->n * (d)->n)
+#define QQQ(d) ((d)->out + 3 * (d)->n + 3 * (d)->n * (d)->n)
+#define QQV(d) ((d)->out + 3 * (d)->n + 4 * (d)->n * (d)->n)
 
 /* The velocity whose momentum at q is p (Newton with the mass matrix). */
 static int velocity(Del *d, const double *q, const double *p, double t, double *v, double *A,
@@ -182,11 +187,11 @@ int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
             if (eval(&d, mid, vel, tm) != 0)
                 break;
             for (int i = 0; i < n; i++)
-                F[i] = -(p[i] + 0.5 * h * LQ(&d)[i] - P(&d)[i]);
+                F[i] = -(p[i] + 0.5 * h * (LQ(&d)[i] + QQ(&d)[i]) - P(&d)[i]);
             for (int i = 0; i < n; i++)
                 for (int j = 0; j < n; j++)
-                    J[i * n + j] = 0.25 * h * LQQ(&d)[i * n + j] +
-                                   0.5 * (LQV(&d)[i * n + j] - LQV(&d)[j * n + i]) -
+                    J[i * n + j] = 0.25 * h * (LQQ(&d)[i * n + j] + QQQ(&d)[i * n + j]) +
+                                   0.5 * (LQV(&d)[i * n + j] + QQV(&d)[i * n + j] - LQV(&d)[j * n + i]) -
                                    MM(&d)[i * n + j] / h;
             if (solve(J, F, n) != 0)
                 break;
@@ -216,7 +221,7 @@ int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
         }
         eval(&d, mid, vel, tm);
         for (int i = 0; i < n; i++)
-            p[i] = 0.5 * h * LQ(&d)[i] + P(&d)[i];
+            p[i] = 0.5 * h * (LQ(&d)[i] + QQ(&d)[i]) + P(&d)[i];
         /* q_{k+1} = q_k + d, with compensated summation over long runs */
         for (int i = 0; i < n; i++) {
             double y = qn[i] - comp[i], sum = q[i] + y;

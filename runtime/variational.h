@@ -12,9 +12,10 @@
 
 #include "runtime/simulate.h"
 
-/* job->rhs is not used; del computes, at state (q, q') and time t, the
- * outputs L_q (n), p (n), L_qq (n x n), L_qq' (n x n: d2L/dq_i dq'_j) and
- * M (n x n), all row-major.  Same result conventions as sim_run. */
+/* del computes, at state (q, q') and time t, the outputs L_q (n), p (n),
+ * L_qq (n x n), L_qq' (n x n: d2L/dq_i dq'_j), M (n x n), the generalized
+ * force Q - dD/dq' (n) and its derivatives in q and q' (n x n each), all
+ * row-major.  Same result conventions as sim_run. */
 int var_run(const SimJob *job, const IrProgram *del, SimResult *res);
 
 #endif
