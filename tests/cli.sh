@@ -39,7 +39,7 @@ system PendulumLNN {
 train PendulumLNN { data "swing.csv", steps 10 }
 EOF
 
-echo "1..8"
+echo "1..9"
 n=0
 why=()
 
@@ -116,6 +116,14 @@ if [ "$(head -n 1 "$tmp/swing.csv" 2>/dev/null)" != "t,th,th',E" ] ||
     why+=("swing.csv: expected the header t,th,th',E and 11 rows")
 fi
 report "lag run: a simulate job writes its CSV (header and 11 rows)"
+
+lag run --json --set Pendulum.l=4 --set Other.l=9 pendulum.lag
+expect_status 0
+# E0 = -m g l cos(0.5) with l = 4 (the other --set names another system)
+if ! grep -q '"initial":-34.43' "$tmp/out"; then
+    why+=("--set Pendulum.l=4 not applied: $(head -c 300 "$tmp/out")")
+fi
+report "lag run --set SYSTEM.param=value overrides a parameter of that system only"
 
 lag run train.lag
 expect_status 2

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# tests/el_golden.sh — `lag el` text and LaTeX output for three stdlib
-# systems, compared with reviewed golden files (TAP).
+# tests/el_golden.sh — `lag el` text and LaTeX output and `lag ir`'s
+# lowered programs for three stdlib systems, compared with reviewed golden
+# files (TAP).
 #
 # Environment: LAG (the program), srcdir (the source tree).
 
@@ -17,7 +18,12 @@ cases=(
     "central Kepler kepler"
     "fields ChargedParticleInB charged_particle"
 )
-echo "1..$((2 * ${#cases[@]}))"
+irs=(
+    "pendulums SimplePendulum simple_pendulum"
+    "pendulums DoublePendulum double_pendulum"
+    "central Kepler kepler"
+)
+echo "1..$((2 * ${#cases[@]} + ${#irs[@]}))"
 n=0
 for c in "${cases[@]}"; do
     set -- $c
@@ -35,5 +41,18 @@ for c in "${cases[@]}"; do
             diff -u "$golden" <(printf '%s\n' "$got") | sed 's/^/# /'
         fi
     done
+done
+for c in "${irs[@]}"; do
+    set -- $c
+    n=$((n + 1))
+    golden="$srcdir/tests/golden/ir/$3.txt"
+    got=$("$LAG" ir "$srcdir/stdlib/$1.lag" "$2" 2>&1)
+    status=$?
+    if [ "$status" -eq 0 ] && [ "$got" = "$(cat "$golden")" ]; then
+        echo "ok $n - lag ir $1.lag $2 matches ir/$3.txt"
+    else
+        echo "not ok $n - lag ir $1.lag $2 matches ir/$3.txt (exit $status)"
+        diff -u "$golden" <(printf '%s\n' "$got") | sed 's/^/# /'
+    fi
 done
 exit 0
