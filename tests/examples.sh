@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# tests/examples.sh — every example runs (TAP): `lag run` exits 0 and writes
+# every output and plot file the example names.
+#
+# Environment: LAG (the program), srcdir (the source tree).
+set -u
+LAG=${LAG:-$PWD/lag}
+case $LAG in /*) ;; *) LAG=$PWD/$LAG ;; esac
+srcdir=$(cd "${srcdir:-.}" && pwd)
+export LAG_PATH="$srcdir/stdlib"
+if [ ! -x "$LAG" ]; then
+    echo "Bail out! $LAG not built"
+    exit 1
+fi
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/lag-examples.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+
+examples=("$srcdir"/examples/*.lag)
+echo "1..${#examples[@]}"
+n=0
+for f in "${examples[@]}"; do
+    n=$((n + 1))
+    name=$(basename "$f" .lag)
+    out="$tmp/$name"
+    timeout -k 1 120 "$LAG" run -o "$out" "$f" >"$tmp/stdout" 2>"$tmp/stderr" </dev/null
+    status=$?
+    missing=()
+    for file in $(grep -oE '(output|plot) "[^"]+"' "$f" | sed 's/.* "//; s/"$//'); do
+        [ -s "$out/$file" ] || missing+=("$file")
+    done
+    if [ "$status" -eq 0 ] && [ ${#missing[@]} -eq 0 ]; then
+        echo "ok $n - examples/$name.lag runs and writes its files"
+    else
+        echo "not ok $n - examples/$name.lag runs and writes its files (exit $status)"
+        [ ${#missing[@]} -eq 0 ] || echo "# missing: ${missing[*]}"
+        head -n 5 "$tmp/stderr" | sed 's/^/# /'
+    fi
+done
+exit 0
