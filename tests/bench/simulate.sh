@@ -71,6 +71,37 @@ printf '| lag run --native (compiled, cached) | %.3f | %s |\n' "$nat" "$rows_l"
 printf '\nratio VM / C = %.2f (target: at most 2.0); native / C = %.2f (target: at most 1.15)\n\n' \
     "$(echo "$l / $c" | bc -l)" "$(echo "$nat / $c" | bc -l)"
 
+# 1b. ensembles: 10 000 double pendulums for 10 s against single runs
+cat >"$tmp/ens.lag" <<'EOF'
+system DoublePendulum {
+    param m1 = 1, m2 = 1, l1 = 1, l2 = 1, g = 9.81
+    coord t1, t2
+    let T = 0.5*(m1 + m2)*l1^2*t1'^2 + 0.5*m2*l2^2*t2'^2 + m2*l1*l2*t1'*t2'*cos(t1 - t2)
+    let V = -(m1 + m2)*g*l1*cos(t1) - m2*g*l2*cos(t2)
+    L = T - V
+}
+simulate DoublePendulum {
+    init t1 = uniform(-1, 1), t2 = uniform(-1, 1), t1' = normal(0, 0.5)
+    samples SAMPLES, seed SEED
+    time 0 .. 10, every 0.1
+    method rk8pd, tol 1e-10
+}
+EOF
+sed 's/SAMPLES/10000/; s/SEED/7/' "$tmp/ens.lag" >"$tmp/ens10k.lag"
+ens=$("$LAG" run --json "$tmp/ens10k.lag" | grep -o '"wall_s":[0-9.e-]*' | cut -d: -f2)
+: >"$tmp/single.times"
+for seed in $(seq 1 100); do
+    sed "s/SAMPLES/1/; s/SEED/$seed/" "$tmp/ens.lag" >"$tmp/ens1.lag"
+    "$LAG" run --json "$tmp/ens1.lag" | grep -o '"wall_s":[0-9.e-]*' | cut -d: -f2 >>"$tmp/single.times"
+done
+single=$(awk '{ s += $1 } END { print s / NR }' "$tmp/single.times")
+echo "## 1b. Ensemble: 10 000 double pendulums, 10 s, rk8pd 1e-10"
+echo
+printf '| run | per trajectory (ms) |\n|---|---|\n'
+printf '| one ensemble of 10 000 (batched VM, one GSL system) | %.3f |\n' "$(echo "$ens * 1000 / 10000" | bc -l)"
+printf '| single runs (mean of 100 random initial states) | %.3f |\n' "$(echo "$single * 1000" | bc -l)"
+printf '\nspeed-up per trajectory = %.2f (target: at least 3)\n\n' "$(echo "$single * 10000 / $ens" | bc -l)"
+
 # 2. time to first step
 echo "## 2. Time from the start of lag run to the first step"
 echo
