@@ -316,28 +316,9 @@ done:
     return rc;
 }
 
-/* mkdir -p */
-static int make_dirs(const char *dir)
-{
-    char path[4096];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof path)
-        return n == 0 ? 0 : -1;
-    memcpy(path, dir, n + 1);
-    for (size_t i = 1; i <= n; i++)
-        if (path[i] == '/' || path[i] == '\0') {
-            char c = path[i];
-            path[i] = '\0';
-            if (mkdir(path, 0777) != 0 && errno != EEXIST)
-                return -1;
-            path[i] = c;
-        }
-    return 0;
-}
-
 int run_program(Front *F, const RunOptions *opt)
 {
-    if (opt->outdir && make_dirs(opt->outdir) != 0) {
+    if (opt->outdir && io_make_dirs(opt->outdir, 0777) != 0) {
         fprintf(stderr, "lag: error: cannot create the output directory '%s': %s\n", opt->outdir,
                 strerror(errno));
         return 4;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runtime/mem.h"
@@ -18,6 +19,28 @@ struct CsvWriter {
     char *tmp;   /* temporary name beside it */
     int ncols;
 };
+
+int io_make_dirs(const char *dir, unsigned mode)
+{
+    char path[4096];
+    size_t n = strlen(dir);
+    if (n == 0)
+        return 0;
+    if (n >= sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(path, dir, n + 1);
+    for (size_t i = 1; i <= n; i++)
+        if (path[i] == '/' || path[i] == '\0') {
+            char c = path[i];
+            path[i] = '\0';
+            if (mkdir(path, (mode_t)mode) != 0 && errno != EEXIST)
+                return -1;
+            path[i] = c;
+        }
+    return 0;
+}
 
 char *io_join(const char *dir, const char *path)
 {

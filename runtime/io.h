@@ -23,6 +23,10 @@ int csv_row(CsvWriter *w, const double *values, char *err, size_t errlen);
  * Returns 0, or -1 with a message in err.  csv_close(NULL, ...) is a no-op. */
 int csv_close(CsvWriter *w, int keep, char *err, size_t errlen);
 
+/* mkdir -p: create dir and its missing parents with the given mode.
+ * Returns 0, or -1 with errno set. */
+int io_make_dirs(const char *dir, unsigned mode);
+
 /* Join a directory and a path: path itself when it is absolute or dir is
  * NULL; the result is malloc'd (mem_free it). */
 char *io_join(const char *dir, const char *path);

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "runtime/io.h"
 #include "runtime/mem.h"
 
 /* The VM's helpers, as C text (the same algorithms as runtime/vm.c). */
@@ -206,25 +207,6 @@ static uint64_t fnv(const char *s, size_t n, uint64_t h)
     return h;
 }
 
-/* mkdir -p of a directory made of the paths below. */
-static int make_dirs(const char *dir)
-{
-    char path[4096];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof path)
-        return -1;
-    memcpy(path, dir, n + 1);
-    for (size_t i = 1; i <= n; i++)
-        if (path[i] == '/' || path[i] == '\0') {
-            char c = path[i];
-            path[i] = '\0';
-            if (mkdir(path, 0700) != 0 && errno != EEXIST)
-                return -1;
-            path[i] = c;
-        }
-    return 0;
-}
-
 static void cache_dir(char *buf, size_t n)
 {
     const char *env = getenv("LAG_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
@@ -262,7 +244,7 @@ int native_attach(IrProgram *p, char *err, size_t errlen)
     snprintf(so, sizeof so, "%s/%016llx.so", dir, (unsigned long long)h);
     int rc = 0;
     if (access(so, R_OK) != 0) {
-        if (make_dirs(dir) != 0) {
+        if (io_make_dirs(dir, 0700) != 0) {
             snprintf(err, errlen, "cannot create the cache directory %s: %s", dir, strerror(errno));
             rc = -1;
             goto out;

@@ -23,45 +23,11 @@
 
 enum { NEWTON_MAX = 30 };
 
-/* Solve A x = b (n x n, overwritten) by elimination with partial pivoting. */
-static int solve(double *A, double *b, int n)
+/* The VM's elimination (the singular test is relative to the matrix). */
+static int lu(double *A, double *b, int n)
 {
-    double scale = 0;
-    for (int i = 0; i < n * n; i++) {
-        if (!isfinite(A[i]))
-            return -1;
-        if (fabs(A[i]) > scale)
-            scale = fabs(A[i]);
-    }
-    for (int c = 0; c < n; c++) {
-        int p = c;
-        for (int r = c + 1; r < n; r++)
-            if (fabs(A[r * n + c]) > fabs(A[p * n + c]))
-                p = r;
-        if (!(fabs(A[p * n + c]) > 1e-14 * scale))
-            return -1;
-        for (int j = 0; j < n && p != c; j++) {
-            double t = A[c * n + j];
-            A[c * n + j] = A[p * n + j];
-            A[p * n + j] = t;
-        }
-        double t = b[c];
-        b[c] = b[p];
-        b[p] = t;
-        for (int r = c + 1; r < n; r++) {
-            double m = A[r * n + c] / A[c * n + c];
-            for (int j = c; j < n; j++)
-                A[r * n + j] -= m * A[c * n + j];
-            b[r] -= m * b[c];
-        }
-    }
-    for (int i = n - 1; i >= 0; i--) {
-        double v = b[i];
-        for (int j = i + 1; j < n; j++)
-            v -= A[i * n + j] * b[j];
-        b[i] = v / A[i * n + i];
-    }
-    return 0;
+    int not_finite;
+    return vm_lu_solve(A, b, n, &not_finite);
 }
 
 typedef struct Del {
@@ -109,7 +75,7 @@ static int velocity(Del *d, const double *q, const double *p, double t, double *
         if (big <= 1e-15 * (1 + norm))
             return 0;
         memcpy(A, MM(d), (size_t)(n * n) * sizeof *A);
-        if (solve(A, r, n) != 0)
+        if (lu(A, r, n) != 0)
             return -1;
         for (int i = 0; i < n; i++)
             v[i] += r[i];
@@ -193,7 +159,7 @@ int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
                     J[i * n + j] = 0.25 * h * (LQQ(&d)[i * n + j] + QQQ(&d)[i * n + j]) +
                                    0.5 * (LQV(&d)[i * n + j] + QQV(&d)[i * n + j] - LQV(&d)[j * n + i]) -
                                    MM(&d)[i * n + j] / h;
-            if (solve(J, F, n) != 0)
+            if (lu(J, F, n) != 0)
                 break;
             double step = 0, size = 0, qsize = 0;
             for (int i = 0; i < n; i++) {

@@ -47,6 +47,54 @@ void vm_free(Vm *vm)
     mem_free(vm);
 }
 
+int vm_lu_solve(double *A, double *f, int k, int *not_finite)
+{
+    double scale = 0;
+    *not_finite = 0;
+    for (int i = 0; i < k * k; i++) {
+        if (!isfinite(A[i])) {
+            *not_finite = 1;
+            return -1;
+        }
+        if (fabs(A[i]) > scale)
+            scale = fabs(A[i]);
+    }
+    for (int c = 0; c < k; c++) {
+        int piv = c;
+        for (int r = c + 1; r < k; r++)
+            if (fabs(A[r * k + c]) > fabs(A[piv * k + c]))
+                piv = r;
+        /* a pivot at rounding level relative to the matrix: singular */
+        if (!(fabs(A[piv * k + c]) > 1e-13 * scale))
+            return -1;
+        if (piv != c) {
+            for (int j = 0; j < k; j++) {
+                double t = A[c * k + j];
+                A[c * k + j] = A[piv * k + j];
+                A[piv * k + j] = t;
+            }
+            double t = f[c];
+            f[c] = f[piv];
+            f[piv] = t;
+        }
+        for (int r = c + 1; r < k; r++) {
+            double m = A[r * k + c] / A[c * k + c];
+            if (m == 0)
+                continue;
+            for (int j = c; j < k; j++)
+                A[r * k + j] -= m * A[c * k + j];
+            f[r] -= m * f[c];
+        }
+    }
+    for (int i = k - 1; i >= 0; i--) {
+        double v = f[i];
+        for (int j = i + 1; j < k; j++)
+            v -= A[i * k + j] * f[j];
+        f[i] = v / A[i * k + i];
+    }
+    return 0;
+}
+
 /* Solve the k x k system for one sample; 0 on success. */
 static int solve_one(Vm *vm, const IrProgram *p, const IrInstr *x, int s)
 {
@@ -80,51 +128,8 @@ static int solve_one(Vm *vm, const IrProgram *p, const IrInstr *x, int s)
         }
         return 0;
     }
-    double scale = 0;
-    for (int i = 0; i < k * k; i++) {
-        if (!isfinite(A[i])) {
-            vm->not_finite = 1;
-            return -1;
-        }
-        if (fabs(A[i]) > scale)
-            scale = fabs(A[i]);
-    }
-    for (int c = 0; c < k; c++) {
-        int piv = c;
-        for (int r = c + 1; r < k; r++)
-            if (fabs(A[r * k + c]) > fabs(A[piv * k + c]))
-                piv = r;
-        /* a pivot at rounding level relative to M is a singular matrix */
-        if (!(fabs(A[piv * k + c]) > 1e-13 * scale)) {
-            vm->not_finite = 0;
-            return -1;
-        }
-        if (piv != c) {
-            for (int j = 0; j < k; j++) {
-                double t = A[c * k + j];
-                A[c * k + j] = A[piv * k + j];
-                A[piv * k + j] = t;
-            }
-            double t = f[c];
-            f[c] = f[piv];
-            f[piv] = t;
-        }
-        for (int r = c + 1; r < k; r++) {
-            double m = A[r * k + c] / A[c * k + c];
-            if (m == 0)
-                continue;
-            for (int j = c; j < k; j++)
-                A[r * k + j] -= m * A[c * k + j];
-            f[r] -= m * f[c];
-        }
-    }
-    /* back substitution in the scratch, then the results to their registers */
-    for (int i = k - 1; i >= 0; i--) {
-        double v = f[i];
-        for (int j = i + 1; j < k; j++)
-            v -= A[i * k + j] * f[j];
-        f[i] = v / A[i * k + i];
-    }
+    if (vm_lu_solve(A, f, k, &vm->not_finite) != 0)
+        return -1;
     for (int i = 0; i < k; i++)
         R[(size_t)out[i] * cap + (size_t)s] = f[i];
     return 0;

@@ -27,6 +27,12 @@ typedef struct Vm {
     int not_finite;   /* after VM_SINGULAR: the matrix had a NaN or infinity */
 } Vm;
 
+/* Solve A x = f in place (x returned in f) by Gaussian elimination with
+ * partial pivoting; A is k x k row-major and is overwritten.  Returns 0, or
+ * -1 when A is singular (a pivot at rounding level of its largest entry)
+ * or not finite (then *not_finite is set). */
+int vm_lu_solve(double *A, double *f, int k, int *not_finite);
+
 /* A VM able to run any of the programs given with batches of up to cap. */
 Vm *vm_alloc(const IrProgram *const *progs, int nprogs, int cap);
 void vm_free(Vm *vm); /* vm_free(NULL) is a no-op */
