@@ -310,6 +310,29 @@ VmStatus vm_run(Vm *vm, const IrProgram *p, int B, const double *state, int stat
         case IR_MIN: LOOP(fmin(b[s], c[s]));
         case IR_MAX: LOOP(fmax(b[s], c[s]));
         case IR_SOLVE:
+            if (x->k == 2) {
+                /* 2x2 over the batch without a call per sample: the same
+                 * formulas and singularity test as solve_one */
+                const int32_t *mr = p->aux + x->b, *fr = p->aux + x->c, *o = p->aux + x->a;
+                const double *m00 = R + (size_t)mr[0] * cap, *m01 = R + (size_t)mr[1] * cap;
+                const double *m10 = R + (size_t)mr[2] * cap, *m11 = R + (size_t)mr[3] * cap;
+                const double *f0 = R + (size_t)fr[0] * cap, *f1 = R + (size_t)fr[1] * cap;
+                double *x0 = R + (size_t)o[0] * cap, *x1 = R + (size_t)o[1] * cap;
+                for (s = 0; s < B; s++) {
+                    double a00 = m00[s], a01 = m01[s], a10 = m10[s], a11 = m11[s];
+                    double b0 = f0[s], b1 = f1[s];
+                    double det = a00 * a11 - a01 * a10;
+                    double scale = fmax(fmax(fabs(a00), fabs(a01)), fmax(fabs(a10), fabs(a11)));
+                    if (!isfinite(det) || !(fabs(det) > 1e-13 * scale * scale)) {
+                        vm->not_finite = !isfinite(det);
+                        vm->bad_sample = s;
+                        return VM_SINGULAR;
+                    }
+                    x0[s] = (a11 * b0 - a01 * b1) / det;
+                    x1[s] = (a00 * b1 - a10 * b0) / det;
+                }
+                break;
+            }
             for (s = 0; s < B; s++)
                 if (solve_one(vm, p, x, s) != 0) {
                     vm->bad_sample = s;
