@@ -93,7 +93,20 @@ static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
         if (s->kind == ST_NET)
             return not_yet(F, job, "simulating a learned system");
     const Setting *samples_s = setting(job, "samples");
-    int samples = samples_s ? (int)value(samples_s->e1) : 1;
+    double nsamples = samples_s ? value(samples_s->e1) : 1;
+    /* sizes a run could never finish or hold: refused before anything starts */
+    const Setting *time_s = setting(job, "time"), *every_s = setting(job, "every");
+    double span = value(time_s->e2) - value(time_s->e1);
+    double rows = every_s ? span / value(every_s->e1) + 1 : 1001;
+    if (nsamples > 1e7 || rows > 1e9 || rows * nsamples > 1e10) {
+        diag_error(&F->diag, job->loc,
+                   "%.3g trajectories of %.3g output rows is more than a run can hold (at most "
+                   "1e7 trajectories, 1e9 rows, 1e10 in all): raise 'every' or lower 'samples'",
+                   nsamples, rows);
+        diag_flush(&F->diag);
+        return 1;
+    }
+    int samples = (int)nsamples;
     const Setting *method_s = setting(job, "method");
     const char *method = method_s ? method_s->e1->id.name : "rk8pd";
     int variational = strcmp(method, "variational") == 0;

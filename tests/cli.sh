@@ -39,7 +39,7 @@ system PendulumLNN {
 train PendulumLNN { data "swing.csv", steps 10 }
 EOF
 
-echo "1..9"
+echo "1..10"
 n=0
 why=()
 
@@ -124,6 +124,12 @@ if ! grep -q '"initial":-34.43' "$tmp/out"; then
     why+=("--set Pendulum.l=4 not applied: $(head -c 300 "$tmp/out")")
 fi
 report "lag run --set SYSTEM.param=value overrides a parameter of that system only"
+
+printf 'system A {\n    coord x\n    L = 0.5*x'"'"'^2\n}\nsimulate A { init x = 1, time 0 .. 1e6, every 1e-9 }\n' >"$tmp/huge.lag"
+lag run huge.lag
+expect_status 1
+expect_grep "$tmp/err" stderr -E -- '^huge\.lag:5:1: error: .*raise .every'
+report "lag run: a run of 1e15 output rows is refused at once with a located error"
 
 lag run train.lag
 expect_status 2
