@@ -336,6 +336,7 @@ int run_program(Front *F, const RunOptions *opt)
                 strerror(errno));
         return 4;
     }
+    int ran = 0;
     for (const Item *it = F->prog.items; it; it = it->next) {
         if (it->kind != IT_JOB)
             continue;
@@ -344,10 +345,16 @@ int run_program(Front *F, const RunOptions *opt)
             selected = strcmp(it->targets[i].name, opt->job) == 0;
         if (!selected)
             continue;
+        ran++;
         int rc = it->job == JOB_SIMULATE ? run_simulate(F, it, opt)
                                          : not_yet(F, it, "this kind of job");
         if (rc != 0)
             return rc;
+    }
+    if (opt->job && !ran) {
+        fprintf(stderr, "lag: run: no job on '%s' in the file (--job names a system or problem)\n",
+                opt->job);
+        return 2;
     }
     return 0;
 }
