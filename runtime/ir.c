@@ -5,6 +5,7 @@
 #include "runtime/ir.h"
 
 #include <dlfcn.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,7 @@ void ir_free(IrProgram *p)
     mem_free(p->konst);
     mem_free(p->aux);
     mem_free(p->externs);
+    mem_free(p->tensors);
     mem_free(p);
 }
 
@@ -91,6 +93,86 @@ int ir_extern(IrProgram *p, const char *name, void *fn, int nargs, uint32_t deri
     p->externs = mem_xrealloc(p->externs, (size_t)(p->nexterns + 1) * sizeof *p->externs);
     p->externs[p->nexterns] = (IrExtern){name, fn, nargs, deriv};
     return p->nexterns++;
+}
+
+int ir_tensor(IrProgram *p, const char *name, int rows, int cols, const double *data)
+{
+    for (int i = 0; i < p->ntensors; i++)
+        if (p->tensors[i].data == data && p->tensors[i].rows == rows && p->tensors[i].cols == cols)
+            return i;
+    p->tensors = mem_xrealloc(p->tensors, (size_t)(p->ntensors + 1) * sizeof *p->tensors);
+    p->tensors[p->ntensors] = (IrTensor){name, rows, cols, data};
+    return p->ntensors++;
+}
+
+void ir_spans(const IrProgram *p, const IrInstr *x, int *alen, int *blen, int *clen)
+{
+    *alen = *blen = *clen = 1;
+    switch ((IrOp)x->op) {
+    case IR_VLOAD:
+    case IR_VONES:
+        *alen = x->k;
+        break;
+    case IR_VMATVEC:
+        *alen = p->tensors[x->c].rows;
+        *blen = p->tensors[x->c].cols;
+        break;
+    case IR_VMATTVEC:
+        *alen = p->tensors[x->c].cols;
+        *blen = p->tensors[x->c].rows;
+        break;
+    case IR_VADD:
+    case IR_VMUL:
+        *alen = *blen = *clen = x->k;
+        break;
+    case IR_VSCALE:
+        *alen = *clen = x->k;
+        break;
+    case IR_VACT:
+        *alen = *blen = x->k;
+        break;
+    case IR_VSUM:
+        *blen = x->k;
+        break;
+    default:
+        break;
+    }
+}
+
+/* The activations and their derivatives (runtime side of lang/sym.c's). */
+double ir_act_eval(IrAct act, int k, double x)
+{
+    switch (act) {
+    case IR_ACT_SOFTPLUS:
+        if (k == 0)
+            return x > 30 ? x + log1p(exp(-x)) : log1p(exp(x));
+        return ir_act_eval(IR_ACT_SIGMOID, k - 1, x);
+    case IR_ACT_SIGMOID: {
+        double s = x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x));
+        switch (k) {
+        case 0: return s;
+        case 1: return s * (1 - s);
+        case 2: return s * (1 - s) * (1 - 2 * s);
+        case 3: return s * (1 - s) * (1 - 6 * s + 6 * s * s);
+        default: return NAN;
+        }
+    }
+    case IR_ACT_TANH: {
+        double t = tanh(x), u = 1 - t * t;
+        switch (k) {
+        case 0: return t;
+        case 1: return u;
+        case 2: return -2 * t * u;
+        case 3: return u * (6 * t * t - 2);
+        default: return NAN;
+        }
+    }
+    case IR_ACT_RELU2:
+        return x <= 0 ? 0 : k == 0 ? x * x : k == 1 ? 2 * x : k == 2 ? 2 : 0;
+    case IR_ACT_RELU:
+        return x <= 0 ? 0 : k == 0 ? x : k == 1 ? 1 : 0;
+    }
+    return NAN;
 }
 
 static void print_list(FILE *out, const IrProgram *p, int at, int n)
@@ -140,6 +222,33 @@ void ir_print(FILE *out, const IrProgram *p)
             break;
         case IR_OUT:
             fprintf(out, "%s, r%d\n", p->out_names ? p->out_names[x->a] : "?", x->b);
+            break;
+        case IR_VLOAD:
+            fprintf(out, "r%d..r%d, %s\n", x->a, x->a + x->k - 1, p->tensors[x->c].name);
+            break;
+        case IR_VONES:
+            fprintf(out, "r%d..r%d\n", x->a, x->a + x->k - 1);
+            break;
+        case IR_VMATVEC:
+        case IR_VMATTVEC: {
+            int al, bl, cl;
+            ir_spans(p, x, &al, &bl, &cl);
+            fprintf(out, "r%d..r%d, %s, r%d..r%d\n", x->a, x->a + al - 1, p->tensors[x->c].name,
+                    x->b, x->b + bl - 1);
+            break;
+        }
+        case IR_VADD:
+        case IR_VMUL:
+        case IR_VSCALE:
+            fprintf(out, "r%d..r%d, r%d%s, r%d..r%d\n", x->a, x->a + x->k - 1, x->b,
+                    x->op == IR_VSCALE ? "" : "..", x->c, x->c + x->k - 1);
+            break;
+        case IR_VACT:
+            fprintf(out, "r%d..r%d, act%d'%d, r%d..\n", x->a, x->a + x->k - 1, x->c >> 4, x->c & 15,
+                    x->b);
+            break;
+        case IR_VSUM:
+            fprintf(out, "r%d, r%d..r%d\n", x->a, x->b, x->b + x->k - 1);
             break;
         case IR_CALL:
             fprintf(out, "r%d, %s", x->a, p->externs[x->k].name);
@@ -213,6 +322,33 @@ int ir_verify(const IrProgram *p, char *err, size_t errlen)
                 FAIL("instruction %d: OUT reads r%d before it is written", i, x->b);
             if (outs[x->a]++)
                 FAIL("instruction %d: output %d written twice", i, x->a);
+            continue;
+        }
+        if (op >= IR_VLOAD && op <= IR_VSUM) {
+            if ((op == IR_VLOAD || op == IR_VMATVEC || op == IR_VMATTVEC) &&
+                (x->c < 0 || x->c >= p->ntensors))
+                FAIL("instruction %d: tensor %d out of range", i, x->c);
+            int al, bl, cl;
+            ir_spans(p, x, &al, &bl, &cl);
+            for (int j = 0; j < bl && nsrc >= 1; j++)
+                if (!REG_OK(x->b + j) || !written[x->b + j])
+                    FAIL("instruction %d (%s): r%d is out of range or unwritten", i, ir_op_name(op), x->b + j);
+            for (int j = 0; j < cl && nsrc >= 2; j++)
+                if (!REG_OK(x->c + j) || !written[x->c + j])
+                    FAIL("instruction %d (%s): r%d is out of range or unwritten", i, ir_op_name(op), x->c + j);
+            if ((op == IR_VMATVEC || op == IR_VMATTVEC) && x->a < x->b + bl && x->b < x->a + al)
+                FAIL("instruction %d (%s): r%d..r%d overlaps its operand", i, ir_op_name(op), x->a,
+                     x->a + al - 1);
+            if (op == IR_VLOAD && (x->k < 1 || x->k > p->tensors[x->c].rows * p->tensors[x->c].cols))
+                FAIL("instruction %d: VLOAD of %d values from a tensor of %d", i, x->k,
+                     p->tensors[x->c].rows * p->tensors[x->c].cols);
+            if (op == IR_VACT && ((x->c >> 4) > IR_ACT_RELU || (x->c & 15) > 3))
+                FAIL("instruction %d: bad activation code %d", i, x->c);
+            for (int j = 0; j < al; j++) {
+                if (!REG_OK(x->a + j))
+                    FAIL("instruction %d (%s): r%d out of range", i, ir_op_name(op), x->a + j);
+                written[x->a + j] = 1;
+            }
             continue;
         }
         if ((nsrc >= 1 && (!REG_OK(x->b) || !written[x->b])) ||

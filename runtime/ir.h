@@ -55,6 +55,15 @@
     X(MAX, 2, "r[a] := max(r[b], r[c])")                                           \
     X(SOLVE, 0, "r[aux[a+i]] := (M^-1 f)[i], M[i][j] = r[aux[b+i*k+j]], f[i] = r[aux[c+i]]") \
     X(CALL, 0, "r[a] := extern[k](r[aux[b]], ..., r[aux[b+c-1]])")                \
+    X(VLOAD, 0, "r[a+i] := tensor[c][i], i < k (a bias vector)")                   \
+    X(VONES, 0, "r[a+i] := 1, i < k")                                              \
+    X(VMATVEC, 1, "r[a+i] := sum_j W[i][j] r[b+j], W = tensor[c] (rows x cols)")   \
+    X(VMATTVEC, 1, "r[a+j] := sum_i W[i][j] r[b+i], W = tensor[c]")              \
+    X(VADD, 2, "r[a+i] := r[b+i] + r[c+i], i < k")                                 \
+    X(VMUL, 2, "r[a+i] := r[b+i] * r[c+i], i < k")                                 \
+    X(VSCALE, 2, "r[a+i] := r[b] * r[c+i], i < k")                                 \
+    X(VACT, 1, "r[a+i] := act_(c>>4)^(order c&15)(r[b+i]), i < k")                 \
+    X(VSUM, 1, "r[a] := sum_i r[b+i], i < k")                                      \
     X(OUT, 1, "out[a] := r[b]")
 
 typedef enum IrOp {
@@ -79,6 +88,18 @@ typedef struct IrExtern {
     uint32_t deriv;
 } IrExtern;
 
+/* A weight matrix or bias vector of a network (cols = 1 for a vector). */
+typedef struct IrTensor {
+    const char *name;
+    int rows, cols;
+    const double *data; /* row-major; owned by the caller */
+} IrTensor;
+
+/* Activation functions of VACT (the order of SymAct in lang/sym.h). */
+typedef enum IrAct { IR_ACT_SOFTPLUS, IR_ACT_TANH, IR_ACT_SIGMOID, IR_ACT_RELU2, IR_ACT_RELU } IrAct;
+/* The k-th derivative (k = 0..3) of an activation at x. */
+double ir_act_eval(IrAct act, int k, double x);
+
 /* A program: code, constants and the names of its inputs and outputs. */
 typedef struct IrProgram {
     const char *name;    /* e.g. "DoublePendulum.rhs" */
@@ -90,6 +111,8 @@ typedef struct IrProgram {
     int naux;
     IrExtern *externs;   /* functions CALL uses */
     int nexterns;
+    IrTensor *tensors;   /* weights the vector instructions use */
+    int ntensors;
     int nregs;           /* registers used (after reuse by liveness) */
     int nprologue;       /* the first nprologue instructions depend only on constants and
                           * parameters: a VM runs them once per parameter set */
@@ -123,6 +146,12 @@ int ir_emit(IrProgram *p, IrOp op, int a, int b, int c, int k);
 int ir_konst(IrProgram *p, double v); /* index of a constant (shared when equal) */
 int ir_aux(IrProgram *p, const int *regs, int n); /* store a register list; its index */
 int ir_extern(IrProgram *p, const char *name, void *fn, int nargs, uint32_t deriv); /* slot */
+
+int ir_tensor(IrProgram *p, const char *name, int rows, int cols, const double *data); /* slot */
+
+/* The lengths of the register spans an instruction writes (a) and reads
+ * (b, c): 1 for scalars, the vector length for vector instructions. */
+void ir_spans(const IrProgram *p, const IrInstr *x, int *alen, int *blen, int *clen);
 
 /* The value of an extern (or its difference quotient) at x: runtime/ffi.c. */
 double ir_extern_eval(const IrExtern *e, const double *x);

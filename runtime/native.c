@@ -222,6 +222,10 @@ static void cache_dir(char *buf, size_t n)
 
 int native_attach(IrProgram *p, char *err, size_t errlen)
 {
+    if (p->ntensors) {
+        snprintf(err, errlen, "%s evaluates a network, which only the VM runs for now", p->name);
+        return -1;
+    }
     for (int i = 0; i < p->nexterns; i++)
         if (p->externs[i].deriv) {
             snprintf(err, errlen, "%s uses a derivative of '%s' by differences, which only the VM "

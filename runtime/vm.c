@@ -135,6 +135,82 @@ static int solve_one(Vm *vm, const IrProgram *p, const IrInstr *x, int s)
     return 0;
 }
 
+/* The vector instructions of network layers over samples 0..B-1 of a
+ * register file with stride cap (cap = B = 1 for run_one).  Register a+i
+ * of sample s is R[(a+i)*cap + s]; the loops run innermost over samples, so
+ * a batch is a matrix product done a row at a time. */
+static void vec_op(const IrProgram *p, const IrInstr *x, double *R, size_t cap, int B)
+{
+    double *a = R + (size_t)x->a * cap;
+    const double *b = R + (size_t)x->b * cap, *c = R + (size_t)x->c * cap;
+    const int n = x->k;
+    switch ((IrOp)x->op) {
+    case IR_VLOAD: {
+        const double *d = p->tensors[x->c].data;
+        for (int i = 0; i < n; i++)
+            for (int s = 0; s < B; s++)
+                a[(size_t)i * cap + (size_t)s] = d[i];
+        break;
+    }
+    case IR_VONES:
+        for (int i = 0; i < n; i++)
+            for (int s = 0; s < B; s++)
+                a[(size_t)i * cap + (size_t)s] = 1;
+        break;
+    case IR_VMATVEC:
+    case IR_VMATTVEC: {
+        const IrTensor *w = &p->tensors[x->c];
+        const int tr = x->op == IR_VMATTVEC, rows = tr ? w->cols : w->rows, cols = tr ? w->rows : w->cols;
+        for (int i = 0; i < rows; i++) {
+            double *ai = a + (size_t)i * cap;
+            for (int s = 0; s < B; s++)
+                ai[s] = 0;
+            for (int j = 0; j < cols; j++) {
+                const double wij = tr ? w->data[(size_t)j * (size_t)w->cols + (size_t)i]
+                                      : w->data[(size_t)i * (size_t)w->cols + (size_t)j];
+                const double *bj = b + (size_t)j * cap;
+                for (int s = 0; s < B; s++)
+                    ai[s] += wij * bj[s];
+            }
+        }
+        break;
+    }
+    case IR_VADD:
+        for (size_t i = 0; i < (size_t)n * cap; i += cap)
+            for (int s = 0; s < B; s++)
+                a[i + (size_t)s] = b[i + (size_t)s] + c[i + (size_t)s];
+        break;
+    case IR_VMUL:
+        for (size_t i = 0; i < (size_t)n * cap; i += cap)
+            for (int s = 0; s < B; s++)
+                a[i + (size_t)s] = b[i + (size_t)s] * c[i + (size_t)s];
+        break;
+    case IR_VSCALE:
+        for (size_t i = 0; i < (size_t)n * cap; i += cap)
+            for (int s = 0; s < B; s++)
+                a[i + (size_t)s] = b[s] * c[i + (size_t)s];
+        break;
+    case IR_VACT: {
+        const IrAct act = (IrAct)(x->c >> 4);
+        const int order = x->c & 15;
+        for (size_t i = 0; i < (size_t)n * cap; i += cap)
+            for (int s = 0; s < B; s++)
+                a[i + (size_t)s] = ir_act_eval(act, order, b[i + (size_t)s]);
+        break;
+    }
+    case IR_VSUM:
+        for (int s = 0; s < B; s++) {
+            double sum = 0;
+            for (int i = 0; i < n; i++)
+                sum += b[(size_t)i * cap + (size_t)s];
+            a[s] = sum;
+        }
+        break;
+    default:
+        break;
+    }
+}
+
 /* One sample (the common case of a single trajectory): registers are plain
  * doubles, no loop per instruction.  With GCC or Clang the dispatch is a
  * jump through a table of label addresses (one indirect branch per
@@ -218,6 +294,17 @@ static VmStatus run_one(Vm *vm, const IrProgram *p, int from, const double *stat
         r[x->a] = ir_extern_eval(&p->externs[x->k], args);
         NEXT;
     }
+    CASE(VLOAD):
+    CASE(VONES):
+    CASE(VMATVEC):
+    CASE(VMATTVEC):
+    CASE(VADD):
+    CASE(VMUL):
+    CASE(VSCALE):
+    CASE(VACT):
+    CASE(VSUM):
+        vec_op(p, x, r, 1, 1);
+        NEXT;
     CASE(OUT): out[x->a] = r[x->b]; NEXT;
 #if !defined(__GNUC__)
         default: break;
@@ -346,6 +433,17 @@ VmStatus vm_run(Vm *vm, const IrProgram *p, int B, const double *state, int stat
                     args[j] = R[(size_t)p->aux[x->b + j] * cap + (size_t)s];
                 a[s] = ir_extern_eval(&p->externs[x->k], args);
             }
+            break;
+        case IR_VLOAD:
+        case IR_VONES:
+        case IR_VMATVEC:
+        case IR_VMATTVEC:
+        case IR_VADD:
+        case IR_VMUL:
+        case IR_VSCALE:
+        case IR_VACT:
+        case IR_VSUM:
+            vec_op(p, x, R, cap, B);
             break;
         case IR_OUT:
             for (s = 0; s < B; s++)

@@ -8,6 +8,11 @@
  * vm-3: the verifier refuses broken programs: a register read before it is
  *       written, an operand out of range, an output written twice or never.
  * vm-4: the prologue runs again when the parameter array changes.
+ * vm-5: the vector (network) instructions: a softplus layer and its
+ *       gradient against the same sums written out here and against
+ *       central differences; a batch equals one sample at a time; every
+ *       activation's derivatives 1..3 against differences of the one
+ *       below; the verifier refuses a product writing over its operand.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -241,6 +246,104 @@ int main(void)
         ok(good && ir_verify(p, err, sizeof err) == 0,
            "vm-4 the prologue is kept for the same parameters and rerun for others");
         vm_free(vm);
+        ir_free(p);
+    }
+    /* vm-5: vector instructions */
+    {
+        static const double W1[6] = {0.7, -1.2, 0.3, 0.9, -0.5, 0.4}, b1[3] = {0.1, -0.2, 0.3},
+                            w2[3] = {1.5, -0.8, 0.6};
+        static const char *outs5[] = {"L", "dLdx0", "dLdx1", "x0sig", "three"};
+        IrProgram *p = ir_new("net");
+        p->nstate = 2;
+        p->nout = 5;
+        p->nregs = 37;
+        p->state_names = names2;
+        p->out_names = outs5;
+        int tW = ir_tensor(p, "W1", 3, 2, W1), tb = ir_tensor(p, "b1", 3, 1, b1),
+            tw = ir_tensor(p, "w2", 3, 1, w2);
+        ir_emit(p, IR_STATE, 0, 0, 0, 0);
+        ir_emit(p, IR_STATE, 1, 0, 0, 1);
+        ir_emit(p, IR_VLOAD, 2, 0, tb, 3);
+        ir_emit(p, IR_VMATVEC, 5, 0, tW, 3);
+        ir_emit(p, IR_VADD, 8, 5, 2, 3);                               /* z */
+        ir_emit(p, IR_VACT, 11, 8, IR_ACT_SOFTPLUS << 4, 3);           /* softplus z */
+        ir_emit(p, IR_VLOAD, 14, 0, tw, 3);
+        ir_emit(p, IR_VMUL, 17, 14, 11, 3);
+        ir_emit(p, IR_VSUM, 20, 17, 0, 3);                             /* L */
+        ir_emit(p, IR_VACT, 21, 8, IR_ACT_SOFTPLUS << 4 | 1, 3);       /* sigmoid z */
+        ir_emit(p, IR_VMUL, 24, 14, 21, 3);
+        ir_emit(p, IR_VMATTVEC, 27, 24, tW, 2);                        /* W1^T (w2 sigma) */
+        ir_emit(p, IR_VSCALE, 29, 0, 21, 3);
+        ir_emit(p, IR_VSUM, 32, 29, 0, 3);
+        ir_emit(p, IR_VONES, 33, 0, 0, 3);
+        ir_emit(p, IR_VSUM, 36, 33, 0, 3);
+        ir_emit(p, IR_OUT, 0, 20, 0, 0);
+        ir_emit(p, IR_OUT, 1, 27, 0, 0);
+        ir_emit(p, IR_OUT, 2, 28, 0, 0);
+        ir_emit(p, IR_OUT, 3, 32, 0, 0);
+        ir_emit(p, IR_OUT, 4, 36, 0, 0);
+        int good = ir_verify(p, err, sizeof err) == 0;
+        ok(good, "vm-5.1 a network program verifies (%s)", good ? "" : err);
+        const IrProgram *pp = p;
+        enum { NB = 5 };
+        Vm *one = vm_alloc(&pp, 1, 1), *batch = vm_alloc(&pp, 1, NB);
+        double xs[2 * NB], ob[5 * NB];
+        int exact = 1, formula = 1, diff = 1;
+        for (int s = 0; s < NB; s++) {
+            xs[2 * s] = uniform(-2, 2);
+            xs[2 * s + 1] = uniform(-2, 2);
+        }
+        exact &= vm_run(batch, p, NB, xs, 2, 0, NULL, ob, 5) == VM_OK;
+        for (int s = 0; s < NB; s++) {
+            double o[5], x0 = xs[2 * s], x1 = xs[2 * s + 1];
+            exact &= vm_run(one, p, 1, xs + 2 * s, 2, 0, NULL, o, 5) == VM_OK;
+            for (int i = 0; i < 5; i++)
+                exact &= o[i] == ob[5 * s + i];
+            double L = 0, g0 = 0, g1 = 0, xsig = 0;
+            for (int i = 0; i < 3; i++) {
+                double z = W1[2 * i] * x0 + W1[2 * i + 1] * x1 + b1[i];
+                double sig = 1 / (1 + exp(-z));
+                L += w2[i] * log(1 + exp(z));
+                g0 += w2[i] * sig * W1[2 * i];
+                g1 += w2[i] * sig * W1[2 * i + 1];
+                xsig += x0 * sig;
+            }
+            formula &= fabs(o[0] - L) < 1e-14 * (1 + fabs(L)) && fabs(o[1] - g0) < 1e-14 &&
+                       fabs(o[2] - g1) < 1e-14 && fabs(o[3] - xsig) < 1e-13 && o[4] == 3;
+            for (int d = 0; d < 2; d++) {
+                const double h = 1e-5;
+                double xp[2] = {x0, x1}, xm[2] = {x0, x1}, op[5], om[5];
+                xp[d] += h;
+                xm[d] -= h;
+                vm_run(one, p, 1, xp, 2, 0, NULL, op, 5);
+                vm_run(one, p, 1, xm, 2, 0, NULL, om, 5);
+                diff &= fabs((op[0] - om[0]) / (2 * h) - o[1 + d]) < 1e-8;
+            }
+        }
+        ok(exact, "vm-5.2 a batch of %d equals the samples one at a time, bit for bit", NB);
+        ok(formula, "vm-5.3 the layer, its gradient and the scaled sum equal the sums written out");
+        ok(diff, "vm-5.4 the gradient program agrees with central differences of the value (1e-8)");
+        vm_free(one);
+        vm_free(batch);
+        /* activation derivatives: order k+1 against a difference of order k */
+        static const char *act_names[] = {"softplus", "tanh", "sigmoid", "relu2", "relu"};
+        for (int a = IR_ACT_SOFTPLUS; a <= IR_ACT_RELU; a++) {
+            int agree = 1;
+            for (int k = 0; k < 3; k++)
+                for (int t = 0; t < 8; t++) {
+                    double x = uniform(-3, 3);
+                    if (fabs(x) < 0.01)
+                        continue; /* relu and relu2 have a kink at 0 */
+                    const double h = 1e-5;
+                    double d = (ir_act_eval(a, k, x + h) - ir_act_eval(a, k, x - h)) / (2 * h);
+                    agree &= fabs(d - ir_act_eval(a, k + 1, x)) < 1e-7 * (1 + fabs(d));
+                }
+            ok(agree, "vm-5.%d %s: derivatives 1..3 agree with differences of the order below",
+               5 + a, act_names[a]);
+        }
+        ir_emit(p, IR_VMATVEC, 1, 0, tW, 3); /* writes r1..r3 while reading r0..r1 */
+        ok(ir_verify(p, err, sizeof err) != 0 && strstr(err, "overlaps"),
+           "vm-5.10 a product writing over its own operand is refused (%s)", err);
         ir_free(p);
     }
     printf("1..%d\n", test_no);
