@@ -10,6 +10,11 @@
  * reused by liveness (linear scan); the operands of a SOLVE are copied into
  * a block of consecutive registers reserved at the end.  (3) The program is
  * verified.
+ *
+ * Vector nodes (networks) become vector instructions on spans of registers.
+ * Their virtual registers are numbered from VBASE up, a span's components
+ * consecutively; they are placed after the scalar registers and not reused
+ * (a network's activations are few, and their lengths differ).
  */
 #include "lang/lower.h"
 
@@ -37,9 +42,13 @@ typedef struct Lower {
     char *shared;      /* virtual register -> depends only on constants and parameters */
     int capshared;
     int *varkind, *varindex; /* Sym variable -> IR input */
+    int nvec;          /* registers taken by vector spans */
 } Lower;
 
 enum { IN_NONE, IN_STATE, IN_PARAM, IN_TIME };
+
+#define VBASE (1 << 28)      /* the first virtual register of vector spans */
+#define ISV(v) ((v) >= VBASE) /* a component of a vector span */
 
 static size_t key_hash(const Key *k)
 {
@@ -55,11 +64,13 @@ static int key_eq(const Key *a, const Key *b)
     return a->op == b->op && a->b == b->b && a->c == b->c && memcmp(&a->k, &b->k, sizeof a->k) == 0;
 }
 
-/* Emit an instruction producing a new virtual register, unless the same one
- * exists already (value numbering).  Returns the register. */
-static int emit(Lower *L, IrOp op, int b, int c, double k)
+/* Emit an instruction producing a new virtual register (a span of len
+ * registers when len > 0), unless the same one exists already (value
+ * numbering).  Returns the register. */
+static int emit_n(Lower *L, IrOp op, int b, int c, double k, int len)
 {
-    if ((op == IR_ADD || op == IR_MUL || op == IR_MIN || op == IR_MAX) && b > c) {
+    if ((op == IR_ADD || op == IR_MUL || op == IR_MIN || op == IR_MAX || op == IR_VADD ||
+         op == IR_VMUL) && b > c) {
         int t = b;
         b = c;
         c = t;
@@ -89,8 +100,17 @@ static int emit(Lower *L, IrOp op, int b, int c, double k)
     for (; L->vals[j]; j = (j + 1) & (L->capkeys - 1))
         if (key_eq(&L->keys[j], &key))
             return L->vals[j];
-    int a = ++L->nvirt;
     int imm = op == IR_CONST ? ir_konst(L->p, k) : (int)k;
+    if (len) {
+        int a = VBASE + L->nvec;
+        L->nvec += len;
+        ir_emit(L->p, op, a, b, c, imm);
+        L->keys[j] = key;
+        L->vals[j] = a;
+        L->nkeys++;
+        return a;
+    }
+    int a = ++L->nvirt;
     ir_emit(L->p, op, a, b, c, imm);
     if (a >= L->capshared) {
         int cap = L->capshared ? 2 * L->capshared : 256;
@@ -101,12 +121,19 @@ static int emit(Lower *L, IrOp op, int b, int c, double k)
         L->capshared = cap;
     }
     int ns = ir_op_sources(op);
+    /* vector spans are never shared (hoisted): nor is what reads them */
     L->shared[a] = op == IR_CONST || op == IR_PARAM ||
-                   (ns >= 1 && op != IR_STATE && op != IR_TIME && L->shared[b] && (ns < 2 || L->shared[c]));
+                   (ns >= 1 && op != IR_STATE && op != IR_TIME && !ISV(b) && L->shared[b] &&
+                    (ns < 2 || (!ISV(c) && L->shared[c])));
     L->keys[j] = key;
     L->vals[j] = a;
     L->nkeys++;
     return a;
+}
+
+static int emit(Lower *L, IrOp op, int b, int c, double k)
+{
+    return emit_n(L, op, b, c, k, 0);
 }
 
 static int konst(Lower *L, double v)
@@ -153,6 +180,13 @@ static int term_abs(Lower *L, SymId t, int *negative)
         return product(L, fabs(c), x->args + 1, x->n - 1);
     }
     return node_reg(L, t);
+}
+
+/* The program's slot of the symbolic tensor t (its values as set now). */
+static int tensor_slot(Lower *L, int t)
+{
+    const SymTensor *w = &L->S->tensors[t];
+    return ir_tensor(L->p, w->name, w->rows, w->cols, w->data);
 }
 
 static const IrOp fn_ops[FN_COUNT] = {
@@ -242,9 +276,42 @@ static int lower_node(Lower *L, SymId id)
         ir_emit(L->p, IR_CALL, a, at, x.n, slot);
         return a;
     }
-    default: /* vector nodes: lowered by the learned-system path */
-        return konst(L, NAN);
+    case SYM_VEC: { /* scalars assembled: moved into a span */
+        int *r = mem_xalloc((size_t)x.n * sizeof *r);
+        for (int i = 0; i < x.n; i++)
+            r[i] = node_reg(L, x.args[i]);
+        int a = VBASE + L->nvec;
+        L->nvec += x.n;
+        for (int i = 0; i < x.n; i++)
+            ir_emit(L->p, IR_MOV, a + i, r[i], 0, 0);
+        mem_free(r);
+        return a;
     }
+    case SYM_COMP:
+        return emit(L, IR_MOV, node_reg(L, x.args[0]) + (int)x.u.var, 0, 0);
+    case SYM_SUMV:
+        return emit(L, IR_VSUM, node_reg(L, x.args[0]), 0, L->S->nodes[x.args[0]].len);
+    case SYM_VPARAM:
+        return emit_n(L, IR_VLOAD, 0, tensor_slot(L, (int)x.u.var), x.len, (int)x.len);
+    case SYM_VONES:
+        return emit_n(L, IR_VONES, 0, 0, x.len, (int)x.len);
+    case SYM_MATVEC:
+    case SYM_MATTVEC: {
+        int b = node_reg(L, x.args[0]);
+        return emit_n(L, x.op == SYM_MATVEC ? IR_VMATVEC : IR_VMATTVEC, b,
+                      tensor_slot(L, (int)x.u.var), x.len, (int)x.len);
+    }
+    case SYM_VADD:
+    case SYM_VMUL:
+    case SYM_VSCALE: {
+        int b = node_reg(L, x.args[0]), c2 = node_reg(L, x.args[1]);
+        IrOp op = x.op == SYM_VADD ? IR_VADD : x.op == SYM_VMUL ? IR_VMUL : IR_VSCALE;
+        return emit_n(L, op, b, c2, x.len, (int)x.len);
+    }
+    case SYM_ACT: /* SymAct and IrAct list the activations in the same order */
+        return emit_n(L, IR_VACT, node_reg(L, x.args[0]), x.fn << 4 | (int)x.u.var, x.len, (int)x.len);
+    }
+    return konst(L, NAN);
 }
 
 static int node_reg(Lower *L, SymId id)
@@ -333,9 +400,9 @@ static void allocate(Lower *L)
                 last[p->aux[x->b + j]] = i;
             continue;
         }
-        if (ns >= 1)
+        if (ns >= 1 && !ISV(x->b))
             last[x->b] = i;
-        if (ns >= 2)
+        if (ns >= 2 && !ISV(x->c))
             last[x->c] = i;
     }
     int nfree = 0, next = 0;
@@ -344,7 +411,7 @@ static void allocate(Lower *L)
 #define RELEASE(v)                                                                 \
     do {                                                                           \
         int v_ = (v);                                                              \
-        if (last[v_] == i && !freed[v_] && !(v_ < L->capshared && L->shared[v_])) { \
+        if (!ISV(v_) && last[v_] == i && !freed[v_] && !(v_ < L->capshared && L->shared[v_])) { \
             freed[v_] = 1;                                                         \
             freelist[nfree++] = phys[v_];                                          \
         }                                                                          \
@@ -378,10 +445,13 @@ static void allocate(Lower *L)
             RELEASE(x->b);
         if (ns >= 2)
             RELEASE(x->c);
-        phys[x->a] = TAKE();
+        if (!ISV(x->a))
+            phys[x->a] = TAKE();
     }
 #undef TAKE
 #undef RELEASE
+    const int nscalar = next;
+#define MAP(v) (ISV(v) ? nscalar + ((v)-VBASE) : phys[v])
     for (int i = 0; i < p->ncode; i++) {
         IrInstr *x = &p->code[i];
         IrOp op = (IrOp)x->op;
@@ -393,15 +463,16 @@ static void allocate(Lower *L)
             continue;
         }
         if (op != IR_OUT)
-            x->a = phys[x->a];
+            x->a = MAP(x->a);
         if (ns >= 1)
-            x->b = phys[x->b];
+            x->b = MAP(x->b);
         if (ns >= 2)
-            x->c = phys[x->c];
+            x->c = MAP(x->c);
     }
+#undef MAP
     for (int j = 0; j < p->naux; j++)
         p->aux[j] = phys[p->aux[j]];
-    p->nregs = next;
+    p->nregs = nscalar + L->nvec;
     mem_free(last);
     mem_free(phys);
     mem_free(freelist);

@@ -342,7 +342,7 @@ int ir_verify(const IrProgram *p, char *err, size_t errlen)
             if (op == IR_VLOAD && (x->k < 1 || x->k > p->tensors[x->c].rows * p->tensors[x->c].cols))
                 FAIL("instruction %d: VLOAD of %d values from a tensor of %d", i, x->k,
                      p->tensors[x->c].rows * p->tensors[x->c].cols);
-            if (op == IR_VACT && ((x->c >> 4) > IR_ACT_RELU || (x->c & 15) > 3))
+            if (op == IR_VACT && (x->c >> 4) > IR_ACT_RELU)
                 FAIL("instruction %d: bad activation code %d", i, x->c);
             for (int j = 0; j < al; j++) {
                 if (!REG_OK(x->a + j))

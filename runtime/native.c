@@ -222,7 +222,10 @@ static void cache_dir(char *buf, size_t n)
 
 int native_attach(IrProgram *p, char *err, size_t errlen)
 {
-    if (p->ntensors) {
+    int vector = 0;
+    for (int i = 0; i < p->ncode; i++)
+        vector |= p->code[i].op >= IR_VLOAD && p->code[i].op <= IR_VSUM;
+    if (vector) {
         snprintf(err, errlen, "%s evaluates a network, which only the VM runs for now", p->name);
         return -1;
     }
