@@ -290,7 +290,8 @@ static int one_system(Front *F, const Item *it, ElFormat format, FILE *out)
     Sym *S = sym_new(F->arena);
     Mech m;
     int rc = 0;
-    if (mech_build(&m, S, &F->diag, it) != 0)
+    /* the IR of a learned system is printable; its symbolic equations are not */
+    if (mech_build(&m, S, &F->diag, it, format == EL_IR ? MECH_NETS : 0) != 0)
         rc = 1;
     else if (format == EL_IR)
         print_ir(&m, out);
@@ -331,7 +332,7 @@ int el_run(Front *F, const char *system, ElFormat format, FILE *out)
             int has_net = 0;
             for (const Stmt *s = it->stmts; s; s = s->next)
                 has_net |= s->kind == ST_NET;
-            if (has_net && !system) {
+            if (has_net && !system && format != EL_IR) {
                 fprintf(out, "%s system %s: learned (has a net); its equations are evaluated "
                              "numerically\n",
                         format == EL_LATEX ? "%" : "#", it->name.name);

@@ -9,7 +9,11 @@
 #include "lang/mech.h"
 
 #include <dlfcn.h>
+#include <math.h>
 #include <string.h>
+
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
 
 #include "runtime/mem.h"
 
@@ -20,6 +24,14 @@ typedef struct LetValue {
     SymId value[2];
 } LetValue;
 
+/* A net's layers once built: its tensors in the symbolic core. */
+typedef struct NetLayers {
+    const Stmt *decl;
+    int nlayers;  /* weight matrices: hidden layers + 1 */
+    int *w, *b;   /* tensor ids of each layer's weights and biases */
+    SymAct act;
+} NetLayers;
+
 typedef struct Tr {
     Sym *S;
     Diag *d;
@@ -27,10 +39,20 @@ typedef struct Tr {
     LetValue *lets;
     int nlets;
     int errors;
+    NetLayers *nets;
+    int nnets;
+    int allow_nets;
 } Tr;
 
 static SymId tr(Tr *T, const Expr *e);
 static SymId tr_extern(Tr *T, const Expr *e);
+static SymId tr_net_vector(Tr *T, const Expr *e);
+
+/* A let's value: for `let a, b = net(...)` the net's output vector. */
+static SymId let_expr(Tr *T, const Stmt *s)
+{
+    return s->nnames > 1 ? tr_net_vector(T, s->value) : tr(T, s->value);
+}
 
 static SymId let_value(Tr *T, const Stmt *s)
 {
@@ -38,7 +60,7 @@ static SymId let_value(Tr *T, const Stmt *s)
     for (int i = 0; i < T->nlets; i++)
         if (T->lets[i].stmt == s) {
             if (!T->lets[i].value[mode])
-                T->lets[i].value[mode] = tr(T, s->value);
+                T->lets[i].value[mode] = let_expr(T, s);
             return T->lets[i].value[mode];
         }
     return 0;
@@ -73,7 +95,7 @@ static SymId tr_name(Tr *T, const Expr *e)
     case REF_LET: {
         SymId v = let_value(T, e->decl);
         if (v)
-            return v;
+            return ((const Stmt *)e->decl)->nnames > 1 ? sym_comp(S, v, e->index) : v;
         break;
     }
     default:
@@ -125,6 +147,133 @@ static SymId tr_extern(Tr *T, const Expr *e)
     return sym_ext(S, k, args, n, 0);
 }
 
+double mech_const_value(const Expr *e)
+{
+    switch (e->kind) {
+    case EX_NUM: return e->num;
+    case EX_NAME:
+        if (e->ref == REF_PI)
+            return 3.14159265358979323846;
+        if (e->ref == REF_E)
+            return 2.71828182845904523536;
+        if (e->ref == REF_CONST)
+            return mech_const_value(((const Item *)e->decl)->value);
+        return NAN;
+    case EX_NEG: return -mech_const_value(e->a);
+    case EX_ADD: return mech_const_value(e->a) + mech_const_value(e->b);
+    case EX_SUB: return mech_const_value(e->a) - mech_const_value(e->b);
+    case EX_MUL: return mech_const_value(e->a) * mech_const_value(e->b);
+    case EX_DIV: return mech_const_value(e->a) / mech_const_value(e->b);
+    case EX_POW: return pow(mech_const_value(e->a), mech_const_value(e->b));
+    case EX_CALL: {
+        int fn = sym_fn_by_name(e->id.name);
+        if (fn < 0)
+            return NAN;
+        double a = mech_const_value(e->args), b = e->nargs > 1 ? mech_const_value(e->args->next) : 0;
+        return sym_fn_eval((SymFn)fn, a, b);
+    }
+    default: return NAN;
+    }
+}
+
+static const Expr *net_arg(const Stmt *s, const char *key)
+{
+    for (const NetArg *a = s->netargs; a; a = a->next)
+        if (strcmp(a->key.name, key) == 0)
+            return a->value;
+    return NULL;
+}
+
+/* The seed of a net's initial weights: from its name, so a file gives the
+ * same network on every run and on every machine (FNV-1a). */
+static unsigned long net_seed(const char *name)
+{
+    uint64_t h = 1469598103934665603u;
+    for (const char *c = name; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211u;
+    return (unsigned long)(h ^ (h >> 32));
+}
+
+/* Build the tensors of an mlp net (checked) and initialise them.
+ *   lnn:    Cranmer et al., "Lagrangian Neural Networks" (2020), appendix:
+ *           biases 0; weights normal, sigma = 2.2/sqrt(n) in the first
+ *           layer, 0.58 i/sqrt(n) in hidden layer i (i = 1, 2, ...), and
+ *           sqrt(n) in the output layer, n = max(fan in, fan out).
+ *   xavier: Glorot and Bengio (2010): biases 0; weights uniform in
+ *           [-a, a], a = sqrt(6/(fan in + fan out)). */
+static NetLayers *net_layers(Tr *T, const Stmt *decl)
+{
+    for (int i = 0; i < T->nnets; i++)
+        if (T->nets[i].decl == decl)
+            return &T->nets[i];
+    Sym *S = T->S;
+    NetLayers *grown = arena_alloc(S->arena, (size_t)(T->nnets + 1) * sizeof *grown);
+    if (T->nnets)
+        memcpy(grown, T->nets, (size_t)T->nnets * sizeof *grown);
+    T->nets = grown;
+    NetLayers *N = &T->nets[T->nnets++];
+    const Expr *hidden = net_arg(decl, "hidden"), *act = net_arg(decl, "activation"),
+               *init = net_arg(decl, "init"), *out = net_arg(decl, "out");
+    int nh = hidden ? hidden->nargs : 0;
+    int *width = arena_alloc(S->arena, (size_t)(nh + 2) * sizeof *width);
+    width[0] = (int)mech_const_value(net_arg(decl, "in"));
+    int k = 1;
+    for (const Expr *w = hidden ? hidden->args : NULL; w; w = w->next)
+        width[k++] = (int)mech_const_value(w);
+    width[k] = out ? (int)mech_const_value(out) : 1;
+    N->decl = decl;
+    N->nlayers = nh + 1;
+    N->w = arena_alloc(S->arena, (size_t)N->nlayers * sizeof *N->w);
+    N->b = arena_alloc(S->arena, (size_t)N->nlayers * sizeof *N->b);
+    N->act = ACT_SOFTPLUS;
+    for (int a = 0; act && a < ACT_COUNT; a++)
+        if (strcmp(act->id.name, sym_act_name((SymAct)a)) == 0)
+            N->act = (SymAct)a;
+    int xavier = init && strcmp(init->id.name, "xavier") == 0;
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, net_seed(decl->names[0].name));
+    const char *name = decl->names[0].name;
+    for (int l = 0; l < N->nlayers; l++) {
+        int fan_in = width[l], fan_out = width[l + 1];
+        N->w[l] = sym_add_tensor(S, arena_printf(S->arena, "%s.W%d", name, l + 1), fan_out, fan_in);
+        N->b[l] = sym_add_tensor(S, arena_printf(S->arena, "%s.b%d", name, l + 1), fan_out, 1);
+        double *w = arena_alloc(S->arena, (size_t)fan_out * (size_t)fan_in * sizeof *w);
+        double *b = arena_alloc(S->arena, (size_t)fan_out * sizeof *b);
+        double n = fan_in > fan_out ? fan_in : fan_out;
+        double sigma = l == 0 ? 2.2 / sqrt(n) : l == N->nlayers - 1 ? sqrt(n) : 0.58 * l / sqrt(n);
+        double lim = sqrt(6.0 / (fan_in + fan_out));
+        for (size_t i = 0; i < (size_t)fan_out * (size_t)fan_in; i++)
+            w[i] = xavier ? gsl_ran_flat(rng, -lim, lim) : gsl_ran_gaussian(rng, sigma);
+        for (int i = 0; i < fan_out; i++)
+            b[i] = 0;
+        S->tensors[N->w[l]].data = w;
+        S->tensors[N->b[l]].data = b;
+    }
+    gsl_rng_free(rng);
+    return N;
+}
+
+/* A call of a net: its layers as vector nodes (a network is a handful of
+ * nodes, whatever its width).  Returns the output vector. */
+static SymId tr_net_vector(Tr *T, const Expr *e)
+{
+    Sym *S = T->S;
+    NetLayers *N = net_layers(T, e->decl);
+    SymId args[4096];
+    int n = 0;
+    S->no_expand++;
+    for (const Expr *a = e->args; a && n < 4096; a = a->next)
+        args[n++] = tr(T, a);
+    S->no_expand--;
+    SymId h = sym_vec(S, args, n);
+    for (int l = 0; l < N->nlayers; l++) {
+        h = sym_vadd(S, sym_matvec(S, N->w[l], h), sym_vparam(S, N->b[l]));
+        if (l < N->nlayers - 1)
+            h = sym_act(S, N->act, 0, h);
+    }
+    return h;
+}
+
 static SymId tr(Tr *T, const Expr *e)
 {
     Sym *S = T->S;
@@ -148,6 +297,8 @@ static SymId tr(Tr *T, const Expr *e)
     case EX_CALL: {
         if (e->ref == REF_EXTERN)
             return tr_extern(T, e);
+        if (e->ref == REF_NET && T->allow_nets)
+            return sym_comp(S, tr_net_vector(T, e), 0);
         int fn = e->ref == REF_BUILTIN ? sym_fn_by_name(e->id.name) : -1;
         if (fn < 0) {
             diag_error(T->d, e->loc,
@@ -173,8 +324,10 @@ static SymId tr(Tr *T, const Expr *e)
 
 SymId mech_expr(Mech *m, Diag *d, const Expr *e)
 {
-    Tr T = {m->S, d, m, m->lets, m->nlets, 0};
+    Tr T = {m->S, d, m, m->lets, m->nlets, 0, m->nets, m->nnets, m->allow_nets};
     SymId r = tr(&T, e);
+    m->nets = T.nets; /* a record may call a net L does not */
+    m->nnets = T.nnets;
     return T.errors ? 0 : r;
 }
 
@@ -309,12 +462,12 @@ static void closed_form(Mech *m)
     m->accel = MECH_ACCEL_SYMBOLIC;
 }
 
-int mech_build(Mech *m, Sym *S, Diag *d, const Item *sys)
+int mech_build(Mech *m, Sym *S, Diag *d, const Item *sys, int flags)
 {
     memset(m, 0, sizeof *m);
     m->S = S;
     m->sys = sys;
-    Tr T = {S, d, m, NULL, 0, 0};
+    Tr T = {S, d, m, NULL, 0, 0, NULL, 0, (flags & MECH_NETS) != 0};
     int nlets = 0;
     for (const Stmt *s = sys->stmts; s; s = s->next) {
         m->n += s->kind == ST_COORD;
@@ -369,9 +522,9 @@ int mech_build(Mech *m, Sym *S, Diag *d, const Item *sys)
     for (const Stmt *s = sys->stmts; s; s = s->next) {
         switch (s->kind) {
         case ST_LET:
-            if (s->nnames == 1) {
+            if (s->nnames == 1 || T.allow_nets) {
                 T.lets[T.nlets].stmt = s;
-                T.lets[T.nlets++].value[0] = tr(&T, s->value);
+                T.lets[T.nlets++].value[0] = let_expr(&T, s);
             } else {
                 diag_error(d, s->loc, "a destructuring let binds the outputs of a net, which are "
                                       "evaluated numerically, not derived symbolically");
@@ -406,6 +559,10 @@ int mech_build(Mech *m, Sym *S, Diag *d, const Item *sys)
     }
     m->lets = T.lets;
     m->nlets = T.nlets;
+    m->learned = T.nnets > 0;
+    m->nets = T.nets;
+    m->nnets = T.nnets;
+    m->allow_nets = T.allow_nets;
     if (T.errors)
         return T.errors;
     if (m->given_accel)
@@ -460,7 +617,9 @@ int mech_build(Mech *m, Sym *S, Diag *d, const Item *sys)
         m->cyclic[i] = dLdq[i] == S->zero && m->Q[i] == S->zero &&
                        sym_diff(S, m->D, m->v[i]) == S->zero;
 
-    if (m->m_diagonal || n <= 2 || m->m_constant)
+    /* a learned M is solved numerically, sample by sample, so a singular one
+     * is caught where it happens */
+    if (!m->learned && (m->m_diagonal || n <= 2 || m->m_constant))
         closed_form(m);
     return 0;
 }

@@ -44,12 +44,20 @@ typedef struct Mech {
     int *a;             /* variable ids of the accelerations q'' (for records), or NULL */
     void *lets;         /* the lets' values (mech.c) */
     int nlets;
+    int learned;        /* L or accel calls a net (its tensors are in S) */
+    void *nets;         /* the nets built so far (mech.c) */
+    int nnets, allow_nets;
 } Mech;
+
+enum { MECH_NETS = 1 }; /* mech_build flags: translate net calls (else refuse them) */
+
+/* The value of a checked constant expression. */
+double mech_const_value(const Expr *e);
 
 /* Build the equations of system `sys` (checked, without errors).  Returns 0
  * on success; otherwise the errors (constructs the symbolic core cannot
  * derive yet) are in `d`. */
-int mech_build(Mech *m, Sym *S, Diag *d, const Item *sys);
+int mech_build(Mech *m, Sym *S, Diag *d, const Item *sys, int flags);
 
 /* An expression of the system (a job's record): coordinates, velocities,
  * accelerations q'', parameters, lets, t.  Returns 0 after reporting an

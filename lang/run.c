@@ -28,31 +28,7 @@
 /* The value of a constant expression (checked: it has one). */
 static double value(const Expr *e)
 {
-    switch (e->kind) {
-    case EX_NUM: return e->num;
-    case EX_NAME:
-        if (e->ref == REF_PI)
-            return 3.14159265358979323846;
-        if (e->ref == REF_E)
-            return 2.71828182845904523536;
-        if (e->ref == REF_CONST)
-            return value(((const Item *)e->decl)->value);
-        return NAN;
-    case EX_NEG: return -value(e->a);
-    case EX_ADD: return value(e->a) + value(e->b);
-    case EX_SUB: return value(e->a) - value(e->b);
-    case EX_MUL: return value(e->a) * value(e->b);
-    case EX_DIV: return value(e->a) / value(e->b);
-    case EX_POW: return pow(value(e->a), value(e->b));
-    case EX_CALL: {
-        int fn = sym_fn_by_name(e->id.name);
-        if (fn < 0)
-            return NAN;
-        double a = value(e->args), b = e->nargs > 1 ? value(e->args->next) : 0;
-        return sym_fn_eval((SymFn)fn, a, b);
-    }
-    default: return NAN;
-    }
+    return mech_const_value(e);
 }
 
 static const Setting *setting(const Item *job, const char *name)
@@ -91,7 +67,9 @@ static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
     const Item *sys = find_system(F, job->targets[0].name);
     for (const Stmt *s = sys->stmts; s; s = s->next)
         if (s->kind == ST_NET)
-            return not_yet(F, job, "simulating a learned system");
+            for (const NetArg *a = s->netargs; a; a = a->next)
+                if (strcmp(a->key.name, "weights") == 0)
+                    return not_yet(F, job, "reading a weights file");
     const Setting *samples_s = setting(job, "samples");
     double nsamples = samples_s ? value(samples_s->e1) : 1;
     /* sizes a run could never finish or hold: refused before anything starts */
@@ -113,7 +91,7 @@ static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
 
     Sym *S = sym_new(F->arena);
     Mech m;
-    if (mech_build(&m, S, &F->diag, sys) != 0) {
+    if (mech_build(&m, S, &F->diag, sys, MECH_NETS) != 0) {
         sym_free(S);
         return 1;
     }

@@ -201,7 +201,7 @@ void ir_print(FILE *out, const IrProgram *p)
         const IrInstr *x = &p->code[i];
         if (i == p->nprologue && i > 0)
             fputs("  -- per sample:\n", out);
-        fprintf(out, "%5d  %-6s", i, ir_op_name((IrOp)x->op));
+        fprintf(out, "%5d  %-6s%s", i, ir_op_name((IrOp)x->op), strlen(ir_op_name((IrOp)x->op)) >= 6 ? " " : "");
         switch ((IrOp)x->op) {
         case IR_CONST: fprintf(out, "r%d, %.17g\n", x->a, p->konst[x->k]); break;
         case IR_STATE:
