@@ -49,6 +49,8 @@ void ir_free(IrProgram *p)
     mem_free(p->konst);
     mem_free(p->aux);
     mem_free(p->externs);
+    for (int k = 0; k < p->ntensors; k++)
+        mem_free(p->tensors[k].wt);
     mem_free(p->tensors);
     mem_free(p);
 }
@@ -101,8 +103,24 @@ int ir_tensor(IrProgram *p, const char *name, int rows, int cols, const double *
         if (p->tensors[i].data == data && p->tensors[i].rows == rows && p->tensors[i].cols == cols)
             return i;
     p->tensors = mem_xrealloc(p->tensors, (size_t)(p->ntensors + 1) * sizeof *p->tensors);
-    p->tensors[p->ntensors] = (IrTensor){name, rows, cols, data};
-    return p->ntensors++;
+    p->tensors[p->ntensors] = (IrTensor){name, rows, cols, data, NULL};
+    if (rows > 1 && cols > 1 && data)
+        p->tensors[p->ntensors].wt = mem_xalloc((size_t)rows * (size_t)cols * sizeof(double));
+    p->ntensors++;
+    ir_tensor_refresh(p);
+    return p->ntensors - 1;
+}
+
+void ir_tensor_refresh(IrProgram *p)
+{
+    for (int k = 0; k < p->ntensors; k++) {
+        IrTensor *w = &p->tensors[k];
+        if (!w->wt)
+            continue;
+        for (int i = 0; i < w->rows; i++)
+            for (int j = 0; j < w->cols; j++)
+                w->wt[(size_t)j * (size_t)w->rows + (size_t)i] = w->data[(size_t)i * (size_t)w->cols + (size_t)j];
+    }
 }
 
 void ir_spans(const IrProgram *p, const IrInstr *x, int *alen, int *blen, int *clen)

@@ -93,6 +93,7 @@ typedef struct IrTensor {
     const char *name;
     int rows, cols;
     const double *data; /* row-major; owned by the caller */
+    double *wt;         /* its transpose (cols x rows), the program's: see ir_tensor_refresh */
 } IrTensor;
 
 /* Activation functions of VACT (the order of SymAct in lang/sym.h). */
@@ -149,6 +150,8 @@ int ir_aux(IrProgram *p, const int *regs, int n); /* store a register list; its 
 int ir_extern(IrProgram *p, const char *name, void *fn, int nargs, uint32_t deriv); /* slot */
 
 int ir_tensor(IrProgram *p, const char *name, int rows, int cols, const double *data); /* slot */
+/* Recompute the tensors' transposes after their data changed (training). */
+void ir_tensor_refresh(IrProgram *p);
 
 /* The lengths of the register spans an instruction writes (a) and reads
  * (b, c): 1 for scalars, the vector length for vector instructions. */

@@ -139,6 +139,21 @@ static int solve_one(Vm *vm, const IrProgram *p, const IrInstr *x, int s)
  * register file with stride cap (cap = B = 1 for run_one).  Register a+i
  * of sample s is R[(a+i)*cap + s]; the loops run innermost over samples, so
  * a batch is a matrix product done a row at a time. */
+/* y += a x over n contiguous doubles, unrolled by four so the compiler
+ * pairs the independent updates into vector instructions. */
+static void axpy(double *restrict y, const double *restrict x, double a, size_t n)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        y[i] += x[i] * a;
+        y[i + 1] += x[i + 1] * a;
+        y[i + 2] += x[i + 2] * a;
+        y[i + 3] += x[i + 3] * a;
+    }
+    for (; i < n; i++)
+        y[i] += x[i] * a;
+}
+
 static void vec_op(const IrProgram *p, const IrInstr *x, double *R, size_t cap, int B)
 {
     double *a = R + (size_t)x->a * cap;
@@ -160,6 +175,33 @@ static void vec_op(const IrProgram *p, const IrInstr *x, double *R, size_t cap, 
     case IR_VMATVEC:
     case IR_VMATTVEC: {
         const IrTensor *w = &p->tensors[x->c];
+        if (cap == 1) {
+            /* one sample: a sum of scaled columns (or rows), each output an
+             * independent accumulator, so the loop vectorises; the terms
+             * are added in the same order as below */
+            double *restrict ao = a;
+            const double *restrict bi = b, *restrict W = w->data;
+            const size_t nr = (size_t)w->rows, nc = (size_t)w->cols;
+            if (x->op == IR_VMATVEC && w->wt) {
+                for (size_t i = 0; i < nr; i++)
+                    ao[i] = 0;
+                for (size_t j = 0; j < nc; j++)
+                    axpy(ao, w->wt + j * nr, bi[j], nr);
+            } else if (x->op == IR_VMATVEC) {
+                for (size_t i = 0; i < nr; i++) {
+                    double sum = 0;
+                    for (size_t j = 0; j < nc; j++)
+                        sum += W[i * nc + j] * bi[j];
+                    ao[i] = sum;
+                }
+            } else {
+                for (size_t j = 0; j < nc; j++)
+                    ao[j] = 0;
+                for (size_t i = 0; i < nr; i++)
+                    axpy(ao, W + i * nc, bi[i], nc);
+            }
+            break;
+        }
         const int tr = x->op == IR_VMATTVEC, rows = tr ? w->cols : w->rows, cols = tr ? w->rows : w->cols;
         for (int i = 0; i < rows; i++) {
             double *ai = a + (size_t)i * cap;
