@@ -573,8 +573,27 @@ int mech_build(Mech *m, Sym *S, Diag *d, const Item *sys, int flags)
     m->M = alloc(S, (size_t)(n * n), sizeof *m->M);
     m->f = alloc(S, (size_t)n, sizeof *m->f);
     m->cyclic = alloc(S, (size_t)n, sizeof *m->cyclic);
-    for (int i = 0; i < n; i++)
-        m->p[i] = sym_diff(S, m->L, m->v[i]);
+    SymId *dLdq = alloc(S, (size_t)n, sizeof *dLdq);
+    if (m->learned) {
+        /* through a network: one reverse sweep gives every dL/dq' and dL/dq
+         * (sharing the backward pass); M and the mixed block are then
+         * forward derivatives of it (forward-over-reverse) */
+        int *vars = alloc(S, (size_t)(2 * n), sizeof *vars);
+        SymId *g = alloc(S, (size_t)(2 * n), sizeof *g);
+        for (int i = 0; i < n; i++) {
+            vars[i] = m->v[i];
+            vars[n + i] = m->q[i];
+        }
+        sym_grad(S, m->L, vars, 2 * n, g);
+        for (int i = 0; i < n; i++) {
+            m->p[i] = g[i];
+            dLdq[i] = g[n + i];
+        }
+    } else
+        for (int i = 0; i < n; i++) {
+            m->p[i] = sym_diff(S, m->L, m->v[i]);
+            dLdq[i] = sym_diff(S, m->L, m->q[i]);
+        }
     m->m_constant = m->m_diagonal = 1;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++) {
@@ -585,9 +604,6 @@ int mech_build(Mech *m, Sym *S, Diag *d, const Item *sys, int flags)
             if (sym_depends(S, mij, -1, SV_COORD) || sym_depends(S, mij, -1, SV_TIME))
                 m->m_constant = 0;
         }
-    SymId *dLdq = alloc(S, (size_t)n, sizeof *dLdq);
-    for (int i = 0; i < n; i++)
-        dLdq[i] = sym_diff(S, m->L, m->q[i]);
     for (int i = 0; i < n; i++) {
         SymId *terms = alloc(S, (size_t)(n + 4), sizeof *terms);
         int k = 0;
