@@ -608,8 +608,14 @@ int mech_build(Mech *m, Sym *S, Diag *d, const Item *sys, int flags)
         SymId *terms = alloc(S, (size_t)(n + 4), sizeof *terms);
         int k = 0;
         terms[k++] = dLdq[i];
-        for (int j = 0; j < n; j++)
-            terms[k++] = sym_neg(S, sym_mul2(S, sym_diff(S, m->p[i], m->q[j]), sym_var(S, m->v[j])));
+        if (m->learned) { /* (dp/dq) q' as one Jacobian-vector product: one sweep, not n */
+            SymId *dirs = alloc(S, (size_t)n, sizeof *dirs);
+            for (int j = 0; j < n; j++)
+                dirs[j] = sym_var(S, m->v[j]);
+            terms[k++] = sym_neg(S, sym_jvp(S, m->p[i], m->q, dirs, n));
+        } else
+            for (int j = 0; j < n; j++)
+                terms[k++] = sym_neg(S, sym_mul2(S, sym_diff(S, m->p[i], m->q[j]), sym_var(S, m->v[j])));
         terms[k++] = sym_neg(S, sym_diff(S, m->p[i], m->t));
         terms[k++] = m->Q[i];
         terms[k++] = sym_neg(S, sym_diff(S, m->D, m->v[i]));

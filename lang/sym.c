@@ -1204,6 +1204,10 @@ double sym_act_eval(SymAct act, int k, double x)
 /* Forward rule of a vector node (or of a scalar node of vectors). */
 static SymId diff_rec(Sym *S, SymId id, int var);
 
+/* diff_rec's `var` for a directional derivative: the leaves' tangents are
+ * S->seed[variable] (0: none). */
+enum { JVP_VAR = -2 };
+
 static SymId vec_diff(Sym *S, SymId id, int var)
 {
     SymNode x = S->nodes[id]; /* a copy: the constructors below may move nodes */
@@ -1379,7 +1383,8 @@ static SymId diff_rec(Sym *S, SymId id, int var)
     if (x->op == SYM_NUM)
         r = S->zero;
     else if (x->op == SYM_VAR)
-        r = (int)x->u.var == var ? S->one : S->zero;
+        r = var == JVP_VAR ? (S->seed[x->u.var] ? S->seed[x->u.var] : S->zero)
+                           : (int)x->u.var == var ? S->one : S->zero;
     else if (x->op >= SYM_VEC && x->op != SYM_EXT)
         r = vec_diff(S, id, var);
     else {
@@ -1416,6 +1421,22 @@ SymId sym_diff(Sym *S, SymId id, int var)
         S->memo_var = var;
     }
     return diff_rec(S, id, var);
+}
+
+SymId sym_jvp(Sym *S, SymId id, const int *vars, const SymId *dirs, int n)
+{
+    if (S->memo)
+        memset(S->memo, 0, (size_t)S->capmemo * sizeof *S->memo);
+    S->memo_var = JVP_VAR;
+    S->seed = mem_xalloc((size_t)(S->nvars + 1) * sizeof *S->seed);
+    memset(S->seed, 0, (size_t)(S->nvars + 1) * sizeof *S->seed);
+    for (int i = 0; i < n; i++)
+        S->seed[vars[i]] = dirs[i];
+    SymId r = diff_rec(S, id, JVP_VAR);
+    mem_free(S->seed);
+    S->seed = NULL;
+    /* the memo holds this direction's tangents: the next sym_diff resets it */
+    return r;
 }
 
 /* Mark the nodes reachable from `root` (ids below `limit`). */

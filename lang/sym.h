@@ -119,6 +119,7 @@ typedef struct Sym {
     SymId *memo;
     uint32_t capmemo;
     int memo_var;
+    SymId *seed;      /* sym_jvp: the tangent of each variable, while it runs */
 } Sym;
 
 Sym *sym_new(Arena *a); /* allocations live in the arena; free it to free all */
@@ -169,6 +170,9 @@ SymId sym_diff(Sym *S, SymId id, int var);
 /* Gradient with respect to vars[0..n-1] by reverse accumulation (one sweep
  * over the graph); the same results as sym_diff, built another way. */
 void sym_grad(Sym *S, SymId id, const int *vars, int n, SymId *out);
+/* The directional derivative sum_i d(id)/d(vars[i]) * dirs[i], in one
+ * forward sweep (a Jacobian-vector product). */
+SymId sym_jvp(Sym *S, SymId id, const int *vars, const SymId *dirs, int n);
 
 /* Vectors and networks.  Tensors are parameters: differentiation with
  * respect to scalar variables treats them as constants. */

@@ -305,6 +305,9 @@ int main(void)
             SymId g[2];
             sym_grad(S, L, (int[]){vx, vy}, 2, g);
             SymId roots[5] = {L, g[0], g[1], sym_diff(S, g[0], vy), sym_sumv(S, h1)};
+            /* a Jacobian-vector product against the same combination of partials */
+            SymId jv = sym_jvp(S, g[0], (int[]){vx, vy}, (SymId[]){m, x}, 2);
+            SymId jv_want = sym_add2(S, sym_mul2(S, m, sym_diff(S, g[0], vx)), sym_mul2(S, x, sym_diff(S, g[0], vy)));
             const char *names[5] = {"L", "Lx", "Ly", "Lxy", "sum_h1"};
             Mech mech = {0};
             mech.S = S;
@@ -335,6 +338,7 @@ int main(void)
                 pt[vy] = st[4 * s + 1];
                 pt[vp] = 2.0;
                 good &= vm_run(one, p, 1, st + 4 * s, 4, 0, par, o, 5) == VM_OK;
+                good &= close_to(sym_eval(S, jv, pt), sym_eval(S, jv_want, pt), 1e-12);
                 for (int i = 0; i < 5; i++) {
                     good &= close_to(o[i], sym_eval(S, roots[i], pt), 1e-12);
                     same &= o[i] == ob[5 * s + i];
@@ -342,7 +346,7 @@ int main(void)
                 mem_free(pt);
             }
             ok(good && nvec >= 3, "sym-6.%d %s network lowered to %d instructions (%d matrix products, "
-               "%d registers): value and derivatives equal sym_eval", 2 * act + 1,
+               "%d registers): value and derivatives equal sym_eval; a JVP equals its partials", 2 * act + 1,
                sym_act_name((SymAct)act), p->ncode, nvec, p->nregs);
             ok(same, "sym-6.%d %s network: a batch of %d equals one sample at a time", 2 * act + 2,
                sym_act_name((SymAct)act), NB);
