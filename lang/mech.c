@@ -16,6 +16,7 @@
 #include <gsl/gsl_rng.h>
 
 #include "runtime/mem.h"
+#include "runtime/weights.h"
 
 /* A let's value, built on first use in each mode (expanded at the top
  * level, unexpanded inside function arguments). */
@@ -42,6 +43,7 @@ typedef struct Tr {
     NetLayers *nets;
     int nnets;
     int allow_nets;
+    int io_errors; /* weights files that cannot be read (exit status 4) */
 } Tr;
 
 static SymId tr(Tr *T, const Expr *e);
@@ -194,6 +196,48 @@ static unsigned long net_seed(const char *name)
     return (unsigned long)(h ^ (h >> 32));
 }
 
+/* Replace a net's initial weights by those of its weights file: tensors W1,
+ * b1, W2, b2, ... with the net's shapes.  A file that cannot be read is an
+ * I/O error; one that does not fit the net is an error in the input. */
+static void load_weights(Tr *T, NetLayers *N, const Expr *wfile)
+{
+    Sym *S = T->S;
+    const char *path = wfile->str;
+    if (path[0] != '/') { /* relative to the .lag file that names it */
+        const char *src = T->d->src[wfile->loc.file].name, *slash = strrchr(src, '/');
+        if (slash)
+            path = arena_printf(S->arena, "%.*s/%s", (int)(slash - src), src, path);
+    }
+    WeightsTensor *w;
+    int n;
+    char err[1024];
+    if (weights_read(path, &w, &n, err, sizeof err) != 0) {
+        diag_error(T->d, wfile->loc, "%s", err);
+        T->errors++;
+        T->io_errors++;
+        return;
+    }
+    const char *net = N->decl->names[0].name;
+    if (n != 2 * N->nlayers) {
+        diag_error(T->d, wfile->loc, "'%s' holds %d tensors; net '%s' has %d layers, so %d (W1, b1, ...)",
+                   wfile->str, n, net, N->nlayers, 2 * N->nlayers);
+        T->errors++;
+    }
+    for (int k = 0; k < n && k < 2 * N->nlayers; k++) {
+        const SymTensor *st = &S->tensors[k % 2 ? N->b[k / 2] : N->w[k / 2]];
+        char want[32];
+        snprintf(want, sizeof want, "%c%d", k % 2 ? 'b' : 'W', k / 2 + 1);
+        if (strcmp(w[k].name, want) != 0 || w[k].rows != st->rows || w[k].cols != st->cols) {
+            diag_error(T->d, wfile->loc, "'%s': tensor %d is %s (%dx%d); net '%s' needs %s (%dx%d)",
+                       wfile->str, k + 1, w[k].name, w[k].rows, w[k].cols, net, want, st->rows, st->cols);
+            T->errors++;
+            break;
+        }
+        memcpy(st->data, w[k].data, (size_t)st->rows * (size_t)st->cols * sizeof(double));
+    }
+    weights_free(w, n);
+}
+
 /* Build the tensors of an mlp net (checked) and initialise them.
  *   lnn:    Cranmer et al., "Lagrangian Neural Networks" (2020), appendix:
  *           biases 0; weights normal, sigma = 2.2/sqrt(n) in the first
@@ -250,6 +294,9 @@ static NetLayers *net_layers(Tr *T, const Stmt *decl)
         S->tensors[N->b[l]].data = b;
     }
     gsl_rng_free(rng);
+    const Expr *wfile = net_arg(decl, "weights");
+    if (wfile)
+        load_weights(T, N, wfile);
     return N;
 }
 
@@ -324,7 +371,7 @@ static SymId tr(Tr *T, const Expr *e)
 
 SymId mech_expr(Mech *m, Diag *d, const Expr *e)
 {
-    Tr T = {m->S, d, m, m->lets, m->nlets, 0, m->nets, m->nnets, m->allow_nets};
+    Tr T = {m->S, d, m, m->lets, m->nlets, 0, m->nets, m->nnets, m->allow_nets, 0};
     SymId r = tr(&T, e);
     m->nets = T.nets; /* a record may call a net L does not */
     m->nnets = T.nnets;
@@ -467,7 +514,7 @@ int mech_build(Mech *m, Sym *S, Diag *d, const Item *sys, int flags)
     memset(m, 0, sizeof *m);
     m->S = S;
     m->sys = sys;
-    Tr T = {S, d, m, NULL, 0, 0, NULL, 0, (flags & MECH_NETS) != 0};
+    Tr T = {S, d, m, NULL, 0, 0, NULL, 0, (flags & MECH_NETS) != 0, 0};
     int nlets = 0;
     for (const Stmt *s = sys->stmts; s; s = s->next) {
         m->n += s->kind == ST_COORD;
@@ -563,6 +610,7 @@ int mech_build(Mech *m, Sym *S, Diag *d, const Item *sys, int flags)
     m->nets = T.nets;
     m->nnets = T.nnets;
     m->allow_nets = T.allow_nets;
+    m->io_errors = T.io_errors;
     if (T.errors)
         return T.errors;
     if (m->given_accel)

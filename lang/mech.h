@@ -47,6 +47,7 @@ typedef struct Mech {
     int learned;        /* L or accel calls a net (its tensors are in S) */
     void *nets;         /* the nets built so far (mech.c) */
     int nnets, allow_nets;
+    int io_errors;      /* a weights file could not be read: exit status 4 */
 } Mech;
 
 enum { MECH_NETS = 1 }; /* mech_build flags: translate net calls (else refuse them) */

@@ -65,11 +65,6 @@ static int not_yet(Front *F, const Item *job, const char *what)
 static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
 {
     const Item *sys = find_system(F, job->targets[0].name);
-    for (const Stmt *s = sys->stmts; s; s = s->next)
-        if (s->kind == ST_NET)
-            for (const NetArg *a = s->netargs; a; a = a->next)
-                if (strcmp(a->key.name, "weights") == 0)
-                    return not_yet(F, job, "reading a weights file");
     const Setting *samples_s = setting(job, "samples");
     double nsamples = samples_s ? value(samples_s->e1) : 1;
     /* sizes a run could never finish or hold: refused before anything starts */
@@ -93,7 +88,7 @@ static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
     Mech m;
     if (mech_build(&m, S, &F->diag, sys, MECH_NETS) != 0) {
         sym_free(S);
-        return 1;
+        return m.io_errors ? 4 : 1;
     }
     int n = m.n, rc = 0;
     IrProgram *rhs = lower_rhs(&m);

@@ -7,17 +7,50 @@ and a hybrid with a kinetic prior) must keep the E column constant, also in
 an ensemble (batched network evaluation).  Initial weights are reproducible
 (the same file gives the same numbers twice) and depend on the init scheme;
 an accel system with a two-output relu net (the black-box baseline) runs;
---native falls back to the VM with a warning and gives the same bytes; a
-weights file is refused as not implemented yet (exit 2).
+--native falls back to the VM with a warning and gives the same bytes.
+
+Weights files are written here by an independent implementation of the
+documented .lagw layout: a net V(x) = 2 relu2(x) + 2 relu2(-x) = 2 x^2 set by
+hand makes L = x'^2/2 - V(x) the oscillator x = cos 2t; a flipped byte, a
+file that is not a weights file and a missing file are I/O errors (exit 4,
+located); weights of the wrong shape are an input error (exit 1).
 
 Environment: LAG (the program).
 """
 import csv
 import math
 import os
+import struct
 import subprocess
 import sys
 import tempfile
+
+SPRING = """
+system Spring {
+    coord x
+    net V = mlp(in = 1, hidden = [%d], out = 1, activation = relu2, weights = "spring.lagw")
+    L = 0.5*x'^2 - V(x)
+}
+simulate Spring {
+    time 0 .. 5
+    every 0.25
+    init x = 1
+    method rk8pd, tol 1e-12
+    output "spring.csv"
+}
+"""
+
+
+def lagw(tensors):
+    """The .lagw layout of docs/runtime.md, written independently of lag."""
+    b = b"LAGW\r\n\x1a\n" + struct.pack("<II", 1, len(tensors))
+    for name, rows, cols, data in tensors:
+        b += struct.pack("<H", len(name)) + name.encode() + struct.pack("<II", rows, cols)
+        b += struct.pack("<%dd" % len(data), *data)
+    h = 1469598103934665603
+    for c in b:
+        h = ((h ^ c) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return b + struct.pack("<Q", h)
 
 SOURCE = """
 system Pure {
@@ -94,7 +127,7 @@ def main():
     if not os.access(lag, os.X_OK):
         print("Bail out! %s not built" % lag)
         return 1
-    print("1..7")
+    print("1..11")
     n = 0
 
     def ok(cond, msg, why=""):
@@ -136,11 +169,39 @@ def main():
            all(read(tmp, k) == v for k, v in first.items()),
            "--native warns, falls back to the VM and writes the same bytes", r4.stderr)
 
-        weighted = SOURCE.replace("init = %(init)s)", 'weights = "trained.lagw")') % {}
-        r5 = run(lag, tmp, weighted)
-        ok(r5.returncode == 2 and "weights file is not implemented yet" in r5.stderr,
-           "a weights file is refused as not implemented yet (exit 2)",
-           "exit %d: %s" % (r5.returncode, r5.stderr))
+        good = lagw([("W1", 2, 1, [1, -1]), ("b1", 2, 1, [0, 0]), ("W2", 1, 2, [2, 2]), ("b2", 1, 1, [0])])
+        wpath = os.path.join(tmp, "spring.lagw")
+        with open(wpath, "wb") as f:
+            f.write(good)
+        r5 = run(lag, tmp, SPRING % 2)
+        err = 1.0
+        if r5.returncode == 0:
+            rows = list(csv.DictReader(open(os.path.join(tmp, "spring.csv"))))
+            err = max(abs(float(r["x"]) - math.cos(2 * float(r["t"]))) for r in rows)
+        ok(err < 1e-9, "hand-set weights (V = 2x^2 as a relu2 net) give the oscillator x = cos 2t "
+           "(max error %.1e)" % err, r5.stderr)
+
+        bad = bytearray(good)
+        bad[40] ^= 1
+        cases = [(bytes(bad), "checksum does not match"), (b"hello\n", "not a lag weights file"),
+                 (None, "cannot read weights file")]
+        for k, (content, words) in enumerate(cases):
+            if content is None:
+                os.remove(wpath)
+            else:
+                with open(wpath, "wb") as f:
+                    f.write(content)
+            r6 = run(lag, tmp, SPRING % 2)
+            ok(r6.returncode == 4 and words in r6.stderr and "learned.lag:4:" in r6.stderr,
+               "weights file %s: exit 4, located, says '%s'" % (["with a flipped byte", "of text",
+                                                                 "missing"][k], words),
+               "exit %d: %s" % (r6.returncode, r6.stderr))
+        with open(wpath, "wb") as f:
+            f.write(good)
+        r7 = run(lag, tmp, SPRING % 3)
+        ok(r7.returncode == 1 and "needs W1 (3x1)" in r7.stderr,
+           "weights of the wrong shape: exit 1 naming the tensor and the shape the net needs",
+           "exit %d: %s" % (r7.returncode, r7.stderr))
     return 0
 
 

@@ -13,7 +13,11 @@
  *       central differences; a batch equals one sample at a time; every
  *       activation's derivatives 1..3 against differences of the one
  *       below; the verifier refuses a product writing over its operand.
+ * vm-6: weights files: a write/read round trip keeps every bit (NaN,
+ *       infinities, -0 and subnormals included); a flipped byte and a
+ *       truncated file are refused with the reason.
  */
+#define _POSIX_C_SOURCE 200809L /* mkstemp, truncate */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +25,10 @@
 
 #include "runtime/ir.h"
 #include "runtime/vm.h"
+#include "runtime/weights.h"
+
+#include <stdlib.h>
+#include <unistd.h>
 
 static int test_no;
 
@@ -345,6 +353,40 @@ int main(void)
         ok(ir_verify(p, err, sizeof err) != 0 && strstr(err, "overlaps"),
            "vm-5.10 a product writing over its own operand is refused (%s)", err);
         ir_free(p);
+    }
+    /* vm-6: weights files */
+    {
+        char path[] = "/tmp/lag_vm_test_XXXXXX";
+        int fd = mkstemp(path);
+        if (fd >= 0)
+            close(fd);
+        double w[6] = {1.5, -0.0, NAN, INFINITY, 4.9e-324, -1e308}, b[2] = {0.25, -3};
+        WeightsTensor t[2] = {{"W1", 2, 3, w}, {"b1", 2, 1, b}};
+        WeightsTensor *back = NULL;
+        int n = 0;
+        int good = fd >= 0 && weights_write(path, t, 2, err, sizeof err) == 0 &&
+                   weights_read(path, &back, &n, err, sizeof err) == 0 && n == 2;
+        for (int k = 0; good && k < 2; k++) {
+            good &= strcmp(back[k].name, t[k].name) == 0 && back[k].rows == t[k].rows &&
+                    back[k].cols == t[k].cols &&
+                    memcmp(back[k].data, t[k].data, (size_t)(t[k].rows * t[k].cols) * sizeof(double)) == 0;
+        }
+        weights_free(back, n);
+        ok(good, "vm-6.1 a weights file round trip keeps every bit (%s)", good ? "" : err);
+        FILE *f = fopen(path, "r+b");
+        int c = f ? (fseek(f, 30, SEEK_SET), fgetc(f)) : 0;
+        if (f) {
+            fseek(f, 30, SEEK_SET);
+            fputc(c ^ 4, f);
+            fclose(f);
+        }
+        ok(weights_read(path, &back, &n, err, sizeof err) != 0 && strstr(err, "checksum") && !back,
+           "vm-6.2 a flipped byte is refused (%s)", err);
+        if (truncate(path, 20) != 0)
+            err[0] = 0;
+        ok(weights_read(path, &back, &n, err, sizeof err) != 0 && (strstr(err, "truncated") || strstr(err, "checksum")),
+           "vm-6.3 a truncated file is refused (%s)", err);
+        remove(path);
     }
     printf("1..%d\n", test_no);
     return 0;

@@ -1,0 +1,193 @@
+/*
+ * runtime/weights.c — weights files (see weights.h).
+ */
+#define _POSIX_C_SOURCE 200809L /* getpid */
+#include "runtime/weights.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime/mem.h"
+
+static const unsigned char magic[8] = {'L', 'A', 'G', 'W', '\r', '\n', 0x1a, '\n'};
+enum { VERSION = 1, MAX_TENSORS = 4096, MAX_DIM = 1 << 20 };
+#define MAX_BYTES ((size_t)1 << 32) /* 4 GiB: far beyond any net lag builds */
+
+static uint64_t fnv1a(const unsigned char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211u;
+    return h;
+}
+
+/* A growing byte buffer. */
+typedef struct Buf {
+    unsigned char *p;
+    size_t n, cap;
+} Buf;
+
+static void put(Buf *b, const void *src, size_t n)
+{
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->n + n)
+            cap *= 2;
+        b->p = mem_xrealloc(b->p, cap);
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, src, n);
+    b->n += n;
+}
+
+static void put_le(Buf *b, uint64_t v, int bytes)
+{
+    unsigned char c[8];
+    for (int i = 0; i < bytes; i++)
+        c[i] = (unsigned char)(v >> (8 * i));
+    put(b, c, (size_t)bytes);
+}
+
+static uint64_t get_le(const unsigned char *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+int weights_write(const char *path, const WeightsTensor *t, int n, char *err, size_t errlen)
+{
+    Buf b = {0};
+    put(&b, magic, sizeof magic);
+    put_le(&b, VERSION, 4);
+    put_le(&b, (uint64_t)n, 4);
+    for (int k = 0; k < n; k++) {
+        size_t len = strlen(t[k].name);
+        put_le(&b, len, 2);
+        put(&b, t[k].name, len);
+        put_le(&b, (uint64_t)t[k].rows, 4);
+        put_le(&b, (uint64_t)t[k].cols, 4);
+        for (size_t i = 0; i < (size_t)t[k].rows * (size_t)t[k].cols; i++) {
+            uint64_t bits;
+            memcpy(&bits, &t[k].data[i], sizeof bits);
+            put_le(&b, bits, 8);
+        }
+    }
+    put_le(&b, fnv1a(b.p, b.n), 8);
+    size_t tn = strlen(path) + 32;
+    char *tmp = mem_xalloc(tn);
+    snprintf(tmp, tn, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    int rc = 0;
+    if (!f || fwrite(b.p, 1, b.n, f) != b.n || fclose(f) != 0) {
+        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+        if (f)
+            remove(tmp);
+        rc = -1;
+    } else if (rename(tmp, path) != 0) {
+        snprintf(err, errlen, "cannot create '%s': %s", path, strerror(errno));
+        remove(tmp);
+        rc = -1;
+    }
+    mem_free(tmp);
+    mem_free(b.p);
+    return rc;
+}
+
+void weights_free(WeightsTensor *t, int n)
+{
+    for (int k = 0; k < n && t; k++) {
+        mem_free(t[k].name);
+        mem_free(t[k].data);
+    }
+    mem_free(t);
+}
+
+int weights_read(const char *path, WeightsTensor **out, int *nout, char *err, size_t errlen)
+{
+    *out = NULL;
+    *nout = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot read weights file '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    Buf b = {0};
+    unsigned char chunk[65536];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0 && b.n <= MAX_BYTES)
+        put(&b, chunk, got);
+    int failed = ferror(f);
+    fclose(f);
+    const char *why = NULL;
+    WeightsTensor *t = NULL;
+    int n = 0;
+    if (failed)
+        why = "it cannot be read";
+    else if (b.n > MAX_BYTES)
+        why = "it is larger than 4 GiB";
+    else if (b.n < sizeof magic || memcmp(b.p, magic, sizeof magic) != 0)
+        why = "it is not a lag weights file (no LAGW header)";
+    else if (b.n < 16 + 8)
+        why = "it is truncated";
+    else if (get_le(b.p + 8, 4) != VERSION) {
+        snprintf(err, errlen, "weights file '%s' has version %llu; this lag reads version %d", path,
+                 (unsigned long long)get_le(b.p + 8, 4), VERSION);
+        mem_free(b.p);
+        return -1;
+    } else if (get_le(b.p + b.n - 8, 8) != fnv1a(b.p, b.n - 8))
+        why = "its checksum does not match (the file is corrupted or truncated)";
+    else {
+        uint64_t count = get_le(b.p + 12, 4);
+        size_t at = 16, end = b.n - 8;
+        if (count > MAX_TENSORS)
+            why = "it declares too many tensors";
+        else
+            t = mem_xalloc((size_t)(count + 1) * sizeof *t);
+        for (uint64_t k = 0; !why && k < count; k++) {
+            if (end - at < 2) {
+                why = "a tensor header is cut short";
+                break;
+            }
+            size_t len = (size_t)get_le(b.p + at, 2);
+            at += 2;
+            if (len == 0 || len > 255 || end - at < len + 8) {
+                why = "a tensor header is malformed";
+                break;
+            }
+            uint64_t rows = get_le(b.p + at + len, 4), cols = get_le(b.p + at + len + 4, 4);
+            if (rows == 0 || cols == 0 || rows > MAX_DIM || cols > MAX_DIM ||
+                (end - at - len - 8) / 8 < rows * cols) {
+                why = "a tensor's shape does not match its data";
+                break;
+            }
+            t[n].name = mem_xalloc(len + 1);
+            memcpy(t[n].name, b.p + at, len);
+            t[n].name[len] = 0;
+            at += len + 8;
+            t[n].rows = (int)rows;
+            t[n].cols = (int)cols;
+            t[n].data = mem_xalloc((size_t)(rows * cols) * sizeof(double));
+            for (size_t i = 0; i < rows * cols; i++, at += 8) {
+                uint64_t bits = get_le(b.p + at, 8);
+                memcpy(&t[n].data[i], &bits, sizeof bits);
+            }
+            n++;
+        }
+        if (!why && at != end)
+            why = "it has bytes after its last tensor";
+    }
+    mem_free(b.p);
+    if (why) {
+        snprintf(err, errlen, "weights file '%s' is unusable: %s", path, why);
+        weights_free(t, n);
+        return -1;
+    }
+    *out = t;
+    *nout = n;
+    return 0;
+}

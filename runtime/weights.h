@@ -1,0 +1,34 @@
+/*
+ * runtime/weights.h — weights files (.lagw): a net's tensors, exactly.
+ *
+ * Layout (all integers little-endian; docs/runtime.md):
+ *   8 bytes   magic "LAGW\r\n\032\n" (a text-mode transfer or a truncated
+ *             copy shows at once)
+ *   u32       version (1)
+ *   u32       number of tensors
+ *   per tensor: u16 name length (1..255), the name (ASCII), u32 rows,
+ *             u32 cols, rows*cols IEEE-754 doubles, row-major
+ *   u64       FNV-1a 64 of every byte before it
+ * A file is written under a temporary name and renamed into place.
+ */
+#ifndef LAG_WEIGHTS_H
+#define LAG_WEIGHTS_H
+
+#include <stddef.h>
+
+typedef struct WeightsTensor {
+    char *name;
+    int rows, cols;
+    double *data;
+} WeightsTensor;
+
+/* Write n tensors to path atomically.  0, or -1 with a message in err. */
+int weights_write(const char *path, const WeightsTensor *t, int n, char *err, size_t errlen);
+
+/* Read a file: *t (n tensors, weights_free them).  0, or -1 with a message
+ * in err saying what is wrong (missing, not a weights file, newer version,
+ * truncated, corrupted). */
+int weights_read(const char *path, WeightsTensor **t, int *n, char *err, size_t errlen);
+void weights_free(WeightsTensor *t, int n);
+
+#endif
