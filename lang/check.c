@@ -874,6 +874,8 @@ static void check_net(Checker *C, Stmt *s, Local *l)
         return;
     }
     NetArg *seen[6] = {0};
+    double widths[64], in_v = 0, out_v = 1;
+    int nwidths = 0, sizes_ok = 1;
     for (NetArg *a = s->netargs; a; a = a->next) {
         int k = word_in(a->key.name, net_keys, 6);
         if (k < 0 || a->key.primes) {
@@ -890,8 +892,12 @@ static void check_net(Checker *C, Stmt *s, Local *l)
         long v;
         switch (k) {
         case 0: /* in */
-            if (positive_int(C, a->value, "in", 4096, &v) && l)
-                l->net_in = (int)v;
+            if (positive_int(C, a->value, "in", 4096, &v)) {
+                in_v = (double)v;
+                if (l)
+                    l->net_in = (int)v;
+            } else
+                sizes_ok = 0;
             break;
         case 1: /* hidden */
             if (a->value->kind != EX_LIST) {
@@ -899,13 +905,20 @@ static void check_net(Checker *C, Stmt *s, Local *l)
                 break;
             }
             for (Expr *w = a->value->args; w; w = w->next)
-                positive_int(C, w, "a hidden layer width", 65536, &v);
+                if (!positive_int(C, w, "a hidden layer width", 65536, &v))
+                    sizes_ok = 0;
+                else if (nwidths < 64)
+                    widths[nwidths++] = (double)v;
             if (a->value->nargs > 64)
                 diag_error(C->d, a->value->loc, "at most 64 hidden layers");
             break;
         case 2: /* out */
-            if (positive_int(C, a->value, "out", 4096, &v) && l)
-                l->net_out = (int)v;
+            if (positive_int(C, a->value, "out", 4096, &v)) {
+                out_v = (double)v;
+                if (l)
+                    l->net_out = (int)v;
+            } else
+                sizes_ok = 0;
             break;
         case 3: { /* activation */
             const char *w = word_arg(C, a->value, "activation", activations, 5);
@@ -924,6 +937,18 @@ static void check_net(Checker *C, Stmt *s, Local *l)
     }
     if (!seen[0])
         diag_error(C->d, s->loc, "net '%s' needs its input size: mlp(in = N, ...)", s->names[0].name);
+    else if (sizes_ok) {
+        /* the weights must fit in memory: at most 2^26 numbers (512 MiB) */
+        double count = 0, prev = in_v;
+        for (int i = 0; i < nwidths; i++) {
+            count += (prev + 1) * widths[i];
+            prev = widths[i];
+        }
+        count += (prev + 1) * out_v;
+        if (count > 67108864.0)
+            diag_error(C->d, s->loc, "net '%s' has %.4g weights; at most 67108864 (2^26) fit",
+                       s->names[0].name, count);
+    }
     if (l && !seen[2])
         l->net_out = 1;
 }
