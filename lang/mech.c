@@ -275,6 +275,8 @@ static NetLayers *net_layers(Tr *T, const Stmt *decl)
             N->act = (SymAct)a;
     int xavier = init && strcmp(init->id.name, "xavier") == 0;
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!rng)
+        mem_xalloc((size_t)-1); /* out of memory: the same exit as every other allocation */
     gsl_rng_set(rng, net_seed(decl->names[0].name));
     const char *name = decl->names[0].name;
     for (int l = 0; l < N->nlayers; l++) {
