@@ -13,8 +13,8 @@
  *
  * Vector nodes (networks) become vector instructions on spans of registers.
  * Their virtual registers are numbered from VBASE up, a span's components
- * consecutively; they are placed after the scalar registers and not reused
- * (a network's activations are few, and their lengths differ).
+ * consecutively; they are placed after the scalar registers and reused by
+ * liveness too, a free span for a new one of the same length.
  */
 #include "lang/lower.h"
 
@@ -42,7 +42,9 @@ typedef struct Lower {
     char *shared;      /* virtual register -> depends only on constants and parameters */
     int capshared;
     int *varkind, *varindex; /* Sym variable -> IR input */
-    int nvec;          /* registers taken by vector spans */
+    int nvec;          /* virtual registers taken by vector spans */
+    int *vbase;        /* span component (offset from VBASE) -> its span's first offset */
+    int capvec;
 } Lower;
 
 enum { IN_NONE, IN_STATE, IN_PARAM, IN_TIME };
@@ -63,6 +65,8 @@ static int key_eq(const Key *a, const Key *b)
 {
     return a->op == b->op && a->b == b->b && a->c == b->c && memcmp(&a->k, &b->k, sizeof a->k) == 0;
 }
+
+static int new_span(Lower *L, int len);
 
 /* Emit an instruction producing a new virtual register (a span of len
  * registers when len > 0), unless the same one exists already (value
@@ -102,8 +106,7 @@ static int emit_n(Lower *L, IrOp op, int b, int c, double k, int len)
             return L->vals[j];
     int imm = op == IR_CONST ? ir_konst(L->p, k) : (int)k;
     if (len) {
-        int a = VBASE + L->nvec;
-        L->nvec += len;
+        int a = new_span(L, len);
         ir_emit(L->p, op, a, b, c, imm);
         L->keys[j] = key;
         L->vals[j] = a;
@@ -134,6 +137,23 @@ static int emit_n(Lower *L, IrOp op, int b, int c, double k, int len)
 static int emit(Lower *L, IrOp op, int b, int c, double k)
 {
     return emit_n(L, op, b, c, k, 0);
+}
+
+/* A new span of len virtual registers: its first one. */
+static int new_span(Lower *L, int len)
+{
+    int base = L->nvec;
+    if (base + len > L->capvec) {
+        int cap = L->capvec ? 2 * L->capvec : 1024;
+        while (cap < base + len)
+            cap *= 2;
+        L->vbase = mem_xrealloc(L->vbase, (size_t)cap * sizeof *L->vbase);
+        L->capvec = cap;
+    }
+    for (int i = 0; i < len; i++)
+        L->vbase[base + i] = base;
+    L->nvec += len;
+    return VBASE + base;
 }
 
 static int konst(Lower *L, double v)
@@ -280,8 +300,7 @@ static int lower_node(Lower *L, SymId id)
         int *r = mem_xalloc((size_t)x.n * sizeof *r);
         for (int i = 0; i < x.n; i++)
             r[i] = node_reg(L, x.args[i]);
-        int a = VBASE + L->nvec;
-        L->nvec += x.n;
+        int a = new_span(L, x.n);
         for (int i = 0; i < x.n; i++)
             ir_emit(L->p, IR_MOV, a + i, r[i], 0, 0);
         mem_free(r);
@@ -372,6 +391,82 @@ static void begin(Lower *L, Mech *m, const char *name)
     }
 }
 
+/* Spans by liveness: a span is placed when first written and freed after
+ * its last read (outputs are placed before operands are freed, so a product
+ * never writes over its operand); a freed span is reused by the next span
+ * of the same length.  On return L->vbase maps every span component to its
+ * offset in the span area; returns the area's size. */
+static int alloc_spans(Lower *L)
+{
+    const IrProgram *p = L->p;
+    int nv = L->nvec;
+    if (nv == 0)
+        return 0;
+    int *last = mem_xalloc((size_t)nv * sizeof *last);   /* by span base */
+    int *place = mem_xalloc((size_t)nv * sizeof *place); /* by span base: offset, or -1 */
+    int *len = mem_xalloc((size_t)nv * sizeof *len);
+    int *freelist = mem_xalloc((size_t)nv * sizeof *freelist); /* bases of freed spans */
+    int nfree = 0, top = 0;
+    for (int v = 0; v < nv; v++) {
+        last[v] = -1;
+        place[v] = -1;
+        len[v] = 0;
+    }
+    for (int v = 0; v < nv; v++)
+        len[L->vbase[v]]++;
+    for (int i = 0; i < p->ncode; i++) {
+        const IrInstr *x = &p->code[i];
+        int ns = x->op == IR_SOLVE || x->op == IR_CALL ? 0 : ir_op_sources((IrOp)x->op);
+        if (ns >= 1 && ISV(x->b))
+            last[L->vbase[x->b - VBASE]] = i;
+        if (ns >= 2 && ISV(x->c))
+            last[L->vbase[x->c - VBASE]] = i;
+    }
+    for (int i = 0; i < p->ncode; i++) {
+        const IrInstr *x = &p->code[i];
+        if (x->op != IR_OUT && x->op != IR_SOLVE && ISV(x->a)) {
+            int s = L->vbase[x->a - VBASE];
+            if (place[s] < 0) {
+                int k;
+                for (k = nfree - 1; k >= 0 && len[freelist[k]] != len[s]; k--)
+                    ;
+                if (k >= 0) {
+                    place[s] = place[freelist[k]];
+                    freelist[k] = freelist[--nfree];
+                } else {
+                    place[s] = top;
+                    top += len[s];
+                }
+                if (last[s] < i) /* never read: free at once */
+                    last[s] = i;
+            }
+        }
+        int ns = x->op == IR_SOLVE || x->op == IR_CALL ? 0 : ir_op_sources((IrOp)x->op);
+        for (int o = 0; o < ns; o++) {
+            int r = o == 0 ? x->b : x->c;
+            if (ISV(r) && last[L->vbase[r - VBASE]] == i) {
+                int s = L->vbase[r - VBASE];
+                last[s] = -2; /* freed once */
+                freelist[nfree++] = s;
+            }
+        }
+        if (x->op != IR_OUT && x->op != IR_SOLVE && ISV(x->a)) {
+            int s = L->vbase[x->a - VBASE];
+            if (last[s] == i) {
+                last[s] = -2;
+                freelist[nfree++] = s;
+            }
+        }
+    }
+    for (int v = 0; v < nv; v++)
+        L->vbase[v] = place[L->vbase[v]] + (v - L->vbase[v]);
+    mem_free(last);
+    mem_free(place);
+    mem_free(len);
+    mem_free(freelist);
+    return top;
+}
+
 /* Register allocation by liveness: linear scan over the virtual registers
  * (1-based).  The prologue's registers keep their values between runs and
  * are never reused. */
@@ -451,7 +546,8 @@ static void allocate(Lower *L)
 #undef TAKE
 #undef RELEASE
     const int nscalar = next;
-#define MAP(v) (ISV(v) ? nscalar + ((v)-VBASE) : phys[v])
+    int vtotal = alloc_spans(L);
+#define MAP(v) (ISV(v) ? nscalar + L->vbase[(v)-VBASE] : phys[v])
     for (int i = 0; i < p->ncode; i++) {
         IrInstr *x = &p->code[i];
         IrOp op = (IrOp)x->op;
@@ -472,7 +568,7 @@ static void allocate(Lower *L)
 #undef MAP
     for (int j = 0; j < p->naux; j++)
         p->aux[j] = phys[p->aux[j]];
-    p->nregs = nscalar + L->nvec;
+    p->nregs = nscalar + vtotal;
     mem_free(last);
     mem_free(phys);
     mem_free(freelist);
@@ -515,6 +611,7 @@ static IrProgram *finish(Lower *L)
         abort();
     }
     mem_free(L->reg);
+    mem_free(L->vbase);
     mem_free(L->keys);
     mem_free(L->vals);
     mem_free(L->shared);

@@ -230,18 +230,21 @@ static void vec_op(const IrProgram *p, const IrInstr *x, double *R, size_t cap, 
             }
             break;
         }
+        /* output i of every sample: sum over j of W[i][j] times input j,
+         * added in the order of j (as for one sample), a row of W (of
+         * W^T: the cached transpose) being the coefficients */
         const int tr = x->op == IR_VMATTVEC, rows = tr ? w->cols : w->rows, cols = tr ? w->rows : w->cols;
         for (int i = 0; i < rows; i++) {
             double *ai = a + (size_t)i * cap;
             for (int s = 0; s < B; s++)
                 ai[s] = 0;
-            for (int j = 0; j < cols; j++) {
-                const double wij = tr ? w->data[(size_t)j * (size_t)w->cols + (size_t)i]
-                                      : w->data[(size_t)i * (size_t)w->cols + (size_t)j];
-                const double *bj = b + (size_t)j * cap;
-                for (int s = 0; s < B; s++)
-                    ai[s] += wij * bj[s];
-            }
+            const double *coef = !tr ? w->data + (size_t)i * (size_t)w->cols
+                                 : w->wt ? w->wt + (size_t)i * (size_t)w->rows : NULL;
+            if (coef)
+                axpy_block(ai, b, cap, coef, (size_t)cols, (size_t)B);
+            else /* W^T of a single row or column: no transpose cached */
+                for (int j = 0; j < cols; j++)
+                    axpy(ai, b + (size_t)j * cap, w->data[(size_t)j * (size_t)w->cols + (size_t)i], (size_t)B);
         }
         break;
     }
