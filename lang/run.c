@@ -121,10 +121,6 @@ static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
         const char *ename = "E";
         energy = lower_exprs(&m, arena_printf(S->arena, "%s.energy", sys->name.name), &m.E, &ename, 1);
     }
-    if (variational && samples > 1) {
-        rc = not_yet(F, job, "method variational for an ensemble");
-        goto done;
-    }
     if (variational) {
         /* at (q, q', t): L_q, p, L_qq, L_qq', M, and the generalized force
          * Q - dD/dq' with its derivatives (Lagrange-d'Alembert) */

@@ -83,9 +83,80 @@ static int velocity(Del *d, const double *q, const double *p, double t, double *
     return 0; /* close enough for output: the momenta carry the state */
 }
 
+/* One step of a trajectory from (q, p) at t by h: Newton for the increment
+ * d = q_{k+1} - q_k (so v = d/h carries no rounding from large q) on
+ * F(d) = p_k + (h/2) L_q - p, d starting at h v_k; then the new momentum,
+ * and q summed with compensation (comp).  0, or -1 when Newton fails.
+ * w: scratch of 4n + n*n doubles. */
+static int var_step(Del *d, double *q, double *p, double *comp, const double *v, double t, double h,
+                    double *w)
+{
+    int n = d->n;
+    double *qn = w, *mid = w + n, *vel = w + 2 * n, *F = w + 3 * n, *J = w + 4 * n;
+    double tm = t + 0.5 * h;
+    for (int i = 0; i < n; i++)
+        qn[i] = h * v[i];
+    int converged = 0;
+    for (int it = 0; it < NEWTON_MAX && !converged; it++) {
+        for (int i = 0; i < n; i++) {
+            mid[i] = q[i] + 0.5 * qn[i];
+            vel[i] = qn[i] / h;
+        }
+        if (eval(d, mid, vel, tm) != 0)
+            break;
+        for (int i = 0; i < n; i++)
+            F[i] = -(p[i] + 0.5 * h * (LQ(d)[i] + QQ(d)[i]) - P(d)[i]);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+                J[i * n + j] = 0.25 * h * (LQQ(d)[i * n + j] + QQQ(d)[i * n + j]) +
+                               0.5 * (LQV(d)[i * n + j] + QQV(d)[i * n + j] - LQV(d)[j * n + i]) -
+                               MM(d)[i * n + j] / h;
+        if (lu(J, F, n) != 0)
+            break;
+        double step = 0, size = 0, qsize = 0;
+        for (int i = 0; i < n; i++) {
+            qn[i] += F[i];
+            step = fmax(step, fabs(F[i]));
+            size = fmax(size, fabs(qn[i]));
+            qsize = fmax(qsize, fabs(q[i]));
+        }
+        /* converged when the correction is at rounding level of the
+         * increment, or of q itself (the midpoint q + d/2 is only that
+         * precise) */
+        converged = step <= 1e-15 * size || step <= 8 * DBL_EPSILON * qsize || step == 0;
+    }
+    if (!converged)
+        return -1;
+    /* p_{k+1} = D2 L_d(q_k, q_{k+1}), at the converged midpoint */
+    for (int i = 0; i < n; i++) {
+        mid[i] = q[i] + 0.5 * qn[i];
+        vel[i] = qn[i] / h;
+    }
+    eval(d, mid, vel, tm);
+    for (int i = 0; i < n; i++)
+        p[i] = 0.5 * h * (LQ(d)[i] + QQ(d)[i]) + P(d)[i];
+    /* q_{k+1} = q_k + d, with compensated summation over long runs */
+    for (int i = 0; i < n; i++) {
+        double y = qn[i] - comp[i], sum = q[i] + y;
+        comp[i] = (sum - q[i]) - y;
+        q[i] = sum;
+    }
+    return 0;
+}
+
+/* "trajectory s: " in an ensemble, nothing for a single run. */
+static const char *which(const SimJob *job, int s, char *buf, size_t len)
+{
+    if (job->samples > 1)
+        snprintf(buf, len, "trajectory %d: ", s);
+    else
+        buf[0] = 0;
+    return buf;
+}
+
 int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
 {
-    int n = job->n, m2 = 2 * n;
+    int n = job->n, m2 = 2 * n, B = job->samples;
     double h = job->every, start = sim_clock();
     res->setup_s = job->started > 0 ? start - job->started : 0;
     res->status = 0;
@@ -94,27 +165,32 @@ int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
     res->e0 = res->max_rel_drift = 0;
     memset(res->message, 0, sizeof res->message);
 
+    /* the trajectories of an ensemble step in lock-step, one after the
+     * other at each step, so each is what a single run would give */
     Del d = {job, del, vm_alloc(&del, 1, 1), n, NULL, NULL, 0};
     d.y = mem_xalloc((size_t)m2 * sizeof *d.y);
     d.out = mem_xalloc((size_t)(del->nout + 1) * sizeof *d.out);
-    double *q = mem_xalloc((size_t)n * sizeof *q), *qn = mem_xalloc((size_t)n * sizeof *qn);
-    double *p = mem_xalloc((size_t)n * sizeof *p), *v = mem_xalloc((size_t)n * sizeof *v);
-    double *mid = mem_xalloc((size_t)n * sizeof *mid), *vel = mem_xalloc((size_t)n * sizeof *vel);
-    double *F = mem_xalloc((size_t)n * sizeof *F), *J = mem_xalloc((size_t)(n * n) * sizeof *J);
-    double *comp = mem_xalloc((size_t)n * sizeof *comp); /* Kahan compensation of q */
-    memset(comp, 0, (size_t)n * sizeof *comp);
+    size_t bn = (size_t)B * (size_t)n;
+    double *q = mem_xalloc(bn * sizeof *q), *p = mem_xalloc(bn * sizeof *p);
+    double *v = mem_xalloc(bn * sizeof *v);
+    double *comp = mem_xalloc(bn * sizeof *comp); /* Kahan compensation of q */
+    double *w = mem_xalloc((size_t)(4 * n + n * n) * sizeof *w);
+    memset(comp, 0, bn * sizeof *comp);
     SimSink *sink = sim_sink_open(job, res);
-    double *yrow = mem_xalloc((size_t)m2 * sizeof *yrow);
-    memcpy(q, job->y0, (size_t)n * sizeof *q);
-    memcpy(v, job->y0 + n, (size_t)n * sizeof *v);
+    double *yrow = mem_xalloc((size_t)B * (size_t)m2 * sizeof *yrow);
+    char who[48];
     double t = job->t0;
     /* p_0 from the initial velocity */
-    if (res->status == 0 && eval(&d, q, v, t) != 0) {
-        res->status = 3;
-        snprintf(res->message, sizeof res->message, "the equations are not finite at t = %.10g", t);
+    for (int s = 0; s < B && res->status == 0; s++) {
+        memcpy(q + (size_t)s * n, job->y0 + (size_t)s * m2, (size_t)n * sizeof *q);
+        memcpy(v + (size_t)s * n, job->y0 + (size_t)s * m2 + n, (size_t)n * sizeof *v);
+        if (eval(&d, q + (size_t)s * n, v + (size_t)s * n, t) != 0) {
+            res->status = 3;
+            snprintf(res->message, sizeof res->message, "%sthe equations are not finite at t = %.10g",
+                     which(job, s, who, sizeof who), t);
+        } else
+            memcpy(p + (size_t)s * n, P(&d), (size_t)n * sizeof *p);
     }
-    if (res->status == 0)
-        memcpy(p, P(&d), (size_t)n * sizeof *p);
     long nsteps = (long)floor((job->t1 - job->t0) / h + 1e-9);
     /* a range that is not a whole number of steps ends with a shorter one */
     double last = job->t1 - (job->t0 + (double)nsteps * h);
@@ -125,82 +201,45 @@ int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
     double h_full = h;
     for (long k = 0; res->status == 0; k++) {
         /* output q_k with the velocity of its momentum */
-        if (k > 0 && velocity(&d, q, p, t, v, J, F) != 0) {
-            res->status = 3;
-            snprintf(res->message, sizeof res->message,
-                     "the mass matrix is singular at t = %.10g (variational step %ld)", t, k);
+        for (int s = 0; s < B && k > 0; s++)
+            if (velocity(&d, q + (size_t)s * n, p + (size_t)s * n, t, v + (size_t)s * n, w + 4 * n, w) != 0) {
+                res->status = 3;
+                snprintf(res->message, sizeof res->message,
+                         "%sthe mass matrix is singular at t = %.10g (variational step %ld)",
+                         which(job, s, who, sizeof who), t, k);
+                break;
+            }
+        if (res->status != 0)
             break;
+        for (int s = 0; s < B; s++) {
+            memcpy(yrow + (size_t)s * m2, q + (size_t)s * n, (size_t)n * sizeof *q);
+            memcpy(yrow + (size_t)s * m2 + n, v + (size_t)s * n, (size_t)n * sizeof *v);
         }
-        memcpy(yrow, q, (size_t)n * sizeof *q);
-        memcpy(yrow + n, v, (size_t)n * sizeof *v);
         sim_sink_row(sink, t, yrow, NULL);
         if (res->status != 0)
             break;
         if (k == nsteps)
             break;
         h = k == nsteps - 1 ? last : h_full;
-        /* Newton for the increment d = q_{k+1} - q_k (so v = d/h carries no
-         * rounding from large q): F(d) = p_k + (h/2) L_q - p, d starts at h v_k */
-        double tm = t + 0.5 * h;
-        for (int i = 0; i < n; i++)
-            qn[i] = h * v[i];
-        int converged = 0;
-        for (int it = 0; it < NEWTON_MAX && !converged; it++) {
-            for (int i = 0; i < n; i++) {
-                mid[i] = q[i] + 0.5 * qn[i];
-                vel[i] = qn[i] / h;
-            }
-            if (eval(&d, mid, vel, tm) != 0)
+        for (int s = 0; s < B; s++)
+            if (var_step(&d, q + (size_t)s * n, p + (size_t)s * n, comp + (size_t)s * n,
+                         v + (size_t)s * n, t, h, w) != 0) {
+                res->status = 3;
+                snprintf(res->message, sizeof res->message,
+                         "%sthe variational step did not converge at t = %.10g (Newton, %d iterations)",
+                         which(job, s, who, sizeof who), t, NEWTON_MAX);
                 break;
-            for (int i = 0; i < n; i++)
-                F[i] = -(p[i] + 0.5 * h * (LQ(&d)[i] + QQ(&d)[i]) - P(&d)[i]);
-            for (int i = 0; i < n; i++)
-                for (int j = 0; j < n; j++)
-                    J[i * n + j] = 0.25 * h * (LQQ(&d)[i * n + j] + QQQ(&d)[i * n + j]) +
-                                   0.5 * (LQV(&d)[i * n + j] + QQV(&d)[i * n + j] - LQV(&d)[j * n + i]) -
-                                   MM(&d)[i * n + j] / h;
-            if (lu(J, F, n) != 0)
-                break;
-            double step = 0, size = 0, qsize = 0;
-            for (int i = 0; i < n; i++) {
-                qn[i] += F[i];
-                step = fmax(step, fabs(F[i]));
-                size = fmax(size, fabs(qn[i]));
-                qsize = fmax(qsize, fabs(q[i]));
             }
-            /* converged when the correction is at rounding level of the
-             * increment, or of q itself (the midpoint q + d/2 is only that
-             * precise) */
-            converged = step <= 1e-15 * size || step <= 8 * DBL_EPSILON * qsize || step == 0;
-        }
-        if (!converged) {
-            res->status = 3;
-            snprintf(res->message, sizeof res->message,
-                     "the variational step did not converge at t = %.10g (Newton, %d iterations)",
-                     t, NEWTON_MAX);
+        if (res->status != 0)
             break;
-        }
-        /* p_{k+1} = D2 L_d(q_k, q_{k+1}), at the converged midpoint */
-        for (int i = 0; i < n; i++) {
-            mid[i] = q[i] + 0.5 * qn[i];
-            vel[i] = qn[i] / h;
-        }
-        eval(&d, mid, vel, tm);
-        for (int i = 0; i < n; i++)
-            p[i] = 0.5 * h * (LQ(&d)[i] + QQ(&d)[i]) + P(&d)[i];
-        /* q_{k+1} = q_k + d, with compensated summation over long runs */
-        for (int i = 0; i < n; i++) {
-            double y = qn[i] - comp[i], sum = q[i] + y;
-            comp[i] = (sum - q[i]) - y;
-            qn[i] = sum;
-        }
-        memcpy(q, qn, (size_t)n * sizeof *q);
         t = k + 1 == nsteps ? job->t1 : job->t0 + (double)(k + 1) * h_full;
         res->steps++;
     }
     res->t = t;
-    memcpy(res->y, q, (size_t)n * sizeof *q);
-    memcpy(res->y + n, v, (size_t)n * sizeof *v);
+    for (int s = 0; s < B; s++) {
+        memcpy(res->y + (size_t)s * m2, q + (size_t)s * n, (size_t)n * sizeof *q);
+        memcpy(res->y + (size_t)s * m2 + n, v + (size_t)s * n, (size_t)n * sizeof *v);
+    }
     res->rhs_evals = d.evals;
     sim_sink_close(sink);
     mem_free(yrow);
@@ -208,14 +247,10 @@ int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
     mem_free(d.y);
     mem_free(d.out);
     mem_free(q);
-    mem_free(qn);
     mem_free(p);
     mem_free(v);
-    mem_free(mid);
-    mem_free(vel);
-    mem_free(F);
-    mem_free(J);
     mem_free(comp);
+    mem_free(w);
     res->wall_s = sim_clock() - start;
     return res->status;
 }

@@ -11,6 +11,8 @@
 3. A damped oscillator (Rayleigh dissipation, discrete Lagrange-d'Alembert),
    h = 1e-3: the closed form x = e^{-gt}(cos wt + g/w sin wt) to 1e-5
    (second order: the error is about h^2).
+4. An ensemble of 4 double pendulums (random initial angles and velocities):
+   every trajectory equals, to the bit, a single run from its initial row.
 
 Environment: LAG (the program), srcdir (the source tree).
 """
@@ -33,7 +35,7 @@ def main():
     if not os.access(lag, os.X_OK):
         print("Bail out! %s not built" % lag)
         return 1
-    print("1..3")
+    print("1..4")
     with tempfile.TemporaryDirectory() as tmp:
         # 1. pendulum
         rc, out, err = run(lag, os.path.join(srcdir, "tests", "sim", "variational_pendulum.lag"), tmp)
@@ -99,6 +101,33 @@ def main():
                 why.append("largest error %.3g" % worst)
         print(("ok" if not why else "not ok") + " 3 - variational with dissipation follows the damped closed form"
               + ("" if why else " (%.1e)" % worst))
+        for w in why:
+            print("# " + w)
+        # 4. an ensemble, trajectory by trajectory against single runs
+        system = ("system DP {\n    coord t1, t2\n"
+                  "    L = t1'^2 + 0.5*t2'^2 + t1'*t2'*cos(t1 - t2) + 19.62*cos(t1) + 9.81*cos(t2)\n}\n")
+        ens = os.path.join(tmp, "var_ens.lag")
+        with open(ens, "w") as f:
+            f.write(system + "simulate DP { time 0 .. 2, every 0.01, method variational, samples 4, seed 3,\n"
+                    "    init t1 = uniform(0, 1.5), t2 = 0.5, t1' = normal(0, 1), output \"ens.csv\" }\n")
+        rc, out, err = run(lag, ens, tmp)
+        why = [] if rc == 0 else ["exit %d: %s" % (rc, err.strip())]
+        rows = list(csv.DictReader(open(os.path.join(tmp, "ens.csv")))) if rc == 0 else []
+        cols = ["t", "t1", "t2", "t1'", "t2'", "E"]
+        for k in range(4 if rows else 0):
+            mine = [[r[c] for c in cols] for r in rows if r["traj"] == str(k)]
+            one = os.path.join(tmp, "var_one.lag")
+            with open(one, "w") as f:
+                f.write(system + "simulate DP { time 0 .. 2, every 0.01, method variational,\n"
+                        "    init t1 = %s, t2 = %s, t1' = %s, t2' = %s, output \"one.csv\" }\n"
+                        % tuple(mine[0][1:5]))
+            rc1, _, err1 = run(lag, one, tmp)
+            single = [[r[c] for c in cols] for r in csv.DictReader(open(os.path.join(tmp, "one.csv")))] \
+                if rc1 == 0 else []
+            if len(mine) != 201 or mine != single:
+                why.append("trajectory %d differs from its single run (%d rows vs %d) %s"
+                           % (k, len(mine), len(single), err1.strip()))
+        print(("ok" if not why else "not ok") + " 4 - a variational ensemble: each trajectory equals its single run bit for bit")
         for w in why:
             print("# " + w)
     return 0
