@@ -327,7 +327,7 @@ static int lower_node(Lower *L, SymId id)
         IrOp op = x.op == SYM_VADD ? IR_VADD : x.op == SYM_VMUL ? IR_VMUL : IR_VSCALE;
         return emit_n(L, op, b, c2, x.len, (int)x.len);
     }
-    case SYM_ACT: /* SymAct and IrAct list the activations in the same order */
+    case SYM_ACT: /* SymAct and IrAct list the activations in the same order (sym.c) */
         return emit_n(L, IR_VACT, node_reg(L, x.args[0]), x.fn << 4 | (int)x.u.var, x.len, (int)x.len);
     }
     return konst(L, NAN);

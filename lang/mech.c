@@ -15,6 +15,7 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "runtime/io.h"
 #include "runtime/mem.h"
 #include "runtime/weights.h"
 
@@ -108,6 +109,26 @@ static SymId tr_name(Tr *T, const Expr *e)
     return S->zero;
 }
 
+/* A relative path named at `at`, as seen from the directory of the .lag
+ * file that names it. */
+static const char *beside_source(Tr *T, const char *path, Loc at)
+{
+    const char *src = T->d->src[at.file].name, *slash = strrchr(src, '/');
+    return slash ? arena_printf(T->S->arena, "%.*s/%s", (int)(slash - src), src, path) : path;
+}
+
+/* The arguments of a call, built unexpanded (sums stay sums inside a
+ * function, for accuracy).  Returns their number (at most max). */
+static int call_args(Tr *T, const Expr *e, SymId *args, int max)
+{
+    int n = 0;
+    T->S->no_expand++;
+    for (const Expr *a = e->args; a && n < max; a = a->next)
+        args[n++] = tr(T, a);
+    T->S->no_expand--;
+    return n;
+}
+
 /* An extern function: its symbol (and its grad functions') from the library,
  * opened once for the process (a library path with a '/' is relative to
  * the .lag file that names it). */
@@ -115,11 +136,8 @@ static int extern_index(Tr *T, const ExternFn *f, const char *name, const Expr *
 {
     Sym *S = T->S;
     const char *lib = f->lib;
-    if (strchr(lib, '/') && lib[0] != '/') {
-        const char *src = T->d->src[at->loc.file].name, *slash = strrchr(src, '/');
-        if (slash)
-            lib = arena_printf(S->arena, "%.*s/%s", (int)(slash - src), src, lib);
-    }
+    if (strchr(lib, '/') && lib[0] != '/') /* a bare name is dlopen's to search */
+        lib = beside_source(T, lib, at->loc);
     void *h = dlopen(lib, RTLD_NOW | RTLD_GLOBAL);
     void *fn = h ? dlsym(h, name) : NULL;
     if (!fn) {
@@ -141,11 +159,7 @@ static SymId tr_extern(Tr *T, const Expr *e)
         S->externs[k].grad = g;
     }
     SymId args[16];
-    int n = 0;
-    S->no_expand++;
-    for (const Expr *a = e->args; a && n < 16; a = a->next)
-        args[n++] = tr(T, a);
-    S->no_expand--;
+    int n = call_args(T, e, args, 16);
     return sym_ext(S, k, args, n, 0);
 }
 
@@ -190,9 +204,7 @@ static const Expr *net_arg(const Stmt *s, const char *key)
  * same network on every run and on every machine (FNV-1a). */
 static unsigned long net_seed(const char *name)
 {
-    uint64_t h = 1469598103934665603u;
-    for (const char *c = name; *c; c++)
-        h = (h ^ (unsigned char)*c) * 1099511628211u;
+    uint64_t h = io_fnv1a(name, strlen(name), IO_FNV_INIT);
     return (unsigned long)(h ^ (h >> 32));
 }
 
@@ -203,11 +215,8 @@ static void load_weights(Tr *T, NetLayers *N, const Expr *wfile)
 {
     Sym *S = T->S;
     const char *path = wfile->str;
-    if (path[0] != '/') { /* relative to the .lag file that names it */
-        const char *src = T->d->src[wfile->loc.file].name, *slash = strrchr(src, '/');
-        if (slash)
-            path = arena_printf(S->arena, "%.*s/%s", (int)(slash - src), src, path);
-    }
+    if (path[0] != '/')
+        path = beside_source(T, path, wfile->loc);
     WeightsTensor *w;
     int n;
     char err[1024];
@@ -309,11 +318,7 @@ static SymId tr_net_vector(Tr *T, const Expr *e)
     Sym *S = T->S;
     NetLayers *N = net_layers(T, e->decl);
     SymId args[4096];
-    int n = 0;
-    S->no_expand++;
-    for (const Expr *a = e->args; a && n < 4096; a = a->next)
-        args[n++] = tr(T, a);
-    S->no_expand--;
+    int n = call_args(T, e, args, 4096);
     SymId h = sym_vec(S, args, n);
     for (int l = 0; l < N->nlayers; l++) {
         h = sym_vadd(S, sym_matvec(S, N->w[l], h), sym_vparam(S, N->b[l]));
@@ -357,11 +362,9 @@ static SymId tr(Tr *T, const Expr *e)
             T->errors++;
             return S->zero;
         }
-        S->no_expand++;
-        SymId a = tr(T, e->args);
-        SymId b = e->nargs > 1 ? tr(T, e->args->next) : 0;
-        S->no_expand--;
-        return sym_fn(S, (SymFn)fn, a, b);
+        SymId ab[2] = {0, 0}; /* built-ins take one or two arguments (checked) */
+        call_args(T, e, ab, 2);
+        return sym_fn(S, (SymFn)fn, ab[0], ab[1]);
     }
     default:
         break;

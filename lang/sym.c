@@ -1158,47 +1158,15 @@ SymId sym_dot(Sym *S, SymId a, SymId b)
     return sym_sumv(S, sym_vmul(S, a, b));
 }
 
-static double sigmoid(double x)
-{
-    return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x));
-}
+/* The activations are evaluated by the runtime's table, in the same order. */
+_Static_assert((int)ACT_SOFTPLUS == (int)IR_ACT_SOFTPLUS && (int)ACT_TANH == (int)IR_ACT_TANH &&
+                   (int)ACT_SIGMOID == (int)IR_ACT_SIGMOID && (int)ACT_RELU2 == (int)IR_ACT_RELU2 &&
+                   (int)ACT_RELU == (int)IR_ACT_RELU,
+               "SymAct and IrAct list the activations in the same order");
 
-/* The order-k derivative of an activation at x (k = 0..3 by formula). */
 double sym_act_eval(SymAct act, int k, double x)
 {
-    switch (act) {
-    case ACT_SOFTPLUS: /* log(1 + e^x); its derivatives are those of the sigmoid */
-        if (k == 0)
-            return x > 30 ? x + log1p(exp(-x)) : log1p(exp(x));
-        return sym_act_eval(ACT_SIGMOID, k - 1, x);
-    case ACT_SIGMOID: {
-        double s = sigmoid(x);
-        switch (k) {
-        case 0: return s;
-        case 1: return s * (1 - s);
-        case 2: return s * (1 - s) * (1 - 2 * s);
-        case 3: return s * (1 - s) * (1 - 6 * s + 6 * s * s);
-        default: return NAN;
-        }
-    }
-    case ACT_TANH: {
-        double t = tanh(x), u = 1 - t * t;
-        switch (k) {
-        case 0: return t;
-        case 1: return u;
-        case 2: return -2 * t * u;
-        case 3: return u * (6 * t * t - 2);
-        default: return NAN;
-        }
-    }
-    case ACT_RELU2: /* max(0, x)^2 */
-        return x <= 0 ? 0 : k == 0 ? x * x : k == 1 ? 2 * x : k == 2 ? 2 : 0;
-    case ACT_RELU:
-        return x <= 0 ? 0 : k == 0 ? x : k == 1 ? 1 : 0;
-    case ACT_COUNT:
-        break;
-    }
-    return NAN;
+    return act < ACT_COUNT ? ir_act_eval((IrAct)act, k, x) : NAN;
 }
 
 /* Forward rule of a vector node (or of a scalar node of vectors). */

@@ -127,3 +127,11 @@ int csv_close(CsvWriter *w, int keep, char *err, size_t errlen)
     mem_free(w);
     return rc;
 }
+
+uint64_t io_fnv1a(const void *p, size_t n, uint64_t h)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ c[i]) * 1099511628211u;
+    return h;
+}

@@ -11,6 +11,7 @@
 #define LAG_IO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct CsvWriter CsvWriter;
 
@@ -30,5 +31,10 @@ int io_make_dirs(const char *dir, unsigned mode);
 /* Join a directory and a path: path itself when it is absolute or dir is
  * NULL; the result is malloc'd (mem_free it). */
 char *io_join(const char *dir, const char *path);
+
+/* FNV-1a, 64 bits, of n bytes continuing from h (start with IO_FNV_INIT):
+ * the checksum of weights files, the key of the native-code cache. */
+#define IO_FNV_INIT 1469598103934665603u
+uint64_t io_fnv1a(const void *p, size_t n, uint64_t h);
 
 #endif

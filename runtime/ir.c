@@ -161,7 +161,7 @@ void ir_spans(const IrProgram *p, const IrInstr *x, int *alen, int *blen, int *c
 double ir_act_eval(IrAct act, int k, double x)
 {
     switch (act) {
-    case IR_ACT_SOFTPLUS:
+    case IR_ACT_SOFTPLUS: /* log(1 + e^x); its derivatives are those of the sigmoid */
         if (k == 0)
             return x > 30 ? x + log1p(exp(-x)) : log1p(exp(x));
         return ir_act_eval(IR_ACT_SIGMOID, k - 1, x);
@@ -185,7 +185,7 @@ double ir_act_eval(IrAct act, int k, double x)
         default: return NAN;
         }
     }
-    case IR_ACT_RELU2:
+    case IR_ACT_RELU2: /* max(0, x)^2 */
         return x <= 0 ? 0 : k == 0 ? x * x : k == 1 ? 2 * x : k == 2 ? 2 : 0;
     case IR_ACT_RELU:
         return x <= 0 ? 0 : k == 0 ? x : k == 1 ? 1 : 0;

@@ -200,13 +200,6 @@ int native_source(const IrProgram *p, char **text, size_t *len)
     return fclose(f) == 0 ? 0 : -1;
 }
 
-static uint64_t fnv(const char *s, size_t n, uint64_t h)
-{
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211u;
-    return h;
-}
-
 static void cache_dir(char *buf, size_t n)
 {
     const char *env = getenv("LAG_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
@@ -245,7 +238,7 @@ int native_attach(IrProgram *p, char *err, size_t errlen)
     if (!cc || !*cc)
         cc = "cc";
     static const char flags[] = "-O2 -ffp-contract=off -shared -fPIC";
-    uint64_t h = fnv(src, len, fnv(cc, strlen(cc), fnv(flags, sizeof flags, 1469598103934665603u)));
+    uint64_t h = io_fnv1a(src, len, io_fnv1a(cc, strlen(cc), io_fnv1a(flags, sizeof flags, IO_FNV_INIT)));
     char dir[2048], so[2300], csrc[2300], tmp[2400], log[2400], cmd[8000];
     cache_dir(dir, sizeof dir);
     snprintf(so, sizeof so, "%s/%016llx.so", dir, (unsigned long long)h);

@@ -144,6 +144,15 @@ static int var_step(Del *d, double *q, double *p, double *comp, const double *v,
     return 0;
 }
 
+/* States (q, q') of B trajectories, one after another, from q and v. */
+static void pack_states(double *y, const double *q, const double *v, int B, int n)
+{
+    for (int s = 0; s < B; s++) {
+        memcpy(y + (size_t)s * 2 * n, q + (size_t)s * n, (size_t)n * sizeof *q);
+        memcpy(y + (size_t)s * 2 * n + n, v + (size_t)s * n, (size_t)n * sizeof *v);
+    }
+}
+
 /* "trajectory s: " in an ensemble, nothing for a single run. */
 static const char *which(const SimJob *job, int s, char *buf, size_t len)
 {
@@ -211,10 +220,7 @@ int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
             }
         if (res->status != 0)
             break;
-        for (int s = 0; s < B; s++) {
-            memcpy(yrow + (size_t)s * m2, q + (size_t)s * n, (size_t)n * sizeof *q);
-            memcpy(yrow + (size_t)s * m2 + n, v + (size_t)s * n, (size_t)n * sizeof *v);
-        }
+        pack_states(yrow, q, v, B, n);
         sim_sink_row(sink, t, yrow, NULL);
         if (res->status != 0)
             break;
@@ -236,10 +242,7 @@ int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
         res->steps++;
     }
     res->t = t;
-    for (int s = 0; s < B; s++) {
-        memcpy(res->y + (size_t)s * m2, q + (size_t)s * n, (size_t)n * sizeof *q);
-        memcpy(res->y + (size_t)s * m2 + n, v + (size_t)s * n, (size_t)n * sizeof *v);
-    }
+    pack_states(res->y, q, v, B, n);
     res->rhs_evals = d.evals;
     sim_sink_close(sink);
     mem_free(yrow);

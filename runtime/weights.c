@@ -10,19 +10,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "runtime/io.h"
 #include "runtime/mem.h"
 
 static const unsigned char magic[8] = {'L', 'A', 'G', 'W', '\r', '\n', 0x1a, '\n'};
 enum { VERSION = 1, MAX_TENSORS = 4096, MAX_DIM = 1 << 20 };
 #define MAX_BYTES ((size_t)1 << 32) /* 4 GiB: far beyond any net lag builds */
-
-static uint64_t fnv1a(const unsigned char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211u;
-    return h;
-}
 
 /* A growing byte buffer. */
 typedef struct Buf {
@@ -77,7 +70,7 @@ int weights_write(const char *path, const WeightsTensor *t, int n, char *err, si
             put_le(&b, bits, 8);
         }
     }
-    put_le(&b, fnv1a(b.p, b.n), 8);
+    put_le(&b, io_fnv1a(b.p, b.n, IO_FNV_INIT), 8);
     size_t tn = strlen(path) + 32;
     char *tmp = mem_xalloc(tn);
     snprintf(tmp, tn, "%s.tmp.%ld", path, (long)getpid());
@@ -139,7 +132,7 @@ int weights_read(const char *path, WeightsTensor **out, int *nout, char *err, si
                  (unsigned long long)get_le(b.p + 8, 4), VERSION);
         mem_free(b.p);
         return -1;
-    } else if (get_le(b.p + b.n - 8, 8) != fnv1a(b.p, b.n - 8))
+    } else if (get_le(b.p + b.n - 8, 8) != io_fnv1a(b.p, b.n - 8, IO_FNV_INIT))
         why = "its checksum does not match (the file is corrupted or truncated)";
     else {
         uint64_t count = get_le(b.p + 12, 4);
