@@ -20,7 +20,6 @@
  *        construction.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,29 +31,8 @@
 #include "runtime/mem.h"
 #include "runtime/vm.h"
 
-static int test_no;
-static int failures;
-
-static void ok(int cond, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%s %d - ", cond ? "ok" : "not ok", ++test_no);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    failures += !cond;
-}
-
-static unsigned long long rng_state = 88172645463325252ull;
-
-static double uniform(double a, double b)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return a + (b - a) * (double)(rng_state >> 11) / 9007199254740992.0;
-}
+#define TAP_SEED 88172645463325252ull
+#include "tests/unit/tap.h"
 
 enum { X, Y, P, NV };
 

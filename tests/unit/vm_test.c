@@ -19,7 +19,6 @@
  */
 #define _POSIX_C_SOURCE 200809L /* mkstemp, truncate */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,27 +29,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static int test_no;
-
-static void ok(int cond, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%s %d - ", cond ? "ok" : "not ok", ++test_no);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-}
-
-static unsigned long long rng = 0x9E3779B97F4A7C15ull;
-
-static double uniform(double a, double b)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return a + (b - a) * (double)(rng >> 11) / 9007199254740992.0;
-}
+#define TAP_SEED 0x9E3779B97F4A7C15ull
+#include "tests/unit/tap.h"
 
 static const char *names2[] = {"x", "y"};
 
