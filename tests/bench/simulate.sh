@@ -72,14 +72,9 @@ printf '\nratio VM / C = %.2f (target: at most 2.0); native / C = %.2f (target: 
     "$(echo "$l / $c" | bc -l)" "$(echo "$nat / $c" | bc -l)"
 
 # 1b. ensembles: 10 000 double pendulums for 10 s against single runs
-cat >"$tmp/ens.lag" <<'EOF'
-system DoublePendulum {
-    param m1 = 1, m2 = 1, l1 = 1, l2 = 1, g = 9.81
-    coord t1, t2
-    let T = 0.5*(m1 + m2)*l1^2*t1'^2 + 0.5*m2*l2^2*t2'^2 + m2*l1*l2*t1'*t2'*cos(t1 - t2)
-    let V = -(m1 + m2)*g*l1*cos(t1) - m2*g*l2*cos(t2)
-    L = T - V
-}
+# the double pendulum of dp2000.lag, for the jobs written below
+dp_system=$(sed -n '/^system/,/^}/p' "$srcdir/tests/bench/dp2000.lag")
+{ echo "$dp_system"; cat <<'EOF'; } >"$tmp/ens.lag"
 simulate DoublePendulum {
     init t1 = uniform(-1, 1), t2 = uniform(-1, 1), t1' = normal(0, 0.5)
     samples SAMPLES, seed SEED
@@ -138,14 +133,7 @@ cp "$ANCHORS/dp_sympy_scipy.py" "$tmp/"
 (cd "$tmp" && /usr/bin/python3 dp_sympy_scipy.py >"$tmp/sympy.out" 2>&1)
 derive=$(grep -m1 -E '^derivation_median_s' "$tmp/sympy.out" | grep -oE '[0-9]+\.[0-9]+' | head -1)
 integ=$(grep -m1 -E '^integration_wall_s_median' "$tmp/sympy.out" | grep -oE '[0-9]+\.[0-9]+' | head -1)
-cat >"$tmp/dp20.lag" <<'EOF'
-system DoublePendulum {
-    param m1 = 1, m2 = 1, l1 = 1, l2 = 1, g = 9.81
-    coord t1, t2
-    let T = 0.5*(m1 + m2)*l1^2*t1'^2 + 0.5*m2*l2^2*t2'^2 + m2*l1*l2*t1'*t2'*cos(t1 - t2)
-    let V = -(m1 + m2)*g*l1*cos(t1) - m2*g*l2*cos(t2)
-    L = T - V
-}
+{ echo "$dp_system"; cat <<'EOF'; } >"$tmp/dp20.lag"
 simulate DoublePendulum {
     init t1 = 3*pi/7, t2 = 3*pi/4
     time 0 .. 20, every 0.01
