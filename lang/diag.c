@@ -289,3 +289,11 @@ const char *diag_suggest(const char *name, const char *const *cands, int n)
     }
     return bestd <= limit ? best : NULL;
 }
+
+const char *diag_beside(const Diag *d, Arena *a, const char *path, Loc at)
+{
+    const char *src = d->src[at.file].name, *slash = strrchr(src, '/');
+    if (path[0] == '/' || !slash)
+        return path;
+    return arena_printf(a, "%.*s/%s", (int)(slash - src), src, path);
+}

@@ -58,6 +58,9 @@ void diag_note(Diag *d, Loc at, const char *fmt, ...) __attribute__((format(prin
 
 /* The candidate closest to `name` by edit distance if it is close enough to
  * be a plausible typo, else NULL. */
+/* A relative path written at `at`, as seen from the directory of the file
+ * that contains it (allocated in arena a; path itself when absolute). */
+const char *diag_beside(const Diag *d, Arena *a, const char *path, Loc at);
 const char *diag_suggest(const char *name, const char *const *cands, int n);
 
 #endif

@@ -45,6 +45,7 @@ typedef struct Lower {
     int nvec;          /* virtual registers taken by vector spans */
     int *vbase;        /* span component (offset from VBASE) -> its span's first offset */
     int capvec;
+    int keep;          /* a tape: no register or span is reused (lower_rhs_tape) */
 } Lower;
 
 enum { IN_NONE, IN_STATE, IN_PARAM, IN_TIME };
@@ -444,7 +445,7 @@ static int alloc_spans(Lower *L)
         int ns = x->op == IR_SOLVE || x->op == IR_CALL ? 0 : ir_op_sources((IrOp)x->op);
         for (int o = 0; o < ns; o++) {
             int r = o == 0 ? x->b : x->c;
-            if (ISV(r) && last[L->vbase[r - VBASE]] == i) {
+            if (ISV(r) && last[L->vbase[r - VBASE]] == i && !L->keep) {
                 int s = L->vbase[r - VBASE];
                 last[s] = -2; /* freed once */
                 freelist[nfree++] = s;
@@ -452,7 +453,7 @@ static int alloc_spans(Lower *L)
         }
         if (x->op != IR_OUT && x->op != IR_SOLVE && ISV(x->a)) {
             int s = L->vbase[x->a - VBASE];
-            if (last[s] == i) {
+            if (last[s] == i && !L->keep) {
                 last[s] = -2;
                 freelist[nfree++] = s;
             }
@@ -506,7 +507,8 @@ static void allocate(Lower *L)
 #define RELEASE(v)                                                                 \
     do {                                                                           \
         int v_ = (v);                                                              \
-        if (!ISV(v_) && last[v_] == i && !freed[v_] && !(v_ < L->capshared && L->shared[v_])) { \
+        if (!L->keep && !ISV(v_) && last[v_] == i && !freed[v_] &&                \
+            !(v_ < L->capshared && L->shared[v_])) {                               \
             freed[v_] = 1;                                                         \
             freelist[nfree++] = phys[v_];                                          \
         }                                                                          \
@@ -620,10 +622,12 @@ static IrProgram *finish(Lower *L)
     return L->p;
 }
 
-IrProgram *lower_exprs(Mech *m, const char *name, const SymId *roots, const char *const *names, int n)
+static IrProgram *exprs(Mech *m, const char *name, const SymId *roots, const char *const *names, int n,
+                        int keep)
 {
     Lower L;
     begin(&L, m, name);
+    L.keep = keep;
     L.p->nout = n;
     L.p->out_names = arena_alloc(m->S->arena, (size_t)(n + 1) * sizeof *L.p->out_names);
     int *r = mem_xalloc((size_t)(n + 1) * sizeof *r);
@@ -637,7 +641,12 @@ IrProgram *lower_exprs(Mech *m, const char *name, const SymId *roots, const char
     return finish(&L);
 }
 
-IrProgram *lower_rhs(Mech *m)
+IrProgram *lower_exprs(Mech *m, const char *name, const SymId *roots, const char *const *names, int n)
+{
+    return exprs(m, name, roots, names, n, 0);
+}
+
+static IrProgram *rhs(Mech *m, int keep)
 {
     Sym *S = m->S;
     int n = m->n;
@@ -649,11 +658,12 @@ IrProgram *lower_rhs(Mech *m)
      * M and f and a small solve cost fewer operations than the expanded
      * inverse (the double pendulum: 62 instructions against 82). */
     if (m->accel == MECH_ACCEL_SYMBOLIC && (m->given_accel || m->m_diagonal))
-        return lower_exprs(m, pname, m->acc, names, n);
+        return exprs(m, pname, m->acc, names, n, keep);
 
     /* M q'' = f: a SOLVE over the registers of M and f, then the outputs. */
     Lower L;
     begin(&L, m, pname);
+    L.keep = keep;
     IrProgram *p = L.p;
     p->nout = n;
     p->out_names = names;
@@ -670,6 +680,16 @@ IrProgram *lower_rhs(Mech *m)
         ir_emit(p, IR_OUT, i, src[n * n + n + i], 0, 0);
     mem_free(src);
     return finish(&L);
+}
+
+IrProgram *lower_rhs(Mech *m)
+{
+    return rhs(m, 0);
+}
+
+IrProgram *lower_rhs_tape(Mech *m)
+{
+    return rhs(m, 1);
 }
 
 IrProgram *lower_jacobian_solve(Mech *m)

@@ -13,6 +13,9 @@
  * else M and f and a SOLVE. */
 IrProgram *lower_rhs(Mech *m);
 
+/* The same program as a tape for reverse-mode derivatives
+ * (runtime/adjoint.h): every value keeps its own register, none is reused. */
+IrProgram *lower_rhs_tape(Mech *m);
 /* The Jacobian of the accelerations when they have no closed form, from
  * M a = f: da/dx = M^-1 (df/dx - (dM/dx) a) for x in (q, q') and t.  Inputs
  * are (q, q', a): 3n values; outputs as SimJob.jac expects (n x 2n, then n). */

@@ -16,6 +16,7 @@
 
 #include "lang/el.h"
 #include "lang/front.h"
+#include "lang/mech.h"
 #include "lang/run.h"
 #include "runtime/simulate.h"
 #include "runtime/mem.h"
@@ -149,7 +150,7 @@ static int cmd_run(int argc, char **argv)
         else if (strcmp(a, "--native") == 0)
             opt.native = 1;
         else if (strcmp(a, "--progress") == 0)
-            continue; /* accepted; simulate has no progress to show */
+            opt.progress = 1;
         else if (strcmp(a, "--job") == 0 || strcmp(a, "--set") == 0 || strcmp(a, "-o") == 0) {
             if (i + 1 >= argc) {
                 rc = usage("option '%s' needs a value", a);
@@ -178,6 +179,7 @@ static int cmd_run(int argc, char **argv)
         rc = front_load(&F, file, stderr);
         if (rc == 0)
             rc = run_program(&F, &opt);
+        mech_trained_clear();
         front_fini(&F);
     }
     free(opt.sets);

@@ -109,14 +109,6 @@ static SymId tr_name(Tr *T, const Expr *e)
     return S->zero;
 }
 
-/* A relative path named at `at`, as seen from the directory of the .lag
- * file that names it. */
-static const char *beside_source(Tr *T, const char *path, Loc at)
-{
-    const char *src = T->d->src[at.file].name, *slash = strrchr(src, '/');
-    return slash ? arena_printf(T->S->arena, "%.*s/%s", (int)(slash - src), src, path) : path;
-}
-
 /* The arguments of a call, built unexpanded (sums stay sums inside a
  * function, for accuracy).  Returns their number (at most max). */
 static int call_args(Tr *T, const Expr *e, SymId *args, int max)
@@ -136,8 +128,8 @@ static int extern_index(Tr *T, const ExternFn *f, const char *name, const Expr *
 {
     Sym *S = T->S;
     const char *lib = f->lib;
-    if (strchr(lib, '/') && lib[0] != '/') /* a bare name is dlopen's to search */
-        lib = beside_source(T, lib, at->loc);
+    if (strchr(lib, '/')) /* a bare name is dlopen's to search */
+        lib = diag_beside(T->d, T->S->arena, lib, at->loc);
     void *h = dlopen(lib, RTLD_NOW | RTLD_GLOBAL);
     void *fn = h ? dlsym(h, name) : NULL;
     if (!fn) {
@@ -208,15 +200,16 @@ static unsigned long net_seed(const char *name)
     return (unsigned long)(h ^ (h >> 32));
 }
 
-/* Replace a net's initial weights by those of its weights file: tensors W1,
- * b1, W2, b2, ... with the net's shapes.  A file that cannot be read is an
- * I/O error; one that does not fit the net is an error in the input. */
+/* Replace a net's initial weights by those of its weights file: tensors
+ * W1, b1, W2, b2, ... with the net's shapes, or NAME.W1, NAME.b1, ... (a
+ * file `train` saved, which may hold several nets).  A file that cannot be
+ * read is an I/O error; one that does not fit the net is an error in the
+ * input. */
 static void load_weights(Tr *T, NetLayers *N, const Expr *wfile)
 {
     Sym *S = T->S;
     const char *path = wfile->str;
-    if (path[0] != '/')
-        path = beside_source(T, path, wfile->loc);
+    path = diag_beside(T->d, T->S->arena, path, wfile->loc);
     WeightsTensor *w;
     int n;
     char err[1024];
@@ -227,24 +220,94 @@ static void load_weights(Tr *T, NetLayers *N, const Expr *wfile)
         return;
     }
     const char *net = N->decl->names[0].name;
-    if (n != 2 * N->nlayers) {
-        diag_error(T->d, wfile->loc, "'%s' holds %d tensors; net '%s' has %d layers, so %d (W1, b1, ...)",
-                   wfile->str, n, net, N->nlayers, 2 * N->nlayers);
+    const size_t nl = strlen(net);
+    /* the net's own tensors when the file names them, else the file's */
+    int first = -1, count = 0;
+    for (int k = 0; k < n; k++)
+        if (strncmp(w[k].name, net, nl) == 0 && w[k].name[nl] == '.') {
+            if (first < 0)
+                first = k;
+            count++;
+        }
+    int prefixed = first >= 0;
+    if (!prefixed) {
+        first = 0;
+        count = n;
+    }
+    if (count != 2 * N->nlayers) {
+        diag_error(T->d, wfile->loc, "'%s' holds %d tensors%s%s; net '%s' has %d layers, so %d (W1, b1, ...)",
+                   wfile->str, count, prefixed ? " of " : "", prefixed ? net : "", net, N->nlayers,
+                   2 * N->nlayers);
         T->errors++;
     }
-    for (int k = 0; k < n && k < 2 * N->nlayers; k++) {
+    for (int k = 0; k < count && k < 2 * N->nlayers; k++) {
+        const WeightsTensor *x = &w[first + k];
         const SymTensor *st = &S->tensors[k % 2 ? N->b[k / 2] : N->w[k / 2]];
+        const char *have = prefixed ? x->name + nl + 1 : x->name;
         char want[32];
         snprintf(want, sizeof want, "%c%d", k % 2 ? 'b' : 'W', k / 2 + 1);
-        if (strcmp(w[k].name, want) != 0 || w[k].rows != st->rows || w[k].cols != st->cols) {
+        if (strcmp(have, want) != 0 || x->rows != st->rows || x->cols != st->cols) {
             diag_error(T->d, wfile->loc, "'%s': tensor %d is %s (%dx%d); net '%s' needs %s (%dx%d)",
-                       wfile->str, k + 1, w[k].name, w[k].rows, w[k].cols, net, want, st->rows, st->cols);
+                       wfile->str, first + k + 1, x->name, x->rows, x->cols, net, want, st->rows, st->cols);
             T->errors++;
             break;
         }
-        memcpy(st->data, w[k].data, (size_t)st->rows * (size_t)st->cols * sizeof(double));
+        memcpy(st->data, x->data, (size_t)st->rows * (size_t)st->cols * sizeof(double));
     }
     weights_free(w, n);
+}
+
+/* Weights trained earlier in this run, by tensor name ("f.W1"): they
+ * replace the initial ones (and a weights file's) of every later build. */
+typedef struct Trained {
+    char *name;
+    int rows, cols;
+    double *data;
+    struct Trained *next;
+} Trained;
+static Trained *trained;
+
+void mech_trained_set(const char *name, int rows, int cols, const double *data)
+{
+    Trained *t = trained;
+    while (t && strcmp(t->name, name) != 0)
+        t = t->next;
+    if (!t) {
+        t = mem_xalloc(sizeof *t);
+        size_t len = strlen(name) + 1;
+        t->name = mem_xalloc(len);
+        memcpy(t->name, name, len);
+        t->data = NULL;
+        t->next = trained;
+        trained = t;
+    } else if (t->rows * t->cols != rows * cols) {
+        mem_free(t->data);
+        t->data = NULL;
+    }
+    if (!t->data)
+        t->data = mem_xalloc((size_t)rows * (size_t)cols * sizeof *t->data);
+    t->rows = rows;
+    t->cols = cols;
+    memcpy(t->data, data, (size_t)rows * (size_t)cols * sizeof *t->data);
+}
+
+void mech_trained_clear(void)
+{
+    while (trained) {
+        Trained *next = trained->next;
+        mem_free(trained->name);
+        mem_free(trained->data);
+        mem_free(trained);
+        trained = next;
+    }
+}
+
+static void use_trained(Sym *S, int tensor)
+{
+    SymTensor *st = &S->tensors[tensor];
+    for (const Trained *t = trained; t; t = t->next)
+        if (strcmp(t->name, st->name) == 0 && t->rows == st->rows && t->cols == st->cols)
+            memcpy(st->data, t->data, (size_t)t->rows * (size_t)t->cols * sizeof *t->data);
 }
 
 /* Build the tensors of an mlp net (checked) and initialise them.
@@ -308,6 +371,10 @@ static NetLayers *net_layers(Tr *T, const Stmt *decl)
     const Expr *wfile = net_arg(decl, "weights");
     if (wfile)
         load_weights(T, N, wfile);
+    for (int l = 0; l < N->nlayers; l++) {
+        use_trained(S, N->w[l]);
+        use_trained(S, N->b[l]);
+    }
     return N;
 }
 

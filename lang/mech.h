@@ -52,6 +52,11 @@ typedef struct Mech {
 
 enum { MECH_NETS = 1 }; /* mech_build flags: translate net calls (else refuse them) */
 
+/* Trained weights of a tensor ("f.W1"), copied: every later mech_build
+ * of a system with that net starts from them (train's results for the
+ * later jobs of a run).  mech_trained_clear forgets them all. */
+void mech_trained_set(const char *name, int rows, int cols, const double *data);
+void mech_trained_clear(void);
 /* The value of a checked constant expression. */
 double mech_const_value(const Expr *e);
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
@@ -23,6 +24,7 @@
 #include "runtime/mem.h"
 #include "runtime/native.h"
 #include "runtime/simulate.h"
+#include "runtime/train.h"
 #include "runtime/variational.h"
 
 /* The value of a constant expression (checked: it has one). */
@@ -60,6 +62,34 @@ static int not_yet(Front *F, const Item *job, const char *what)
     fprintf(stderr, "lag: %s: %s %s: %s is not implemented yet\n", where(F, job),
             ast_job_name(job->job), job->targets[0].name, what);
     return 2;
+}
+
+/* A job's parameter values for program p of system sys: the defaults,
+ * then the settings' `param p = v`, then --set SYS.p=value. */
+static double *job_params(Sym *S, const Setting *settings, const IrProgram *p, const char *sys,
+                          const RunOptions *opt)
+{
+    double *params = arena_alloc(S->arena, (size_t)(p->nparams + 1) * sizeof *params);
+    for (int j = 0; j < p->nparams; j++)
+        params[j] = p->param_values[j];
+    for (const Setting *s = settings; s; s = s->next)
+        if (s->form == SET_ASSIGNS && strcmp(s->head.name, "param") == 0)
+            for (const Assign *a = s->assigns; a; a = a->next)
+                for (int j = 0; j < p->nparams; j++)
+                    if (strcmp(a->name.name, p->param_names[j]) == 0)
+                        params[j] = value(a->value);
+    const size_t sl = strlen(sys);
+    for (int k = 0; k < opt->nsets; k++) {
+        /* --set SYS.param=value */
+        const char *dot = strchr(opt->sets[k], '.'), *eq = strchr(opt->sets[k], '=');
+        if (!dot || !eq || dot > eq || (size_t)(dot - opt->sets[k]) != sl || strncmp(opt->sets[k], sys, sl) != 0)
+            continue;
+        for (int j = 0; j < p->nparams; j++)
+            if (strlen(p->param_names[j]) == (size_t)(eq - dot - 1) &&
+                strncmp(dot + 1, p->param_names[j], (size_t)(eq - dot - 1)) == 0)
+                params[j] = strtod(eq + 1, NULL);
+    }
+    return params;
 }
 
 static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
@@ -231,26 +261,7 @@ static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
                     y0[(size_t)smp * 2 * n + (size_t)(a->name.primes ? n + i : i)] = x;
         }
     gsl_rng_free(rng);
-    double *params = arena_alloc(S->arena, (size_t)(m.np + 1) * sizeof *params);
-    for (int j = 0; j < m.np; j++)
-        params[j] = rhs->param_values[j];
-    for (const Setting *s = job->settings; s; s = s->next)
-        if (s->form == SET_ASSIGNS && strcmp(s->head.name, "param") == 0)
-            for (const Assign *a = s->assigns; a; a = a->next)
-                for (int j = 0; j < m.np; j++)
-                    if (strcmp(a->name.name, rhs->param_names[j]) == 0)
-                        params[j] = value(a->value);
-    for (int k = 0; k < opt->nsets; k++) {
-        /* --set SYS.param=value */
-        const char *dot = strchr(opt->sets[k], '.'), *eq = strchr(opt->sets[k], '=');
-        if (!dot || !eq || dot > eq || strncmp(opt->sets[k], sys->name.name, (size_t)(dot - opt->sets[k])) != 0 ||
-            strlen(sys->name.name) != (size_t)(dot - opt->sets[k]))
-            continue;
-        for (int j = 0; j < m.np; j++)
-            if (strlen(rhs->param_names[j]) == (size_t)(eq - dot - 1) &&
-                strncmp(dot + 1, rhs->param_names[j], (size_t)(eq - dot - 1)) == 0)
-                params[j] = strtod(eq + 1, NULL);
-    }
+    double *params = job_params(S, job->settings, rhs, sys->name.name, opt);
     const Setting *time = setting(job, "time"), *every = setting(job, "every");
     const Setting *tol = setting(job, "tol"), *output = setting(job, "output");
     const Setting *plot = setting(job, "plot");
@@ -298,6 +309,230 @@ done:
     return rc;
 }
 
+/* The distribution of each state component from an `init` setting:
+ * constants, uniform(a, b), normal(m, s); components not named are 0. */
+static void init_draws(const Setting *init, const Mech *m, TrainDraw *d)
+{
+    for (int i = 0; i < 2 * m->n; i++)
+        d[i] = (TrainDraw){DRAW_CONST, 0, 0};
+    for (const Assign *a = init ? init->assigns : NULL; a; a = a->next)
+        for (int i = 0; i < m->n; i++) {
+            if (strcmp(a->name.name, m->names[i]) != 0)
+                continue;
+            TrainDraw *x = &d[a->name.primes ? m->n + i : i];
+            if (a->value->ref == REF_RANDOM) {
+                x->kind = a->value->id.name[0] == 'u' ? DRAW_UNIFORM : DRAW_NORMAL;
+                x->p1 = value(a->value->args);
+                x->p2 = value(a->value->args->next);
+            } else {
+                x->kind = DRAW_CONST;
+                x->p1 = value(a->value);
+            }
+        }
+}
+
+/* A setting's number, or a default. */
+static double num(const Item *job, const char *name, double dflt)
+{
+    const Setting *s = setting(job, name);
+    return s ? value(s->e1) : dflt;
+}
+
+static int run_train(Front *F, const Item *job, const RunOptions *opt)
+{
+    const Item *sys = find_system(F, job->targets[0].name);
+    const Setting *loss_s = setting(job, "loss"), *data_s = setting(job, "data");
+    if (loss_s && loss_s->form == SET_EXPR && strcmp(loss_s->e1->id.name, "action") == 0)
+        return not_yet(F, job, "'loss action'");
+    if (data_s->form == SET_BLOCK) {
+        for (const Setting *t = data_s->sub; t; t = t->next)
+            if (t->form != SET_CONT && (strcmp(t->head.name, "time") == 0 || strcmp(t->head.name, "every") == 0))
+                return not_yet(F, job, "data along trajectories ('time' in 'data from')");
+    }
+    Sym *S = sym_new(F->arena);
+    Mech m;
+    if (mech_build(&m, S, &F->diag, sys, MECH_NETS) != 0) {
+        sym_free(S);
+        return m.io_errors ? 4 : 1;
+    }
+    const int n = m.n, n2 = 2 * n;
+    int rc = 0;
+    IrProgram *model = lower_rhs_tape(&m), *source = NULL;
+    Sym *DS = NULL;
+    CsvTable csv = {0};
+    double *states = NULL, *targets = NULL;
+    char *save = NULL, *ckpt = NULL, *plotpath = NULL;
+    TrainDraw *draws = arena_alloc(S->arena, (size_t)(n2 + 1) * sizeof *draws);
+    const char **columns = arena_alloc(S->arena, (size_t)(n2 + 1) * sizeof *columns);
+    for (int i = 0; i < n; i++) {
+        columns[i] = m.names[i];
+        columns[n + i] = S->vars[m.v[i]].name;
+    }
+    TrainJob tj = {
+        .job = sys->name.name,
+        .model = model,
+        .params = job_params(S, job->settings, model, sys->name.name, opt),
+        .n = n,
+        .columns = columns,
+        .l1 = !(loss_s && loss_s->form == SET_WORD && strcmp(loss_s->e1->id.name, "mse") == 0),
+        .steps = (int)num(job, "steps", 1000),
+        .batch = (int)num(job, "batch", 256),
+        .lr = num(job, "lr", 1e-3),
+        .warmup = num(job, "warmup", 0.05),
+        .clip = num(job, "clip", 1),
+        .weight_decay = num(job, "weight_decay", 0),
+        .cosine = !setting(job, "schedule") || strcmp(setting(job, "schedule")->e1->id.name, "cosine") == 0,
+        .seed = (unsigned long)num(job, "seed", 0),
+    };
+    /* every weight of the system's nets, in the order they were made */
+    tj.ntensors = S->ntensors;
+    tj.tensors = arena_alloc(S->arena, (size_t)(S->ntensors + 1) * sizeof *tj.tensors);
+    for (int k = 0; k < S->ntensors; k++)
+        tj.tensors[k] = (TrainTensor){S->tensors[k].name, S->tensors[k].rows, S->tensors[k].cols, S->tensors[k].data};
+
+    if (data_s->form == SET_EXPR) {
+        /* data "file.csv": columns q, q', q'' by the model's names */
+        const char *path = data_s->e1->str;
+        char err[1024];
+        int io_error;
+        if (csv_read(diag_beside(&F->diag, S->arena, path, data_s->e1->loc), &csv, &io_error, err, sizeof err) != 0) {
+            diag_error(&F->diag, data_s->e1->loc, "%s", err);
+            diag_flush(&F->diag);
+            rc = io_error ? 4 : 1;
+            goto done;
+        }
+        int *col = arena_alloc(S->arena, (size_t)(3 * n) * sizeof *col), missing = 0;
+        for (int j = 0; j < 3 * n; j++) {
+            const char *name = j < n2 ? columns[j] : arena_printf(S->arena, "%s''", m.names[j - n2]);
+            col[j] = csv_column(&csv, name);
+            if (col[j] < 0) {
+                diag_error(&F->diag, data_s->e1->loc, "'%s' has no column '%s' (training data needs %s for each "
+                           "coordinate q of %s: q, q', q'')", path, name, "a column", sys->name.name);
+                missing = 1;
+            }
+        }
+        if (!missing && csv.nrows < 2) {
+            diag_error(&F->diag, data_s->e1->loc, "'%s' has %ld data rows: too few to train on", path, csv.nrows);
+            missing = 1;
+        }
+        if (missing) {
+            diag_flush(&F->diag);
+            rc = 1;
+            goto done;
+        }
+        states = mem_xalloc((size_t)csv.nrows * (size_t)n2 * sizeof *states);
+        targets = mem_xalloc((size_t)csv.nrows * (size_t)n * sizeof *targets);
+        for (long r = 0; r < csv.nrows; r++)
+            for (int j = 0; j < 3 * n; j++) {
+                double x = csv.data[(size_t)r * (size_t)csv.ncols + (size_t)col[j]];
+                if (j < n2)
+                    states[(size_t)r * (size_t)n2 + (size_t)j] = x;
+                else
+                    targets[(size_t)r * (size_t)n + (size_t)(j - n2)] = x;
+            }
+        tj.nfixed = (int)csv.nrows;
+        tj.states = states;
+        tj.targets = targets;
+    } else {
+        /* data from System { ... }: the reference system's accelerations */
+        const Item *dsys = find_system(F, data_s->target.name);
+        DS = sym_new(F->arena);
+        Mech dm;
+        if (mech_build(&dm, DS, &F->diag, dsys, MECH_NETS) != 0) {
+            rc = dm.io_errors ? 4 : 1;
+            goto done;
+        }
+        int same = dm.n == n;
+        for (int i = 0; i < n && same; i++)
+            same = strcmp(dm.names[i], m.names[i]) == 0;
+        if (!same) {
+            diag_error(&F->diag, data_s->target.loc, "the data system '%s' and the model '%s' must have the same "
+                       "coordinates, in the same order", dsys->name.name, sys->name.name);
+            diag_flush(&F->diag);
+            rc = 1;
+            goto done;
+        }
+        source = lower_rhs(&dm);
+        tj.source = source;
+        tj.source_params = job_params(DS, data_s->sub, source, dsys->name.name, opt);
+        const Setting *init = NULL, *samples = NULL, *seed = NULL;
+        for (const Setting *t = data_s->sub; t; t = t->next) {
+            if (t->form == SET_CONT)
+                continue;
+            if (strcmp(t->head.name, "init") == 0)
+                init = t;
+            else if (strcmp(t->head.name, "samples") == 0)
+                samples = t;
+            else if (strcmp(t->head.name, "seed") == 0)
+                seed = t;
+        }
+        init_draws(init, &m, draws);
+        tj.draw = draws;
+        if (samples) {
+            /* a fixed set drawn once */
+            double ns = value(samples->e1);
+            if (ns > 1e8) {
+                diag_error(&F->diag, samples->loc, "%.3g samples is more than a run can hold (at most 1e8)", ns);
+                diag_flush(&F->diag);
+                rc = 1;
+                goto done;
+            }
+            tj.nfixed = (int)ns;
+            states = mem_xalloc((size_t)tj.nfixed * (size_t)n2 * sizeof *states);
+            targets = mem_xalloc((size_t)tj.nfixed * (size_t)n * sizeof *targets);
+            gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+            gsl_rng_set(rng, seed ? (unsigned long)value(seed->e1) : tj.seed);
+            char err[512];
+            int drc = train_draw(&tj, rng, tj.nfixed, states, targets, err, sizeof err);
+            gsl_rng_free(rng);
+            if (drc != 0) {
+                fprintf(stderr, "lag: %s: train %s: %s\n", where(F, job), sys->name.name, err);
+                rc = 3;
+                goto done;
+            }
+            tj.states = states;
+            tj.targets = targets;
+        }
+    }
+    tj.validate = num(job, "validate", 0.1);
+    tj.nvalidate_fresh = tj.nfixed == 0 && tj.validate > 0 ? 8192 : 0;
+    const Setting *save_s = setting(job, "save"), *ck = setting(job, "checkpoint"), *plot_s = setting(job, "plot");
+    if (save_s)
+        tj.save = save = io_join(opt->outdir, save_s->e1->str);
+    if (ck) {
+        tj.checkpoint_every = (int)value(ck->e1);
+        const char *base = save_s ? arena_printf(S->arena, "%s.ckpt", save_s->e1->str)
+                                  : arena_printf(S->arena, "%s.ckpt", sys->name.name);
+        tj.checkpoint = ckpt = io_join(opt->outdir, base);
+    }
+    if (plot_s)
+        tj.plot = plotpath = io_join(opt->outdir, plot_s->e1->str);
+    tj.progress = !opt->quiet && (opt->progress || isatty(2));
+
+    TrainResult res;
+    rc = train_run(&tj, &res);
+    if (opt->json)
+        train_json(stdout, &tj, &res);
+    if (rc != 0)
+        fprintf(stderr, "lag: %s: train %s: %s\n", where(F, job), sys->name.name, res.message);
+    else
+        for (int k = 0; k < tj.ntensors; k++)
+            mech_trained_set(tj.tensors[k].name, tj.tensors[k].rows, tj.tensors[k].cols, tj.tensors[k].data);
+done:
+    csv_table_free(&csv);
+    mem_free(states);
+    mem_free(targets);
+    mem_free(save);
+    mem_free(ckpt);
+    mem_free(plotpath);
+    ir_free(model);
+    ir_free(source);
+    if (DS)
+        sym_free(DS);
+    sym_free(S);
+    return rc;
+}
+
 int run_program(Front *F, const RunOptions *opt)
 {
     if (opt->outdir && io_make_dirs(opt->outdir, 0777) != 0) {
@@ -316,6 +551,7 @@ int run_program(Front *F, const RunOptions *opt)
             continue;
         ran++;
         int rc = it->job == JOB_SIMULATE ? run_simulate(F, it, opt)
+               : it->job == JOB_TRAIN    ? run_train(F, it, opt)
                                          : not_yet(F, it, "this kind of job");
         if (rc != 0)
             return rc;

@@ -10,6 +10,7 @@
 typedef struct RunOptions {
     int json;            /* one JSON object per job on stdout */
     int quiet;
+    int progress;        /* progress on stderr even when it is not a terminal */
     int native;          /* compile the lowered programs (runtime/native.h) */
     const char *job;     /* run only the jobs on this system/problem, or NULL */
     const char *outdir;  /* -o DIR, or NULL */

@@ -5,6 +5,7 @@
 #include "runtime/io.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,4 +135,140 @@ uint64_t io_fnv1a(const void *p, size_t n, uint64_t h)
     for (size_t i = 0; i < n; i++)
         h = (h ^ c[i]) * 1099511628211u;
     return h;
+}
+
+/* Split one line at commas into at most max fields (in place); returns
+ * the count, or max + 1 when there are more. */
+static int split_fields(char *line, char **f, int max)
+{
+    int n = 0;
+    for (char *p = line;;) {
+        if (n == max)
+            return max + 1;
+        f[n++] = p;
+        char *c = strchr(p, ',');
+        if (!c)
+            break;
+        *c = 0;
+        p = c + 1;
+    }
+    return n;
+}
+
+/* A field without the blanks around it. */
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        s[--n] = 0;
+    return s;
+}
+
+int csv_read(const char *path, CsvTable *t, int *io_error, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    *io_error = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+        *io_error = 1;
+        return -1;
+    }
+    enum { MAXCOLS = 4096 };
+    char **fields = mem_xalloc(MAXCOLS * sizeof *fields);
+    char *line = NULL;
+    size_t cap = 0, rowcap = 0;
+    ssize_t len;
+    long lineno = 0;
+    int rc = 0;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        if (memchr(line, 0, (size_t)len)) {
+            snprintf(err, errlen, "%s:%ld: a NUL byte: not a CSV text file", path, lineno);
+            rc = -1;
+            break;
+        }
+        char *l = trim(line);
+        if (!*l || *l == '#')
+            continue; /* blank lines and comments */
+        int n = split_fields(l, fields, MAXCOLS);
+        if (!t->names) {
+            if (n > MAXCOLS) {
+                snprintf(err, errlen, "%s:%ld: more than %d columns", path, lineno, MAXCOLS);
+                rc = -1;
+                break;
+            }
+            t->ncols = n;
+            t->names = mem_xalloc((size_t)n * sizeof *t->names);
+            for (int i = 0; i < n; i++) {
+                const char *name = trim(fields[i]);
+                size_t nl = strlen(name);
+                t->names[i] = mem_xalloc(nl + 1);
+                memcpy(t->names[i], name, nl + 1);
+            }
+            continue;
+        }
+        if (n != t->ncols) {
+            snprintf(err, errlen, "%s:%ld: %d fields, but the header names %d columns", path, lineno,
+                     n > MAXCOLS ? MAXCOLS + 1 : n, t->ncols);
+            rc = -1;
+            break;
+        }
+        if ((size_t)t->nrows == rowcap) {
+            rowcap = rowcap ? 2 * rowcap : 1024;
+            t->data = mem_xrealloc(t->data, rowcap * (size_t)t->ncols * sizeof *t->data);
+        }
+        for (int i = 0; i < n && rc == 0; i++) {
+            char *s = trim(fields[i]), *end;
+            errno = 0;
+            double v = strtod(s, &end);
+            if (!*s || *end || errno == ERANGE || !isfinite(v)) {
+                snprintf(err, errlen, "%s:%ld: column '%s': '%.40s' is not a finite number%s", path, lineno,
+                         t->names[i], s, errno == ERANGE ? " (out of range)" : "");
+                rc = -1;
+            }
+            t->data[(size_t)t->nrows * (size_t)t->ncols + (size_t)i] = v;
+        }
+        if (rc)
+            break;
+        if (++t->nrows > 100000000) {
+            snprintf(err, errlen, "%s: more than 10^8 rows", path);
+            rc = -1;
+            break;
+        }
+    }
+    if (rc == 0 && ferror(f)) {
+        snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+        *io_error = 1;
+        rc = -1;
+    }
+    if (rc == 0 && !t->names) {
+        snprintf(err, errlen, "%s: empty (no header line)", path);
+        rc = -1;
+    }
+    free(line);
+    fclose(f);
+    mem_free(fields);
+    if (rc)
+        csv_table_free(t);
+    return rc;
+}
+
+int csv_column(const CsvTable *t, const char *name)
+{
+    for (int i = 0; i < t->ncols; i++)
+        if (strcmp(t->names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+void csv_table_free(CsvTable *t)
+{
+    for (int i = 0; t->names && i < t->ncols; i++)
+        mem_free(t->names[i]);
+    mem_free(t->names);
+    mem_free(t->data);
+    memset(t, 0, sizeof *t);
 }

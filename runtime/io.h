@@ -1,10 +1,11 @@
 /*
- * runtime/io.h — output files written atomically.
+ * runtime/io.h — CSV files in and out, output files written atomically.
  *
- * A CSV file is written under a temporary name in the same directory and
- * renamed to its own name when closed, so an interrupted run never leaves a
- * half-written file; rows written before a numerical failure are kept (the
- * caller closes with keep = 1).  Numbers are written with %.17g, enough to
+ * CSV input is read whole (csv_read).  A CSV file is written under a
+ * temporary name in the same directory and renamed to its own name when
+ * closed, so an interrupted run never leaves a half-written file; rows
+ * written before a numerical failure are kept (the caller closes with
+ * keep = 1).  Numbers are written with %.17g, enough to
  * read back every double exactly.
  */
 #ifndef LAG_IO_H
@@ -24,6 +25,20 @@ int csv_row(CsvWriter *w, const double *values, char *err, size_t errlen);
  * Returns 0, or -1 with a message in err.  csv_close(NULL, ...) is a no-op. */
 int csv_close(CsvWriter *w, int keep, char *err, size_t errlen);
 
+/* A CSV file read whole: a header line of names, then rows of finite
+ * numbers (blank lines and lines starting with '#' are skipped). */
+typedef struct CsvTable {
+    char **names;
+    int ncols;
+    long nrows;
+    double *data; /* nrows x ncols */
+} CsvTable;
+/* Read path into t.  0, or -1 with a message in err naming the file and
+ * line; *io_error tells a file that cannot be read from a malformed one. */
+int csv_read(const char *path, CsvTable *t, int *io_error, char *err, size_t errlen);
+/* The index of the column called name, or -1. */
+int csv_column(const CsvTable *t, const char *name);
+void csv_table_free(CsvTable *t);
 /* mkdir -p: create dir and its missing parents with the given mode.
  * Returns 0, or -1 with errno set. */
 int io_make_dirs(const char *dir, unsigned mode);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/act.h"
 #include "runtime/mem.h"
 
 static const struct {
@@ -157,40 +158,11 @@ void ir_spans(const IrProgram *p, const IrInstr *x, int *alen, int *blen, int *c
     }
 }
 
-/* The activations and their derivatives (runtime side of lang/sym.c's). */
+/* The activations and their derivatives (runtime side of lang/sym.c's):
+ * the formulas of runtime/act.h, as the VM's batch loops use them. */
 double ir_act_eval(IrAct act, int k, double x)
 {
-    switch (act) {
-    case IR_ACT_SOFTPLUS: /* log(1 + e^x); its derivatives are those of the sigmoid */
-        if (k == 0)
-            return x > 30 ? x + log1p(exp(-x)) : log1p(exp(x));
-        return ir_act_eval(IR_ACT_SIGMOID, k - 1, x);
-    case IR_ACT_SIGMOID: {
-        double s = x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x));
-        switch (k) {
-        case 0: return s;
-        case 1: return s * (1 - s);
-        case 2: return s * (1 - s) * (1 - 2 * s);
-        case 3: return s * (1 - s) * (1 - 6 * s + 6 * s * s);
-        default: return NAN;
-        }
-    }
-    case IR_ACT_TANH: {
-        double t = tanh(x), u = 1 - t * t;
-        switch (k) {
-        case 0: return t;
-        case 1: return u;
-        case 2: return -2 * t * u;
-        case 3: return u * (6 * t * t - 2);
-        default: return NAN;
-        }
-    }
-    case IR_ACT_RELU2: /* max(0, x)^2 */
-        return x <= 0 ? 0 : k == 0 ? x * x : k == 1 ? 2 * x : k == 2 ? 2 : 0;
-    case IR_ACT_RELU:
-        return x <= 0 ? 0 : k == 0 ? x : k == 1 ? 1 : 0;
-    }
-    return NAN;
+    return act_value((int)act, k, x);
 }
 
 static void print_list(FILE *out, const IrProgram *p, int at, int n)

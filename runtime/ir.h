@@ -98,8 +98,9 @@ typedef struct IrTensor {
 
 /* Activation functions of VACT (the order of SymAct in lang/sym.h). */
 typedef enum IrAct { IR_ACT_SOFTPLUS, IR_ACT_TANH, IR_ACT_SIGMOID, IR_ACT_RELU2, IR_ACT_RELU } IrAct;
-/* The k-th derivative of an activation at x (NaN beyond k = 3, as in the
- * symbolic core). */
+/* The k-th derivative of an activation at x, k <= 4 (NaN beyond): third
+ * derivatives appear in accelerations, the fourth in training's reverse
+ * sweep over them (runtime/adjoint.c). */
 double ir_act_eval(IrAct act, int k, double x);
 
 /* A program: code, constants and the names of its inputs and outputs. */

@@ -11,6 +11,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "runtime/act.h"
+#include "runtime/blas.h"
 #include "runtime/mem.h"
 
 Vm *vm_alloc(const IrProgram *const *progs, int nprogs, int cap)
@@ -145,7 +147,9 @@ static int solve_one(Vm *vm, const IrProgram *p, const IrInstr *x, int s)
  * on.  No FMA: the roundings stay those of a separate multiply and add, as
  * everywhere else in the VM, so a batch still equals its samples. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define VM_KERNEL __attribute__((target_clones("avx2", "default"), optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#define VM_KERNEL                                                                  \
+    __attribute__((target_clones("avx2", "default"),                               \
+                   optimize("tree-vectorize", "vect-cost-model=dynamic", "no-trapping-math")))
 #else
 #define VM_KERNEL
 #endif
@@ -184,7 +188,46 @@ VM_KERNEL static void axpy_block(double *restrict y, const double *restrict x, s
         axpy(y, x + c * ld, a[c], n);
 }
 
-static void vec_op(const IrProgram *p, const IrInstr *x, double *R, size_t cap, int B)
+/* y[i] := act^(k)(x[i]) over a row: the formulas of runtime/act.h, in a
+ * loop per case so that each compiles to vector instructions. */
+#define ACT_LOOP(expr)                                                             \
+    for (size_t i = 0; i < n; i++) {                                               \
+        const double xi = x[i], e = act_exp(-fabs(xi));                            \
+        const double s = (xi >= 0 ? 1 : e) / (1 + e), d = s * (1 - s);             \
+        (void)d;                                                                   \
+        y[i] = (expr);                                                             \
+    }                                                                              \
+    return
+VM_KERNEL static void act_row(int act, int k, const double *restrict x, double *restrict y, size_t n)
+{
+    if (act == IR_ACT_SOFTPLUS && k == 0) {
+        for (size_t i = 0; i < n; i++) {
+            const double xi = x[i];
+            y[i] = (xi > 0 ? xi : 0) + act_log1p01(act_exp(-fabs(xi)));
+        }
+        return;
+    }
+    if (act == IR_ACT_SOFTPLUS || act == IR_ACT_SIGMOID) {
+        switch (act == IR_ACT_SOFTPLUS ? k - 1 : k) {
+        case 0: ACT_LOOP(s);
+        case 1: ACT_LOOP(d);
+        case 2: ACT_LOOP(d * (1 - 2 * s));
+        case 3: ACT_LOOP(d * (1 - 6 * s + 6 * s * s));
+        case 4: ACT_LOOP(d * (1 - 14 * s + 36 * s * s - 24 * s * s * s));
+        default: break;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        y[i] = act_value(act, k, x[i]);
+}
+#undef ACT_LOOP
+
+void vm_act_row(IrAct act, int k, const double *x, double *y, size_t n)
+{
+    act_row((int)act, k, x, y, n);
+}
+
+static void vec_op(const Vm *vm, const IrProgram *p, const IrInstr *x, double *R, size_t cap, int B)
 {
     double *a = R + (size_t)x->a * cap;
     const double *b = R + (size_t)x->b * cap, *c = R + (size_t)x->c * cap;
@@ -230,6 +273,13 @@ static void vec_op(const IrProgram *p, const IrInstr *x, double *R, size_t cap, 
             }
             break;
         }
+        if (vm->gemm && B >= 4) {
+            /* Y = W X (or W^T X): the whole batch in one product */
+            const int tr = x->op == IR_VMATTVEC;
+            blas_gemm(tr, 0, tr ? w->cols : w->rows, B, tr ? w->rows : w->cols, 1, w->data, w->cols, b, (int)cap,
+                      0, a, (int)cap);
+            break;
+        }
         /* output i of every sample: sum over j of W[i][j] times input j,
          * added in the order of j (as for one sample), a row of W (of
          * W^T: the cached transpose) being the coefficients */
@@ -264,11 +314,11 @@ static void vec_op(const IrProgram *p, const IrInstr *x, double *R, size_t cap, 
                 a[i + (size_t)s] = b[s] * c[i + (size_t)s];
         break;
     case IR_VACT: {
-        const IrAct act = (IrAct)(x->c >> 4);
-        const int order = x->c & 15;
-        for (size_t i = 0; i < (size_t)n * cap; i += cap)
-            for (int s = 0; s < B; s++)
-                a[i + (size_t)s] = ir_act_eval(act, order, b[i + (size_t)s]);
+        if (cap == 1)
+            act_row(x->c >> 4, x->c & 15, b, a, (size_t)n);
+        else
+            for (size_t i = 0; i < (size_t)n * cap; i += cap)
+                act_row(x->c >> 4, x->c & 15, b + i, a + i, (size_t)B);
         break;
     }
     case IR_VSUM:
@@ -376,7 +426,7 @@ static VmStatus run_one(Vm *vm, const IrProgram *p, int from, const double *stat
     CASE(VSCALE):
     CASE(VACT):
     CASE(VSUM):
-        vec_op(p, x, r, 1, 1);
+        vec_op(vm, p, x, r, 1, 1);
         NEXT;
     CASE(OUT): out[x->a] = r[x->b]; NEXT;
 #if !defined(__GNUC__)
@@ -516,7 +566,7 @@ VmStatus vm_run(Vm *vm, const IrProgram *p, int B, const double *state, int stat
         case IR_VSCALE:
         case IR_VACT:
         case IR_VSUM:
-            vec_op(p, x, R, cap, B);
+            vec_op(vm, p, x, R, cap, B);
             break;
         case IR_OUT:
             for (s = 0; s < B; s++)

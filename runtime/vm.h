@@ -25,6 +25,9 @@ typedef struct Vm {
     const IrProgram *prepared;      /* whose prologue the registers hold... */
     const double *prepared_params;  /* ...for these parameters */
     int not_finite;   /* after VM_SINGULAR: the matrix had a NaN or infinity */
+    int gemm;         /* batches of network layers as matrix products (runtime/blas.h):
+                       * faster, but a sample's result then depends on the batch it is in
+                       * (summation order); 0 keeps every sample equal to its own run */
 } Vm;
 
 /* Solve A x = f in place (x returned in f) by Gaussian elimination with
@@ -33,6 +36,9 @@ typedef struct Vm {
  * or not finite (then *not_finite is set). */
 int vm_lu_solve(double *A, double *f, int k, int *not_finite);
 
+/* y[i] := the k-th derivative of activation act at x[i], i < n: the VM's
+ * vectorised loop (the same values as ir_act_eval). */
+void vm_act_row(IrAct act, int k, const double *x, double *y, size_t n);
 /* A VM able to run any of the programs given with batches of up to cap. */
 Vm *vm_alloc(const IrProgram *const *progs, int nprogs, int cap);
 void vm_free(Vm *vm); /* vm_free(NULL) is a no-op */

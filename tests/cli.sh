@@ -29,14 +29,17 @@ system Pendulum {
 }
 simulate Pendulum { init th = 0.5, time 0 .. 1, every 0.1, output "swing.csv" }
 EOF
-cat >"$tmp/train.lag" <<'EOF'
-# a training job (not implemented yet)
-system PendulumLNN {
-    net f = mlp(in = 2, hidden = [16], out = 1)
-    coord th
-    L = f(th, th')
+cat >"$tmp/compare.lag" <<'EOF'
+# a comparison job (not implemented yet)
+system A {
+    coord x
+    L = 0.5*x'^2 - 0.5*x^2
 }
-train PendulumLNN { data "swing.csv", steps 10 }
+system B {
+    coord x
+    L = 0.5*x'^2 - 0.6*x^2
+}
+compare A, B { init x = 1, time 0 .. 1 }
 EOF
 
 echo "1..10"
@@ -131,10 +134,10 @@ expect_status 1
 expect_grep "$tmp/err" stderr -E -- '^huge\.lag:5:1: error: .*raise .every'
 report "lag run: a run of 1e15 output rows is refused at once with a located error"
 
-lag run train.lag
+lag run compare.lag
 expect_status 2
 cat "$tmp/out" "$tmp/err" >"$tmp/both"
 expect_grep "$tmp/both" "output" -F -- "not implemented yet"
-report "lag run: a train job exits 2, not implemented yet"
+report "lag run: a compare job exits 2, not implemented yet"
 
 exit 0

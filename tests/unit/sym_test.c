@@ -26,6 +26,7 @@
 
 #include "lang/front.h"
 #include "lang/lower.h"
+#include "runtime/adjoint.h"
 #include "lang/mech.h"
 #include "lang/sym.h"
 #include "runtime/mem.h"
@@ -431,6 +432,73 @@ int main(void)
                 vm_free(vq);
             if (q)
                 ir_free(q);
+            /* sym-8: the reverse sweep over a tape (runtime/adjoint.c): the
+             * gradient of sum_s sum_o w[s][o] a[s][o] with respect to every
+             * weight, against central differences in the weights */
+            if (built) {
+                enum { NB8 = 5 };
+                IrProgram *t = lower_rhs_tape(&lm), *plain = lower_rhs(&lm);
+                const IrProgram *tt = t, *pl = plain;
+                Vm *vt = vm_alloc(&tt, 1, NB8), *vpl = vm_alloc(&pl, 1, NB8);
+                char aerr[256] = "";
+                Adjoint *adj = adj_alloc(t, NB8, aerr, sizeof aerr);
+                ok(adj != NULL, "sym-8.1 the tape of a learned system is accepted by the reverse sweep %s", aerr);
+                double st[NB8 * 4], wts[NB8 * 2], out_t[NB8 * 2], out_p[NB8 * 2];
+                for (int i = 0; i < NB8 * 4; i++)
+                    st[i] = uniform(-2, 2);
+                for (int i = 0; i < NB8 * 2; i++)
+                    wts[i] = uniform(-1, 1);
+                vm_run(vt, t, NB8, st, 4, 0, NULL, out_t, 2);
+                vm_run(vpl, plain, NB8, st, 4, 0, NULL, out_p, 2);
+                ok(memcmp(out_t, out_p, sizeof out_t) == 0,
+                   "sym-8.2 the tape computes the accelerations of the ordinary program to the bit");
+                double **g = mem_xalloc((size_t)t->ntensors * sizeof *g);
+                for (int k = 0; k < t->ntensors; k++) {
+                    size_t sz = (size_t)t->tensors[k].rows * (size_t)t->tensors[k].cols;
+                    g[k] = mem_xalloc(sz * sizeof **g);
+                    memset(g[k], 0, sz * sizeof **g);
+                }
+                if (adj)
+                    adj_run(adj, vt, t, NB8, wts, g);
+                double worst8 = 0;
+                int checked = 0;
+                for (int k = 0; k < t->ntensors && adj; k++) {
+                    double *d = (double *)t->tensors[k].data;
+                    int sz = t->tensors[k].rows * t->tensors[k].cols;
+                    for (int rep = 0; rep < 6; rep++) {
+                        int e = (int)uniform(0, sz - 1e-9);
+                        double w0 = d[e], h = 1e-5 * (1 + fabs(w0)), f[2];
+                        for (int side = 0; side < 2; side++) {
+                            d[e] = w0 + (side ? -h : h);
+                            ir_tensor_refresh(t);
+                            vm_forget(vt);
+                            double o[NB8 * 2];
+                            vm_run(vt, t, NB8, st, 4, 0, NULL, o, 2);
+                            f[side] = 0;
+                            for (int i = 0; i < NB8 * 2; i++)
+                                f[side] += wts[i] * o[i];
+                        }
+                        d[e] = w0;
+                        ir_tensor_refresh(t);
+                        vm_forget(vt);
+                        double fd = (f[0] - f[1]) / (2 * h);
+                        double err = fabs(fd - g[k][e]) / (1e-3 + fabs(fd));
+                        worst8 = err > worst8 ? err : worst8;
+                        checked++;
+                    }
+                }
+                ok(adj && checked == 6 * t->ntensors && worst8 < 1e-5,
+                   "sym-8.3 weight gradients through M^-1 f of a learned L equal central differences "
+                   "(%d entries of %d tensors, worst relative error %.1e)", checked, t->ntensors, worst8);
+                for (int k = 0; k < t->ntensors; k++)
+                    mem_free(g[k]);
+                mem_free(g);
+                adj_free(adj);
+                vm_free(vt);
+                vm_free(vpl);
+                ir_free(t);
+                ir_free(plain);
+            }
             sym_free(D);
         }
         front_fini(&F7);

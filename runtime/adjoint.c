@@ -1,0 +1,364 @@
+/*
+ * runtime/adjoint.c — the reverse sweep over a tape (see adjoint.h).
+ *
+ * bar holds the adjoint of every register (same layout as the VM's:
+ * register-major, a row of the batch per register).  Each instruction,
+ * taken last to first, adds its adjoint times its local partials to its
+ * operands' adjoints; the partials are those of the forward formulas.
+ */
+#include "runtime/adjoint.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "runtime/blas.h"
+#include "runtime/mem.h"
+
+struct Adjoint {
+    int cap, nregs;
+    double *bar;  /* nregs x cap */
+    double *work; /* a SOLVE's transposed matrix and right side */
+    double *row;  /* cap doubles */
+    unsigned char *live; /* register -> its adjoint has been written this sweep */
+};
+
+/* Registers whose adjoint nothing has written yet hold stale values: a
+ * register is zeroed when it first receives a contribution (live), and an
+ * instruction whose result is not live contributes nothing and is
+ * skipped. */
+static double *acc(Adjoint *A, int r, int len, int B)
+{
+    for (int i = 0; i < len; i++)
+        if (!A->live[r + i]) {
+            memset(A->bar + (size_t)(r + i) * (size_t)A->cap, 0, (size_t)B * sizeof *A->bar);
+            A->live[r + i] = 1;
+        }
+    return A->bar + (size_t)r * (size_t)A->cap;
+}
+
+/* For a matrix product into registers r..r+len-1: 0 when none holds a
+ * contribution yet (the product overwrites them), else 1 (it adds to them,
+ * the others zeroed first). */
+static double beta(Adjoint *A, int r, int len, int B)
+{
+    int any = 0;
+    for (int i = 0; i < len && !any; i++)
+        any = A->live[r + i];
+    if (any) {
+        acc(A, r, len, B);
+        return 1;
+    }
+    memset(A->live + r, 1, (size_t)len);
+    return 0;
+}
+
+/* The registers an instruction writes: first and count (SOLVE: its list). */
+static int writes(const IrProgram *p, const IrInstr *x, int *first)
+{
+    int alen, blen, clen;
+    switch ((IrOp)x->op) {
+    case IR_OUT:
+        return 0;
+    case IR_SOLVE:
+        *first = -1;
+        return x->k;
+    default:
+        ir_spans(p, x, &alen, &blen, &clen);
+        *first = x->a;
+        return alen;
+    }
+}
+
+Adjoint *adj_alloc(const IrProgram *p, int cap, char *err, size_t errlen)
+{
+    /* a tape writes each register once */
+    unsigned char *seen = mem_xalloc((size_t)(p->nregs + 1));
+    memset(seen, 0, (size_t)(p->nregs + 1));
+    int ok = 1, kmax = 1;
+    for (int i = 0; i < p->ncode && ok; i++) {
+        const IrInstr *x = &p->code[i];
+        int first, n = writes(p, x, &first);
+        for (int j = 0; j < n && ok; j++) {
+            int r = first < 0 ? p->aux[x->a + j] : first + j;
+            if (seen[r]++) {
+                snprintf(err, errlen, "%s is not a tape: register %d is written twice", p->name, r);
+                ok = 0;
+            }
+        }
+        if (x->op == IR_SOLVE && x->k > kmax)
+            kmax = x->k;
+        if (ok && x->op == IR_VACT && (x->c & 15) >= 4) {
+            snprintf(err, errlen, "%s uses a fourth derivative of an activation: training would need a fifth",
+                     p->name);
+            ok = 0;
+        }
+    }
+    mem_free(seen);
+    if (!ok)
+        return NULL;
+    Adjoint *A = mem_xalloc(sizeof *A);
+    A->cap = cap < 1 ? 1 : cap;
+    A->nregs = p->nregs;
+    A->bar = mem_xalloc((size_t)(p->nregs ? p->nregs : 1) * (size_t)A->cap * sizeof *A->bar);
+    A->work = mem_xalloc((size_t)(kmax * kmax + 2 * kmax) * sizeof *A->work);
+    A->row = mem_xalloc((size_t)A->cap * sizeof *A->row);
+    A->live = mem_xalloc((size_t)(p->nregs + 1));
+    return A;
+}
+
+void adj_free(Adjoint *A)
+{
+    if (!A)
+        return;
+    mem_free(A->bar);
+    mem_free(A->work);
+    mem_free(A->row);
+    mem_free(A->live);
+    mem_free(A);
+}
+
+/* The derivative of a scalar instruction's result with respect to its
+ * first operand (d1) and second (d2), at values b, c with result a. */
+static void partials(const IrInstr *x, double a, double b, double c, double *d1, double *d2)
+{
+    *d2 = 0;
+    switch ((IrOp)x->op) {
+    case IR_MOV: *d1 = 1; break;
+    case IR_ADD: *d1 = 1, *d2 = 1; break;
+    case IR_SUB: *d1 = 1, *d2 = -1; break;
+    case IR_MUL: *d1 = c, *d2 = b; break;
+    case IR_DIV: *d1 = 1 / c, *d2 = -a / c; break;
+    case IR_NEG: *d1 = -1; break;
+    case IR_SQR: *d1 = 2 * b; break;
+    case IR_RECIP: *d1 = -a * a; break;
+    case IR_POWI: *d1 = x->k * pow(b, x->k - 1); break;
+    case IR_POW: *d1 = c * pow(b, c - 1), *d2 = b > 0 ? a * log(b) : 0; break;
+    case IR_SIN: *d1 = cos(b); break;
+    case IR_COS: *d1 = -sin(b); break;
+    case IR_TAN: *d1 = 1 + a * a; break;
+    case IR_ASIN: *d1 = 1 / sqrt(1 - b * b); break;
+    case IR_ACOS: *d1 = -1 / sqrt(1 - b * b); break;
+    case IR_ATAN: *d1 = 1 / (1 + b * b); break;
+    case IR_SINH: *d1 = cosh(b); break;
+    case IR_COSH: *d1 = sinh(b); break;
+    case IR_TANH: *d1 = 1 - a * a; break;
+    case IR_EXP: *d1 = a; break;
+    case IR_LOG: *d1 = 1 / b; break;
+    case IR_SQRT: *d1 = 0.5 / a; break;
+    case IR_ABS: *d1 = (double)((b > 0) - (b < 0)); break;
+    case IR_ATAN2: {
+        double r2 = b * b + c * c;
+        *d1 = c / r2, *d2 = -b / r2;
+        break;
+    }
+    case IR_MIN: *d1 = b <= c, *d2 = b > c; break;
+    case IR_MAX: *d1 = b >= c, *d2 = b < c; break;
+    default: *d1 = 0; break; /* SIGN: flat; inputs and constants: no operands */
+    }
+}
+
+/* Mx = f for one sample: fbar += M^-T xbar, Mbar -= (M^-T xbar) x^T. */
+static void solve_back(Adjoint *A, const Vm *vm, const IrProgram *p, const IrInstr *x, int s)
+{
+    const int k = x->k;
+    const size_t vc = (size_t)vm->cap, ac = (size_t)A->cap;
+    const int32_t *mr = p->aux + x->b, *fr = p->aux + x->c, *xr = p->aux + x->a;
+    double *Mt = A->work, *g = A->work + k * k;
+    for (int i = 0; i < k; i++)
+        for (int j = 0; j < k; j++)
+            Mt[j * k + i] = vm->regs[(size_t)mr[i * k + j] * vc + (size_t)s];
+    for (int i = 0; i < k; i++)
+        g[i] = A->bar[(size_t)xr[i] * ac + (size_t)s];
+    int not_finite;
+    if (vm_lu_solve(Mt, g, k, &not_finite) != 0)
+        return; /* the forward solve succeeded: this cannot happen but by rounding */
+    for (int i = 0; i < k; i++) {
+        A->bar[(size_t)fr[i] * ac + (size_t)s] += g[i];
+        for (int j = 0; j < k; j++)
+            A->bar[(size_t)mr[i * k + j] * ac + (size_t)s] -= g[i] * vm->regs[(size_t)xr[j] * vc + (size_t)s];
+    }
+}
+
+/* Whether any result of a SOLVE has an adjoint; if so, make its results
+ * and operands ready to accumulate. */
+static int solve_live(Adjoint *A, const IrProgram *p, const IrInstr *x, int B)
+{
+    int any = 0;
+    for (int i = 0; i < x->k; i++)
+        any |= A->live[p->aux[x->a + i]];
+    if (!any)
+        return 0;
+    for (int i = 0; i < x->k; i++) {
+        acc(A, p->aux[x->a + i], 1, B);
+        acc(A, p->aux[x->c + i], 1, B);
+    }
+    for (int i = 0; i < x->k * x->k; i++)
+        acc(A, p->aux[x->b + i], 1, B);
+    return 1;
+}
+
+static void vec_back(Adjoint *A, const Vm *vm, const IrProgram *p, const IrInstr *x, int B,
+                     double *const *grad)
+{
+    const size_t vc = (size_t)vm->cap, ac = (size_t)A->cap;
+    const double *bv = vm->regs + (size_t)x->b * vc, *cv = vm->regs + (size_t)x->c * vc;
+    const double *ab = A->bar + (size_t)x->a * ac;
+    const int n = x->k;
+    double *bb, *cb;
+    switch ((IrOp)x->op) {
+    case IR_VLOAD: {
+        double *g = grad[x->c];
+        for (int i = 0; i < n; i++) {
+            double sum = 0;
+            for (int s = 0; s < B; s++)
+                sum += ab[(size_t)i * ac + (size_t)s];
+            g[i] += sum;
+        }
+        break;
+    }
+    case IR_VMATVEC: {
+        /* y = W x: xbar += W^T ybar, Wbar += ybar x^T (over the batch) */
+        const IrTensor *w = &p->tensors[x->c];
+        double be = beta(A, x->b, w->cols, B);
+        blas_gemm(1, 0, w->cols, B, w->rows, 1, w->data, w->cols, ab, (int)ac, be,
+                  A->bar + (size_t)x->b * ac, (int)ac);
+        blas_gemm(0, 1, w->rows, w->cols, B, 1, ab, (int)ac, bv, (int)vc, 1, grad[x->c], w->cols);
+        break;
+    }
+    case IR_VMATTVEC: {
+        /* y = W^T x: xbar += W ybar, Wbar += x ybar^T */
+        const IrTensor *w = &p->tensors[x->c];
+        double be = beta(A, x->b, w->rows, B);
+        blas_gemm(0, 0, w->rows, B, w->cols, 1, w->data, w->cols, ab, (int)ac, be,
+                  A->bar + (size_t)x->b * ac, (int)ac);
+        blas_gemm(0, 1, w->rows, w->cols, B, 1, bv, (int)vc, ab, (int)ac, 1, grad[x->c], w->cols);
+        break;
+    }
+    case IR_VADD:
+        bb = acc(A, x->b, n, B);
+        cb = acc(A, x->c, n, B);
+        for (int i = 0; i < n; i++)
+            for (int s = 0; s < B; s++) {
+                size_t o = (size_t)i * ac + (size_t)s;
+                bb[o] += ab[o];
+                cb[o] += ab[o];
+            }
+        break;
+    case IR_VMUL:
+        bb = acc(A, x->b, n, B);
+        cb = acc(A, x->c, n, B);
+        for (int i = 0; i < n; i++)
+            for (int s = 0; s < B; s++) {
+                size_t o = (size_t)i * ac + (size_t)s, v = (size_t)i * vc + (size_t)s;
+                bb[o] += ab[o] * cv[v];
+                cb[o] += ab[o] * bv[v];
+            }
+        break;
+    case IR_VSCALE: /* a_i = b c_i, b one value per sample */
+        bb = acc(A, x->b, 1, B);
+        cb = acc(A, x->c, n, B);
+        for (int i = 0; i < n; i++)
+            for (int s = 0; s < B; s++) {
+                size_t o = (size_t)i * ac + (size_t)s, v = (size_t)i * vc + (size_t)s;
+                bb[s] += ab[o] * cv[v];
+                cb[o] += ab[o] * bv[s];
+            }
+        break;
+    case IR_VACT: {
+        /* the next derivative, a row of the batch at a time */
+        double *d = A->row;
+        bb = acc(A, x->b, n, B);
+        for (int i = 0; i < n; i++) {
+            vm_act_row((IrAct)(x->c >> 4), (x->c & 15) + 1, bv + (size_t)i * vc, d, (size_t)B);
+            const double *abi = ab + (size_t)i * ac;
+            double *bbi = bb + (size_t)i * ac;
+            for (int s = 0; s < B; s++)
+                bbi[s] += abi[s] * d[s];
+        }
+        break;
+    }
+    case IR_VSUM:
+        bb = acc(A, x->b, n, B);
+        for (int i = 0; i < n; i++)
+            for (int s = 0; s < B; s++)
+                bb[(size_t)i * ac + (size_t)s] += ab[s];
+        break;
+    default: /* VONES: constant */
+        break;
+    }
+}
+
+void adj_run(Adjoint *A, const Vm *vm, const IrProgram *p, int B, const double *outbar,
+             double *const *grad)
+{
+    const size_t vc = (size_t)vm->cap, ac = (size_t)A->cap;
+    memset(A->live, 0, (size_t)p->nregs);
+    for (int i = p->ncode - 1; i >= 0; i--) {
+        const IrInstr *x = &p->code[i];
+        IrOp op = (IrOp)x->op;
+        if (op == IR_OUT) {
+            double *bb = acc(A, x->b, 1, B);
+            for (int s = 0; s < B; s++)
+                bb[s] += outbar[(size_t)s * (size_t)p->nout + (size_t)x->a];
+            continue;
+        }
+        if (op == IR_SOLVE) {
+            if (solve_live(A, p, x, B))
+                for (int s = 0; s < B; s++)
+                    solve_back(A, vm, p, x, s);
+            continue;
+        }
+        int alen, blen, clen, any = 0;
+        ir_spans(p, x, &alen, &blen, &clen);
+        for (int j = 0; j < alen && !any; j++)
+            any = A->live[x->a + j];
+        if (!any)
+            continue; /* nothing depends on this result */
+        if (alen > 1)
+            acc(A, x->a, alen, B); /* the components no one read are zero */
+        if (op == IR_CALL) {
+            /* the extern's partials by its derivative functions or differences */
+            const IrExtern *e = &p->externs[x->k];
+            int depth = 0;
+            for (uint32_t d = e->deriv; d; d >>= 4)
+                depth++;
+            const double *ab = A->bar + (size_t)x->a * ac;
+            for (int j = 0; j < x->c; j++)
+                acc(A, p->aux[x->b + j], 1, B);
+            for (int s = 0; s < B; s++) {
+                if (ab[s] == 0)
+                    continue;
+                double args[16];
+                for (int j = 0; j < x->c && j < 16; j++)
+                    args[j] = vm->regs[(size_t)p->aux[x->b + j] * vc + (size_t)s];
+                for (int j = 0; j < x->c && j < 16; j++) {
+                    IrExtern dj = *e;
+                    dj.deriv = e->deriv | (uint32_t)(1 + j) << (4 * depth);
+                    A->bar[(size_t)p->aux[x->b + j] * ac + (size_t)s] += ab[s] * ir_extern_eval(&dj, args);
+                }
+            }
+            continue;
+        }
+        if (op >= IR_VLOAD && op <= IR_VSUM) {
+            vec_back(A, vm, p, x, B, grad);
+            continue;
+        }
+        int ns = ir_op_sources(op);
+        if (ns == 0 || op == IR_SIGN)
+            continue;
+        const double *av = vm->regs + (size_t)x->a * vc, *bv = vm->regs + (size_t)x->b * vc,
+                     *cv = vm->regs + (size_t)x->c * vc;
+        const double *ab = A->bar + (size_t)x->a * ac;
+        double *bb = acc(A, x->b, 1, B), *cb = ns > 1 ? acc(A, x->c, 1, B) : NULL;
+        for (int s = 0; s < B; s++) {
+            if (ab[s] == 0)
+                continue;
+            double d1, d2;
+            partials(x, av[s], bv[s], ns > 1 ? cv[s] : 0, &d1, &d2);
+            bb[s] += ab[s] * d1;
+            if (ns > 1)
+                cb[s] += ab[s] * d2;
+        }
+    }
+}

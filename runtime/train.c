@@ -1,0 +1,685 @@
+/*
+ * runtime/train.c — the train job (see train.h).
+ *
+ * Everything random comes from generators seeded by (seed, what, index):
+ * the fresh states of step k, the permutation of epoch e, the validation
+ * split.  A run resumed from a checkpoint therefore draws exactly what the
+ * uninterrupted run would have, and the checkpoint only has to hold the
+ * weights, Adam's moments and a few counters.
+ *
+ * Optimiser: Adam (Kingma and Ba, 2015) with decoupled weight decay
+ * (Loshchilov and Hutter, 2019), gradient-norm clipping, linear warm-up
+ * then cosine decay to zero.  A step whose loss or gradient is not finite
+ * is undone: the weights and moments before the last update are restored
+ * and the learning rate is halved.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "runtime/train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <jansson.h>
+
+#include "runtime/adjoint.h"
+#include "runtime/io.h"
+#include "runtime/mem.h"
+#include "runtime/plot.h"
+#include "runtime/simulate.h"
+#include "runtime/vm.h"
+#include "runtime/weights.h"
+
+enum { WHAT_STEP = 1, WHAT_EPOCH, WHAT_SPLIT, WHAT_VALID };
+
+/* Seed r from (seed, what, k): FNV-1a of the three. */
+static void reseed(gsl_rng *r, unsigned long seed, int what, long k)
+{
+    uint64_t v[3] = {seed, (uint64_t)what, (uint64_t)k};
+    uint64_t h = io_fnv1a(v, sizeof v, IO_FNV_INIT);
+    gsl_rng_set(r, (unsigned long)(h ^ (h >> 32)));
+}
+
+int train_draw(const TrainJob *job, void *rngp, int B, double *states, double *targets, char *err,
+               size_t errlen)
+{
+    gsl_rng *rng = rngp;
+    const int n = job->n, n2 = 2 * n;
+    const IrProgram *src = job->source;
+    Vm *vm = vm_alloc(&src, 1, 1);
+    int fails = 0;
+    for (int s = 0; s < B;) {
+        double *y = states + (size_t)s * (size_t)n2;
+        for (int i = 0; i < n2; i++) {
+            const TrainDraw *d = &job->draw[i];
+            y[i] = d->kind == DRAW_UNIFORM ? d->p1 + (d->p2 - d->p1) * gsl_rng_uniform(rng)
+                 : d->kind == DRAW_NORMAL  ? d->p1 + gsl_ran_gaussian(rng, d->p2)
+                                           : d->p1;
+        }
+        double *a = targets + (size_t)s * (size_t)n;
+        int good = vm_run(vm, src, 1, y, n2, 0, job->source_params, a, n) == VM_OK;
+        for (int i = 0; i < n && good; i++)
+            good = isfinite(a[i]);
+        if (good) {
+            s++;
+            fails = 0;
+        } else if (++fails == 100) {
+            snprintf(err, errlen, "100 states in a row drawn for the data have no accelerations "
+                     "(singular or non-finite mass matrix): check the data's init ranges");
+            vm_free(vm);
+            return -1;
+        }
+    }
+    vm_free(vm);
+    return 0;
+}
+
+typedef struct Trainer {
+    const TrainJob *job;
+    TrainResult *res;
+    IrProgram *model;
+    int n, B, P;              /* coordinates, batch, weights */
+    Vm *vm;
+    Adjoint *adj;
+    gsl_rng *rng;
+    double **grad;            /* by program tensor slot */
+    int *slot_of;             /* train tensor -> program slot, or -1 */
+    size_t *off;              /* train tensor -> offset in the flat vectors */
+    double *m, *v;            /* Adam's moments, P each */
+    double *keep;             /* weights, m, v before the last update (3P) */
+    double *xs, *ys, *out, *outbar; /* batch buffers */
+    /* data */
+    int ntrain, nval;
+    const double *vs, *vt;    /* validation states and targets */
+    double *own_vs, *own_vt;
+    int *split;               /* fixed data: training indices then validation */
+    int *perm;                /* the current epoch's permutation of the training indices */
+    long perm_epoch;
+    double scale;             /* RMS of the targets */
+    /* schedule and state */
+    int step, updates;
+    double lr_scale;
+} Trainer;
+
+static double schedule(const TrainJob *job, int step)
+{
+    double w = floor(job->warmup * job->steps);
+    if (step < w)
+        return (step + 1) / w;
+    if (!job->cosine || job->steps - w <= 0)
+        return 1;
+    return 0.5 * (1 + cos(3.14159265358979323846 * (step - w) / (job->steps - w)));
+}
+
+/* The batch of step k into T->xs, T->ys; returns 0 or -1 (message set). */
+static int batch(Trainer *T, int k)
+{
+    const TrainJob *job = T->job;
+    const int n = T->n, n2 = 2 * n;
+    if (job->nfixed == 0) {
+        reseed(T->rng, job->seed, WHAT_STEP, k);
+        if (train_draw(job, T->rng, T->B, T->xs, T->ys, T->res->message, sizeof T->res->message) != 0)
+            return -1;
+        return 0;
+    }
+    for (int i = 0; i < T->B; i++) {
+        long j = (long)k * T->B + i, e = j / T->ntrain;
+        if (e != T->perm_epoch) {
+            memcpy(T->perm, T->split, (size_t)T->ntrain * sizeof *T->perm);
+            reseed(T->rng, job->seed, WHAT_EPOCH, e);
+            gsl_ran_shuffle(T->rng, T->perm, (size_t)T->ntrain, sizeof *T->perm);
+            T->perm_epoch = e;
+        }
+        int idx = T->perm[j % T->ntrain];
+        memcpy(T->xs + (size_t)i * (size_t)n2, job->states + (size_t)idx * (size_t)n2, (size_t)n2 * sizeof(double));
+        memcpy(T->ys + (size_t)i * (size_t)n, job->targets + (size_t)idx * (size_t)n, (size_t)n * sizeof(double));
+    }
+    return 0;
+}
+
+/* Run the model on the first B samples of xs; samples it cannot evaluate
+ * (singular M, non-finite accelerations) are moved to the end and left
+ * out.  Returns how many remain. */
+static int forward(Trainer *T, double *xs, double *ys, int B, int count_bad)
+{
+    const int n = T->n, n2 = 2 * n;
+    while (B > 0) {
+        int bad = -1;
+        if (vm_run(T->vm, T->model, B, xs, n2, 0, T->job->params, T->out, n) != VM_OK)
+            bad = T->vm->bad_sample;
+        for (int s = 0; s < B && bad < 0; s++)
+            for (int i = 0; i < n; i++)
+                if (!isfinite(T->out[(size_t)s * (size_t)n + (size_t)i]))
+                    bad = s;
+        if (bad < 0)
+            return B;
+        if (count_bad)
+            T->res->bad_samples++;
+        B--;
+        for (int i = 0; i < n2; i++) {
+            double t = xs[(size_t)bad * n2 + i];
+            xs[(size_t)bad * n2 + i] = xs[(size_t)B * n2 + i];
+            xs[(size_t)B * n2 + i] = t;
+        }
+        for (int i = 0; i < n; i++) {
+            double t = ys[(size_t)bad * n + i];
+            ys[(size_t)bad * n + i] = ys[(size_t)B * n + i];
+            ys[(size_t)B * n + i] = t;
+        }
+    }
+    return 0;
+}
+
+/* The loss over B evaluated samples, and (outbar != NULL) its derivative
+ * with respect to each output. */
+static double loss(const Trainer *T, int B, const double *ys, double *outbar, double *sq, double *ysq)
+{
+    const int n = T->n;
+    const double norm = 1.0 / ((double)B * n * (T->job->l1 ? T->scale : T->scale * T->scale));
+    double sum = 0;
+    for (size_t o = 0; o < (size_t)B * (size_t)n; o++) {
+        double r = T->out[o] - ys[o];
+        sum += T->job->l1 ? fabs(r) : r * r;
+        if (outbar)
+            outbar[o] = (T->job->l1 ? (double)((r > 0) - (r < 0)) : 2 * r) * norm;
+        if (sq) {
+            *sq += r * r;
+            *ysq += ys[o] * ys[o];
+        }
+    }
+    return sum * norm;
+}
+
+/* Loss and relative RMS error on the validation set. */
+static void validate(Trainer *T, double *vloss, double *vrel)
+{
+    const int n = T->n, n2 = 2 * n;
+    double sum = 0, sq = 0, ysq = 0;
+    long count = 0;
+    for (int at = 0; at < T->nval; at += T->B) {
+        int B = T->nval - at < T->B ? T->nval - at : T->B;
+        memcpy(T->xs, T->vs + (size_t)at * n2, (size_t)B * n2 * sizeof(double));
+        memcpy(T->ys, T->vt + (size_t)at * n, (size_t)B * n * sizeof(double));
+        int b = forward(T, T->xs, T->ys, B, 0);
+        if (b > 0)
+            sum += loss(T, b, T->ys, NULL, &sq, &ysq) * b;
+        count += b;
+    }
+    vm_forget(T->vm);
+    *vloss = count ? sum / (double)count : NAN;
+    *vrel = count && ysq > 0 ? sqrt(sq / ysq) : NAN;
+}
+
+/* Flat views of the weights: copy out (dir 0) or in (dir 1). */
+static void weights_flat(Trainer *T, double *flat, int in)
+{
+    for (int k = 0; k < T->job->ntensors; k++) {
+        const TrainTensor *t = &T->job->tensors[k];
+        size_t sz = (size_t)t->rows * (size_t)t->cols;
+        if (in)
+            memcpy(t->data, flat + T->off[k], sz * sizeof(double));
+        else
+            memcpy(flat + T->off[k], t->data, sz * sizeof(double));
+    }
+}
+
+/* A checkpoint: the weights, Adam's moments, and the counters (step,
+ * updates, learning-rate factor, the run's signature as two 32-bit
+ * halves), as a weights file. */
+static uint64_t signature(const TrainJob *job)
+{
+    uint64_t h = IO_FNV_INIT;
+    double v[9] = {job->steps, job->batch, job->lr, job->warmup, job->clip,
+                   job->weight_decay, job->cosine, (double)job->seed, job->l1};
+    h = io_fnv1a(v, sizeof v, h);
+    for (int k = 0; k < job->ntensors; k++) {
+        int shape[2] = {job->tensors[k].rows, job->tensors[k].cols};
+        h = io_fnv1a(job->tensors[k].name, strlen(job->tensors[k].name), h);
+        h = io_fnv1a(shape, sizeof shape, h);
+    }
+    h = io_fnv1a(&job->nfixed, sizeof job->nfixed, h);
+    return h;
+}
+
+static int checkpoint_write(Trainer *T, char *err, size_t errlen)
+{
+    const TrainJob *job = T->job;
+    int nt = 3 * job->ntensors + 1;
+    WeightsTensor *w = mem_xalloc((size_t)nt * sizeof *w);
+    char **names = mem_xalloc((size_t)nt * sizeof *names);
+    for (int k = 0; k < job->ntensors; k++) {
+        const TrainTensor *t = &job->tensors[k];
+        for (int part = 0; part < 3; part++) {
+            const char *pre = part == 0 ? "" : part == 1 ? "adam.m." : "adam.v.";
+            size_t len = strlen(pre) + strlen(t->name) + 1;
+            names[3 * k + part] = mem_xalloc(len);
+            snprintf(names[3 * k + part], len, "%s%s", pre, t->name);
+            w[3 * k + part] = (WeightsTensor){names[3 * k + part], t->rows, t->cols,
+                                              part == 0 ? t->data : (part == 1 ? T->m : T->v) + T->off[k]};
+        }
+    }
+    uint64_t sig = signature(job);
+    double state[5] = {T->step, T->updates, T->lr_scale, (double)(sig >> 32), (double)(sig & 0xffffffffu)};
+    w[nt - 1] = (WeightsTensor){"train.state", 5, 1, state};
+    int rc = weights_write(job->checkpoint, w, nt, err, errlen);
+    for (int k = 0; k < 3 * job->ntensors; k++)
+        mem_free(names[k]);
+    mem_free(names);
+    mem_free(w);
+    return rc;
+}
+
+/* Resume from the checkpoint if there is one for this run: 1 resumed, 0
+ * none (or one of another run: warned and ignored), -1 unreadable. */
+static int checkpoint_read(Trainer *T)
+{
+    const TrainJob *job = T->job;
+    if (access(job->checkpoint, F_OK) != 0)
+        return 0;
+    WeightsTensor *w;
+    int nt;
+    char err[400];
+    if (weights_read(job->checkpoint, &w, &nt, err, sizeof err) != 0) {
+        snprintf(T->res->message, sizeof T->res->message, "checkpoint: %s", err);
+        return -1;
+    }
+    int ok = nt == 3 * job->ntensors + 1 && strcmp(w[nt - 1].name, "train.state") == 0 &&
+             w[nt - 1].rows == 5;
+    uint64_t sig = signature(job);
+    if (ok) {
+        const double *st = w[nt - 1].data;
+        ok = st[3] == (double)(sig >> 32) && st[4] == (double)(sig & 0xffffffffu) && st[0] >= 0 &&
+             st[0] <= job->steps;
+    }
+    for (int k = 0; k < job->ntensors && ok; k++)
+        for (int part = 0; part < 3 && ok; part++) {
+            const WeightsTensor *x = &w[3 * k + part];
+            ok = x->rows == job->tensors[k].rows && x->cols == job->tensors[k].cols &&
+                 strcmp(x->name + (part ? 7 : 0), job->tensors[k].name) == 0;
+        }
+    if (!ok) {
+        fprintf(stderr, "lag: warning: train %s: '%s' is a checkpoint of another run (other settings or "
+                "nets); starting afresh and overwriting it\n", job->job, job->checkpoint);
+        weights_free(w, nt);
+        return 0;
+    }
+    for (int k = 0; k < job->ntensors; k++) {
+        size_t sz = (size_t)job->tensors[k].rows * (size_t)job->tensors[k].cols;
+        memcpy(job->tensors[k].data, w[3 * k].data, sz * sizeof(double));
+        memcpy(T->m + T->off[k], w[3 * k + 1].data, sz * sizeof(double));
+        memcpy(T->v + T->off[k], w[3 * k + 2].data, sz * sizeof(double));
+    }
+    T->step = (int)w[nt - 1].data[0];
+    T->updates = (int)w[nt - 1].data[1];
+    T->lr_scale = w[nt - 1].data[2];
+    weights_free(w, nt);
+    return 1;
+}
+
+/* One optimisation step at T->step: returns the batch loss (NaN when the
+ * step had to be undone). */
+static double step(Trainer *T)
+{
+    const TrainJob *job = T->job;
+    int B = forward(T, T->xs, T->ys, T->B, 1);
+    if (B == 0)
+        return NAN;
+    double l = loss(T, B, T->ys, T->outbar, NULL, NULL);
+    for (int k = 0; k < T->model->ntensors; k++)
+        memset(T->grad[k], 0, (size_t)T->model->tensors[k].rows * (size_t)T->model->tensors[k].cols * sizeof(double));
+    adj_run(T->adj, T->vm, T->model, B, T->outbar, T->grad);
+    double norm2 = 0;
+    for (int k = 0; k < T->model->ntensors; k++) {
+        size_t sz = (size_t)T->model->tensors[k].rows * (size_t)T->model->tensors[k].cols;
+        for (size_t i = 0; i < sz; i++)
+            norm2 += T->grad[k][i] * T->grad[k][i];
+    }
+    if (!isfinite(l) || !isfinite(norm2))
+        return NAN;
+    double c = job->clip > 0 && sqrt(norm2) > job->clip ? job->clip / sqrt(norm2) : 1;
+    /* keep what we had, for undoing a step that turns out bad */
+    weights_flat(T, T->keep, 0);
+    memcpy(T->keep + T->P, T->m, (size_t)T->P * sizeof(double));
+    memcpy(T->keep + 2 * (size_t)T->P, T->v, (size_t)T->P * sizeof(double));
+    T->updates++;
+    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    const double lr = job->lr * T->lr_scale * schedule(job, T->step);
+    const double c1 = 1 - pow(b1, T->updates), c2 = 1 - pow(b2, T->updates);
+    for (int k = 0; k < job->ntensors; k++) {
+        const TrainTensor *t = &job->tensors[k];
+        const size_t sz = (size_t)t->rows * (size_t)t->cols;
+        const double *g = T->slot_of[k] >= 0 ? T->grad[T->slot_of[k]] : NULL;
+        double *m = T->m + T->off[k], *v = T->v + T->off[k], *w = t->data;
+        for (size_t i = 0; i < sz; i++) {
+            double gi = g ? g[i] * c : 0;
+            m[i] = b1 * m[i] + (1 - b1) * gi;
+            v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+            w[i] -= lr * ((m[i] / c1) / (sqrt(v[i] / c2) + eps) + job->weight_decay * w[i]);
+        }
+    }
+    ir_tensor_refresh(T->model);
+    vm_forget(T->vm);
+    return l;
+}
+
+static void undo(Trainer *T)
+{
+    weights_flat(T, T->keep, 1);
+    memcpy(T->m, T->keep + T->P, (size_t)T->P * sizeof(double));
+    memcpy(T->v, T->keep + 2 * (size_t)T->P, (size_t)T->P * sizeof(double));
+    ir_tensor_refresh(T->model);
+    vm_forget(T->vm);
+}
+
+static void fmt_time(char *buf, size_t len, double s)
+{
+    if (s < 100)
+        snprintf(buf, len, "%.0f s", s);
+    else if (s < 6000)
+        snprintf(buf, len, "%.0f min", s / 60);
+    else
+        snprintf(buf, len, "%.1f h", s / 3600);
+}
+
+static int draw_curve(const TrainJob *job, const double *at, const double *tr, const double *va, int npts,
+                      char *err, size_t errlen)
+{
+    double *lt = mem_xalloc((size_t)(npts + 1) * sizeof *lt), *lv = mem_xalloc((size_t)(npts + 1) * sizeof *lv);
+    for (int i = 0; i < npts; i++) {
+        lt[i] = tr[i] > 0 ? log10(tr[i]) : NAN;
+        lv[i] = va[i] > 0 ? log10(va[i]) : NAN;
+    }
+    PlotPanel panel = {.ylabel = "log10 loss", .nseries = 0};
+    panel.series[panel.nseries++] = (PlotSeries){job->l1 ? "training (L1 / target RMS)" : "training (MSE / target RMS^2)", lt, 1};
+    if (!isnan(va[npts - 1]))
+        panel.series[panel.nseries++] = (PlotSeries){"validation", lv, 1};
+    char title[256];
+    snprintf(title, sizeof title, "train %s: loss", job->job);
+    int rc = plot_panels(job->plot, title, "step", at, 1, npts, &panel, 1, err, errlen);
+    mem_free(lt);
+    mem_free(lv);
+    return rc;
+}
+
+int train_run(const TrainJob *job, TrainResult *res)
+{
+    memset(res, 0, sizeof *res);
+    res->val_loss = res->val_rel_rms = NAN;
+    const double started = sim_clock();
+    Trainer T;
+    memset(&T, 0, sizeof T);
+    T.job = job;
+    T.res = res;
+    T.model = (IrProgram *)job->model;
+    T.n = job->n;
+    T.B = job->batch;
+    T.lr_scale = 1;
+    T.perm_epoch = -1;
+    const int n = T.n, n2 = 2 * n;
+
+    /* data: split a fixed set, or draw the validation states once */
+    if (job->nfixed > 0) {
+        T.nval = (int)floor(job->validate * job->nfixed);
+        T.ntrain = job->nfixed - T.nval;
+        if (T.ntrain < 1) {
+            snprintf(res->message, sizeof res->message, "no training samples left after holding out %d for validation",
+                     T.nval);
+            return res->status = 1;
+        }
+        T.split = mem_xalloc((size_t)job->nfixed * sizeof *T.split);
+        T.perm = mem_xalloc((size_t)T.ntrain * sizeof *T.perm);
+        for (int i = 0; i < job->nfixed; i++)
+            T.split[i] = i;
+        T.rng = gsl_rng_alloc(gsl_rng_mt19937);
+        reseed(T.rng, job->seed, WHAT_SPLIT, 0);
+        gsl_ran_shuffle(T.rng, T.split, (size_t)job->nfixed, sizeof *T.split);
+        T.own_vs = mem_xalloc(((size_t)T.nval + 1) * n2 * sizeof(double));
+        T.own_vt = mem_xalloc(((size_t)T.nval + 1) * n * sizeof(double));
+        for (int i = 0; i < T.nval; i++) {
+            int idx = T.split[T.ntrain + i];
+            memcpy(T.own_vs + (size_t)i * n2, job->states + (size_t)idx * n2, (size_t)n2 * sizeof(double));
+            memcpy(T.own_vt + (size_t)i * n, job->targets + (size_t)idx * n, (size_t)n * sizeof(double));
+        }
+        double ysq = 0;
+        for (int i = 0; i < T.ntrain; i++)
+            for (int c = 0; c < n; c++) {
+                double y = job->targets[(size_t)T.split[i] * n + c];
+                ysq += y * y;
+            }
+        T.scale = sqrt(ysq / ((double)T.ntrain * n));
+    } else {
+        T.rng = gsl_rng_alloc(gsl_rng_mt19937);
+        T.nval = job->nvalidate_fresh;
+        /* the scale from 8192 draws (the validation states when there are) */
+        int ns = T.nval > 0 ? T.nval : 8192;
+        T.own_vs = mem_xalloc((size_t)ns * n2 * sizeof(double));
+        T.own_vt = mem_xalloc((size_t)ns * n * sizeof(double));
+        reseed(T.rng, job->seed, WHAT_VALID, 0);
+        if (train_draw(job, T.rng, ns, T.own_vs, T.own_vt, res->message, sizeof res->message) != 0) {
+            res->status = 3;
+            goto out;
+        }
+        double ysq = 0;
+        for (size_t o = 0; o < (size_t)ns * n; o++)
+            ysq += T.own_vt[o] * T.own_vt[o];
+        T.scale = sqrt(ysq / ((double)ns * n));
+    }
+    T.vs = T.own_vs;
+    T.vt = T.own_vt;
+    res->scale = T.scale;
+    if (!(T.scale > 0) || !isfinite(T.scale)) {
+        snprintf(res->message, sizeof res->message, "the target accelerations are all zero (or not finite): "
+                 "there is nothing to fit");
+        res->status = 3;
+        goto out;
+    }
+
+    /* the machinery */
+    const IrProgram *mp = T.model;
+    T.vm = vm_alloc(&mp, 1, T.B);
+    T.vm->gemm = 1;
+    char err[512];
+    T.adj = adj_alloc(T.model, T.B, err, sizeof err);
+    if (!T.adj) {
+        snprintf(res->message, sizeof res->message, "%s", err);
+        res->status = 3;
+        goto out;
+    }
+    T.grad = mem_xalloc(((size_t)T.model->ntensors + 1) * sizeof *T.grad);
+    for (int k = 0; k < T.model->ntensors; k++)
+        T.grad[k] = mem_xalloc((size_t)T.model->tensors[k].rows * (size_t)T.model->tensors[k].cols * sizeof(double));
+    T.slot_of = mem_xalloc(((size_t)job->ntensors + 1) * sizeof *T.slot_of);
+    T.off = mem_xalloc(((size_t)job->ntensors + 1) * sizeof *T.off);
+    size_t P = 0;
+    for (int k = 0; k < job->ntensors; k++) {
+        T.off[k] = P;
+        P += (size_t)job->tensors[k].rows * (size_t)job->tensors[k].cols;
+        T.slot_of[k] = -1;
+        for (int s = 0; s < T.model->ntensors; s++)
+            if (T.model->tensors[s].data == job->tensors[k].data)
+                T.slot_of[k] = s;
+    }
+    T.P = (int)P;
+    T.m = mem_xalloc((P + 1) * sizeof(double));
+    T.v = mem_xalloc((P + 1) * sizeof(double));
+    T.keep = mem_xalloc((3 * P + 1) * sizeof(double));
+    memset(T.m, 0, P * sizeof(double));
+    memset(T.v, 0, P * sizeof(double));
+    T.xs = mem_xalloc((size_t)T.B * n2 * sizeof(double));
+    T.ys = mem_xalloc((size_t)T.B * n * sizeof(double));
+    T.out = mem_xalloc((size_t)T.B * n * sizeof(double));
+    T.outbar = mem_xalloc((size_t)T.B * n * sizeof(double));
+
+    if (job->checkpoint) {
+        int r = checkpoint_read(&T);
+        if (r < 0) {
+            res->status = 4;
+            goto out;
+        }
+        if (r > 0) {
+            res->resumed_from = T.step;
+            ir_tensor_refresh(T.model);
+            if (job->progress)
+                fprintf(stderr, "train %s: resuming from step %d (%s)\n", job->job, T.step, job->checkpoint);
+        }
+    }
+
+    /* the loss curve: the mean training loss and the validation loss at
+     * up to 100 points, fewer when validating would cost more than about
+     * a tenth of the training (a sample's forward pass is about a third
+     * of its training step) */
+    int npoints = 100;
+    if (T.nval > 0) {
+        double affordable = 0.1 * 3.0 * (double)job->steps * T.B / T.nval;
+        npoints = affordable < 10 ? 10 : affordable < 100 ? (int)affordable : 100;
+    }
+    int every_eval = job->steps / npoints > 0 ? job->steps / npoints : 1;
+    int maxpts = job->steps / every_eval + 2, npts = 0;
+    double *c_at = mem_xalloc((size_t)maxpts * sizeof(double)), *c_tr = mem_xalloc((size_t)maxpts * sizeof(double)),
+           *c_va = mem_xalloc((size_t)maxpts * sizeof(double));
+    double window = 0, recent = 0;
+    int nwin = 0, bad_in_row = 0;
+    double opt_time = 0, last_print = 0, vloss = NAN, vrel = NAN;
+    const double t_begin = sim_clock();
+    while (T.step < job->steps) {
+        if (batch(&T, T.step) != 0) {
+            res->status = 3;
+            break;
+        }
+        double t0 = sim_clock();
+        double l = step(&T);
+        opt_time += sim_clock() - t0;
+        if (!isfinite(l)) {
+            /* undo the last update, halve the rate, take the next batch */
+            if (T.updates > 0)
+                undo(&T);
+            T.lr_scale *= 0.5;
+            res->recoveries++;
+            fprintf(stderr, "lag: warning: train %s: step %d: the loss or its gradient is not finite; the last "
+                    "update is undone and the learning rate halved (now x%g)\n", job->job, T.step + 1, T.lr_scale);
+            if (++bad_in_row == 10) {
+                snprintf(res->message, sizeof res->message, "10 steps in a row had a non-finite loss or gradient "
+                         "(step %d): lower 'lr', or add a kinetic term to L so that its velocity Hessian stays "
+                         "invertible", T.step + 1);
+                res->status = 3;
+                break;
+            }
+            T.step++;
+            continue;
+        }
+        bad_in_row = 0;
+        T.step++;
+        res->samples_per_s += T.B;
+        window += l;
+        nwin++;
+        recent = l;
+        if (T.step % every_eval == 0 || T.step == job->steps) {
+            if (T.nval > 0)
+                validate(&T, &vloss, &vrel);
+            c_at[npts] = T.step;
+            c_tr[npts] = window / nwin;
+            c_va[npts] = vloss;
+            npts++;
+            res->train_loss = window / nwin;
+            window = 0;
+            nwin = 0;
+        }
+        if (job->checkpoint && job->checkpoint_every > 0 && T.step % job->checkpoint_every == 0 &&
+            T.step < job->steps && checkpoint_write(&T, err, sizeof err) != 0) {
+            snprintf(res->message, sizeof res->message, "%s", err);
+            res->status = 4;
+            break;
+        }
+        double now = sim_clock();
+        if (job->progress && (now - last_print > 0.25 || T.step == job->steps)) {
+            last_print = now;
+            double rate = (T.step - res->resumed_from) / (now - t_begin);
+            char left[32];
+            fmt_time(left, sizeof left, (job->steps - T.step) / rate);
+            fprintf(stderr, "\rtrain %s: step %d/%d  loss %.3e  validation %.3e (%.2f%% rel. RMS)  %.0f steps/s  %s left  ",
+                    job->job, T.step, job->steps, recent, vloss, 100 * vrel, rate, left);
+        }
+    }
+    if (job->progress)
+        fputc('\n', stderr);
+    res->steps = T.step;
+    res->val_loss = vloss;
+    res->val_rel_rms = vrel;
+    res->samples_per_s = opt_time > 0 ? res->samples_per_s / opt_time : 0;
+    if (res->status == 0 && job->save) {
+        WeightsTensor *w = mem_xalloc((size_t)job->ntensors * sizeof *w);
+        for (int k = 0; k < job->ntensors; k++)
+            w[k] = (WeightsTensor){(char *)job->tensors[k].name, job->tensors[k].rows, job->tensors[k].cols,
+                                   job->tensors[k].data};
+        if (weights_write(job->save, w, job->ntensors, err, sizeof err) != 0) {
+            snprintf(res->message, sizeof res->message, "%s", err);
+            res->status = 4;
+        }
+        mem_free(w);
+    }
+    if (res->status == 0 && job->checkpoint)
+        remove(job->checkpoint); /* finished: nothing to resume */
+    if (res->status == 0 && job->plot && npts > 0 && draw_curve(job, c_at, c_tr, c_va, npts, err, sizeof err) != 0) {
+        snprintf(res->message, sizeof res->message, "%s", err);
+        res->status = 4;
+    }
+    mem_free(c_at);
+    mem_free(c_tr);
+    mem_free(c_va);
+out:
+    res->wall_s = sim_clock() - started;
+    if (T.grad)
+        for (int k = 0; k < T.model->ntensors; k++)
+            mem_free(T.grad[k]);
+    mem_free(T.grad);
+    mem_free(T.slot_of);
+    mem_free(T.off);
+    mem_free(T.m);
+    mem_free(T.v);
+    mem_free(T.keep);
+    mem_free(T.xs);
+    mem_free(T.ys);
+    mem_free(T.out);
+    mem_free(T.outbar);
+    mem_free(T.own_vs);
+    mem_free(T.own_vt);
+    mem_free(T.split);
+    mem_free(T.perm);
+    adj_free(T.adj);
+    vm_free(T.vm);
+    if (T.rng)
+        gsl_rng_free(T.rng);
+    return res->status;
+}
+
+void train_json(FILE *out, const TrainJob *job, const TrainResult *res)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "job", json_string("train"));
+    json_object_set_new(o, "system", json_string(job->job));
+    json_object_set_new(o, "status", json_integer(res->status));
+    json_object_set_new(o, "steps", json_integer(res->steps));
+    json_t *l = json_object();
+    json_object_set_new(l, "train", json_real(res->train_loss));
+    json_object_set_new(l, "validation", isnan(res->val_loss) ? json_null() : json_real(res->val_loss));
+    json_object_set_new(o, "loss", l);
+    json_object_set_new(o, "loss_kind", json_string(job->l1 ? "l1" : "mse"));
+    json_object_set_new(o, "validation_rel_rms", isnan(res->val_rel_rms) ? json_null() : json_real(res->val_rel_rms));
+    json_object_set_new(o, "target_rms", json_real(res->scale));
+    json_object_set_new(o, "samples_per_s", json_real(res->samples_per_s));
+    json_object_set_new(o, "bad_samples", json_integer(res->bad_samples));
+    json_object_set_new(o, "recoveries", json_integer(res->recoveries));
+    json_object_set_new(o, "resumed_from", json_integer(res->resumed_from));
+    json_object_set_new(o, "wall_s", json_real(res->wall_s));
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    if (s) {
+        fprintf(out, "%s\n", s);
+        free(s);
+    }
+    json_decref(o);
+}

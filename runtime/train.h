@@ -1,0 +1,94 @@
+/*
+ * runtime/train.h — the train job: fit the weights of a learned system's
+ * networks to observed accelerations.
+ *
+ * The model is a tape program (lang/lower.h: lower_rhs_tape) whose outputs
+ * are the accelerations; its tensors point at the weights being trained.
+ * Each step draws a batch, runs the model, takes the loss's gradient with
+ * respect to every weight by one reverse sweep (runtime/adjoint.h) and
+ * moves the weights by Adam.  The compiler fills a TrainJob; the runtime
+ * knows nothing of syntax.
+ */
+#ifndef LAG_TRAIN_H
+#define LAG_TRAIN_H
+
+#include <stdio.h>
+
+#include "runtime/ir.h"
+
+/* A tensor being trained (its data is where the model's tensors point). */
+typedef struct TrainTensor {
+    const char *name; /* "f.W1", ... */
+    int rows, cols;
+    double *data;
+} TrainTensor;
+
+/* How one state component is drawn: a constant (p1), uniform in [p1, p2)
+ * or normal (mean p1, standard deviation p2). */
+typedef enum { DRAW_CONST, DRAW_UNIFORM, DRAW_NORMAL } DrawKind;
+typedef struct TrainDraw {
+    DrawKind kind;
+    double p1, p2;
+} TrainDraw;
+
+typedef struct TrainJob {
+    const char *job;              /* the learned system's name, for messages */
+    const IrProgram *model;       /* a tape: inputs (q, q'), outputs q'' */
+    const double *params;         /* model->nparams values */
+    int n;                        /* coordinates */
+    TrainTensor *tensors;         /* every weight of the system's nets */
+    int ntensors;
+
+    /* Data: a fixed set (nfixed > 0) or, with nfixed = 0, fresh states
+     * drawn every step from `draw` with targets from `source`. */
+    int nfixed;
+    const double *states;         /* nfixed x 2n */
+    const double *targets;        /* nfixed x n */
+    const TrainDraw *draw;        /* 2n distributions (fresh data) */
+    const IrProgram *source;      /* the system whose accelerations are the targets */
+    const double *source_params;
+    const char *const *columns;   /* 2n state names, for messages */
+
+    int l1;                       /* loss: L1 (1) or squared (0), scaled by the targets' RMS */
+    int steps, batch;
+    double lr, warmup, clip, weight_decay;
+    int cosine;                   /* learning-rate schedule: cosine decay (1) or constant */
+    double validate;              /* held-out fraction of a fixed set */
+    int nvalidate_fresh;          /* validation states drawn once for fresh data (0: none) */
+    unsigned long seed;
+
+    const char *save;             /* .lagw path, or NULL */
+    const char *checkpoint;       /* checkpoint path, or NULL */
+    int checkpoint_every;
+    const char *plot;             /* loss-curve figure, or NULL */
+    int progress;                 /* progress line on stderr */
+} TrainJob;
+
+typedef struct TrainResult {
+    int status;                   /* 0 ok, 3 numerical failure, 4 I/O error */
+    char message[512];
+    int steps;                    /* steps taken (including those before a resume) */
+    int resumed_from;             /* the checkpoint's step, or 0 */
+    double train_loss;            /* mean loss over the last steps */
+    double val_loss;              /* loss on the validation set (NaN: none) */
+    double val_rel_rms;           /* RMS(a - target) / RMS(target) on it */
+    double samples_per_s;         /* training samples per second of optimisation */
+    double wall_s;
+    long bad_samples;             /* samples left out: singular or non-finite M */
+    int recoveries;               /* non-finite steps undone */
+    double scale;                 /* the targets' RMS the loss is divided by */
+} TrainResult;
+
+/* Fill states (B x 2n) and targets (B x n) with fresh draws; a draw whose
+ * target cannot be computed (singular M) is drawn again.  Returns 0, or -1
+ * when 100 draws in a row failed (message in err). */
+int train_draw(const TrainJob *job, void *rng, int B, double *states, double *targets, char *err,
+               size_t errlen);
+
+/* Run the job; returns res->status. */
+int train_run(const TrainJob *job, TrainResult *res);
+
+/* One JSON line (LANGUAGE.md §5). */
+void train_json(FILE *out, const TrainJob *job, const TrainResult *res);
+
+#endif

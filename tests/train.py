@@ -1,0 +1,305 @@
+#!/usr/bin/env python3
+"""tests/train.py — the train job (TAP).
+
+A small LNN trained on the harmonic oscillator (k = 4) from fresh states
+must reach a relative RMS acceleration error below 1 % on its validation
+states; the accelerations of the saved network, checked here by evaluating
+it independently (the .lagw layout of docs/runtime.md read with struct,
+the network and its derivatives written out in numpy-free Python with
+central differences), must agree with -k x to the same few percent.  The
+weights are used by a later job in the same run exactly as from the file
+in a later run.  Training from a CSV file (fixed set, shuffled
+mini-batches), the black-box baseline (an accel net), and the MSE loss run.
+A run killed after a checkpoint and started again resumes and ends with
+the same weights, to the byte, as an uninterrupted run; OpenBLAS with one
+thread or two gives the same weights.  Bad input: a CSV without a needed
+column, with a non-finite number, a missing CSV, data from a system with
+other coordinates — each a located message and the documented exit status.
+
+Environment: LAG (the program).
+"""
+import json
+import math
+import os
+import random
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+LAG = os.environ.get("LAG", "./lag")
+tmp = tempfile.mkdtemp(prefix="lag-train-")
+n_tests = 0
+failed = 0
+
+
+def report(good, what, why=""):
+    global n_tests, failed
+    n_tests += 1
+    if not good:
+        failed += 1
+    print("%s %d - %s" % ("ok" if good else "not ok", n_tests, what))
+    if not good and why:
+        for line in str(why).splitlines()[:12]:
+            print("# " + line)
+
+
+def run(text, name, args=(), env=None):
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write(text)
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    p = subprocess.run([LAG, "run", path, "--json", "--quiet", "-o", tmp] + list(args),
+                       capture_output=True, text=True, env=e, timeout=600)
+    return p
+
+
+def jobs(p):
+    return [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+
+
+def read_lagw(path):
+    """Tensors of a .lagw file, read independently of lag (checksum checked)."""
+    b = open(path, "rb").read()
+    assert b[:8] == b"LAGW\r\n\x1a\n", "magic"
+    h = 1469598103934665603
+    for c in b[:-8]:
+        h = ((h ^ c) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    assert struct.unpack("<Q", b[-8:])[0] == h, "checksum"
+    version, count = struct.unpack("<II", b[8:16])
+    at, out = 16, {}
+    for _ in range(count):
+        (nl,) = struct.unpack("<H", b[at:at + 2])
+        name = b[at + 2:at + 2 + nl].decode()
+        rows, cols = struct.unpack("<II", b[at + 2 + nl:at + 10 + nl])
+        at += 10 + nl
+        data = struct.unpack("<%dd" % (rows * cols), b[at:at + 8 * rows * cols])
+        at += 8 * rows * cols
+        out[name] = (rows, cols, data)
+    return out
+
+
+def softplus(z):
+    return z + math.log1p(math.exp(-z)) if z > 0 else math.log1p(math.exp(z))
+
+
+def mlp(T, net, nlayers, x):
+    h = list(x)
+    for l in range(1, nlayers + 1):
+        rows, cols, W = T["%s.W%d" % (net, l)]
+        _, _, b = T["%s.b%d" % (net, l)]
+        h = [sum(W[i * cols + j] * h[j] for j in range(cols)) + b[i] for i in range(rows)]
+        if l < nlayers:
+            h = [softplus(z) for z in h]
+    return h
+
+
+SPRING = """
+system Spring {
+    param k = 4
+    coord x
+    L = 0.5*x'^2 - 0.5*k*x^2
+}
+system SpringLNN {
+    coord x
+    net f = mlp(in = 2, hidden = [24, 24], out = 1)
+    L = f(x, x') + 0.5*x'^2
+}
+train SpringLNN {
+    data from Spring { init x = uniform(-1, 1), x' = uniform(-2, 2) }
+    steps %(steps)d, batch 128, lr 1e-2
+    seed %(seed)d
+    save "%(save)s"%(extra)s
+}%(after)s
+"""
+
+# 1. an LNN learns the oscillator
+p = run(SPRING % {"steps": 3000, "seed": 1, "save": "spring.lagw", "extra": "",
+                  "after": "\nsimulate SpringLNN { init x = 1, time 0 .. 3, every 0.5, method rk8pd, "
+                           "output \"same_run.csv\" }"},
+        "spring.lag")
+J = jobs(p)
+t = J[0] if J else {}
+good = p.returncode == 0 and t.get("job") == "train" and t.get("system") == "SpringLNN" and \
+    t.get("steps") == 3000 and set(t.get("loss", {})) == {"train", "validation"} and \
+    t.get("samples_per_s", 0) > 0 and t.get("wall_s", 0) > 0 and t.get("validation_rel_rms", 1) < 0.01
+report(good, "an LNN trained on the oscillator from fresh states: validation error %.3g %% (< 1 %%), "
+       "JSON summary complete" % (100 * t.get("validation_rel_rms", float("nan"))), p.stderr + p.stdout)
+
+# 2. the saved network, evaluated independently, gives x'' = -4 x
+try:
+    T = read_lagw(os.path.join(tmp, "spring.lagw"))
+    names = sorted(T)
+    shapes_ok = names == ["f.W1", "f.W2", "f.W3", "f.b1", "f.b2", "f.b3"] and T["f.W1"][:2] == (24, 2) \
+        and T["f.W3"][:2] == (1, 24)
+
+    def L(x, v):
+        return mlp(T, "f", 3, [x, v])[0] + 0.5 * v * v
+    rng = random.Random(5)
+    num = den = 0.0
+    h = 1e-4
+    for _ in range(200):
+        x, v = rng.uniform(-1, 1), rng.uniform(-2, 2)
+        Lx = (L(x + h, v) - L(x - h, v)) / (2 * h)
+        Lvv = (L(x, v + h) - 2 * L(x, v) + L(x, v - h)) / (h * h)
+        Lvx = (L(x + h, v + h) - L(x + h, v - h) - L(x - h, v + h) + L(x - h, v - h)) / (4 * h * h)
+        a = (Lx - Lvx * v) / Lvv
+        num += (a + 4 * x) ** 2
+        den += (4 * x) ** 2
+    rel = math.sqrt(num / den)
+    report(shapes_ok and rel < 0.02, "the saved weights (read and evaluated independently) give x'' = -4x "
+           "to %.2g %% (the LNN formula by differences)" % (100 * rel), names)
+except Exception as ex:  # noqa: BLE001
+    report(False, "the saved weights (read and evaluated independently) give x'' = -4x", repr(ex))
+
+# 3. trained weights serve a later job of the same run as they do a later run through the file
+later = """
+system SpringLNN {
+    coord x
+    net f = mlp(in = 2, hidden = [24, 24], out = 1, weights = "spring.lagw")
+    L = f(x, x') + 0.5*x'^2
+}
+simulate SpringLNN { init x = 1, time 0 .. 3, every 0.5, method rk8pd, output "later_run.csv" }
+"""
+p2 = run(later, "later.lag")
+try:
+    a = open(os.path.join(tmp, "same_run.csv")).read()
+    b = open(os.path.join(tmp, "later_run.csv")).read()
+    rows = [r.split(",") for r in a.splitlines()[1:]]
+    dev = max(abs(float(r[1]) - math.cos(2 * float(r[0]))) for r in rows)
+    report(p2.returncode == 0 and a == b and dev < 0.05,
+           "trained weights: the simulate job after train in the same run and a later run with "
+           "weights = \"spring.lagw\" write the same bytes; x(t) follows cos 2t to %.3f" % dev, p2.stderr)
+except OSError as ex:
+    report(False, "trained weights used by a later job and a later run", repr(ex) + p2.stderr)
+
+# 4. resume after a kill: the same weights as an uninterrupted run
+CK = SPRING % {"steps": 4000, "seed": 3, "save": "%s", "extra": "\n    checkpoint every 400", "after": ""}
+run(CK % "whole.lagw", "whole.lag")
+path = os.path.join(tmp, "cut.lag")
+with open(path, "w") as f:
+    f.write(CK % "cut.lagw")
+ckpt = os.path.join(tmp, "cut.lagw.ckpt")
+proc = subprocess.Popen([LAG, "run", path, "--quiet", "-o", tmp], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+t0 = time.time()
+while not os.path.exists(ckpt) and proc.poll() is None and time.time() - t0 < 120:
+    time.sleep(0.002)
+killed = proc.poll() is None
+proc.kill()
+proc.communicate()
+p3 = run(CK % "cut.lagw", "cut.lag")
+J3 = jobs(p3)
+resumed = J3[0].get("resumed_from", 0) if J3 else 0
+try:
+    same = open(os.path.join(tmp, "whole.lagw"), "rb").read() == open(os.path.join(tmp, "cut.lagw"), "rb").read()
+except OSError:
+    same = False
+report(killed and resumed > 0 and same and not os.path.exists(ckpt),
+       "a run killed after its checkpoint resumes (from step %d) and saves the same bytes as an "
+       "uninterrupted run; the checkpoint is removed at the end" % resumed,
+       "killed=%s resumed=%s same=%s\n%s" % (killed, resumed, same, p3.stderr))
+
+# 5. a checkpoint of other settings is not resumed
+with open(ckpt + "x", "w"):
+    pass
+os.remove(ckpt + "x")
+run(CK % "other.lagw", "other0.lag")  # leaves nothing behind
+path = os.path.join(tmp, "other.lag")
+with open(path, "w") as f:
+    f.write(CK % "other.lagw")
+proc = subprocess.Popen([LAG, "run", path, "--quiet", "-o", tmp], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+oc = os.path.join(tmp, "other.lagw.ckpt")
+t0 = time.time()
+while not os.path.exists(oc) and proc.poll() is None and time.time() - t0 < 120:
+    time.sleep(0.002)
+proc.kill()
+proc.communicate()
+p5 = run((CK % "other.lagw").replace("lr 1e-2", "lr 2e-2"), "other.lag")
+J5 = jobs(p5)
+report(p5.returncode == 0 and J5 and J5[0].get("resumed_from") == 0 and "another run" in p5.stderr,
+       "a checkpoint written with other settings is not resumed: warned, and training starts afresh",
+       p5.stderr)
+
+# 6. one OpenBLAS thread or two: the same weights
+small = SPRING % {"steps": 200, "seed": 9, "save": "%s", "extra": "", "after": ""}
+run(small % "t1.lagw", "t1.lag", env={"OPENBLAS_NUM_THREADS": "1"})
+run(small % "t2.lagw", "t2.lag", env={"OPENBLAS_NUM_THREADS": "2"})
+try:
+    same = open(os.path.join(tmp, "t1.lagw"), "rb").read() == open(os.path.join(tmp, "t2.lagw"), "rb").read()
+except OSError:
+    same = False
+report(same, "training with 1 and 2 OpenBLAS threads saves the same weights to the byte")
+
+# 7. data from a CSV file (a fixed set); the black-box baseline; MSE loss
+rng = random.Random(11)
+with open(os.path.join(tmp, "osc.csv"), "w") as f:
+    f.write("t,x,x',x''\n")
+    for i in range(2000):
+        x, v = rng.uniform(-1, 1), rng.uniform(-2, 2)
+        f.write("%g,%.17g,%.17g,%.17g\n" % (0.01 * i, x, v, -4 * x))
+CSV = """
+system SpringLNN {
+    coord x
+    net f = mlp(in = 2, hidden = [24, 24], out = 1)
+    L = f(x, x') + 0.5*x'^2
+}
+system SpringNet {
+    coord x
+    net g = mlp(in = 2, hidden = [32], out = 1, activation = tanh, init = xavier)
+    accel x = g(x, x')
+}
+train SpringLNN { data "osc.csv", steps 800, batch 64, lr 1e-2, validate 0.2 }
+train SpringNet { data "osc.csv", steps 800, batch 64, lr 1e-2, loss accel mse }
+"""
+p7 = run(CSV, "csv.lag")
+J7 = jobs(p7)
+ok7 = p7.returncode == 0 and len(J7) == 2 and J7[0]["validation_rel_rms"] < 0.05 and \
+    J7[1]["validation_rel_rms"] < 0.05 and J7[1]["loss_kind"] == "mse"
+report(ok7, "training from a CSV file (fixed set, 20 %% held out): LNN %.2g %%, black-box accel net "
+       "with MSE %.2g %%" % tuple(100 * j.get("validation_rel_rms", float("nan")) for j in (J7 + [{}, {}])[:2]),
+       p7.stderr + p7.stdout)
+
+# 8. bad data
+with open(os.path.join(tmp, "nocol.csv"), "w") as f:
+    f.write("x,x'\n1,2\n3,4\n")
+with open(os.path.join(tmp, "nan.csv"), "w") as f:
+    f.write("x,x',x''\n1,2,3\n\n# a comment\n1,nan,3\n")
+bad = """
+system SpringLNN {
+    coord x
+    net f = mlp(in = 2, hidden = [4], out = 1)
+    L = f(x, x') + 0.5*x'^2
+}
+train SpringLNN { data "%s", steps 5 }
+"""
+p8 = run(bad % "nocol.csv", "nocol.lag")
+good = p8.returncode == 1 and "nocol.lag:7:24: error: 'nocol.csv' has no column 'x'''" in p8.stderr
+p8b = run(bad % "nan.csv", "nan.lag")
+good_b = p8b.returncode == 1 and "nan.csv:5: column 'x'': 'nan' is not a finite number" in p8b.stderr
+p8c = run(bad % "absent.csv", "absent.lag")
+good_c = p8c.returncode == 4 and "absent.lag:7:24: error: cannot read" in p8c.stderr
+report(good and good_b and good_c, "a CSV without a needed column (exit 1), with a NaN (exit 1, file:line), "
+       "or missing (exit 4): located messages", p8.stderr + p8b.stderr + p8c.stderr)
+
+other = """
+system Two {
+    coord a, b
+    L = 0.5*(a'^2 + b'^2)
+}
+system SpringLNN {
+    coord x
+    net f = mlp(in = 2, hidden = [4], out = 1)
+    L = f(x, x') + 0.5*x'^2
+}
+train SpringLNN { data from Two { init a = 1 }, steps 5 }
+"""
+p9 = run(other, "coords.lag")
+report(p9.returncode == 1 and "coords.lag:11:29: error: the data system 'Two' and the model 'SpringLNN' must have "
+       "the same coordinates" in p9.stderr, "data from a system with other coordinates: exit 1, located",
+       p9.stderr)
+
+print("1..%d" % n_tests)
+sys.exit(0)
