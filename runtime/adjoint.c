@@ -159,7 +159,7 @@ static void partials(const IrInstr *x, double a, double b, double c, double *d1,
 }
 
 /* Mx = f for one sample: fbar += M^-T xbar, Mbar -= (M^-T xbar) x^T. */
-static void solve_back(Adjoint *A, const Vm *vm, const IrProgram *p, const IrInstr *x, int s)
+static void solve_back(Adjoint *A, Vm *vm, const IrProgram *p, const IrInstr *x, int s)
 {
     const int k = x->k;
     const size_t vc = (size_t)vm->cap, ac = (size_t)A->cap;
@@ -198,7 +198,7 @@ static int solve_live(Adjoint *A, const IrProgram *p, const IrInstr *x, int B)
     return 1;
 }
 
-static void vec_back(Adjoint *A, const Vm *vm, const IrProgram *p, const IrInstr *x, int B,
+static void vec_back(Adjoint *A, Vm *vm, const IrProgram *p, const IrInstr *x, int B,
                      double *const *grad)
 {
     const size_t vc = (size_t)vm->cap, ac = (size_t)A->cap;
@@ -268,9 +268,15 @@ static void vec_back(Adjoint *A, const Vm *vm, const IrProgram *p, const IrInstr
     case IR_VACT: {
         /* the next derivative, a row of the batch at a time */
         double *d = A->row;
+        const int act = x->c >> 4, k = (x->c & 15) + 1;
+        const int viasig = vm->tape && (act == IR_ACT_SOFTPLUS || act == IR_ACT_SIGMOID);
+        const double *sg = viasig ? vm_sigmoid_rows(vm, x->b, n, B) : NULL;
         bb = acc(A, x->b, n, B);
         for (int i = 0; i < n; i++) {
-            vm_act_row((IrAct)(x->c >> 4), (x->c & 15) + 1, bv + (size_t)i * vc, d, (size_t)B);
+            if (viasig)
+                vm_sigmoid_deriv(act == IR_ACT_SOFTPLUS ? k - 1 : k, sg + (size_t)i * vc, d, (size_t)B);
+            else
+                vm_act_row((IrAct)act, k, bv + (size_t)i * vc, d, (size_t)B);
             const double *abi = ab + (size_t)i * ac;
             double *bbi = bb + (size_t)i * ac;
             for (int s = 0; s < B; s++)
@@ -289,7 +295,7 @@ static void vec_back(Adjoint *A, const Vm *vm, const IrProgram *p, const IrInstr
     }
 }
 
-void adj_run(Adjoint *A, const Vm *vm, const IrProgram *p, int B, const double *outbar,
+void adj_run(Adjoint *A, Vm *vm, const IrProgram *p, int B, const double *outbar,
              double *const *grad)
 {
     const size_t vc = (size_t)vm->cap, ac = (size_t)A->cap;

@@ -28,7 +28,7 @@ void adj_free(Adjoint *A); /* adj_free(NULL) is a no-op */
 /* After vm_run(vm, p, B, ...) succeeded: add to grad[t] (tensor t's rows x
  * cols, row-major) the derivative of sum_s sum_o outbar[s*nout + o] *
  * out[s][o] with respect to tensor t, for every tensor of p. */
-void adj_run(Adjoint *A, const Vm *vm, const IrProgram *p, int B, const double *outbar,
+void adj_run(Adjoint *A, Vm *vm, const IrProgram *p, int B, const double *outbar,
              double *const *grad);
 
 #endif

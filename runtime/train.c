@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "runtime/adjoint.h"
+#include "runtime/blas.h"
 #include "runtime/io.h"
 #include "runtime/mem.h"
 #include "runtime/plot.h"
@@ -35,7 +36,35 @@
 #include "runtime/vm.h"
 #include "runtime/weights.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+static int thread_id(void)
+{
+    return omp_get_thread_num();
+}
+static int max_threads(void)
+{
+    return omp_get_max_threads();
+}
+#else
+static int thread_id(void)
+{
+    return 0;
+}
+static int max_threads(void)
+{
+    return 1;
+}
+#endif
+
 enum { WHAT_STEP = 1, WHAT_EPOCH, WHAT_SPLIT, WHAT_VALID };
+
+/* Samples run through the tape at once: its values and adjoints for a
+ * chunk (two registers' rows per sample) should stay in the caches, and
+ * the layer products stay wide enough for the BLAS to run near its peak. */
+#ifndef TRAIN_CHUNK
+#define TRAIN_CHUNK 32
+#endif
 
 /* Seed r from (seed, what, k): FNV-1a of the three. */
 static void reseed(gsl_rng *r, unsigned long seed, int what, long k)
@@ -79,15 +108,29 @@ int train_draw(const TrainJob *job, void *rngp, int B, double *states, double *t
     return 0;
 }
 
+/* What each thread runs a chunk with. */
+typedef struct Worker {
+    Vm *vm;
+    Adjoint *adj;
+    double *out, *outbar;     /* chunk x n */
+    double **g;               /* gradient views (into cgrad) by tensor slot */
+} Worker;
+
 typedef struct Trainer {
     const TrainJob *job;
     TrainResult *res;
     IrProgram *model;
     int n, B, P;              /* coordinates, batch, weights */
-    Vm *vm;
-    Adjoint *adj;
+    int chunk;                /* samples run through the tape at a time */
+    Worker *w;                /* one per thread */
+    int nw;
+    int nchunks;
+    double *cgrad;            /* each chunk's gradient (nchunks x G), summed in chunk order */
+    double *cval;             /* each chunk's loss parts (nchunks x 4) */
+    size_t G;                 /* the program's tensor sizes added up */
+    size_t *goff;             /* program tensor slot -> offset in a gradient */
     gsl_rng *rng;
-    double **grad;            /* by program tensor slot */
+    double **grad;            /* by program tensor slot: the batch's gradient */
     int *slot_of;             /* train tensor -> program slot, or -1 */
     size_t *off;              /* train tensor -> offset in the flat vectors */
     double *m, *v;            /* Adam's moments, P each */
@@ -145,21 +188,20 @@ static int batch(Trainer *T, int k)
 /* Run the model on the first B samples of xs; samples it cannot evaluate
  * (singular M, non-finite accelerations) are moved to the end and left
  * out.  Returns how many remain. */
-static int forward(Trainer *T, double *xs, double *ys, int B, int count_bad)
+static int forward(const Trainer *T, Worker *W, double *xs, double *ys, int B, long *nbad)
 {
     const int n = T->n, n2 = 2 * n;
     while (B > 0) {
         int bad = -1;
-        if (vm_run(T->vm, T->model, B, xs, n2, 0, T->job->params, T->out, n) != VM_OK)
-            bad = T->vm->bad_sample;
+        if (vm_run(W->vm, T->model, B, xs, n2, 0, T->job->params, W->out, n) != VM_OK)
+            bad = W->vm->bad_sample;
         for (int s = 0; s < B && bad < 0; s++)
             for (int i = 0; i < n; i++)
-                if (!isfinite(T->out[(size_t)s * (size_t)n + (size_t)i]))
+                if (!isfinite(W->out[(size_t)s * (size_t)n + (size_t)i]))
                     bad = s;
         if (bad < 0)
             return B;
-        if (count_bad)
-            T->res->bad_samples++;
+        ++*nbad;
         B--;
         for (int i = 0; i < n2; i++) {
             double t = xs[(size_t)bad * n2 + i];
@@ -175,15 +217,16 @@ static int forward(Trainer *T, double *xs, double *ys, int B, int count_bad)
     return 0;
 }
 
-/* The loss over B evaluated samples, and (outbar != NULL) its derivative
- * with respect to each output. */
-static double loss(const Trainer *T, int B, const double *ys, double *outbar, double *sq, double *ysq)
+/* The loss over B evaluated samples as a part of a mean over count, and
+ * (outbar != NULL) its derivative with respect to each output. */
+static double loss(const Trainer *T, const Worker *W, int B, const double *ys, double *outbar, double *sq,
+                   double *ysq, int count)
 {
     const int n = T->n;
-    const double norm = 1.0 / ((double)B * n * (T->job->l1 ? T->scale : T->scale * T->scale));
+    const double norm = 1.0 / ((double)count * n * (T->job->l1 ? T->scale : T->scale * T->scale));
     double sum = 0;
     for (size_t o = 0; o < (size_t)B * (size_t)n; o++) {
-        double r = T->out[o] - ys[o];
+        double r = W->out[o] - ys[o];
         sum += T->job->l1 ? fabs(r) : r * r;
         if (outbar)
             outbar[o] = (T->job->l1 ? (double)((r > 0) - (r < 0)) : 2 * r) * norm;
@@ -195,23 +238,35 @@ static double loss(const Trainer *T, int B, const double *ys, double *outbar, do
     return sum * norm;
 }
 
-/* Loss and relative RMS error on the validation set. */
+/* Loss and relative RMS error on the validation set: its chunks in
+ * parallel, their sums added in chunk order. */
 static void validate(Trainer *T, double *vloss, double *vrel)
 {
     const int n = T->n, n2 = 2 * n;
-    double sum = 0, sq = 0, ysq = 0;
-    long count = 0;
-    for (int at = 0; at < T->nval; at += T->B) {
-        int B = T->nval - at < T->B ? T->nval - at : T->B;
-        memcpy(T->xs, T->vs + (size_t)at * n2, (size_t)B * n2 * sizeof(double));
-        memcpy(T->ys, T->vt + (size_t)at * n, (size_t)B * n * sizeof(double));
-        int b = forward(T, T->xs, T->ys, B, 0);
-        if (b > 0)
-            sum += loss(T, b, T->ys, NULL, &sq, &ysq) * b;
-        count += b;
+    const int nc = (T->nval + T->chunk - 1) / T->chunk;
+    double *part = mem_xalloc((size_t)nc * 4 * sizeof *part);
+    double *xs = mem_xalloc((size_t)T->nval * n2 * sizeof *xs), *ys = mem_xalloc((size_t)T->nval * n * sizeof *ys);
+    memcpy(xs, T->vs, (size_t)T->nval * n2 * sizeof *xs);
+    memcpy(ys, T->vt, (size_t)T->nval * n * sizeof *ys);
+#pragma omp parallel for schedule(static) num_threads(T->nw)
+    for (int c = 0; c < nc; c++) {
+        Worker *W = &T->w[thread_id()];
+        int at = c * T->chunk, B = T->nval - at < T->chunk ? T->nval - at : T->chunk;
+        long nbad = 0;
+        double sq = 0, ysq = 0;
+        int b = forward(T, W, xs + (size_t)at * n2, ys + (size_t)at * n, B, &nbad);
+        double l = b > 0 ? loss(T, W, b, ys + (size_t)at * n, NULL, &sq, &ysq, b) * b : 0;
+        part[4 * c] = l, part[4 * c + 1] = sq, part[4 * c + 2] = ysq, part[4 * c + 3] = b;
     }
-    vm_forget(T->vm);
-    *vloss = count ? sum / (double)count : NAN;
+    double sum = 0, sq = 0, ysq = 0, count = 0;
+    for (int c = 0; c < nc; c++)
+        sum += part[4 * c], sq += part[4 * c + 1], ysq += part[4 * c + 2], count += part[4 * c + 3];
+    mem_free(part);
+    mem_free(xs);
+    mem_free(ys);
+    for (int i = 0; i < T->nw; i++)
+        vm_forget(T->w[i].vm);
+    *vloss = count ? sum / count : NAN;
     *vrel = count && ysq > 0 ? sqrt(sq / ysq) : NAN;
 }
 
@@ -326,13 +381,43 @@ static int checkpoint_read(Trainer *T)
 static double step(Trainer *T)
 {
     const TrainJob *job = T->job;
-    int B = forward(T, T->xs, T->ys, T->B, 1);
-    if (B == 0)
+    const int n = T->n;
+    /* the batch a chunk at a time (its registers stay in cache), chunks in
+     * parallel; each chunk's gradient is its own, and they are added in
+     * chunk order, so the sum is the same for any number of threads */
+#pragma omp parallel for schedule(static) num_threads(T->nw)
+    for (int c = 0; c < T->nchunks; c++) {
+        Worker *W = &T->w[thread_id()];
+        int at = c * T->chunk, len = T->B - at < T->chunk ? T->B - at : T->chunk;
+        double *xs = T->xs + (size_t)at * 2 * n, *ys = T->ys + (size_t)at * n;
+        double *g = T->cgrad + (size_t)c * T->G;
+        long nbad = 0;
+        memset(g, 0, T->G * sizeof *g);
+        int b = forward(T, W, xs, ys, len, &nbad);
+        double l = 0;
+        if (b > 0) {
+            for (int k = 0; k < T->model->ntensors; k++)
+                W->g[k] = g + T->goff[k];
+            l = loss(T, W, b, ys, W->outbar, NULL, NULL, T->B);
+            adj_run(W->adj, W->vm, T->model, b, W->outbar, W->g);
+        }
+        T->cval[4 * c] = l, T->cval[4 * c + 1] = b, T->cval[4 * c + 2] = (double)nbad;
+    }
+    double l = 0;
+    int good = 0;
+    for (int c = 0; c < T->nchunks; c++) {
+        l += T->cval[4 * c];
+        good += (int)T->cval[4 * c + 1];
+        T->res->bad_samples += (long)T->cval[4 * c + 2];
+    }
+    for (size_t i = 0; i < T->G; i++) {
+        double sum = 0;
+        for (int c = 0; c < T->nchunks; c++)
+            sum += T->cgrad[(size_t)c * T->G + i];
+        T->grad[0][i] = sum; /* the slots' gradients are views into one array */
+    }
+    if (good == 0)
         return NAN;
-    double l = loss(T, B, T->ys, T->outbar, NULL, NULL);
-    for (int k = 0; k < T->model->ntensors; k++)
-        memset(T->grad[k], 0, (size_t)T->model->tensors[k].rows * (size_t)T->model->tensors[k].cols * sizeof(double));
-    adj_run(T->adj, T->vm, T->model, B, T->outbar, T->grad);
     double norm2 = 0;
     for (int k = 0; k < T->model->ntensors; k++) {
         size_t sz = (size_t)T->model->tensors[k].rows * (size_t)T->model->tensors[k].cols;
@@ -363,7 +448,8 @@ static double step(Trainer *T)
         }
     }
     ir_tensor_refresh(T->model);
-    vm_forget(T->vm);
+    for (int i = 0; i < T->nw; i++)
+        vm_forget(T->w[i].vm);
     return l;
 }
 
@@ -373,7 +459,8 @@ static void undo(Trainer *T)
     memcpy(T->m, T->keep + T->P, (size_t)T->P * sizeof(double));
     memcpy(T->v, T->keep + 2 * (size_t)T->P, (size_t)T->P * sizeof(double));
     ir_tensor_refresh(T->model);
-    vm_forget(T->vm);
+    for (int i = 0; i < T->nw; i++)
+        vm_forget(T->w[i].vm);
 }
 
 static void fmt_time(char *buf, size_t len, double s)
@@ -481,18 +568,41 @@ int train_run(const TrainJob *job, TrainResult *res)
 
     /* the machinery */
     const IrProgram *mp = T.model;
-    T.vm = vm_alloc(&mp, 1, T.B);
-    T.vm->gemm = 1;
+    T.chunk = T.B < TRAIN_CHUNK ? T.B : TRAIN_CHUNK;
+    T.nchunks = (T.B + T.chunk - 1) / T.chunk;
+    T.nw = max_threads();
+    if (T.nw > 1)
+        blas_threads(1); /* the threads are ours: one chunk each at a time */
     char err[512];
-    T.adj = adj_alloc(T.model, T.B, err, sizeof err);
-    if (!T.adj) {
-        snprintf(res->message, sizeof res->message, "%s", err);
-        res->status = 3;
-        goto out;
+    T.w = mem_xalloc((size_t)T.nw * sizeof *T.w);
+    memset(T.w, 0, (size_t)T.nw * sizeof *T.w);
+    T.goff = mem_xalloc(((size_t)T.model->ntensors + 1) * sizeof *T.goff);
+    for (int k = 0; k < T.model->ntensors; k++) {
+        T.goff[k] = T.G;
+        T.G += (size_t)T.model->tensors[k].rows * (size_t)T.model->tensors[k].cols;
     }
+    for (int i = 0; i < T.nw; i++) {
+        Worker *W = &T.w[i];
+        W->vm = vm_alloc(&mp, 1, T.chunk);
+        W->vm->gemm = 1;
+        W->vm->tape = 1;
+        W->adj = adj_alloc(T.model, T.chunk, err, sizeof err);
+        W->out = mem_xalloc((size_t)T.chunk * n * sizeof(double));
+        W->outbar = mem_xalloc((size_t)T.chunk * n * sizeof(double));
+        W->g = mem_xalloc(((size_t)T.model->ntensors + 1) * sizeof *W->g);
+        if (!W->adj) {
+            snprintf(res->message, sizeof res->message, "%s", err);
+            res->status = 3;
+            goto out;
+        }
+    }
+    T.cgrad = mem_xalloc(((size_t)T.nchunks * T.G + 1) * sizeof *T.cgrad);
+    T.cval = mem_xalloc((size_t)T.nchunks * 4 * sizeof *T.cval);
+    double *gall = mem_xalloc((T.G + 1) * sizeof *gall);
     T.grad = mem_xalloc(((size_t)T.model->ntensors + 1) * sizeof *T.grad);
+    T.grad[0] = gall;
     for (int k = 0; k < T.model->ntensors; k++)
-        T.grad[k] = mem_xalloc((size_t)T.model->tensors[k].rows * (size_t)T.model->tensors[k].cols * sizeof(double));
+        T.grad[k] = gall + T.goff[k];
     T.slot_of = mem_xalloc(((size_t)job->ntensors + 1) * sizeof *T.slot_of);
     T.off = mem_xalloc(((size_t)job->ntensors + 1) * sizeof *T.off);
     size_t P = 0;
@@ -512,8 +622,6 @@ int train_run(const TrainJob *job, TrainResult *res)
     memset(T.v, 0, P * sizeof(double));
     T.xs = mem_xalloc((size_t)T.B * n2 * sizeof(double));
     T.ys = mem_xalloc((size_t)T.B * n * sizeof(double));
-    T.out = mem_xalloc((size_t)T.B * n * sizeof(double));
-    T.outbar = mem_xalloc((size_t)T.B * n * sizeof(double));
 
     if (job->checkpoint) {
         int r = checkpoint_read(&T);
@@ -634,9 +742,19 @@ int train_run(const TrainJob *job, TrainResult *res)
 out:
     res->wall_s = sim_clock() - started;
     if (T.grad)
-        for (int k = 0; k < T.model->ntensors; k++)
-            mem_free(T.grad[k]);
+        mem_free(T.grad[0]);
     mem_free(T.grad);
+    mem_free(T.cgrad);
+    mem_free(T.cval);
+    mem_free(T.goff);
+    for (int i = 0; T.w && i < T.nw; i++) {
+        vm_free(T.w[i].vm);
+        adj_free(T.w[i].adj);
+        mem_free(T.w[i].out);
+        mem_free(T.w[i].outbar);
+        mem_free(T.w[i].g);
+    }
+    mem_free(T.w);
     mem_free(T.slot_of);
     mem_free(T.off);
     mem_free(T.m);
@@ -644,14 +762,10 @@ out:
     mem_free(T.keep);
     mem_free(T.xs);
     mem_free(T.ys);
-    mem_free(T.out);
-    mem_free(T.outbar);
     mem_free(T.own_vs);
     mem_free(T.own_vt);
     mem_free(T.split);
     mem_free(T.perm);
-    adj_free(T.adj);
-    vm_free(T.vm);
     if (T.rng)
         gsl_rng_free(T.rng);
     return res->status;

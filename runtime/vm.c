@@ -15,6 +15,13 @@
 #include "runtime/blas.h"
 #include "runtime/mem.h"
 
+/* A cached sigmoid of a span of input registers (tape VMs). */
+struct VmSigmoid {
+    int reg, n;
+    unsigned gen;
+    double *s; /* n x cap */
+};
+
 Vm *vm_alloc(const IrProgram *const *progs, int nprogs, int cap)
 {
     Vm *vm = mem_xalloc(sizeof *vm);
@@ -46,6 +53,9 @@ void vm_free(Vm *vm)
         return;
     mem_free(vm->regs);
     mem_free(vm->work);
+    for (int i = 0; i < vm->nsig; i++)
+        mem_free(vm->sig[i].s);
+    mem_free(vm->sig);
     mem_free(vm);
 }
 
@@ -227,7 +237,54 @@ void vm_act_row(IrAct act, int k, const double *x, double *y, size_t n)
     act_row((int)act, k, x, y, n);
 }
 
-static void vec_op(const Vm *vm, const IrProgram *p, const IrInstr *x, double *R, size_t cap, int B)
+VM_KERNEL static void sigmoid_deriv(int k, const double *restrict s, double *restrict y, size_t n)
+{
+#define POLY(expr)                                                                 \
+    for (size_t i = 0; i < n; i++) {                                               \
+        const double si = s[i], d = si * (1 - si);                                 \
+        (void)d;                                                                   \
+        y[i] = (expr);                                                             \
+    }                                                                              \
+    return
+    switch (k) {
+    case 0: POLY(si);
+    case 1: POLY(d);
+    case 2: POLY(d * (1 - 2 * si));
+    case 3: POLY(d * (1 - 6 * si + 6 * si * si));
+    case 4: POLY(d * (1 - 14 * si + 36 * si * si - 24 * si * si * si));
+    default: POLY(NAN);
+    }
+#undef POLY
+}
+
+void vm_sigmoid_deriv(int k, const double *s, double *y, size_t n)
+{
+    sigmoid_deriv(k, s, y, n);
+}
+
+const double *vm_sigmoid_rows(Vm *vm, int reg, int n, int B)
+{
+    const size_t cap = (size_t)vm->cap;
+    struct VmSigmoid *e = NULL;
+    for (int i = 0; i < vm->nsig && !e; i++)
+        if (vm->sig[i].reg == reg && vm->sig[i].n == n)
+            e = &vm->sig[i];
+    if (e && e->gen == vm->gen)
+        return e->s;
+    if (!e) {
+        vm->sig = mem_xrealloc(vm->sig, (size_t)(vm->nsig + 1) * sizeof *vm->sig);
+        e = &vm->sig[vm->nsig++];
+        e->reg = reg;
+        e->n = n;
+        e->s = mem_xalloc((size_t)n * cap * sizeof *e->s);
+    }
+    for (int i = 0; i < n; i++)
+        act_row(IR_ACT_SIGMOID, 0, vm->regs + (size_t)(reg + i) * cap, e->s + (size_t)i * cap, (size_t)B);
+    e->gen = vm->gen;
+    return e->s;
+}
+
+static void vec_op(Vm *vm, const IrProgram *p, const IrInstr *x, double *R, size_t cap, int B)
 {
     double *a = R + (size_t)x->a * cap;
     const double *b = R + (size_t)x->b * cap, *c = R + (size_t)x->c * cap;
@@ -314,7 +371,13 @@ static void vec_op(const Vm *vm, const IrProgram *p, const IrInstr *x, double *R
                 a[i + (size_t)s] = b[s] * c[i + (size_t)s];
         break;
     case IR_VACT: {
-        if (cap == 1)
+        const int act = x->c >> 4, k = x->c & 15;
+        if (vm->tape && ((act == IR_ACT_SOFTPLUS && k >= 1) || act == IR_ACT_SIGMOID)) {
+            /* a polynomial in the input's sigmoid, shared by all orders */
+            const double *sg = vm_sigmoid_rows(vm, x->b, n, B);
+            for (size_t i = 0; i < (size_t)n * cap; i += cap)
+                sigmoid_deriv(act == IR_ACT_SOFTPLUS ? k - 1 : k, sg + i, a + i, (size_t)B);
+        } else if (cap == 1)
             act_row(x->c >> 4, x->c & 15, b, a, (size_t)n);
         else
             for (size_t i = 0; i < (size_t)n * cap; i += cap)
@@ -452,6 +515,7 @@ VmStatus vm_run(Vm *vm, const IrProgram *p, int B, const double *state, int stat
         return VM_SINGULAR;
     }
     const int B_req = B;
+    vm->gen++;
     /* the prologue once per program and parameter set, for every sample */
     int from = 0;
     if (vm->prepared == p && vm->prepared_params == params)

@@ -225,13 +225,13 @@ report(p5.returncode == 0 and J5 and J5[0].get("resumed_from") == 0 and "another
 
 # 6. one OpenBLAS thread or two: the same weights
 small = SPRING % {"steps": 200, "seed": 9, "save": "%s", "extra": "", "after": ""}
-run(small % "t1.lagw", "t1.lag", env={"OPENBLAS_NUM_THREADS": "1"})
-run(small % "t2.lagw", "t2.lag", env={"OPENBLAS_NUM_THREADS": "2"})
+run(small % "t1.lagw", "t1.lag", env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
+run(small % "t2.lagw", "t2.lag", env={"OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"})
 try:
     same = open(os.path.join(tmp, "t1.lagw"), "rb").read() == open(os.path.join(tmp, "t2.lagw"), "rb").read()
 except OSError:
     same = False
-report(same, "training with 1 and 2 OpenBLAS threads saves the same weights to the byte")
+report(same, "training on 1 and 2 threads (OpenMP and OpenBLAS) saves the same weights to the byte")
 
 # 7. data from a CSV file (a fixed set); the black-box baseline; MSE loss
 rng = random.Random(11)
