@@ -30,6 +30,7 @@ enum { EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_NUMERIC = 3, EXIT_IO = 4 };
 static const char usage_text[] =
     "usage: lag run FILE.lag [--json] [--quiet] [--progress] [--job NAME]\n"
     "                        [--set SYSTEM.param=value] [-o DIR] [--native]\n"
+    "                        [--max-steps N]\n"
     "       lag check FILE.lag [--ast]\n"
     "       lag el FILE.lag [SYSTEM] [--latex | --lag | --stats]\n"
     "       lag ir FILE.lag [SYSTEM]\n"
@@ -39,8 +40,9 @@ static const char help_text[] =
     "lag — Lagrangian mechanics from a model file.\n"
     "\n"
     "Commands:\n"
-    "  run FILE.lag     check the file, then run its jobs in order (simulate so far;\n"
-    "                   the other jobs say 'not implemented yet', exit status 2)\n"
+    "  run FILE.lag     check the file, then run its jobs in order (simulate and\n"
+    "                   train so far; the other jobs say 'not implemented yet',\n"
+    "                   exit status 2)\n"
     "  check FILE.lag   parse and check only; report every error found\n"
     "  el FILE.lag [SYSTEM]\n"
     "                   the equations of motion: momenta, mass matrix, M q'' = f,\n"
@@ -56,6 +58,7 @@ static const char help_text[] =
     "  --set S.p=v      override parameter p of system S\n"
     "  -o DIR           write relative output paths under DIR\n"
     "  --native         compile the lowered programs to machine code\n"
+    "  --max-steps N    train for at most N steps (a quick trial of a long file)\n"
     "Options of check:\n"
     "  --ast            print the syntax tree (for debugging and tests)\n"
     "Options of el:\n"
@@ -151,7 +154,15 @@ static int cmd_run(int argc, char **argv)
             opt.native = 1;
         else if (strcmp(a, "--progress") == 0)
             opt.progress = 1;
-        else if (strcmp(a, "--job") == 0 || strcmp(a, "--set") == 0 || strcmp(a, "-o") == 0) {
+        else if (strcmp(a, "--max-steps") == 0) {
+            char *end;
+            long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
+            if (i + 1 >= argc || *end || v < 1 || v > 1000000000)
+                rc = usage("--max-steps expects a whole number of steps >= 1 (got '%s')", i + 1 < argc ? argv[i + 1] : "");
+            else
+                opt.max_steps = (int)v;
+            i++;
+        } else if (strcmp(a, "--job") == 0 || strcmp(a, "--set") == 0 || strcmp(a, "-o") == 0) {
             if (i + 1 >= argc) {
                 rc = usage("option '%s' needs a value", a);
                 break;

@@ -345,7 +345,7 @@ static NetLayers *net_layers(Tr *T, const Stmt *decl)
     for (int a = 0; act && a < ACT_COUNT; a++)
         if (strcmp(act->id.name, sym_act_name((SymAct)a)) == 0)
             N->act = (SymAct)a;
-    int xavier = init && strcmp(init->id.name, "xavier") == 0;
+    int xavier = !init || strcmp(init->id.name, "xavier") == 0; /* xavier by default: docs/learning.md */
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     if (!rng)
         mem_xalloc((size_t)-1); /* out of memory: the same exit as every other allocation */

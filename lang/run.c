@@ -494,6 +494,8 @@ static int run_train(Front *F, const Item *job, const RunOptions *opt)
             tj.targets = targets;
         }
     }
+    if (opt->max_steps > 0 && tj.steps > opt->max_steps)
+        tj.steps = opt->max_steps;
     tj.validate = num(job, "validate", 0.1);
     tj.nvalidate_fresh = tj.nfixed == 0 && tj.validate > 0 ? 8192 : 0;
     const Setting *save_s = setting(job, "save"), *ck = setting(job, "checkpoint"), *plot_s = setting(job, "plot");

@@ -11,6 +11,7 @@ typedef struct RunOptions {
     int json;            /* one JSON object per job on stdout */
     int quiet;
     int progress;        /* progress on stderr even when it is not a terminal */
+    int max_steps;       /* cap on every train job's steps (0: none) */
     int native;          /* compile the lowered programs (runtime/native.h) */
     const char *job;     /* run only the jobs on this system/problem, or NULL */
     const char *outdir;  /* -o DIR, or NULL */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/examples.sh — every example runs (TAP): `lag run` exits 0 and writes
-# every output and plot file the example names.
+# every output and plot file the example names.  Training is cut to 50 steps
+# (--max-steps): the examples' full runs take minutes.
 #
 # Environment: LAG (the program), srcdir (the source tree).
 set -u
@@ -22,7 +23,7 @@ for f in "${examples[@]}"; do
     n=$((n + 1))
     name=$(basename "$f" .lag)
     out="$tmp/$name"
-    timeout -k 1 120 "$LAG" run -o "$out" "$f" >"$tmp/stdout" 2>"$tmp/stderr" </dev/null
+    timeout -k 1 120 "$LAG" run --max-steps 50 -o "$out" "$f" >"$tmp/stdout" 2>"$tmp/stderr" </dev/null
     status=$?
     missing=()
     for file in $(grep -oE '(output|plot) "[^"]+"' "$f" | sed 's/.* "//; s/"$//'); do
