@@ -714,11 +714,49 @@ int mech_build(Mech *m, Sym *S, Diag *d, const Item *sys, int flags)
             m->p[i] = sym_diff(S, m->L, m->v[i]);
             dLdq[i] = sym_diff(S, m->L, m->q[i]);
         }
+    /* M and (dp/dq) q'.  Through a network they are second derivatives of
+     * L along n + 1 directions (each velocity, and q' in the coordinates):
+     * one forward tangent pass per direction and the adjoints of the
+     * reverse sweep (sym_hess_forms), not a reverse pass per direction. */
+    SymId *mixed = alloc(S, (size_t)n, sizeof *mixed);
+    if (m->learned) {
+        int nd = n + 1, npairs = n * (n + 1) / 2 + n, k = 0;
+        int *vars = alloc(S, (size_t)(2 * n), sizeof *vars);
+        SymId *dirs = alloc(S, (size_t)(nd * 2 * n), sizeof *dirs);
+        int *pairs = alloc(S, (size_t)(2 * npairs), sizeof *pairs);
+        SymId *forms = alloc(S, (size_t)npairs, sizeof *forms);
+        for (int i = 0; i < n; i++) {
+            vars[i] = m->v[i];
+            vars[n + i] = m->q[i];
+        }
+        for (int dd = 0; dd < nd; dd++)
+            for (int j = 0; j < 2 * n; j++)
+                dirs[dd * 2 * n + j] = dd < n ? (j == dd ? S->one : S->zero)
+                                              : (j >= n ? sym_var(S, m->v[j - n]) : S->zero);
+        for (int i = 0; i < n; i++)
+            for (int j = i; j < n; j++) {
+                pairs[2 * k] = i;
+                pairs[2 * k++ + 1] = j;
+            }
+        for (int i = 0; i < n; i++) {
+            pairs[2 * k] = i;
+            pairs[2 * k++ + 1] = n;
+        }
+        sym_hess_forms(S, m->L, vars, 2 * n, dirs, nd, pairs, npairs, forms);
+        k = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = i; j < n; j++, k++)
+                m->M[i * n + j] = m->M[j * n + i] = forms[k];
+        for (int i = 0; i < n; i++)
+            mixed[i] = forms[k++];
+    } else
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+                m->M[i * n + j] = sym_diff(S, m->p[i], m->v[j]);
     m->m_constant = m->m_diagonal = 1;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++) {
-            SymId mij = sym_diff(S, m->p[i], m->v[j]);
-            m->M[i * n + j] = mij;
+            SymId mij = m->M[i * n + j];
             if (i != j && mij != S->zero)
                 m->m_diagonal = 0;
             if (sym_depends(S, mij, -1, SV_COORD) || sym_depends(S, mij, -1, SV_TIME))
@@ -728,12 +766,9 @@ int mech_build(Mech *m, Sym *S, Diag *d, const Item *sys, int flags)
         SymId *terms = alloc(S, (size_t)(n + 4), sizeof *terms);
         int k = 0;
         terms[k++] = dLdq[i];
-        if (m->learned) { /* (dp/dq) q' as one Jacobian-vector product: one sweep, not n */
-            SymId *dirs = alloc(S, (size_t)n, sizeof *dirs);
-            for (int j = 0; j < n; j++)
-                dirs[j] = sym_var(S, m->v[j]);
-            terms[k++] = sym_neg(S, sym_jvp(S, m->p[i], m->q, dirs, n));
-        } else
+        if (m->learned)
+            terms[k++] = sym_neg(S, mixed[i]);
+        else
             for (int j = 0; j < n; j++)
                 terms[k++] = sym_neg(S, sym_mul2(S, sym_diff(S, m->p[i], m->q[j]), sym_var(S, m->v[j])));
         terms[k++] = sym_neg(S, sym_diff(S, m->p[i], m->t));

@@ -1439,18 +1439,15 @@ static SymId adjoint_total(Sym *S, SymId id, IdList *l)
     return t;
 }
 
-void sym_grad(Sym *S, SymId root, const int *vars, int n, SymId *out)
+/* The reverse sweep from root over the nodes below limit marked in seen:
+ * total[id] is the adjoint of node id (0 where none reaches it). */
+static void adjoints(Sym *S, SymId root, uint32_t limit, const char *seen, SymId *total)
 {
-    uint32_t limit = S->nnodes; /* nodes created below are not part of the sweep */
-    char *seen = mem_xalloc(limit);
-    memset(seen, 0, limit);
-    mark(S, root, seen);
     IdList *adj = mem_xalloc((size_t)limit * sizeof *adj);
     for (uint32_t i = 0; i < limit; i++)
         adj[i].n = -1; /* not started */
     il_init(&adj[root]);
     il_push(&adj[root], S->one);
-    SymId *total = mem_xalloc((size_t)limit * sizeof *total);
     memset(total, 0, (size_t)limit * sizeof *total);
     /* Ids are a topological order: a node's users all have larger ids. */
     for (uint32_t id = limit - 1; id > 0; id--) {
@@ -1513,15 +1510,142 @@ void sym_grad(Sym *S, SymId root, const int *vars, int n, SymId *out)
             break;
         }
     }
+    for (uint32_t i = 0; i < limit; i++)
+        if (adj[i].n >= 0)
+            il_free(&adj[i]);
+    mem_free(adj);
+}
+
+void sym_grad(Sym *S, SymId root, const int *vars, int n, SymId *out)
+{
+    uint32_t limit = S->nnodes; /* nodes created below are not part of the sweep */
+    char *seen = mem_xalloc(limit);
+    memset(seen, 0, limit);
+    mark(S, root, seen);
+    SymId *total = mem_xalloc((size_t)limit * sizeof *total);
+    adjoints(S, root, limit, seen, total);
     for (int k = 0; k < n; k++) {
         SymId v = sym_var(S, vars[k]);
         out[k] = v < limit && seen[v] ? total[v] : S->zero;
     }
-    for (uint32_t i = 0; i < limit; i++)
-        if (adj[i].n >= 0)
-            il_free(&adj[i]);
     mem_free(total);
-    mem_free(adj);
+    mem_free(seen);
+}
+
+/* Point the derivative memo at direction d's tangents: the seeds, and the
+ * tangents of the nodes below limit (tan, or none); nodes made since have
+ * none yet. */
+static void load_direction(Sym *S, const int *vars, int n, const SymId *dir, uint32_t limit, const SymId *tan)
+{
+    if (S->memo)
+        memset(S->memo, 0, (size_t)S->capmemo * sizeof *S->memo);
+    if (tan && S->capmemo)
+        memcpy(S->memo, tan, (size_t)(limit < S->capmemo ? limit : S->capmemo) * sizeof *S->memo);
+    S->memo_var = JVP_VAR;
+    memset(S->seed, 0, (size_t)(S->nvars + 1) * sizeof *S->seed);
+    for (int i = 0; i < n; i++)
+        S->seed[vars[i]] = dir[i];
+}
+
+void sym_hess_forms(Sym *S, SymId root, const int *vars, int n, const SymId *dirs, int ndirs,
+                    const int *pairs, int npairs, SymId *out)
+{
+    uint32_t limit = S->nnodes;
+    char *seen = mem_xalloc(limit);
+    memset(seen, 0, limit);
+    mark(S, root, seen);
+    SymId *total = mem_xalloc((size_t)limit * sizeof *total);
+    adjoints(S, root, limit, seen, total);
+    /* every node's tangent along every direction (forward passes only) */
+    S->seed = mem_xalloc((size_t)(S->nvars + 1) * sizeof *S->seed);
+    SymId *tan = mem_xalloc((size_t)ndirs * limit * sizeof *tan);
+    for (int d = 0; d < ndirs; d++) {
+        load_direction(S, vars, n, dirs + (size_t)d * n, limit, NULL);
+        diff_rec(S, root, JVP_VAR);
+        for (uint32_t id = 0; id < limit; id++)
+            tan[(size_t)d * limit + id] = seen[id] && id < S->capmemo ? S->memo[id] : 0;
+    }
+    IdList *terms = mem_xalloc((size_t)npairs * sizeof *terms);
+    for (int k = 0; k < npairs; k++)
+        il_init(&terms[k]);
+    /* H[u, v] = sum over the nodes of adjoint x the node's second
+     * derivative along the tangents of its operands: for a scalar node,
+     * sum_i D_v(partial_i) udot_i (D_v by the memo of direction v); for an
+     * activation, act''(z) zdot_u zdot_v; for products of vectors, the
+     * cross terms; linear nodes contribute nothing */
+    for (int dv = 0; dv < ndirs; dv++) {
+        load_direction(S, vars, n, dirs + (size_t)dv * n, limit, tan + (size_t)dv * limit);
+        for (int k = 0; k < npairs; k++) {
+            if (pairs[2 * k + 1] != dv)
+                continue;
+            const SymId *tu = tan + (size_t)pairs[2 * k] * limit, *tv = tan + (size_t)dv * limit;
+            for (uint32_t id = 1; id < limit; id++) {
+                SymId a = seen[id] ? total[id] : 0;
+                if (!a || a == S->zero || is_vzero(S, a))
+                    continue;
+                SymNode x = S->nodes[id];
+                SymId term = 0;
+                switch ((SymOp)x.op) {
+                case SYM_NUM: case SYM_VAR: case SYM_ADD: case SYM_VPARAM: case SYM_VONES: case SYM_VEC:
+                case SYM_COMP: case SYM_SUMV: case SYM_MATVEC: case SYM_MATTVEC: case SYM_VADD:
+                    break;
+                case SYM_ACT: {
+                    SymId z = x.args[0];
+                    if (!tu[z] || !tv[z] || is_vzero(S, tu[z]) || is_vzero(S, tv[z]))
+                        break;
+                    SymId h = sym_vmul(S, sym_act(S, (SymAct)x.fn, (int)x.u.var + 2, z), tu[z]);
+                    term = sym_dot(S, a, sym_vmul(S, h, tv[z]));
+                    break;
+                }
+                case SYM_VMUL: {
+                    SymId p = x.args[0], q = x.args[1];
+                    SymId c1 = tu[p] && tv[q] ? sym_vmul(S, tu[p], tv[q]) : 0;
+                    SymId c2 = tv[p] && tu[q] ? sym_vmul(S, tv[p], tu[q]) : 0;
+                    SymId c = c1 && c2 ? sym_vadd(S, c1, c2) : c1 ? c1 : c2;
+                    if (c)
+                        term = sym_dot(S, a, c);
+                    break;
+                }
+                case SYM_VSCALE: {
+                    SymId sc = x.args[0], v = x.args[1];
+                    SymId t1 = tu[sc] && tv[v] ? sym_mul2(S, tu[sc], sym_dot(S, a, tv[v])) : S->zero;
+                    SymId t2 = tv[sc] && tu[v] ? sym_mul2(S, tv[sc], sym_dot(S, a, tu[v])) : S->zero;
+                    term = sym_add2(S, t1, t2);
+                    break;
+                }
+                default: { /* scalar: MUL, POW, FN, EXT */
+                    IdList l;
+                    il_init(&l);
+                    for (int i = 0; i < x.n; i++) {
+                        SymId ui = tu[S->nodes[id].args[i]];
+                        if (!ui || ui == S->zero)
+                            continue;
+                        SymId dp = diff_rec(S, local_partial(S, id, i), JVP_VAR);
+                        if (dp != S->zero)
+                            il_push(&l, sym_mul2(S, dp, ui));
+                    }
+                    term = sym_mul2(S, a, sym_add(S, l.v, l.n));
+                    il_free(&l);
+                    break;
+                }
+                }
+                if (term && term != S->zero)
+                    il_push(&terms[k], term);
+            }
+        }
+    }
+    for (int k = 0; k < npairs; k++) {
+        out[k] = sym_add(S, terms[k].v, terms[k].n);
+        il_free(&terms[k]);
+    }
+    mem_free(terms);
+    mem_free(tan);
+    mem_free(S->seed);
+    S->seed = NULL;
+    if (S->memo)
+        memset(S->memo, 0, (size_t)S->capmemo * sizeof *S->memo);
+    S->memo_var = JVP_VAR;
+    mem_free(total);
     mem_free(seen);
 }
 

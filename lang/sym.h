@@ -170,6 +170,15 @@ SymId sym_diff(Sym *S, SymId id, int var);
 /* Gradient with respect to vars[0..n-1] by reverse accumulation (one sweep
  * over the graph); the same results as sym_diff, built another way. */
 void sym_grad(Sym *S, SymId id, const int *vars, int n, SymId *out);
+/* Second directional derivatives of id: out[k] = sum_ij d2(id)/d(vars[i])
+ * d(vars[j]) * u_i * v_j with u = dirs[pairs[2k]], v = dirs[pairs[2k+1]]
+ * (dirs: ndirs rows of n tangents).  Built as one reverse sweep (the
+ * adjoints) and one forward pass per direction (the tangents): the sum over
+ * the nodes of adjoint x the node's own second derivative along its
+ * operands' tangents (for a network, act''(z) times two forward tangents per
+ * layer), never a reverse pass per direction. */
+void sym_hess_forms(Sym *S, SymId id, const int *vars, int n, const SymId *dirs, int ndirs,
+                    const int *pairs, int npairs, SymId *out);
 /* The directional derivative sum_i d(id)/d(vars[i]) * dirs[i], in one
  * forward sweep (a Jacobian-vector product). */
 SymId sym_jvp(Sym *S, SymId id, const int *vars, const SymId *dirs, int n);

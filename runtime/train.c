@@ -698,6 +698,10 @@ int train_run(const TrainJob *job, TrainResult *res)
             c_tr[npts] = window / nwin;
             c_va[npts] = vloss;
             npts++;
+            if (res->ncurve < 128) {
+                double *cv = res->curve[res->ncurve++];
+                cv[0] = T.step, cv[1] = sim_clock() - t_begin, cv[2] = window / nwin, cv[3] = vloss, cv[4] = vrel;
+            }
             res->train_loss = window / nwin;
             window = 0;
             nwin = 0;
@@ -795,6 +799,14 @@ void train_json(FILE *out, const TrainJob *job, const TrainResult *res)
     json_object_set_new(o, "recoveries", json_integer(res->recoveries));
     json_object_set_new(o, "resumed_from", json_integer(res->resumed_from));
     json_object_set_new(o, "wall_s", json_real(res->wall_s));
+    json_t *curve = json_array();
+    for (int i = 0; i < res->ncurve; i++) {
+        json_t *pt = json_array();
+        for (int k = 0; k < 5; k++)
+            json_array_append_new(pt, isnan(res->curve[i][k]) ? json_null() : json_real(res->curve[i][k]));
+        json_array_append_new(curve, pt);
+    }
+    json_object_set_new(o, "curve", curve);
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
     if (s) {
         fprintf(out, "%s\n", s);

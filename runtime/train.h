@@ -77,6 +77,12 @@ typedef struct TrainResult {
     long bad_samples;             /* samples left out: singular or non-finite M */
     int recoveries;               /* non-finite steps undone */
     double scale;                 /* the targets' RMS the loss is divided by */
+    /* the learning curve, its first 128 points (about 100 are taken):
+     * step, seconds since training began, mean training loss since the
+     * last point, validation loss and relative RMS error (NaN without
+     * validation) */
+    double curve[128][5];
+    int ncurve;
 } TrainResult;
 
 /* Fill states (B x 2n) and targets (B x n) with fresh draws; a draw whose

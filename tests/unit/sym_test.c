@@ -432,6 +432,57 @@ int main(void)
                 vm_free(vq);
             if (q)
                 ir_free(q);
+            /* sym-9: the learned M and (dp/dq) q' come from sym_hess_forms
+             * (adjoints and forward tangents); they must equal forward
+             * derivatives of the momenta (the other way to build them) */
+            if (built) {
+                double worst9 = 0;
+                SymId dirs9[2] = {sym_var(D, lm.v[0]), sym_var(D, lm.v[1])};
+                for (int trial = 0; trial < 8; trial++) {
+                    double *pt = mem_xalloc((size_t)D->nvars * sizeof *pt);
+                    for (int v = 0; v < D->nvars; v++)
+                        pt[v] = uniform(-2, 2);
+                    for (int i = 0; i < 2; i++) {
+                        for (int j = 0; j < 2; j++) {
+                            double want = sym_eval(D, sym_diff(D, lm.p[i], lm.v[j]), pt);
+                            double got = sym_eval(D, lm.M[i * 2 + j], pt);
+                            worst9 = fmax(worst9, fabs(got - want) / (1 + fabs(want)));
+                        }
+                        /* f_i = dL/dq_i - (dp_i/dq) q' (no force, no t) */
+                        double want = sym_eval(D, sym_diff(D, lm.L, lm.q[i]), pt) -
+                                      sym_eval(D, sym_jvp(D, lm.p[i], lm.q, dirs9, 2), pt);
+                        double got = sym_eval(D, lm.f[i], pt);
+                        worst9 = fmax(worst9, fabs(got - want) / (1 + fabs(want)));
+                    }
+                    mem_free(pt);
+                }
+                ok(worst9 < 1e-12, "sym-9.1 learned M and f from second-order forms equal forward "
+                   "derivatives of the momenta (worst relative difference %.1e, 8 states)", worst9);
+                /* scalar nodes: products, powers, functions */
+                int xv = sym_add_var(D, "hx", "hx", SV_OTHER, 0, 0, 0), yv = sym_add_var(D, "hy", "hy", SV_OTHER, 1, 0, 0);
+                SymId hx = sym_var(D, xv), hy = sym_var(D, yv);
+                SymId e = sym_add2(D, sym_mul2(D, sym_fn(D, FN_SIN, hx, 0), sym_powi(D, hy, 3)),
+                                   sym_fn(D, FN_EXP, sym_mul2(D, hx, hy), 0));
+                e = sym_add2(D, e, sym_fn(D, FN_ATAN2, hy, sym_add2(D, hx, sym_num(D, 3))));
+                int hv[2] = {xv, yv}, hp[6] = {0, 0, 0, 1, 1, 1};
+                SymId hd[4] = {D->one, D->zero, D->zero, D->one}, hf[3];
+                sym_hess_forms(D, e, hv, 2, hd, 2, hp, 3, hf);
+                SymId hw[3] = {sym_diff(D, sym_diff(D, e, xv), xv), sym_diff(D, sym_diff(D, e, xv), yv),
+                               sym_diff(D, sym_diff(D, e, yv), yv)};
+                double worst9b = 0;
+                for (int trial = 0; trial < 8; trial++) {
+                    double *pt = mem_xalloc((size_t)D->nvars * sizeof *pt);
+                    for (int v = 0; v < D->nvars; v++)
+                        pt[v] = uniform(-1, 1);
+                    for (int k = 0; k < 3; k++) {
+                        double want = sym_eval(D, hw[k], pt), got = sym_eval(D, hf[k], pt);
+                        worst9b = fmax(worst9b, fabs(got - want) / (1 + fabs(want)));
+                    }
+                    mem_free(pt);
+                }
+                ok(worst9b < 1e-13, "sym-9.2 second-order forms of sin x y^3 + exp(x y) + atan2(y, x + 3) equal "
+                   "its second partial derivatives (%.1e)", worst9b);
+            }
             /* sym-8: the reverse sweep over a tape (runtime/adjoint.c): the
              * gradient of sum_s sum_o w[s][o] a[s][o] with respect to every
              * weight, against central differences in the weights */
