@@ -121,7 +121,9 @@ static int run_simulate(Front *F, const Item *job, const RunOptions *opt)
         return m.io_errors ? 4 : 1;
     }
     int n = m.n, rc = 0;
-    IrProgram *rhs = lower_rhs(&m);
+    /* a learned system's right-hand side as a tape: the same values, and
+     * each layer's sigmoid computed once for all derivative orders */
+    IrProgram *rhs = m.learned ? lower_rhs_tape(&m) : lower_rhs(&m);
     IrProgram *energy = NULL, *jac = NULL, *del = NULL, *record = NULL;
     /* record columns, from every 'record' setting, in order */
     int nrec = 0;

@@ -269,7 +269,7 @@ static void vec_back(Adjoint *A, Vm *vm, const IrProgram *p, const IrInstr *x, i
         /* the next derivative, a row of the batch at a time */
         double *d = A->row;
         const int act = x->c >> 4, k = (x->c & 15) + 1;
-        const int viasig = vm->tape && (act == IR_ACT_SOFTPLUS || act == IR_ACT_SIGMOID);
+        const int viasig = p->tape && (act == IR_ACT_SOFTPLUS || act == IR_ACT_SIGMOID);
         const double *sg = viasig ? vm_sigmoid_rows(vm, x->b, n, B) : NULL;
         bb = acc(A, x->b, n, B);
         for (int i = 0; i < n; i++) {

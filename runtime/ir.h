@@ -127,6 +127,7 @@ typedef struct IrProgram {
     double *param_values; /* the parameters' defaults */
     const char **out_names;
     int uses_time;       /* whether TIME appears */
+    int tape;            /* no register is written twice (lang/lower.h: lower_rhs_tape) */
     void *native;        /* compiled form (runtime/native.h), or NULL: the VM interprets */
     void *native_handle; /* its dlopen handle */
 } IrProgram;

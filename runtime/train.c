@@ -590,7 +590,6 @@ int train_run(const TrainJob *job, TrainResult *res)
         Worker *W = &T.w[i];
         W->vm = vm_alloc(&mp, 1, T.chunk);
         W->vm->gemm = 1;
-        W->vm->tape = 1;
         W->adj = adj_alloc(T.model, T.chunk, err, sizeof err);
         W->out = mem_xalloc((size_t)T.chunk * n * sizeof(double));
         W->outbar = mem_xalloc((size_t)T.chunk * n * sizeof(double));

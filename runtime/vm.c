@@ -15,7 +15,7 @@
 #include "runtime/blas.h"
 #include "runtime/mem.h"
 
-/* A cached sigmoid of a span of input registers (tape VMs). */
+/* A cached sigmoid of a span of input registers (programs that are tapes). */
 struct VmSigmoid {
     int reg, n;
     unsigned gen;
@@ -158,7 +158,7 @@ static int solve_one(Vm *vm, const IrProgram *p, const IrInstr *x, int s)
  * everywhere else in the VM, so a batch still equals its samples. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define VM_KERNEL                                                                  \
-    __attribute__((target_clones("avx2", "default"),                               \
+    __attribute__((target_clones("avx512f", "avx2", "default"),                    \
                    optimize("tree-vectorize", "vect-cost-model=dynamic", "no-trapping-math")))
 #else
 #define VM_KERNEL
@@ -180,14 +180,23 @@ VM_KERNEL static void axpy(double *restrict y, const double *restrict x, double 
 }
 
 /* y := y + sum_c x_c a_c over the columns c < k of the row-major block x
- * (stride ld), four columns a pass: each y[i] gets its terms in the order
+ * (stride ld), eight columns a pass: each y[i] gets its terms in the order
  * of c, one addition after another, exactly as k calls of axpy would (so
- * the result is the same to the bit), with a quarter of the loads and
+ * the result is the same to the bit), with an eighth of the loads and
  * stores of y. */
 VM_KERNEL static void axpy_block(double *restrict y, const double *restrict x, size_t ld, const double *a,
                        size_t k, size_t n)
 {
     size_t c = 0;
+    for (; c + 8 <= k; c += 8) {
+        const double *x0 = x + c * ld, *x1 = x0 + ld, *x2 = x1 + ld, *x3 = x2 + ld;
+        const double *x4 = x3 + ld, *x5 = x4 + ld, *x6 = x5 + ld, *x7 = x6 + ld;
+        const double a0 = a[c], a1 = a[c + 1], a2 = a[c + 2], a3 = a[c + 3];
+        const double a4 = a[c + 4], a5 = a[c + 5], a6 = a[c + 6], a7 = a[c + 7];
+        for (size_t i = 0; i < n; i++)
+            y[i] = (((((((y[i] + x0[i] * a0) + x1[i] * a1) + x2[i] * a2) + x3[i] * a3) + x4[i] * a4) +
+                     x5[i] * a5) + x6[i] * a6) + x7[i] * a7;
+    }
     for (; c + 4 <= k; c += 4) {
         const double *x0 = x + c * ld, *x1 = x0 + ld, *x2 = x1 + ld, *x3 = x2 + ld;
         const double a0 = a[c], a1 = a[c + 1], a2 = a[c + 2], a3 = a[c + 3];
@@ -278,10 +287,36 @@ const double *vm_sigmoid_rows(Vm *vm, int reg, int n, int B)
         e->n = n;
         e->s = mem_xalloc((size_t)n * cap * sizeof *e->s);
     }
-    for (int i = 0; i < n; i++)
-        act_row(IR_ACT_SIGMOID, 0, vm->regs + (size_t)(reg + i) * cap, e->s + (size_t)i * cap, (size_t)B);
+    if (cap == 1) /* one sample: the span is one contiguous row */
+        act_row(IR_ACT_SIGMOID, 0, vm->regs + reg, e->s, (size_t)n);
+    else
+        for (int i = 0; i < n; i++)
+            act_row(IR_ACT_SIGMOID, 0, vm->regs + (size_t)(reg + i) * cap, e->s + (size_t)i * cap, (size_t)B);
     e->gen = vm->gen;
     return e->s;
+}
+
+/* The elementwise vector instructions over one sample's contiguous span. */
+VM_KERNEL static void flat_op(int op, double *restrict a, const double *b, const double *c, size_t n)
+{
+    switch (op) {
+    case IR_VADD:
+        for (size_t i = 0; i < n; i++)
+            a[i] = b[i] + c[i];
+        break;
+    case IR_VMUL:
+        for (size_t i = 0; i < n; i++)
+            a[i] = b[i] * c[i];
+        break;
+    case IR_VSCALE: {
+        const double s = b[0];
+        for (size_t i = 0; i < n; i++)
+            a[i] = s * c[i];
+        break;
+    }
+    default:
+        break;
+    }
 }
 
 static void vec_op(Vm *vm, const IrProgram *p, const IrInstr *x, double *R, size_t cap, int B)
@@ -356,27 +391,42 @@ static void vec_op(Vm *vm, const IrProgram *p, const IrInstr *x, double *R, size
         break;
     }
     case IR_VADD:
+        if (cap == 1) {
+            flat_op(IR_VADD, a, b, c, (size_t)n);
+            break;
+        }
         for (size_t i = 0; i < (size_t)n * cap; i += cap)
             for (int s = 0; s < B; s++)
                 a[i + (size_t)s] = b[i + (size_t)s] + c[i + (size_t)s];
         break;
     case IR_VMUL:
+        if (cap == 1) {
+            flat_op(IR_VMUL, a, b, c, (size_t)n);
+            break;
+        }
         for (size_t i = 0; i < (size_t)n * cap; i += cap)
             for (int s = 0; s < B; s++)
                 a[i + (size_t)s] = b[i + (size_t)s] * c[i + (size_t)s];
         break;
     case IR_VSCALE:
+        if (cap == 1) {
+            flat_op(IR_VSCALE, a, b, c, (size_t)n);
+            break;
+        }
         for (size_t i = 0; i < (size_t)n * cap; i += cap)
             for (int s = 0; s < B; s++)
                 a[i + (size_t)s] = b[s] * c[i + (size_t)s];
         break;
     case IR_VACT: {
         const int act = x->c >> 4, k = x->c & 15;
-        if (vm->tape && ((act == IR_ACT_SOFTPLUS && k >= 1) || act == IR_ACT_SIGMOID)) {
+        if (p->tape && ((act == IR_ACT_SOFTPLUS && k >= 1) || act == IR_ACT_SIGMOID)) {
             /* a polynomial in the input's sigmoid, shared by all orders */
             const double *sg = vm_sigmoid_rows(vm, x->b, n, B);
-            for (size_t i = 0; i < (size_t)n * cap; i += cap)
-                sigmoid_deriv(act == IR_ACT_SOFTPLUS ? k - 1 : k, sg + i, a + i, (size_t)B);
+            if (cap == 1)
+                sigmoid_deriv(act == IR_ACT_SOFTPLUS ? k - 1 : k, sg, a, (size_t)n);
+            else
+                for (size_t i = 0; i < (size_t)n * cap; i += cap)
+                    sigmoid_deriv(act == IR_ACT_SOFTPLUS ? k - 1 : k, sg + i, a + i, (size_t)B);
         } else if (cap == 1)
             act_row(x->c >> 4, x->c & 15, b, a, (size_t)n);
         else

@@ -25,10 +25,9 @@ typedef struct Vm {
     const IrProgram *prepared;      /* whose prologue the registers hold... */
     const double *prepared_params;  /* ...for these parameters */
     int not_finite;   /* after VM_SINGULAR: the matrix had a NaN or infinity */
-    int tape;         /* the programs run are tapes (lower_rhs_tape): no register is written
-                       * twice in a run, so the sigmoid of a layer's input is computed once
-                       * and shared by every derivative order (and the reverse sweep) */
-    struct VmSigmoid *sig; /* those sigmoids, by input span */
+    struct VmSigmoid *sig; /* in a tape (IrProgram.tape), the sigmoid of each layer's input,
+                            * computed once a run for every derivative order (and for
+                            * the reverse sweep) */
     int nsig;
     unsigned gen;     /* runs so far: a cached sigmoid is valid for its own run */
     int gemm;         /* batches of network layers as matrix products (runtime/blas.h):
@@ -46,7 +45,8 @@ int vm_lu_solve(double *A, double *f, int k, int *not_finite);
  * vectorised loop (the same values as ir_act_eval). */
 void vm_act_row(IrAct act, int k, const double *x, double *y, size_t n);
 /* The rows s = sigmoid(x) of the n registers from reg for samples 0..B-1
- * (stride vm->cap), for a tape VM: computed once per run. */
+ * (stride vm->cap), computed once per run: for tapes only, where no
+ * register changes during a run. */
 const double *vm_sigmoid_rows(Vm *vm, int reg, int n, int B);
 /* y[i] := the k-th derivative of the sigmoid (0 <= k <= 4), from s[i]. */
 void vm_sigmoid_deriv(int k, const double *s, double *y, size_t n);

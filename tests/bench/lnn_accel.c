@@ -91,7 +91,6 @@ int main(int argc, char **argv)
     for (int i = 0; i < nw; i++) {
         vms[i] = vm_alloc(&pp, 1, chunk);
         vms[i]->gemm = 1;
-        vms[i]->tape = 1;
     }
     const int nc = (B + chunk - 1) / chunk;
     double times[7];

@@ -491,7 +491,6 @@ int main(void)
                 IrProgram *t = lower_rhs_tape(&lm), *plain = lower_rhs(&lm);
                 const IrProgram *tt = t, *pl = plain;
                 Vm *vt = vm_alloc(&tt, 1, NB8), *vpl = vm_alloc(&pl, 1, NB8);
-                vt->tape = 1; /* sigmoids shared between orders and with the sweep */
                 char aerr[256] = "";
                 Adjoint *adj = adj_alloc(t, NB8, aerr, sizeof aerr);
                 ok(adj != NULL, "sym-8.1 the tape of a learned system is accepted by the reverse sweep %s", aerr);
