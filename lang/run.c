@@ -25,6 +25,7 @@
 #include "runtime/native.h"
 #include "runtime/simulate.h"
 #include "runtime/train.h"
+#include "runtime/vm.h"
 #include "runtime/variational.h"
 
 /* The value of a constant expression (checked: it has one). */
@@ -333,6 +334,25 @@ static void init_draws(const Setting *init, const Mech *m, TrainDraw *d)
         }
 }
 
+/* States along trajectories, as a simulate job's rows arrive. */
+typedef struct Rows {
+    double *y;
+    size_t n, cap, width;
+} Rows;
+
+static void collect_rows(void *ctx, double t, const double *y, int samples)
+{
+    (void)t;
+    Rows *r = ctx;
+    size_t need = r->n + (size_t)samples;
+    if (need > r->cap) {
+        r->cap = need > 2 * r->cap ? need : 2 * r->cap;
+        r->y = mem_xrealloc(r->y, r->cap * r->width * sizeof *r->y);
+    }
+    memcpy(r->y + r->n * r->width, y, (size_t)samples * r->width * sizeof *y);
+    r->n = need;
+}
+
 /* A setting's number, or a default. */
 static double num(const Item *job, const char *name, double dflt)
 {
@@ -346,11 +366,11 @@ static int run_train(Front *F, const Item *job, const RunOptions *opt)
     const Setting *loss_s = setting(job, "loss"), *data_s = setting(job, "data");
     if (loss_s && loss_s->form == SET_EXPR && strcmp(loss_s->e1->id.name, "action") == 0)
         return not_yet(F, job, "'loss action'");
-    if (data_s->form == SET_BLOCK) {
+    if (data_s->form == SET_BLOCK)
         for (const Setting *t = data_s->sub; t; t = t->next)
-            if (t->form != SET_CONT && (strcmp(t->head.name, "time") == 0 || strcmp(t->head.name, "every") == 0))
-                return not_yet(F, job, "data along trajectories ('time' in 'data from')");
-    }
+            if (t->form != SET_CONT && strcmp(t->head.name, "method") == 0 &&
+                strcmp(t->e1->id.name, "variational") == 0)
+                return not_yet(F, job, "data along variational trajectories ('method variational' in 'data from')");
     Sym *S = sym_new(F->arena);
     Mech m;
     if (mech_build(&m, S, &F->diag, sys, MECH_NETS) != 0) {
@@ -457,7 +477,8 @@ static int run_train(Front *F, const Item *job, const RunOptions *opt)
         source = lower_rhs(&dm);
         tj.source = source;
         tj.source_params = job_params(DS, data_s->sub, source, dsys->name.name, opt);
-        const Setting *init = NULL, *samples = NULL, *seed = NULL;
+        const Setting *init = NULL, *samples = NULL, *seed = NULL, *time = NULL, *every = NULL, *method = NULL,
+                      *tol = NULL;
         for (const Setting *t = data_s->sub; t; t = t->next) {
             if (t->form == SET_CONT)
                 continue;
@@ -467,10 +488,91 @@ static int run_train(Front *F, const Item *job, const RunOptions *opt)
                 samples = t;
             else if (strcmp(t->head.name, "seed") == 0)
                 seed = t;
+            else if (strcmp(t->head.name, "time") == 0)
+                time = t;
+            else if (strcmp(t->head.name, "every") == 0)
+                every = t;
+            else if (strcmp(t->head.name, "method") == 0)
+                method = t;
+            else if (strcmp(t->head.name, "tol") == 0)
+                tol = t;
         }
         init_draws(init, &m, draws);
         tj.draw = draws;
-        if (samples) {
+        if (time) {
+            /* states along trajectories: `samples` of them (default 1) from
+             * initial states drawn from `init`, every `every` */
+            double t0 = value(time->e1), t1 = value(time->e2);
+            double dt = every ? value(every->e1) : (t1 - t0) / 100;
+            double ntraj = samples ? value(samples->e1) : 1, rows = (t1 - t0) / dt + 1;
+            if (ntraj * rows > 1e8) {
+                diag_error(&F->diag, time->loc, "%.3g trajectories of %.3g rows is more than a run can hold "
+                           "(at most 1e8 states): raise 'every' or lower 'samples'", ntraj, rows);
+                diag_flush(&F->diag);
+                rc = 1;
+                goto done;
+            }
+            int nt = (int)ntraj;
+            double *y0 = mem_xalloc((size_t)nt * (size_t)n2 * sizeof *y0), *yend = mem_xalloc((size_t)nt * (size_t)n2 * sizeof *yend);
+            gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+            gsl_rng_set(rng, seed ? (unsigned long)value(seed->e1) : tj.seed);
+            for (int s = 0; s < nt; s++)
+                train_draw_state(draws, n2, rng, y0 + (size_t)s * n2);
+            gsl_rng_free(rng);
+            Rows got = {NULL, 0, 0, (size_t)n2};
+            SimJob sj = {
+                .system = dsys->name.name,
+                .rhs = source,
+                .n = n,
+                .columns = columns,
+                .samples = nt,
+                .y0 = y0,
+                .params = tj.source_params,
+                .t0 = t0,
+                .t1 = t1,
+                .every = dt,
+                .method = method ? method->e1->id.name : "rk8pd",
+                .tol = tol ? value(tol->e1) : 1e-8,
+                .started = opt->started,
+                .on_row = collect_rows,
+                .on_row_ctx = &got,
+            };
+            SimResult sres;
+            sres.y = yend;
+            int src = sim_run(&sj, &sres);
+            mem_free(y0);
+            mem_free(yend);
+            if (src != 0) {
+                fprintf(stderr, "lag: %s: train %s: generating the data: %s\n", where(F, job), sys->name.name,
+                        sres.message);
+                mem_free(got.y);
+                rc = src;
+                goto done;
+            }
+            /* the accelerations at every state kept (states where M is
+             * singular are left out) */
+            states = got.y;
+            targets = mem_xalloc((got.n + 1) * (size_t)n * sizeof *targets);
+            const IrProgram *sp = source;
+            Vm *vm = vm_alloc(&sp, 1, 1);
+            size_t kept = 0;
+            for (size_t r = 0; r < got.n; r++) {
+                double *a = targets + kept * (size_t)n, *y = states + r * (size_t)n2;
+                if (vm_run(vm, source, 1, y, n2, 0, tj.source_params, a, n) != VM_OK)
+                    continue;
+                int fin = 1;
+                for (int i = 0; i < n; i++)
+                    fin &= isfinite(a[i]) != 0;
+                if (!fin)
+                    continue;
+                memmove(states + kept * (size_t)n2, y, (size_t)n2 * sizeof *y);
+                kept++;
+            }
+            vm_free(vm);
+            tj.nfixed = (int)kept;
+            tj.states = states;
+            tj.targets = targets;
+        } else if (samples) {
             /* a fixed set drawn once */
             double ns = value(samples->e1);
             if (ns > 1e8) {

@@ -265,6 +265,8 @@ void sim_sink_row(SimSink *k, double t, const double *y, const double *a)
         vm_run(k->vm_record, job->record, B, k->in, 3 * n, t, job->params, k->rec, nrec);
     }
     k->first = 0;
+    if (job->on_row)
+        job->on_row(job->on_row_ctx, t, y, B);
     char err[256];
     for (int s = 0; s < B; s++) {
         int c = 0;

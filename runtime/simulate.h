@@ -32,6 +32,10 @@ typedef struct SimJob {
     const char *plot;             /* figure path (.png/.svg/.pdf), or NULL */
     const IrProgram *record;      /* extra columns: inputs q, q', q'' (3n); or NULL */
     double started;               /* when the process started (sim_clock), for setup_s */
+    /* called with every output row's states (samples x 2n), e.g. to
+     * collect training data along trajectories; or NULL */
+    void (*on_row)(void *ctx, double t, const double *y, int samples);
+    void *on_row_ctx;
 } SimJob;
 
 typedef struct SimResult {

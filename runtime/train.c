@@ -79,6 +79,15 @@ static void reseed(gsl_rng *r, unsigned long seed, int what, long k)
     gsl_rng_set(r, (unsigned long)(h ^ (h >> 32)));
 }
 
+void train_draw_state(const TrainDraw *d, int m, void *rngp, double *y)
+{
+    gsl_rng *rng = rngp;
+    for (int i = 0; i < m; i++)
+        y[i] = d[i].kind == DRAW_UNIFORM ? d[i].p1 + (d[i].p2 - d[i].p1) * gsl_rng_uniform(rng)
+             : d[i].kind == DRAW_NORMAL  ? d[i].p1 + gsl_ran_gaussian(rng, d[i].p2)
+                                         : d[i].p1;
+}
+
 int train_draw(const TrainJob *job, void *rngp, int B, double *states, double *targets, char *err,
                size_t errlen)
 {
@@ -89,12 +98,7 @@ int train_draw(const TrainJob *job, void *rngp, int B, double *states, double *t
     int fails = 0;
     for (int s = 0; s < B;) {
         double *y = states + (size_t)s * (size_t)n2;
-        for (int i = 0; i < n2; i++) {
-            const TrainDraw *d = &job->draw[i];
-            y[i] = d->kind == DRAW_UNIFORM ? d->p1 + (d->p2 - d->p1) * gsl_rng_uniform(rng)
-                 : d->kind == DRAW_NORMAL  ? d->p1 + gsl_ran_gaussian(rng, d->p2)
-                                           : d->p1;
-        }
+        train_draw_state(job->draw, n2, rng, y);
         double *a = targets + (size_t)s * (size_t)n;
         int good = vm_run(vm, src, 1, y, n2, 0, job->source_params, a, n) == VM_OK;
         for (int i = 0; i < n && good; i++)

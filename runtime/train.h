@@ -85,6 +85,10 @@ typedef struct TrainResult {
     int ncurve;
 } TrainResult;
 
+/* One state y (m components) drawn from d with the generator rng (a
+ * gsl_rng). */
+void train_draw_state(const TrainDraw *d, int m, void *rng, double *y);
+
 /* Fill states (B x 2n) and targets (B x n) with fresh draws; a draw whose
  * target cannot be computed (singular M) is drawn again.  Returns 0, or -1
  * when 100 draws in a row failed (message in err). */

@@ -14,7 +14,8 @@ A run killed after a checkpoint and started again resumes and ends with
 the same weights, to the byte, as an uninterrupted run; OpenBLAS with one
 thread or two gives the same weights.  Bad input: a CSV without a needed
 column, with a non-finite number, a missing CSV, data from a system with
-other coordinates — each a located message and the documented exit status.
+other coordinates, trajectory data too large to hold — each a located
+message and the documented exit status.  Data along trajectories train.
 
 Environment: LAG (the program).
 """
@@ -300,6 +301,33 @@ p9 = run(other, "coords.lag")
 report(p9.returncode == 1 and "coords.lag:11:29: error: the data system 'Two' and the model 'SpringLNN' must have "
        "the same coordinates" in p9.stderr, "data from a system with other coordinates: exit 1, located",
        p9.stderr)
+
+# 10. data along trajectories: an LNN trained on states of 20 oscillator
+# orbits learns the accelerations on those orbits
+TRAJ = """
+system Spring {
+    param k = 4
+    coord x
+    L = 0.5*x'^2 - 0.5*k*x^2
+}
+system SpringLNN {
+    coord x
+    net f = mlp(in = 2, hidden = [16, 16], out = 1)
+    L = f(x, x') + 0.5*x'^2
+}
+train SpringLNN {
+    data from Spring { init x = uniform(-1, 1), x' = uniform(-1, 1), samples 20, time 0 .. 5, every 0.05 }
+    steps 1500, batch 128, lr 1e-2
+}
+"""
+p10 = run(TRAJ, "traj.lag")
+J10 = jobs(p10)
+report(p10.returncode == 0 and J10 and J10[0]["validation_rel_rms"] < 0.02,
+       "data along trajectories (20 orbits, 101 states each): validation error %.2g %%"
+       % (100 * (J10[0]["validation_rel_rms"] if J10 else float("nan"))), p10.stderr)
+p10b = run(TRAJ.replace("samples 20, time 0 .. 5, every 0.05", "samples 100000, time 0 .. 1e4, every 0.01"), "trajbig.lag")
+report(p10b.returncode == 1 and "trajbig.lag:13:86: error: 1e+05 trajectories of 1e+06 rows is more than a run can hold"
+       in p10b.stderr, "data along trajectories too large to hold: exit 1, located", p10b.stderr)
 
 print("1..%d" % n_tests)
 sys.exit(0)

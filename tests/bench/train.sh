@@ -88,12 +88,12 @@ if [ "${FULL:-0}" = 1 ] && [ "$have_torch" = 1 ] && [ -f "$tmp/lnn_recipe.py" ];
         "$(dirname "$0")/../../examples/lnn_double_pendulum.lag" >"$tmp/race.lag"
     # steps for 10 minutes at one thread, from a 200-step trial
     sed 's/STEPS/200/' "$tmp/race.lag" >"$tmp/trial.lag"
-    sps=$(OMP_NUM_THREADS=1 "$LAG" run --json --quiet --job DoublePendulumLNN -o "$tmp" "$tmp/trial.lag" |
+    sps=$(OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$LAG" run --json --quiet --job DoublePendulumLNN -o "$tmp" "$tmp/trial.lag" |
           head -1 | sed -n 's/.*"samples_per_s":\([0-9.e+-]*\).*/\1/p')
     steps=$(awk -v s="$sps" 'BEGIN { printf "%d", 600 * s / 256 * 0.93 }')
     sed "s/STEPS/$steps/" "$tmp/race.lag" >"$tmp/race10.lag"
     (cd "$tmp" && /usr/bin/python3 lnn_recipe.py --minutes 10 --threads 1 >"$tmp/torch_race.txt" 2>&1) &
-    OMP_NUM_THREADS=1 "$LAG" run --json --quiet --job DoublePendulumLNN -o "$tmp" "$tmp/race10.lag" |
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$LAG" run --json --quiet --job DoublePendulumLNN -o "$tmp" "$tmp/race10.lag" |
         head -1 >"$tmp/lag_race.json"
     wait
     echo "recipe race (10 minutes, 1 thread each, side by side): lag $steps steps"
