@@ -34,12 +34,19 @@ static double value(const Expr *e)
     return mech_const_value(e);
 }
 
-static const Setting *setting(const Item *job, const char *name)
+/* The setting called name in a list of settings (a job's, or a data
+ * block's), or NULL. */
+static const Setting *find_setting(const Setting *list, const char *name)
 {
-    for (const Setting *s = job->settings; s; s = s->next)
+    for (const Setting *s = list; s; s = s->next)
         if (s->form != SET_CONT && strcmp(s->head.name, name) == 0)
             return s;
     return NULL;
+}
+
+static const Setting *setting(const Item *job, const char *name)
+{
+    return find_setting(job->settings, name);
 }
 
 static const Item *find_system(Front *F, const char *name)
@@ -366,11 +373,9 @@ static int run_train(Front *F, const Item *job, const RunOptions *opt)
     const Setting *loss_s = setting(job, "loss"), *data_s = setting(job, "data");
     if (loss_s && loss_s->form == SET_EXPR && strcmp(loss_s->e1->id.name, "action") == 0)
         return not_yet(F, job, "'loss action'");
-    if (data_s->form == SET_BLOCK)
-        for (const Setting *t = data_s->sub; t; t = t->next)
-            if (t->form != SET_CONT && strcmp(t->head.name, "method") == 0 &&
-                strcmp(t->e1->id.name, "variational") == 0)
-                return not_yet(F, job, "data along variational trajectories ('method variational' in 'data from')");
+    const Setting *dmethod = data_s->form == SET_BLOCK ? find_setting(data_s->sub, "method") : NULL;
+    if (dmethod && strcmp(dmethod->e1->id.name, "variational") == 0)
+        return not_yet(F, job, "data along variational trajectories ('method variational' in 'data from')");
     Sym *S = sym_new(F->arena);
     Mech m;
     if (mech_build(&m, S, &F->diag, sys, MECH_NETS) != 0) {
@@ -477,26 +482,10 @@ static int run_train(Front *F, const Item *job, const RunOptions *opt)
         source = lower_rhs(&dm);
         tj.source = source;
         tj.source_params = job_params(DS, data_s->sub, source, dsys->name.name, opt);
-        const Setting *init = NULL, *samples = NULL, *seed = NULL, *time = NULL, *every = NULL, *method = NULL,
-                      *tol = NULL;
-        for (const Setting *t = data_s->sub; t; t = t->next) {
-            if (t->form == SET_CONT)
-                continue;
-            if (strcmp(t->head.name, "init") == 0)
-                init = t;
-            else if (strcmp(t->head.name, "samples") == 0)
-                samples = t;
-            else if (strcmp(t->head.name, "seed") == 0)
-                seed = t;
-            else if (strcmp(t->head.name, "time") == 0)
-                time = t;
-            else if (strcmp(t->head.name, "every") == 0)
-                every = t;
-            else if (strcmp(t->head.name, "method") == 0)
-                method = t;
-            else if (strcmp(t->head.name, "tol") == 0)
-                tol = t;
-        }
+        const Setting *init = find_setting(data_s->sub, "init"), *samples = find_setting(data_s->sub, "samples"),
+                      *seed = find_setting(data_s->sub, "seed"), *time = find_setting(data_s->sub, "time"),
+                      *every = find_setting(data_s->sub, "every"), *method = find_setting(data_s->sub, "method"),
+                      *tol = find_setting(data_s->sub, "tol");
         init_draws(init, &m, draws);
         tj.draw = draws;
         if (time) {

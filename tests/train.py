@@ -98,7 +98,8 @@ def mlp(T, net, nlayers, x):
     return h
 
 
-SPRING = """
+# the oscillator and an LNN for it, width %(w)d
+SYSTEMS = """
 system Spring {
     param k = 4
     coord x
@@ -106,10 +107,11 @@ system Spring {
 }
 system SpringLNN {
     coord x
-    net f = mlp(in = 2, hidden = [24, 24], out = 1)
+    net f = mlp(in = 2, hidden = [%(w)d, %(w)d], out = 1)
     L = f(x, x') + 0.5*x'^2
 }
-train SpringLNN {
+"""
+SPRING = SYSTEMS % {"w": 24} + """train SpringLNN {
     data from Spring { init x = uniform(-1, 1), x' = uniform(-2, 2) }
     steps %(steps)d, batch 128, lr 1e-2
     seed %(seed)d
@@ -304,18 +306,7 @@ report(p9.returncode == 1 and "coords.lag:11:29: error: the data system 'Two' an
 
 # 10. data along trajectories: an LNN trained on states of 20 oscillator
 # orbits learns the accelerations on those orbits
-TRAJ = """
-system Spring {
-    param k = 4
-    coord x
-    L = 0.5*x'^2 - 0.5*k*x^2
-}
-system SpringLNN {
-    coord x
-    net f = mlp(in = 2, hidden = [16, 16], out = 1)
-    L = f(x, x') + 0.5*x'^2
-}
-train SpringLNN {
+TRAJ = SYSTEMS % {"w": 16} + """train SpringLNN {
     data from Spring { init x = uniform(-1, 1), x' = uniform(-1, 1), samples 20, time 0 .. 5, every 0.05 }
     steps 1500, batch 128, lr 1e-2
 }
