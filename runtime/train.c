@@ -456,7 +456,8 @@ static double step(Trainer *T)
             w[i] -= lr * ((m[i] / c1) / (sqrt(v[i] / c2) + eps) + job->weight_decay * w[i]);
         }
     }
-    ir_tensor_refresh(T->model);
+    /* the training VMs multiply by the weights through the BLAS, never
+     * through the cached transposes: those are refreshed once, at the end */
     for (int i = 0; i < T->nw; i++)
         vm_forget(T->w[i].vm);
     return l;
@@ -467,7 +468,6 @@ static void undo(Trainer *T)
     weights_flat(T, T->keep, 1);
     memcpy(T->m, T->keep + T->P, (size_t)T->P * sizeof(double));
     memcpy(T->v, T->keep + 2 * (size_t)T->P, (size_t)T->P * sizeof(double));
-    ir_tensor_refresh(T->model);
     for (int i = 0; i < T->nw; i++)
         vm_forget(T->w[i].vm);
 }
@@ -639,7 +639,6 @@ int train_run(const TrainJob *job, TrainResult *res)
         }
         if (r > 0) {
             res->resumed_from = T.step;
-            ir_tensor_refresh(T.model);
             if (job->progress)
                 fprintf(stderr, "train %s: resuming from step %d (%s)\n", job->job, T.step, job->checkpoint);
         }
@@ -727,6 +726,7 @@ int train_run(const TrainJob *job, TrainResult *res)
     }
     if (job->progress)
         fputc('\n', stderr);
+    ir_tensor_refresh(T.model);
     res->steps = T.step;
     res->val_loss = vloss;
     res->val_rel_rms = vrel;

@@ -365,8 +365,9 @@ static void vec_op(Vm *vm, const IrProgram *p, const IrInstr *x, double *R, size
             }
             break;
         }
-        if (vm->gemm && B >= 4) {
-            /* Y = W X (or W^T X): the whole batch in one product */
+        if (vm->gemm) {
+            /* Y = W X (or W^T X): the whole batch in one product (the
+             * weights as they are: the cached transpose is not used) */
             const int tr = x->op == IR_VMATTVEC;
             blas_gemm(tr, 0, tr ? w->cols : w->rows, B, tr ? w->rows : w->cols, 1, w->data, w->cols, b, (int)cap,
                       0, a, (int)cap);

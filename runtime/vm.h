@@ -32,7 +32,9 @@ typedef struct Vm {
     unsigned gen;     /* runs so far: a cached sigmoid is valid for its own run */
     int gemm;         /* batches of network layers as matrix products (runtime/blas.h):
                        * faster, but a sample's result then depends on the batch it is in
-                       * (summation order); 0 keeps every sample equal to its own run */
+                       * (summation order); 0 keeps every sample equal to its own run.
+                       * The products read the weights directly, never the transposes
+                       * ir_tensor_refresh caches */
 } Vm;
 
 /* Solve A x = f in place (x returned in f) by Gaussian elimination with
