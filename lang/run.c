@@ -374,8 +374,11 @@ static int run_train(Front *F, const Item *job, const RunOptions *opt)
     if (loss_s && loss_s->form == SET_EXPR && strcmp(loss_s->e1->id.name, "action") == 0)
         return not_yet(F, job, "'loss action'");
     const Setting *dmethod = data_s->form == SET_BLOCK ? find_setting(data_s->sub, "method") : NULL;
-    if (dmethod && strcmp(dmethod->e1->id.name, "variational") == 0)
-        return not_yet(F, job, "data along variational trajectories ('method variational' in 'data from')");
+    int dimplicit = 0;
+    if (dmethod && (strcmp(dmethod->e1->id.name, "variational") == 0 ||
+                    (sim_method_known(dmethod->e1->id.name, &dimplicit) && dimplicit)))
+        return not_yet(F, job, "data along trajectories with a variational or implicit method (use an "
+                               "explicit one, e.g. 'method rk8pd', in 'data from')");
     Sym *S = sym_new(F->arena);
     Mech m;
     if (mech_build(&m, S, &F->diag, sys, MECH_NETS) != 0) {
