@@ -1593,8 +1593,10 @@ void sym_hess_forms(Sym *S, SymId root, const int *vars, int n, const SymId *dir
                     SymId z = x.args[0];
                     if (!tu[z] || !tv[z] || is_vzero(S, tu[z]) || is_vzero(S, tv[z]))
                         break;
-                    SymId h = sym_vmul(S, sym_act(S, (SymAct)x.fn, (int)x.u.var + 2, z), tu[z]);
-                    term = sym_dot(S, a, sym_vmul(S, h, tv[z]));
+                    /* (a act''(z)) is shared by every pair, (a act''(z)) zdot_u by
+                     * every pair with that u: one product and a sum per pair */
+                    SymId w = sym_vmul(S, a, sym_act(S, (SymAct)x.fn, (int)x.u.var + 2, z));
+                    term = sym_dot(S, sym_vmul(S, w, tu[z]), tv[z]);
                     break;
                 }
                 case SYM_VMUL: {
