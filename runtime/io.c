@@ -272,3 +272,20 @@ void csv_table_free(CsvTable *t)
     mem_free(t->data);
     memset(t, 0, sizeof *t);
 }
+
+int io_check_writable(const char *path, char *err, size_t errlen)
+{
+    size_t len = strlen(path) + 32;
+    char *probe = mem_xalloc(len);
+    snprintf(probe, len, "%s.probe%ld", path, (long)getpid());
+    FILE *f = fopen(probe, "wb");
+    if (!f) {
+        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+        mem_free(probe);
+        return -1;
+    }
+    fclose(f);
+    remove(probe);
+    mem_free(probe);
+    return 0;
+}

@@ -43,6 +43,10 @@ void csv_table_free(CsvTable *t);
  * Returns 0, or -1 with errno set. */
 int io_make_dirs(const char *dir, unsigned mode);
 
+/* Whether a file can be written at path (its directory exists and takes
+ * new files): a probe file is created beside it and removed.  0, or -1
+ * with a message in err. */
+int io_check_writable(const char *path, char *err, size_t errlen);
 /* Join a directory and a path: path itself when it is absolute or dir is
  * NULL; the result is malloc'd (mem_free it). */
 char *io_join(const char *dir, const char *path);

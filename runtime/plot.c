@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "runtime/io.h"
 #include "runtime/mem.h"
 
 enum { MAX_POINTS = 8000 };
@@ -49,6 +50,9 @@ int plot_panels(const char *path, const char *title, const char *xlabel, const d
         snprintf(err, errlen, "plot '%s': nothing to draw", path);
         return -1;
     }
+    /* PLplot exits the process when it cannot open its file: find out first */
+    if (io_check_writable(path, err, errlen) != 0)
+        return -1;
     size_t tlen = strlen(path) + 40;
     char *tmp = mem_xalloc(tlen);
     const char *dot = strrchr(path, '.');

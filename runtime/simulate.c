@@ -228,6 +228,11 @@ SimSink *sim_sink_open(const SimJob *job, SimResult *res)
         }
         mem_free(cols);
     }
+    char perr[300];
+    if (job->plot && res->status == 0 && io_check_writable(job->plot, perr, sizeof perr) != 0) {
+        res->status = 4; /* found before integrating, not after */
+        snprintf(res->message, sizeof res->message, "%s", perr);
+    }
     return k;
 }
 

@@ -518,6 +518,13 @@ int train_run(const TrainJob *job, TrainResult *res)
     T.perm_epoch = -1;
     const int n = T.n, n2 = 2 * n;
 
+    /* files written at the end (or on the way) must be writable: found
+     * out now, not after the training */
+    const char *outs[3] = {job->save, job->checkpoint, job->plot};
+    for (int i = 0; i < 3; i++)
+        if (outs[i] && io_check_writable(outs[i], res->message, sizeof res->message) != 0)
+            return res->status = 4;
+
     /* data: split a fixed set, or draw the validation states once */
     if (job->nfixed > 0) {
         T.nval = (int)floor(job->validate * job->nfixed);

@@ -320,5 +320,18 @@ p10b = run(TRAJ.replace("samples 20, time 0 .. 5, every 0.05", "samples 100000, 
 report(p10b.returncode == 1 and "trajbig.lag:13:86: error: 1e+05 trajectories of 1e+06 rows is more than a run can hold"
        in p10b.stderr, "data along trajectories too large to hold: exit 1, located", p10b.stderr)
 
+# 12. outputs that cannot be written are found before the work, exit 4
+t0 = time.time()
+p12 = run(SPRING % {"steps": 100000, "seed": 1, "save": "/nonexistent-dir/x.lagw", "extra": "", "after": ""},
+          "nosave.lag")
+fast = time.time() - t0 < 20
+p12b = run("system A {\n    coord x\n    L = 0.5*x'^2 - 0.5*x^2\n}\n"
+           "simulate A { init x = 1, time 0 .. 1, plot \"/nonexistent-dir/a.png\" }\n", "noplot.lag")
+report(p12.returncode == 4 and fast and "train SpringLNN: cannot write '/nonexistent-dir/x.lagw'" in p12.stderr
+       and p12b.returncode == 4 and "simulate A: cannot write '/nonexistent-dir/a.png'" in p12b.stderr
+       and "Can't open" not in p12b.stderr,
+       "an unwritable save file stops train before it trains, an unwritable plot stops simulate before it "
+       "integrates (exit 4, no PLplot abort)", p12.stderr + p12b.stderr)
+
 print("1..%d" % n_tests)
 sys.exit(0)
