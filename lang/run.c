@@ -379,6 +379,13 @@ static int run_train(Front *F, const Item *job, const RunOptions *opt)
                     (sim_method_known(dmethod->e1->id.name, &dimplicit) && dimplicit)))
         return not_yet(F, job, "data along trajectories with a variational or implicit method (use an "
                                "explicit one, e.g. 'method rk8pd', in 'data from')");
+    const Setting *batch_s = setting(job, "batch");
+    if (batch_s && value(batch_s->e1) > 1e6) {
+        diag_error(&F->diag, batch_s->e1->loc, "a batch of %.3g samples is more than a step can hold (at most 1e6)",
+                   value(batch_s->e1));
+        diag_flush(&F->diag);
+        return 1;
+    }
     Sym *S = sym_new(F->arena);
     Mech m;
     if (mech_build(&m, S, &F->diag, sys, MECH_NETS) != 0) {

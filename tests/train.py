@@ -333,5 +333,10 @@ report(p12.returncode == 4 and fast and "train SpringLNN: cannot write '/nonexis
        "an unwritable save file stops train before it trains, an unwritable plot stops simulate before it "
        "integrates (exit 4, no PLplot abort)", p12.stderr + p12b.stderr)
 
+# 13. a batch no step could hold is refused at once, located
+p13 = run(bad.replace('steps 5', 'steps 5, batch 1e9') % "osc.csv", "hugebatch.lag")
+report(p13.returncode == 1 and "hugebatch.lag:7:50: error: a batch of 1e+09 samples is more than a step can hold"
+       in p13.stderr, "batch 1e9: exit 1, located", p13.stderr)
+
 print("1..%d" % n_tests)
 sys.exit(0)
