@@ -343,20 +343,22 @@ static void init_draws(const Setting *init, const Mech *m, TrainDraw *d)
 
 /* States along trajectories, as a simulate job's rows arrive. */
 typedef struct Rows {
-    double *y;
+    double *y, *t; /* states (n x width) and their times */
     size_t n, cap, width;
 } Rows;
 
 static void collect_rows(void *ctx, double t, const double *y, int samples)
 {
-    (void)t;
     Rows *r = ctx;
     size_t need = r->n + (size_t)samples;
     if (need > r->cap) {
         r->cap = need > 2 * r->cap ? need : 2 * r->cap;
         r->y = mem_xrealloc(r->y, r->cap * r->width * sizeof *r->y);
+        r->t = mem_xrealloc(r->t, r->cap * sizeof *r->t);
     }
     memcpy(r->y + r->n * r->width, y, (size_t)samples * r->width * sizeof *y);
+    for (size_t i = r->n; i < need; i++)
+        r->t[i] = t;
     r->n = need;
 }
 
@@ -394,6 +396,9 @@ static int run_train(Front *F, const Item *job, const RunOptions *opt)
     }
     const int n = m.n, n2 = 2 * n;
     int rc = 0;
+    if (m.explicit_time)
+        diag_warning(&F->diag, sys->loc, "'%s' depends on t explicitly; training evaluates it at t = 0",
+                     sys->name.name);
     IrProgram *model = lower_rhs_tape(&m), *source = NULL;
     Sym *DS = NULL;
     CsvTable csv = {0};
@@ -443,8 +448,8 @@ static int run_train(Front *F, const Item *job, const RunOptions *opt)
             const char *name = j < n2 ? columns[j] : arena_printf(S->arena, "%s''", m.names[j - n2]);
             col[j] = csv_column(&csv, name);
             if (col[j] < 0) {
-                diag_error(&F->diag, data_s->e1->loc, "'%s' has no column '%s' (training data needs %s for each "
-                           "coordinate q of %s: q, q', q'')", path, name, "a column", sys->name.name);
+                diag_error(&F->diag, data_s->e1->loc, "'%s' has no column '%s' (training data needs a column for "
+                           "each coordinate q of %s: q, q', q'')", path, name, sys->name.name);
                 missing = 1;
             }
         }
@@ -518,7 +523,7 @@ static int run_train(Front *F, const Item *job, const RunOptions *opt)
             for (int s = 0; s < nt; s++)
                 train_draw_state(draws, n2, rng, y0 + (size_t)s * n2);
             gsl_rng_free(rng);
-            Rows got = {NULL, 0, 0, (size_t)n2};
+            Rows got = {NULL, NULL, 0, 0, (size_t)n2};
             SimJob sj = {
                 .system = dsys->name.name,
                 .rhs = source,
@@ -545,11 +550,12 @@ static int run_train(Front *F, const Item *job, const RunOptions *opt)
                 fprintf(stderr, "lag: %s: train %s: generating the data: %s\n", where(F, job), sys->name.name,
                         sres.message);
                 mem_free(got.y);
+                mem_free(got.t);
                 rc = src;
                 goto done;
             }
-            /* the accelerations at every state kept (states where M is
-             * singular are left out) */
+            /* the accelerations at every state kept, at its own time
+             * (states where M is singular are left out) */
             states = got.y;
             targets = mem_xalloc((got.n + 1) * (size_t)n * sizeof *targets);
             const IrProgram *sp = source;
@@ -557,7 +563,7 @@ static int run_train(Front *F, const Item *job, const RunOptions *opt)
             size_t kept = 0;
             for (size_t r = 0; r < got.n; r++) {
                 double *a = targets + kept * (size_t)n, *y = states + r * (size_t)n2;
-                if (vm_run(vm, source, 1, y, n2, 0, tj.source_params, a, n) != VM_OK)
+                if (vm_run(vm, source, 1, y, n2, got.t[r], tj.source_params, a, n) != VM_OK)
                     continue;
                 int fin = 1;
                 for (int i = 0; i < n; i++)
@@ -568,6 +574,7 @@ static int run_train(Front *F, const Item *job, const RunOptions *opt)
                 kept++;
             }
             vm_free(vm);
+            mem_free(got.t);
             tj.nfixed = (int)kept;
             tj.states = states;
             tj.targets = targets;
