@@ -166,6 +166,17 @@ static char *trim(char *s)
     return s;
 }
 
+/* At most 40 bytes of s for a message, bytes outside printable ASCII as
+ * '?' (a binary file's fields would garble the terminal). */
+static const char *shown(const char *s, char *buf)
+{
+    size_t i = 0;
+    for (; s[i] && i < 40; i++)
+        buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+    buf[i] = 0;
+    return buf;
+}
+
 int csv_read(const char *path, CsvTable *t, int *io_error, char *err, size_t errlen)
 {
     memset(t, 0, sizeof *t);
@@ -225,8 +236,9 @@ int csv_read(const char *path, CsvTable *t, int *io_error, char *err, size_t err
             errno = 0;
             double v = strtod(s, &end);
             if (!*s || *end || errno == ERANGE || !isfinite(v)) {
-                snprintf(err, errlen, "%s:%ld: column '%s': '%.40s' is not a finite number%s", path, lineno,
-                         t->names[i], s, errno == ERANGE ? " (out of range)" : "");
+                char b1[48], b2[48];
+                snprintf(err, errlen, "%s:%ld: column '%s': '%s' is not a finite number%s", path, lineno,
+                         shown(t->names[i], b1), shown(s, b2), errno == ERANGE ? " (out of range)" : "");
                 rc = -1;
             }
             t->data[(size_t)t->nrows * (size_t)t->ncols + (size_t)i] = v;
