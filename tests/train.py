@@ -284,8 +284,16 @@ p8b = run(bad % "nan.csv", "nan.lag")
 good_b = p8b.returncode == 1 and "nan.csv:5: column 'x'': 'nan' is not a finite number" in p8b.stderr
 p8c = run(bad % "absent.csv", "absent.lag")
 good_c = p8c.returncode == 4 and "absent.lag:7:24: error: cannot read" in p8c.stderr
-report(good and good_b and good_c, "a CSV without a needed column (exit 1), with a NaN (exit 1, file:line), "
-       "or missing (exit 4): located messages", p8.stderr + p8b.stderr + p8c.stderr)
+with open(os.path.join(tmp, "binary.csv"), "wb") as f:
+    f.write(bytes(random.Random(3).randrange(256) for _ in range(50000)))
+with open(os.path.join(tmp, "binary.lag"), "w") as f:
+    f.write(bad % "binary.csv")
+p8d = subprocess.run([LAG, "run", "--quiet", "-o", tmp, os.path.join(tmp, "binary.lag")], capture_output=True)
+good_d = p8d.returncode == 1 and b"binary.lag:7:24: error: " in p8d.stderr and \
+    all(32 <= c < 127 or c in (10, 9) for c in p8d.stderr)
+report(good and good_b and good_c and good_d, "a CSV without a needed column (exit 1), with a NaN (exit 1, "
+       "file:line), missing (exit 4), or binary garbage (exit 1, a printable message): located messages",
+       p8.stderr + p8b.stderr + p8c.stderr + p8d.stderr.decode("ascii", "replace"))
 
 other = """
 system Two {
