@@ -176,14 +176,31 @@ struct SimSink {
     int first;
 };
 
-/* Columns kept for a figure: t, the coordinates and E of the first
- * PLOT_TRAJ trajectories. */
-enum { PLOT_TRAJ = 4 };
+/* Columns kept for a figure: t, then for each of the first PLOT_TRAJ
+ * trajectories the coordinates, E and the first PLOT_REC records (each
+ * record a panel of its own). */
+enum { PLOT_TRAJ = 4, PLOT_REC = 4 };
+
+static int plot_records(const SimSink *k)
+{
+    int nrec = k->job->record ? k->job->record->nout : 0;
+    return nrec < PLOT_REC ? nrec : PLOT_REC;
+}
+
+/* Kept values per trajectory. */
+static int kept_per(const SimSink *k)
+{
+    return k->job->n + 1 + plot_records(k);
+}
+
+static int kept_shown(const SimSink *k)
+{
+    return k->B < PLOT_TRAJ ? k->B : PLOT_TRAJ;
+}
 
 static int kept_width(const SimSink *k)
 {
-    int shown = k->B < PLOT_TRAJ ? k->B : PLOT_TRAJ;
-    return 1 + shown * (k->job->n + 1);
+    return 1 + kept_shown(k) * kept_per(k);
 }
 
 SimSink *sim_sink_open(const SimJob *job, SimResult *res)
@@ -290,7 +307,7 @@ void sim_sink_row(SimSink *k, double t, const double *y, const double *a)
         }
     }
     if (job->plot) {
-        int w = kept_width(k), shown = (w - 1) / (n + 1);
+        int w = kept_width(k), shown = kept_shown(k), per = kept_per(k), nrp = plot_records(k);
         if (k->nkept == k->capkept) {
             k->capkept = k->capkept ? 2 * k->capkept : 1024;
             k->kept = mem_xrealloc(k->kept, k->capkept * (size_t)w * sizeof *k->kept);
@@ -299,8 +316,10 @@ void sim_sink_row(SimSink *k, double t, const double *y, const double *a)
         r[0] = t;
         for (int s = 0; s < shown; s++) {
             for (int i = 0; i < n; i++)
-                r[1 + s * (n + 1) + i] = y[(size_t)s * m + i];
-            r[1 + s * (n + 1) + n] = job->energy ? k->E[s] : 0;
+                r[1 + s * per + i] = y[(size_t)s * m + i];
+            r[1 + s * per + n] = job->energy ? k->E[s] : 0;
+            for (int j = 0; j < nrp; j++)
+                r[1 + s * per + n + 1 + j] = k->rec[(size_t)s * nrec + j];
         }
     }
 }
@@ -311,8 +330,8 @@ static void draw(SimSink *k)
 {
     const SimJob *job = k->job;
     SimResult *res = k->res;
-    int n = job->n, w = kept_width(k), shown = (w - 1) / (n + 1);
-    int npanels = n + (job->energy ? 1 : 0);
+    int n = job->n, w = kept_width(k), shown = kept_shown(k), per = kept_per(k), nrp = plot_records(k);
+    int npanels = n + (job->energy ? 1 : 0) + nrp;
     PlotPanel *panels = mem_xalloc((size_t)npanels * sizeof *panels);
     memset(panels, 0, (size_t)npanels * sizeof *panels);
     char (*labels)[64] = mem_xalloc((size_t)(npanels * PLOT_TRAJ) * sizeof *labels);
@@ -327,13 +346,13 @@ static void draw(SimSink *k)
             else
                 snprintf(l, 64, "%s", job->columns[i]);
             panels[i].ylabel = job->columns[i];
-            panels[i].series[s] = (PlotSeries){l, k->kept + 1 + s * (n + 1) + i, w};
+            panels[i].series[s] = (PlotSeries){l, k->kept + 1 + s * per + i, w};
             panels[i].nseries = shown;
         }
         if (job->energy) {
-            double e0 = k->kept[1 + s * (n + 1) + n], scale = energy_scale(e0);
+            double e0 = k->kept[1 + s * per + n], scale = energy_scale(e0);
             for (size_t r = 0; r < k->nkept; r++)
-                rel[(size_t)s * k->nkept + r] = (k->kept[r * (size_t)w + 1 + s * (n + 1) + n] - e0) / scale;
+                rel[(size_t)s * k->nkept + r] = (k->kept[r * (size_t)w + 1 + s * per + n] - e0) / scale;
             char *l = labels[n * PLOT_TRAJ + s];
             if (k->B > 1)
                 snprintf(l, 64, "trajectory %d", s);
@@ -342,6 +361,18 @@ static void draw(SimSink *k)
             panels[n].ylabel = fabs(e0) >= 1e-8 ? "(E - E0)/|E0|" : "E - E0";
             panels[n].series[s] = (PlotSeries){l, rel + (size_t)s * k->nkept, 1};
             panels[n].nseries = shown;
+        }
+        /* each record (the first PLOT_REC) in a panel of its own */
+        for (int j = 0; j < nrp; j++) {
+            int pi = n + (job->energy ? 1 : 0) + j;
+            char *l = labels[pi * PLOT_TRAJ + s];
+            if (k->B > 1)
+                snprintf(l, 64, "trajectory %d", s);
+            else
+                snprintf(l, 64, "%s", job->record->out_names[j]);
+            panels[pi].ylabel = job->record->out_names[j];
+            panels[pi].series[s] = (PlotSeries){l, k->kept + 1 + s * per + n + 1 + j, w};
+            panels[pi].nseries = shown;
         }
     }
     char title[300], err[300];

@@ -3,13 +3,16 @@
 
 A spring (m = 2, k = 8, x0 = 1): the columns a = x'', T = m x'^2/2 and
 pot = V are checked against x(t) = cos(2t): a = -4 cos 2t, T = 4 sin^2 2t,
-V = 4 cos^2 2t; the SVG figure exists and is an SVG document.
+V = 4 cos^2 2t; the SVG figure exists, is an SVG document, and has a
+panel for each record (its name among the figure's words).
 
 Environment: LAG (the program), srcdir (the source tree).
 """
 import csv
+import html
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -43,8 +46,14 @@ def main():
         for w in why[:5]:
             print("# " + w)
         svg = os.path.join(tmp, "record.svg")
-        ok = os.path.exists(svg) and "<svg" in open(svg, errors="replace").read(4000)
-        print(("ok" if ok else "not ok") + " 2 - plot \"record.svg\" is written as an SVG document")
+        text = open(svg, errors="replace").read() if os.path.exists(svg) else ""
+        # the figure's words: PLplot writes each as a <text> element of
+        # character references
+        words = [html.unescape(re.sub(r"<[^>]+>", "", w)).strip()
+                 for w in re.findall(r"<text[^>]*>.*?</text>", text, re.S)]
+        ok = "<svg" in text[:4000] and all(name in words for name in ("x", "a", "T", "pot"))
+        print(("ok" if ok else "not ok") + " 2 - plot \"record.svg\" is written as an SVG document, with "
+              "a panel per record (its name as an axis label)")
     return 0
 
 
