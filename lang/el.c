@@ -29,9 +29,10 @@ static SymId numeric(Mech *m, SymId e)
     return sym_subst(S, e, value, has);
 }
 
-static void line_lag(Mech *m, FILE *out, const char *name, SymId e)
+/* One `name = expr` line (indented in the text form, not in --lag). */
+static void line(Mech *m, FILE *out, const char *indent, const char *name, SymId e)
 {
-    fprintf(out, "%s = ", name);
+    fprintf(out, "%s%s = ", indent, name);
     sym_print(m->S, out, e);
     fputc('\n', out);
 }
@@ -44,27 +45,27 @@ static void print_lag(Mech *m, FILE *out)
     if (m->given_accel) {
         for (int i = 0; i < n; i++) {
             snprintf(name, sizeof name, "accel_%s", m->names[i]);
-            line_lag(m, out, name, m->acc[i]);
+            line(m, out, "", name, m->acc[i]);
         }
         return;
     }
     for (int i = 0; i < n; i++) {
         snprintf(name, sizeof name, "p_%s", m->names[i]);
-        line_lag(m, out, name, m->p[i]);
+        line(m, out, "", name, m->p[i]);
     }
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++) {
             snprintf(name, sizeof name, "M_%d_%d", i + 1, j + 1);
-            line_lag(m, out, name, m->M[i * n + j]);
+            line(m, out, "", name, m->M[i * n + j]);
         }
     for (int i = 0; i < n; i++) {
         snprintf(name, sizeof name, "f_%s", m->names[i]);
-        line_lag(m, out, name, m->f[i]);
+        line(m, out, "", name, m->f[i]);
     }
     if (m->accel == MECH_ACCEL_SYMBOLIC) {
         for (int i = 0; i < n; i++) {
             snprintf(name, sizeof name, "accel_%s", m->names[i]);
-            line_lag(m, out, name, m->acc[i]);
+            line(m, out, "", name, m->acc[i]);
         }
     } else if (m->singular) {
         fputs("# no accelerations: the mass matrix is singular (det M = 0 for every state)\n", out);
@@ -89,21 +90,14 @@ static void print_lag(Mech *m, FILE *out)
     } else {
         fprintf(out, "# no closed-form accelerations (n = %d): solve M q'' = f numerically\n", n);
     }
-    line_lag(m, out, "E", m->E);
+    line(m, out, "", "E", m->E);
     if (m->energy_conserved)
-        line_lag(m, out, "conserved_E", m->E);
+        line(m, out, "", "conserved_E", m->E);
     for (int i = 0; i < n; i++)
         if (m->cyclic[i]) {
             snprintf(name, sizeof name, "conserved_p_%s", m->names[i]);
-            line_lag(m, out, name, m->p[i]);
+            line(m, out, "", name, m->p[i]);
         }
-}
-
-static void line_text(Mech *m, FILE *out, const char *name, SymId e)
-{
-    fprintf(out, "    %s = ", name);
-    sym_print(m->S, out, e);
-    fputc('\n', out);
 }
 
 static void print_text(Mech *m, FILE *out)
@@ -119,31 +113,31 @@ static void print_text(Mech *m, FILE *out)
         fputs("  accelerations (given):\n", out);
         for (int i = 0; i < n; i++) {
             snprintf(name, sizeof name, "%s''", m->names[i]);
-            line_text(m, out, name, m->acc[i]);
+            line(m, out, "    ", name, m->acc[i]);
         }
         return;
     }
     fputs("  momenta:\n", out);
     for (int i = 0; i < n; i++) {
         snprintf(name, sizeof name, "p_%s", m->names[i]);
-        line_text(m, out, name, m->p[i]);
+        line(m, out, "    ", name, m->p[i]);
     }
     fprintf(out, "  mass matrix%s:\n", n > 1 ? " (symmetric; upper triangle)" : "");
     for (int i = 0; i < n; i++)
         for (int j = i; j < n; j++) {
             snprintf(name, sizeof name, "M_%d_%d", i + 1, j + 1);
-            line_text(m, out, name, m->M[i * n + j]);
+            line(m, out, "    ", name, m->M[i * n + j]);
         }
     fputs("  equations of motion, M q'' = f:\n", out);
     for (int i = 0; i < n; i++) {
         snprintf(name, sizeof name, "f_%s", m->names[i]);
-        line_text(m, out, name, m->f[i]);
+        line(m, out, "    ", name, m->f[i]);
     }
     if (m->accel == MECH_ACCEL_SYMBOLIC) {
         fputs("  accelerations:\n", out);
         for (int i = 0; i < n; i++) {
             snprintf(name, sizeof name, "%s''", m->names[i]);
-            line_text(m, out, name, m->acc[i]);
+            line(m, out, "    ", name, m->acc[i]);
         }
     } else if (m->singular) {
         fputs("  accelerations: none: the mass matrix is singular (det M = 0 for every state)\n", out);
@@ -151,7 +145,7 @@ static void print_text(Mech *m, FILE *out)
         fputs("  accelerations: M q'' = f is solved numerically\n", out);
     }
     fputs("  energy:\n", out);
-    line_text(m, out, "E", m->E);
+    line(m, out, "    ", "E", m->E);
     fputs("  conserved:", out);
     int any = 0;
     if (m->energy_conserved) {

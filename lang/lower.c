@@ -604,6 +604,7 @@ static void hoist(Lower *L)
 
 static IrProgram *finish(Lower *L)
 {
+    L->p->tape = L->keep;
     hoist(L);
     allocate(L);
     char err[256];
@@ -628,7 +629,6 @@ static IrProgram *exprs(Mech *m, const char *name, const SymId *roots, const cha
     Lower L;
     begin(&L, m, name);
     L.keep = keep;
-    L.p->tape = keep;
     L.p->nout = n;
     L.p->out_names = arena_alloc(m->S->arena, (size_t)(n + 1) * sizeof *L.p->out_names);
     int *r = mem_xalloc((size_t)(n + 1) * sizeof *r);
@@ -666,7 +666,6 @@ static IrProgram *rhs(Mech *m, int keep)
     begin(&L, m, pname);
     L.keep = keep;
     IrProgram *p = L.p;
-    p->tape = keep;
     p->nout = n;
     p->out_names = names;
     int *src = mem_xalloc((size_t)(n * n + 2 * n) * sizeof *src);

@@ -1391,15 +1391,25 @@ SymId sym_diff(Sym *S, SymId id, int var)
     return diff_rec(S, id, var);
 }
 
-SymId sym_jvp(Sym *S, SymId id, const int *vars, const SymId *dirs, int n)
+/* Point the derivative memo at direction d's tangents: the seeds, and the
+ * tangents of the nodes below limit (tan, or none); nodes made since have
+ * none yet. */
+static void load_direction(Sym *S, const int *vars, int n, const SymId *dir, uint32_t limit, const SymId *tan)
 {
     if (S->memo)
         memset(S->memo, 0, (size_t)S->capmemo * sizeof *S->memo);
+    if (tan && S->capmemo)
+        memcpy(S->memo, tan, (size_t)(limit < S->capmemo ? limit : S->capmemo) * sizeof *S->memo);
     S->memo_var = JVP_VAR;
-    S->seed = mem_xalloc((size_t)(S->nvars + 1) * sizeof *S->seed);
     memset(S->seed, 0, (size_t)(S->nvars + 1) * sizeof *S->seed);
     for (int i = 0; i < n; i++)
-        S->seed[vars[i]] = dirs[i];
+        S->seed[vars[i]] = dir[i];
+}
+
+SymId sym_jvp(Sym *S, SymId id, const int *vars, const SymId *dirs, int n)
+{
+    S->seed = mem_xalloc((size_t)(S->nvars + 1) * sizeof *S->seed);
+    load_direction(S, vars, n, dirs, 0, NULL);
     SymId r = diff_rec(S, id, JVP_VAR);
     mem_free(S->seed);
     S->seed = NULL;
@@ -1530,21 +1540,6 @@ void sym_grad(Sym *S, SymId root, const int *vars, int n, SymId *out)
     }
     mem_free(total);
     mem_free(seen);
-}
-
-/* Point the derivative memo at direction d's tangents: the seeds, and the
- * tangents of the nodes below limit (tan, or none); nodes made since have
- * none yet. */
-static void load_direction(Sym *S, const int *vars, int n, const SymId *dir, uint32_t limit, const SymId *tan)
-{
-    if (S->memo)
-        memset(S->memo, 0, (size_t)S->capmemo * sizeof *S->memo);
-    if (tan && S->capmemo)
-        memcpy(S->memo, tan, (size_t)(limit < S->capmemo ? limit : S->capmemo) * sizeof *S->memo);
-    S->memo_var = JVP_VAR;
-    memset(S->seed, 0, (size_t)(S->nvars + 1) * sizeof *S->seed);
-    for (int i = 0; i < n; i++)
-        S->seed[vars[i]] = dir[i];
 }
 
 void sym_hess_forms(Sym *S, SymId root, const int *vars, int n, const SymId *dirs, int ndirs,

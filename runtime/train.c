@@ -428,11 +428,8 @@ static double step(Trainer *T)
     if (good == 0)
         return NAN;
     double norm2 = 0;
-    for (int k = 0; k < T->model->ntensors; k++) {
-        size_t sz = (size_t)T->model->tensors[k].rows * (size_t)T->model->tensors[k].cols;
-        for (size_t i = 0; i < sz; i++)
-            norm2 += T->grad[k][i] * T->grad[k][i];
-    }
+    for (size_t i = 0; i < T->G; i++)
+        norm2 += T->grad[0][i] * T->grad[0][i];
     if (!isfinite(l) || !isfinite(norm2))
         return NAN;
     double c = job->clip > 0 && sqrt(norm2) > job->clip ? job->clip / sqrt(norm2) : 1;

@@ -18,6 +18,8 @@ import re
 import subprocess
 import sys
 
+import lagtest
+
 FUNCS = {"sin": math.sin, "cos": math.cos, "tan": math.tan, "asin": math.asin, "acos": math.acos,
          "atan": math.atan, "atan2": math.atan2, "sinh": math.sinh, "cosh": math.cosh,
          "tanh": math.tanh, "exp": math.exp, "log": math.log, "sqrt": math.sqrt, "abs": abs,
@@ -48,11 +50,7 @@ def evaluate(lines, env):
 
 
 def main():
-    lag = os.environ.get("LAG", "./lag")
-    srcdir = os.environ.get("srcdir", ".")
-    if not os.access(lag, os.X_OK):
-        print("Bail out! %s not built" % lag)
-        return 1
+    lag, srcdir = lagtest.program()
     files = sorted(glob.glob(os.path.join(srcdir, "tests", "el", "*.lag")))
     print("1..%d" % len(files))
     rng = random.Random(4321)

@@ -16,6 +16,8 @@ import re
 import subprocess
 import sys
 
+import lagtest
+
 # Careful human forms, in .lag syntax: accelerations and energy.
 HUMAN = {
     ("pendulums", "SimplePendulum"): {
@@ -108,11 +110,7 @@ def ops(expr):
 
 
 def main():
-    lag = os.environ.get("LAG", "./lag")
-    srcdir = os.environ.get("srcdir", ".")
-    if not os.access(lag, os.X_OK):
-        print("Bail out! %s not built" % lag)
-        return 1
+    lag, srcdir = lagtest.program()
     print("1..%d" % len(HUMAN))
     n = 0
     for (lib, system), human in HUMAN.items():

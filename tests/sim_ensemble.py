@@ -15,6 +15,8 @@ import subprocess
 import sys
 import tempfile
 
+import lagtest
+
 
 def run(lag, path, tmp, extra=()):
     out = subprocess.run([lag, "run", "-o", tmp, *extra, path], capture_output=True, text=True)
@@ -22,11 +24,7 @@ def run(lag, path, tmp, extra=()):
 
 
 def main():
-    lag = os.environ.get("LAG", "./lag")
-    srcdir = os.path.abspath(os.environ.get("srcdir", "."))
-    if not os.access(lag, os.X_OK):
-        print("Bail out! %s not built" % lag)
-        return 1
+    lag, srcdir = lagtest.program()
     model = os.path.join(srcdir, "tests", "sim", "ensemble.lag")
     print("1..3")
     with tempfile.TemporaryDirectory() as tmp:

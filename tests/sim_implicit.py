@@ -15,15 +15,13 @@ import subprocess
 import sys
 import tempfile
 
+import lagtest
+
 LIMITS = {"rk1imp": 1e-3, "rk2imp": 1e-6, "rk4imp": 1e-6, "bsimp": 1e-6, "msbdf": 1e-6}
 
 
 def main():
-    lag = os.environ.get("LAG", "./lag")
-    srcdir = os.path.abspath(os.environ.get("srcdir", "."))
-    if not os.access(lag, os.X_OK):
-        print("Bail out! %s not built" % lag)
-        return 1
+    lag, srcdir = lagtest.program()
     print("1..%d" % len(LIMITS))
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run([lag, "run", "-o", tmp, os.path.join(srcdir, "tests", "sim", "implicit.lag")],

@@ -25,6 +25,8 @@ import subprocess
 import sys
 import tempfile
 
+import lagtest
+
 SPRING = """
 system Spring {
     coord x
@@ -123,10 +125,7 @@ def energy_drift(rows):
 
 
 def main():
-    lag = os.path.abspath(os.environ.get("LAG", "./lag"))
-    if not os.access(lag, os.X_OK):
-        print("Bail out! %s not built" % lag)
-        return 1
+    lag = os.path.abspath(lagtest.program()[0])
     print("1..11")
     n = 0
 

@@ -15,6 +15,8 @@ import subprocess
 import sys
 import tempfile
 
+import lagtest
+
 
 def run(lag, path, outdir, native, env):
     args = [lag, "run", "-o", outdir] + (["--native"] if native else []) + [path]
@@ -39,11 +41,7 @@ def compare(a, b):
 
 
 def main():
-    lag = os.environ.get("LAG", "./lag")
-    srcdir = os.path.abspath(os.environ.get("srcdir", "."))
-    if not os.access(lag, os.X_OK):
-        print("Bail out! %s not built" % lag)
-        return 1
+    lag, srcdir = lagtest.program()
     models = [m for m in sorted(glob.glob(os.path.join(srcdir, "tests", "sim", "*.lag")))
               if not m.endswith("singular.lag")]
     print("1..%d" % (len(models) + 1))

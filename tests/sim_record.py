@@ -17,13 +17,11 @@ import subprocess
 import sys
 import tempfile
 
+import lagtest
+
 
 def main():
-    lag = os.environ.get("LAG", "./lag")
-    srcdir = os.path.abspath(os.environ.get("srcdir", "."))
-    if not os.access(lag, os.X_OK):
-        print("Bail out! %s not built" % lag)
-        return 1
+    lag, srcdir = lagtest.program()
     print("1..2")
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run([lag, "run", "-o", tmp, os.path.join(srcdir, "tests", "sim", "record.lag")],

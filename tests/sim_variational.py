@@ -23,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 
+import lagtest
+
 
 def run(lag, path, tmp):
     out = subprocess.run([lag, "run", "--json", "-o", tmp, path], capture_output=True, text=True)
@@ -30,11 +32,7 @@ def run(lag, path, tmp):
 
 
 def main():
-    lag = os.environ.get("LAG", "./lag")
-    srcdir = os.path.abspath(os.environ.get("srcdir", "."))
-    if not os.access(lag, os.X_OK):
-        print("Bail out! %s not built" % lag)
-        return 1
+    lag, srcdir = lagtest.program()
     print("1..4")
     with tempfile.TemporaryDirectory() as tmp:
         # 1. pendulum
