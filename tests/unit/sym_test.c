@@ -18,6 +18,16 @@
  * sym-7: learned systems written in .lag: accelerations from the lowered
  *        program against differences of L; exchange symmetry by
  *        construction.
+ * sym-8: the reverse sweep over a tape: weight gradients against central
+ *        differences in the weights.
+ * sym-9: the learned M and f from second-order forms against forward
+ *        derivatives.
+ * sym-10: the Jacobian of the accelerations of a system without closed
+ *        forms (lower_jacobian_solve, what the implicit steppers use)
+ *        against central differences of the lowered right-hand side.
+ *
+ * Every worst error goes through worst_update (tests/unit/tap.h), which
+ * latches a NaN or an infinity, and every vm_run's status is checked.
  */
 #include <math.h>
 #include <stdio.h>
@@ -72,6 +82,9 @@ int main(void)
     SymId u = sym_add2(S, sym_num(S, 0.3), sym_mul2(S, sym_num(S, 0.4), sym_mul2(S, x, y)));
     SymId w = sym_add2(S, sym_num(S, 2), sym_mul2(S, x, sym_fn(S, FN_SIN, y, 0))); /* > 0 */
 
+    ok(worst_selfcheck(), "sym-0 the worst-error helper latches a NaN or an infinity (the comparisons "
+       "with the tolerances then fail)");
+
     Case cases[64];
     int nc = 0;
     for (int fn = 0; fn < FN_COUNT; fn++) {
@@ -107,14 +120,12 @@ int main(void)
             for (int v = 0; v < 2; v++) {
                 double want = fd(S, cases[c].e, v, pt);
                 double fwd = sym_eval(S, v ? dy : dx, pt), rev = sym_eval(S, g[v], pt);
-                double err = fabs(fwd - want) / (1 + fabs(want));
-                if (err > worst)
-                    worst = err;
+                worst_update(&worst, fabs(fwd - want) / (1 + fabs(want)));
                 if (!close_to(fwd, want, 1e-6) || !close_to(rev, fwd, 1e-12))
                     good = 0;
             }
         }
-        ok(good, "sym-1.%d %s: forward and reverse derivatives match central differences "
+        ok(good && worst < 1e-6, "sym-1.%d %s: forward and reverse derivatives match central differences "
                  "(worst relative error %.1e)",
            c + 1, cases[c].name, worst);
     }
@@ -360,9 +371,10 @@ int main(void)
             const IrProgram *pp = p;
             Vm *vm = p ? vm_alloc(&pp, 1, 1) : NULL;
             double worst = 0;
+            int ran = 1;
             for (int trial = 0; trial < 10 && p; trial++) {
                 double st[4] = {uniform(-3, 3), uniform(-3, 3), uniform(-2, 2), uniform(-2, 2)}, acc[2];
-                vm_run(vm, p, 1, st, 4, 0, NULL, acc, 2);
+                ran &= vm_run(vm, p, 1, st, 4, 0, NULL, acc, 2) == VM_OK;
                 double *pt = mem_xalloc((size_t)D->nvars * sizeof *pt);
                 for (int v = 0; v < D->nvars; v++)
                     pt[v] = 0;
@@ -401,11 +413,10 @@ int main(void)
                 double want[2] = {(M[1][1] * fv[0] - M[0][1] * fv[1]) / det,
                                   (M[0][0] * fv[1] - M[1][0] * fv[0]) / det};
                 for (int i = 0; i < 2; i++) {
-                    double e = fabs(acc[i] - want[i]) / (1 + fabs(want[i]));
-                    worst = e > worst ? e : worst;
+                    worst_update(&worst, fabs(acc[i] - want[i]) / (1 + fabs(want[i])));
                 }
             }
-            ok(p && worst < 1e-5, "sym-7.2 learned pair: lowered accelerations equal those from "
+            ok(p && ran && worst < 1e-5, "sym-7.2 learned pair: lowered accelerations equal those from "
                "differences of L (worst relative error %.1e, 10 states)", worst);
             if (vm)
                 vm_free(vm);
@@ -418,14 +429,16 @@ int main(void)
             const IrProgram *qq = q;
             Vm *vq = q ? vm_alloc(&qq, 1, 1) : NULL;
             double sym_err = q ? 0 : 1;
+            int eran = 1;
             for (int trial = 0; trial < 10 && q; trial++) {
                 double s1[4] = {uniform(-1, 1), uniform(-1, 1), uniform(-1, 1), uniform(-1, 1)};
                 double s2[4] = {s1[1], s1[0], s1[3], s1[2]}, a1[2], a2[2];
-                vm_run(vq, q, 1, s1, 4, 0, NULL, a1, 2);
-                vm_run(vq, q, 1, s2, 4, 0, NULL, a2, 2);
-                sym_err = fmax(sym_err, fmax(fabs(a1[0] - a2[1]), fabs(a1[1] - a2[0])));
+                eran &= vm_run(vq, q, 1, s1, 4, 0, NULL, a1, 2) == VM_OK;
+                eran &= vm_run(vq, q, 1, s2, 4, 0, NULL, a2, 2) == VM_OK;
+                worst_update(&sym_err, fabs(a1[0] - a2[1]));
+                worst_update(&sym_err, fabs(a1[1] - a2[0]));
             }
-            ok(ebuilt && em.nnets == 1 && sym_err < 1e-12,
+            ok(ebuilt && eran && em.nnets == 1 && sym_err < 1e-12,
                "sym-7.3 one net called twice is one set of weights, and the exchange-symmetric L "
                "gives exchange-symmetric accelerations (%.1e)", sym_err);
             if (vq)
@@ -446,13 +459,13 @@ int main(void)
                         for (int j = 0; j < 2; j++) {
                             double want = sym_eval(D, sym_diff(D, lm.p[i], lm.v[j]), pt);
                             double got = sym_eval(D, lm.M[i * 2 + j], pt);
-                            worst9 = fmax(worst9, fabs(got - want) / (1 + fabs(want)));
+                            worst_update(&worst9, fabs(got - want) / (1 + fabs(want)));
                         }
                         /* f_i = dL/dq_i - (dp_i/dq) q' (no force, no t) */
                         double want = sym_eval(D, sym_diff(D, lm.L, lm.q[i]), pt) -
                                       sym_eval(D, sym_jvp(D, lm.p[i], lm.q, dirs9, 2), pt);
                         double got = sym_eval(D, lm.f[i], pt);
-                        worst9 = fmax(worst9, fabs(got - want) / (1 + fabs(want)));
+                        worst_update(&worst9, fabs(got - want) / (1 + fabs(want)));
                     }
                     mem_free(pt);
                 }
@@ -476,7 +489,7 @@ int main(void)
                         pt[v] = uniform(-1, 1);
                     for (int k = 0; k < 3; k++) {
                         double want = sym_eval(D, hw[k], pt), got = sym_eval(D, hf[k], pt);
-                        worst9b = fmax(worst9b, fabs(got - want) / (1 + fabs(want)));
+                        worst_update(&worst9b, fabs(got - want) / (1 + fabs(want)));
                     }
                     mem_free(pt);
                 }
@@ -499,9 +512,12 @@ int main(void)
                     st[i] = uniform(-2, 2);
                 for (int i = 0; i < NB8 * 2; i++)
                     wts[i] = uniform(-1, 1);
-                vm_run(vt, t, NB8, st, 4, 0, NULL, out_t, 2);
-                vm_run(vpl, plain, NB8, st, 4, 0, NULL, out_p, 2);
-                ok(memcmp(out_t, out_p, sizeof out_t) == 0,
+                int ran8 = vm_run(vt, t, NB8, st, 4, 0, NULL, out_t, 2) == VM_OK;
+                ran8 &= vm_run(vpl, plain, NB8, st, 4, 0, NULL, out_p, 2) == VM_OK;
+                int finite8 = 1;
+                for (int i = 0; i < NB8 * 2; i++)
+                    finite8 &= isfinite(out_t[i]);
+                ok(ran8 && finite8 && memcmp(out_t, out_p, sizeof out_t) == 0,
                    "sym-8.2 the tape computes the accelerations of the ordinary program to the bit");
                 double **g = mem_xalloc((size_t)t->ntensors * sizeof *g);
                 for (int k = 0; k < t->ntensors; k++) {
@@ -524,7 +540,7 @@ int main(void)
                             ir_tensor_refresh(t);
                             vm_forget(vt);
                             double o[NB8 * 2];
-                            vm_run(vt, t, NB8, st, 4, 0, NULL, o, 2);
+                            ran8 &= vm_run(vt, t, NB8, st, 4, 0, NULL, o, 2) == VM_OK;
                             f[side] = 0;
                             for (int i = 0; i < NB8 * 2; i++)
                                 f[side] += wts[i] * o[i];
@@ -533,12 +549,11 @@ int main(void)
                         ir_tensor_refresh(t);
                         vm_forget(vt);
                         double fd = (f[0] - f[1]) / (2 * h);
-                        double err = fabs(fd - g[k][e]) / (1e-3 + fabs(fd));
-                        worst8 = err > worst8 ? err : worst8;
+                        worst_update(&worst8, fabs(fd - g[k][e]) / (1e-3 + fabs(fd)));
                         checked++;
                     }
                 }
-                ok(adj && checked == 6 * t->ntensors && worst8 < 1e-5,
+                ok(adj && ran8 && checked == 6 * t->ntensors && worst8 < 1e-5,
                    "sym-8.3 weight gradients through M^-1 f of a learned L equal central differences "
                    "(%d entries of %d tensors, worst relative error %.1e)", checked, t->ntensors, worst8);
                 for (int k = 0; k < t->ntensors; k++)
@@ -553,6 +568,97 @@ int main(void)
             sym_free(D);
         }
         front_fini(&F7);
+    }
+    /* sym-10: the Jacobian of the accelerations without closed forms
+     * (lower_jacobian_solve: da/dx = M^-1 (df/dx - (dM/dx) a), inputs
+     * (q, q', a), outputs da_i/dy_j row-major n x 2n, then da_i/dt) against
+     * central differences of the lowered right-hand side itself.  A driven
+     * triple pendulum: M depends on every angle, f on t. */
+    {
+        static const char src10[] =
+            "system DrivenTriple {\n"
+            "    param m1 = 1, m2 = 1.5, m3 = 0.7, l1 = 1, l2 = 0.8, l3 = 1.2, g = 9.81, F = 0.6\n"
+            "    coord a1, a2, a3\n"
+            "    let vx1 = l1*cos(a1)*a1'\n"
+            "    let vy1 = l1*sin(a1)*a1'\n"
+            "    let vx2 = vx1 + l2*cos(a2)*a2'\n"
+            "    let vy2 = vy1 + l2*sin(a2)*a2'\n"
+            "    let vx3 = vx2 + l3*cos(a3)*a3'\n"
+            "    let vy3 = vy2 + l3*sin(a3)*a3'\n"
+            "    let T = 0.5*m1*(vx1^2 + vy1^2) + 0.5*m2*(vx2^2 + vy2^2) + 0.5*m3*(vx3^2 + vy3^2)\n"
+            "    let V = -m1*g*l1*cos(a1) - m2*g*(l1*cos(a1) + l2*cos(a2))\n"
+            "          - m3*g*(l1*cos(a1) + l2*cos(a2) + l3*cos(a3))\n"
+            "    L = T - V + F*sin(2*t)*a3 + 0.2*a1'*a2*cos(t)\n"
+            "}\n";
+        Front F10;
+        int rc10 = front_load_text(&F10, "triple.lag", src10, sizeof src10 - 1, stderr);
+        ok(rc10 == 0, "sym-10.1 a driven triple pendulum checks");
+        if (rc10 == 0) {
+            enum { N = 3, N2 = 2 * N };
+            Sym *D = sym_new(F10.arena);
+            Mech tm;
+            int built = mech_build(&tm, D, &F10.diag, F10.prog.items, 0) == 0 && tm.n == N;
+            IrProgram *rhs = built ? lower_rhs(&tm) : NULL;
+            IrProgram *jac = built ? lower_jacobian_solve(&tm) : NULL;
+            int shapes = rhs && jac && rhs->nout == N && jac->nout == N * N2 + N &&
+                         rhs->nparams == tm.np && jac->nparams == tm.np;
+            ok(built && shapes && tm.accel != MECH_ACCEL_SYMBOLIC,
+               "sym-10.2 it has no closed-form accelerations; the Jacobian program has %d outputs "
+               "(n x 2n + n = %d)", jac ? jac->nout : -1, N * N2 + N);
+            double worst = 0, largest = 0;
+            int ran = shapes, points = 0;
+            if (shapes) {
+                const IrProgram *progs[2] = {rhs, jac};
+                Vm *vr = vm_alloc(progs, 1, 1), *vj = vm_alloc(progs + 1, 1, 1);
+                const double *par = rhs->param_values;
+                for (int trial = 0; trial < 12; trial++) {
+                    double y10[N2], t = uniform(0, 3), acc10[N], in[3 * N], J[N * N2 + N];
+                    for (int i = 0; i < N; i++) {
+                        y10[i] = uniform(-1.2, 1.2);
+                        y10[N + i] = uniform(-1.5, 1.5);
+                    }
+                    ran &= vm_run(vr, rhs, 1, y10, N2, t, par, acc10, N) == VM_OK;
+                    memcpy(in, y10, sizeof y10);
+                    memcpy(in + N2, acc10, sizeof acc10);
+                    ran &= vm_run(vj, jac, 1, in, 3 * N, t, jac->param_values, J, N * N2 + N) == VM_OK;
+                    /* column k: d a / d y_k (k < 2n) or d a / dt (k = 2n) */
+                    for (int k = 0; k <= N2; k++) {
+                        double yp[N2], ym[N2], ap[N], am[N];
+                        double h = 1e-5 * (1 + (k < N2 ? fabs(y10[k]) : fabs(t)));
+                        memcpy(yp, y10, sizeof y10);
+                        memcpy(ym, y10, sizeof y10);
+                        double tp = t, tm_ = t;
+                        if (k < N2) {
+                            yp[k] += h;
+                            ym[k] -= h;
+                        } else {
+                            tp += h;
+                            tm_ -= h;
+                        }
+                        ran &= vm_run(vr, rhs, 1, yp, N2, tp, par, ap, N) == VM_OK;
+                        ran &= vm_run(vr, rhs, 1, ym, N2, tm_, par, am, N) == VM_OK;
+                        for (int i = 0; i < N; i++) {
+                            double want = (ap[i] - am[i]) / (2 * h);
+                            double got = k < N2 ? J[i * N2 + k] : J[N * N2 + i];
+                            worst_update(&worst, fabs(got - want) / (1 + fabs(want)));
+                            worst_update(&largest, fabs(want));
+                            points++;
+                        }
+                    }
+                }
+                vm_free(vr);
+                vm_free(vj);
+            }
+            /* the derivatives are of order 1..100 here: a zero Jacobian cannot pass */
+            ok(ran && points == 12 * N * (N2 + 1) && worst < 1e-6 && largest > 1,
+               "sym-10.3 the exact Jacobian of the accelerations (d/dq, d/dq', d/dt) equals central "
+               "differences of the right-hand side (%d entries, worst relative error %.1e, largest "
+               "entry %.3g)", points, worst, largest);
+            ir_free(rhs);
+            ir_free(jac);
+            sym_free(D);
+        }
+        front_fini(&F10);
     }
     sym_free(S);
     arena_free(a);
