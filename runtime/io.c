@@ -4,8 +4,10 @@
 #define _POSIX_C_SOURCE 200809L
 #include "runtime/io.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,16 +61,82 @@ char *io_join(const char *dir, const char *path)
     return s;
 }
 
+/* Whether name is base ".tmp." followed by a process id; the id, or 0. */
+static long tmp_pid(const char *name, const char *base)
+{
+    size_t bl = strlen(base);
+    if (strncmp(name, base, bl) != 0 || strncmp(name + bl, ".tmp.", 5) != 0)
+        return 0;
+    const char *d = name + bl + 5;
+    if (!*d || strlen(d) > 10)
+        return 0;
+    long pid = 0;
+    for (; *d; d++) {
+        if (*d < '0' || *d > '9')
+            return 0;
+        pid = 10 * pid + (*d - '0');
+    }
+    return pid;
+}
+
+int io_remove_stale(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (!*base)
+        return 0;
+    size_t dl = slash ? (size_t)(slash - path) : 1;
+    char *dir = mem_xalloc(dl + 2);
+    if (slash) {
+        memcpy(dir, path, dl);
+        if (dl == 0)
+            dir[dl++] = '/'; /* a file in the root directory */
+        dir[dl] = 0;
+    } else {
+        strcpy(dir, ".");
+    }
+    int removed = 0;
+    DIR *d = opendir(dir);
+    if (d) {
+        long self = (long)getpid();
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            long pid = tmp_pid(e->d_name, base);
+            /* only a temporary of this very output whose writer is gone
+             * (a live process, or one of another user, keeps its file) */
+            if (pid <= 0 || pid == self || pid > 0x7fffffffL)
+                continue;
+            errno = 0;
+            if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+                continue;
+            char *full = io_join(strcmp(dir, ".") == 0 ? NULL : dir, e->d_name);
+            if (unlink(full) == 0)
+                removed++;
+            mem_free(full);
+        }
+        closedir(d);
+    }
+    mem_free(dir);
+    return removed;
+}
+
+char *io_tmp_path(const char *path)
+{
+    io_remove_stale(path);
+    size_t n = strlen(path) + 32;
+    char *tmp = mem_xalloc(n);
+    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    return tmp;
+}
+
 CsvWriter *csv_open(const char *path, const char *const *columns, int ncols, char *err,
                     size_t errlen)
 {
     CsvWriter *w = mem_xalloc(sizeof *w);
     memset(w, 0, sizeof *w);
-    size_t n = strlen(path) + 32;
     w->path = mem_xalloc(strlen(path) + 1);
     strcpy(w->path, path);
-    w->tmp = mem_xalloc(n);
-    snprintf(w->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    w->tmp = io_tmp_path(path);
     w->ncols = ncols;
     w->f = fopen(w->tmp, "w");
     if (!w->f) {
@@ -78,9 +146,21 @@ CsvWriter *csv_open(const char *path, const char *const *columns, int ncols, cha
         mem_free(w);
         return NULL;
     }
-    for (int i = 0; i < ncols; i++)
-        fprintf(w->f, "%s%s", i ? "," : "", columns[i]);
-    fputc('\n', w->f);
+    /* the header: a failed write is an I/O error now, not a file that
+     * silently lacks its column names */
+    int bad = 0;
+    errno = 0;
+    for (int i = 0; i < ncols && !bad; i++)
+        bad = fprintf(w->f, "%s%s", i ? "," : "", columns[i]) < 0;
+    if (bad || fputc('\n', w->f) == EOF || ferror(w->f)) {
+        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno ? errno : EIO));
+        fclose(w->f);
+        remove(w->tmp);
+        mem_free(w->path);
+        mem_free(w->tmp);
+        mem_free(w);
+        return NULL;
+    }
     return w;
 }
 
@@ -92,7 +172,10 @@ int csv_row(CsvWriter *w, const double *v, char *err, size_t errlen)
     size_t k = 0;
     for (int i = 0; i < w->ncols; i++) {
         if (k + 40 > sizeof line) {
-            fwrite(line, 1, k, w->f);
+            if (fwrite(line, 1, k, w->f) != k) {
+                snprintf(err, errlen, "cannot write '%s': %s", w->path, strerror(errno));
+                return -1;
+            }
             k = 0;
         }
         if (i)
@@ -112,7 +195,14 @@ int csv_close(CsvWriter *w, int keep, char *err, size_t errlen)
     if (!w)
         return 0;
     int rc = 0;
-    if (fclose(w->f) != 0 && keep) {
+    /* an earlier write error (a full disk) must not be renamed into place:
+     * ferror, then the flush and close */
+    errno = 0;
+    int werr = fflush(w->f) != 0 || ferror(w->f);
+    int saved = errno;
+    if ((fclose(w->f) != 0 || werr) && keep) {
+        if (werr)
+            errno = saved ? saved : EIO;
         snprintf(err, errlen, "cannot write '%s': %s", w->path, strerror(errno));
         rc = -1;
         keep = 0;
@@ -137,33 +227,196 @@ uint64_t io_fnv1a(const void *p, size_t n, uint64_t h)
     return h;
 }
 
-/* Split one line at commas into at most max fields (in place); returns
- * the count, or max + 1 when there are more. */
-static int split_fields(char *line, char **f, int max)
+/* ---------- reading CSV (RFC 4180) ---------- */
+
+/* One record: its fields, NUL-terminated, one after another in buf. */
+typedef struct Record {
+    char *buf;
+    size_t n, cap;
+    size_t *start; /* each field's offset in buf */
+    int nf, capf;
+    int quoted_any;
+} Record;
+
+static void rec_put(Record *r, char c)
 {
-    int n = 0;
-    for (char *p = line;;) {
-        if (n == max)
-            return max + 1;
-        f[n++] = p;
-        char *c = strchr(p, ',');
-        if (!c)
-            break;
-        *c = 0;
-        p = c + 1;
+    if (r->n == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 256;
+        r->buf = mem_xrealloc(r->buf, r->cap);
     }
-    return n;
+    r->buf[r->n++] = c;
 }
 
-/* A field without the blanks around it. */
-static char *trim(char *s)
+/* Start a field; -1 when the record would have more than max fields. */
+static int rec_field(Record *r, int max)
 {
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-        s[--n] = 0;
-    return s;
+    if (r->nf == max)
+        return -1;
+    if (r->nf == r->capf) {
+        r->capf = r->capf ? 2 * r->capf : 16;
+        r->start = mem_xrealloc(r->start, (size_t)r->capf * sizeof *r->start);
+    }
+    r->start[r->nf++] = r->n;
+    return 0;
+}
+
+/* Drop the blanks at the end of the current (unquoted) field. */
+static void rec_trim(Record *r, size_t from)
+{
+    while (r->n > from && (r->buf[r->n - 1] == ' ' || r->buf[r->n - 1] == '\t'))
+        r->n--;
+}
+
+/* Read one record from f into r: 1 read, 0 end of file, -1 malformed (a
+ * message in err; *line is where the record started).  Blank lines and
+ * '#' comment lines are skipped.  *lineno counts the lines read. */
+static int read_record(FILE *f, const char *path, Record *r, int max, long *lineno, long *line,
+                       char *err, size_t errlen)
+{
+    enum { START, PLAIN, QUOTED, QUOTE, AFTER } st;
+    for (;;) { /* until a record that is neither blank nor a comment */
+        r->n = 0;
+        r->nf = 0;
+        r->quoted_any = 0;
+        st = START;
+        *line = *lineno + 1;
+        int c, any = 0, blank = 1;
+        size_t fstart = 0;
+        for (;;) {
+            c = getc(f);
+            if (c == EOF) {
+                if (st == QUOTED) {
+                    snprintf(err, errlen, "%s:%ld: a quoted field is not closed (no ending '\"')", path,
+                             *line);
+                    return -1;
+                }
+                if (!any)
+                    return 0;
+                break;
+            }
+            any = 1;
+            if (c == 0) {
+                snprintf(err, errlen, "%s:%ld: a NUL byte: not a CSV text file", path, *lineno + 1);
+                return -1;
+            }
+            int eol = c == '\n' || c == '\r';
+            if (c == '\r') { /* CRLF, or a lone CR, ends the line */
+                int d = getc(f);
+                if (d != '\n' && d != EOF)
+                    ungetc(d, f);
+            }
+            if (st == QUOTED) {
+                if (c == '"')
+                    st = QUOTE;
+                else {
+                    if (eol) {
+                        ++*lineno;
+                        if (c == '\r') /* a line break inside quotes, kept as \n */
+                            c = '\n';
+                    }
+                    rec_put(r, (char)c);
+                }
+                continue;
+            }
+            if (eol)
+                ++*lineno;
+            if (st == START && blank && r->nf == 0 && c == '#') { /* a comment line */
+                while ((c = getc(f)) != EOF && c != '\n' && c != '\r')
+                    ;
+                if (c == '\r' && (c = getc(f)) != '\n' && c != EOF)
+                    ungetc(c, f);
+                ++*lineno;
+                any = 0;
+                break;
+            }
+            if (st == START) {
+                if (c == ' ' || c == '\t')
+                    continue;
+                if (rec_field(r, max) != 0) {
+                    snprintf(err, errlen, "%s:%ld: more than %d columns", path, *line, max);
+                    return -1;
+                }
+                fstart = r->n;
+                if (c == '"') {
+                    st = QUOTED;
+                    r->quoted_any = 1;
+                    blank = 0;
+                    continue;
+                }
+                st = PLAIN;
+            }
+            if (st == QUOTE) {
+                if (c == '"') { /* "" inside quotes: one quote */
+                    rec_put(r, '"');
+                    st = QUOTED;
+                    continue;
+                }
+                if (c == ' ' || c == '\t') {
+                    st = AFTER;
+                    continue;
+                }
+                if (c != ',' && !eol) {
+                    snprintf(err, errlen, "%s:%ld: field %d: '%c' after the closing quote (a quote inside "
+                             "a quoted field is written \"\")", path, *lineno + 1, r->nf,
+                             c >= 0x20 && c < 0x7f ? c : '?');
+                    return -1;
+                }
+                st = AFTER;
+            }
+            if (st == AFTER) {
+                if (c == ' ' || c == '\t')
+                    continue;
+                if (c != ',' && !eol) {
+                    snprintf(err, errlen, "%s:%ld: field %d: text after the closing quote", path,
+                             *lineno + 1, r->nf);
+                    return -1;
+                }
+            }
+            /* PLAIN, or the end of a quoted field */
+            if (c == ',' || eol) {
+                if (st == PLAIN)
+                    rec_trim(r, fstart);
+                rec_put(r, 0);
+                if (c == ',') {
+                    st = START;
+                    blank = 0;
+                    /* a field follows, even an empty one at the end */
+                    int d = getc(f);
+                    ungetc(d, f);
+                    if (d == EOF || d == '\n' || d == '\r') {
+                        if (rec_field(r, max) != 0) {
+                            snprintf(err, errlen, "%s:%ld: more than %d columns", path, *line, max);
+                            return -1;
+                        }
+                        rec_put(r, 0);
+                        st = AFTER;
+                    }
+                    continue;
+                }
+                break; /* end of the record */
+            }
+            if (c == '"') {
+                snprintf(err, errlen, "%s:%ld: field %d: a quote inside an unquoted field (quote the "
+                         "whole field: \"...\")", path, *lineno + 1, r->nf);
+                return -1;
+            }
+            blank = 0;
+            rec_put(r, (char)c);
+        }
+        if (!any)
+            continue; /* a comment line */
+        if (st == PLAIN || st == QUOTE) { /* the last field ended at end of file */
+            if (st == PLAIN)
+                rec_trim(r, fstart);
+            rec_put(r, 0);
+        }
+        if (r->nf == 0 || (r->nf == 1 && !r->quoted_any && r->buf[r->start[0]] == 0)) {
+            if (c == EOF)
+                return 0;
+            continue; /* a blank line */
+        }
+        return 1;
+    }
 }
 
 /* At most 40 bytes of s for a message, bytes outside printable ASCII as
@@ -188,33 +441,23 @@ int csv_read(const char *path, CsvTable *t, int *io_error, char *err, size_t err
         return -1;
     }
     enum { MAXCOLS = 4096 };
-    char **fields = mem_xalloc(MAXCOLS * sizeof *fields);
-    char *line = NULL;
-    size_t cap = 0, rowcap = 0;
-    ssize_t len;
-    long lineno = 0;
-    int rc = 0;
-    while ((len = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        if (memchr(line, 0, (size_t)len)) {
-            snprintf(err, errlen, "%s:%ld: a NUL byte: not a CSV text file", path, lineno);
-            rc = -1;
-            break;
-        }
-        char *l = trim(line);
-        if (!*l || *l == '#')
-            continue; /* blank lines and comments */
-        int n = split_fields(l, fields, MAXCOLS);
+    /* a UTF-8 byte-order mark (what some spreadsheets write first) */
+    int b0 = getc(f), b1 = b0 == 0xEF ? getc(f) : EOF, b2 = b1 == 0xBB ? getc(f) : EOF;
+    if (!(b0 == 0xEF && b1 == 0xBB && b2 == 0xBF)) {
+        rewind(f);
+        clearerr(f);
+    }
+    Record r = {0};
+    size_t rowcap = 0;
+    long lineno = 0, line = 0;
+    int rc = 0, got;
+    while ((got = read_record(f, path, &r, MAXCOLS, &lineno, &line, err, errlen)) > 0) {
+        int n = r.nf;
         if (!t->names) {
-            if (n > MAXCOLS) {
-                snprintf(err, errlen, "%s:%ld: more than %d columns", path, lineno, MAXCOLS);
-                rc = -1;
-                break;
-            }
             t->ncols = n;
             t->names = mem_xalloc((size_t)n * sizeof *t->names);
             for (int i = 0; i < n; i++) {
-                const char *name = trim(fields[i]);
+                const char *name = r.buf + r.start[i];
                 size_t nl = strlen(name);
                 t->names[i] = mem_xalloc(nl + 1);
                 memcpy(t->names[i], name, nl + 1);
@@ -222,8 +465,8 @@ int csv_read(const char *path, CsvTable *t, int *io_error, char *err, size_t err
             continue;
         }
         if (n != t->ncols) {
-            snprintf(err, errlen, "%s:%ld: %d fields, but the header names %d columns", path, lineno,
-                     n > MAXCOLS ? MAXCOLS + 1 : n, t->ncols);
+            snprintf(err, errlen, "%s:%ld: %d fields, but the header names %d columns", path, line, n,
+                     t->ncols);
             rc = -1;
             break;
         }
@@ -232,13 +475,18 @@ int csv_read(const char *path, CsvTable *t, int *io_error, char *err, size_t err
             t->data = mem_xrealloc(t->data, rowcap * (size_t)t->ncols * sizeof *t->data);
         }
         for (int i = 0; i < n && rc == 0; i++) {
-            char *s = trim(fields[i]), *end;
+            char *s = r.buf + r.start[i], *end;
+            while (*s == ' ' || *s == '\t') /* blanks inside quotes too */
+                s++;
+            size_t sl = strlen(s);
+            while (sl && (s[sl - 1] == ' ' || s[sl - 1] == '\t'))
+                s[--sl] = 0;
             errno = 0;
             double v = strtod(s, &end);
             if (!*s || *end || errno == ERANGE || !isfinite(v)) {
-                char b1[48], b2[48];
-                snprintf(err, errlen, "%s:%ld: column '%s': '%s' is not a finite number%s", path, lineno,
-                         shown(t->names[i], b1), shown(s, b2), errno == ERANGE ? " (out of range)" : "");
+                char bn[48], bv[48];
+                snprintf(err, errlen, "%s:%ld: column '%s': '%s' is not a finite number%s", path, line,
+                         shown(t->names[i], bn), shown(s, bv), errno == ERANGE ? " (out of range)" : "");
                 rc = -1;
             }
             t->data[(size_t)t->nrows * (size_t)t->ncols + (size_t)i] = v;
@@ -251,6 +499,8 @@ int csv_read(const char *path, CsvTable *t, int *io_error, char *err, size_t err
             break;
         }
     }
+    if (got < 0)
+        rc = -1;
     if (rc == 0 && ferror(f)) {
         snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
         *io_error = 1;
@@ -260,9 +510,9 @@ int csv_read(const char *path, CsvTable *t, int *io_error, char *err, size_t err
         snprintf(err, errlen, "%s: empty (no header line)", path);
         rc = -1;
     }
-    free(line);
+    mem_free(r.buf);
+    mem_free(r.start);
     fclose(f);
-    mem_free(fields);
     if (rc)
         csv_table_free(t);
     return rc;

@@ -25,8 +25,11 @@ int csv_row(CsvWriter *w, const double *values, char *err, size_t errlen);
  * Returns 0, or -1 with a message in err.  csv_close(NULL, ...) is a no-op. */
 int csv_close(CsvWriter *w, int keep, char *err, size_t errlen);
 
-/* A CSV file read whole: a header line of names, then rows of finite
- * numbers (blank lines and lines starting with '#' are skipped). */
+/* A CSV file read whole (RFC 4180): a header line of names, then rows of
+ * finite numbers.  Fields may be quoted ("1", "a,b", "say ""x"""), lines
+ * may end in CRLF, a UTF-8 byte-order mark is skipped; blanks around
+ * unquoted fields are ignored, and blank lines and lines starting with '#'
+ * are skipped. */
 typedef struct CsvTable {
     char **names;
     int ncols;
@@ -47,6 +50,15 @@ int io_make_dirs(const char *dir, unsigned mode);
  * new files): a probe file is created beside it and removed.  0, or -1
  * with a message in err. */
 int io_check_writable(const char *path, char *err, size_t errlen);
+/* The temporary name an output is written under before its rename,
+ * PATH.tmp.PID (mem_free it).  Stale temporaries of the same output are
+ * removed first (io_remove_stale). */
+char *io_tmp_path(const char *path);
+/* Remove PATH.tmp.PID files beside path whose process is gone (kill(pid, 0)
+ * fails with ESRCH): what a killed run left.  Temporaries of live processes
+ * and of other outputs are never touched.  Returns how many were removed. */
+int io_remove_stale(const char *path);
+
 /* Join a directory and a path: path itself when it is absolute or dir is
  * NULL; the result is malloc'd (mem_free it). */
 char *io_join(const char *dir, const char *path);

@@ -1,7 +1,7 @@
 /*
  * runtime/weights.c — weights files (see weights.h).
  */
-#define _POSIX_C_SOURCE 200809L /* getpid */
+#define _POSIX_C_SOURCE 200809L
 #include "runtime/weights.h"
 
 #include <errno.h>
@@ -14,7 +14,7 @@
 #include "runtime/mem.h"
 
 static const unsigned char magic[8] = {'L', 'A', 'G', 'W', '\r', '\n', 0x1a, '\n'};
-enum { VERSION = 1, MAX_TENSORS = 4096, MAX_DIM = 1 << 20 };
+enum { VERSION = 1, MAX_TENSORS = 4096, MAX_DIM = WEIGHTS_MAX_DIM };
 #define MAX_BYTES ((size_t)1 << 32) /* 4 GiB: far beyond any net lag builds */
 
 /* A growing byte buffer. */
@@ -54,6 +54,26 @@ static uint64_t get_le(const unsigned char *p, int bytes)
 
 int weights_write(const char *path, const WeightsTensor *t, int n, char *err, size_t errlen)
 {
+    /* refuse what weights_read would refuse, before anything is written */
+    if (n < 0 || n > MAX_TENSORS) {
+        snprintf(err, errlen, "cannot write '%s': %d tensors (a weights file holds at most %d)", path, n,
+                 MAX_TENSORS);
+        return -1;
+    }
+    for (int k = 0; k < n; k++) {
+        size_t len = strlen(t[k].name);
+        if (len == 0 || len > WEIGHTS_MAX_NAME) {
+            snprintf(err, errlen, "cannot write '%s': the tensor name '%.40s%s' is %zu bytes (a weights "
+                     "file holds names of 1 to %d bytes)", path, t[k].name, len > 40 ? "..." : "", len,
+                     WEIGHTS_MAX_NAME);
+            return -1;
+        }
+        if (t[k].rows < 1 || t[k].cols < 1 || t[k].rows > MAX_DIM || t[k].cols > MAX_DIM) {
+            snprintf(err, errlen, "cannot write '%s': tensor '%.40s%s' is %d x %d (each dimension must be "
+                     "1 to %d)", path, t[k].name, len > 40 ? "..." : "", t[k].rows, t[k].cols, MAX_DIM);
+            return -1;
+        }
+    }
     Buf b = {0};
     put(&b, magic, sizeof magic);
     put_le(&b, VERSION, 4);
@@ -71,13 +91,18 @@ int weights_write(const char *path, const WeightsTensor *t, int n, char *err, si
         }
     }
     put_le(&b, io_fnv1a(b.p, b.n, IO_FNV_INIT), 8);
-    size_t tn = strlen(path) + 32;
-    char *tmp = mem_xalloc(tn);
-    snprintf(tmp, tn, "%s.tmp.%ld", path, (long)getpid());
+    char *tmp = io_tmp_path(path);
+    errno = 0;
     FILE *f = fopen(tmp, "wb");
     int rc = 0;
-    if (!f || fwrite(b.p, 1, b.n, f) != b.n || fclose(f) != 0) {
-        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+    int bad = !f || fwrite(b.p, 1, b.n, f) != b.n || fflush(f) != 0 || ferror(f);
+    int saved = errno;
+    if (f && fclose(f) != 0 && !bad) {
+        bad = 1;
+        saved = errno;
+    }
+    if (bad) {
+        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(saved ? saved : EIO));
         if (f)
             remove(tmp);
         rc = -1;
@@ -148,7 +173,7 @@ int weights_read(const char *path, WeightsTensor **out, int *nout, char *err, si
             }
             size_t len = (size_t)get_le(b.p + at, 2);
             at += 2;
-            if (len == 0 || len > 255 || end - at < len + 8) {
+            if (len == 0 || len > WEIGHTS_MAX_NAME || end - at < len + 8) {
                 why = "a tensor header is malformed";
                 break;
             }

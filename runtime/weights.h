@@ -6,15 +6,24 @@
  *             copy shows at once)
  *   u32       version (1)
  *   u32       number of tensors
- *   per tensor: u16 name length (1..255), the name (ASCII), u32 rows,
+ *   per tensor: u16 name length (1..WEIGHTS_MAX_NAME), the name, u32 rows,
  *             u32 cols, rows*cols IEEE-754 doubles, row-major
  *   u64       FNV-1a 64 of every byte before it
  * A file is written under a temporary name and renamed into place.
+ * The writer refuses what the reader would refuse (a name of 0 or more than
+ * WEIGHTS_MAX_NAME bytes, a dimension of 0 or over WEIGHTS_MAX_DIM), so a
+ * file lag writes is always one it reads back.
  */
 #ifndef LAG_WEIGHTS_H
 #define LAG_WEIGHTS_H
 
 #include <stddef.h>
+
+/* The longest tensor name: room for every name lag makes from a net name
+ * the language accepts (255 bytes, lang/front.h) -- "NAME.W12" in a saved
+ * file, "adam.m.NAME.W12" in a checkpoint -- with a wide margin. */
+#define WEIGHTS_MAX_NAME 1024
+#define WEIGHTS_MAX_DIM (1 << 20) /* rows and columns of a tensor */
 
 typedef struct WeightsTensor {
     char *name;
