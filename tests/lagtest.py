@@ -3,9 +3,29 @@
 program(): the program under test ($LAG, default ./lag) and the source tree
 ($srcdir, default .), or the TAP line "Bail out!" and exit status 1 when the
 program is not built.
+
+Numbers: a NaN compares false with everything, so `max(worst, e)` and
+`e > limit` let a NaN result pass.  Every numeric check goes through
+these instead:
+  num(text)            a CSV or JSON value as a float; NotFinite for nan,
+                       inf (and ValueError for text that is not a number)
+  err(got, want)       |got - want|, or inf when either is not finite
+  worst(errors)        the largest error, or inf as soon as one is not
+                       finite (so `worst(...) <= tol` fails and
+                       `worst(...) > tol` holds)
+  close(got, want, tol, rel=0)
+                       |got - want| <= tol + rel*|want|, false for any
+                       non-finite value
+  read_csv(path)       the rows of a CSV file as dicts of floats (num)
 """
+import csv
+import math
 import os
 import sys
+
+
+class NotFinite(ValueError):
+    """A value that must be a finite number is not."""
 
 
 def program():
@@ -15,3 +35,60 @@ def program():
         print("Bail out! %s not built" % lag)
         sys.exit(1)
     return lag, srcdir
+
+
+def num(text):
+    """float(text), refusing nan and infinities (float() accepts 'nan')."""
+    v = float(text)
+    if not math.isfinite(v):
+        raise NotFinite("%r is not a finite number" % (text,))
+    return v
+
+
+def err(got, want):
+    """|got - want|; inf when either is not finite (NaN included)."""
+    if not (math.isfinite(got) and math.isfinite(want)):
+        return math.inf
+    return abs(got - want)
+
+
+def worst(errors, start=0.0):
+    """The largest of errors (and start); inf as soon as one is not finite."""
+    w = start
+    for e in errors:
+        if not math.isfinite(e):
+            return math.inf
+        if e > w:
+            w = e
+    return w
+
+
+def close(got, want, tol, rel=0.0):
+    """|got - want| <= tol + rel*|want|, false when either is not finite."""
+    return err(got, want) <= tol + rel * abs(want)
+
+
+def read_csv(path):
+    """The data rows of a CSV file with a header, as dicts of finite floats."""
+    with open(path, newline="") as f:
+        return [{k: num(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _selfcheck():
+    """The helpers themselves: a NaN or an infinity must fail every check."""
+    nan, inf = math.nan, math.inf
+    good = (worst([0.0, nan, 1e-9]) == inf and worst([nan]) == inf and worst([1e-3, -inf]) == inf
+            and worst([1e-3, 2e-3]) == 2e-3 and not close(nan, 1.0, 1.0) and not close(1.0, nan, 1.0)
+            and not close(inf, inf, 1.0) and close(1.0, 1.0 + 1e-12, 1e-11) and err(nan, 0.0) == inf)
+    for text in ("nan", "NaN", "inf", "-inf", "1e999"):
+        try:
+            num(text)
+            good = False
+        except NotFinite:
+            pass
+    if not good:
+        print("Bail out! tests/lagtest.py: the numeric helpers let a non-finite value pass")
+        sys.exit(1)
+
+
+_selfcheck()
