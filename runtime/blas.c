@@ -6,7 +6,9 @@
 #include "runtime/blas.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 /* cblas_dgemm's signature, with the CBLAS enumerations as ints (row-major
@@ -15,39 +17,73 @@ typedef void (*DgemmFn)(int, int, int, int, int, int, double, const double *, in
                         double, double *, int);
 typedef void (*ThreadsFn)(int);
 
-static int tried;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
 static DgemmFn dgemm;
 static ThreadsFn set_threads;
+static int fallback; /* OpenBLAS could not be loaded: plain loops */
 
-static void load(void)
+static void load_once(void)
 {
-    if (tried)
-        return;
-    tried = 1;
+    int set_coretype = 0;
 #if defined(__GNUC__) && defined(__x86_64__)
     /* OpenBLAS picks its kernels from the CPU's model number, and in a
      * virtual machine that reports a generic model it falls back to the
      * slowest (Prescott, SSE3): half the speed of its AVX-512 kernels
      * here.  Name the kernels by the instruction sets the CPU has, unless
-     * the user chose (OPENBLAS_CORETYPE is read when the library loads). */
+     * the user chose.  OPENBLAS_CORETYPE is read when the library loads,
+     * so it is set for the dlopen only: it must not leak into the
+     * environment of what lag runs later (the C compiler of --native). */
     if (!getenv("OPENBLAS_CORETYPE")) {
         __builtin_cpu_init();
         if (__builtin_cpu_supports("avx512f"))
-            setenv("OPENBLAS_CORETYPE", "SkylakeX", 0);
+            set_coretype = setenv("OPENBLAS_CORETYPE", "SkylakeX", 0) == 0;
         else if (__builtin_cpu_supports("avx2"))
-            setenv("OPENBLAS_CORETYPE", "Haswell", 0);
+            set_coretype = setenv("OPENBLAS_CORETYPE", "Haswell", 0) == 0;
     }
 #endif
-    static const char *const names[] = {"libopenblas.so.0", "libopenblas.so"};
-    for (size_t i = 0; i < sizeof names / sizeof *names && !dgemm; i++) {
+    /* $LAG_OPENBLAS names the library to use instead of the system's */
+    const char *own = getenv("LAG_OPENBLAS");
+    const char *names[] = {"libopenblas.so.0", "libopenblas.so"};
+    int nnames = 2;
+    if (own && *own) {
+        names[0] = own;
+        nnames = 1;
+    }
+    const char *why = NULL;
+    for (int i = 0; i < nnames && !dgemm; i++) {
         void *h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-        if (!h)
+        if (!h) {
+            if (!why)
+                why = dlerror();
             continue;
+        }
         dgemm = (DgemmFn)dlsym(h, "cblas_dgemm");
         set_threads = (ThreadsFn)dlsym(h, "openblas_set_num_threads");
-        if (!dgemm)
+        if (!dgemm) {
+            why = "it has no cblas_dgemm";
+            set_threads = NULL;
             dlclose(h);
+        }
     }
+    if (set_coretype)
+        unsetenv("OPENBLAS_CORETYPE");
+    if (!dgemm) {
+        fallback = 1;
+        fprintf(stderr, "lag: warning: OpenBLAS cannot be loaded (%s: %s): the matrix products of "
+                "network layers run as plain loops, several times slower (install libopenblas0, or "
+                "set LAG_OPENBLAS to the library)\n", names[0], why ? why : "not found");
+    }
+}
+
+static void load(void)
+{
+    pthread_once(&once, load_once);
+}
+
+int blas_fallback(void)
+{
+    load();
+    return fallback;
 }
 
 const char *blas_backend(void)

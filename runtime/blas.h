@@ -3,7 +3,9 @@
  *
  * OpenBLAS is loaded the first time a product is asked for (dlopen), so a
  * run that never needs one (every analytic system) starts without it; when
- * it cannot be loaded, plain loops give the same products, slower.
+ * it cannot be loaded, plain loops give the same products, slower, and a
+ * warning says so once on stderr.  $LAG_OPENBLAS names another library to
+ * load in place of libopenblas.so.0.
  */
 #ifndef LAG_BLAS_H
 #define LAG_BLAS_H
@@ -19,5 +21,9 @@ int blas_threads(int n);
 
 /* "OpenBLAS" or "loops": what blas_gemm uses (loading it if need be). */
 const char *blas_backend(void);
+
+/* 1 when OpenBLAS could not be loaded and plain loops run (warned once on
+ * stderr), else 0 (loading it if need be). */
+int blas_fallback(void);
 
 #endif

@@ -46,10 +46,23 @@ void mem_free(void *p)
     free(p);
 }
 
+int mem_fault(void)
+{
+    return should_fail();
+}
+
+void mem_out_of_memory(size_t size)
+{
+    if (size)
+        fprintf(stderr, "lag: error: out of memory (allocating %zu bytes)\n", size);
+    else
+        fprintf(stderr, "lag: error: out of memory\n");
+    exit(4);
+}
+
 static void out_of_memory(size_t size)
 {
-    fprintf(stderr, "lag: error: out of memory (allocating %zu bytes)\n", size);
-    exit(4);
+    mem_out_of_memory(size);
 }
 
 void *mem_xalloc(size_t size)

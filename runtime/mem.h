@@ -20,6 +20,16 @@ void mem_free(void *p);                  /* free; mem_free(NULL) is a no-op */
 void *mem_xalloc(size_t size);
 void *mem_xrealloc(void *p, size_t size);
 
+/* The out-of-memory exit for allocations made outside these functions
+ * (GSL, jansson): prints "out of memory" and exits with status 4.  size 0:
+ * not known. */
+_Noreturn void mem_out_of_memory(size_t size);
+
+/* For allocations made outside these functions: 1 when fault injection
+ * says this allocation fails (the caller then takes the out-of-memory
+ * path as if it had), else 0.  Counts as one allocation. */
+int mem_fault(void);
+
 /* Fault injection for tests: the nth allocation from now (1-based) and every
  * one after it fails.  n = 0 switches injection off. */
 void mem_fail_after(long n);

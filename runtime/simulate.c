@@ -13,6 +13,7 @@
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_odeiv2.h>
 #include <jansson.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,73 @@ static void state_text(const SimJob *job, const double *y, char *buf, size_t len
         k += (size_t)snprintf(buf + k, len - k, "%s%s = %.6g", i ? ", " : "", job->columns[i], y[i]);
 }
 
+/* What a failed gsl_odeiv2_driver_apply means, in words, and what to try.
+ * y: the state where it stopped (2n x B values). */
+static void failure_text(int st, const Ctx *c, const double *y, size_t ny, char *buf, size_t len)
+{
+    size_t bad = ny;
+    for (size_t i = 0; i < ny && bad == ny; i++)
+        if (!isfinite(y[i]))
+            bad = i;
+    const SimJob *job = c->job;
+    if (bad < ny) {
+        snprintf(buf, len, "the solution left the range of double precision (%s = %g); the model's "
+                 "solution probably blows up at a finite time: check the model (a potential unbounded "
+                 "below?) or integrate over a shorter time span", job->columns[bad % (size_t)(2 * job->n)],
+                 y[bad]);
+        return;
+    }
+    if (c->failed) {
+        snprintf(buf, len, "%s; check the model near this state, or integrate over a shorter time "
+                 "span", c->why);
+        return;
+    }
+    switch (st) {
+    case GSL_FAILURE: { /* the step cannot be made smaller and still meet tol */
+        size_t big = 0;
+        for (size_t i = 1; i < ny; i++)
+            if (fabs(y[i]) > fabs(y[big]))
+                big = i;
+        if (ny > 0 && fabs(y[big]) > 1e12)
+            snprintf(buf, len, "the step size fell below what double precision resolves (GSL: step-size "
+                     "underflow) as %s grew to %.3g: the solution seems to blow up; check the model (a "
+                     "potential unbounded below?) or integrate over a shorter time span; if it should stay "
+                     "finite, try a tighter tol or another method", job->columns[big % (size_t)(2 * job->n)],
+                     y[big]);
+        else
+            snprintf(buf, len, "the step size fell below what double precision resolves without meeting "
+                     "the tolerance (GSL: step-size underflow): the system may be stiff or singular here; "
+                     "try another method (an implicit one such as msbdf for a stiff system), a tighter or "
+                     "looser tol, a shorter time span, or check the model");
+        break;
+    }
+    case GSL_ENOPROG:
+        snprintf(buf, len, "the integration made no progress (GSL_ENOPROG: the step size became too "
+                 "small to advance t); try another method, a tighter tol, a shorter time span, or check "
+                 "the model");
+        break;
+    case GSL_EBADFUNC:
+        snprintf(buf, len, "the right-hand side could not be evaluated (GSL_EBADFUNC); check the model "
+                 "near this state");
+        break;
+    case GSL_EMAXITER:
+        snprintf(buf, len, "the largest number of steps was reached (GSL_EMAXITER); allow more steps "
+                 "or shorten the time span");
+        break;
+    case GSL_ENOMEM:
+        snprintf(buf, len, "GSL ran out of memory (GSL_ENOMEM)");
+        break;
+    case GSL_EFAILED:
+        snprintf(buf, len, "the stepper failed (GSL_EFAILED: %s); try another method, a tighter tol or "
+                 "a shorter time span", gsl_strerror(st));
+        break;
+    default:
+        snprintf(buf, len, "GSL reported '%s' (status %d); try a tighter tol, another method, a shorter "
+                 "time span, or check the model", gsl_strerror(st), st);
+        break;
+    }
+}
+
 /* ---------- output rows ---------- */
 
 /* Energy errors are relative to |E0|, or absolute when E0 is near zero
@@ -174,7 +242,28 @@ struct SimSink {
     double *kept;     /* rows kept for the figure (first trajectory per time...) */
     size_t nkept, capkept;
     int first;
+    long rows;        /* output rows (times x trajectories) */
 };
+
+/* Run p for B samples; when the VM stops (a singular or non-finite matrix
+ * in one sample), run the samples one by one so the others keep their
+ * values, and set the outputs of each sample that fails to NaN.  Returns
+ * how many samples failed. */
+static long run_each(Vm *vm, const IrProgram *p, int B, const double *in, int stride, double t,
+                     const double *params, double *out, int ostride, int nout)
+{
+    if (vm_run(vm, p, B, in, stride, t, params, out, ostride) == VM_OK)
+        return 0;
+    long failed = 0;
+    for (int s = 0; s < B; s++)
+        if (vm_run(vm, p, 1, in + (size_t)s * (size_t)stride, stride, t, params,
+                   out + (size_t)s * (size_t)ostride, ostride) != VM_OK) {
+            failed++;
+            for (int o = 0; o < nout; o++)
+                out[(size_t)s * (size_t)ostride + (size_t)o] = NAN;
+        }
+    return failed;
+}
 
 /* Columns kept for a figure: t, then for each of the first PLOT_TRAJ
  * trajectories the coordinates, E and the first PLOT_REC records (each
@@ -212,6 +301,8 @@ SimSink *sim_sink_open(const SimJob *job, SimResult *res)
     k->res = res;
     k->B = B;
     k->first = 1;
+    res->energy_failures = res->record_failures = 0;
+    res->drift_unknown = 0;
     int nrec = job->record ? job->record->nout : 0;
     k->ncols = 1 + (B > 1) + m + (job->energy ? 1 : 0) + nrec;
     k->row = mem_xalloc((size_t)k->ncols * sizeof *k->row);
@@ -260,13 +351,21 @@ void sim_sink_row(SimSink *k, double t, const double *y, const double *a)
     int n = job->n, m = 2 * n, B = k->B;
     int nrec = job->record ? job->record->nout : 0;
     if (job->energy) {
-        vm_run(k->vm_energy, job->energy, B, y, m, t, job->params, k->E, 1);
+        /* an energy the VM cannot evaluate is written as NaN and counted,
+         * never left as whatever the buffer held */
+        run_each(k->vm_energy, job->energy, B, y, m, t, job->params, k->E, 1, 1);
         for (int s = 0; s < B; s++) {
             if (k->first)
                 k->e0[s] = k->E[s];
+            if (!isfinite(k->E[s])) {
+                res->energy_failures++;
+                continue;
+            }
             double drift = fabs(k->E[s] - k->e0[s]) / energy_scale(k->e0[s]);
             if (drift > res->max_rel_drift)
                 res->max_rel_drift = drift;
+            else if (isnan(drift))
+                res->drift_unknown = 1; /* E0 itself could not be evaluated */
         }
         if (k->first)
             res->e0 = k->e0[0];
@@ -274,18 +373,22 @@ void sim_sink_row(SimSink *k, double t, const double *y, const double *a)
     if (job->record) {
         for (int s = 0; s < B; s++)
             memcpy(k->in + (size_t)s * 3 * n, y + (size_t)s * m, (size_t)m * sizeof *y);
-        int ok = 1;
         if (a)
             for (int s = 0; s < B; s++)
                 memcpy(k->in + (size_t)s * 3 * n + m, a + (size_t)s * n, (size_t)n * sizeof *a);
-        else
-            ok = vm_run(k->vm_rhs, job->rhs, B, k->in, 3 * n, t, job->params, k->in + m, 3 * n) == VM_OK;
-        if (!ok)
-            for (int s = 0; s < B; s++)
-                for (int i = 0; i < n; i++)
-                    k->in[(size_t)s * 3 * n + m + i] = NAN;
-        vm_run(k->vm_record, job->record, B, k->in, 3 * n, t, job->params, k->rec, nrec);
+        else /* accelerations that cannot be computed are NaN (and records using them) */
+            run_each(k->vm_rhs, job->rhs, B, k->in, 3 * n, t, job->params, k->in + m, 3 * n, n);
+        run_each(k->vm_record, job->record, B, k->in, 3 * n, t, job->params, k->rec, nrec, nrec);
+        /* a record value that is not finite (the VM stopped, or q'' was
+         * not available) is counted: reported, not passed off as data */
+        for (int s = 0; s < B; s++)
+            for (int r = 0; r < nrec; r++)
+                if (!isfinite(k->rec[(size_t)s * nrec + r])) {
+                    res->record_failures++;
+                    break;
+                }
     }
+    k->rows += B;
     k->first = 0;
     if (job->on_row)
         job->on_row(job->on_row_ctx, t, y, B);
@@ -395,6 +498,14 @@ void sim_sink_close(SimSink *k)
 {
     SimResult *res = k->res;
     char err[256];
+    if (res->energy_failures > 0)
+        fprintf(stderr, "lag: warning: simulate %s: the energy E could not be evaluated (a singular or "
+                "non-finite value) in %ld of %ld rows; they hold NaN, and max_rel_drift covers only the "
+                "others\n", k->job->system, res->energy_failures, k->rows);
+    if (res->record_failures > 0)
+        fprintf(stderr, "lag: warning: simulate %s: record values are not finite (or could not be "
+                "evaluated) in %ld of %ld rows; they hold NaN\n", k->job->system, res->record_failures,
+                k->rows);
     /* rows written before a numerical failure stay valid and are kept */
     if (k->csv && csv_close(k->csv, res->status != 4, err, sizeof err) != 0 && res->status == 0) {
         res->status = 4;
@@ -457,7 +568,9 @@ int sim_run(const SimJob *job, SimResult *res)
      * all trajectories in each call */
     gsl_odeiv2_system sys = {rhs, job->jac ? jacobian : NULL, (size_t)m * (size_t)B, &c};
     double h0 = job->every < 1e-3 ? job->every : 1e-3;
-    gsl_odeiv2_driver *d = gsl_odeiv2_driver_alloc_y_new(&sys, type, h0, job->tol, job->tol);
+    gsl_odeiv2_driver *d = mem_fault() ? NULL : gsl_odeiv2_driver_alloc_y_new(&sys, type, h0, job->tol, job->tol);
+    if (!d)
+        mem_out_of_memory(0); /* the one way it fails with valid h0 and tol */
 
     SimSink *sink = sim_sink_open(job, res);
     double *y = res->y, t = job->t0;
@@ -469,17 +582,25 @@ int sim_run(const SimJob *job, SimResult *res)
     for (long k = 0; res->status == 0 && k <= nout + ends_early; k++) {
         double tk = k > nout ? job->t1 : job->t0 + (double)k * job->every;
         if (k > 0) {
+            c.failed = 0; /* what a rejected trial step met is not this step's failure */
             int st = gsl_odeiv2_driver_apply(d, &t, tk, y);
             if (st != GSL_SUCCESS) {
-                char state[200], which[48] = "";
+                char state[200], which[48] = "", what[400];
                 int bad = c.failed ? c.bad : 0;
+                for (int s = 0; s < B && !c.failed; s++) /* the trajectory that left the range */
+                    for (int i = 0; i < m; i++)
+                        if (!isfinite(y[(size_t)s * m + i])) {
+                            bad = s;
+                            s = B;
+                            break;
+                        }
                 state_text(job, y + (size_t)bad * (size_t)m, state, sizeof state);
+                failure_text(st, &c, y + (size_t)bad * (size_t)m, (size_t)m, what, sizeof what);
                 if (B > 1)
                     snprintf(which, sizeof which, "trajectory %d: ", bad);
                 res->status = 3;
                 snprintf(res->message, sizeof res->message,
-                         "integration failed at t = %.10g: %s%s (state: %s)", t, which,
-                         c.failed ? c.why : gsl_strerror(st), state);
+                         "integration failed at t = %.10g: %s%s (state: %s)", t, which, what, state);
                 break;
             }
         }
@@ -507,51 +628,99 @@ int sim_run(const SimJob *job, SimResult *res)
     return res->status;
 }
 
-void sim_json(FILE *out, const SimJob *job, const SimResult *res)
+/* ---------- JSON summaries (jansson through the allocation hook) ---------- */
+
+void sim_json_begin(void)
 {
+    static int done;
+    if (!done) { /* the fault injection of tests reaches jansson too */
+        json_set_alloc_funcs(mem_alloc, mem_free);
+        done = 1;
+    }
+}
+
+json_t *sim_jnew(json_t *v)
+{
+    if (!v)
+        mem_out_of_memory(0);
+    return v;
+}
+
+json_t *sim_jreal(double x)
+{
+    /* JSON has no NaN or infinity: such a value is null, never dropped */
+    return sim_jnew(isfinite(x) ? json_real(x) : json_null());
+}
+
+void sim_jset(json_t *o, const char *key, json_t *v)
+{
+    if (json_object_set_new(o, key, sim_jnew(v)) != 0)
+        mem_out_of_memory(0);
+}
+
+void sim_japp(json_t *a, json_t *v)
+{
+    if (json_array_append_new(a, sim_jnew(v)) != 0)
+        mem_out_of_memory(0);
+}
+
+int sim_json_print(FILE *out, json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    if (!s)
+        mem_out_of_memory(0);
+    int rc = fprintf(out, "%s\n", s) < 0 || fflush(out) != 0 ? 4 : 0;
+    if (rc)
+        fprintf(stderr, "lag: error: cannot write the JSON summary: %s\n", strerror(errno ? errno : EIO));
+    mem_free(s);
+    json_decref(o);
+    return rc;
+}
+
+int sim_json(FILE *out, const SimJob *job, const SimResult *res)
+{
+    sim_json_begin();
     int n = job->n;
-    json_t *o = json_object();
-    json_object_set_new(o, "job", json_string("simulate"));
-    json_object_set_new(o, "system", json_string(job->system));
-    json_object_set_new(o, "method", json_string(job->method));
-    json_object_set_new(o, "status", json_integer(res->status));
-    json_object_set_new(o, "steps", json_integer((json_int_t)res->steps));
-    json_object_set_new(o, "rhs_evals", json_integer((json_int_t)res->rhs_evals));
-    json_t *fin = json_object(), *q = json_object(), *v = json_object();
-    json_object_set_new(fin, "t", json_real(res->t));
+    json_t *o = sim_jnew(json_object());
+    sim_jset(o, "job", json_string("simulate"));
+    sim_jset(o, "system", json_string(job->system));
+    sim_jset(o, "method", json_string(job->method));
+    sim_jset(o, "status", json_integer(res->status));
+    sim_jset(o, "steps", json_integer((json_int_t)res->steps));
+    sim_jset(o, "rhs_evals", json_integer((json_int_t)res->rhs_evals));
+    json_t *fin = sim_jnew(json_object()), *q = sim_jnew(json_object()), *v = sim_jnew(json_object());
+    sim_jset(fin, "t", sim_jreal(res->t));
     int B = job->samples;
     for (int i = 0; i < n; i++) {
         if (B == 1) {
-            json_object_set_new(q, job->columns[i], json_real(res->y[i]));
-            json_object_set_new(v, job->columns[n + i], json_real(res->y[n + i]));
+            sim_jset(q, job->columns[i], sim_jreal(res->y[i]));
+            sim_jset(v, job->columns[n + i], sim_jreal(res->y[n + i]));
             continue;
         }
         /* an ensemble: one array per coordinate and velocity, by trajectory */
-        json_t *qa = json_array(), *va = json_array();
+        json_t *qa = sim_jnew(json_array()), *va = sim_jnew(json_array());
         for (int s = 0; s < B; s++) {
-            json_array_append_new(qa, json_real(res->y[(size_t)s * 2 * n + i]));
-            json_array_append_new(va, json_real(res->y[(size_t)s * 2 * n + n + i]));
+            sim_japp(qa, sim_jreal(res->y[(size_t)s * 2 * n + i]));
+            sim_japp(va, sim_jreal(res->y[(size_t)s * 2 * n + n + i]));
         }
-        json_object_set_new(q, job->columns[i], qa);
-        json_object_set_new(v, job->columns[n + i], va);
+        sim_jset(q, job->columns[i], qa);
+        sim_jset(v, job->columns[n + i], va);
     }
     if (B > 1)
-        json_object_set_new(o, "samples", json_integer(B));
-    json_object_set_new(fin, "coords", q);
-    json_object_set_new(fin, "velocities", v);
-    json_object_set_new(o, "final", fin);
+        sim_jset(o, "samples", json_integer(B));
+    sim_jset(fin, "coords", q);
+    sim_jset(fin, "velocities", v);
+    sim_jset(o, "final", fin);
     if (res->has_energy) {
-        json_t *e = json_object();
-        json_object_set_new(e, "initial", json_real(res->e0));
-        json_object_set_new(e, "max_rel_drift", json_real(res->max_rel_drift));
-        json_object_set_new(o, "energy", e);
+        json_t *e = sim_jnew(json_object());
+        sim_jset(e, "initial", sim_jreal(res->e0));
+        sim_jset(e, "max_rel_drift", res->drift_unknown ? json_null() : sim_jreal(res->max_rel_drift));
+        sim_jset(e, "failures", json_integer((json_int_t)res->energy_failures));
+        sim_jset(o, "energy", e);
     }
-    json_object_set_new(o, "wall_s", json_real(res->wall_s));
-    json_object_set_new(o, "setup_s", json_real(res->setup_s));
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
-    if (s) {
-        fprintf(out, "%s\n", s);
-        free(s);
-    }
-    json_decref(o);
+    if (job->record)
+        sim_jset(o, "record_failures", json_integer((json_int_t)res->record_failures));
+    sim_jset(o, "wall_s", sim_jreal(res->wall_s));
+    sim_jset(o, "setup_s", sim_jreal(res->setup_s));
+    return sim_json_print(out, o);
 }

@@ -40,12 +40,16 @@ typedef struct SimJob {
 
 typedef struct SimResult {
     int status;                   /* 0 ok, 3 numerical failure, 4 I/O error */
-    char message[512];            /* why, when status != 0 */
+    char message[1024];           /* why, when status != 0 */
     unsigned long steps, rhs_evals;
     double t;                     /* where the run ended */
     double *y;                    /* samples x 2n: the final states (caller's buffer) */
     int has_energy;
     double e0, max_rel_drift;     /* drift relative to |E0|, or absolute when |E0| < 1e-8 */
+    long energy_failures;         /* rows (x trajectories) whose E could not be evaluated or is
+                                     not finite: written as NaN, left out of the drift */
+    int drift_unknown;            /* E0 was not finite: the drift cannot be measured */
+    long record_failures;         /* rows whose record values are not all finite */
     double wall_s;                /* integration and output */
     double setup_s;               /* from the process start to the first step */
 } SimResult;
@@ -70,7 +74,21 @@ int sim_method_known(const char *method, int *implicit);
 /* Run the job.  res->y must point to 2n doubles.  Returns res->status. */
 int sim_run(const SimJob *job, SimResult *res);
 
-/* One JSON line (LANGUAGE.md §5) describing the run. */
-void sim_json(FILE *out, const SimJob *job, const SimResult *res);
+/* One JSON line (LANGUAGE.md §5) describing the run.  Returns 0, or 4
+ * (with a message on stderr) when it cannot be written; out of memory
+ * takes the out-of-memory exit. */
+int sim_json(FILE *out, const SimJob *job, const SimResult *res);
+
+/* Shared by the JSON summaries (simulate, train): jansson allocates
+ * through runtime/mem.h (sim_json_begin, once), every value is checked
+ * (out of memory: the out-of-memory exit), a non-finite number is null. */
+struct json_t;
+void sim_json_begin(void);
+struct json_t *sim_jnew(struct json_t *v);
+struct json_t *sim_jreal(double x);
+void sim_jset(struct json_t *o, const char *key, struct json_t *v);
+void sim_japp(struct json_t *a, struct json_t *v);
+/* Print o as one compact line and free it: 0, or 4 when it cannot be written. */
+int sim_json_print(FILE *out, struct json_t *o);
 
 #endif

@@ -71,6 +71,15 @@ static int chunk_size(const IrProgram *p, int B)
     return B < c ? B : c;
 }
 
+/* A Mersenne Twister, or the out-of-memory exit (GSL allocates it). */
+static gsl_rng *new_rng(void)
+{
+    gsl_rng *r = mem_fault() ? NULL : gsl_rng_alloc(gsl_rng_mt19937);
+    if (!r)
+        mem_out_of_memory(0);
+    return r;
+}
+
 /* Seed r from (seed, what, k): FNV-1a of the three. */
 static void reseed(gsl_rng *r, unsigned long seed, int what, long k)
 {
@@ -295,18 +304,65 @@ static void weights_flat(Trainer *T, double *flat, int in)
 /* A checkpoint: the weights, Adam's moments, and the counters (step,
  * updates, learning-rate factor, the run's signature as two 32-bit
  * halves), as a weights file. */
+static uint64_t hash_doubles(const double *x, size_t n, uint64_t h)
+{
+    h = io_fnv1a(&n, sizeof n, h);
+    return x ? io_fnv1a(x, n * sizeof *x, h) : h;
+}
+
+/* A program's instructions, constants and operand lists, field by field
+ * (no padding bytes): the model's structure and the data source's
+ * equations. */
+static uint64_t hash_program(const IrProgram *p, uint64_t h)
+{
+    if (!p)
+        return io_fnv1a("-", 1, h);
+    for (int i = 0; i < p->ncode; i++) {
+        int32_t f[5] = {p->code[i].op, p->code[i].a, p->code[i].b, p->code[i].c, p->code[i].k};
+        h = io_fnv1a(f, sizeof f, h);
+    }
+    h = hash_doubles(p->konst, (size_t)p->nkonst, h);
+    h = io_fnv1a(&p->naux, sizeof p->naux, h);
+    if (p->naux > 0)
+        h = io_fnv1a(p->aux, (size_t)p->naux * sizeof *p->aux, h);
+    int32_t dims[2] = {p->nparams, p->nout};
+    return io_fnv1a(dims, sizeof dims, h);
+}
+
+/* Everything that changes what training computes: the optimiser's
+ * settings, the nets (names and shapes), the model and the data source
+ * (their programs and parameter values), the draws of fresh data, the
+ * fixed data itself, validation, and the driver's description of the job
+ * (the data as written, parameters, structure). */
 static uint64_t signature(const TrainJob *job)
 {
     uint64_t h = IO_FNV_INIT;
-    double v[9] = {job->steps, job->batch, job->lr, job->warmup, job->clip,
-                   job->weight_decay, job->cosine, (double)job->seed, job->l1};
+    double v[14] = {job->steps, job->batch, job->lr, job->warmup, job->clip,
+                    job->weight_decay, job->cosine, (double)job->seed, job->l1,
+                    job->validate, job->nvalidate_fresh, job->n, job->nfixed, job->ntensors};
     h = io_fnv1a(v, sizeof v, h);
     for (int k = 0; k < job->ntensors; k++) {
         int shape[2] = {job->tensors[k].rows, job->tensors[k].cols};
-        h = io_fnv1a(job->tensors[k].name, strlen(job->tensors[k].name), h);
+        h = io_fnv1a(job->tensors[k].name, strlen(job->tensors[k].name) + 1, h);
         h = io_fnv1a(shape, sizeof shape, h);
     }
-    h = io_fnv1a(&job->nfixed, sizeof job->nfixed, h);
+    h = hash_program(job->model, h);
+    h = hash_doubles(job->params, job->model && job->params ? (size_t)job->model->nparams : 0, h);
+    if (job->nfixed > 0) {
+        size_t n = (size_t)job->n;
+        h = hash_doubles(job->states, job->states ? (size_t)job->nfixed * 2 * n : 0, h);
+        h = hash_doubles(job->targets, job->targets ? (size_t)job->nfixed * n : 0, h);
+    } else {
+        for (int i = 0; job->draw && i < 2 * job->n; i++) {
+            double d[3] = {job->draw[i].kind, job->draw[i].p1, job->draw[i].p2};
+            h = io_fnv1a(d, sizeof d, h);
+        }
+        h = hash_program(job->source, h);
+        h = hash_doubles(job->source_params,
+                         job->source && job->source_params ? (size_t)job->source->nparams : 0, h);
+    }
+    if (job->describe)
+        h = io_fnv1a(job->describe, strlen(job->describe) + 1, h);
     return h;
 }
 
@@ -535,7 +591,7 @@ int train_run(const TrainJob *job, TrainResult *res)
         T.perm = mem_xalloc((size_t)T.ntrain * sizeof *T.perm);
         for (int i = 0; i < job->nfixed; i++)
             T.split[i] = i;
-        T.rng = gsl_rng_alloc(gsl_rng_mt19937);
+        T.rng = new_rng();
         reseed(T.rng, job->seed, WHAT_SPLIT, 0);
         gsl_ran_shuffle(T.rng, T.split, (size_t)job->nfixed, sizeof *T.split);
         T.own_vs = mem_xalloc(((size_t)T.nval + 1) * n2 * sizeof(double));
@@ -553,7 +609,7 @@ int train_run(const TrainJob *job, TrainResult *res)
             }
         T.scale = sqrt(ysq / ((double)T.ntrain * n));
     } else {
-        T.rng = gsl_rng_alloc(gsl_rng_mt19937);
+        T.rng = new_rng();
         T.nval = job->nvalidate_fresh;
         /* the scale from 8192 draws (the validation states when there are) */
         int ns = T.nval > 0 ? T.nval : 8192;
@@ -787,37 +843,34 @@ out:
     return res->status;
 }
 
-void train_json(FILE *out, const TrainJob *job, const TrainResult *res)
+int train_json(FILE *out, const TrainJob *job, const TrainResult *res)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "job", json_string("train"));
-    json_object_set_new(o, "system", json_string(job->job));
-    json_object_set_new(o, "status", json_integer(res->status));
-    json_object_set_new(o, "steps", json_integer(res->steps));
-    json_t *l = json_object();
-    json_object_set_new(l, "train", json_real(res->train_loss));
-    json_object_set_new(l, "validation", isnan(res->val_loss) ? json_null() : json_real(res->val_loss));
-    json_object_set_new(o, "loss", l);
-    json_object_set_new(o, "loss_kind", json_string(job->l1 ? "l1" : "mse"));
-    json_object_set_new(o, "validation_rel_rms", isnan(res->val_rel_rms) ? json_null() : json_real(res->val_rel_rms));
-    json_object_set_new(o, "target_rms", json_real(res->scale));
-    json_object_set_new(o, "samples_per_s", json_real(res->samples_per_s));
-    json_object_set_new(o, "bad_samples", json_integer(res->bad_samples));
-    json_object_set_new(o, "recoveries", json_integer(res->recoveries));
-    json_object_set_new(o, "resumed_from", json_integer(res->resumed_from));
-    json_object_set_new(o, "wall_s", json_real(res->wall_s));
-    json_t *curve = json_array();
+    sim_json_begin();
+    json_t *o = sim_jnew(json_object());
+    sim_jset(o, "job", json_string("train"));
+    sim_jset(o, "system", json_string(job->job));
+    sim_jset(o, "status", json_integer(res->status));
+    sim_jset(o, "steps", json_integer(res->steps));
+    json_t *l = sim_jnew(json_object());
+    sim_jset(l, "train", sim_jreal(res->train_loss));
+    sim_jset(l, "validation", isnan(res->val_loss) ? json_null() : sim_jreal(res->val_loss));
+    sim_jset(o, "loss", l);
+    sim_jset(o, "loss_kind", json_string(job->l1 ? "l1" : "mse"));
+    sim_jset(o, "validation_rel_rms", isnan(res->val_rel_rms) ? json_null() : sim_jreal(res->val_rel_rms));
+    sim_jset(o, "target_rms", sim_jreal(res->scale));
+    sim_jset(o, "samples_per_s", sim_jreal(res->samples_per_s));
+    sim_jset(o, "bad_samples", json_integer(res->bad_samples));
+    sim_jset(o, "recoveries", json_integer(res->recoveries));
+    sim_jset(o, "resumed_from", json_integer(res->resumed_from));
+    sim_jset(o, "wall_s", sim_jreal(res->wall_s));
+    sim_jset(o, "blas", json_string(blas_backend()));
+    json_t *curve = sim_jnew(json_array());
     for (int i = 0; i < res->ncurve; i++) {
-        json_t *pt = json_array();
+        json_t *pt = sim_jnew(json_array());
         for (int k = 0; k < 5; k++)
-            json_array_append_new(pt, isnan(res->curve[i][k]) ? json_null() : json_real(res->curve[i][k]));
-        json_array_append_new(curve, pt);
+            sim_japp(pt, isnan(res->curve[i][k]) ? json_null() : sim_jreal(res->curve[i][k]));
+        sim_japp(curve, pt);
     }
-    json_object_set_new(o, "curve", curve);
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
-    if (s) {
-        fprintf(out, "%s\n", s);
-        free(s);
-    }
-    json_decref(o);
+    sim_jset(o, "curve", curve);
+    return sim_json_print(out, o);
 }

@@ -62,6 +62,13 @@ typedef struct TrainJob {
     int checkpoint_every;
     const char *plot;             /* loss-curve figure, or NULL */
     int progress;                 /* progress line on stderr */
+
+    /* Text the driver fills with everything else that changes what
+     * training computes (the data description as written, the parameters,
+     * the model's structure), or NULL: hashed into the checkpoint's
+     * signature with every setting above, the draws, the parameter values
+     * and the fixed data, so a checkpoint of other data is never resumed. */
+    const char *describe;
 } TrainJob;
 
 typedef struct TrainResult {
@@ -98,7 +105,8 @@ int train_draw(const TrainJob *job, void *rng, int B, double *states, double *ta
 /* Run the job; returns res->status. */
 int train_run(const TrainJob *job, TrainResult *res);
 
-/* One JSON line (LANGUAGE.md §5). */
-void train_json(FILE *out, const TrainJob *job, const TrainResult *res);
+/* One JSON line (LANGUAGE.md §5).  Returns 0, or 4 (with a message on
+ * stderr) when it cannot be written. */
+int train_json(FILE *out, const TrainJob *job, const TrainResult *res);
 
 #endif
