@@ -69,9 +69,9 @@ static void load_once(void)
         unsetenv("OPENBLAS_CORETYPE");
     if (!dgemm) {
         fallback = 1;
-        fprintf(stderr, "lag: warning: OpenBLAS cannot be loaded (%s: %s): the matrix products of "
-                "network layers run as plain loops, several times slower (install libopenblas0, or "
-                "set LAG_OPENBLAS to the library)\n", names[0], why ? why : "not found");
+        fprintf(stderr, "lag: warning: OpenBLAS cannot be loaded (%s): the matrix products of network "
+                "layers run as plain loops, several times slower (install libopenblas0, or set "
+                "LAG_OPENBLAS to the library)\n", why ? why : names[0]);
     }
 }
 

@@ -12,6 +12,8 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,8 @@
 
 #include "runtime/io.h"
 #include "runtime/mem.h"
+
+extern char **environ;
 
 /* The VM's helpers, as C text (the same algorithms as runtime/vm.c). */
 static const char prelude[] =
@@ -200,17 +204,117 @@ int native_source(const IrProgram *p, char **text, size_t *len)
     return fclose(f) == 0 ? 0 : -1;
 }
 
-static void cache_dir(char *buf, size_t n)
+/* The cache directory: $LAG_CACHE, $XDG_CACHE_HOME/lag, ~/.cache/lag, or
+ * a directory of this user's in $TMPDIR (default /tmp), which others can
+ * create first: *shared says so. */
+static void cache_dir(char *buf, size_t n, int *shared)
 {
     const char *env = getenv("LAG_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    const char *tmpdir = getenv("TMPDIR");
+    *shared = 0;
     if (env && *env)
         snprintf(buf, n, "%s", env);
     else if (xdg && *xdg)
         snprintf(buf, n, "%s/lag", xdg);
     else if (home && *home)
         snprintf(buf, n, "%s/.cache/lag", home);
-    else
-        snprintf(buf, n, "/tmp/lag-cache-%ld", (long)getuid());
+    else {
+        snprintf(buf, n, "%s/lag-cache-%ld", tmpdir && tmpdir[0] == '/' ? tmpdir : "/tmp", (long)getuid());
+        *shared = 1;
+    }
+}
+
+/* Create the cache directory (mode 0700) or accept the one there only
+ * when it is a directory of this user's that nobody else can write:
+ * libraries in it are loaded into this process.  In a shared place
+ * (/tmp) a symbolic link is refused too (lstat).  0, or -1 with a reason. */
+static int cache_safe(const char *dir, int shared, char *err, size_t errlen)
+{
+    int made = shared ? mkdir(dir, 0700) : io_make_dirs(dir, 0700);
+    if (made != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create the cache directory %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if ((shared ? lstat(dir, &st) : stat(dir, &st)) != 0) {
+        snprintf(err, errlen, "cannot use the cache directory %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    const char *why = NULL;
+    char buf[64];
+    if (S_ISLNK(st.st_mode))
+        why = "it is a symbolic link";
+    else if (!S_ISDIR(st.st_mode))
+        why = "it is not a directory";
+    else if (st.st_uid != getuid()) {
+        snprintf(buf, sizeof buf, "it is owned by user %ld, not by you", (long)st.st_uid);
+        why = buf;
+    } else if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        snprintf(buf, sizeof buf, "others can write to it (mode %03o)", (unsigned)(st.st_mode & 0777));
+        why = buf;
+    }
+    if (why) {
+        snprintf(err, errlen, "refusing the cache directory %s: %s (a library placed there would be "
+                 "loaded; set LAG_CACHE to a directory of your own)", dir, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* Words of s split at blanks into argv from *argc (at most max). */
+static void split_words(char *s, char **argv, int *argc, int max)
+{
+    for (char *p = s; *p && *argc < max;) {
+        while (*p == ' ' || *p == '\t')
+            *p++ = 0;
+        if (!*p)
+            break;
+        argv[(*argc)++] = p;
+        while (*p && *p != ' ' && *p != '\t')
+            p++;
+    }
+}
+
+/* Run the compiler: no shell, the paths as arguments (any byte in them is
+ * fine), its output into log.  The exit status (as waitpid), or -1 with
+ * errno when it cannot be started. */
+static int run_compiler(const char *cc, const char *flags, const char *out, const char *src,
+                        const char *log)
+{
+    char *ccw = mem_xalloc(strlen(cc) + 1), *fw = mem_xalloc(strlen(flags) + 1);
+    strcpy(ccw, cc);
+    strcpy(fw, flags);
+    char *argv[72];
+    int argc = 0;
+    split_words(ccw, argv, &argc, 32); /* $CC may be "ccache gcc" or "gcc -m64" */
+    split_words(fw, argv, &argc, 64);
+    argv[argc++] = "-o";
+    argv[argc++] = (char *)out;
+    argv[argc++] = (char *)src;
+    argv[argc++] = "-lm";
+    argv[argc] = NULL;
+    int rc = -1;
+    posix_spawn_file_actions_t fa;
+    if (argc > 4 && posix_spawn_file_actions_init(&fa) == 0) {
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+        pid_t pid;
+        int e = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        if (e != 0)
+            errno = e;
+        else {
+            int st;
+            while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+                ;
+            rc = st;
+        }
+    } else if (argc <= 4)
+        errno = EINVAL;
+    mem_free(ccw);
+    mem_free(fw);
+    return rc;
 }
 
 int native_attach(IrProgram *p, char *err, size_t errlen)
@@ -239,31 +343,40 @@ int native_attach(IrProgram *p, char *err, size_t errlen)
         cc = "cc";
     static const char flags[] = "-O2 -ffp-contract=off -shared -fPIC";
     uint64_t h = io_fnv1a(src, len, io_fnv1a(cc, strlen(cc), io_fnv1a(flags, sizeof flags, IO_FNV_INIT)));
-    char dir[2048], so[2300], csrc[2300], tmp[2400], log[2400], cmd[8000];
-    cache_dir(dir, sizeof dir);
-    snprintf(so, sizeof so, "%s/%016llx.so", dir, (unsigned long long)h);
+    char dir[2048], so[2300], csrc[2300], tmp[2400], log[2400];
+    int shared;
+    cache_dir(dir, sizeof dir, &shared);
     int rc = 0;
+    if (cache_safe(dir, shared, err, errlen) != 0) {
+        rc = -1;
+        goto out;
+    }
+    snprintf(so, sizeof so, "%s/%016llx.so", dir, (unsigned long long)h);
     if (access(so, R_OK) != 0) {
-        if (io_make_dirs(dir, 0700) != 0) {
-            snprintf(err, errlen, "cannot create the cache directory %s: %s", dir, strerror(errno));
-            rc = -1;
-            goto out;
-        }
         snprintf(csrc, sizeof csrc, "%s/%016llx.%ld.c", dir, (unsigned long long)h, (long)getpid());
         snprintf(tmp, sizeof tmp, "%s/%016llx.%ld.so", dir, (unsigned long long)h, (long)getpid());
         snprintf(log, sizeof log, "%s/%016llx.%ld.log", dir, (unsigned long long)h, (long)getpid());
+        errno = 0;
         FILE *f = fopen(csrc, "w");
-        if (!f || fwrite(src, 1, len, f) != len) {
+        int bad = !f || fwrite(src, 1, len, f) != len;
+        if (f && fclose(f) != 0) /* a full disk shows here: never compile half a file */
+            bad = 1;
+        if (bad) {
+            snprintf(err, errlen, "cannot write %s: %s", csrc, strerror(errno ? errno : EIO));
             if (f)
-                fclose(f);
-            snprintf(err, errlen, "cannot write %s", csrc);
+                remove(csrc);
             rc = -1;
             goto out;
         }
-        fclose(f);
-        snprintf(cmd, sizeof cmd, "%s %s -o '%s' '%s' -lm >'%s' 2>&1", cc, flags, tmp, csrc, log);
-        int st = system(cmd);
+        int st = run_compiler(cc, flags, tmp, csrc, log);
+        int spawn_errno = errno;
         remove(csrc);
+        if (st == -1) {
+            snprintf(err, errlen, "cannot run the C compiler '%s': %s", cc, strerror(spawn_errno));
+            remove(log);
+            rc = -1;
+            goto out;
+        }
         if (st != 0) {
             snprintf(err, errlen, "the C compiler '%s' failed (exit %d); see %s", cc,
                      WIFEXITED(st) ? WEXITSTATUS(st) : -1, log);
