@@ -3,7 +3,8 @@
 #
 #   tests/cases/valid/NAME.lag     exit 0; stderr == NAME.stderr (or empty);
 #                                  if NAME.ast exists, `lag check --ast`
-#                                  stdout == NAME.ast
+#                                  stdout == NAME.ast (at least 5 do: a
+#                                  test point fails when there are fewer)
 #   tests/cases/invalid/NAME.lag   exit == NAME.code (or 1); stderr == NAME.err
 #   stdlib/*.lag, examples/*.lag, examples/*/*.lag
 #                                  exit 0
@@ -40,7 +41,10 @@ for f in "$srcdir"/examples/*/*.lag; do
     case $f in */extern_potential/*) ;; *) shipped+=("$f") ;; esac
 done
 
-total=$((${#valid[@]} + ${#invalid[@]} + ${#shipped[@]}))
+asts=("$srcdir"/tests/cases/valid/*.ast)
+# one more test point: the --ast path is live (at least MIN_AST golden trees)
+MIN_AST=5
+total=$((${#valid[@]} + ${#invalid[@]} + ${#shipped[@]} + 1))
 if [ "$total" -eq 0 ]; then
     echo "1..0 # SKIP no .lag files"
     exit 0
@@ -115,6 +119,13 @@ for f in "${valid[@]}"; do
     fi
     report "$(rel "$f")"
 done
+
+# every .ast belongs to a valid case (a stray one would never be compared)
+for f in "${asts[@]}"; do
+    [ -f "${f%.ast}.lag" ] || why+=("$(rel "$f") has no .lag beside it")
+done
+[ ${#asts[@]} -ge $MIN_AST ] || why+=("only ${#asts[@]} .ast files in tests/cases/valid (at least $MIN_AST)")
+report "lag check --ast is compared with ${#asts[@]} golden syntax trees in tests/cases/valid"
 
 for f in "${invalid[@]}"; do
     dir=$(dirname "$f") name=$(basename "$f" .lag)
