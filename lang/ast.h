@@ -142,6 +142,10 @@ typedef struct Assign {
     Expr *hi;    /* range high end (grid), or NULL */
     Expr *count; /* range point count (grid: lo .. hi : count), or NULL */
     Loc loc;
+    /* Folded by the checker (jobs' settings only): */
+    double v, v_hi, v_count; /* value (or low end), high end, point count */
+    int draw;                /* 0: the constant v; 1: uniform(p1, p2); 2: normal(p1, p2) */
+    double p1, p2;
     struct Assign *next;
 } Assign;
 
@@ -155,6 +159,7 @@ typedef struct Setting {
     Assign *assigns; /* SET_ASSIGNS, SET_AT, SET_CONT */
     struct Setting *sub; /* SET_BLOCK */
     const struct Setting *list_before; /* SET_CONT: a list setting just before it */
+    double v1, v2;   /* e1 and e2 folded by the checker, where they are numbers */
     struct Setting *next;
 } Setting;
 

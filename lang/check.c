@@ -11,6 +11,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "lang/check.h"
+#include "lang/settings.h"
 
 #include <dlfcn.h>
 #include <math.h>
@@ -1338,90 +1339,14 @@ static void check_body(Checker *C, Item *it)
 
 /* ---------- jobs ---------- */
 
-enum {
-    J_SIM = 1 << JOB_SIMULATE, J_TRAIN = 1 << JOB_TRAIN, J_CMP = 1 << JOB_COMPARE,
-    J_SOLVE = 1 << JOB_SOLVE, J_ACT = 1 << JOB_ACTION, J_INFER = 1 << JOB_INFER,
-    J_DATA = 1 << 6, /* inside `data from System { ... }` */
-    J_ALL = J_SIM | J_TRAIN | J_CMP | J_SOLVE | J_ACT | J_INFER
-};
-
-typedef enum ArgKind {
-    A_POS,      /* a constant > 0 */
-    A_NONNEG,   /* a constant >= 0 */
-    A_FRACTION, /* 0 <= x < 1 */
-    A_INT1,     /* a whole number >= 1 */
-    A_INT2,     /* a whole number >= 2 */
-    A_SEED,     /* a whole number >= 0 */
-    A_RANGE,    /* a .. b with a < b */
-    A_FILE,     /* a string */
-    A_PLOT,     /* a string ending in .svg/.png/.pdf */
-    A_WORD,     /* one of `words` */
-    A_INIT,     /* coords/velocities = constant or random */
-    A_PARAMS,   /* params = constant */
-    A_RECORD,   /* name = system expression */
-    A_GUESS,    /* field = expression of the domain variable (solve), coord = constant (action) */
-    A_GRID,     /* coord = a .. b : n */
-    A_AT,       /* T: coord = constant, ... */
-    A_DATA,     /* "file" or from System { ... } */
-    A_LOSS,     /* accel [l1|mse] | action */
-    A_CHECKPOINT /* every N */
-} ArgKind;
-
-typedef struct SettingSpec {
-    const char *name;
-    unsigned jobs;
-    ArgKind arg;
-    const char *const *words;
-    int nwords;
-} SettingSpec;
-
-static const char *const steppers[] = {"rk2", "rk4", "rkf45", "rkck", "rk8pd", "msadams", "rk1imp",
-                                       "rk2imp", "rk4imp", "bsimp", "msbdf", "variational"};
-static const char *const optimizers[] = {"adam"};
-static const char *const schedules[] = {"constant", "cosine"};
-
-static const SettingSpec specs[] = {
-    {"init", J_SIM | J_CMP | J_DATA, A_INIT, NULL, 0},
-    {"time", J_SIM | J_CMP | J_DATA, A_RANGE, NULL, 0},
-    {"every", J_SIM | J_CMP | J_DATA, A_POS, NULL, 0},
-    {"method", J_SIM | J_CMP | J_DATA, A_WORD, steppers, 12},
-    {"tol", J_SIM | J_CMP | J_SOLVE | J_ACT | J_INFER | J_DATA, A_POS, NULL, 0},
-    {"samples", J_SIM | J_DATA, A_INT1, NULL, 0},
-    {"output", J_ALL, A_FILE, NULL, 0},
-    {"plot", J_ALL, A_PLOT, NULL, 0},
-    {"record", J_SIM, A_RECORD, NULL, 0},
-    {"param", J_ALL | J_DATA, A_PARAMS, NULL, 0},
-    {"seed", J_ALL | J_DATA, A_SEED, NULL, 0},
-    {"data", J_TRAIN, A_DATA, NULL, 0},
-    {"loss", J_TRAIN, A_LOSS, NULL, 0},
-    {"optimizer", J_TRAIN, A_WORD, optimizers, 1},
-    {"lr", J_TRAIN, A_POS, NULL, 0},
-    {"steps", J_TRAIN, A_INT1, NULL, 0},
-    {"batch", J_TRAIN, A_INT1, NULL, 0},
-    {"validate", J_TRAIN, A_FRACTION, NULL, 0},
-    {"save", J_TRAIN, A_FILE, NULL, 0},
-    {"checkpoint", J_TRAIN, A_CHECKPOINT, NULL, 0},
-    {"schedule", J_TRAIN, A_WORD, schedules, 2},
-    {"weight_decay", J_TRAIN, A_NONNEG, NULL, 0},
-    {"warmup", J_TRAIN, A_FRACTION, NULL, 0},
-    {"clip", J_TRAIN, A_POS, NULL, 0},
-    {"grid", J_CMP, A_GRID, NULL, 0},
-    {"points", J_SOLVE | J_ACT | J_INFER, A_INT2, NULL, 0},
-    {"guess", J_SOLVE | J_ACT | J_INFER, A_GUESS, NULL, 0},
-    {"iterations", J_SOLVE | J_ACT | J_INFER, A_INT1, NULL, 0},
-    {"from", J_ACT, A_AT, NULL, 0},
-    {"to", J_ACT, A_AT, NULL, 0},
-    {"observe", J_INFER, A_FILE, NULL, 0},
-    {"noise", J_INFER, A_POS, NULL, 0},
-};
-enum { NSPECS = sizeof specs / sizeof specs[0] };
+enum { MAX_SPECS = 32 };
 
 typedef struct JobState {
     Item *job;
     const char *where;   /* "simulate", "data from X", ... for messages */
-    unsigned mask;
+    const JobSpec *spec; /* the settings of this kind of job (lang/settings.h) */
     Scope *S;            /* the target's scope (first target), or NULL */
-    const Setting *seen[NSPECS];
+    const Setting *seen[MAX_SPECS];
     double t0, t1;
     int have_range;
     double every;
@@ -1429,24 +1354,22 @@ typedef struct JobState {
     int have_at[2];
 } JobState;
 
-static const SettingSpec *find_spec(const char *name, int *index)
+/* The names of a job kind's settings, for messages. */
+static const char *job_spec_names(Checker *C, const JobSpec *j)
 {
-    for (int i = 0; i < NSPECS; i++)
-        if (strcmp(specs[i].name, name) == 0) {
-            *index = i;
-            return &specs[i];
-        }
-    return NULL;
+    const char *names[MAX_SPECS];
+    for (int i = 0; i < j->nspecs; i++)
+        names[i] = j->specs[i].name;
+    return word_list(C, names, j->nspecs);
 }
 
-static const char *job_spec_names(Checker *C, unsigned mask)
+/* Whether some kind of job has a setting called name. */
+static int any_job_has(const char *name)
 {
-    const char *names[NSPECS];
-    int n = 0;
-    for (int i = 0; i < NSPECS; i++)
-        if (specs[i].jobs & mask)
-            names[n++] = specs[i].name;
-    return word_list(C, names, n);
+    for (int k = 0; k < SETTINGS_KINDS; k++)
+        if (settings_find(settings_job(k), name))
+            return 1;
+    return 0;
 }
 
 static int job_const(Checker *C, Expr *e, double *v)
@@ -1506,8 +1429,8 @@ static void check_settings(Checker *C, JobState *J, Setting *list);
 
 static void check_setting(Checker *C, JobState *J, Setting *s)
 {
-    int idx;
-    const SettingSpec *sp = find_spec(s->head.name, &idx);
+    const SettingSpec *sp = settings_find(J->spec, s->head.name);
+    int idx = sp ? (int)(sp - J->spec->specs) : -1;
     if (s->form == SET_CONT) {
         const char *name = s->head.name;
         if (sp)
@@ -1523,63 +1446,65 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
                        name, name, name);
         return;
     }
-    if (!sp || !(sp->jobs & J->mask)) {
-        const char *names[NSPECS];
-        int n = 0;
-        for (int i = 0; i < NSPECS; i++)
-            if (specs[i].jobs & J->mask)
-                names[n++] = specs[i].name;
-        const char *sugg = diag_suggest(s->head.name, names, n);
-        if (sp)
+    if (!sp) {
+        const char *names[MAX_SPECS];
+        for (int i = 0; i < J->spec->nspecs; i++)
+            names[i] = J->spec->specs[i].name;
+        const char *sugg = diag_suggest(s->head.name, names, J->spec->nspecs);
+        if (any_job_has(s->head.name))
             diag_error(C->d, s->head.loc, "'%s' is not a setting of %s (its settings: %s)",
-                       s->head.name, J->where, job_spec_names(C, J->mask));
+                       s->head.name, J->where, job_spec_names(C, J->spec));
         else
             diag_error(C->d, s->head.loc, "unknown setting '%s' in %s%s", s->head.name, J->where,
                        sugg ? did_you_mean(C, sugg)
-                            : arena_printf(C->a, " (its settings: %s)", job_spec_names(C, J->mask)));
+                            : arena_printf(C->a, " (its settings: %s)", job_spec_names(C, J->spec)));
         return;
     }
-    if (J->seen[idx] && sp->arg != A_PARAMS && sp->arg != A_RECORD) {
+    if (J->seen[idx] && sp->kind != SK_PARAMS && sp->kind != SK_RECORD) {
         diag_error(C->d, s->head.loc, "'%s' is given twice in %s", s->head.name, J->where);
         diag_note(C->d, J->seen[idx]->head.loc, "first given here");
         return;
     }
     J->seen[idx] = s;
-    double v;
+    double v = 0;
     Scope *S = J->S;
-    switch (sp->arg) {
-    case A_POS:
-    case A_NONNEG:
-    case A_FRACTION:
+    switch (sp->kind) {
+    case SK_POS:
+    case SK_NONNEG:
+    case SK_FRACTION:
         if (!want_form(C, s, SET_EXPR, "a number") || !job_const(C, s->e1, &v))
             return;
-        if (sp->arg == A_POS && !(v > 0))
+        s->v1 = v;
+        if (sp->kind == SK_POS && !(v > 0))
             diag_error(C->d, s->e1->loc, "%s must be > 0 (got %g)", s->head.name, v);
-        else if (sp->arg == A_NONNEG && !(v >= 0))
+        else if (sp->kind == SK_NONNEG && !(v >= 0))
             diag_error(C->d, s->e1->loc, "%s must be >= 0 (got %g)", s->head.name, v);
-        else if (sp->arg == A_FRACTION && !(v >= 0 && v < 1))
+        else if (sp->kind == SK_FRACTION && !(v >= 0 && v < 1))
             diag_error(C->d, s->e1->loc, "%s must be a fraction from 0 up to (not including) 1 (got %g)",
                        s->head.name, v);
         if (strcmp(s->head.name, "every") == 0)
             J->every = v;
         return;
-    case A_INT1:
-    case A_INT2:
-    case A_SEED:
+    case SK_INT1:
+    case SK_INT2:
+    case SK_SEED:
         if (!want_form(C, s, SET_EXPR, "a whole number") || !job_const(C, s->e1, &v))
             return;
+        s->v1 = v;
         {
-            double lo = sp->arg == A_SEED ? 0 : sp->arg == A_INT2 ? 2 : 1;
+            double lo = sp->kind == SK_SEED ? 0 : sp->kind == SK_INT2 ? 2 : 1;
             if (v != floor(v) || v < lo || v > 1e12)
                 diag_error(C->d, s->e1->loc, "%s must be a whole number >= %g (got %g)", s->head.name,
                            lo, v);
         }
         return;
-    case A_RANGE: {
+    case SK_RANGE: {
         double b = 0;
         if (!want_form(C, s, SET_RANGE, "a range, as in 'time 0 .. 20'"))
             return;
         if (job_const(C, s->e1, &v) & job_const(C, s->e2, &b)) {
+            s->v1 = v;
+            s->v2 = b;
             if (!(v < b))
                 diag_error(C->d, s->loc, "the time range %g .. %g is empty: the start must be before the end",
                            v, b);
@@ -1591,25 +1516,25 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
         }
         return;
     }
-    case A_FILE:
-    case A_PLOT:
+    case SK_FILE:
+    case SK_PLOT:
         if (s->form != SET_EXPR || s->e1->kind != EX_STR) {
             diag_error(C->d, s->loc, "'%s' expects a file name in quotes, as in %s \"%s\"", s->head.name,
-                       s->head.name, sp->arg == A_PLOT ? "plot.svg" : "out.csv");
+                       s->head.name, sp->kind == SK_PLOT ? "plot.svg" : "out.csv");
             return;
         }
         if (!s->e1->str[0]) {
             diag_error(C->d, s->e1->loc, "empty file name");
             return;
         }
-        if (sp->arg == A_PLOT) {
+        if (sp->kind == SK_PLOT) {
             const char *dot = strrchr(s->e1->str, '.');
             if (!dot || (strcmp(dot, ".svg") && strcmp(dot, ".png") && strcmp(dot, ".pdf")))
                 diag_error(C->d, s->e1->loc, "plot file \"%s\": the name must end in .svg, .png or .pdf",
                            s->e1->str);
         }
         return;
-    case A_WORD:
+    case SK_WORD:
         if (s->form != SET_EXPR) {
             diag_error(C->d, s->loc, "'%s' expects one of: %s", s->head.name,
                        word_list(C, sp->words, sp->nwords));
@@ -1621,23 +1546,23 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
                        "the variational integrator needs a Lagrangian, but '%s' gives accelerations",
                        S->item->name.name);
         return;
-    case A_INIT:
-    case A_PARAMS:
-    case A_RECORD:
-    case A_GUESS:
-    case A_GRID: {
+    case SK_INIT:
+    case SK_PARAMS:
+    case SK_RECORD:
+    case SK_GUESS:
+    case SK_GRID: {
         if (!want_form(C, s, SET_ASSIGNS, "a list of assignments, as in 'name = value, ...'"))
             return;
         Map seen = {0};
         for (Assign *a = s->assigns; a; a = a->next) {
             no_duplicate_assign(C, &seen, a);
-            if (sp->arg != A_GRID && a->hi) {
+            if (sp->kind != SK_GRID && a->hi) {
                 diag_error(C->d, a->hi->loc, "a range is only meaningful in 'grid'");
                 continue;
             }
             Scope *saved = C->scope;
-            switch (sp->arg) {
-            case A_INIT:
+            switch (sp->kind) {
+            case SK_INIT:
                 coord_ref(C, J, a->name, 1, "init names");
                 C->scope = NULL;
                 {
@@ -1645,10 +1570,17 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
                     if (!r.bad && !r.is_const && a->value->ref != REF_RANDOM)
                         diag_error(C->d, a->value->loc,
                                    "an initial value must be a constant or uniform(a, b) / normal(m, s)");
+                    else if (!r.bad && a->value->ref == REF_RANDOM) {
+                        /* constant arguments, checked by resolve */
+                        a->draw = strcmp(a->value->id.name, "uniform") == 0 ? 1 : 2;
+                        job_const(C, a->value->args, &a->p1);
+                        job_const(C, a->value->args->next, &a->p2);
+                    } else if (!r.bad)
+                        a->v = r.v;
                 }
                 C->scope = saved;
                 break;
-            case A_PARAMS: {
+            case SK_PARAMS: {
                 if (S) {
                     Local *l = map_get(&S->names, a->name.name);
                     if (!l || (l->kind != L_PARAM && l->kind != L_UNKNOWN) || a->name.primes) {
@@ -1661,10 +1593,11 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
                                               : " (it has no parameters)");
                     }
                 }
-                job_const(C, a->value, &v);
+                if (job_const(C, a->value, &v))
+                    a->v = v;
                 break;
             }
-            case A_RECORD:
+            case SK_RECORD:
                 if (a->name.primes) {
                     diag_error(C->d, a->name.loc, "a record column name cannot have a prime");
                     break;
@@ -1681,7 +1614,7 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
                     C->scope = saved;
                 }
                 break;
-            case A_GUESS:
+            case SK_GUESS:
                 /* A starting shape: an expression in the domain variable
                  * (solve, infer) or in time (action). */
                 if (!S || !coord_ref(C, J, a->name, 0, "guess names"))
@@ -1690,7 +1623,7 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
                 resolve(C, a->value, CX_GUESS);
                 C->scope = saved;
                 break;
-            case A_GRID: {
+            case SK_GRID: {
                 coord_ref(C, J, a->name, 1, "grid names");
                 double lo = 0, hi = 0, n = 0;
                 if (!a->hi || !a->count) {
@@ -1698,6 +1631,9 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
                     break;
                 }
                 if (job_const(C, a->value, &lo) & job_const(C, a->hi, &hi) & job_const(C, a->count, &n)) {
+                    a->v = lo;
+                    a->v_hi = hi;
+                    a->v_count = n;
                     if (!(lo < hi))
                         diag_error(C->d, a->loc, "the grid range %g .. %g is empty", lo, hi);
                     if (n != floor(n) || n < 2 || n > 1e6)
@@ -1711,11 +1647,12 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
         }
         return;
     }
-    case A_AT: {
+    case SK_AT: {
         if (!want_form(C, s, SET_AT, "a time and states, as in 'from 0: q = 0.1'"))
             return;
         if (job_const(C, s->e1, &v)) {
             int k = strcmp(s->head.name, "from") == 0 ? 0 : 1;
+            s->v1 = v;
             J->at[k] = v;
             J->have_at[k] = 1;
         }
@@ -1726,7 +1663,8 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
             given += coord_ref(C, J, a->name, 0, arena_printf(C->a, "'%s' names", s->head.name)) != NULL;
             if (a->hi)
                 diag_error(C->d, a->hi->loc, "a range is only meaningful in 'grid'");
-            job_const(C, a->value, &v);
+            if (job_const(C, a->value, &v))
+                a->v = v;
         }
         /* A boundary-value problem fixes every coordinate at both ends. */
         for (int k = 0; S && k < S->ncoords && given == (int)seen.len; k++)
@@ -1735,7 +1673,7 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
                            s->head.name, S->item->name.name, S->coords[k]->name);
         return;
     }
-    case A_DATA: {
+    case SK_DATA: {
         if (s->form == SET_EXPR && s->e1->kind == EX_STR) {
             if (!s->e1->str[0])
                 diag_error(C->d, s->e1->loc, "empty file name");
@@ -1748,7 +1686,7 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
         Global *g = global(C, s->target.name);
         JobState D = {0};
         D.job = J->job;
-        D.mask = J_DATA;
+        D.spec = settings_job(SETTINGS_DATA);
         D.where = arena_printf(C->a, "'data from %s'", s->target.name);
         if (!g || g->kind != G_SYSTEM) {
             int n;
@@ -1767,7 +1705,7 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
         check_settings(C, &D, s->sub);
         return;
     }
-    case A_LOSS:
+    case SK_LOSS:
         if (s->form == SET_EXPR && s->e1->kind == EX_NAME && !s->e1->id.primes &&
             (strcmp(s->e1->id.name, "accel") == 0 || strcmp(s->e1->id.name, "action") == 0)) {
             if (s->e1->id.name[1] == 'c' && S && S->has_accel)
@@ -1780,12 +1718,12 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
             return;
         diag_error(C->d, s->loc, "'loss' expects accel, accel l1, accel mse or action");
         return;
-    case A_CHECKPOINT:
+    case SK_CHECKPOINT:
         if (s->form != SET_WORD || strcmp(s->word.name, "every") != 0 || s->e1->kind != EX_NUM) {
             diag_error(C->d, s->loc, "'checkpoint' expects 'every N' (steps)");
             return;
         }
-        v = s->e1->num;
+        v = s->v1 = s->e1->num;
         if (v != floor(v) || v < 1)
             diag_error(C->d, s->e1->loc, "checkpoint every N needs a whole number N >= 1 (got %g)", v);
         return;
@@ -1796,13 +1734,27 @@ static void check_settings(Checker *C, JobState *J, Setting *list)
 {
     for (Setting *s = list; s; s = s->next)
         check_setting(C, J, s);
-    int i;
-    if (J->have_at[0] && J->have_at[1] && !(J->at[0] < J->at[1]) && find_spec("to", &i))
-        diag_error(C->d, J->seen[i]->e1->loc, "the end time %g must be after the start time %g",
-                   J->at[1], J->at[0]);
-    if (J->have_range && J->every > 0 && J->every > J->t1 - J->t0 && find_spec("every", &i) && J->seen[i])
-        diag_error(C->d, J->seen[i]->e1->loc, "every %g is longer than the time range %g .. %g",
-                   J->every, J->t0, J->t1);
+    const Setting *to = settings_get(list, "to"), *every = settings_get(list, "every");
+    if (J->have_at[0] && J->have_at[1] && !(J->at[0] < J->at[1]) && to)
+        diag_error(C->d, to->e1->loc, "the end time %g must be after the start time %g", J->at[1], J->at[0]);
+    if (J->have_range && J->every > 0 && J->every > J->t1 - J->t0 && every && every->form == SET_EXPR)
+        diag_error(C->d, every->e1->loc, "every %g is longer than the time range %g .. %g", J->every, J->t0,
+                   J->t1);
+}
+
+/* How a required setting is written, for messages. */
+static const char *required_example(const char *name)
+{
+    static const struct {
+        const char *name, *example;
+    } examples[] = {
+        {"time", "time 0 .. 10"}, {"data", "data from System { ... }' or 'data \"file.csv\""},
+        {"from", "from 0: q = 0"}, {"to", "to 1: q = 1"}, {"observe", "observe \"shape.csv\""},
+    };
+    for (size_t k = 0; k < sizeof examples / sizeof examples[0]; k++)
+        if (strcmp(examples[k].name, name) == 0)
+            return examples[k].example;
+    return name;
 }
 
 static void check_job(Checker *C, Item *it)
@@ -1810,7 +1762,7 @@ static void check_job(Checker *C, Item *it)
     JobState J = {0};
     C->broken = it->broken;
     J.job = it;
-    J.mask = 1u << it->job;
+    J.spec = settings_job(it->job);
     J.where = ast_job_name(it->job);
     int need_problem = it->job == JOB_SOLVE || it->job == JOB_INFER;
     if (it->job == JOB_COMPARE ? it->ntargets < 2 : it->ntargets != 1) {
@@ -1871,21 +1823,10 @@ static void check_job(Checker *C, Item *it)
         return;
 
     /* Required settings. */
-    static const struct {
-        JobKind job;
-        const char *name;
-        const char *example;
-    } required[] = {
-        {JOB_SIMULATE, "time", "time 0 .. 10"}, {JOB_COMPARE, "time", "time 0 .. 10"},
-        {JOB_TRAIN, "data", "data from System { ... }' or 'data \"file.csv\""},
-        {JOB_ACTION, "from", "from 0: q = 0"}, {JOB_ACTION, "to", "to 1: q = 1"},
-        {JOB_INFER, "observe", "observe \"shape.csv\""},
-    };
-    for (size_t k = 0; k < sizeof required / sizeof required[0]; k++) {
-        int i;
-        if (required[k].job == it->job && find_spec(required[k].name, &i) && !J.seen[i])
-            diag_error(C->d, it->loc, "%s needs '%s' (as in '%s')", J.where, required[k].name,
-                       required[k].example);
+    for (int k = 0; k < J.spec->nspecs; k++) {
+        const SettingSpec *sp = &J.spec->specs[k];
+        if (sp->required && !J.seen[k])
+            diag_error(C->d, it->loc, "%s needs '%s' (as in '%s')", J.where, sp->name, required_example(sp->name));
     }
 }
 

@@ -190,7 +190,6 @@ static int cmd_run(int argc, char **argv)
         rc = front_load(&F, file, stderr);
         if (rc == 0)
             rc = run_program(&F, &opt);
-        mech_trained_clear();
         front_fini(&F);
     }
     free(opt.sets);

@@ -257,29 +257,21 @@ static void load_weights(Tr *T, NetLayers *N, const Expr *wfile)
     weights_free(w, n);
 }
 
-/* Weights trained earlier in this run, by tensor name ("f.W1"): they
- * replace the initial ones (and a weights file's) of every later build. */
-typedef struct Trained {
-    char *name;
-    int rows, cols;
-    double *data;
-    struct Trained *next;
-} Trained;
-static Trained *trained;
-
-void mech_trained_set(const char *name, int rows, int cols, const double *data)
+void mech_trained_set(MechTrained **list, const Item *sys, const char *name, int rows, int cols,
+                      const double *data)
 {
-    Trained *t = trained;
-    while (t && strcmp(t->name, name) != 0)
+    MechTrained *t = *list;
+    while (t && !(t->sys == sys && strcmp(t->name, name) == 0))
         t = t->next;
     if (!t) {
         t = mem_xalloc(sizeof *t);
         size_t len = strlen(name) + 1;
+        t->sys = sys;
         t->name = mem_xalloc(len);
         memcpy(t->name, name, len);
         t->data = NULL;
-        t->next = trained;
-        trained = t;
+        t->next = *list;
+        *list = t;
     } else if (t->rows * t->cols != rows * cols) {
         mem_free(t->data);
         t->data = NULL;
@@ -291,23 +283,34 @@ void mech_trained_set(const char *name, int rows, int cols, const double *data)
     memcpy(t->data, data, (size_t)rows * (size_t)cols * sizeof *t->data);
 }
 
-void mech_trained_clear(void)
+void mech_trained_free(MechTrained *list)
 {
-    while (trained) {
-        Trained *next = trained->next;
-        mem_free(trained->name);
-        mem_free(trained->data);
-        mem_free(trained);
-        trained = next;
+    while (list) {
+        MechTrained *next = list->next;
+        mem_free(list->name);
+        mem_free(list->data);
+        mem_free(list);
+        list = next;
     }
 }
 
-static void use_trained(Sym *S, int tensor)
+/* Weights trained earlier in the run for this system's tensor replace its
+ * initial ones (and a weights file's).  A trained tensor of another shape
+ * is an error, never skipped. */
+static void use_trained(Tr *T, const Stmt *decl, int tensor)
 {
-    SymTensor *st = &S->tensors[tensor];
-    for (const Trained *t = trained; t; t = t->next)
-        if (strcmp(t->name, st->name) == 0 && t->rows == st->rows && t->cols == st->cols)
-            memcpy(st->data, t->data, (size_t)t->rows * (size_t)t->cols * sizeof *t->data);
+    SymTensor *st = &T->S->tensors[tensor];
+    for (const MechTrained *t = T->m->trained; t; t = t->next) {
+        if (t->sys != T->m->sys || strcmp(t->name, st->name) != 0)
+            continue;
+        if (t->rows != st->rows || t->cols != st->cols) {
+            diag_error(T->d, decl->loc, "'%s' was trained as %d x %d earlier in this run but is %d x %d here",
+                       st->name, t->rows, t->cols, st->rows, st->cols);
+            T->errors++;
+            return;
+        }
+        memcpy(st->data, t->data, (size_t)t->rows * (size_t)t->cols * sizeof *t->data);
+    }
 }
 
 /* Build the tensors of an mlp net (checked) and initialise them.
@@ -372,8 +375,8 @@ static NetLayers *net_layers(Tr *T, const Stmt *decl)
     if (wfile)
         load_weights(T, N, wfile);
     for (int l = 0; l < N->nlayers; l++) {
-        use_trained(S, N->w[l]);
-        use_trained(S, N->b[l]);
+        use_trained(T, decl, N->w[l]);
+        use_trained(T, decl, N->b[l]);
     }
     return N;
 }
@@ -583,7 +586,13 @@ static void closed_form(Mech *m)
 
 int mech_build(Mech *m, Sym *S, Diag *d, const Item *sys, int flags)
 {
+    return mech_build_trained(m, S, d, sys, flags, NULL);
+}
+
+int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, const MechTrained *trained)
+{
     memset(m, 0, sizeof *m);
+    m->trained = trained;
     m->S = S;
     m->sys = sys;
     Tr T = {S, d, m, NULL, 0, 0, NULL, 0, (flags & MECH_NETS) != 0, 0};

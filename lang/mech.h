@@ -48,15 +48,26 @@ typedef struct Mech {
     void *nets;         /* the nets built so far (mech.c) */
     int nnets, allow_nets;
     int io_errors;      /* a weights file could not be read: exit status 4 */
+    const struct MechTrained *trained; /* weights trained earlier in the run, or NULL */
 } Mech;
 
 enum { MECH_NETS = 1 }; /* mech_build flags: translate net calls (else refuse them) */
 
-/* Trained weights of a tensor ("f.W1"), copied: every later mech_build
- * of a system with that net starts from them (train's results for the
- * later jobs of a run).  mech_trained_clear forgets them all. */
-void mech_trained_set(const char *name, int rows, int cols, const double *data);
-void mech_trained_clear(void);
+/* Weights trained by a job of the run, for the later jobs: a system's
+ * tensor ("f.W1") by the system's item and the tensor's name.  The list
+ * belongs to the run (lang/run.c), not to the process. */
+typedef struct MechTrained {
+    const Item *sys;
+    char *name;
+    int rows, cols;
+    double *data;
+    struct MechTrained *next;
+} MechTrained;
+
+/* Record (a copy of) a trained tensor of sys in *list. */
+void mech_trained_set(MechTrained **list, const Item *sys, const char *name, int rows, int cols,
+                      const double *data);
+void mech_trained_free(MechTrained *list);
 /* The value of a checked constant expression. */
 double mech_const_value(const Expr *e);
 
@@ -64,6 +75,8 @@ double mech_const_value(const Expr *e);
  * on success; otherwise the errors (constructs the symbolic core cannot
  * derive yet) are in `d`. */
 int mech_build(Mech *m, Sym *S, Diag *d, const Item *sys, int flags);
+/* The same, starting sys's nets from the tensors of sys in trained. */
+int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, const MechTrained *trained);
 
 /* An expression of the system (a job's record): coordinates, velocities,
  * accelerations q'', parameters, lets, t.  Returns 0 after reporting an

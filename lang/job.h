@@ -1,0 +1,74 @@
+/*
+ * lang/job.h — what the job drivers share (lang/job_*.c): the run's state
+ * between jobs, settings already folded by the checker (lang/settings.h),
+ * parameter overrides, random draws of initial states, output paths and
+ * the one-line summary each job ends with.
+ *
+ * A driver turns one checked job into the runtime's plain description of
+ * it (runtime/simulate.h, runtime/train.h, ...) and runs it; it returns the
+ * exit status (0, 1, 2, 3 or 4), with its messages on stderr.
+ */
+#ifndef LAG_JOB_H
+#define LAG_JOB_H
+
+#include "lang/mech.h"
+#include "lang/run.h"
+#include "lang/settings.h"
+#include "runtime/ir.h"
+#include "runtime/train.h"
+
+/* A parameter override from the command line: --set SYS.param=value
+ * (validated against the program before any job runs). */
+typedef struct ParamSet {
+    const Item *sys;
+    const char *param;
+    double value;
+} ParamSet;
+
+/* What one `lag run` keeps from job to job. */
+typedef struct RunState {
+    MechTrained *trained; /* weights trained by earlier jobs */
+    ParamSet *sets;
+    int nsets;
+} RunState;
+
+/* One job being run. */
+typedef struct Job {
+    Front *F;
+    const RunOptions *opt;
+    RunState *run;
+    const Item *item;   /* the job */
+    const Item *target; /* its first system or problem */
+    const char *where;  /* "file:line" of the job, for runtime messages */
+} Job;
+
+int job_simulate(Job *J);
+int job_train(Job *J);
+
+/* The system or problem called name. */
+const Item *job_find_system(Front *F, const char *name);
+/* "file:line" of an item. */
+const char *job_where(Front *F, const Item *it);
+/* A job that cannot run yet: message, exit status 2. */
+int job_not_yet(const Job *J, const char *what);
+
+/* The parameter values for program p of system sys: the defaults, then
+ * the settings' `param p = v` (settings: a job's or a data block's), then
+ * --set SYS.p=value.  In the arena of S. */
+double *job_params(const Job *J, Sym *S, const Setting *settings, const IrProgram *p, const Item *sys);
+
+/* The distribution of each of the 2n state components of m from an `init`
+ * setting (or NULL): constants, uniform(a, b), normal(m, s); components not
+ * named are 0. */
+void job_init_draws(const Setting *init, const Mech *m, TrainDraw *d);
+/* count states of m components drawn from d, from a Mersenne Twister
+ * seeded with seed: the one place initial states are drawn. */
+void job_draw_states(const TrainDraw *d, int m, unsigned long seed, int count, double *y);
+
+/* An output file's path under -o DIR (mem_free it), or NULL for NULL. */
+char *job_output(const Job *J, const Setting *s);
+
+/* The line a job ends with on stderr (unless --quiet): "lag: JOB SYS: ...". */
+void job_summary(const Job *J, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,244 @@
+/*
+ * lang/job_simulate.c — the simulate driver: derive the system's equations
+ * (lang/mech), lower what the method needs (lang/lower), draw the initial
+ * states and hand a SimJob to the runtime (runtime/simulate.h,
+ * runtime/variational.h).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "lang/job.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "lang/lower.h"
+#include "runtime/io.h"
+#include "runtime/mem.h"
+#include "runtime/native.h"
+#include "runtime/simulate.h"
+#include "runtime/variational.h"
+
+/* The line the job ends with: what it wrote, its rows, the energy drift. */
+static void summarize(const Job *J, const SimJob *sj, const SimResult *res)
+{
+    long nout = (long)floor((sj->t1 - sj->t0) / sj->every + 1e-9);
+    long rows = nout + 1 + (sj->t0 + (double)nout * sj->every < sj->t1 - 1e-12 * fabs(sj->t1));
+    char drift[96] = "";
+    if (res->has_energy)
+        snprintf(drift, sizeof drift, ", energy drift %.2g%s", res->max_rel_drift,
+                 fabs(res->e0) < 1e-8 ? " (absolute)" : "");
+    char traj[48] = "";
+    if (sj->samples > 1)
+        snprintf(traj, sizeof traj, " x %d trajectories", sj->samples);
+    char wrote[64] = "";
+    if (!sj->output && !sj->plot)
+        snprintf(wrote, sizeof wrote, " (no output file)");
+    job_summary(J, "%s%s%s%s%s%ld rows%s%s, %s to t = %g%s", sj->output ? "wrote " : "",
+                sj->output ? sj->output : "", sj->output && sj->plot ? " and " : sj->plot ? "wrote " : "",
+                sj->plot ? sj->plot : "", sj->output || sj->plot ? ": " : "", rows, traj, drift, sj->method,
+                res->t, wrote);
+}
+
+int job_simulate(Job *J)
+{
+    Front *F = J->F;
+    const Item *job = J->item, *sys = J->target;
+    const RunOptions *opt = J->opt;
+    const Setting *set = job->settings;
+    double nsamples = settings_num(set, JOB_SIMULATE, "samples");
+    /* sizes a run could never finish or hold: refused before anything starts */
+    const Setting *time = settings_get(set, "time"), *every_s = settings_get(set, "every");
+    double t0 = time->v1, t1 = time->v2, span = t1 - t0;
+    double every = every_s ? every_s->v1 : span / 1000;
+    double rows = every_s ? span / every + 1 : 1001;
+    if (nsamples > 1e7 || rows > 1e9 || rows * nsamples > 1e10) {
+        diag_error(&F->diag, job->loc,
+                   "%.3g trajectories of %.3g output rows is more than a run can hold (at most "
+                   "1e7 trajectories, 1e9 rows, 1e10 in all): raise 'every' or lower 'samples'",
+                   nsamples, rows);
+        diag_flush(&F->diag);
+        return 1;
+    }
+    int samples = (int)nsamples;
+    const char *method = settings_word(set, JOB_SIMULATE, "method");
+    int variational = strcmp(method, "variational") == 0;
+
+    Sym *S = sym_new(F->arena);
+    Mech m;
+    if (mech_build_trained(&m, S, &F->diag, sys, MECH_NETS, J->run->trained) != 0) {
+        diag_flush(&F->diag);
+        sym_free(S);
+        return m.io_errors ? 4 : 1;
+    }
+    int n = m.n, rc = 0;
+    /* a learned system's right-hand side as a tape: the same values, and
+     * each layer's sigmoid computed once for all derivative orders */
+    IrProgram *rhs = m.learned ? lower_rhs_tape(&m) : lower_rhs(&m);
+    IrProgram *energy = NULL, *jac = NULL, *del = NULL, *record = NULL;
+    /* record columns, from every 'record' setting, in order */
+    int nrec = 0;
+    for (const Setting *s = job->settings; s; s = s->next)
+        if (s->form == SET_ASSIGNS && strcmp(s->head.name, "record") == 0)
+            for (const Assign *a = s->assigns; a; a = a->next)
+                nrec++;
+    if (nrec) {
+        SymId *roots = arena_alloc(S->arena, (size_t)nrec * sizeof *roots);
+        const char **names = arena_alloc(S->arena, (size_t)nrec * sizeof *names);
+        int k = 0;
+        for (const Setting *s = job->settings; s; s = s->next)
+            if (s->form == SET_ASSIGNS && strcmp(s->head.name, "record") == 0)
+                for (const Assign *a = s->assigns; a; a = a->next) {
+                    names[k] = a->name.name;
+                    roots[k] = mech_expr(&m, &F->diag, a->value);
+                    if (!roots[k++])
+                        rc = 1;
+                }
+        if (rc) {
+            diag_flush(&F->diag);
+            goto done;
+        }
+        record = lower_exprs(&m, arena_printf(S->arena, "%s.record", sys->name.name), roots, names, nrec);
+    }
+    if (!m.given_accel) {
+        const char *ename = "E";
+        energy = lower_exprs(&m, arena_printf(S->arena, "%s.energy", sys->name.name), &m.E, &ename, 1);
+    }
+    if (variational) {
+        /* at (q, q', t): L_q, p, L_qq, L_qq', M, and the generalized force
+         * Q - dD/dq' with its derivatives (Lagrange-d'Alembert) */
+        int nd = 3 * n + 5 * n * n, k = 0;
+        SymId *roots = arena_alloc(S->arena, (size_t)nd * sizeof *roots);
+        const char **names = arena_alloc(S->arena, (size_t)nd * sizeof *names);
+        SymId *Q = arena_alloc(S->arena, (size_t)n * sizeof *Q);
+        for (int i = 0; i < n; i++)
+            Q[i] = sym_sub(S, m.Q[i], sym_diff(S, m.D, m.v[i]));
+        for (int i = 0; i < n; i++) {
+            names[k] = arena_printf(S->arena, "L_%s", m.names[i]);
+            roots[k++] = sym_diff(S, m.L, m.q[i]);
+        }
+        for (int i = 0; i < n; i++) {
+            names[k] = arena_printf(S->arena, "p_%s", m.names[i]);
+            roots[k++] = m.p[i];
+        }
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                names[k] = arena_printf(S->arena, "Lqq_%d_%d", i + 1, j + 1);
+                roots[k++] = sym_diff(S, roots[i], m.q[j]);
+            }
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                names[k] = arena_printf(S->arena, "Lqv_%d_%d", i + 1, j + 1);
+                roots[k++] = sym_diff(S, roots[i], m.v[j]);
+            }
+        for (int i = 0; i < n * n; i++) {
+            names[k] = arena_printf(S->arena, "M_%d_%d", i / n + 1, i % n + 1);
+            roots[k++] = m.M[i];
+        }
+        for (int i = 0; i < n; i++) {
+            names[k] = arena_printf(S->arena, "Q_%s", m.names[i]);
+            roots[k++] = Q[i];
+        }
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                names[k] = arena_printf(S->arena, "Qq_%d_%d", i + 1, j + 1);
+                roots[k++] = sym_diff(S, Q[i], m.q[j]);
+            }
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                names[k] = arena_printf(S->arena, "Qv_%d_%d", i + 1, j + 1);
+                roots[k++] = sym_diff(S, Q[i], m.v[j]);
+            }
+        del = lower_exprs(&m, arena_printf(S->arena, "%s.del", sys->name.name), roots, names, nd);
+    }
+    int implicit = 0;
+    sim_method_known(method, &implicit);
+    int jac_uses_accel = 0;
+    if (implicit && m.accel != MECH_ACCEL_SYMBOLIC) {
+        /* no closed form: da/dx = M^-1 (df/dx - (dM/dx) a), exact */
+        jac = lower_jacobian_solve(&m);
+        jac_uses_accel = 1;
+    } else if (implicit) {
+        /* d(accel_i)/d(q, q') and d(accel_i)/dt, exact */
+        int nj = n * 2 * n + n;
+        SymId *roots = arena_alloc(S->arena, (size_t)nj * sizeof *roots);
+        const char **names = arena_alloc(S->arena, (size_t)nj * sizeof *names);
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < 2 * n; j++) {
+                roots[i * 2 * n + j] = sym_diff(S, m.acc[i], j < n ? m.q[j] : m.v[j - n]);
+                names[i * 2 * n + j] = arena_printf(S->arena, "d%d_%d", i, j);
+            }
+            roots[2 * n * n + i] = sym_diff(S, m.acc[i], m.t);
+            names[2 * n * n + i] = arena_printf(S->arena, "dt%d", i);
+        }
+        jac = lower_exprs(&m, arena_printf(S->arena, "%s.jacobian", sys->name.name), roots, names, nj);
+    }
+
+    if (opt->native) {
+        /* compile what the job runs; where that fails, the VM interprets */
+        IrProgram *progs[5] = {rhs, energy, jac, del, record};
+        for (int i = 0; i < 5; i++) {
+            char err[512];
+            if (progs[i] && native_attach(progs[i], err, sizeof err) != 0) {
+                fprintf(stderr, "lag: warning: --native: %s; interpreting instead\n", err);
+                break;
+            }
+        }
+    }
+
+    /* Settings (checked: constants with values). */
+    double *y0 = arena_alloc(S->arena, (size_t)samples * (size_t)(2 * n) * sizeof *y0);
+    const char **columns = arena_alloc(S->arena, (size_t)(2 * n) * sizeof *columns);
+    for (int i = 0; i < n; i++) {
+        columns[i] = m.names[i];
+        columns[n + i] = S->vars[m.v[i]].name;
+    }
+    /* initial states: constants, or draws from uniform(a, b) / normal(m, s)
+     * for each trajectory, reproducible from the seed */
+    TrainDraw *draws = arena_alloc(S->arena, (size_t)(2 * n) * sizeof *draws);
+    job_init_draws(settings_get(set, "init"), &m, draws);
+    job_draw_states(draws, 2 * n, (unsigned long)settings_num(set, JOB_SIMULATE, "seed"), samples, y0);
+    double *params = job_params(J, S, set, rhs, sys);
+    char *outpath = job_output(J, settings_get(set, "output"));
+    char *plotpath = job_output(J, settings_get(set, "plot"));
+    SimJob sj = {
+        .system = sys->name.name,
+        .rhs = rhs,
+        .jac = jac,
+        .jac_uses_accel = jac_uses_accel,
+        .energy_conserved = m.energy_conserved,
+        .energy = energy,
+        .n = n,
+        .columns = columns,
+        .samples = samples,
+        .y0 = y0,
+        .params = params,
+        .t0 = t0,
+        .t1 = t1,
+        .every = every,
+        .method = method,
+        .tol = settings_num(set, JOB_SIMULATE, "tol"),
+        .output = outpath,
+        .plot = plotpath,
+        .record = record,
+        .started = opt->started,
+    };
+    SimResult res;
+    res.y = arena_alloc(S->arena, (size_t)samples * (size_t)(2 * n) * sizeof *res.y);
+    rc = variational ? var_run(&sj, del, &res) : sim_run(&sj, &res);
+    if (opt->json)
+        sim_json(stdout, &sj, &res);
+    if (rc != 0)
+        fprintf(stderr, "lag: %s: simulate %s: %s\n", J->where, sys->name.name, res.message);
+    else
+        summarize(J, &sj, &res);
+    mem_free(outpath);
+    mem_free(plotpath);
+done:
+    ir_free(rhs);
+    ir_free(energy);
+    ir_free(jac);
+    ir_free(del);
+    ir_free(record);
+    sym_free(S);
+    return rc;
+}
+

@@ -1,0 +1,420 @@
+/*
+ * lang/job_train.c — the train driver: derive the learned system's
+ * equations, lower its right-hand side as a tape, gather the data (a CSV
+ * file, states drawn from a reference system, or states along its
+ * trajectories) and hand a TrainJob to the runtime (runtime/train.h).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "lang/job.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gsl/gsl_rng.h>
+
+#include "lang/lower.h"
+#include "runtime/io.h"
+#include "runtime/mem.h"
+#include "runtime/simulate.h"
+#include "runtime/vm.h"
+
+/* States along trajectories, as a simulate job's rows arrive. */
+typedef struct Rows {
+    double *y, *t; /* states (n x width) and their times */
+    size_t n, cap, width;
+} Rows;
+
+static void collect_rows(void *ctx, double t, const double *y, int samples)
+{
+    Rows *r = ctx;
+    size_t need = r->n + (size_t)samples;
+    if (need > r->cap) {
+        r->cap = need > 2 * r->cap ? need : 2 * r->cap;
+        r->y = mem_xrealloc(r->y, r->cap * r->width * sizeof *r->y);
+        r->t = mem_xrealloc(r->t, r->cap * sizeof *r->t);
+    }
+    memcpy(r->y + r->n * r->width, y, (size_t)samples * r->width * sizeof *y);
+    for (size_t i = r->n; i < need; i++)
+        r->t[i] = t;
+    r->n = need;
+}
+
+/* A setting list in a canonical form: names and folded values, without
+ * the settings that do not change what is computed (file names, the
+ * checkpoint interval).  Comments and layout do not enter. */
+static void describe_settings(FILE *out, const Setting *list)
+{
+    static const char *const skip[] = {"save", "checkpoint", "plot", "output"};
+    for (const Setting *s = list; s; s = s->next) {
+        int skipped = s->form == SET_CONT;
+        for (size_t k = 0; k < sizeof skip / sizeof skip[0]; k++)
+            skipped |= strcmp(s->head.name, skip[k]) == 0;
+        if (skipped)
+            continue;
+        fprintf(out, "%s[%d]", s->head.name, (int)s->form);
+        if (s->form == SET_EXPR && s->e1->kind == EX_STR)
+            fprintf(out, " \"%s\"", s->e1->str);
+        else if (s->form == SET_EXPR && s->e1->kind == EX_NAME)
+            fprintf(out, " %s", s->e1->id.name);
+        else if (s->form == SET_WORD)
+            fprintf(out, " %s %s", s->word.name, s->e1->kind == EX_NAME ? s->e1->id.name : "");
+        if (s->form == SET_EXPR || s->form == SET_RANGE || s->form == SET_AT || s->form == SET_WORD)
+            fprintf(out, " %.17g %.17g", s->v1, s->v2);
+        for (const Assign *a = s->assigns; a; a = a->next)
+            fprintf(out, " %s%.*s=%d:%.17g,%.17g,%.17g", a->name.name, a->name.primes, "''", a->draw, a->v,
+                    a->p1, a->p2);
+        if (s->form == SET_BLOCK) {
+            fprintf(out, " %s %s {", s->word.name, s->target.name);
+            describe_settings(out, s->sub);
+            fputs("}", out);
+        }
+        fputs(";", out);
+    }
+}
+
+/* What the checkpoint's signature hashes beyond the numbers of the
+ * TrainJob (runtime/train.c): the job's settings as checked, and the
+ * lowered programs of the model and of the data's system, which carry the
+ * model's structure and the parameters' names. */
+static char *describe(const Setting *settings, const IrProgram *model, const IrProgram *source)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    if (!out)
+        mem_xalloc((size_t)-1); /* out of memory */
+    describe_settings(out, settings);
+    fputs("\nmodel\n", out);
+    ir_print(out, model);
+    if (source) {
+        fputs("\nsource\n", out);
+        ir_print(out, source);
+    }
+    if (fclose(out) != 0 || !text)
+        mem_xalloc((size_t)-1);
+    return text;
+}
+
+/* `output`: the learning curve as CSV, one row per point of the result's
+ * curve (about 100), the validation columns only with a validation set. */
+static int write_curve(const Job *J, const char *path, const TrainResult *res)
+{
+    static const char *const columns[] = {"step", "seconds", "train_loss", "val_loss", "val_rel_rms"};
+    int ncols = isnan(res->val_loss) ? 3 : 5;
+    char err[1024];
+    CsvWriter *w = csv_open(path, columns, ncols, err, sizeof err);
+    int ok = w != NULL;
+    for (int i = 0; ok && i < res->ncurve; i++)
+        ok = csv_row(w, res->curve[i], err, sizeof err) == 0;
+    if (w && csv_close(w, ok, err, sizeof err) != 0)
+        ok = 0;
+    if (!ok) {
+        fprintf(stderr, "lag: %s: train %s: %s\n", J->where, J->target->name.name, err);
+        return 4;
+    }
+    return 0;
+}
+
+int job_train(Job *J)
+{
+    Front *F = J->F;
+    const Item *job = J->item, *sys = J->target;
+    const RunOptions *opt = J->opt;
+    const Setting *set = job->settings;
+    const Setting *loss_s = settings_get(set, "loss"), *data_s = settings_get(set, "data");
+    if (loss_s && loss_s->form == SET_EXPR && strcmp(loss_s->e1->id.name, "action") == 0)
+        return job_not_yet(J, "'loss action'");
+    const Setting *dmethod = data_s->form == SET_BLOCK ? settings_get(data_s->sub, "method") : NULL;
+    int dimplicit = 0;
+    if (dmethod && (strcmp(dmethod->e1->id.name, "variational") == 0 ||
+                    (sim_method_known(dmethod->e1->id.name, &dimplicit) && dimplicit)))
+        return job_not_yet(J, "data along trajectories with a variational or implicit method (use an "
+                               "explicit one, e.g. 'method rk8pd', in 'data from')");
+    const Setting *batch_s = settings_get(set, "batch");
+    if (batch_s && batch_s->v1 > 1e6) {
+        diag_error(&F->diag, batch_s->e1->loc, "a batch of %.3g samples is more than a step can hold (at most 1e6)",
+                   batch_s->v1);
+        diag_flush(&F->diag);
+        return 1;
+    }
+    Sym *S = sym_new(F->arena);
+    Mech m;
+    if (mech_build_trained(&m, S, &F->diag, sys, MECH_NETS, J->run->trained) != 0) {
+        diag_flush(&F->diag);
+        sym_free(S);
+        return m.io_errors ? 4 : 1;
+    }
+    const int n = m.n, n2 = 2 * n;
+    int rc = 0;
+    if (m.explicit_time)
+        diag_warning(&F->diag, sys->loc, "'%s' depends on t explicitly; training evaluates it at t = 0",
+                     sys->name.name);
+    IrProgram *model = lower_rhs_tape(&m), *source = NULL;
+    Sym *DS = NULL;
+    CsvTable csv = {0};
+    double *states = NULL, *targets = NULL;
+    char *save = NULL, *ckpt = NULL, *plotpath = NULL, *curve = NULL, *desc = NULL;
+    TrainDraw *draws = arena_alloc(S->arena, (size_t)(n2 + 1) * sizeof *draws);
+    const char **columns = arena_alloc(S->arena, (size_t)(n2 + 1) * sizeof *columns);
+    for (int i = 0; i < n; i++) {
+        columns[i] = m.names[i];
+        columns[n + i] = S->vars[m.v[i]].name;
+    }
+    TrainJob tj = {
+        .job = sys->name.name,
+        .model = model,
+        .params = job_params(J, S, set, model, sys),
+        .n = n,
+        .columns = columns,
+        .l1 = !(loss_s && loss_s->form == SET_WORD && strcmp(loss_s->e1->id.name, "mse") == 0),
+        .steps = (int)settings_num(set, JOB_TRAIN, "steps"),
+        .batch = (int)settings_num(set, JOB_TRAIN, "batch"),
+        .lr = settings_num(set, JOB_TRAIN, "lr"),
+        .warmup = settings_num(set, JOB_TRAIN, "warmup"),
+        .clip = settings_num(set, JOB_TRAIN, "clip"),
+        .weight_decay = settings_num(set, JOB_TRAIN, "weight_decay"),
+        .cosine = strcmp(settings_word(set, JOB_TRAIN, "schedule"), "cosine") == 0,
+        .seed = (unsigned long)settings_num(set, JOB_TRAIN, "seed"),
+    };
+    /* every weight of the system's nets, in the order they were made */
+    tj.ntensors = S->ntensors;
+    tj.tensors = arena_alloc(S->arena, (size_t)(S->ntensors + 1) * sizeof *tj.tensors);
+    for (int k = 0; k < S->ntensors; k++)
+        tj.tensors[k] = (TrainTensor){S->tensors[k].name, S->tensors[k].rows, S->tensors[k].cols, S->tensors[k].data};
+
+    if (data_s->form == SET_EXPR) {
+        /* data "file.csv": columns q, q', q'' by the model's names */
+        const char *path = data_s->e1->str;
+        char err[1024];
+        int io_error;
+        if (csv_read(diag_beside(&F->diag, S->arena, path, data_s->e1->loc), &csv, &io_error, err, sizeof err) != 0) {
+            diag_error(&F->diag, data_s->e1->loc, "%s", err);
+            diag_flush(&F->diag);
+            rc = io_error ? 4 : 1;
+            goto done;
+        }
+        int *col = arena_alloc(S->arena, (size_t)(3 * n) * sizeof *col), missing = 0;
+        for (int j = 0; j < 3 * n; j++) {
+            const char *name = j < n2 ? columns[j] : arena_printf(S->arena, "%s''", m.names[j - n2]);
+            col[j] = csv_column(&csv, name);
+            if (col[j] < 0) {
+                diag_error(&F->diag, data_s->e1->loc, "'%s' has no column '%s' (training data needs a column for "
+                           "each coordinate q of %s: q, q', q'')", path, name, sys->name.name);
+                missing = 1;
+            }
+        }
+        if (!missing && csv.nrows < 2) {
+            diag_error(&F->diag, data_s->e1->loc, "'%s' has %ld data rows: too few to train on", path, csv.nrows);
+            missing = 1;
+        }
+        if (missing) {
+            diag_flush(&F->diag);
+            rc = 1;
+            goto done;
+        }
+        states = mem_xalloc((size_t)csv.nrows * (size_t)n2 * sizeof *states);
+        targets = mem_xalloc((size_t)csv.nrows * (size_t)n * sizeof *targets);
+        for (long r = 0; r < csv.nrows; r++)
+            for (int j = 0; j < 3 * n; j++) {
+                double x = csv.data[(size_t)r * (size_t)csv.ncols + (size_t)col[j]];
+                if (j < n2)
+                    states[(size_t)r * (size_t)n2 + (size_t)j] = x;
+                else
+                    targets[(size_t)r * (size_t)n + (size_t)(j - n2)] = x;
+            }
+        tj.nfixed = (int)csv.nrows;
+        tj.states = states;
+        tj.targets = targets;
+    } else {
+        /* data from System { ... }: the reference system's accelerations */
+        const Item *dsys = job_find_system(F, data_s->target.name);
+        DS = sym_new(F->arena);
+        Mech dm;
+        if (mech_build_trained(&dm, DS, &F->diag, dsys, MECH_NETS, J->run->trained) != 0) {
+            diag_flush(&F->diag);
+            rc = dm.io_errors ? 4 : 1;
+            goto done;
+        }
+        int same = dm.n == n;
+        for (int i = 0; i < n && same; i++)
+            same = strcmp(dm.names[i], m.names[i]) == 0;
+        if (!same) {
+            diag_error(&F->diag, data_s->target.loc, "the data system '%s' and the model '%s' must have the same "
+                       "coordinates, in the same order", dsys->name.name, sys->name.name);
+            diag_flush(&F->diag);
+            rc = 1;
+            goto done;
+        }
+        source = lower_rhs(&dm);
+        tj.source = source;
+        tj.source_params = job_params(J, DS, data_s->sub, source, dsys);
+        const Setting *dset = data_s->sub;
+        const Setting *samples = settings_get(dset, "samples"), *seed = settings_get(dset, "seed"),
+                      *time = settings_get(dset, "time"), *every = settings_get(dset, "every");
+        unsigned long dseed = seed ? (unsigned long)seed->v1 : tj.seed;
+        job_init_draws(settings_get(dset, "init"), &m, draws);
+        tj.draw = draws;
+        if (time) {
+            /* states along trajectories: `samples` of them (default 1) from
+             * initial states drawn from `init`, every `every` */
+            double t0 = time->v1, t1 = time->v2;
+            double dt = every ? every->v1 : (t1 - t0) / 100;
+            double ntraj = samples ? samples->v1 : 1, rows = (t1 - t0) / dt + 1;
+            if (ntraj * rows > 1e8) {
+                diag_error(&F->diag, time->loc, "%.3g trajectories of %.3g rows is more than a run can hold "
+                           "(at most 1e8 states): raise 'every' or lower 'samples'", ntraj, rows);
+                diag_flush(&F->diag);
+                rc = 1;
+                goto done;
+            }
+            int nt = (int)ntraj;
+            double *y0 = mem_xalloc((size_t)nt * (size_t)n2 * sizeof *y0), *yend = mem_xalloc((size_t)nt * (size_t)n2 * sizeof *yend);
+            job_draw_states(draws, n2, dseed, nt, y0);
+            Rows got = {NULL, NULL, 0, 0, (size_t)n2};
+            SimJob sj = {
+                .system = dsys->name.name,
+                .rhs = source,
+                .n = n,
+                .columns = columns,
+                .samples = nt,
+                .y0 = y0,
+                .params = tj.source_params,
+                .t0 = t0,
+                .t1 = t1,
+                .every = dt,
+                .method = settings_word(dset, SETTINGS_DATA, "method"),
+                .tol = settings_num(dset, SETTINGS_DATA, "tol"),
+                .started = opt->started,
+                .on_row = collect_rows,
+                .on_row_ctx = &got,
+            };
+            SimResult sres;
+            sres.y = yend;
+            int src = sim_run(&sj, &sres);
+            mem_free(y0);
+            mem_free(yend);
+            if (src != 0) {
+                fprintf(stderr, "lag: %s: train %s: generating the data: %s\n", J->where, sys->name.name,
+                        sres.message);
+                mem_free(got.y);
+                mem_free(got.t);
+                rc = src;
+                goto done;
+            }
+            /* the accelerations at every state kept, at its own time
+             * (states where M is singular are left out) */
+            states = got.y;
+            targets = mem_xalloc((got.n + 1) * (size_t)n * sizeof *targets);
+            const IrProgram *sp = source;
+            Vm *vm = vm_alloc(&sp, 1, 1);
+            size_t kept = 0;
+            for (size_t r = 0; r < got.n; r++) {
+                double *a = targets + kept * (size_t)n, *y = states + r * (size_t)n2;
+                if (vm_run(vm, source, 1, y, n2, got.t[r], tj.source_params, a, n) != VM_OK)
+                    continue;
+                int fin = 1;
+                for (int i = 0; i < n; i++)
+                    fin &= isfinite(a[i]) != 0;
+                if (!fin)
+                    continue;
+                memmove(states + kept * (size_t)n2, y, (size_t)n2 * sizeof *y);
+                kept++;
+            }
+            vm_free(vm);
+            mem_free(got.t);
+            tj.nfixed = (int)kept;
+            tj.states = states;
+            tj.targets = targets;
+        } else if (samples) {
+            /* a fixed set drawn once */
+            double ns = samples->v1;
+            if (ns > 1e8) {
+                diag_error(&F->diag, samples->loc, "%.3g samples is more than a run can hold (at most 1e8)", ns);
+                diag_flush(&F->diag);
+                rc = 1;
+                goto done;
+            }
+            tj.nfixed = (int)ns;
+            states = mem_xalloc((size_t)tj.nfixed * (size_t)n2 * sizeof *states);
+            targets = mem_xalloc((size_t)tj.nfixed * (size_t)n * sizeof *targets);
+            gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+            if (!rng)
+                mem_xalloc((size_t)-1); /* out of memory: the same exit as every other allocation */
+            gsl_rng_set(rng, dseed);
+            char err[512];
+            int drc = train_draw(&tj, rng, tj.nfixed, states, targets, err, sizeof err);
+            gsl_rng_free(rng);
+            if (drc != 0) {
+                fprintf(stderr, "lag: %s: train %s: %s\n", J->where, sys->name.name, err);
+                rc = 3;
+                goto done;
+            }
+            tj.states = states;
+            tj.targets = targets;
+        }
+    }
+    if (opt->max_steps > 0 && tj.steps > opt->max_steps)
+        tj.steps = opt->max_steps;
+    tj.validate = settings_num(set, JOB_TRAIN, "validate");
+    tj.nvalidate_fresh = tj.nfixed == 0 && tj.validate > 0 ? 8192 : 0;
+    const Setting *save_s = settings_get(set, "save"), *ck = settings_get(set, "checkpoint");
+    tj.save = save = job_output(J, save_s);
+    if (ck) {
+        tj.checkpoint_every = (int)ck->v1;
+        const char *base = save_s ? arena_printf(S->arena, "%s.ckpt", save_s->e1->str)
+                                  : arena_printf(S->arena, "%s.ckpt", sys->name.name);
+        tj.checkpoint = ckpt = io_join(opt->outdir, base);
+    }
+    tj.plot = plotpath = job_output(J, settings_get(set, "plot"));
+    tj.progress = !opt->quiet && (opt->progress || isatty(2));
+
+    curve = job_output(J, settings_get(set, "output"));
+    if (curve) {
+        char err[1024];
+        if (io_check_writable(curve, err, sizeof err) != 0) {
+            fprintf(stderr, "lag: %s: train %s: %s\n", J->where, sys->name.name, err);
+            rc = 4;
+            goto done;
+        }
+    }
+
+    tj.describe = desc = describe(set, model, source);
+    TrainResult res;
+    rc = train_run(&tj, &res);
+    if (rc == 0 && curve)
+        rc = write_curve(J, curve, &res);
+    if (opt->json)
+        train_json(stdout, &tj, &res);
+    if (rc != 0 && res.status != 0)
+        fprintf(stderr, "lag: %s: train %s: %s\n", J->where, sys->name.name, res.message);
+    if (rc == 0) {
+        for (int k = 0; k < tj.ntensors; k++)
+            mech_trained_set(&J->run->trained, sys, tj.tensors[k].name, tj.tensors[k].rows, tj.tensors[k].cols,
+                             tj.tensors[k].data);
+        char val[96] = ", no validation set";
+        if (!isnan(res.val_rel_rms))
+            snprintf(val, sizeof val, ", validation error %.3g %% (relative RMS)", 100 * res.val_rel_rms);
+        job_summary(J, "%d steps%s, loss %.3g%s%s%s%s", res.steps,
+                    res.resumed_from ? " (resumed)" : "", res.train_loss, val, save ? ", saved " : "",
+                    save ? save : "", curve ? arena_printf(S->arena, ", learning curve %s", curve) : "");
+    }
+done:
+    csv_table_free(&csv);
+    mem_free(states);
+    mem_free(targets);
+    mem_free(save);
+    mem_free(ckpt);
+    mem_free(plotpath);
+    mem_free(curve);
+    free(desc); /* open_memstream's buffer */
+    ir_free(model);
+    ir_free(source);
+    if (DS)
+        sym_free(DS);
+    sym_free(S);
+    return rc;
+}
+

@@ -1,0 +1,211 @@
+/*
+ * lang/settings.c — the tables of job settings (see settings.h).
+ */
+#include "lang/settings.h"
+
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+static const char *const steppers[] = {"rk2", "rk4", "rkf45", "rkck", "rk8pd", "msadams", "rk1imp",
+                                       "rk2imp", "rk4imp", "bsimp", "msbdf", "variational"};
+static const char *const optimizers[] = {"adam"};
+static const char *const schedules[] = {"constant", "cosine"};
+
+#define WORDS(w) w, (int)(sizeof w / sizeof w[0])
+#define NONE NULL, 0
+
+/* Rows every job has. */
+#define PARAM_ROW                                                                                  \
+    {"param", SK_PARAMS, NONE, 0, NAN, "—", "override parameters of the target (given any number of times)"}
+#define SEED_ROW(what) {"seed", SK_SEED, NONE, 0, 0, "0", "the seed of " what}
+#define OUTPUT_ROW(what) {"output", SK_FILE, NONE, 0, NAN, "—", what}
+#define PLOT_ROW(what) {"plot", SK_PLOT, NONE, 0, NAN, "—", what}
+#define TOL_ROW(d, text, what) {"tol", SK_POS, NONE, 0, d, text, what}
+
+static const SettingSpec simulate_specs[] = {
+    {"init", SK_INIT, NONE, 0, NAN, "0", "initial coordinates and velocities: constants, or uniform(a, b) / normal(m, s) per trajectory"},
+    {"time", SK_RANGE, NONE, 1, NAN, "—", "the time span a .. b"},
+    {"every", SK_POS, NONE, 0, NAN, "(b − a)/1000", "the output interval"},
+    {"method", SK_WORD, WORDS(steppers), 0, NAN, "rk8pd", "the GSL stepper, or the symplectic variational integrator"},
+    TOL_ROW(1e-8, "1e-8", "the error tolerance per step (absolute and relative)"),
+    {"samples", SK_INT1, NONE, 0, 1, "1", "the number of trajectories (an ensemble)"},
+    OUTPUT_ROW("the CSV file of states, energy and records"),
+    PLOT_ROW("a figure of the coordinates, energy and records against time"),
+    {"record", SK_RECORD, NONE, 0, NAN, "—", "extra output columns: expressions of the system, which may use q'' (given any number of times)"},
+    PARAM_ROW,
+    SEED_ROW("the initial-state draws"),
+};
+
+static const SettingSpec train_specs[] = {
+    {"data", SK_DATA, NONE, 1, NAN, "—", "a CSV file of q, q', q'', or from a reference system (see 'data from')"},
+    {"loss", SK_LOSS, NONE, 0, NAN, "accel l1", "accel l1 / accel mse (over the targets' RMS), or action"},
+    {"optimizer", SK_WORD, WORDS(optimizers), 0, NAN, "adam", "Adam, β = (0.9, 0.999), ε = 1e-8"},
+    {"lr", SK_POS, NONE, 0, 1e-3, "1e-3", "the learning rate"},
+    {"steps", SK_INT1, NONE, 0, 1000, "1000", "optimisation steps"},
+    {"batch", SK_INT1, NONE, 0, 256, "256", "samples per step (at most 1e6)"},
+    {"validate", SK_FRACTION, NONE, 0, 0.1, "0.1", "the fraction of a fixed set held out (fresh data: 8192 states, 0 for none)"},
+    {"save", SK_FILE, NONE, 0, NAN, "—", "the trained weights (.lagw)"},
+    {"checkpoint", SK_CHECKPOINT, NONE, 0, NAN, "—", "every N steps, the state of training to SAVE.ckpt (resumed)"},
+    {"schedule", SK_WORD, WORDS(schedules), 0, NAN, "cosine", "the learning rate after the warm-up: cosine decay to 0, or constant"},
+    {"weight_decay", SK_NONNEG, NONE, 0, 0, "0", "decoupled weight decay (AdamW)"},
+    {"warmup", SK_FRACTION, NONE, 0, 0.05, "0.05", "the fraction of the steps with a linear warm-up"},
+    {"clip", SK_POS, NONE, 0, 1, "1", "the largest gradient norm (all weights together)"},
+    OUTPUT_ROW("the learning curve as CSV: step, seconds, train_loss (and val_loss, val_rel_rms)"),
+    PLOT_ROW("the training and validation loss against the step"),
+    PARAM_ROW,
+    SEED_ROW("every draw, shuffle and split"),
+};
+
+static const SettingSpec data_specs[] = {
+    {"init", SK_INIT, NONE, 0, NAN, "0", "the distributions states are drawn from: constants, uniform(a, b), normal(m, s)"},
+    {"time", SK_RANGE, NONE, 0, NAN, "—", "states along trajectories over a .. b, instead of drawn states"},
+    {"every", SK_POS, NONE, 0, NAN, "(b − a)/100", "the interval between states along a trajectory"},
+    {"method", SK_WORD, WORDS(steppers), 0, NAN, "rk8pd", "the stepper of the trajectories (an explicit one)"},
+    TOL_ROW(1e-8, "1e-8", "the trajectories' error tolerance"),
+    {"samples", SK_INT1, NONE, 0, NAN, "—", "a fixed set of N states (or N trajectories with time); without: fresh states every step"},
+    PARAM_ROW,
+    {"seed", SK_SEED, NONE, 0, NAN, "the job's", "the seed of the data's draws"},
+};
+
+static const SettingSpec compare_specs[] = {
+    {"init", SK_INIT, NONE, 0, NAN, "0", "initial coordinates and velocities"},
+    {"time", SK_RANGE, NONE, 1, NAN, "—", "the time span a .. b"},
+    {"every", SK_POS, NONE, 0, NAN, "(b − a)/1000", "the output interval"},
+    {"method", SK_WORD, WORDS(steppers), 0, NAN, "rk8pd", "the stepper"},
+    TOL_ROW(1e-8, "1e-8", "the error tolerance per step"),
+    {"grid", SK_GRID, NONE, 0, NAN, "—", "axes q = a .. b : n of a grid of states"},
+    OUTPUT_ROW("the CSV file of the comparison"),
+    PLOT_ROW("a figure of the comparison"),
+    PARAM_ROW,
+    SEED_ROW("the initial-state draws"),
+};
+
+#define VARIATIONAL_ROWS(guess)                                                                    \
+    {"points", SK_INT2, NONE, 0, NAN, "—", "the number of nodes of the discretisation"},            \
+    {"guess", SK_GUESS, NONE, 0, NAN, "—", guess},                                                  \
+    {"iterations", SK_INT1, NONE, 0, NAN, "—", "the most Newton iterations"},                       \
+    TOL_ROW(NAN, "—", "the convergence tolerance")
+
+static const SettingSpec solve_specs[] = {
+    VARIATIONAL_ROWS("a starting shape: each field as an expression of the domain variable"),
+    OUTPUT_ROW("the CSV file of the solution"),
+    PLOT_ROW("a figure of the solution"),
+    PARAM_ROW,
+    SEED_ROW("any draws"),
+};
+
+static const SettingSpec action_specs[] = {
+    {"from", SK_AT, NONE, 1, NAN, "—", "the start time and every coordinate there: from T: q = v, ..."},
+    {"to", SK_AT, NONE, 1, NAN, "—", "the end time (after the start) and every coordinate there"},
+    VARIATIONAL_ROWS("a starting path: coordinates as constants"),
+    OUTPUT_ROW("the CSV file of the path"),
+    PLOT_ROW("a figure of the path"),
+    PARAM_ROW,
+    SEED_ROW("any draws"),
+};
+
+static const SettingSpec infer_specs[] = {
+    {"observe", SK_FILE, NONE, 1, NAN, "—", "the CSV file of observations"},
+    {"noise", SK_POS, NONE, 0, NAN, "—", "the observations' standard deviation"},
+    VARIATIONAL_ROWS("starting values of the unknowns"),
+    OUTPUT_ROW("the CSV file of the result"),
+    PLOT_ROW("a figure of the result"),
+    PARAM_ROW,
+    SEED_ROW("any draws"),
+};
+
+#define JOB(name, specs) {name, specs, (int)(sizeof specs / sizeof specs[0])}
+
+static const JobSpec jobs[SETTINGS_KINDS] = {
+    [JOB_SIMULATE] = JOB("simulate", simulate_specs), [JOB_TRAIN] = JOB("train", train_specs),
+    [JOB_COMPARE] = JOB("compare", compare_specs),    [JOB_SOLVE] = JOB("solve", solve_specs),
+    [JOB_ACTION] = JOB("action", action_specs),       [JOB_INFER] = JOB("infer", infer_specs),
+    [SETTINGS_DATA] = JOB("data from", data_specs),
+};
+
+const JobSpec *settings_job(int kind)
+{
+    assert(kind >= 0 && kind < SETTINGS_KINDS);
+    return &jobs[kind];
+}
+
+const SettingSpec *settings_find(const JobSpec *j, const char *name)
+{
+    for (int i = 0; i < j->nspecs; i++)
+        if (strcmp(j->specs[i].name, name) == 0)
+            return &j->specs[i];
+    return NULL;
+}
+
+const char *settings_kind_text(const SettingSpec *sp)
+{
+    switch (sp->kind) {
+    case SK_POS: return "a number > 0";
+    case SK_NONNEG: return "a number ≥ 0";
+    case SK_FRACTION: return "a fraction, 0 ≤ f < 1";
+    case SK_INT1: return "a whole number ≥ 1";
+    case SK_INT2: return "a whole number ≥ 2";
+    case SK_SEED: return "a whole number ≥ 0";
+    case SK_RANGE: return "a .. b, a < b";
+    case SK_FILE: return "\"file\"";
+    case SK_PLOT: return "\"file.svg\", .png or .pdf";
+    case SK_WORD: return "a word";
+    case SK_INIT: return "q = v, q' = v, ...";
+    case SK_PARAMS: return "p = v, ...";
+    case SK_RECORD: return "name = expr, ...";
+    case SK_GUESS: return "y = expr, ...";
+    case SK_GRID: return "q = a .. b : n, ...";
+    case SK_AT: return "T: q = v, ...";
+    case SK_DATA: return "\"file.csv\" or from Sys { ... }";
+    case SK_LOSS: return "accel, accel l1, accel mse or action";
+    case SK_CHECKPOINT: return "every N";
+    }
+    return "";
+}
+
+void settings_print_table(FILE *out, int kind)
+{
+    const JobSpec *j = settings_job(kind);
+    fprintf(out, "| %s | value | default | meaning |\n|---|---|---|---|\n", j->name);
+    for (int i = 0; i < j->nspecs; i++) {
+        const SettingSpec *sp = &j->specs[i];
+        fprintf(out, "| `%s` | ", sp->name);
+        if (sp->kind == SK_WORD)
+            for (int w = 0; w < sp->nwords; w++)
+                fprintf(out, "%s`%s`", w ? " " : "", sp->words[w]);
+        else
+            fputs(settings_kind_text(sp), out);
+        fprintf(out, " | %s | %s%s |\n", sp->required ? "required" : sp->dflt_text, sp->meaning, "");
+    }
+}
+
+/* ---------- folded values ---------- */
+
+const Setting *settings_get(const Setting *list, const char *name)
+{
+    for (const Setting *s = list; s; s = s->next)
+        if (s->form != SET_CONT && strcmp(s->head.name, name) == 0)
+            return s;
+    return NULL;
+}
+
+double settings_num(const Setting *list, int kind, const char *name)
+{
+    const Setting *s = settings_get(list, name);
+    if (s)
+        return s->v1;
+    const SettingSpec *sp = settings_find(settings_job(kind), name);
+    assert(sp && !isnan(sp->dflt));
+    return sp->dflt;
+}
+
+const char *settings_word(const Setting *list, int kind, const char *name)
+{
+    const Setting *s = settings_get(list, name);
+    if (s)
+        return s->e1->id.name;
+    const SettingSpec *sp = settings_find(settings_job(kind), name);
+    assert(sp && sp->kind == SK_WORD);
+    return sp->dflt_text;
+}
