@@ -9,6 +9,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "lang/el.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,11 +38,35 @@ static void line(Mech *m, FILE *out, const char *indent, const char *name, SymId
     fputc('\n', out);
 }
 
+/* A number in the fewest digits that read back as the same double (as the
+ * expressions print theirs). */
+static void print_number(FILE *out, double v)
+{
+    char buf[40];
+    if (v == floor(v) && fabs(v) < 1e15)
+        snprintf(buf, sizeof buf, "%.0f", v);
+    else
+        for (int prec = 1; prec <= 17; prec++) {
+            snprintf(buf, sizeof buf, "%.*g", prec, v);
+            if (strtod(buf, NULL) == v)
+                break;
+        }
+    fputs(buf, out);
+}
+
 static void print_lag(Mech *m, FILE *out)
 {
     int n = m->n;
     char name[300];
     fprintf(out, "# system %s\n", m->sys->name.name);
+    /* the parameters' values first, so the lines evaluate in order without
+     * the .lag file */
+    for (int k = 0; k < m->np; k++) {
+        const SymVar *v = &m->S->vars[m->par[k]];
+        fprintf(out, "%s = ", v->name);
+        print_number(out, v->value);
+        fputc('\n', out);
+    }
     if (m->given_accel) {
         for (int i = 0; i < n; i++) {
             snprintf(name, sizeof name, "accel_%s", m->names[i]);
@@ -279,15 +304,29 @@ static void print_ir(Mech *m, FILE *out)
     }
 }
 
-static int one_system(Front *F, const Item *it, ElFormat format, FILE *out)
+/* --set values of this system replace its defaults (the last one given
+ * wins, as in lag run). */
+static void apply_sets(Mech *m, const ElSet *sets, int nsets)
+{
+    for (int i = 0; i < nsets; i++)
+        if (strcmp(sets[i].system, m->sys->name.name) == 0)
+            for (int k = 0; k < m->np; k++)
+                if (strcmp(m->S->vars[m->par[k]].name, sets[i].param) == 0)
+                    m->S->vars[m->par[k]].value = sets[i].value;
+}
+
+static int one_system(Front *F, const Item *it, ElFormat format, const ElSet *sets, int nsets,
+                      FILE *out)
 {
     Sym *S = sym_new(F->arena);
     Mech m;
-    int rc = 0;
     /* the IR of a learned system is printable; its symbolic equations are not */
-    if (mech_build(&m, S, &F->diag, it, format == EL_IR ? MECH_NETS : 0) != 0)
-        rc = 1;
-    else if (format == EL_IR)
+    if (mech_build(&m, S, &F->diag, it, format == EL_IR ? MECH_NETS : 0) != 0) {
+        sym_free(S);
+        return 1;
+    }
+    apply_sets(&m, sets, nsets);
+    if (format == EL_IR)
         print_ir(&m, out);
     else if (format == EL_LAG)
         print_lag(&m, out);
@@ -298,7 +337,7 @@ static int one_system(Front *F, const Item *it, ElFormat format, FILE *out)
     else
         print_text(&m, out);
     sym_free(S);
-    return rc;
+    return 0;
 }
 
 int ir_run(Front *F, const char *system, FILE *out)
@@ -308,37 +347,125 @@ int ir_run(Front *F, const char *system, FILE *out)
 
 int el_run(Front *F, const char *system, ElFormat format, FILE *out)
 {
-    int rc = 0, found = 0, first = 1;
-    for (int f = 0; f < F->prog.nfiles; f++) {
-        /* without a name: the root file's systems; with one: any file's */
-        if (!system && f > 0)
+    return el_run_sets(F, system, format, NULL, 0, out);
+}
+
+static int has_net(const Item *it)
+{
+    for (const Stmt *s = it->stmts; s; s = s->next)
+        if (s->kind == ST_NET)
+            return 1;
+    return 0;
+}
+
+/* What el_run does with item it of file f: 0 nothing, 1 a comment (a
+ * learned system, when listing everything), 2 its equations. */
+static int selection(const Item *it, int f, const char *system, ElFormat format)
+{
+    /* without a name: the root file's systems; with one: any file's */
+    if (it->kind != IT_SYSTEM || (system ? strcmp(it->name.name, system) != 0 : f > 0 || !it->stmts))
+        return 0;
+    return has_net(it) && !system && format != EL_IR ? 1 : 2;
+}
+
+/* Each --set names a printed system and one of its parameters; the first
+ * that does not is reported (exit 2). */
+static int check_sets(Front *F, const char *system, ElFormat format, const ElSet *sets, int nsets)
+{
+    int nsys = 0;
+    for (int f = 0; f < F->prog.nfiles; f++)
+        for (const Item *it = F->prog.files[f]; it; it = it->next)
+            nsys += selection(it, f, system, format) == 2;
+    const char **cands = mem_xalloc((size_t)(nsys + 1) * sizeof *cands);
+    int rc = 0;
+    for (int i = 0; i < nsets && rc == 0; i++) {
+        const Item *sys = NULL;
+        int ncand = 0;
+        for (int f = 0; f < F->prog.nfiles; f++)
+            for (const Item *it = F->prog.files[f]; it; it = it->next)
+                if (selection(it, f, system, format) == 2) {
+                    cands[ncand++] = it->name.name;
+                    if (strcmp(it->name.name, sets[i].system) == 0)
+                        sys = it;
+                }
+        if (!sys) {
+            const Item *elsewhere = NULL;
+            for (int f = 0; f < F->prog.nfiles; f++)
+                for (const Item *it = F->prog.files[f]; it; it = it->next)
+                    if (it->kind == IT_SYSTEM && strcmp(it->name.name, sets[i].system) == 0)
+                        elsewhere = it;
+            const char *near = diag_suggest(sets[i].system, cands, ncand);
+            if (elsewhere && has_net(elsewhere) && !system)
+                fprintf(stderr, "lag: el: --set %s: system %s is learned and not printed", sets[i].arg,
+                        sets[i].system);
+            else if (elsewhere)
+                fprintf(stderr, "lag: el: --set %s: system %s is not printed (name it after the file "
+                                "to print it)", sets[i].arg, sets[i].system);
+            else
+                fprintf(stderr, "lag: el: --set %s: no system '%s' is printed%s%s%s", sets[i].arg,
+                        sets[i].system, near ? " (did you mean '" : "", near ? near : "",
+                        near ? "'?)" : "");
+            fputc('\n', stderr);
+            rc = 2;
             break;
+        }
+        int np = 0, found = 0;
+        for (const Stmt *s = sys->stmts; s; s = s->next)
+            np += s->kind == ST_PARAM;
+        const char **pars = mem_xalloc((size_t)(np + 1) * sizeof *pars);
+        np = 0;
+        for (const Stmt *s = sys->stmts; s; s = s->next)
+            if (s->kind == ST_PARAM) {
+                pars[np++] = s->names[0].name;
+                found |= strcmp(s->names[0].name, sets[i].param) == 0;
+            }
+        if (!found) {
+            const char *near = diag_suggest(sets[i].param, pars, np);
+            fprintf(stderr, "lag: el: --set %s: system %s has no parameter '%s'", sets[i].arg,
+                    sets[i].system, sets[i].param);
+            if (near)
+                fprintf(stderr, " (did you mean '%s'?)", near);
+            else if (np == 0)
+                fputs(" (it has none)", stderr);
+            fputc('\n', stderr);
+            rc = 2;
+        }
+        mem_free(pars);
+    }
+    mem_free(cands);
+    return rc;
+}
+
+int el_run_sets(Front *F, const char *system, ElFormat format, const ElSet *sets, int nsets,
+                FILE *out)
+{
+    int rc = 0, found = 0, first = 1;
+    for (int f = 0; f < F->prog.nfiles; f++)
+        for (const Item *it = F->prog.files[f]; it; it = it->next)
+            found += selection(it, f, system, format) != 0;
+    if (system && !found) {
+        fprintf(stderr, "lag: el: no system '%s' in the program\n", system);
+        return 2;
+    }
+    if (nsets > 0 && check_sets(F, system, format, sets, nsets) != 0)
+        return 2;
+    for (int f = 0; f < F->prog.nfiles; f++)
         for (const Item *it = F->prog.files[f]; it; it = it->next) {
-            if (it->kind != IT_SYSTEM || (system && strcmp(it->name.name, system) != 0))
+            int what = selection(it, f, system, format);
+            if (what == 0)
                 continue;
-            if (!system && it->stmts == NULL)
-                continue;
-            found++;
             if (!first && format == EL_TEXT)
                 fputc('\n', out);
             first = 0;
             /* learned systems are skipped when listing everything */
-            int has_net = 0;
-            for (const Stmt *s = it->stmts; s; s = s->next)
-                has_net |= s->kind == ST_NET;
-            if (has_net && !system && format != EL_IR) {
+            if (what == 1) {
                 fprintf(out, "%s system %s: learned (has a net); its equations are evaluated "
                              "numerically\n",
                         format == EL_LATEX ? "%" : "#", it->name.name);
                 continue;
             }
-            if (one_system(F, it, format, out) != 0)
+            if (one_system(F, it, format, sets, nsets, out) != 0)
                 rc = 1;
         }
-    }
-    if (system && !found) {
-        fprintf(stderr, "lag: el: no system '%s' in the program\n", system);
-        return 2;
-    }
     return rc;
 }

@@ -10,13 +10,14 @@
 #include "config.h"
 #endif
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lang/el.h"
 #include "lang/front.h"
-#include "lang/mech.h"
 #include "lang/run.h"
 #include "runtime/simulate.h"
 #include "runtime/mem.h"
@@ -27,55 +28,108 @@
 
 enum { EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_NUMERIC = 3, EXIT_IO = 4 };
 
-static const char usage_text[] =
-    "usage: lag run FILE.lag [--json] [--quiet] [--progress] [--job NAME]\n"
-    "                        [--set SYSTEM.param=value] [-o DIR] [--native]\n"
-    "                        [--max-steps N]\n"
-    "       lag check FILE.lag [--ast]\n"
-    "       lag el FILE.lag [SYSTEM] [--latex | --lag | --stats]\n"
-    "       lag ir FILE.lag [SYSTEM]\n"
-    "       lag --help | --version\n";
+/* Each command's usage (continuation lines indented for a 7-column
+ * "usage: " prefix), what it does, and its options: `lag CMD --help`
+ * prints its own, `lag --help` all of them. */
+typedef struct Command {
+    const char *name;
+    const char *usage;
+    const char *about;
+    const char *options;
+} Command;
 
-static const char help_text[] =
-    "lag — Lagrangian mechanics from a model file.\n"
-    "\n"
-    "Commands:\n"
-    "  run FILE.lag     check the file, then run its jobs in order (simulate and\n"
-    "                   train so far; the other jobs say 'not implemented yet',\n"
-    "                   exit status 2)\n"
-    "  check FILE.lag   parse and check only; report every error found\n"
-    "  el FILE.lag [SYSTEM]\n"
-    "                   the equations of motion: momenta, mass matrix, M q'' = f,\n"
-    "                   accelerations, energy, conserved quantities\n"
-    "  ir FILE.lag [SYSTEM]\n"
-    "                   the lowered programs (right-hand side, energy), for debugging\n"
-    "\n"
-    "Options of run:\n"
-    "  --json           print one JSON object per job on stdout\n"
-    "  --quiet          no progress output\n"
-    "  --progress       progress on stderr even when it is not a terminal\n"
-    "  --job NAME       run only the jobs on the system or problem NAME\n"
-    "  --set S.p=v      override parameter p of system S\n"
-    "  -o DIR           write relative output paths under DIR\n"
-    "  --native         compile the lowered programs to machine code\n"
-    "  --max-steps N    train for at most N steps (a quick trial of a long file)\n"
-    "Options of check:\n"
-    "  --ast            print the syntax tree (for debugging and tests)\n"
-    "Options of el:\n"
-    "  --latex          LaTeX (an align* block per system)\n"
-    "  --lag            one 'name = expr' per line in .lag syntax (p_q, M_i_j, f_q,\n"
-    "                   accel_q, E, conserved_...), for other tools\n"
-    "  --stats          sizes of the derived equations (operation counts)\n"
-    "\n"
+enum { CMD_RUN, CMD_CHECK, CMD_EL, CMD_IR, NCMDS };
+
+static const Command commands[NCMDS] = {
+    [CMD_RUN] = {"run",
+                 "lag run FILE.lag [--json] [--quiet] [--progress] [--job NAME]\n"
+                 "                        [--set SYSTEM.param=value] [-o DIR] [--native]\n"
+                 "                        [--max-steps N]\n",
+                 "  run FILE.lag     check the file, then run its jobs in order (simulate and\n"
+                 "                   train so far; the other jobs say 'not implemented yet',\n"
+                 "                   exit status 2)\n",
+                 "  --json           print one JSON object per job on stdout\n"
+                 "  --quiet          no progress output\n"
+                 "  --progress       progress on stderr even when it is not a terminal\n"
+                 "  --job NAME       run only the jobs on the system or problem NAME\n"
+                 "  --set S.p=v      override parameter p of system S (may be repeated)\n"
+                 "  -o DIR           write relative output paths under DIR\n"
+                 "  --native         compile the lowered programs to machine code\n"
+                 "  --max-steps N    train for at most N steps (a quick trial of a long file)\n"},
+    [CMD_CHECK] = {"check", "lag check FILE.lag [--ast]\n",
+                   "  check FILE.lag   parse and check only; report every error found\n",
+                   "  --ast            print the syntax tree (for debugging and tests)\n"},
+    [CMD_EL] = {"el",
+                "lag el FILE.lag [SYSTEM] [--latex | --lag | --stats]\n"
+                "                       [--set SYSTEM.param=value]\n",
+                "  el FILE.lag [SYSTEM]\n"
+                "                   the equations of motion: momenta, mass matrix, M q'' = f,\n"
+                "                   accelerations, energy, conserved quantities (of the\n"
+                "                   file's systems, or of SYSTEM, which may be imported)\n",
+                "  --latex          LaTeX (an align* block per system)\n"
+                "  --lag            one 'name = expr' per line in .lag syntax: the parameters'\n"
+                "                   values, then p_q, M_i_j, f_q, accel_q, E, conserved_...;\n"
+                "                   the lines evaluate in order, for other tools\n"
+                "  --stats          sizes of the derived equations (operation counts)\n"
+                "  --set S.p=v      the value of parameter p of system S in --lag and --stats\n"
+                "                   (instead of its default; may be repeated)\n"},
+    [CMD_IR] = {"ir", "lag ir FILE.lag [SYSTEM]\n",
+                "  ir FILE.lag [SYSTEM]\n"
+                "                   the lowered programs (right-hand side, energy), for debugging\n",
+                NULL},
+};
+
+static const char help_option[] = "  -h, --help       print this help and exit\n";
+
+static const char exit_text[] =
     "Exit status: 0 success, 1 error in the input, 2 usage, 3 numerical\n"
     "failure, 4 I/O error.  Messages have the form FILE:LINE:COL: error: ...\n";
 
-static int usage(const char *fmt, const char *arg)
+static void print_usage(FILE *out)
+{
+    for (int c = 0; c < NCMDS; c++)
+        fprintf(out, "%s%s", c ? "       " : "usage: ", commands[c].usage);
+    fputs("       lag CMD --help | lag --help | lag --version\n", out);
+}
+
+static void print_help(void)
+{
+    fputs("lag — Lagrangian mechanics from a model file.\n\nCommands:\n", stdout);
+    for (int c = 0; c < NCMDS; c++)
+        fputs(commands[c].about, stdout);
+    fputc('\n', stdout);
+    for (int c = 0; c < NCMDS; c++)
+        if (commands[c].options)
+            printf("Options of %s:\n%s", commands[c].name, commands[c].options);
+    printf("Every command takes -h / --help (its own usage).\n\n%s\n", exit_text);
+    print_usage(stdout);
+}
+
+/* `lag CMD --help`: on stdout, exit status 0. */
+static int command_help(int c)
+{
+    printf("usage: %s\n%s\nOptions:\n%s%s\n%s", commands[c].usage, commands[c].about,
+           commands[c].options ? commands[c].options : "", help_option, exit_text);
+    return 0;
+}
+
+static int is_help(const char *a)
+{
+    return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+}
+
+/* A usage error: the message, then the usage of the command it concerns
+ * (c), or of every command (c < 0); exit status 2. */
+static int usage_of(int c, const char *fmt, const char *arg)
 {
     fputs("lag: ", stderr);
     fprintf(stderr, fmt, arg);
     fputc('\n', stderr);
-    fputs(usage_text, stderr);
+    if (c < 0)
+        print_usage(stderr);
+    else
+        fprintf(stderr, "usage: %s(lag %s --help for the options)\n", commands[c].usage,
+                commands[c].name);
     return EXIT_USAGE;
 }
 
@@ -84,17 +138,19 @@ static int cmd_check(int argc, char **argv)
     const char *file = NULL;
     int ast = 0;
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--ast") == 0)
+        if (is_help(argv[i]))
+            return command_help(CMD_CHECK);
+        else if (strcmp(argv[i], "--ast") == 0)
             ast = 1;
         else if (argv[i][0] == '-' && argv[i][1])
-            return usage("unknown option '%s' for check", argv[i]);
+            return usage_of(CMD_CHECK, "unknown option '%s' for check", argv[i]);
         else if (file)
-            return usage("check takes one file (got also '%s')", argv[i]);
+            return usage_of(CMD_CHECK, "check takes one file (got also '%s')", argv[i]);
         else
             file = argv[i];
     }
     if (!file)
-        return usage("check needs a file%s", "");
+        return usage_of(CMD_CHECK, "check needs a file%s", "");
     Front F;
     int rc = front_load(&F, file, stderr);
     if (rc == 0 && ast)
@@ -103,35 +159,80 @@ static int cmd_check(int argc, char **argv)
     return rc;
 }
 
+/* --set SYSTEM.param=value for lag el: the form and a finite number are
+ * checked here, the names against the program by el_run_sets.  Returns 0,
+ * or the usage error's status. */
+static int parse_el_set(const char *arg, ElSet *set)
+{
+    const char *dot = strchr(arg, '.'), *eq = strchr(arg, '=');
+    if (!dot || !eq || dot > eq || dot == arg || eq == dot + 1)
+        return usage_of(CMD_EL, "--set expects SYSTEM.param=value (got '%s')", arg);
+    char *end;
+    errno = 0;
+    double v = strtod(eq + 1, &end);
+    if (end == eq + 1 || *end || !isfinite(v) || errno == ERANGE) {
+        fprintf(stderr, "lag: el: --set %s: '%s' is not a finite number\n", arg, eq + 1);
+        return EXIT_USAGE;
+    }
+    size_t ls = (size_t)(dot - arg), lp = (size_t)(eq - dot - 1);
+    char *names = mem_xalloc(ls + lp + 2);
+    memcpy(names, arg, ls);
+    names[ls] = '\0';
+    memcpy(names + ls + 1, dot + 1, lp);
+    names[ls + 1 + lp] = '\0';
+    *set = (ElSet){names, names + ls + 1, v, arg};
+    return 0;
+}
+
 static int cmd_el(int argc, char **argv)
 {
     const char *file = NULL, *system = NULL;
     ElFormat format = EL_TEXT;
-    int formats = 0;
-    for (int i = 0; i < argc; i++) {
+    int formats = 0, nsets = 0, rc = 0;
+    ElSet *sets = mem_xalloc((size_t)(argc + 1) * sizeof *sets);
+    for (int i = 0; i < argc && rc == 0; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--latex") == 0 || strcmp(a, "--lag") == 0 || strcmp(a, "--stats") == 0) {
-            format = a[2] == 'l' ? (a[3] == 'a' && a[4] == 't' ? EL_LATEX : EL_LAG) : EL_STATS;
+        if (is_help(a)) {
+            rc = -1;
+        } else if (strcmp(a, "--latex") == 0 || strcmp(a, "--lag") == 0 || strcmp(a, "--stats") == 0) {
+            format = strcmp(a, "--latex") == 0 ? EL_LATEX : strcmp(a, "--lag") == 0 ? EL_LAG : EL_STATS;
             formats++;
+        } else if (strcmp(a, "--set") == 0) {
+            if (i + 1 >= argc)
+                rc = usage_of(CMD_EL, "option '%s' needs a value", a);
+            else if ((rc = parse_el_set(argv[++i], &sets[nsets])) == 0)
+                nsets++;
         } else if (a[0] == '-' && a[1]) {
-            return usage("unknown option '%s' for el", a);
+            rc = usage_of(CMD_EL, "unknown option '%s' for el", a);
         } else if (!file) {
             file = a;
         } else if (!system) {
             system = a;
         } else {
-            return usage("el takes a file and at most one system (got also '%s')", a);
+            rc = usage_of(CMD_EL, "el takes a file and at most one system (got also '%s')", a);
         }
     }
-    if (!file)
-        return usage("el needs a file%s", "");
-    if (formats > 1)
-        return usage("choose one of --latex, --lag and --stats%s", "");
-    Front F;
-    int rc = front_load(&F, file, stderr);
-    if (rc == 0)
-        rc = el_run(&F, system, format, stdout);
-    front_fini(&F);
+    int help = rc == -1;
+    if (help)
+        rc = command_help(CMD_EL);
+    else if (rc == 0 && !file)
+        rc = usage_of(CMD_EL, "el needs a file%s", "");
+    else if (rc == 0 && formats > 1)
+        rc = usage_of(CMD_EL, "choose one of --latex, --lag and --stats%s", "");
+    else if (rc == 0 && nsets > 0 && format != EL_LAG && format != EL_STATS)
+        rc = usage_of(CMD_EL, "--set gives the parameter values of --lag and --stats; the %s form "
+                              "keeps parameters as symbols",
+                      format == EL_LATEX ? "LaTeX" : "text");
+    if (rc == 0 && !help) {
+        Front F;
+        rc = front_load(&F, file, stderr);
+        if (rc == 0)
+            rc = el_run_sets(&F, system, format, sets, nsets, stdout);
+        front_fini(&F);
+    }
+    for (int k = 0; k < nsets; k++)
+        mem_free((char *)sets[k].system);
+    mem_free(sets);
     return rc;
 }
 
@@ -142,11 +243,13 @@ static int cmd_run(int argc, char **argv)
     const char *file = NULL;
     RunOptions opt = {0};
     opt.started = started;
-    opt.sets = malloc((size_t)(argc + 1) * sizeof *opt.sets);
+    opt.sets = mem_xalloc((size_t)(argc + 1) * sizeof *opt.sets);
     int rc = 0;
     for (int i = 0; i < argc && rc == 0; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--json") == 0)
+        if (is_help(a)) {
+            rc = -1;
+        } else if (strcmp(a, "--json") == 0)
             opt.json = 1;
         else if (strcmp(a, "--quiet") == 0)
             opt.quiet = 1;
@@ -158,13 +261,14 @@ static int cmd_run(int argc, char **argv)
             char *end;
             long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
             if (i + 1 >= argc || *end || v < 1 || v > 1000000000)
-                rc = usage("--max-steps expects a whole number of steps >= 1 (got '%s')", i + 1 < argc ? argv[i + 1] : "");
+                rc = usage_of(CMD_RUN, "--max-steps expects a whole number of steps >= 1 (got '%s')",
+                              i + 1 < argc ? argv[i + 1] : "");
             else
                 opt.max_steps = (int)v;
             i++;
         } else if (strcmp(a, "--job") == 0 || strcmp(a, "--set") == 0 || strcmp(a, "-o") == 0) {
             if (i + 1 >= argc) {
-                rc = usage("option '%s' needs a value", a);
+                rc = usage_of(CMD_RUN, "option '%s' needs a value", a);
                 break;
             }
             const char *v = argv[++i];
@@ -173,26 +277,28 @@ static int cmd_run(int argc, char **argv)
             else if (a[1] == 'o')
                 opt.outdir = v;
             else if (!strchr(v, '=') || !strchr(v, '.') || strchr(v, '.') > strchr(v, '='))
-                rc = usage("--set expects SYSTEM.param=value (got '%s')", v);
+                rc = usage_of(CMD_RUN, "--set expects SYSTEM.param=value (got '%s')", v);
             else
                 opt.sets[opt.nsets++] = v;
         } else if (a[0] == '-' && a[1])
-            rc = usage("unknown option '%s' for run", a);
+            rc = usage_of(CMD_RUN, "unknown option '%s' for run", a);
         else if (file)
-            rc = usage("run takes one file (got also '%s')", a);
+            rc = usage_of(CMD_RUN, "run takes one file (got also '%s')", a);
         else
             file = a;
     }
-    if (rc == 0 && !file)
-        rc = usage("run needs a file%s", "");
-    if (rc == 0) {
+    if (rc == -1)
+        rc = command_help(CMD_RUN);
+    else if (rc == 0 && !file)
+        rc = usage_of(CMD_RUN, "run needs a file%s", "");
+    else if (rc == 0) {
         Front F;
         rc = front_load(&F, file, stderr);
         if (rc == 0)
             rc = run_program(&F, &opt);
         front_fini(&F);
     }
-    free(opt.sets);
+    mem_free(opt.sets);
     return rc;
 }
 
@@ -200,17 +306,19 @@ static int cmd_ir(int argc, char **argv)
 {
     const char *file = NULL, *system = NULL;
     for (int i = 0; i < argc; i++) {
-        if (argv[i][0] == '-' && argv[i][1])
-            return usage("unknown option '%s' for ir", argv[i]);
+        if (is_help(argv[i]))
+            return command_help(CMD_IR);
+        else if (argv[i][0] == '-' && argv[i][1])
+            return usage_of(CMD_IR, "unknown option '%s' for ir", argv[i]);
         else if (!file)
             file = argv[i];
         else if (!system)
             system = argv[i];
         else
-            return usage("ir takes a file and at most one system (got also '%s')", argv[i]);
+            return usage_of(CMD_IR, "ir takes a file and at most one system (got also '%s')", argv[i]);
     }
     if (!file)
-        return usage("ir needs a file%s", "");
+        return usage_of(CMD_IR, "ir needs a file%s", "");
     Front F;
     int rc = front_load(&F, file, stderr);
     if (rc == 0)
@@ -227,12 +335,10 @@ int main(int argc, char **argv)
     if (fail && *fail)
         mem_fail_after(atol(fail));
     if (argc < 2)
-        return usage("no command given%s", "");
+        return usage_of(-1, "no command given%s", "");
     const char *cmd = argv[1];
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        fputs(help_text, stdout);
-        fputc('\n', stdout);
-        fputs(usage_text, stdout);
+    if (is_help(cmd) || strcmp(cmd, "help") == 0) {
+        print_help();
         return 0;
     }
     if (strcmp(cmd, "--version") == 0) {
@@ -247,5 +353,5 @@ int main(int argc, char **argv)
         return cmd_el(argc - 2, argv + 2);
     if (strcmp(cmd, "ir") == 0)
         return cmd_ir(argc - 2, argv + 2);
-    return usage("unknown command '%s'", cmd);
+    return usage_of(-1, "unknown command '%s'", cmd);
 }
