@@ -22,6 +22,15 @@
 # Tolerance: |got − expected| <= 1e-12 * max(|expected|, typical), where
 # `typical` is the median of |expected| for that quantity over the states.
 #
+# The golden files of tests/el_golden.sh catch changes only; so that each
+# is also right, every one of them is checked here against the same hand
+# formulas (one more test point per file): tests/golden/el/NAME.txt (the
+# `name = expr` lines of `lag el`, accelerations `q'' = ...` as accel_q)
+# evaluated as above, and tests/golden/ir/NAME.txt (`lag ir`: the rhs and
+# energy programs) run by a small interpreter of the printed instructions.
+# A golden file without an entry in GOLDEN fails.  (The .tex files are the
+# LaTeX rendering of the same expressions as the .txt files beside them.)
+#
 # Environment: LAG (the program; default ./lag), srcdir (default .).
 # Options: --selfcheck  check the hand formulas of this file against finite
 #                       differences of the Lagrangians written below (for
@@ -809,6 +818,118 @@ def selfcheck():
 # ---------------------------------------------------------------------------
 
 
+# golden file (under tests/golden) -> the stdlib system it shows
+GOLDEN = {
+    'el/double_pendulum.txt': 'DoublePendulum',
+    'el/kepler.txt': 'Kepler',
+    'el/charged_particle.txt': 'ChargedParticleInB',
+    'ir/simple_pendulum.txt': 'SimplePendulum',
+    'ir/double_pendulum.txt': 'DoublePendulum',
+    'ir/kepler.txt': 'Kepler',
+}
+
+GOLDEN_EL_RE = re.compile(r"^\s+([^\W\d]\w*)('')?\s+=\s+(.*\S)\s*$")
+
+
+def golden_el_lines(text, mod):
+    """The `name = expr` lines of `lag el` text output, as parse_output's."""
+    known = set(mod.coords) | {p for p, _ in mod.params} | {'t'} | set(CONSTS)
+    lines = []
+    for raw in text.splitlines():
+        m = GOLDEN_EL_RE.match(raw)
+        if not m:
+            continue
+        name = ('accel_' + m.group(1)) if m.group(2) else m.group(1)
+        lines.append((name, translate(m.group(3), known, mod.coords), m.group(3)))
+        known.add(name)
+    return lines
+
+
+IR_UNARY = {'NEG': lambda x: -x, 'SQR': lambda x: x * x, 'RECIP': lambda x: 1 / x,
+            'MOV': lambda x: x, 'ABS': abs, 'SIGN': _sign}
+for _n in ('sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'tanh', 'exp', 'log', 'sqrt'):
+    IR_UNARY[_n.upper()] = getattr(math, _n)
+IR_BINARY = {'ADD': lambda x, y: x + y, 'SUB': lambda x, y: x - y, 'MUL': lambda x, y: x * y,
+             'DIV': lambda x, y: x / y, 'POW': math.pow, 'ATAN2': math.atan2, 'MIN': min, 'MAX': max}
+
+
+def run_ir(text, s):
+    """Run every program printed by `lag ir` at state s: {output: value}."""
+    outs, regs = {}, {}
+
+    def reg(tok):
+        return regs[int(tok.strip().lstrip('r'))]
+
+    for raw in text.splitlines():
+        m = re.match(r'^\s+\d+\s+([A-Z0-9]+)\s+(.*)$', raw)
+        if not m:
+            if raw.startswith('program '):
+                regs = {}
+            continue
+        op, rest = m.group(1), m.group(2)
+        if op == 'SOLVE':
+            a, b, c = [x.split() for x in re.findall(r'\[([^\]]*)\]', rest)]
+            n = len(a)
+            M = [[reg(b[i * n + j]) for j in range(n)] for i in range(n)]
+            x = solve(M, [reg(r) for r in c])
+            for r, v in zip(a, x):
+                regs[int(r.lstrip('r'))] = v
+            continue
+        args = [x.strip() for x in rest.split(',')]
+        if op == 'OUT':
+            outs[args[0]] = reg(args[1])
+            continue
+        d = int(args[0].lstrip('r'))
+        if op == 'PARAM' or op == 'STATE':
+            regs[d] = s[args[1]]
+        elif op == 'TIME':
+            regs[d] = s['t']
+        elif op == 'CONST':
+            regs[d] = float(args[1])
+        elif op == 'POWI':
+            regs[d] = reg(args[1]) ** int(args[2])
+        elif op in IR_UNARY:
+            regs[d] = IR_UNARY[op](reg(args[1]))
+        elif op in IR_BINARY:
+            regs[d] = IR_BINARY[op](reg(args[1]), reg(args[2]))
+        else:
+            raise FormatError('instruction %s not known to this interpreter' % op)
+    return outs
+
+
+def check_golden(path, mod):
+    """Why the golden file disagrees with the hand formulas of mod (or [])."""
+    with open(path, encoding='utf-8') as fh:
+        text = fh.read()
+    is_ir = os.sep + 'ir' + os.sep in path
+    lines = [] if is_ir else golden_el_lines(text, mod)
+    rng = random.Random(SEED + 7)
+    table = {}
+    for k in range(NSTATES):
+        st = mod.sample(rng)
+        exp = expected_values(mod, st)
+        if is_ir:
+            got = run_ir(text, st)
+            got = {('accel_' + n[:-2] if n.endswith("''") else n): v for n, v in got.items()}
+        else:
+            got = evaluate(lines, st)
+        for name, g in got.items():
+            if name in exp:
+                table.setdefault(name, []).append((k, exp[name], g))
+    why = []
+    want = {'accel_' + q for q in mod.coords} | {'E'}
+    if not want <= set(table):
+        why.append('%s: no %s to compare' % (os.path.basename(path), sorted(want - set(table))))
+    for name, rows in sorted(table.items()):
+        typical = sorted(abs(e) for _, e, _ in rows)[len(rows) // 2]
+        for k, e, g in rows:
+            if isinstance(g, Exception) or not abs(g - e) <= REL * max(abs(e), typical):
+                why.append('%s: %s = %r at state %d, the hand formula gives %.17g'
+                           % (os.path.basename(path), name, g, k, e))
+                break
+    return why
+
+
 def main():
     if '--selfcheck' in sys.argv[1:]:
         return selfcheck()
@@ -825,7 +946,10 @@ def main():
     names += [m.name for m in MODELS if m.name not in names]
     byname = {sysname: (fn, coords, params) for fn, sysname, coords, params in found}
 
-    print('1..%d' % len(names))
+    golden_dir = os.path.join(srcdir, 'tests', 'golden')
+    goldens = sorted(os.path.join(d, f) for d in ('el', 'ir')
+                     for f in os.listdir(os.path.join(golden_dir, d)) if f.endswith('.txt'))
+    print('1..%d' % (len(names) + len(goldens)))
     for k, name in enumerate(names, 1):
         mod = models.get(name)
         where = byname.get(name)
@@ -856,6 +980,22 @@ def main():
         for w in why:
             for line in w.splitlines():
                 print('# ' + line)
+    for k, rel in enumerate(goldens, len(names) + 1):
+        name = GOLDEN.get(rel)
+        why = []
+        if name is None or name not in models:
+            why.append('no system for tests/golden/%s in GOLDEN (tests/el_stdlib.py): every golden '
+                       'file must be checked against hand formulas' % rel)
+        else:
+            try:
+                why += check_golden(os.path.join(golden_dir, rel), models[name])
+            except Exception as exc:
+                why.append('internal error: %s: %s' % (type(exc).__name__, exc))
+        print('%s %d - tests/golden/%s (%s) agrees with the hand formulas%s'
+              % ('not ok' if why else 'ok', k, rel, name, ' (accelerations and E, %d states)' % NSTATES
+                 if not why else ''))
+        for w in why[:6]:
+            print('# ' + w)
     sys.stdout.flush()
     return 0
 
