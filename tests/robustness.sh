@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# tests/robustness.sh — hostile inputs to `lag check` (TAP).
+# tests/robustness.sh — hostile inputs to `lag check`, and failed
+# allocations in `lag check` and `lag run` (simulate, train) (TAP).
 #
 # Bad input must give a located message `FILE:LINE:COL: error: ...` as the
 # first line of stderr and exit status 1: never a signal, never a sanitizer
-# report, never a hang (10 s limit), never a status above 4.
+# report, never a hang (10 s limit), never a status above 4.  A failed
+# allocation anywhere (the program's own, GSL's, jansson's) must end in
+# 'out of memory' and exit status 4, never a crash.
 #
 # Environment: LAG (the program; default ./lag).
 
@@ -78,7 +81,7 @@ cases=(
     "unterminated_block.lag:1:an unterminated system block"
 )
 
-echo "1..$((${#cases[@]} + 1))"
+echo "1..$((${#cases[@]} + 3))"
 n=0
 for c in "${cases[@]}"; do
     file=${c%%:*}
@@ -149,6 +152,76 @@ if [ ${#why[@]} -eq 0 ]; then
 else
     echo "not ok $n - $what"
     printf '%s\n' "${why[@]}" | sed 's/^/# /'
+fi
+
+# The same for `lag run`: a simulate job (CSV with a record column, JSON)
+# and a short train job (save, checkpoints, JSON).  Every k from 1 until a
+# run succeeds (k past the last allocation) for simulate; for train every
+# k up to 60, then every 5th.  A run that fails must leave the previous
+# output alone, and the successful run that follows must leave no
+# temporary file behind (those of the killed runs are stale: removed).
+cat >sim_job.lag <<'LAGEOF'
+system Pendulum {
+    param m = 1, l = 1
+    coord th
+    L = 0.5*m*l^2*th'^2 + 9.81*m*l*cos(th)
+}
+simulate Pendulum { init th = 0.5, time 0 .. 1, every 0.1, method rk8pd, output "p.csv", record acc = th'' }
+LAGEOF
+cat >train_job.lag <<'LAGEOF'
+system Spring {
+    param k = 4
+    coord x
+    L = 0.5*x'^2 - 0.5*k*x^2
+}
+system SpringLNN {
+    coord x
+    net f = mlp(in = 2, hidden = [4], out = 1)
+    L = f(x, x') + 0.5*x'^2
+}
+train SpringLNN {
+    data from Spring { init x = uniform(-1, 1), x' = uniform(-2, 2) }
+    steps 3, batch 8, save "s.lagw", checkpoint every 1
+}
+LAGEOF
+fault_run() { # fault_run FILE.lag DENSE STRIDE: sets why, ks
+    local file=$1 dense=$2 stride=$3 k=1 status
+    why=()
+    ks=0
+    while [ "$k" -le 20000 ]; do
+        LAG_FAIL_ALLOC=$k timeout -k 1 60 "$LAG" run "$file" --json >out 2>err </dev/null
+        status=$?
+        ks=$((ks + 1))
+        if [ "$status" -eq 0 ]; then
+            break
+        elif [ "$status" -ne 4 ] || ! grep -q 'out of memory' err; then
+            why+=("LAG_FAIL_ALLOC=$k: exit $status: $(head -c 200 err | tr -c '[:print:]' '?')")
+        fi
+        if [ "$k" -lt "$dense" ]; then k=$((k + 1)); else k=$((k + stride)); fi
+    done
+    [ "$status" -eq 0 ] || why+=("no run succeeded up to k = $k")
+    left=$(ls | grep '\.tmp\.[0-9]*$')
+    [ -z "$left" ] || why+=("temporaries left after the successful run: $left")
+}
+n=$((n + 1))
+fault_run sim_job.lag 100000 1
+[ -s p.csv ] && [ "$(wc -l <p.csv)" -eq 12 ] || why+=("the successful run did not write p.csv (12 lines)")
+what="lag run, simulate: failing the k-th allocation for every k ($ks runs): exit 4 'out of memory' or success"
+if [ ${#why[@]} -eq 0 ]; then
+    echo "ok $n - $what"
+else
+    echo "not ok $n - $what"
+    printf '%s\n' "${why[@]}" | head -n 20 | sed 's/^/# /'
+fi
+n=$((n + 1))
+fault_run train_job.lag 60 5
+[ -s s.lagw ] || why+=("the successful run did not save s.lagw")
+what="lag run, train: failing the k-th allocation ($ks values of k): exit 4 'out of memory' or success"
+if [ ${#why[@]} -eq 0 ]; then
+    echo "ok $n - $what"
+else
+    echo "not ok $n - $what"
+    printf '%s\n' "${why[@]}" | head -n 20 | sed 's/^/# /'
 fi
 
 exit 0
