@@ -67,15 +67,20 @@ def main():
 
         out = subprocess.run([lag, "run", "-o", tmp, os.path.join(srcdir, "tests", "sim", "implicit.lag")],
                              capture_output=True, text=True)
-        ref = None
+        ref, ref_error = None, None
         if out.returncode == 0:
-            ref = lagtest.read_csv(os.path.join(tmp, "tp_rk8pd.csv"))
+            try:
+                ref = lagtest.read_csv(os.path.join(tmp, "tp_rk8pd.csv"))
+            except (OSError, ValueError) as exc:
+                ref_error = "rk8pd reference: %r" % exc
         cols = ["a1", "a2", "a3", "a1'", "a2'", "a3'"]
         for method, limit in LIMITS.items():
             n += 1
             why, worst = [], math.inf
             if out.returncode != 0:
                 why.append("exit %d: %s" % (out.returncode, out.stderr.strip()))
+            elif ref is None:
+                why.append(ref_error)
             else:
                 try:
                     rows = lagtest.read_csv(os.path.join(tmp, "tp_%s.csv" % method))
