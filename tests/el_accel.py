@@ -38,6 +38,9 @@ def parse(text):
         if line.startswith("#") or " = " not in line:
             continue
         name, expr = line.split(" = ", 1)
+        if not re.match(r"(p_|M_\d|f_|accel_|conserved_|E$)", name) and \
+                re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", expr.strip()):
+            continue  # a parameter's default (lag el --lag prints them first): random values below
         lines.append((name, compile(py(expr), name, "eval")))
     return lines
 

@@ -656,6 +656,18 @@ def check_system(mod, text):
     why = []
     lines, problems = parse_output(text, mod.name, mod.coords, [p for p, _ in mod.params])
     why += ['format: ' + p for p in problems]
+    # `NAME = value` of a parameter (docs/el.md: the defaults, so that the
+    # output is self-contained): it must be the declared default; the
+    # lines are then evaluated at the random parameter values below
+    defaults = dict(mod.params)
+    for name, code, expr in [ln for ln in lines if ln[0] in defaults]:
+        try:
+            val = eval(code, GLOBALS, {pyname(k): v for k, v in CONSTS.items()})
+        except Exception as exc:          # not a number: names another variable
+            val = exc
+        if not (isinstance(val, float) and val == defaults[name]):
+            why.append('parameter %s printed as %r, the default is %r' % (name, expr, defaults[name]))
+    lines = [ln for ln in lines if ln[0] not in defaults]
     printed = [n for n, _, _ in lines]
     n = len(mod.coords)
 
