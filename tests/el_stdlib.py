@@ -45,6 +45,8 @@ import re
 import subprocess
 import sys
 
+import lagtest
+
 REL = 1e-12          # relative tolerance
 NSTATES = 20         # random states per system
 SEED = 1234
@@ -817,9 +819,9 @@ def selfcheck():
             mine.update({('f', i): f[i] for i in range(len(f))})
             mine.update({('M', i, j): M[i][j] for i in range(len(p)) for j in range(len(p))})
             mine['E'] = E
-            scale = max(1.0, max(abs(x) for x in mine.values()))
+            scale = lagtest.worst((abs(x) for x in mine.values()), 1.0)
             for k in mine:
-                worst = max(worst, abs(mine[k] - num[k])/scale)
+                worst = lagtest.worst([lagtest.err(mine[k], num[k])/scale], worst)
         good = worst < 1e-6
         ok &= good
         print('%s %-22s max scaled difference to finite differences: %.2g'

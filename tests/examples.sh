@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/examples.sh — every example runs (TAP): `lag run` exits 0 and writes
-# every output and plot file the example names.  Training is cut to 50 steps
+# every output and plot file the example names, its CSV files with finite
+# numbers only.  Training is cut to 50 steps
 # (--max-steps): the examples' full runs take minutes.
 #
 # Environment: LAG (the program), srcdir (the source tree).
@@ -28,6 +29,12 @@ for f in "${examples[@]}"; do
     missing=()
     for file in $(grep -oE '(output|plot) "[^"]+"' "$f" | sed 's/.* "//; s/"$//'); do
         [ -s "$out/$file" ] || missing+=("$file")
+        # a CSV with a NaN or an infinity is not a result
+        case $file in
+            *.csv) if grep -Eiq '(^|,)[-+]?(nan|inf|infinity)(,|$)' "$out/$file" 2>/dev/null; then
+                       missing+=("$file (holds a non-finite number)")
+                   fi ;;
+        esac
     done
     if [ "$status" -eq 0 ] && [ ${#missing[@]} -eq 0 ]; then
         echo "ok $n - examples/$name.lag runs and writes its files"
