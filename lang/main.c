@@ -49,7 +49,7 @@ static const Command commands[NCMDS] = {
                  "                   train so far; the other jobs say 'not implemented yet',\n"
                  "                   exit status 2)\n",
                  "  --json           print one JSON object per job on stdout\n"
-                 "  --quiet          no progress output\n"
+                 "  --quiet          no progress and no summary line on stderr\n"
                  "  --progress       progress on stderr even when it is not a terminal\n"
                  "  --job NAME       run only the jobs on the system or problem NAME\n"
                  "  --set S.p=v      override parameter p of system S (may be repeated)\n"

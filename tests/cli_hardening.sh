@@ -46,7 +46,7 @@ EOF
 
 n=0
 why=()
-echo "1..17"
+echo "1..18"
 
 # lag ARGS...: run from $tmp; sets $status, fills $tmp/out, $tmp/err.
 lag() {
@@ -125,6 +125,23 @@ for cmd in check el run ir; do
     grep -qF -- "$first" "$tmp/help" || why+=("lag --help lacks '$first'")
 done
 report "issue9-9: lag --help shows each command's usage line"
+
+# README's command-line section: each command's lines name exactly the
+# options its --help lists (and -h/--help, which every command takes)
+awk '/^## The command line/ {on = 1; next} /^## / {on = 0} on' "$srcdir/README.md" >"$tmp/readme"
+[ -s "$tmp/readme" ] || why+=("no '## The command line' section in README.md")
+options() { grep -oE -- '(^|[ [|])--?[a-z][a-z-]*' | tr -d ' [|' | grep -vxE -- '-h|--help' | sort -u; }
+for cmd in check el run ir; do
+    # the command's entry: from its "    lag CMD" line to the next "    lag" line
+    awk -v c="$cmd" '/^    lag / {on = ($2 == c)} on' "$tmp/readme" | sed 's/^    lag [a-z]*//' | options >"$tmp/readme.$cmd"
+    lag "$cmd" --help
+    options <"$tmp/out" >"$tmp/help.$cmd"
+    if ! cmp -s "$tmp/readme.$cmd" "$tmp/help.$cmd"; then
+        why+=("lag $cmd: README.md shows: $(tr '\n' ' ' <"$tmp/readme.$cmd"); lag $cmd --help lists: $(tr '\n' ' ' <"$tmp/help.$cmd")")
+    fi
+done
+grep -qE -- '^    lag CMD --help' "$tmp/readme" || why+=("README.md's command line does not show lag CMD --help")
+report "issue9-9: README's command line and the commands' --help name the same options"
 
 # ---- issue9-8: lag el --lag is self-contained ----
 
