@@ -10,6 +10,7 @@
 #include "lang/el.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -304,6 +305,49 @@ static void print_ir(Mech *m, FILE *out)
     }
 }
 
+/* Whether name is one of the names print_lag defines for m. */
+static int lag_line_name(const Mech *m, const char *name)
+{
+    static const char *const fixed[] = {"E", "conserved_E", "det_M"};
+    for (size_t k = 0; k < sizeof fixed / sizeof fixed[0]; k++)
+        if (strcmp(name, fixed[k]) == 0)
+            return 1;
+    char mij[64];
+    for (int i = 1; i <= m->n; i++)
+        for (int j = 1; j <= m->n; j++) {
+            snprintf(mij, sizeof mij, "M_%d_%d", i, j);
+            if (strcmp(name, mij) == 0)
+                return 1;
+        }
+    static const char *const prefix[] = {"p_", "f_", "accel_", "conserved_p_"};
+    for (size_t k = 0; k < sizeof prefix / sizeof prefix[0]; k++) {
+        size_t pl = strlen(prefix[k]);
+        if (strncmp(name, prefix[k], pl) == 0)
+            for (int q = 0; q < m->n; q++)
+                if (strcmp(name + pl, m->names[q]) == 0)
+                    return 1;
+    }
+    return 0;
+}
+
+/* --lag defines names in order; a parameter or coordinate of the same name
+ * as one of its lines would make the lines mean something else when
+ * evaluated: an error, located at the declaration. */
+static int lag_names_clash(Front *F, const Mech *m)
+{
+    int errors = 0;
+    for (const Stmt *s = m->sys->stmts; s; s = s->next)
+        if ((s->kind == ST_PARAM || s->kind == ST_COORD) && lag_line_name(m, s->names[0].name)) {
+            diag_error(&F->diag, s->loc,
+                       "lag el --lag prints a line named '%s', which is also the name of this %s: "
+                       "rename the %s",
+                       s->names[0].name, s->kind == ST_PARAM ? "parameter" : "coordinate",
+                       s->kind == ST_PARAM ? "parameter" : "coordinate");
+            errors++;
+        }
+    return errors;
+}
+
 /* --set values of this system replace its defaults (the last one given
  * wins, as in lag run). */
 static void apply_sets(Mech *m, const ElSet *sets, int nsets)
@@ -322,6 +366,10 @@ static int one_system(Front *F, const Item *it, ElFormat format, const ElSet *se
     Mech m;
     /* the IR of a learned system is printable; its symbolic equations are not */
     if (mech_build(&m, S, &F->diag, it, format == EL_IR ? MECH_NETS : 0) != 0) {
+        sym_free(S);
+        return 1;
+    }
+    if (format == EL_LAG && lag_names_clash(F, &m) != 0) {
         sym_free(S);
         return 1;
     }

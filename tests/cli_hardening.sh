@@ -46,7 +46,7 @@ EOF
 
 n=0
 why=()
-echo "1..18"
+echo "1..19"
 
 # lag ARGS...: run from $tmp; sets $status, fills $tmp/out, $tmp/err.
 lag() {
@@ -273,6 +273,26 @@ lag el --latex models.lag Double --set Double.g=1
 expect_status 2
 expect_grep "$tmp/err" stderr -F -- "keeps parameters as symbols"
 report "issue9-8: lag el --set with the text or LaTeX form is a usage error (they print symbols)"
+
+# a parameter or coordinate named like a --lag line would make the lines
+# mean something else: refused, located
+cat >"$tmp/clash.lag" <<'EOF'
+system Clash {
+    param E = 2, f_x = 3, M_1_1 = 1, k = 1
+    coord x
+    L = 0.5*x'^2 - 0.5*E*f_x*M_1_1*k*x^2
+}
+EOF
+lag el --lag clash.lag
+expect_status 1
+for name in E f_x M_1_1; do
+    expect_grep "$tmp/err" stderr -E -- "^clash.lag:2:[0-9]+: error: lag el --lag prints a line named '$name'"
+done
+if grep -q "'k'" "$tmp/err"; then why+=("k is refused too"); fi
+expect_empty "$tmp/out" stdout
+lag el clash.lag
+expect_status 0
+report "issue9-8: lag el --lag refuses a parameter named like one of its lines (E, f_x, M_1_1)"
 
 # ---- issue9-7: the allocation hook ----
 
