@@ -129,6 +129,31 @@ char *io_tmp_path(const char *path)
     return tmp;
 }
 
+/* The temporaries of the CSV files being written, removed if the process
+ * exits before closing them (the out-of-memory exit, exit(4)): no
+ * FILE.tmp.PID is left by a run that ends on an error. */
+enum { MAX_OPEN = 64 };
+static char *open_tmps[MAX_OPEN];
+
+static void remove_open_tmps(void)
+{
+    for (int i = 0; i < MAX_OPEN; i++)
+        if (open_tmps[i])
+            unlink(open_tmps[i]);
+}
+
+static void track_tmp(char *tmp, int on)
+{
+    static int registered;
+    if (!registered)
+        registered = atexit(remove_open_tmps) == 0;
+    for (int i = 0; i < MAX_OPEN; i++)
+        if (on ? !open_tmps[i] : open_tmps[i] == tmp) {
+            open_tmps[i] = on ? tmp : NULL;
+            return;
+        }
+}
+
 CsvWriter *csv_open(const char *path, const char *const *columns, int ncols, char *err,
                     size_t errlen)
 {
@@ -139,6 +164,8 @@ CsvWriter *csv_open(const char *path, const char *const *columns, int ncols, cha
     w->tmp = io_tmp_path(path);
     w->ncols = ncols;
     w->f = fopen(w->tmp, "w");
+    if (w->f)
+        track_tmp(w->tmp, 1);
     if (!w->f) {
         snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
         mem_free(w->path);
@@ -156,6 +183,7 @@ CsvWriter *csv_open(const char *path, const char *const *columns, int ncols, cha
         snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno ? errno : EIO));
         fclose(w->f);
         remove(w->tmp);
+        track_tmp(w->tmp, 0);
         mem_free(w->path);
         mem_free(w->tmp);
         mem_free(w);
@@ -213,6 +241,7 @@ int csv_close(CsvWriter *w, int keep, char *err, size_t errlen)
     }
     if (!keep || rc)
         remove(w->tmp);
+    track_tmp(w->tmp, 0);
     mem_free(w->path);
     mem_free(w->tmp);
     mem_free(w);
