@@ -208,7 +208,11 @@ int csv_row(CsvWriter *w, const double *v, char *err, size_t errlen)
         }
         if (i)
             line[k++] = ',';
-        k += (size_t)snprintf(line + k, sizeof line - k, "%.17g", v[i]);
+        if (isnan(v[i])) { /* one spelling, whatever the sign bit */
+            memcpy(line + k, "nan", 3);
+            k += 3;
+        } else
+            k += (size_t)snprintf(line + k, sizeof line - k, "%.17g", v[i]);
     }
     line[k++] = '\n';
     if (fwrite(line, 1, k, w->f) != k) {

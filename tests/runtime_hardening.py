@@ -219,6 +219,42 @@ simulate O { init x = 1, time 0 .. 6, every 0.5, method rk8pd, tol 1e-12, output
     return why
 
 
+@test("issue9-5: energies that cannot be evaluated (c*log(x), c = 0, for x < 0) are nan in the CSV, "
+      "counted on stderr and in the JSON (energy.failures); the drift is over the others")
+def t_energy_failures():
+    import math
+    p = run(write("en.lag", """
+system O { param c = 0
+    coord x
+    L = 0.5*x'^2 - 0.5*x^2 + c*log(x) }
+simulate O { init x = 1, time 0 .. 6, every 0.5, tol 1e-12, output "en.csv" }
+"""))
+    J = jobs(p)
+    if p.returncode != 0 or not J:
+        return ["exit %d: %s" % (p.returncode, p.stderr[-400:])]
+    why = []
+    bad = [0.5 * i for i in range(13) if math.cos(0.5 * i) < 0]  # x = cos t
+    e = J[0].get("energy", {})
+    if e.get("failures") != len(bad):
+        why.append("energy.failures %r, expected %d" % (e.get("failures"), len(bad)))
+    try:
+        if not lagtest.num(str(e.get("max_rel_drift"))) < 1e-9:
+            why.append("max_rel_drift %r" % e.get("max_rel_drift"))
+    except ValueError as ex:
+        why.append("max_rel_drift: %r" % ex)
+    if ("%d of 13 rows" % len(bad)) not in p.stderr or "energy" not in p.stderr:
+        why.append("no warning counting the rows: %r" % p.stderr)
+    import csv
+    with open(os.path.join(tmp, "en.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    if [float(r["t"]) for r in rows if r["E"] == "nan"] != bad:
+        why.append("nan rows: %r" % [(r["t"], r["E"]) for r in rows if not math.isfinite(float(r["E"]))])
+    good = [r for r in rows if r["E"] != "nan"]
+    if not (len(good) == 13 - len(bad) and lagtest.worst(lagtest.err(lagtest.num(r["E"]), 0.5) for r in good) < 1e-9):
+        why.append("the finite energies are not 0.5")
+    return why
+
+
 TRAIN_SMALL = SPRING + """
 system S { coord x
     net f = mlp(in = 2, hidden = [8], out = 1)
