@@ -71,13 +71,17 @@ static int chunk_size(const IrProgram *p, int B)
     return B < c ? B : c;
 }
 
-/* A Mersenne Twister, or the out-of-memory exit (GSL allocates it). */
-static gsl_rng *new_rng(void)
+void *train_rng_new(void)
 {
     gsl_rng *r = mem_fault() ? NULL : gsl_rng_alloc(gsl_rng_mt19937);
     if (!r)
         mem_out_of_memory(0);
     return r;
+}
+
+static gsl_rng *new_rng(void)
+{
+    return train_rng_new();
 }
 
 /* Seed r from (seed, what, k): FNV-1a of the three. */

@@ -92,6 +92,11 @@ typedef struct TrainResult {
     int ncurve;
 } TrainResult;
 
+/* A new Mersenne Twister (a gsl_rng *, gsl_rng_free it), or the
+ * out-of-memory exit: GSL allocates it outside runtime/mem.h, so this
+ * checks it and lets fault injection reach it. */
+void *train_rng_new(void);
+
 /* One state y (m components) drawn from d with the generator rng (a
  * gsl_rng). */
 void train_draw_state(const TrainDraw *d, int m, void *rng, double *y);
