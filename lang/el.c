@@ -411,7 +411,8 @@ static int has_net(const Item *it)
 static int selection(const Item *it, int f, const char *system, ElFormat format)
 {
     /* without a name: the root file's systems; with one: any file's */
-    if (it->kind != IT_SYSTEM || (system ? strcmp(it->name.name, system) != 0 : f > 0 || !it->stmts))
+    if (it->kind != IT_SYSTEM ||
+        (system ? strcmp(it->name.name, system) != 0 : f > 0 || !it->stmts))
         return 0;
     return has_net(it) && !system && format != EL_IR ? 1 : 2;
 }
@@ -444,13 +445,15 @@ static int check_sets(Front *F, const char *system, ElFormat format, const ElSet
                         elsewhere = it;
             const char *near = diag_suggest(sets[i].system, cands, ncand);
             if (elsewhere && has_net(elsewhere) && !system)
-                fprintf(stderr, "lag: el: --set %s: system %s is learned and not printed", sets[i].arg,
-                        sets[i].system);
+                fprintf(stderr, "lag: el: --set '%s': system '%s' is learned and not printed",
+                        sets[i].arg, sets[i].system);
             else if (elsewhere)
-                fprintf(stderr, "lag: el: --set %s: system %s is not printed (name it after the file "
-                                "to print it)", sets[i].arg, sets[i].system);
+                fprintf(stderr,
+                        "lag: el: --set '%s': system '%s' is not printed (name it after the "
+                        "file to print it)",
+                        sets[i].arg, sets[i].system);
             else
-                fprintf(stderr, "lag: el: --set %s: no system '%s' is printed%s%s%s", sets[i].arg,
+                fprintf(stderr, "lag: el: --set '%s': no system '%s' is printed%s%s%s", sets[i].arg,
                         sets[i].system, near ? " (did you mean '" : "", near ? near : "",
                         near ? "'?)" : "");
             fputc('\n', stderr);
@@ -469,8 +472,8 @@ static int check_sets(Front *F, const char *system, ElFormat format, const ElSet
             }
         if (!found) {
             const char *near = diag_suggest(sets[i].param, pars, np);
-            fprintf(stderr, "lag: el: --set %s: system %s has no parameter '%s'", sets[i].arg,
-                    sets[i].system, sets[i].param);
+            fprintf(stderr, "lag: el: --set '%s': '%s' is not a parameter of '%s'", sets[i].arg,
+                    sets[i].param, sets[i].system);
             if (near)
                 fprintf(stderr, " (did you mean '%s'?)", near);
             else if (np == 0)

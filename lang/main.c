@@ -75,7 +75,8 @@ static const Command commands[NCMDS] = {
                 "                   (instead of its default; may be repeated)\n"},
     [CMD_IR] = {"ir", "lag ir FILE.lag [SYSTEM]\n",
                 "  ir FILE.lag [SYSTEM]\n"
-                "                   the lowered programs (right-hand side, energy), for debugging\n",
+                "                   the lowered programs (right-hand side, energy), for\n"
+                "                   debugging\n",
                 NULL},
 };
 
@@ -171,7 +172,7 @@ static int parse_el_set(const char *arg, ElSet *set)
     errno = 0;
     double v = strtod(eq + 1, &end);
     if (end == eq + 1 || *end || !isfinite(v) || errno == ERANGE) {
-        fprintf(stderr, "lag: el: --set %s: '%s' is not a finite number\n", arg, eq + 1);
+        fprintf(stderr, "lag: el: --set '%s': '%s' is not a finite number\n", arg, eq + 1);
         return EXIT_USAGE;
     }
     size_t ls = (size_t)(dot - arg), lp = (size_t)(eq - dot - 1);
@@ -194,8 +195,11 @@ static int cmd_el(int argc, char **argv)
         const char *a = argv[i];
         if (is_help(a)) {
             rc = -1;
-        } else if (strcmp(a, "--latex") == 0 || strcmp(a, "--lag") == 0 || strcmp(a, "--stats") == 0) {
-            format = strcmp(a, "--latex") == 0 ? EL_LATEX : strcmp(a, "--lag") == 0 ? EL_LAG : EL_STATS;
+        } else if (strcmp(a, "--latex") == 0 || strcmp(a, "--lag") == 0 ||
+                   strcmp(a, "--stats") == 0) {
+            format = strcmp(a, "--latex") == 0 ? EL_LATEX
+                     : strcmp(a, "--lag") == 0 ? EL_LAG
+                                               : EL_STATS;
             formats++;
         } else if (strcmp(a, "--set") == 0) {
             if (i + 1 >= argc)
@@ -261,7 +265,8 @@ static int cmd_run(int argc, char **argv)
             char *end;
             long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
             if (i + 1 >= argc || *end || v < 1 || v > 1000000000)
-                rc = usage_of(CMD_RUN, "--max-steps expects a whole number of steps >= 1 (got '%s')",
+                rc = usage_of(CMD_RUN,
+                              "--max-steps expects a whole number of steps >= 1 (got '%s')",
                               i + 1 < argc ? argv[i + 1] : "");
             else
                 opt.max_steps = (int)v;
@@ -315,7 +320,8 @@ static int cmd_ir(int argc, char **argv)
         else if (!system)
             system = argv[i];
         else
-            return usage_of(CMD_IR, "ir takes a file and at most one system (got also '%s')", argv[i]);
+            return usage_of(CMD_IR, "ir takes a file and at most one system (got also '%s')",
+                            argv[i]);
     }
     if (!file)
         return usage_of(CMD_IR, "ir needs a file%s", "");

@@ -254,7 +254,7 @@ check_set_error() {
     expect_grep "$tmp/err" stderr -F -- "$pattern"
     expect_empty "$tmp/out" stdout
 }
-check_set_error Double.gg=1 "no parameter 'gg' (did you mean 'g'?)"
+check_set_error Double.gg=1 "'gg' is not a parameter of 'Double' (did you mean 'g'?)"
 check_set_error Dubble.g=1 "no system 'Dubble' is printed (did you mean 'Double'?)"
 check_set_error Nope.g=1 "'Nope'"
 check_set_error Double.g=abc "'abc' is not a finite number"
@@ -262,7 +262,7 @@ check_set_error Double.g=1e999 "not a finite number"
 check_set_error Double.g=nan "not a finite number"
 check_set_error Double.g= "not a finite number"
 check_set_error gravity=1 "SYSTEM.param=value"
-check_set_error Pendulum.g=1 "system Pendulum is not printed" Double
+check_set_error Pendulum.g=1 "system 'Pendulum' is not printed" Double
 report "issue9-8: lag el --set refuses a bad value, system or parameter (exit 2, did you mean)"
 
 lag el models.lag Double --set Double.g=1
