@@ -67,9 +67,7 @@ void job_init_draws(const Setting *init, const Mech *m, TrainDraw *d)
 
 void job_draw_states(const TrainDraw *d, int m, unsigned long seed, int count, double *y)
 {
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    if (!rng)
-        mem_xalloc((size_t)-1); /* out of memory: the same exit as every other allocation */
+    gsl_rng *rng = train_rng_new();
     gsl_rng_set(rng, seed);
     for (int s = 0; s < count; s++)
         train_draw_state(d, m, rng, y + (size_t)s * (size_t)m);

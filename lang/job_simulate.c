@@ -22,10 +22,15 @@ static void summarize(const Job *J, const SimJob *sj, const SimResult *res)
 {
     long nout = (long)floor((sj->t1 - sj->t0) / sj->every + 1e-9);
     long rows = nout + 1 + (sj->t0 + (double)nout * sj->every < sj->t1 - 1e-12 * fabs(sj->t1));
-    char drift[96] = "";
-    if (res->has_energy)
+    char drift[160] = "";
+    if (res->has_energy && res->drift_unknown)
+        snprintf(drift, sizeof drift, ", energy drift unknown (E is not finite at the start)");
+    else if (res->has_energy)
         snprintf(drift, sizeof drift, ", energy drift %.2g%s", res->max_rel_drift,
                  fabs(res->e0) < 1e-8 ? " (absolute)" : "");
+    if (res->energy_failures || res->record_failures)
+        snprintf(drift + strlen(drift), sizeof drift - strlen(drift), ", %ld energy and %ld record rows not finite",
+                 res->energy_failures, res->record_failures);
     char traj[48] = "";
     if (sj->samples > 1)
         snprintf(traj, sizeof traj, " x %d trajectories", sj->samples);
@@ -224,8 +229,8 @@ int job_simulate(Job *J)
     SimResult res;
     res.y = arena_alloc(S->arena, (size_t)samples * (size_t)(2 * n) * sizeof *res.y);
     rc = variational ? var_run(&sj, del, &res) : sim_run(&sj, &res);
-    if (opt->json)
-        sim_json(stdout, &sj, &res);
+    if (opt->json && sim_json(stdout, &sj, &res) != 0 && rc == 0)
+        rc = 4;
     if (rc != 0)
         fprintf(stderr, "lag: %s: simulate %s: %s\n", J->where, sys->name.name, res.message);
     else

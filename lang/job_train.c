@@ -85,7 +85,7 @@ static char *describe(const Setting *settings, const IrProgram *model, const IrP
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
     if (!out)
-        mem_xalloc((size_t)-1); /* out of memory */
+        mem_out_of_memory(0);
     describe_settings(out, settings);
     fputs("\nmodel\n", out);
     ir_print(out, model);
@@ -94,7 +94,7 @@ static char *describe(const Setting *settings, const IrProgram *model, const IrP
         ir_print(out, source);
     }
     if (fclose(out) != 0 || !text)
-        mem_xalloc((size_t)-1);
+        mem_out_of_memory(0);
     return text;
 }
 
@@ -149,6 +149,7 @@ int job_train(Job *J)
     }
     const int n = m.n, n2 = 2 * n;
     int rc = 0;
+    long dropped = 0; /* data states without accelerations, left out */
     if (m.explicit_time)
         diag_warning(&F->diag, sys->loc, "'%s' depends on t explicitly; training evaluates it at t = 0",
                      sys->name.name);
@@ -325,6 +326,20 @@ int job_train(Job *J)
             }
             vm_free(vm);
             mem_free(got.t);
+            dropped = (long)(got.n - kept);
+            if (kept < 2) {
+                /* never a silent switch to fresh draws (nfixed = 0) */
+                fprintf(stderr, "lag: %s: train %s: %zu of the %zu states along the trajectories of '%s' have "
+                        "accelerations (the others have a singular or non-finite mass matrix): too few to train "
+                        "on; check the data's init ranges and time span\n",
+                        J->where, sys->name.name, kept, got.n, dsys->name.name);
+                rc = 3;
+                goto done;
+            }
+            if (dropped)
+                fprintf(stderr, "lag: warning: %s: train %s: %ld of the %zu states along the trajectories of "
+                        "'%s' have no accelerations (singular or non-finite mass matrix) and are left out\n",
+                        J->where, sys->name.name, dropped, got.n, dsys->name.name);
             tj.nfixed = (int)kept;
             tj.states = states;
             tj.targets = targets;
@@ -340,9 +355,7 @@ int job_train(Job *J)
             tj.nfixed = (int)ns;
             states = mem_xalloc((size_t)tj.nfixed * (size_t)n2 * sizeof *states);
             targets = mem_xalloc((size_t)tj.nfixed * (size_t)n * sizeof *targets);
-            gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-            if (!rng)
-                mem_xalloc((size_t)-1); /* out of memory: the same exit as every other allocation */
+            gsl_rng *rng = train_rng_new();
             gsl_rng_set(rng, dseed);
             char err[512];
             int drc = train_draw(&tj, rng, tj.nfixed, states, targets, err, sizeof err);
@@ -384,10 +397,11 @@ int job_train(Job *J)
     tj.describe = desc = describe(set, model, source);
     TrainResult res;
     rc = train_run(&tj, &res);
+    res.bad_samples += dropped; /* states of the data left out before training */
     if (rc == 0 && curve)
         rc = write_curve(J, curve, &res);
-    if (opt->json)
-        train_json(stdout, &tj, &res);
+    if (opt->json && train_json(stdout, &tj, &res) != 0 && rc == 0)
+        rc = 4;
     if (rc != 0 && res.status != 0)
         fprintf(stderr, "lag: %s: train %s: %s\n", J->where, sys->name.name, res.message);
     if (rc == 0) {

@@ -349,9 +349,10 @@ static NetLayers *net_layers(Tr *T, const Stmt *decl)
         if (strcmp(act->id.name, sym_act_name((SymAct)a)) == 0)
             N->act = (SymAct)a;
     int xavier = !init || strcmp(init->id.name, "xavier") == 0; /* xavier by default: docs/learning.md */
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    /* GSL allocates outside runtime/mem.h: mem_fault lets fault injection reach it */
+    gsl_rng *rng = mem_fault() ? NULL : gsl_rng_alloc(gsl_rng_mt19937);
     if (!rng)
-        mem_xalloc((size_t)-1); /* out of memory: the same exit as every other allocation */
+        mem_out_of_memory(0);
     gsl_rng_set(rng, net_seed(decl->names[0].name));
     const char *name = decl->names[0].name;
     for (int l = 0; l < N->nlayers; l++) {
