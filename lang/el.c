@@ -350,16 +350,16 @@ static int lag_names_clash(Front *F, const Mech *m)
 
 /* --set values of this system replace its defaults (the last one given
  * wins, as in lag run). */
-static void apply_sets(Mech *m, const ElSet *sets, int nsets)
+static void apply_sets(Mech *m, const Override *sets, int nsets)
 {
     for (int i = 0; i < nsets; i++)
-        if (strcmp(sets[i].system, m->sys->name.name) == 0)
+        if (sets[i].sys == m->sys)
             for (int k = 0; k < m->np; k++)
                 if (strcmp(m->S->vars[m->par[k]].name, sets[i].param) == 0)
                     m->S->vars[m->par[k]].value = sets[i].value;
 }
 
-static int one_system(Front *F, const Item *it, ElFormat format, const ElSet *sets, int nsets,
+static int one_system(Front *F, const Item *it, ElFormat format, const Override *sets, int nsets,
                       FILE *out)
 {
     Sym *S = sym_new(F->arena);
@@ -417,77 +417,31 @@ static int selection(const Item *it, int f, const char *system, ElFormat format)
     return has_net(it) && !system && format != EL_IR ? 1 : 2;
 }
 
-/* Each --set names a printed system and one of its parameters; the first
- * that does not is reported (exit 2). */
-static int check_sets(Front *F, const char *system, ElFormat format, const ElSet *sets, int nsets)
+/* Each --set (already checked against the program) names a system that is
+ * printed; the first that does not is reported (exit 2). */
+static int check_sets(Front *F, const char *system, ElFormat format, const Override *sets, int nsets)
 {
-    int nsys = 0;
-    for (int f = 0; f < F->prog.nfiles; f++)
-        for (const Item *it = F->prog.files[f]; it; it = it->next)
-            nsys += selection(it, f, system, format) == 2;
-    const char **cands = mem_xalloc((size_t)(nsys + 1) * sizeof *cands);
-    int rc = 0;
-    for (int i = 0; i < nsets && rc == 0; i++) {
-        const Item *sys = NULL;
-        int ncand = 0;
-        for (int f = 0; f < F->prog.nfiles; f++)
-            for (const Item *it = F->prog.files[f]; it; it = it->next)
-                if (selection(it, f, system, format) == 2) {
-                    cands[ncand++] = it->name.name;
-                    if (strcmp(it->name.name, sets[i].system) == 0)
-                        sys = it;
-                }
-        if (!sys) {
-            const Item *elsewhere = NULL;
-            for (int f = 0; f < F->prog.nfiles; f++)
-                for (const Item *it = F->prog.files[f]; it; it = it->next)
-                    if (it->kind == IT_SYSTEM && strcmp(it->name.name, sets[i].system) == 0)
-                        elsewhere = it;
-            const char *near = diag_suggest(sets[i].system, cands, ncand);
-            if (elsewhere && has_net(elsewhere) && !system)
-                fprintf(stderr, "lag: el: --set '%s': system '%s' is learned and not printed",
-                        sets[i].arg, sets[i].system);
-            else if (elsewhere)
-                fprintf(stderr,
-                        "lag: el: --set '%s': system '%s' is not printed (name it after the "
-                        "file to print it)",
-                        sets[i].arg, sets[i].system);
-            else
-                fprintf(stderr, "lag: el: --set '%s': no system '%s' is printed%s%s%s", sets[i].arg,
-                        sets[i].system, near ? " (did you mean '" : "", near ? near : "",
-                        near ? "'?)" : "");
-            fputc('\n', stderr);
-            rc = 2;
-            break;
-        }
-        int np = 0, found = 0;
-        for (const Stmt *s = sys->stmts; s; s = s->next)
-            np += s->kind == ST_PARAM;
-        const char **pars = mem_xalloc((size_t)(np + 1) * sizeof *pars);
-        np = 0;
-        for (const Stmt *s = sys->stmts; s; s = s->next)
-            if (s->kind == ST_PARAM) {
-                pars[np++] = s->names[0].name;
-                found |= strcmp(s->names[0].name, sets[i].param) == 0;
-            }
-        if (!found) {
-            const char *near = diag_suggest(sets[i].param, pars, np);
-            fprintf(stderr, "lag: el: --set '%s': '%s' is not a parameter of '%s'", sets[i].arg,
-                    sets[i].param, sets[i].system);
-            if (near)
-                fprintf(stderr, " (did you mean '%s'?)", near);
-            else if (np == 0)
-                fputs(" (it has none)", stderr);
-            fputc('\n', stderr);
-            rc = 2;
-        }
-        mem_free(pars);
+    for (int i = 0; i < nsets; i++) {
+        int printed = 0;
+        for (int f = 0; f < F->prog.nfiles && !printed; f++)
+            for (const Item *it = F->prog.files[f]; it && !printed; it = it->next)
+                printed = it == sets[i].sys && selection(it, f, system, format) == 2;
+        if (printed)
+            continue;
+        const char *name = sets[i].sys->name.name;
+        if (sets[i].sys->kind != IT_SYSTEM)
+            fprintf(stderr, "lag: el: --set '%s': '%s' is a problem; lag el prints systems\n", sets[i].arg, name);
+        else if (has_net(sets[i].sys) && !system)
+            fprintf(stderr, "lag: el: --set '%s': system '%s' is learned and not printed\n", sets[i].arg, name);
+        else
+            fprintf(stderr, "lag: el: --set '%s': system '%s' is not printed (name it after the file to print it)\n",
+                    sets[i].arg, name);
+        return 2;
     }
-    mem_free(cands);
-    return rc;
+    return 0;
 }
 
-int el_run_sets(Front *F, const char *system, ElFormat format, const ElSet *sets, int nsets,
+int el_run_sets(Front *F, const char *system, ElFormat format, const Override *sets, int nsets,
                 FILE *out)
 {
     int rc = 0, found = 0, first = 1;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "lang/front.h"
+#include "lang/override.h"
 
 typedef enum ElFormat { EL_TEXT, EL_LATEX, EL_LAG, EL_STATS, EL_IR } ElFormat;
 
@@ -16,18 +17,12 @@ typedef enum ElFormat { EL_TEXT, EL_LATEX, EL_LAG, EL_STATS, EL_IR } ElFormat;
  * F->diag) or 2 (no such system). */
 int el_run(Front *F, const char *system, ElFormat format, FILE *out);
 
-/* A parameter value given on the command line: --set SYSTEM.param=value. */
-typedef struct ElSet {
-    const char *system, *param;
-    double value;
-    const char *arg; /* the whole argument, for messages */
-} ElSet;
-
-/* el_run with parameter values replacing the systems' defaults where the
- * output shows values (--lag, --stats).  Each set must name a system that
- * is printed and one of its parameters, else the run prints nothing and
- * returns 2 (the message, with "did you mean", on stderr). */
-int el_run_sets(Front *F, const char *system, ElFormat format, const ElSet *sets, int nsets,
+/* el_run with parameter values (--set SYSTEM.param=value, checked against
+ * the program by override_resolve) replacing the systems' defaults where
+ * the output shows values (--lag, --stats).  Each must name a system that
+ * is printed, else the run prints nothing and returns 2 (the message on
+ * stderr). */
+int el_run_sets(Front *F, const char *system, ElFormat format, const Override *sets, int nsets,
                 FILE *out);
 
 /* `lag ir`: print the lowered programs of the systems (same selection). */

@@ -12,23 +12,16 @@
 #define LAG_JOB_H
 
 #include "lang/mech.h"
+#include "lang/override.h"
 #include "lang/run.h"
 #include "lang/settings.h"
 #include "runtime/ir.h"
 #include "runtime/train.h"
 
-/* A parameter override from the command line: --set SYS.param=value
- * (validated against the program before any job runs). */
-typedef struct ParamSet {
-    const Item *sys;
-    const char *param;
-    double value;
-} ParamSet;
-
 /* What one `lag run` keeps from job to job. */
 typedef struct RunState {
     MechTrained *trained; /* weights trained by earlier jobs */
-    ParamSet *sets;
+    Override *sets;       /* --set, checked against the program */
     int nsets;
 } RunState;
 

@@ -160,37 +160,12 @@ static int cmd_check(int argc, char **argv)
     return rc;
 }
 
-/* --set SYSTEM.param=value for lag el: the form and a finite number are
- * checked here, the names against the program by el_run_sets.  Returns 0,
- * or the usage error's status. */
-static int parse_el_set(const char *arg, ElSet *set)
-{
-    const char *dot = strchr(arg, '.'), *eq = strchr(arg, '=');
-    if (!dot || !eq || dot > eq || dot == arg || eq == dot + 1)
-        return usage_of(CMD_EL, "--set expects SYSTEM.param=value (got '%s')", arg);
-    char *end;
-    errno = 0;
-    double v = strtod(eq + 1, &end);
-    if (end == eq + 1 || *end || !isfinite(v) || errno == ERANGE) {
-        fprintf(stderr, "lag: el: --set '%s': '%s' is not a finite number\n", arg, eq + 1);
-        return EXIT_USAGE;
-    }
-    size_t ls = (size_t)(dot - arg), lp = (size_t)(eq - dot - 1);
-    char *names = mem_xalloc(ls + lp + 2);
-    memcpy(names, arg, ls);
-    names[ls] = '\0';
-    memcpy(names + ls + 1, dot + 1, lp);
-    names[ls + 1 + lp] = '\0';
-    *set = (ElSet){names, names + ls + 1, v, arg};
-    return 0;
-}
-
 static int cmd_el(int argc, char **argv)
 {
     const char *file = NULL, *system = NULL;
     ElFormat format = EL_TEXT;
     int formats = 0, nsets = 0, rc = 0;
-    ElSet *sets = mem_xalloc((size_t)(argc + 1) * sizeof *sets);
+    const char **sets = mem_xalloc((size_t)(argc + 1) * sizeof *sets);
     for (int i = 0; i < argc && rc == 0; i++) {
         const char *a = argv[i];
         if (is_help(a)) {
@@ -204,8 +179,8 @@ static int cmd_el(int argc, char **argv)
         } else if (strcmp(a, "--set") == 0) {
             if (i + 1 >= argc)
                 rc = usage_of(CMD_EL, "option '%s' needs a value", a);
-            else if ((rc = parse_el_set(argv[++i], &sets[nsets])) == 0)
-                nsets++;
+            else if ((rc = override_form("el", argv[++i])) == 0)
+                sets[nsets++] = argv[i];
         } else if (a[0] == '-' && a[1]) {
             rc = usage_of(CMD_EL, "unknown option '%s' for el", a);
         } else if (!file) {
@@ -230,12 +205,13 @@ static int cmd_el(int argc, char **argv)
     if (rc == 0 && !help) {
         Front F;
         rc = front_load(&F, file, stderr);
+        Override *over = rc == 0 ? arena_alloc(F.arena, (size_t)(nsets + 1) * sizeof *over) : NULL;
         if (rc == 0)
-            rc = el_run_sets(&F, system, format, sets, nsets, stdout);
+            rc = override_resolve(&F, "el", sets, nsets, over);
+        if (rc == 0)
+            rc = el_run_sets(&F, system, format, over, nsets, stdout);
         front_fini(&F);
     }
-    for (int k = 0; k < nsets; k++)
-        mem_free((char *)sets[k].system);
     mem_free(sets);
     return rc;
 }
@@ -281,9 +257,7 @@ static int cmd_run(int argc, char **argv)
                 opt.job = v;
             else if (a[1] == 'o')
                 opt.outdir = v;
-            else if (!strchr(v, '=') || !strchr(v, '.') || strchr(v, '.') > strchr(v, '='))
-                rc = usage_of(CMD_RUN, "--set expects SYSTEM.param=value (got '%s')", v);
-            else
+            else if ((rc = override_form("run", v)) == 0)
                 opt.sets[opt.nsets++] = v;
         } else if (a[0] == '-' && a[1])
             rc = usage_of(CMD_RUN, "unknown option '%s' for run", a);

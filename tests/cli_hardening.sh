@@ -255,7 +255,7 @@ check_set_error() {
     expect_empty "$tmp/out" stdout
 }
 check_set_error Double.gg=1 "'gg' is not a parameter of 'Double' (did you mean 'g'?)"
-check_set_error Dubble.g=1 "no system 'Dubble' is printed (did you mean 'Double'?)"
+check_set_error Dubble.g=1 "no system or problem 'Dubble' in the program (did you mean 'Double'?)"
 check_set_error Nope.g=1 "'Nope'"
 check_set_error Double.g=abc "'abc' is not a finite number"
 check_set_error Double.g=1e999 "not a finite number"
