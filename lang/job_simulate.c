@@ -65,6 +65,14 @@ int job_simulate(Job *J)
     }
     int samples = (int)nsamples;
     const char *method = settings_word(set, JOB_SIMULATE, "method");
+    int implicit = 0;
+    sim_method_known(method, &implicit);
+    if (implicit && samples > 1) {
+        fprintf(stderr, "lag: %s: simulate %s: an ensemble (samples %d) with the implicit method %s is not "
+                "implemented yet: use an explicit stepper, or 'method variational'\n", J->where, sys->name.name,
+                samples, method);
+        return 2;
+    }
     int variational = strcmp(method, "variational") == 0;
 
     Sym *S = sym_new(F->arena);
@@ -154,8 +162,6 @@ int job_simulate(Job *J)
             }
         del = lower_exprs(&m, arena_printf(S->arena, "%s.del", sys->name.name), roots, names, nd);
     }
-    int implicit = 0;
-    sim_method_known(method, &implicit);
     int jac_uses_accel = 0;
     if (implicit && m.accel != MECH_ACCEL_SYMBOLIC) {
         /* no closed form: da/dx = M^-1 (df/dx - (dM/dx) a), exact */

@@ -784,8 +784,12 @@ int train_run(const TrainJob *job, TrainResult *res)
             double rate = (T.step - res->resumed_from) / (now - t_begin);
             char left[32];
             fmt_time(left, sizeof left, (job->steps - T.step) / rate);
-            fprintf(stderr, "\rtrain %s: step %d/%d  loss %.3e  validation %.3e (%.2f%% rel. RMS)  %.0f steps/s  %s left  ",
-                    job->job, T.step, job->steps, recent, vloss, 100 * vrel, rate, left);
+            /* before the first validation there is no validation figure to show */
+            char val[64] = "";
+            if (!isnan(vloss))
+                snprintf(val, sizeof val, "  validation %.3e (%.2f%% rel. RMS)", vloss, 100 * vrel);
+            fprintf(stderr, "\rtrain %s: step %d/%d  loss %.3e%s  %.0f steps/s  %s left  ", job->job, T.step,
+                    job->steps, recent, val, rate, left);
         }
     }
     if (job->progress)
