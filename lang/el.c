@@ -39,19 +39,11 @@ static void line(Mech *m, FILE *out, const char *indent, const char *name, SymId
     fputc('\n', out);
 }
 
-/* A number in the fewest digits that read back as the same double (as the
- * expressions print theirs). */
+/* A number as the expressions print theirs (sym_format_number). */
 static void print_number(FILE *out, double v)
 {
     char buf[40];
-    if (v == floor(v) && fabs(v) < 1e15)
-        snprintf(buf, sizeof buf, "%.0f", v);
-    else
-        for (int prec = 1; prec <= 17; prec++) {
-            snprintf(buf, sizeof buf, "%.*g", prec, v);
-            if (strtod(buf, NULL) == v)
-                break;
-        }
+    sym_format_number(buf, sizeof buf, v);
     fputs(buf, out);
 }
 

@@ -222,6 +222,9 @@ long sym_ops_dag(Sym *S, const SymId *roots, int n);
 
 /* Printing in .lag syntax (primes for velocities, ^ for powers) and LaTeX. */
 void sym_print(Sym *S, FILE *out, SymId id);
+/* v in the fewest digits that read back as the same double (at most 17),
+ * as the printers write numbers; buf of at least 40 bytes. */
+void sym_format_number(char *buf, size_t n, double v);
 void sym_print_latex(Sym *S, FILE *out, SymId id);
 char *sym_to_string(Sym *S, Arena *a, SymId id);
 

@@ -27,17 +27,22 @@ enum { P_SUM = 1, P_PRODUCT = 2, P_POWER = 4, P_ATOM = 5 };
 
 static void expr(Printer *p, SymId id, int prec);
 
-static void number(Printer *p, double v)
+void sym_format_number(char *buf, size_t n, double v)
 {
-    char buf[40];
     if (v == floor(v) && fabs(v) < 1e15)
-        snprintf(buf, sizeof buf, "%.0f", v);
+        snprintf(buf, n, "%.0f", v);
     else
         for (int prec = 1; prec <= 17; prec++) {
-            snprintf(buf, sizeof buf, "%.*g", prec, v);
+            snprintf(buf, n, "%.*g", prec, v);
             if (strtod(buf, NULL) == v)
                 break;
         }
+}
+
+static void number(Printer *p, double v)
+{
+    char buf[40];
+    sym_format_number(buf, sizeof buf, v);
     if (p->latex && strchr(buf, 'e')) {
         char *e = strchr(buf, 'e');
         *e = '\0';
