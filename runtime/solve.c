@@ -1,0 +1,1030 @@
+/*
+ * runtime/solve.c — the variational engine (runtime/solve.h): Newton's
+ * method on the KKT system of a discretised integral with integral
+ * equality constraints, O(points) per iteration.
+ *
+ * Unknowns.  The node values of the fields that are not fixed, node-major
+ * (map[k*nf + i] is the unknown of field i at node k, or -1 when fixed),
+ * and one multiplier per constraint.  Internally the engine works with the
+ * sign-adjusted objective phi = s F (s = -1 for maximize, else 1) and its
+ * multipliers mu; the reported multipliers are lambda = s mu, so that
+ * grad F + sum_j lambda_j grad G_j = 0 at the solution whatever the sense.
+ *
+ * One iteration.  Every term (objective and constraints) is evaluated for
+ * all points - 1 intervals in one call of its SolveTermFn; the gradient g
+ * of L = phi + sum mu_j (G_j - c_j), its banded Hessian H (GSL's symmetric
+ * band format: band[j*(p+1) + d] = H(j+d, j), p = 2nf - 1) and the dense
+ * constraint gradients A (ncons rows) are assembled; the KKT system
+ *     [H A^T; A 0] [dx; dmu] = -[g; G - c]
+ * is solved by the banded LDL^T of H and the ncons x ncons Schur
+ * complement S = A H^-1 A^T: u = H^-1 g, W = H^-1 A^T,
+ * S dmu = (G - c) - A u, dx = -u - W dmu.  The inertia follows from the
+ * signs of D (Sylvester) and of S: inertia(KKT) = inertia(H) + inertia(-S),
+ * and the reduced Hessian (H on the constraints' tangent space) has
+ * n_neg(KKT) - ncons negative eigenvalues (Gould 1985).
+ *
+ * Residual (the stopping test): the KKT residual measured through the
+ * inverse of the KKT matrix, i.e. the Newton step itself (Deuflhard's
+ * affine-invariant test):
+ *     r = max( max_i |dx_i| / max(1, max|y|),  max_j |dmu_j| / max(1, |mu_j|),
+ *              max_j |G_j - c_j| / max(1, |c_j|) ),
+ * converged when r <= tol with an unmodified Hessian.  It is the distance
+ * to the discrete solution in the fields' own units, so it does not depend
+ * on the number of points, and its round-off floor stays near eps.  (The
+ * gradient itself cannot serve: the nearest representable y to the
+ * discrete solution already leaves g_i ~ eps |y| |H_ii|, a discrete
+ * Euler-Lagrange residual g_i/h ~ eps N^2 that exceeds 1e-10 from 10^3
+ * points on.)  A failure message names that residual and the node of the
+ * largest |dx_i|.
+ *
+ * Globalisation.  minimize/maximize: inertia correction as in IPOPT (H +
+ * delta I with delta grown x10 from 1e-8 max|H_ii| until the reduced
+ * Hessian of phi's Lagrangian is positive definite; the next iteration
+ * starts from delta/10) and an Armijo backtracking line search on the l1
+ * merit phi + nu sum |G_j - c_j| with nu > max|mu|; a full step with an
+ * uncorrected Hessian is also taken when r <= 1e-4 (the Maratos effect
+ * and a merit at round-off level would otherwise stall the last steps).
+ * A guess that violates a constraint is first restored to it by the bump
+ * of the default guess (below) when one exists.  stationary: plain
+ * Newton (a tiny shift only for a singular pivot) with backtracking on the
+ * weighted 2-norm of the KKT residual, so saddles are found too.  A trial
+ * point where a term cannot be evaluated halves the step.  At most
+ * max_iter iterations of at most 60 halvings each.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "runtime/solve.h"
+
+#include <float.h>
+#include <gsl/gsl_eigen.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_matrix.h>
+#include <gsl/gsl_permutation.h>
+#include <gsl/gsl_vector.h>
+#include <jansson.h>
+#include <math.h>
+#include <string.h>
+
+#include "runtime/io.h"
+#include "runtime/mem.h"
+#include "runtime/plot.h"
+#include "runtime/simulate.h"
+
+#define MAX_HALVINGS 60
+#define MAX_CORRECTIONS 40
+#define FULL_STEP 1e-4 /* the residual below which a full step with an unmodified Hessian is taken */
+
+typedef struct Eng {
+    const SolveJob *job;
+    int N, nf, m, n, p, bw; /* nodes, fields, constraints, free unknowns, half bandwidth, p + 1 */
+    int nterms;             /* 1 + m */
+    size_t ostride;         /* 1 + 2nf + 4nf^2 */
+    double h, s;            /* spacing, sign of the objective */
+    int *map;               /* N*nf: free index or -1 */
+    double *y;              /* N*nf: the current iterate (fixed values included) */
+    double *yt;             /* N*nf: a trial point */
+    double *in;             /* (N-1)*(2nf+1) */
+    double **out, **outt;   /* per term: (N-1)*ostride, current and trial */
+    double *val, *valt;     /* per term: its integral */
+    double *g, *Hraw, *band, *A, *u, *W, *dx, *tmp;
+    double sigma;           /* largest interval contribution to g */
+    /* the border (m > 0) */
+    gsl_matrix *S, *Sc;
+    gsl_permutation *perm;
+    gsl_vector *Seval;
+    gsl_eigen_symm_workspace *ew;
+    double *mu, *dmu, *mut;
+    int bad_term, bad_interval; /* where the last evaluation failed */
+} Eng;
+
+static void *gsl_checked(void *p)
+{
+    if (!p)
+        mem_out_of_memory(0);
+    return p;
+}
+
+/* ---------- evaluation ---------- */
+
+/* Evaluate every term at the node values y into outs and their integrals
+ * into vals.  0, or -1 when a term cannot be evaluated there. */
+static int eval_at(Eng *e, const double *y, double **outs, double *vals)
+{
+    int nf = e->nf, B = e->N - 1, w = 2 * nf + 1;
+    for (int k = 0; k < B; k++) {
+        double *r = e->in + (size_t)k * (size_t)w;
+        memcpy(r, y + (size_t)k * (size_t)nf, (size_t)(2 * nf) * sizeof *r);
+        r[2 * nf] = e->job->x0 + (k + 0.5) * e->h;
+    }
+    for (int t = 0; t < e->nterms; t++) {
+        const SolveTerm *T = t == 0 ? &e->job->objective : &e->job->cons[t - 1];
+        if (T->eval(T->ctx, B, e->in, outs[t]) != 0) {
+            e->bad_term = t;
+            e->bad_interval = -1;
+            return -1;
+        }
+        double sum = 0;
+        const double *o = outs[t];
+        size_t len = (size_t)B * e->ostride;
+        for (size_t i = 0; i < len; i++)
+            if (!isfinite(o[i])) {
+                e->bad_term = t;
+                e->bad_interval = (int)(i / e->ostride);
+                return -1;
+            }
+        for (int k = 0; k < B; k++)
+            sum += o[(size_t)k * e->ostride];
+        vals[t] = sum;
+    }
+    return 0;
+}
+
+/* The gradient g of phi + sum mu_j (G_j - c_j) (and sigma), with
+ * hessian: also H (band, into Hraw) and A. */
+static void assemble(Eng *e, double **outs, const double *mu, int hessian)
+{
+    int nf = e->nf, q = 2 * nf, B = e->N - 1, bw = e->bw;
+    memset(e->g, 0, (size_t)e->n * sizeof *e->g);
+    if (hessian) {
+        memset(e->Hraw, 0, (size_t)e->n * (size_t)bw * sizeof *e->Hraw);
+        memset(e->A, 0, (size_t)e->m * (size_t)e->n * sizeof *e->A);
+    }
+    double sigma = 0;
+    for (int t = 0; t < e->nterms; t++) {
+        double c = t == 0 ? e->s : mu[t - 1];
+        for (int k = 0; k < B; k++) {
+            const double *o = outs[t] + (size_t)k * e->ostride;
+            const double *gr = o + 1, *He = o + 1 + q;
+            const int *mp = e->map + (size_t)k * (size_t)nf;
+            for (int a = 0; a < q; a++) {
+                int i = mp[a];
+                if (i < 0)
+                    continue;
+                double v = c * gr[a];
+                e->g[i] += v;
+                if (fabs(v) > sigma)
+                    sigma = fabs(v);
+                if (!hessian)
+                    continue;
+                if (t > 0)
+                    e->A[(size_t)(t - 1) * (size_t)e->n + (size_t)i] += gr[a];
+                for (int b = 0; b < q; b++) {
+                    int j = mp[b];
+                    if (j < 0 || j > i)
+                        continue;
+                    e->Hraw[(size_t)j * (size_t)bw + (size_t)(i - j)] += c * He[a * q + b];
+                }
+            }
+        }
+    }
+    e->sigma = sigma;
+}
+
+/* The gradient's residual g_i / (h max(1, sigma)) (the discrete
+ * Euler-Lagrange residual), for messages; the worst free unknown into
+ * *worst (-1 when a constraint is the worst). */
+static double el_residual(const Eng *e, const double *vals, int *worst)
+{
+    double sc = e->h * fmax(1, e->sigma), r = 0;
+    int wi = -1;
+    for (int i = 0; i < e->n; i++) {
+        double v = fabs(e->g[i]) / sc;
+        if (!(v <= r)) { /* a NaN is the worst */
+            r = v;
+            wi = i;
+        }
+    }
+    for (int j = 0; j < e->m; j++) {
+        double c = e->job->cons_value[j];
+        double v = fabs(vals[1 + j] - c) / fmax(1, fabs(c));
+        if (!(v <= r)) {
+            r = v;
+            wi = -1;
+        }
+    }
+    if (worst)
+        *worst = wi;
+    return r;
+}
+
+/* The KKT residual in the Newton metric (the stopping test): the Newton
+ * step dx relative to max(1, max|y|), the multipliers' step relative to
+ * max(1, |mu|), and the constraints' violation relative to max(1, |c|).
+ * The worst free unknown into *worst (-1 when a constraint is the worst). */
+static double step_residual(const Eng *e, const double *vals, int *worst)
+{
+    double ymax = 1;
+    size_t tot = (size_t)e->N * (size_t)e->nf;
+    for (size_t i = 0; i < tot; i++)
+        ymax = fmax(ymax, fabs(e->y[i]));
+    double r = 0;
+    int wi = -1;
+    for (int i = 0; i < e->n; i++) {
+        double v = fabs(e->dx[i]) / ymax;
+        if (!(v <= r)) {
+            r = v;
+            wi = i;
+        }
+    }
+    for (int j = 0; j < e->m; j++) {
+        double c = e->job->cons_value[j];
+        double v = fmax(fabs(vals[1 + j] - c) / fmax(1, fabs(c)),
+                        fabs(e->dmu[j]) / fmax(1, fabs(e->mu[j] + e->dmu[j])));
+        if (!(v <= r)) {
+            r = v;
+            wi = -1;
+        }
+    }
+    if (worst)
+        *worst = wi;
+    return r;
+}
+
+/* Weighted squared 2-norm of the KKT residual (the stationary merit),
+ * the gradient scaled by sc. */
+static double kkt_norm2(const Eng *e, const double *vals, double sc)
+{
+    double r = 0;
+    for (int i = 0; i < e->n; i++)
+        r += (e->g[i] / sc) * (e->g[i] / sc);
+    for (int j = 0; j < e->m; j++) {
+        double c = e->job->cons_value[j];
+        double v = (vals[1 + j] - c) / fmax(1, fabs(c));
+        r += v * v;
+    }
+    return r;
+}
+
+/* ---------- the linear algebra ---------- */
+
+static int band_solve(Eng *e, const double *b, double *x)
+{
+    gsl_matrix_view L = gsl_matrix_view_array(e->band, (size_t)e->n, (size_t)e->bw);
+    gsl_vector_const_view bv = gsl_vector_const_view_array(b, (size_t)e->n);
+    gsl_vector_view xv = gsl_vector_view_array(x, (size_t)e->n);
+    return gsl_linalg_ldlt_band_solve(&L.matrix, &bv.vector, &xv.vector) == GSL_SUCCESS ? 0 : -1;
+}
+
+/* Factor (scale*H + delta I) and form W and S.  Returns the number of
+ * negative eigenvalues of the reduced Hessian (>= 0), or -1 when the
+ * factorisation has a (near) zero pivot or the KKT matrix is singular. */
+static int factor(Eng *e, double scale, double delta)
+{
+    int n = e->n, bw = e->bw;
+    size_t len = (size_t)n * (size_t)bw;
+    double dmax = 0;
+    for (int i = 0; i < n; i++)
+        dmax = fmax(dmax, fabs(e->Hraw[(size_t)i * (size_t)bw]));
+    for (size_t i = 0; i < len; i++)
+        e->band[i] = scale * e->Hraw[i];
+    for (int i = 0; i < n; i++)
+        e->band[(size_t)i * (size_t)bw] += delta;
+    for (int i = 0; i < n; i++) /* entries past the matrix's end */
+        for (int d = 1; d < bw; d++)
+            if (i + d >= n)
+                e->band[(size_t)i * (size_t)bw + (size_t)d] = 0;
+    gsl_matrix_view L = gsl_matrix_view_array(e->band, (size_t)n, (size_t)bw);
+    if (gsl_linalg_ldlt_band_decomp(&L.matrix) != GSL_SUCCESS)
+        return -1;
+    double tiny = 1e-13 * fmax(dmax + fabs(delta), DBL_MIN);
+    int neg = 0;
+    for (int i = 0; i < n; i++) {
+        double d = e->band[(size_t)i * (size_t)bw];
+        if (!isfinite(d) || fabs(d) <= tiny)
+            return -1;
+        neg += d < 0;
+    }
+    int m = e->m;
+    if (m == 0)
+        return neg;
+    for (int j = 0; j < m; j++)
+        if (band_solve(e, e->A + (size_t)j * (size_t)n, e->W + (size_t)j * (size_t)n) != 0)
+            return -1;
+    double smax = 0;
+    for (int a = 0; a < m; a++)
+        for (int b = 0; b <= a; b++) {
+            const double *ra = e->A + (size_t)a * (size_t)n, *wb = e->W + (size_t)b * (size_t)n;
+            double v = 0;
+            for (int i = 0; i < n; i++)
+                v += ra[i] * wb[i];
+            gsl_matrix_set(e->S, (size_t)a, (size_t)b, v);
+            gsl_matrix_set(e->S, (size_t)b, (size_t)a, v);
+            smax = fmax(smax, fabs(v));
+        }
+    if (!isfinite(smax) || smax == 0)
+        return -1;
+    gsl_matrix_memcpy(e->Sc, e->S);
+    if (gsl_eigen_symm(e->Sc, e->Seval, e->ew) != GSL_SUCCESS)
+        return -1;
+    int pos = 0;
+    for (int j = 0; j < m; j++) {
+        double v = gsl_vector_get(e->Seval, (size_t)j);
+        if (fabs(v) <= 1e-13 * smax)
+            return -1; /* the constraints' gradients are dependent there */
+        pos += v > 0;
+    }
+    gsl_matrix_memcpy(e->Sc, e->S);
+    int sg;
+    if (gsl_linalg_LU_decomp(e->Sc, e->perm, &sg) != GSL_SUCCESS)
+        return -1;
+    return neg + pos - m;
+}
+
+/* The Newton step of the factored system: dx and dmu. */
+static int step(Eng *e, const double *vals)
+{
+    int n = e->n, m = e->m;
+    if (band_solve(e, e->g, e->u) != 0)
+        return -1;
+    if (m > 0) {
+        gsl_vector_view dm = gsl_vector_view_array(e->dmu, (size_t)m);
+        double rhs[64], *rp = m <= 64 ? rhs : mem_xalloc((size_t)m * sizeof *rp);
+        for (int j = 0; j < m; j++) {
+            const double *a = e->A + (size_t)j * (size_t)n;
+            double v = vals[1 + j] - e->job->cons_value[j];
+            for (int i = 0; i < n; i++)
+                v -= a[i] * e->u[i];
+            rp[j] = v;
+        }
+        gsl_vector_view rv = gsl_vector_view_array(rp, (size_t)m);
+        int rc = gsl_linalg_LU_solve(e->Sc, e->perm, &rv.vector, &dm.vector);
+        if (rp != rhs)
+            mem_free(rp);
+        if (rc != GSL_SUCCESS)
+            return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        double v = -e->u[i];
+        for (int j = 0; j < m; j++)
+            v -= e->W[(size_t)j * (size_t)n + (size_t)i] * e->dmu[j];
+        e->dx[i] = v;
+    }
+    for (int i = 0; i < n; i++)
+        if (!isfinite(e->dx[i]))
+            return -1;
+    for (int j = 0; j < m; j++)
+        if (!isfinite(e->dmu[j]))
+            return -1;
+    return 0;
+}
+
+/* ---------- setup ---------- */
+
+static void eng_init(Eng *e, const SolveJob *job)
+{
+    memset(e, 0, sizeof *e);
+    e->job = job;
+    e->N = job->points;
+    e->nf = job->nf;
+    e->m = job->ncons;
+    e->nterms = 1 + job->ncons;
+    e->h = (job->x1 - job->x0) / (job->points - 1);
+    e->s = job->sense == SOLVE_MAXIMIZE ? -1 : 1;
+    int nf = e->nf, N = e->N, m = e->m;
+    size_t tot = (size_t)N * (size_t)nf;
+    e->ostride = 1 + 2 * (size_t)nf + 4 * (size_t)nf * (size_t)nf;
+    e->map = mem_xalloc(tot * sizeof *e->map);
+    int n = 0;
+    for (int k = 0; k < N; k++)
+        for (int i = 0; i < nf; i++) {
+            int fixed = (k == 0 && job->fix_lo && job->fix_lo[i]) ||
+                        (k == N - 1 && job->fix_hi && job->fix_hi[i]);
+            e->map[(size_t)k * (size_t)nf + (size_t)i] = fixed ? -1 : n++;
+        }
+    e->n = n;
+    e->p = 2 * nf - 1;
+    if (e->p > n - 1)
+        e->p = n > 0 ? n - 1 : 0;
+    e->bw = e->p + 1;
+    e->y = mem_xalloc(tot * sizeof *e->y);
+    e->yt = mem_xalloc(tot * sizeof *e->yt);
+    size_t B = (size_t)(N - 1);
+    e->in = mem_xalloc(B * (size_t)(2 * nf + 1) * sizeof *e->in);
+    e->out = mem_xalloc((size_t)e->nterms * sizeof *e->out);
+    e->outt = mem_xalloc((size_t)e->nterms * sizeof *e->outt);
+    for (int t = 0; t < e->nterms; t++) {
+        e->out[t] = mem_xalloc(B * e->ostride * sizeof **e->out);
+        e->outt[t] = mem_xalloc(B * e->ostride * sizeof **e->outt);
+    }
+    e->val = mem_xalloc((size_t)e->nterms * sizeof *e->val);
+    e->valt = mem_xalloc((size_t)e->nterms * sizeof *e->valt);
+    size_t nn = n > 0 ? (size_t)n : 1;
+    e->g = mem_xalloc(nn * sizeof *e->g);
+    e->Hraw = mem_xalloc(nn * (size_t)e->bw * sizeof *e->Hraw);
+    e->band = mem_xalloc(nn * (size_t)e->bw * sizeof *e->band);
+    e->A = mem_xalloc((m > 0 ? (size_t)m : 1) * nn * sizeof *e->A);
+    e->W = mem_xalloc((m > 0 ? (size_t)m : 1) * nn * sizeof *e->W);
+    e->u = mem_xalloc(nn * sizeof *e->u);
+    e->dx = mem_xalloc(nn * sizeof *e->dx);
+    e->tmp = mem_xalloc(tot * sizeof *e->tmp);
+    size_t mm = m > 0 ? (size_t)m : 1;
+    e->mu = mem_xalloc(mm * sizeof *e->mu);
+    e->mut = mem_xalloc(mm * sizeof *e->mut);
+    e->dmu = mem_xalloc(mm * sizeof *e->dmu);
+    if (m > 0) {
+        e->S = gsl_checked(mem_fault() ? NULL : gsl_matrix_alloc((size_t)m, (size_t)m));
+        e->Sc = gsl_checked(mem_fault() ? NULL : gsl_matrix_alloc((size_t)m, (size_t)m));
+        e->perm = gsl_checked(mem_fault() ? NULL : gsl_permutation_alloc((size_t)m));
+        e->Seval = gsl_checked(mem_fault() ? NULL : gsl_vector_alloc((size_t)m));
+        e->ew = gsl_checked(mem_fault() ? NULL : gsl_eigen_symm_alloc((size_t)m));
+    }
+}
+
+static void eng_free(Eng *e)
+{
+    mem_free(e->map);
+    mem_free(e->y);
+    mem_free(e->yt);
+    mem_free(e->in);
+    for (int t = 0; t < e->nterms; t++) {
+        mem_free(e->out[t]);
+        mem_free(e->outt[t]);
+    }
+    mem_free(e->out);
+    mem_free(e->outt);
+    mem_free(e->val);
+    mem_free(e->valt);
+    mem_free(e->g);
+    mem_free(e->Hraw);
+    mem_free(e->band);
+    mem_free(e->A);
+    mem_free(e->W);
+    mem_free(e->u);
+    mem_free(e->dx);
+    mem_free(e->tmp);
+    mem_free(e->mu);
+    mem_free(e->mut);
+    mem_free(e->dmu);
+    if (e->S) {
+        gsl_matrix_free(e->S);
+        gsl_matrix_free(e->Sc);
+        gsl_permutation_free(e->perm);
+        gsl_vector_free(e->Seval);
+        gsl_eigen_symm_free(e->ew);
+    }
+}
+
+static double node_x(const Eng *e, int k)
+{
+    return k == e->N - 1 ? e->job->x1 : e->job->x0 + k * e->h;
+}
+
+/* The node of a free unknown. */
+static int node_of(const Eng *e, int i)
+{
+    for (int k = 0; k < e->N; k++) /* only on failure paths: linear is fine */
+        for (int f = 0; f < e->nf; f++)
+            if (e->map[(size_t)k * (size_t)e->nf + (size_t)f] == i)
+                return k;
+    return 0;
+}
+
+static const char *term_name(const Eng *e, int t)
+{
+    const SolveTerm *T = t == 0 ? &e->job->objective : &e->job->cons[t - 1];
+    return T->name ? T->name : (t == 0 ? "objective" : "constraint");
+}
+
+/* ---------- the default guess ---------- */
+
+/* The integral of constraint j with the bump c sin((j+1) pi t) added to
+ * base in field 0; NaN where it cannot be evaluated.  Leaves the point in yt. */
+static double bumped(Eng *e, const double *base, int j, double c, double *phi)
+{
+    int nf = e->nf, N = e->N;
+    memcpy(e->yt, base, (size_t)N * (size_t)nf * sizeof *e->yt);
+    for (int k = 1; k < N - 1; k++)
+        e->yt[(size_t)k * (size_t)nf] += c * sin((j + 1) * M_PI * k / (N - 1));
+    if (eval_at(e, e->yt, e->outt, e->valt) != 0)
+        return NAN;
+    if (phi)
+        *phi = e->s * e->valt[0];
+    return e->valt[1 + j];
+}
+
+/* Make e->y satisfy each constraint it violates by adding the bump
+ * c sin((j+1) pi (x - x0)/(x1 - x0)) to field 0, c found by a scan of
+ * c = +-scale 2^k and regula falsi; where both signs work, minimize and
+ * maximize take the better objective, stationary the smaller bump.
+ * 0, or -1 (with the message in res) when no c meets a constraint. */
+static int restore(Eng *e, SolveResult *res)
+{
+    const SolveJob *job = e->job;
+    int nf = e->nf, N = e->N;
+    size_t tot = (size_t)N * (size_t)nf;
+    double *base = e->tmp;
+    for (int j = 0; j < e->m; j++) {
+        double want = job->cons_value[j];
+        memcpy(base, e->y, tot * sizeof *base);
+        double g0 = bumped(e, base, j, 0, NULL);
+        double tolc = 1e-12 * fmax(1, fabs(want));
+        if (fabs(g0 - want) <= tolc)
+            continue;
+        /* samples c = +-scale 2^k: a sign change on each side, nearest 0 */
+        double scale = fmax(1, fabs(job->x1 - job->x0));
+        for (int i = 0; i < nf; i++) {
+            if (job->fix_lo && job->fix_lo[i])
+                scale = fmax(scale, fabs(job->lo[i]));
+            if (job->fix_hi && job->fix_hi[i])
+                scale = fmax(scale, fabs(job->hi[i]));
+        }
+        double best_c = NAN, best_phi = INFINITY;
+        double nearest = isfinite(g0) ? g0 : NAN;
+        for (int side = -1; side <= 1; side += 2) {
+            double ca = 0, fa = g0 - want;
+            for (int k = -20; k <= 40; k++) {
+                double cb = side * scale * ldexp(1, k), gb = bumped(e, base, j, cb, NULL);
+                if (isfinite(gb) && (!isfinite(nearest) || fabs(gb - want) < fabs(nearest - want)))
+                    nearest = gb;
+                double fb = gb - want;
+                if (!isfinite(fb)) {
+                    continue;
+                }
+                if (isfinite(fa) && (fa == 0 || fa * fb <= 0)) {
+                    /* Illinois regula falsi on [ca, cb] */
+                    double lo = ca, flo = fa, hi = cb, fhi = fb, c = cb;
+                    int last = 0;
+                    for (int it = 0; it < 200 && fabs(hi - lo) > 1e-15 * fmax(fabs(lo), fabs(hi)); it++) {
+                        c = (flo == fhi) ? 0.5 * (lo + hi) : hi - fhi * (hi - lo) / (fhi - flo);
+                        if (!(c > fmin(lo, hi) && c < fmax(lo, hi)))
+                            c = 0.5 * (lo + hi);
+                        double fc = bumped(e, base, j, c, NULL) - want;
+                        if (!isfinite(fc)) {
+                            c = NAN;
+                            break;
+                        }
+                        if (fabs(fc) <= tolc) {
+                            break;
+                        }
+                        if (fc * fhi < 0) {
+                            lo = hi;
+                            flo = fhi;
+                            hi = c;
+                            fhi = fc;
+                            last = 0;
+                        } else {
+                            hi = c;
+                            fhi = fc;
+                            if (last)
+                                flo *= 0.5;
+                            last = 1;
+                        }
+                    }
+                    if (isfinite(c)) {
+                        double phi = INFINITY;
+                        double gc = bumped(e, base, j, c, &phi);
+                        if (isfinite(gc)) {
+                            /* minimize: the lower of the two sides; stationary: the smaller bump */
+                            double key = job->sense == SOLVE_STATIONARY ? fabs(c) : phi;
+                            if (key < best_phi) {
+                                best_phi = key;
+                                best_c = c;
+                            }
+                        }
+                    }
+                    break;
+                }
+                ca = cb;
+                fa = fb;
+            }
+        }
+        if (!isfinite(best_c)) {
+            snprintf(res->message, sizeof res->message,
+                     "solve %s: the constraint '%s' cannot be met: it asks %.10g, and the nearest value "
+                     "reachable from the default guess is %.10g",
+                     job->problem, term_name(e, 1 + j), want, nearest);
+            return -1;
+        }
+        for (int k = 1; k < N - 1; k++)
+            e->y[(size_t)k * (size_t)nf] += best_c * sin((j + 1) * M_PI * k / (N - 1));
+    }
+    return 0;
+}
+
+/* Fill e->y with the default guess: linear between fixed ends (a free end
+ * takes the other end's value, or 0), then restored to the constraints.
+ * 0, or -1 with the message in res. */
+static int default_guess(Eng *e, SolveResult *res)
+{
+    const SolveJob *job = e->job;
+    int nf = e->nf, N = e->N;
+    for (int i = 0; i < nf; i++) {
+        int fl = job->fix_lo && job->fix_lo[i], fh = job->fix_hi && job->fix_hi[i];
+        double a = fl ? job->lo[i] : fh ? job->hi[i] : 0;
+        double b = fh ? job->hi[i] : a;
+        for (int k = 0; k < N; k++) {
+            double t = (double)k / (N - 1);
+            e->y[(size_t)k * (size_t)nf + (size_t)i] = a + (b - a) * t;
+        }
+    }
+    return restore(e, res);
+}
+
+/* ---------- output ---------- */
+
+static void write_outputs(Eng *e, SolveResult *res)
+{
+    const SolveJob *job = e->job;
+    int nf = e->nf, N = e->N;
+    char err[512];
+    if (job->output) {
+        int nc = 1 + 2 * nf;
+        const char **cols = mem_xalloc((size_t)nc * sizeof *cols);
+        char **primes = mem_xalloc((size_t)nf * sizeof *primes);
+        cols[0] = job->xname;
+        for (int i = 0; i < nf; i++) {
+            size_t l = strlen(job->fields[i]) + 2;
+            primes[i] = mem_xalloc(l);
+            snprintf(primes[i], l, "%s'", job->fields[i]);
+            cols[1 + i] = job->fields[i];
+            cols[1 + nf + i] = primes[i];
+        }
+        CsvWriter *w = csv_open(job->output, cols, nc, err, sizeof err);
+        int bad = w == NULL;
+        double *row = mem_xalloc((size_t)nc * sizeof *row);
+        for (int k = 0; k < N && !bad; k++) {
+            row[0] = node_x(e, k);
+            int a = k > 0 ? k - 1 : 0, b = k < N - 1 ? k + 1 : N - 1;
+            for (int i = 0; i < nf; i++) {
+                row[1 + i] = res->y[(size_t)k * (size_t)nf + (size_t)i];
+                row[1 + nf + i] = (res->y[(size_t)b * (size_t)nf + (size_t)i] -
+                                   res->y[(size_t)a * (size_t)nf + (size_t)i]) /
+                                  ((b - a) * e->h);
+            }
+            if (csv_row(w, row, err, sizeof err) != 0)
+                bad = 1;
+        }
+        if (w && csv_close(w, !bad, err, sizeof err) != 0)
+            bad = 1;
+        if (bad && res->status != 4) {
+            if (res->status == 0 || res->status == 3) {
+                /* an I/O failure is reported; a numerical one keeps its message */
+                if (res->status == 0)
+                    snprintf(res->message, sizeof res->message, "%s", err);
+                else
+                    fprintf(stderr, "lag: error: %s\n", err);
+                res->status = res->status == 0 ? 4 : res->status;
+            }
+        }
+        mem_free(row);
+        for (int i = 0; i < nf; i++)
+            mem_free(primes[i]);
+        mem_free(primes);
+        mem_free(cols);
+    }
+    if (job->plot) {
+        double *x = mem_xalloc((size_t)N * sizeof *x);
+        for (int k = 0; k < N; k++)
+            x[k] = node_x(e, k);
+        int per = nf <= 6 ? 1 : 4, np = (nf + per - 1) / per;
+        PlotPanel *panels = mem_xalloc((size_t)np * sizeof *panels);
+        memset(panels, 0, (size_t)np * sizeof *panels);
+        for (int i = 0; i < nf; i++) {
+            PlotPanel *pn = &panels[i / per];
+            pn->ylabel = per == 1 ? job->fields[i] : "";
+            PlotSeries *sr = &pn->series[pn->nseries++];
+            sr->label = job->fields[i];
+            sr->y = res->y + i;
+            sr->stride = nf;
+        }
+        char title[256];
+        if (res->converged)
+            snprintf(title, sizeof title, "%s: %s, objective %.8g", job->problem, res->kind, res->objective);
+        else
+            snprintf(title, sizeof title, "%s: not converged (last iterate)", job->problem);
+        if (plot_panels(job->plot, title, job->xname, x, 1, N, panels, np, err, sizeof err) != 0) {
+            if (res->status == 0) {
+                res->status = 4;
+                snprintf(res->message, sizeof res->message, "%s", err);
+            } else {
+                fprintf(stderr, "lag: error: %s\n", err);
+            }
+        }
+        mem_free(panels);
+        mem_free(x);
+    }
+}
+
+/* ---------- the driver ---------- */
+
+static void set_inertia(Eng *e, SolveResult *res)
+{
+    /* the reduced Hessian of F's Lagrangian: s times the assembled one */
+    int red = e->n - e->m;
+    int neg = e->n > 0 ? factor(e, e->s, 0) : 0;
+    if (neg < 0) { /* singular: a tiny shift decides the sign of the zero eigenvalue */
+        double dmax = 0;
+        for (int i = 0; i < e->n; i++)
+            dmax = fmax(dmax, fabs(e->Hraw[(size_t)i * (size_t)e->bw]));
+        neg = factor(e, e->s, 1e-10 * fmax(dmax, 1));
+    }
+    if (neg < 0) {
+        res->kind = "saddle";
+        res->morse_index = -1;
+        return;
+    }
+    res->morse_index = neg;
+    res->kind = neg == 0 ? "minimum" : neg == red ? "maximum" : "saddle";
+}
+
+int solve_run(const SolveJob *job, SolveResult *res)
+{
+    double start = sim_clock();
+    gsl_set_error_handler_off();
+    res->status = 0;
+    res->message[0] = 0;
+    res->converged = 0;
+    res->iterations = 0;
+    res->objective = NAN;
+    res->residual = NAN;
+    res->kind = "saddle";
+    res->morse_index = -1;
+    Eng E, *e = &E;
+    eng_init(e, job);
+    int nf = e->nf, N = e->N, m = e->m, n = e->n;
+    size_t tot = (size_t)N * (size_t)nf;
+    for (int j = 0; j < m; j++)
+        res->multipliers[j] = NAN;
+
+    /* the guess: the caller's, or the default when all free values are NaN */
+    int all_nan = 1;
+    for (size_t i = 0; i < tot; i++)
+        if (e->map[i] >= 0 && !isnan(res->y[i]))
+            all_nan = 0;
+    int started = 0;
+    if (all_nan) {
+        if (default_guess(e, res) != 0) {
+            res->status = 3;
+            memcpy(res->y, e->y, tot * sizeof *res->y);
+            goto done;
+        }
+    } else {
+        memcpy(e->y, res->y, tot * sizeof *e->y);
+        for (size_t i = 0; i < tot; i++)
+            if (e->map[i] < 0 || !isfinite(e->y[i])) {
+                int k = (int)(i / (size_t)nf), f = (int)(i % (size_t)nf);
+                if (e->map[i] < 0) {
+                    e->y[i] = k == 0 ? job->lo[f] : job->hi[f];
+                } else {
+                    res->status = 3;
+                    snprintf(res->message, sizeof res->message,
+                             "solve %s: the guess of %s is not a finite number at %s = %.10g", job->problem,
+                             job->fields[f], job->xname, node_x(e, k));
+                    memcpy(res->y, e->y, tot * sizeof *res->y);
+                    goto done;
+                }
+            }
+        /* a guess that violates a constraint is restored like the default
+         * (when a bump can do it; otherwise Newton starts from it as it is) */
+        char keep[sizeof res->message];
+        memcpy(keep, res->message, sizeof keep);
+        if (restore(e, res) != 0) {
+            memcpy(res->message, keep, sizeof keep);
+            memcpy(e->y, res->y, tot * sizeof *e->y);
+            for (size_t i = 0; i < tot; i++)
+                if (e->map[i] < 0)
+                    e->y[i] = i < (size_t)nf ? job->lo[i] : job->hi[i % (size_t)nf];
+        }
+    }
+    if (eval_at(e, e->y, e->out, e->val) != 0) {
+        res->status = 3;
+        if (e->bad_interval >= 0)
+            snprintf(res->message, sizeof res->message,
+                     "solve %s: the %s cannot be evaluated at the guess (on the interval at %s = %.10g)",
+                     job->problem, term_name(e, e->bad_term), job->xname,
+                     job->x0 + (e->bad_interval + 0.5) * e->h);
+        else
+            snprintf(res->message, sizeof res->message, "solve %s: the %s cannot be evaluated at the guess",
+                     job->problem, term_name(e, e->bad_term));
+        memcpy(res->y, e->y, tot * sizeof *res->y);
+        goto done;
+    }
+    started = 1;
+    /* multipliers: least squares, min |grad phi + A^T mu| */
+    for (int j = 0; j < m; j++)
+        e->mu[j] = 0;
+    assemble(e, e->out, e->mu, 1);
+    if (m > 0 && n > 0) {
+        for (int a = 0; a < m; a++) {
+            double rhs = 0;
+            for (int i = 0; i < n; i++)
+                rhs -= e->A[(size_t)a * (size_t)n + (size_t)i] * e->g[i];
+            gsl_vector_set(e->Seval, (size_t)a, rhs);
+            for (int b = 0; b < m; b++) {
+                double v = 0;
+                for (int i = 0; i < n; i++)
+                    v += e->A[(size_t)a * (size_t)n + (size_t)i] * e->A[(size_t)b * (size_t)n + (size_t)i];
+                gsl_matrix_set(e->Sc, (size_t)a, (size_t)b, v);
+            }
+        }
+        int sg;
+        gsl_vector_view mv = gsl_vector_view_array(e->mu, (size_t)m);
+        if (gsl_linalg_LU_decomp(e->Sc, e->perm, &sg) != GSL_SUCCESS ||
+            gsl_linalg_LU_solve(e->Sc, e->perm, e->Seval, &mv.vector) != GSL_SUCCESS)
+            for (int j = 0; j < m; j++)
+                e->mu[j] = 0;
+        for (int j = 0; j < m; j++)
+            if (!isfinite(e->mu[j]))
+                e->mu[j] = 0;
+        assemble(e, e->out, e->mu, 1);
+    }
+
+    double delta_last = 0, nu = 0;
+    int worst = -1, opt = job->sense != SOLVE_STATIONARY;
+    for (;;) {
+        res->objective = e->val[0];
+        if (n == 0) {
+            res->residual = 0;
+            for (int j = 0; j < m; j++)
+                res->residual = fmax(res->residual, fabs(e->val[1 + j] - job->cons_value[j]) /
+                                                        fmax(1, fabs(job->cons_value[j])));
+            res->converged = res->residual <= job->tol;
+            break;
+        }
+        /* factor, with the inertia correction for minimize/maximize */
+        double dmax = 0;
+        for (int i = 0; i < n; i++)
+            dmax = fmax(dmax, fabs(e->Hraw[(size_t)i * (size_t)e->bw]));
+        dmax = fmax(dmax, DBL_MIN);
+        double delta = 0;
+        int ok = 0;
+        for (int c = 0; c < MAX_CORRECTIONS; c++) {
+            int neg = factor(e, 1, delta);
+            if (neg == 0 || (!opt && neg > 0)) {
+                ok = 1;
+                break;
+            }
+            if (delta == 0)
+                delta = (opt && delta_last > 0) ? fmax(delta_last / 10, 1e-12 * dmax)
+                                                : (opt ? 1e-8 : 1e-10) * dmax;
+            else
+                delta *= 10;
+        }
+        if (!ok || step(e, e->val) != 0) {
+            res->status = 3;
+            res->residual = el_residual(e, e->val, &worst);
+            int k = worst >= 0 ? node_of(e, worst) : 0;
+            snprintf(res->message, sizeof res->message,
+                     "solve %s: the Newton system is singular at iteration %d (scaled gradient %.3e, worst at "
+                     "%s = %.10g)",
+                     job->problem, res->iterations, res->residual, job->xname, node_x(e, k));
+            break;
+        }
+        double r = step_residual(e, e->val, &worst);
+        res->residual = r;
+        if (job->progress)
+            fprintf(stderr, "\rsolve %s: iteration %d  residual %.3e  objective %.12g  ", job->problem,
+                    res->iterations, r, e->val[0]);
+        if (r <= job->tol && delta == 0) {
+            res->converged = 1;
+            break;
+        }
+        if (res->iterations >= job->max_iter) {
+            int wi = 0;
+            for (int i = 1; i < n; i++)
+                if (fabs(e->dx[i]) > fabs(e->dx[wi]))
+                    wi = i;
+            char where[256] = "";
+            if (worst < 0 && m > 0) {
+                int wj = 0;
+                for (int j = 1; j < m; j++)
+                    if (fabs(e->val[1 + j] - job->cons_value[j]) > fabs(e->val[1 + wj] - job->cons_value[wj]))
+                        wj = j;
+                snprintf(where, sizeof where, "worst in the constraint '%s' (%.10g instead of %.10g); ",
+                         term_name(e, 1 + wj), e->val[1 + wj], job->cons_value[wj]);
+            }
+            snprintf(res->message, sizeof res->message,
+                     "solve %s: no convergence after %d iterations: at iteration %d the KKT residual is %.3e "
+                     "(tol %.3g), %sthe worst node at %s = %.10g",
+                     job->problem, res->iterations, res->iterations, r, job->tol, where, job->xname,
+                     node_x(e, node_of(e, wi)));
+            res->status = 3;
+            break;
+        }
+        if (opt)
+            delta_last = delta;
+        /* line search */
+        double *dx = e->dx;
+        double alpha = 1, merit0 = 0, dd = 0, sc = e->h * fmax(1, e->sigma), n2_0 = 0;
+        if (opt) {
+            double gdx = 0, r1 = 0, mumax = 0, rdmu = 0;
+            for (int i = 0; i < n; i++)
+                gdx += e->g[i] * dx[i];
+            double curv = -gdx; /* dx^T (H + delta I) dx = -g.dx + r.dmu */
+            for (int j = 0; j < m; j++) {
+                double rj = e->val[1 + j] - job->cons_value[j];
+                r1 += fabs(rj);
+                gdx += e->mu[j] * rj; /* grad phi . dx = g . dx + mu . r, as A dx = -r */
+                rdmu += rj * e->dmu[j];
+                mumax = fmax(mumax, fabs(e->mu[j] + e->dmu[j]));
+            }
+            curv += rdmu;
+            /* nu large enough that the step descends on the merit (Nocedal & Wright 18.36) */
+            double nu_req = r1 > 0 ? (gdx + 0.5 * fmax(0, curv)) / (0.7 * r1) : 0;
+            nu = fmax(nu, fmax(1.5 * mumax + 1e-8, nu_req));
+            merit0 = e->s * e->val[0];
+            for (int j = 0; j < m; j++)
+                merit0 += nu * fabs(e->val[1 + j] - job->cons_value[j]);
+            dd = gdx - nu * r1;
+            if (dd > 0)
+                dd = 0;
+        } else {
+            n2_0 = kkt_norm2(e, e->val, sc);
+        }
+        int accepted = 0;
+        for (int hv = 0; hv <= MAX_HALVINGS; hv++, alpha *= 0.5) {
+            memcpy(e->yt, e->y, tot * sizeof *e->yt);
+            for (size_t i = 0; i < tot; i++)
+                if (e->map[i] >= 0)
+                    e->yt[i] += alpha * dx[e->map[i]];
+            for (int j = 0; j < m; j++)
+                e->mut[j] = e->mu[j] + alpha * e->dmu[j];
+            if (eval_at(e, e->yt, e->outt, e->valt) != 0)
+                continue;
+            if (opt) {
+                double mt = e->s * e->valt[0];
+                for (int j = 0; j < m; j++)
+                    mt += nu * fabs(e->valt[1 + j] - job->cons_value[j]);
+                if (mt <= merit0 + 1e-4 * alpha * dd) {
+                    accepted = 1;
+                    break;
+                }
+                if (hv == 0 && delta == 0 && r <= FULL_STEP) {
+                    /* a full Newton step this close to a minimum is taken even when the merit
+                     * does not show it (the Maratos effect, and a merit at round-off level) */
+                    accepted = 1;
+                    break;
+                }
+            } else {
+                assemble(e, e->outt, e->mut, 0);
+                if (kkt_norm2(e, e->valt, sc) <= (1 - 2e-4 * alpha) * n2_0) {
+                    accepted = 1;
+                    break;
+                }
+            }
+        }
+        if (!accepted) {
+            assemble(e, e->out, e->mu, 1); /* the current point's again */
+            res->status = 3;
+            int k = worst >= 0 ? node_of(e, worst) : -1;
+            snprintf(res->message, sizeof res->message,
+                     "solve %s: the line search failed at iteration %d (KKT residual %.3e%s%.10g)", job->problem,
+                     res->iterations, r, k >= 0 ? ", worst at x = " : "", k >= 0 ? node_x(e, k) : 0.0);
+            break;
+        }
+        double *ty = e->y;
+        e->y = e->yt;
+        e->yt = ty;
+        double **to = e->out;
+        e->out = e->outt;
+        e->outt = to;
+        double *tv = e->val;
+        e->val = e->valt;
+        e->valt = tv;
+        memcpy(e->mu, e->mut, (size_t)m * sizeof *e->mu);
+        res->iterations++;
+        assemble(e, e->out, e->mu, 1);
+    }
+    if (job->progress)
+        fputc('\n', stderr);
+    memcpy(res->y, e->y, tot * sizeof *res->y);
+    for (int j = 0; j < m; j++)
+        res->multipliers[j] = e->s * e->mu[j];
+    res->objective = e->val[0];
+    if (n > 0)
+        set_inertia(e, res);
+    else {
+        res->morse_index = 0;
+        res->kind = "minimum";
+    }
+done:
+    (void)started;
+    write_outputs(e, res);
+    eng_free(e);
+    res->wall_s = sim_clock() - start;
+    return res->status;
+}
+
+int solve_json(FILE *out, const SolveJob *job, const SolveResult *res)
+{
+    sim_json_begin();
+    json_t *o = sim_jnew(json_object());
+    sim_jset(o, "job", json_string("solve"));
+    sim_jset(o, "problem", json_string(job->problem));
+    sim_jset(o, "status", json_integer(res->status));
+    sim_jset(o, "converged", json_boolean(res->converged));
+    sim_jset(o, "iterations", json_integer(res->iterations));
+    sim_jset(o, "objective", sim_jreal(res->objective));
+    sim_jset(o, "residual", sim_jreal(res->residual));
+    json_t *mu = sim_jnew(json_object());
+    for (int j = 0; j < job->ncons; j++) {
+        const char *name = job->cons[j].name ? job->cons[j].name : "constraint";
+        sim_jset(mu, name, sim_jreal(res->multipliers[j]));
+    }
+    sim_jset(o, "multipliers", mu);
+    sim_jset(o, "kind", json_string(res->kind ? res->kind : "saddle"));
+    sim_jset(o, "morse_index", json_integer(res->morse_index));
+    sim_jset(o, "points", json_integer(job->points));
+    sim_jset(o, "wall_s", sim_jreal(res->wall_s));
+    return sim_json_print(out, o);
+}

@@ -1,0 +1,90 @@
+/*
+ * runtime/solve.h — the variational engine: stationary points of a
+ * discretised integral, with integral equality constraints, by Newton's
+ * method on the optimality (KKT) system.  Shared by `solve` (a problem
+ * over a domain x) and `action` (a system's action over t).
+ *
+ * Discretisation (the midpoint rule of runtime/variational.c): nf fields on
+ * `points` nodes x_k = x0 + k h, h = (x1 - x0)/(points - 1); on interval k
+ * (nodes k, k+1) each integrand is evaluated at the midpoint with
+ * y = (y_k + y_{k+1})/2 and y' = (y_{k+1} - y_k)/h, and the integral is the
+ * sum of h times it.  The compiler (lang/) derives each integral's interval
+ * term h*f and its exact gradient and Hessian with respect to the term's
+ * 2nf node values (y_k then y_{k+1}); the engine evaluates them for all
+ * intervals as one batch, assembles the banded Hessian (node-major
+ * unknowns: node k's fields are k*nf .. k*nf + nf - 1; half bandwidth
+ * 2nf - 1) with one dense border row and column per constraint, and
+ * solves each Newton step in O(points) by a banded LDL^T factorisation and
+ * a Schur complement for the border.
+ */
+#ifndef LAG_SOLVE_H
+#define LAG_SOLVE_H
+
+#include <stdio.h>
+
+/* An integral's interval terms for B intervals at once.  in holds, per
+ * interval, its 2nf node values (y_k, then y_{k+1}) and then x_mid: a
+ * stride of 2nf + 1.  out receives, per interval, the term, its gradient
+ * (2nf) and its Hessian (2nf x 2nf, row-major): a stride of
+ * 1 + 2nf + 4nf^2.  Returns 0, or -1 when the term cannot be evaluated
+ * (the engine then treats the point as outside the domain). */
+typedef int (*SolveTermFn)(void *ctx, int B, const double *in, double *out);
+
+typedef struct SolveTerm {
+    SolveTermFn eval;
+    void *ctx;
+    const char *name;   /* for messages: "objective", or the constraint as written */
+} SolveTerm;
+
+typedef enum SolveSense {
+    SOLVE_MINIMIZE,     /* a minimum wanted: the Hessian is convexified until it is one */
+    SOLVE_MAXIMIZE,     /* the sign-flipped minimum */
+    SOLVE_STATIONARY    /* any stationary point (the action): plain Newton */
+} SolveSense;
+
+typedef struct SolveJob {
+    const char *problem;          /* for messages and the summary */
+    int nf;                       /* fields */
+    const char *const *fields;    /* nf names */
+    const char *xname;            /* the domain variable ("x", or "t" for an action) */
+    int points;                   /* nodes, >= 2 */
+    double x0, x1;                /* the domain */
+    SolveSense sense;
+    SolveTerm objective;
+    int ncons;                    /* integral equality constraints: integral = value */
+    const SolveTerm *cons;
+    const double *cons_value;
+    /* fixed ends, per field: fix_lo[i] says y_i(x0) is fixed at lo[i] */
+    const int *fix_lo, *fix_hi;
+    const double *lo, *hi;
+    double tol;                   /* on the KKT residual (scaled: see solve.c) */
+    int max_iter;
+    const char *output;           /* CSV: x, each field and its derivative; or NULL */
+    const char *plot;             /* figure of the fields; or NULL */
+    int progress;                 /* a progress line on stderr */
+} SolveJob;
+
+typedef struct SolveResult {
+    int status;                   /* 0 ok, 3 numerical failure (no convergence, infeasible), 4 I/O */
+    char message[1024];
+    int converged;
+    int iterations;
+    double objective;             /* the objective's integral at the solution */
+    double residual;              /* the final KKT residual */
+    double *multipliers;          /* ncons values (caller's buffer) */
+    double *y;                    /* points x nf, node-major: the guess in, the solution out (caller's
+                                     buffer; a guess of all NaN means: the engine's default) */
+    const char *kind;             /* "minimum", "saddle" or "maximum" (of the objective on the
+                                     constraints' tangent space) */
+    int morse_index;              /* negative eigenvalues of that reduced Hessian */
+    double wall_s;
+} SolveResult;
+
+/* Run the job; returns res->status.  Writes output and plot (also after a
+ * failure to converge: the last iterate). */
+int solve_run(const SolveJob *job, SolveResult *res);
+
+/* One JSON line (LANGUAGE.md §5) describing the run.  Returns 0, or 4. */
+int solve_json(FILE *out, const SolveJob *job, const SolveResult *res);
+
+#endif
