@@ -45,7 +45,8 @@
  * uncorrected Hessian is also taken when r <= 1e-4 (the Maratos effect
  * and a merit at round-off level would otherwise stall the last steps).
  * A guess that violates a constraint is first restored to it by the bump
- * of the default guess (below) when one exists.  stationary: plain
+ * of the default guess (below); when no bump meets it, the run stops there
+ * (status 3, the constraint, the value asked and the nearest reached).  stationary: plain
  * Newton (a tiny shift only for a singular pivot) with backtracking on the
  * weighted 2-norm of the KKT residual, so saddles are found too.  A trial
  * point where a term cannot be evaluated halves the step.  At most
@@ -108,7 +109,16 @@ static void *gsl_checked(void *p)
 
 /* Evaluate every term at the node values y into outs and their integrals
  * into vals.  0, or -1 when a term cannot be evaluated there. */
+static int eval_terms(Eng *e, const double *y, double **outs, double *vals, int only);
+
 static int eval_at(Eng *e, const double *y, double **outs, double *vals)
+{
+    return eval_terms(e, y, outs, vals, -1);
+}
+
+/* Like eval_at, only the term `only` (0 the objective, 1 + j constraint j)
+ * when only >= 0. */
+static int eval_terms(Eng *e, const double *y, double **outs, double *vals, int only)
 {
     int nf = e->nf, B = e->N - 1, w = 2 * nf + 1;
     for (int k = 0; k < B; k++) {
@@ -117,6 +127,8 @@ static int eval_at(Eng *e, const double *y, double **outs, double *vals)
         r[2 * nf] = e->job->x0 + (k + 0.5) * e->h;
     }
     for (int t = 0; t < e->nterms; t++) {
+        if (only >= 0 && t != only)
+            continue;
         const SolveTerm *T = t == 0 ? &e->job->objective : &e->job->cons[t - 1];
         if (T->eval(T->ctx, B, e->in, outs[t]) != 0) {
             e->bad_term = t;
@@ -414,7 +426,7 @@ static void eng_init(Eng *e, const SolveJob *job)
     e->band = mem_xalloc(nn * (size_t)e->bw * sizeof *e->band);
     e->A = mem_xalloc((m > 0 ? (size_t)m : 1) * nn * sizeof *e->A);
     e->W = mem_xalloc((m > 0 ? (size_t)m : 1) * nn * sizeof *e->W);
-    e->u = mem_xalloc(nn * sizeof *e->u);
+    e->u = mem_xalloc((nn > (size_t)N ? nn : (size_t)N) * sizeof *e->u); /* also the bump's shape */
     e->dx = mem_xalloc(nn * sizeof *e->dx);
     e->tmp = mem_xalloc(tot * sizeof *e->tmp);
     size_t mm = m > 0 ? (size_t)m : 1;
@@ -492,19 +504,21 @@ static const char *term_name(const Eng *e, int t)
 static double bumped(Eng *e, const double *base, int j, double c, double *phi)
 {
     int nf = e->nf, N = e->N;
-    memcpy(e->yt, base, (size_t)N * (size_t)nf * sizeof *e->yt);
-    for (int k = 1; k < N - 1; k++)
-        e->yt[(size_t)k * (size_t)nf] += c * sin((j + 1) * M_PI * k / (N - 1));
-    if (eval_at(e, e->yt, e->outt, e->valt) != 0)
+    for (int k = 0; k < N; k++) /* e->yt holds base in the other fields */
+        e->yt[(size_t)k * (size_t)nf] = base[(size_t)k * (size_t)nf] + c * e->u[k];
+    if (eval_terms(e, e->yt, e->outt, e->valt, 1 + j) != 0)
         return NAN;
-    if (phi)
+    if (phi) {
+        if (eval_terms(e, e->yt, e->outt, e->valt, 0) != 0)
+            return NAN;
         *phi = e->s * e->valt[0];
+    }
     return e->valt[1 + j];
 }
 
 /* Make e->y satisfy each constraint it violates by adding the bump
  * c sin((j+1) pi (x - x0)/(x1 - x0)) to field 0, c found by a scan of
- * c = +-scale 2^k and regula falsi; where both signs work, minimize and
+ * c = +-scale 4^k (up to 4^20, down to 4^-10) and regula falsi; where both signs work, minimize and
  * maximize take the better objective, stationary the smaller bump.
  * 0, or -1 (with the message in res) when no c meets a constraint. */
 static int restore(Eng *e, SolveResult *res)
@@ -516,11 +530,14 @@ static int restore(Eng *e, SolveResult *res)
     for (int j = 0; j < e->m; j++) {
         double want = job->cons_value[j];
         memcpy(base, e->y, tot * sizeof *base);
+        memcpy(e->yt, e->y, tot * sizeof *e->yt);
+        double *shape = e->u; /* the bump, while no Newton step needs u */
+        for (int k = 0; k < N; k++)
+            shape[k] = k == 0 || k == N - 1 ? 0 : sin((j + 1) * M_PI * k / (N - 1));
         double g0 = bumped(e, base, j, 0, NULL);
         double tolc = 1e-12 * fmax(1, fabs(want));
         if (fabs(g0 - want) <= tolc)
             continue;
-        /* samples c = +-scale 2^k: a sign change on each side, nearest 0 */
         double scale = fmax(1, fabs(job->x1 - job->x0));
         for (int i = 0; i < nf; i++) {
             if (job->fix_lo && job->fix_lo[i])
@@ -530,21 +547,58 @@ static int restore(Eng *e, SolveResult *res)
         }
         double best_c = NAN, best_phi = INFINITY;
         double nearest = isfinite(g0) ? g0 : NAN;
+        double f0 = g0 - want;
         for (int side = -1; side <= 1; side += 2) {
-            double ca = 0, fa = g0 - want;
-            for (int k = -20; k <= 40; k++) {
-                double cb = side * scale * ldexp(1, k), gb = bumped(e, base, j, cb, NULL);
-                if (isfinite(gb) && (!isfinite(nearest) || fabs(gb - want) < fabs(nearest - want)))
-                    nearest = gb;
-                double fb = gb - want;
-                if (!isfinite(fb)) {
-                    continue;
+            /* a bracket [ca, cb] of a sign change, from c = scale up or down by x4 */
+            double ca = NAN, fa = NAN, cb = NAN, fb = NAN;
+            double c1 = side * scale, f1 = bumped(e, base, j, c1, NULL) - want;
+            if (isfinite(f1) && fabs(f1 + want - want) < INFINITY &&
+                (!isfinite(nearest) || fabs(f1) < fabs(nearest - want)))
+                nearest = f1 + want;
+            if (isfinite(f1) && isfinite(f0) && f1 * f0 <= 0) {
+                /* down towards 0 until the sign is f0's again */
+                cb = c1;
+                fb = f1;
+                ca = 0;
+                fa = f0;
+                for (int k = 1; k <= 10; k++) {
+                    double c = c1 / ldexp(1, 2 * k), f = bumped(e, base, j, c, NULL) - want;
+                    if (!isfinite(f))
+                        continue;
+                    if (f * f0 > 0) {
+                        ca = c;
+                        fa = f;
+                        break;
+                    }
+                    cb = c;
+                    fb = f;
                 }
-                if (isfinite(fa) && (fa == 0 || fa * fb <= 0)) {
+            } else {
+                /* up until the sign changes */
+                double cp = isfinite(f1) ? c1 : NAN, fp = f1;
+                for (int k = 1; k <= 20; k++) {
+                    double c = c1 * ldexp(1, 2 * k), gb = bumped(e, base, j, c, NULL), f = gb - want;
+                    if (isfinite(gb) && (!isfinite(nearest) || fabs(f) < fabs(nearest - want)))
+                        nearest = gb;
+                    if (!isfinite(f))
+                        continue;
+                    if (isfinite(fp) && f * fp <= 0) {
+                        ca = cp;
+                        fa = fp;
+                        cb = c;
+                        fb = f;
+                        break;
+                    }
+                    cp = c;
+                    fp = f;
+                }
+            }
+            if (isfinite(ca)) {
                     /* Illinois regula falsi on [ca, cb] */
-                    double lo = ca, flo = fa, hi = cb, fhi = fb, c = cb;
+                    double lo = ca, flo = fa, hi = cb, fhi = fb, c = fabs(fa) < fabs(fb) ? ca : cb;
                     int last = 0;
-                    for (int it = 0; it < 200 && fabs(hi - lo) > 1e-15 * fmax(fabs(lo), fabs(hi)); it++) {
+                    for (int it = 0; it < 200 && fabs(hi - lo) > 1e-15 * fmax(fabs(lo), fabs(hi)) &&
+                                     fmin(fabs(flo), fabs(fhi)) > tolc; it++) {
                         c = (flo == fhi) ? 0.5 * (lo + hi) : hi - fhi * (hi - lo) / (fhi - flo);
                         if (!(c > fmin(lo, hi) && c < fmax(lo, hi)))
                             c = 0.5 * (lo + hi);
@@ -573,7 +627,7 @@ static int restore(Eng *e, SolveResult *res)
                     if (isfinite(c)) {
                         double phi = INFINITY;
                         double gc = bumped(e, base, j, c, &phi);
-                        if (isfinite(gc)) {
+                        if (isfinite(gc) && fabs(gc - want) <= 1e-8 * fmax(1, fabs(want))) {
                             /* minimize: the lower of the two sides; stationary: the smaller bump */
                             double key = job->sense == SOLVE_STATIONARY ? fabs(c) : phi;
                             if (key < best_phi) {
@@ -582,21 +636,17 @@ static int restore(Eng *e, SolveResult *res)
                             }
                         }
                     }
-                    break;
-                }
-                ca = cb;
-                fa = fb;
             }
         }
         if (!isfinite(best_c)) {
             snprintf(res->message, sizeof res->message,
                      "solve %s: the constraint '%s' cannot be met: it asks %.10g, and the nearest value "
-                     "reachable from the default guess is %.10g",
+                     "reachable from the guess is %.10g",
                      job->problem, term_name(e, 1 + j), want, nearest);
             return -1;
         }
-        for (int k = 1; k < N - 1; k++)
-            e->y[(size_t)k * (size_t)nf] += best_c * sin((j + 1) * M_PI * k / (N - 1));
+        for (int k = 0; k < N; k++)
+            e->y[(size_t)k * (size_t)nf] += best_c * shape[k];
     }
     return 0;
 }
@@ -774,16 +824,12 @@ int solve_run(const SolveJob *job, SolveResult *res)
                     goto done;
                 }
             }
-        /* a guess that violates a constraint is restored like the default
-         * (when a bump can do it; otherwise Newton starts from it as it is) */
-        char keep[sizeof res->message];
-        memcpy(keep, res->message, sizeof keep);
+        /* a guess that violates a constraint is restored like the default;
+         * when no bump meets it, that is the infeasibility error too */
         if (restore(e, res) != 0) {
-            memcpy(res->message, keep, sizeof keep);
-            memcpy(e->y, res->y, tot * sizeof *e->y);
-            for (size_t i = 0; i < tot; i++)
-                if (e->map[i] < 0)
-                    e->y[i] = i < (size_t)nf ? job->lo[i] : job->hi[i % (size_t)nf];
+            res->status = 3;
+            memcpy(res->y, e->y, tot * sizeof *res->y);
+            goto done;
         }
     }
     if (eval_at(e, e->y, e->out, e->val) != 0) {
