@@ -535,6 +535,11 @@ static int restore(Eng *e, SolveResult *res)
         for (int k = 0; k < N; k++)
             shape[k] = k == 0 || k == N - 1 ? 0 : sin((j + 1) * M_PI * k / (N - 1));
         double g0 = bumped(e, base, j, 0, NULL);
+        if (!isfinite(g0)) {
+            snprintf(res->message, sizeof res->message, "solve %s: the %s cannot be evaluated at the guess",
+                     job->problem, e->bad_term == 0 ? "objective" : term_name(e, e->bad_term));
+            return -1;
+        }
         double tolc = 1e-12 * fmax(1, fabs(want));
         if (fabs(g0 - want) <= tolc)
             continue;
@@ -626,11 +631,14 @@ static int restore(Eng *e, SolveResult *res)
                     }
                     if (isfinite(c)) {
                         double phi = INFINITY;
-                        double gc = bumped(e, base, j, c, &phi);
+                        double gc = bumped(e, base, j, c, NULL);
                         if (isfinite(gc) && fabs(gc - want) <= 1e-8 * fmax(1, fabs(want))) {
-                            /* minimize: the lower of the two sides; stationary: the smaller bump */
+                            /* minimize: the lower of the two sides; stationary: the smaller bump;
+                             * an objective that cannot be evaluated there ranks last */
+                            if (job->sense != SOLVE_STATIONARY && isnan(bumped(e, base, j, c, &phi)))
+                                phi = INFINITY;
                             double key = job->sense == SOLVE_STATIONARY ? fabs(c) : phi;
-                            if (key < best_phi) {
+                            if (key < best_phi || !isfinite(best_c)) {
                                 best_phi = key;
                                 best_c = c;
                             }
