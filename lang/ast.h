@@ -89,7 +89,8 @@ typedef enum StmtKind {
     ST_FIX,         /* fix NAME(at) = value */
     ST_SUBJECT,     /* subject value = at */
     ST_MINIMIZE,    /* minimize value */
-    ST_STATIONARY   /* stationary value */
+    ST_STATIONARY,  /* stationary value */
+    ST_MAXIMIZE     /* maximize value (the sign-flipped minimize) */
 } StmtKind;
 
 typedef struct NetArg {

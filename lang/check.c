@@ -514,7 +514,7 @@ static Val resolve_call(Checker *C, Expr *e, Ctx cx)
             diag_error(C->d, e->loc, "integral(...) %s",
                        cx == CX_INTEGRAND ? "cannot be nested inside another integral"
                        : C->scope && C->scope->is_problem
-                           ? "is only allowed in 'minimize', 'stationary' and 'subject'"
+                           ? "is only allowed in 'minimize', 'maximize', 'stationary' and 'subject'"
                            : "belongs in a problem's objective, not here");
             return bad_val();
         }
@@ -964,7 +964,7 @@ static int stmt_in_problem(StmtKind k)
 {
     return k == ST_PARAM || k == ST_LET || k == ST_NET || k == ST_DOMAIN || k == ST_FIELD ||
            k == ST_UNKNOWN || k == ST_FIX || k == ST_SUBJECT || k == ST_MINIMIZE ||
-           k == ST_STATIONARY;
+           k == ST_STATIONARY || k == ST_MAXIMIZE;
 }
 
 /* Check an expression that must be usable in a Lagrangian (no relu net). */
@@ -1129,9 +1129,10 @@ static void check_body(Checker *C, Item *it)
             accel = s;
             break;
         case ST_MINIMIZE:
+        case ST_MAXIMIZE:
         case ST_STATIONARY:
             if (objective) {
-                diag_error(C->d, s->loc, "a problem has one objective ('minimize' or 'stationary')");
+                diag_error(C->d, s->loc, "a problem has one objective ('minimize', 'maximize' or 'stationary')");
                 diag_note(C->d, objective->loc, "the first objective is here");
                 break;
             }
@@ -1288,6 +1289,7 @@ static void check_body(Checker *C, Item *it)
             }
             break;
         case ST_MINIMIZE:
+        case ST_MAXIMIZE:
         case ST_STATIONARY:
             if (s != objective)
                 break;
@@ -1331,7 +1333,7 @@ static void check_body(Checker *C, Item *it)
                        it->name.name);
         if (!objective)
             diag_error(C->d, it->name.loc,
-                       "problem '%s' has no objective (add 'minimize ...' or 'stationary ...')",
+                       "problem '%s' has no objective (add 'minimize ...', 'maximize ...' or 'stationary ...')",
                        it->name.name);
     }
     C->scope = NULL;

@@ -9,8 +9,10 @@
 
 #include <gsl/gsl_rng.h>
 
+#include "lang/lower.h"
 #include "runtime/io.h"
 #include "runtime/mem.h"
+#include "runtime/vm.h"
 
 const Item *job_find_system(Front *F, const char *name)
 {
@@ -89,4 +91,117 @@ void job_summary(const Job *J, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+IrProgram *job_del_program(Mech *m)
+{
+    Sym *S = m->S;
+    const int n = m->n;
+    /* at (q, q', t): L_q, p, L_qq, L_qq', M, and the generalized force
+     * Q - dD/dq' with its derivatives (Lagrange-d'Alembert) */
+    int nd = 3 * n + 5 * n * n, k = 0;
+    SymId *roots = arena_alloc(S->arena, (size_t)nd * sizeof *roots);
+    const char **names = arena_alloc(S->arena, (size_t)nd * sizeof *names);
+    SymId *Q = arena_alloc(S->arena, (size_t)n * sizeof *Q);
+    for (int i = 0; i < n; i++)
+        Q[i] = sym_sub(S, m->Q[i], sym_diff(S, m->D, m->v[i]));
+    for (int i = 0; i < n; i++) {
+        names[k] = arena_printf(S->arena, "L_%s", m->names[i]);
+        roots[k++] = sym_diff(S, m->L, m->q[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        names[k] = arena_printf(S->arena, "p_%s", m->names[i]);
+        roots[k++] = m->p[i];
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            names[k] = arena_printf(S->arena, "Lqq_%d_%d", i + 1, j + 1);
+            roots[k++] = sym_diff(S, roots[i], m->q[j]);
+        }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            names[k] = arena_printf(S->arena, "Lqv_%d_%d", i + 1, j + 1);
+            roots[k++] = sym_diff(S, roots[i], m->v[j]);
+        }
+    for (int i = 0; i < n * n; i++) {
+        names[k] = arena_printf(S->arena, "M_%d_%d", i / n + 1, i % n + 1);
+        roots[k++] = m->M[i];
+    }
+    for (int i = 0; i < n; i++) {
+        names[k] = arena_printf(S->arena, "Q_%s", m->names[i]);
+        roots[k++] = Q[i];
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            names[k] = arena_printf(S->arena, "Qq_%d_%d", i + 1, j + 1);
+            roots[k++] = sym_diff(S, Q[i], m->q[j]);
+        }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            names[k] = arena_printf(S->arena, "Qv_%d_%d", i + 1, j + 1);
+            roots[k++] = sym_diff(S, Q[i], m->v[j]);
+        }
+    return lower_exprs(m, arena_printf(S->arena, "%s.del", m->sys->name.name), roots, names, nd);
+}
+
+/* ---------- interval terms of the variational engine ---------- */
+
+/* Intervals per VM run: the registers of a run are a few per interval, so
+ * the VM's memory stays small at a million points. */
+enum { CHUNK = 4096 };
+
+int job_term_eval(void *ctx, int B, const double *in, double *out)
+{
+    JobTerm *t = ctx;
+    const int nin = t->prog->nstate, nout = t->prog->nout;
+    for (int b = 0; b < B; b += CHUNK) {
+        int nb = B - b < CHUNK ? B - b : CHUNK;
+        if (vm_run(t->vm, t->prog, nb, in + (size_t)b * (size_t)nin, nin, 0, t->params,
+                   out + (size_t)b * (size_t)nout, nout) != VM_OK)
+            return -1;
+    }
+    return 0;
+}
+
+IrProgram *job_term_program(Problem *P, SymId term, const char *name)
+{
+    Sym *S = P->m.S;
+    const int nf = P->m.n, n2 = 2 * nf;
+    int *vars = arena_alloc(S->arena, (size_t)(n2 + 1) * sizeof *vars);
+    for (int i = 0; i < nf; i++) {
+        vars[i] = P->u[i];
+        vars[nf + i] = P->w[i];
+    }
+    vars[n2] = P->x;
+    int nout = 1 + n2 + n2 * n2;
+    SymId *roots = arena_alloc(S->arena, (size_t)nout * sizeof *roots);
+    const char **names = arena_alloc(S->arena, (size_t)nout * sizeof *names);
+    roots[0] = term;
+    names[0] = "term";
+    sym_grad(S, term, vars, n2, roots + 1);
+    for (int i = 0; i < n2; i++) {
+        names[1 + i] = arena_printf(S->arena, "d_%s", S->vars[vars[i]].name);
+        for (int j = i; j < n2; j++) {
+            SymId hij = sym_diff(S, roots[1 + i], vars[j]);
+            roots[1 + n2 + i * n2 + j] = roots[1 + n2 + j * n2 + i] = hij;
+        }
+    }
+    for (int i = 0; i < n2; i++)
+        for (int j = 0; j < n2; j++)
+            names[1 + n2 + i * n2 + j] =
+                arena_printf(S->arena, "dd_%s_%s", S->vars[vars[i]].name, S->vars[vars[j]].name);
+    return lower_inputs(S, name, vars, n2 + 1, P->m.par, P->m.np, roots, names, nout);
+}
+
+void job_term_open(JobTerm *t, const double *params, int intervals)
+{
+    const IrProgram *progs[1] = {t->prog};
+    t->vm = vm_alloc(progs, 1, intervals < CHUNK ? intervals : CHUNK);
+    t->params = params;
+}
+
+void job_term_close(JobTerm *t)
+{
+    vm_free(t->vm);
+    ir_free(t->prog);
 }

@@ -37,6 +37,8 @@ typedef struct Job {
 
 int job_simulate(Job *J);
 int job_train(Job *J);
+int job_solve(Job *J);
+int job_action(Job *J);
 
 /* The system or problem called name. */
 const Item *job_find_system(Front *F, const char *name);
@@ -57,6 +59,27 @@ void job_init_draws(const Setting *init, const Mech *m, TrainDraw *d);
 /* count states of m components drawn from d, from a Mersenne Twister
  * seeded with seed: the one place initial states are drawn. */
 void job_draw_states(const TrainDraw *d, int m, unsigned long seed, int count, double *y);
+
+/* The discrete Euler-Lagrange ingredients of the variational integrator
+ * at (q, q', t) (runtime/variational.c): L_q, p, L_qq, L_qq', M, and the
+ * generalized force with its derivatives. */
+IrProgram *job_del_program(Mech *m);
+
+/* An interval term of the variational engine (runtime/solve.h) and the VM
+ * that runs it. */
+typedef struct JobTerm {
+    IrProgram *prog;
+    struct Vm *vm;
+    const double *params;
+} JobTerm;
+/* The program of a term: its value, gradient and Hessian in the 2nf node
+ * values (the left node's fields, then the right node's); inputs those and
+ * the midpoint. */
+IrProgram *job_term_program(Problem *P, SymId term, const char *name);
+void job_term_open(JobTerm *t, const double *params, int intervals);
+/* A SolveTermFn: ctx is the JobTerm. */
+int job_term_eval(void *ctx, int B, const double *in, double *out);
+void job_term_close(JobTerm *t);
 
 /* An output file's path under -o DIR (mem_free it), or NULL for NULL. */
 char *job_output(const Job *J, const Setting *s);

@@ -115,53 +115,8 @@ int job_simulate(Job *J)
         const char *ename = "E";
         energy = lower_exprs(&m, arena_printf(S->arena, "%s.energy", sys->name.name), &m.E, &ename, 1);
     }
-    if (variational) {
-        /* at (q, q', t): L_q, p, L_qq, L_qq', M, and the generalized force
-         * Q - dD/dq' with its derivatives (Lagrange-d'Alembert) */
-        int nd = 3 * n + 5 * n * n, k = 0;
-        SymId *roots = arena_alloc(S->arena, (size_t)nd * sizeof *roots);
-        const char **names = arena_alloc(S->arena, (size_t)nd * sizeof *names);
-        SymId *Q = arena_alloc(S->arena, (size_t)n * sizeof *Q);
-        for (int i = 0; i < n; i++)
-            Q[i] = sym_sub(S, m.Q[i], sym_diff(S, m.D, m.v[i]));
-        for (int i = 0; i < n; i++) {
-            names[k] = arena_printf(S->arena, "L_%s", m.names[i]);
-            roots[k++] = sym_diff(S, m.L, m.q[i]);
-        }
-        for (int i = 0; i < n; i++) {
-            names[k] = arena_printf(S->arena, "p_%s", m.names[i]);
-            roots[k++] = m.p[i];
-        }
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < n; j++) {
-                names[k] = arena_printf(S->arena, "Lqq_%d_%d", i + 1, j + 1);
-                roots[k++] = sym_diff(S, roots[i], m.q[j]);
-            }
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < n; j++) {
-                names[k] = arena_printf(S->arena, "Lqv_%d_%d", i + 1, j + 1);
-                roots[k++] = sym_diff(S, roots[i], m.v[j]);
-            }
-        for (int i = 0; i < n * n; i++) {
-            names[k] = arena_printf(S->arena, "M_%d_%d", i / n + 1, i % n + 1);
-            roots[k++] = m.M[i];
-        }
-        for (int i = 0; i < n; i++) {
-            names[k] = arena_printf(S->arena, "Q_%s", m.names[i]);
-            roots[k++] = Q[i];
-        }
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < n; j++) {
-                names[k] = arena_printf(S->arena, "Qq_%d_%d", i + 1, j + 1);
-                roots[k++] = sym_diff(S, Q[i], m.q[j]);
-            }
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < n; j++) {
-                names[k] = arena_printf(S->arena, "Qv_%d_%d", i + 1, j + 1);
-                roots[k++] = sym_diff(S, Q[i], m.v[j]);
-            }
-        del = lower_exprs(&m, arena_printf(S->arena, "%s.del", sys->name.name), roots, names, nd);
-    }
+    if (variational)
+        del = job_del_program(&m);
     int jac_uses_accel = 0;
     if (implicit && m.accel != MECH_ACCEL_SYMBOLIC) {
         /* no closed form: da/dx = M^-1 (df/dx - (dM/dx) a), exact */

@@ -349,17 +349,23 @@ static int node_reg(Lower *L, SymId id)
     return L->reg[id];
 }
 
-static void begin(Lower *L, Mech *m, const char *name)
+/* A program of S with no inputs bound yet. */
+static void begin_empty(Lower *L, Sym *S, const char *name)
 {
     memset(L, 0, sizeof *L);
-    L->m = m;
-    L->S = m->S;
+    L->S = S;
     L->p = ir_new(name);
-    Sym *S = m->S;
     L->varkind = mem_xalloc((size_t)(S->nvars + 1) * sizeof *L->varkind);
     L->varindex = mem_xalloc((size_t)(S->nvars + 1) * sizeof *L->varindex);
     for (int v = 0; v < S->nvars; v++)
         L->varkind[v] = IN_NONE;
+}
+
+static void begin(Lower *L, Mech *m, const char *name)
+{
+    Sym *S = m->S;
+    begin_empty(L, S, name);
+    L->m = m;
     for (int i = 0; i < m->n; i++) {
         L->varkind[m->q[i]] = L->varkind[m->v[i]] = IN_STATE;
         L->varindex[m->q[i]] = i;
@@ -645,6 +651,41 @@ static IrProgram *exprs(Mech *m, const char *name, const SymId *roots, const cha
 IrProgram *lower_exprs(Mech *m, const char *name, const SymId *roots, const char *const *names, int n)
 {
     return exprs(m, name, roots, names, n, 0);
+}
+
+IrProgram *lower_inputs(Sym *S, const char *name, const int *inputs, int nin, const int *params, int np,
+                        const SymId *roots, const char *const *names, int n)
+{
+    Lower L;
+    begin_empty(&L, S, name);
+    IrProgram *p = L.p;
+    p->nstate = nin;
+    p->state_names = arena_alloc(S->arena, (size_t)(nin + 1) * sizeof *p->state_names);
+    for (int i = 0; i < nin; i++) {
+        L.varkind[inputs[i]] = IN_STATE;
+        L.varindex[inputs[i]] = i;
+        p->state_names[i] = S->vars[inputs[i]].name;
+    }
+    p->nparams = np;
+    p->param_names = arena_alloc(S->arena, (size_t)(np + 1) * sizeof *p->param_names);
+    p->param_values = arena_alloc(S->arena, (size_t)(np + 1) * sizeof *p->param_values);
+    for (int j = 0; j < np; j++) {
+        L.varkind[params[j]] = IN_PARAM;
+        L.varindex[params[j]] = j;
+        p->param_names[j] = S->vars[params[j]].name;
+        p->param_values[j] = S->vars[params[j]].value;
+    }
+    p->nout = n;
+    p->out_names = arena_alloc(S->arena, (size_t)(n + 1) * sizeof *p->out_names);
+    int *r = mem_xalloc((size_t)(n + 1) * sizeof *r);
+    for (int i = 0; i < n; i++) {
+        p->out_names[i] = names[i];
+        r[i] = node_reg(&L, roots[i]);
+    }
+    for (int i = 0; i < n; i++)
+        ir_emit(p, IR_OUT, i, r[i], 0, 0);
+    mem_free(r);
+    return finish(&L);
 }
 
 static IrProgram *rhs(Mech *m, int keep)

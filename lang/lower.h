@@ -25,4 +25,11 @@ IrProgram *lower_jacobian_solve(Mech *m);
 IrProgram *lower_exprs(Mech *m, const char *name, const SymId *roots, const char *const *names,
                        int n);
 
+/* Expressions of any variables of S: the state inputs are the variables
+ * inputs[0 .. nin-1] in that order, the parameters params[0 .. np-1]; every
+ * other variable the roots use must be one of these (the variational
+ * engine's interval terms: node values and the midpoint). */
+IrProgram *lower_inputs(Sym *S, const char *name, const int *inputs, int nin, const int *params, int np,
+                        const SymId *roots, const char *const *names, int n);
+
 #endif

@@ -45,6 +45,7 @@ typedef struct Tr {
     int nnets;
     int allow_nets;
     int io_errors; /* weights files that cannot be read (exit status 4) */
+    Problem *prob; /* translating a problem's interval terms, or NULL */
 } Tr;
 
 static SymId tr(Tr *T, const Expr *e);
@@ -77,6 +78,13 @@ static SymId tr_name(Tr *T, const Expr *e)
     case REF_PARAM:
         return sym_var(S, m->par[e->index]);
     case REF_COORD:
+        if (T->prob && e->id.primes < 2) {
+            /* the action's interval term: the midpoint and the slope */
+            Problem *P = T->prob;
+            SymId u = sym_var(S, P->u[e->index]), w = sym_var(S, P->w[e->index]);
+            return e->id.primes ? sym_div(S, sym_sub(S, w, u), sym_var(S, P->h))
+                                : sym_mul2(S, sym_num(S, 0.5), sym_add2(S, u, w));
+        }
         if (e->id.primes == 2) {
             if (!m->a) {
                 m->a = arena_alloc(S->arena, (size_t)m->n * sizeof *m->a);
@@ -88,7 +96,7 @@ static SymId tr_name(Tr *T, const Expr *e)
         }
         return sym_var(S, e->id.primes ? m->v[e->index] : m->q[e->index]);
     case REF_TIME:
-        return sym_var(S, m->t);
+        return sym_var(S, T->prob ? T->prob->x : m->t);
     case REF_PI:
         return sym_num(S, 3.14159265358979323846);
     case REF_E:
@@ -101,6 +109,23 @@ static SymId tr_name(Tr *T, const Expr *e)
             return ((const Stmt *)e->decl)->nnames > 1 ? sym_comp(S, v, e->index) : v;
         break;
     }
+    case REF_FIELD:
+        if (T->prob) {
+            /* on an interval: the midpoint value, or the slope */
+            Problem *P = T->prob;
+            SymId u = sym_var(S, P->u[e->index]), w = sym_var(S, P->w[e->index]);
+            return e->id.primes ? sym_div(S, sym_sub(S, w, u), sym_var(S, P->h))
+                                : sym_mul2(S, sym_num(S, 0.5), sym_add2(S, u, w));
+        }
+        break;
+    case REF_DOMAIN:
+        if (T->prob)
+            return sym_var(S, T->prob->x);
+        break;
+    case REF_UNKNOWN:
+        if (T->prob) /* solve: an unknown scalar keeps its given value (infer fits it) */
+            return sym_var(S, m->par[T->prob->nparams + e->index]);
+        break;
     default:
         break;
     }
@@ -422,6 +447,14 @@ static SymId tr(Tr *T, const Expr *e)
     case EX_CALL: {
         if (e->ref == REF_EXTERN)
             return tr_extern(T, e);
+        if (e->ref == REF_INTEGRAL && T->prob)
+            return sym_mul2(S, sym_var(S, T->prob->h), tr(T, e->args));
+        if (e->ref == REF_UNKNOWN_FN) {
+            diag_error(T->d, e->loc, "'%s' is an unknown function: infer fits it; solve needs it given",
+                       e->id.name);
+            T->errors++;
+            return S->zero;
+        }
         if (e->ref == REF_NET && T->allow_nets)
             return sym_comp(S, tr_net_vector(T, e), 0);
         int fn = e->ref == REF_BUILTIN ? sym_fn_by_name(e->id.name) : -1;
@@ -447,7 +480,7 @@ static SymId tr(Tr *T, const Expr *e)
 
 SymId mech_expr(Mech *m, Diag *d, const Expr *e)
 {
-    Tr T = {m->S, d, m, m->lets, m->nlets, 0, m->nets, m->nnets, m->allow_nets, 0};
+    Tr T = {m->S, d, m, m->lets, m->nlets, 0, m->nets, m->nnets, m->allow_nets, 0, NULL};
     SymId r = tr(&T, e);
     m->nets = T.nets; /* a record may call a net L does not */
     m->nnets = T.nnets;
@@ -596,7 +629,7 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
     m->trained = trained;
     m->S = S;
     m->sys = sys;
-    Tr T = {S, d, m, NULL, 0, 0, NULL, 0, (flags & MECH_NETS) != 0, 0};
+    Tr T = {S, d, m, NULL, 0, 0, NULL, 0, (flags & MECH_NETS) != 0, 0, NULL};
     int nlets = 0;
     for (const Stmt *s = sys->stmts; s; s = s->next) {
         m->n += s->kind == ST_COORD;
@@ -809,4 +842,226 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
     if (!m->learned && (m->m_diagonal || n <= 2 || m->m_constant))
         closed_form(m);
     return 0;
+}
+
+/* ---------- problems: interval terms of the variational engine ---------- */
+
+static int has_integral(const Expr *e)
+{
+    if (!e)
+        return 0;
+    if (e->kind == EX_CALL && e->ref == REF_INTEGRAL)
+        return 1;
+    if (has_integral(e->a) || has_integral(e->b))
+        return 1;
+    for (const Expr *a = e->args; a; a = a->next)
+        if (has_integral(a))
+            return 1;
+    return 0;
+}
+
+/* An objective or constraint, linear in its integrals (checked here): the
+ * interval term whose sum over the intervals is its value.  A part with no
+ * integral (a constant) is spread evenly over the intervals. */
+static SymId tr_total(Tr *T, const Expr *e)
+{
+    Sym *S = T->S;
+    Problem *P = T->prob;
+    if (!has_integral(e))
+        return sym_mul2(S, tr(T, e), sym_div(S, sym_var(S, P->h), sym_num(S, P->x1 - P->x0)));
+    switch (e->kind) {
+    case EX_CALL:
+        if (e->ref == REF_INTEGRAL)
+            return tr(T, e);
+        break;
+    case EX_NEG:
+        return sym_neg(S, tr_total(T, e->a));
+    case EX_ADD:
+        return sym_add2(S, tr_total(T, e->a), tr_total(T, e->b));
+    case EX_SUB:
+        return sym_sub(S, tr_total(T, e->a), tr_total(T, e->b));
+    case EX_MUL:
+        if (!has_integral(e->a))
+            return sym_mul2(S, tr(T, e->a), tr_total(T, e->b));
+        if (!has_integral(e->b))
+            return sym_mul2(S, tr_total(T, e->a), tr(T, e->b));
+        break;
+    case EX_DIV:
+        if (!has_integral(e->b))
+            return sym_div(S, tr_total(T, e->a), tr(T, e->b));
+        break;
+    default:
+        break;
+    }
+    diag_error(T->d, e->loc, "an objective or constraint must be linear in its integrals (sums of "
+               "integral(...) times constants); write the combination inside one integral");
+    T->errors++;
+    return S->zero;
+}
+
+int mech_build_problem(Problem *P, Sym *S, Diag *d, const Item *prob)
+{
+    memset(P, 0, sizeof *P);
+    Mech *m = &P->m;
+    m->S = S;
+    m->sys = prob;
+    Tr T = {S, d, m, NULL, 0, 0, NULL, 0, 0, 0, P};
+    int nf = 0, np = 0, nu = 0, nlets = 0, ncons = 0;
+    for (const Stmt *s = prob->stmts; s; s = s->next) {
+        nf += s->kind == ST_FIELD;
+        np += s->kind == ST_PARAM;
+        nu += s->kind == ST_UNKNOWN && s->value->ref != REF_UNKNOWN_FN;
+        nlets += s->kind == ST_LET;
+        ncons += s->kind == ST_SUBJECT;
+        if (s->kind == ST_DOMAIN) {
+            P->xname = s->names[0].name;
+            P->x0 = mech_const_value(s->value);
+            P->x1 = mech_const_value(s->hi);
+        }
+    }
+    m->n = nf;
+    m->np = np + nu + 1; /* the parameters, the unknown scalars, h */
+    P->nparams = np;
+    m->names = alloc(S, (size_t)nf, sizeof *m->names);
+    m->par = alloc(S, (size_t)m->np, sizeof *m->par);
+    P->u = alloc(S, (size_t)nf, sizeof *P->u);
+    P->w = alloc(S, (size_t)nf, sizeof *P->w);
+    T.lets = alloc(S, (size_t)nlets, sizeof *T.lets);
+    int k = 0;
+    for (const Stmt *s = prob->stmts; s; s = s->next)
+        if (s->kind == ST_FIELD) {
+            const char *name = s->names[0].name;
+            m->names[k] = name;
+            P->u[k] = sym_add_var(S, arena_printf(S->arena, "%s@k", name), name, SV_COORD, k, 0, 0);
+            P->w[k] = sym_add_var(S, arena_printf(S->arena, "%s@k+1", name), name, SV_COORD, k, 1, 0);
+            k++;
+        }
+    P->x = sym_add_var(S, P->xname, P->xname, SV_TIME, 0, 0, 0);
+    m->t = P->x;
+    /* parameters with their defaults (each a constant of earlier ones), then
+     * the unknowns at their given values, then h */
+    int ip = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (const Stmt *s = prob->stmts; s; s = s->next) {
+            int want = pass == 0 ? s->kind == ST_PARAM
+                                 : s->kind == ST_UNKNOWN && s->value->ref != REF_UNKNOWN_FN;
+            if (!want)
+                continue;
+            m->par[ip] = sym_add_var(S, s->names[0].name, s->names[0].name, SV_PARAM, ip, 0, 0);
+            SymId e = tr(&T, s->value);
+            double *x = alloc(S, (size_t)S->nvars, sizeof *x);
+            for (int j = 0; j < ip; j++)
+                x[m->par[j]] = S->vars[m->par[j]].value;
+            S->vars[m->par[ip]].value = sym_eval(S, e, x);
+            ip++;
+        }
+    P->h = m->par[ip] = sym_add_var(S, "(h)", "(h)", SV_PARAM, ip, 0, 0);
+
+    P->fix_lo = alloc(S, (size_t)nf, sizeof *P->fix_lo);
+    P->fix_hi = alloc(S, (size_t)nf, sizeof *P->fix_hi);
+    P->fixed_lo = alloc(S, (size_t)nf, sizeof *P->fixed_lo);
+    P->fixed_hi = alloc(S, (size_t)nf, sizeof *P->fixed_hi);
+    P->cons = alloc(S, (size_t)ncons, sizeof *P->cons);
+    P->cons_stmt = alloc(S, (size_t)ncons, sizeof *P->cons_stmt);
+    for (const Stmt *s = prob->stmts; s; s = s->next) {
+        switch (s->kind) {
+        case ST_LET:
+            T.lets[T.nlets].stmt = s;
+            T.lets[T.nlets++].value[0] = let_expr(&T, s);
+            break;
+        case ST_FIX:
+            for (int i = 0; i < nf; i++)
+                if (strcmp(m->names[i], s->names[0].name) == 0) {
+                    int lo = mech_const_value(s->at) == P->x0; /* checked: one of the ends */
+                    (lo ? P->fix_lo : P->fix_hi)[i] = tr(&T, s->value);
+                    (lo ? P->fixed_lo : P->fixed_hi)[i] = 1;
+                }
+            break;
+        case ST_SUBJECT:
+            /* integral(...) = value: the term of lhs - value */
+            P->cons_stmt[P->ncons] = s;
+            P->cons[P->ncons++] = sym_sub(S, tr_total(&T, s->value),
+                                          sym_mul2(S, tr(&T, s->at),
+                                                   sym_div(S, sym_var(S, P->h), sym_num(S, P->x1 - P->x0))));
+            break;
+        case ST_MINIMIZE:
+        case ST_MAXIMIZE:
+        case ST_STATIONARY:
+            P->stationary = s->kind == ST_STATIONARY;
+            P->maximize = s->kind == ST_MAXIMIZE;
+            P->objective = tr_total(&T, s->value);
+            break;
+        default:
+            break;
+        }
+    }
+    m->lets = T.lets;
+    m->nlets = T.nlets;
+    return T.errors;
+}
+
+SymId mech_problem_expr(Problem *P, Diag *d, const Expr *e)
+{
+    Mech *m = &P->m;
+    Tr T = {m->S, d, m, m->lets, m->nlets, 0, NULL, 0, 0, 0, P};
+    SymId r = tr(&T, e);
+    return T.errors ? 0 : r;
+}
+
+int mech_build_action(Problem *P, Sym *S, Diag *d, const Item *sys, double t0, double t1,
+                      const MechTrained *trained)
+{
+    memset(P, 0, sizeof *P);
+    /* the system itself first: its parameters, lets and nets, and the
+     * checks of mech_build */
+    Mech *m = &P->m;
+    int errors = mech_build_trained(m, S, d, sys, MECH_NETS, trained);
+    if (errors)
+        return errors;
+    for (const Stmt *s = sys->stmts; s; s = s->next)
+        if (s->kind == ST_FORCE || s->kind == ST_DISSIPATION) {
+            diag_error(d, s->loc, "'%s' is not part of a Lagrangian, so '%s' has no action (the "
+                       "Lagrange-d'Alembert principle is not a stationary action)",
+                       ast_stmt_keyword(s->kind), sys->name.name);
+            errors++;
+        }
+    if (errors)
+        return errors;
+    const int n = m->n;
+    P->xname = "t";
+    P->x0 = t0;
+    P->x1 = t1;
+    P->stationary = 1;
+    P->nparams = m->np;
+    P->u = alloc(S, (size_t)n, sizeof *P->u);
+    P->w = alloc(S, (size_t)n, sizeof *P->w);
+    for (int i = 0; i < n; i++) {
+        P->u[i] = sym_add_var(S, arena_printf(S->arena, "%s@k", m->names[i]), m->names[i], SV_COORD, i, 0, 0);
+        P->w[i] = sym_add_var(S, arena_printf(S->arena, "%s@k+1", m->names[i]), m->names[i], SV_COORD, i, 1, 0);
+    }
+    P->x = sym_add_var(S, "t@mid", "t", SV_TIME, 0, 0, 0);
+    int *par = alloc(S, (size_t)(m->np + 1), sizeof *par);
+    memcpy(par, m->par, (size_t)m->np * sizeof *par);
+    P->h = par[m->np] = sym_add_var(S, "(h)", "(h)", SV_PARAM, m->np, 0, 0);
+    P->fixed_lo = alloc(S, (size_t)n, sizeof *P->fixed_lo);
+    P->fixed_hi = alloc(S, (size_t)n, sizeof *P->fixed_hi);
+    P->fix_lo = alloc(S, (size_t)n, sizeof *P->fix_lo);
+    P->fix_hi = alloc(S, (size_t)n, sizeof *P->fix_hi);
+    /* L on an interval: a fresh translation of its statement, with the lets
+     * translated again in the interval's variables */
+    Tr T = {S, d, m, NULL, 0, 0, m->nets, m->nnets, 1, 0, P};
+    int nlets = 0;
+    for (const Stmt *s = sys->stmts; s; s = s->next)
+        nlets += s->kind == ST_LET;
+    T.lets = alloc(S, (size_t)nlets, sizeof *T.lets);
+    for (const Stmt *s = sys->stmts; s; s = s->next) {
+        if (s->kind == ST_LET) {
+            T.lets[T.nlets].stmt = s;
+            T.lets[T.nlets++].value[0] = let_expr(&T, s);
+        } else if (s->kind == ST_ASSIGN)
+            P->objective = sym_mul2(S, sym_var(S, P->h), tr(&T, s->value));
+    }
+    m->par = par;
+    m->np++;
+    return T.errors;
 }

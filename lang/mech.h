@@ -83,4 +83,41 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
  * error in d when it cannot be derived. */
 SymId mech_expr(Mech *m, Diag *d, const Expr *e);
 
+/* A problem's discretisation on one interval (runtime/solve.h): each
+ * field's values at the interval's two nodes, the midpoint and the length
+ * h; the objective and each constraint as the interval term whose sum over
+ * the intervals is its value (fields at the midpoint, derivatives as
+ * slopes, integral(f) as h*f). */
+typedef struct Problem {
+    Mech m;              /* m.n fields (m.names), m.par: parameters, unknown scalars, h */
+    int nparams;         /* of those, the problem's parameters */
+    int *u, *w;          /* per field: its value at the left and at the right node */
+    int x, h;            /* variables: the midpoint, the interval length (the last parameter) */
+    const char *xname;
+    double x0, x1;       /* the domain */
+    int stationary;      /* 'stationary' (else 'minimize' or...) */
+    int maximize;        /* ...'maximize' */
+    SymId objective;
+    int ncons;
+    SymId *cons;         /* the terms of lhs - value of each 'subject' */
+    const Stmt **cons_stmt;
+    int *fixed_lo, *fixed_hi; /* per field: its value at x0 / x1 is fixed... */
+    SymId *fix_lo, *fix_hi;   /* ...at this (an expression of the parameters) */
+} Problem;
+
+/* Build the interval terms of a checked problem.  Returns 0, or the
+ * number of errors reported in d. */
+int mech_build_problem(Problem *P, Sym *S, Diag *d, const Item *prob);
+/* A system's action from t0 to t1 as a problem: its coordinates are the
+ * fields, the term h*L at the midpoint with q' the slope (the discrete
+ * Lagrangian of the variational integrator, runtime/variational.c), a
+ * stationary objective, no constraint; the ends are fixed by the job.  A
+ * force or dissipation has no action: an error.  Its Mech (P->m) is the
+ * system's, with h appended to its parameters. */
+int mech_build_action(Problem *P, Sym *S, Diag *d, const Item *sys, double t0, double t1,
+                      const MechTrained *trained);
+/* An expression of a problem's domain variable and parameters (a job's
+ * guess), or 0 after an error in d. */
+SymId mech_problem_expr(Problem *P, Diag *d, const Expr *e);
+
 #endif

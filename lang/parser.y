@@ -114,7 +114,7 @@ static Stmt *prepend_stmts(Stmt *rev, Stmt *run)
 %token <id> IMPORT "import" CONST "const" EXTERN "extern" SYSTEM "system" PROBLEM "problem"
 %token <id> NET "net" PARAM "param" COORD "coord" LET "let" ACCEL "accel" FORCE "force"
 %token <id> DISSIPATION "dissipation" DOMAIN "domain" FIELD "field" UNKNOWN "unknown"
-%token <id> FIX "fix" SUBJECT "subject" MINIMIZE "minimize" STATIONARY "stationary" GRAD "grad"
+%token <id> FIX "fix" SUBJECT "subject" MINIMIZE "minimize" MAXIMIZE "maximize" STATIONARY "stationary" GRAD "grad"
 %token <id> SIMULATE "simulate" TRAIN "train" COMPARE "compare" SOLVE "solve" ACTION "action"
 %token <id> INFER "infer"
 %token DOTDOT ".."
@@ -257,6 +257,7 @@ stmt:
   | "fix" fixes                 { $$ = REVERSE(Stmt, $2); }
   | "subject" subjects          { $$ = REVERSE(Stmt, $2); }
   | "minimize" expr             { $$ = mk_stmt(P, ST_MINIMIZE, @$); $$->value = $2; }
+  | "maximize" expr             { $$ = mk_stmt(P, ST_MAXIMIZE, @$); $$->value = $2; }
   | "stationary" expr           { $$ = mk_stmt(P, ST_STATIONARY, @$); $$->value = $2; }
   | error                       { $$ = NULL; P->broken = 1; }
     ;
@@ -378,7 +379,7 @@ word:
 keyword:
     "import" | "const" | "extern" | "system" | "problem" | "net" | "param" | "coord"
   | "let" | "accel" | "force" | "dissipation" | "domain" | "field" | "unknown" | "fix"
-  | "subject" | "minimize" | "stationary" | "grad" | "simulate" | "train" | "compare"
+  | "subject" | "minimize" | "maximize" | "stationary" | "grad" | "simulate" | "train" | "compare"
   | "solve" | "action" | "infer"
     ;
 

@@ -39,6 +39,8 @@ int run_program(Front *F, const RunOptions *opt)
         Job J = {F, opt, &R, it, job_find_system(F, it->targets[0].name), job_where(F, it)};
         rc = it->job == JOB_SIMULATE ? job_simulate(&J)
            : it->job == JOB_TRAIN    ? job_train(&J)
+           : it->job == JOB_SOLVE    ? job_solve(&J)
+           : it->job == JOB_ACTION   ? job_action(&J)
                                      : job_not_yet(&J, "this kind of job");
     }
     mech_trained_free(R.trained);

@@ -82,10 +82,10 @@ static const SettingSpec compare_specs[] = {
 };
 
 #define VARIATIONAL_ROWS(guess)                                                                    \
-    {"points", SK_INT2, NONE, 0, NAN, "—", "the number of nodes of the discretisation"},            \
-    {"guess", SK_GUESS, NONE, 0, NAN, "—", guess},                                                  \
-    {"iterations", SK_INT1, NONE, 0, NAN, "—", "the most Newton iterations"},                       \
-    TOL_ROW(NAN, "—", "the convergence tolerance")
+    {"points", SK_INT2, NONE, 0, 201, "201", "the number of nodes of the discretisation"},          \
+    {"guess", SK_GUESS, NONE, 0, NAN, "a line", guess},                                             \
+    {"iterations", SK_INT1, NONE, 0, 100, "100", "the most Newton iterations"},                     \
+    TOL_ROW(1e-10, "1e-10", "the convergence tolerance on the KKT residual")
 
 static const SettingSpec solve_specs[] = {
     VARIATIONAL_ROWS("a starting shape: each field as an expression of the domain variable"),

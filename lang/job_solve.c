@@ -1,0 +1,172 @@
+/*
+ * lang/job_solve.c — the solve driver: a problem's objective and
+ * constraints as interval terms (lang/mech.h: mech_build_problem), each
+ * with its exact gradient and Hessian in the node values, lowered to IR
+ * programs that the VM runs over all intervals as one batch; the variational
+ * engine (runtime/solve.h) does the rest.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "lang/job.h"
+
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lang/lower.h"
+#include "runtime/mem.h"
+#include "runtime/solve.h"
+#include "runtime/vm.h"
+
+/* The source text of a one-line range, for the names of constraints. */
+static const char *source_text(Front *F, Loc loc)
+{
+    if (loc.file < 0 || loc.first_line != loc.last_line)
+        return NULL;
+    const Source *src = &F->diag.src[loc.file];
+    const char *p = src->text, *end = src->text + src->len;
+    for (int line = 1; line < loc.first_line && p < end; p++)
+        line += *p == '\n';
+    /* columns count characters: skip UTF-8 continuation bytes */
+    const char *a = p;
+    for (int c = 1; c < loc.first_column && a < end && *a != '\n'; c++)
+        for (a++; a < end && ((unsigned char)*a & 0xC0) == 0x80; a++)
+            ;
+    const char *b = a;
+    for (int c = loc.first_column; c <= loc.last_column && b < end && *b != '\n'; c++)
+        for (b++; b < end && ((unsigned char)*b & 0xC0) == 0x80; b++)
+            ;
+    return b > a ? arena_printf(F->arena, "%.*s", (int)(b - a), a) : NULL;
+}
+
+int job_solve(Job *J)
+{
+    Front *F = J->F;
+    const Item *job = J->item, *prob = J->target;
+    const Setting *set = job->settings;
+    const int points = (int)settings_num(set, JOB_SOLVE, "points");
+    if (points > 100000000) {
+        diag_error(&F->diag, settings_get(set, "points")->e1->loc,
+                   "%d points is more than a run can hold (at most 1e8)", points);
+        diag_flush(&F->diag);
+        return 1;
+    }
+    Sym *S = sym_new(F->arena);
+    Problem P;
+    if (mech_build_problem(&P, S, &F->diag, prob) != 0) {
+        diag_flush(&F->diag);
+        sym_free(S);
+        return 1;
+    }
+    const int nf = P.m.n;
+    const int nterms = 1 + P.ncons;
+    JobTerm *terms = arena_alloc(S->arena, (size_t)nterms * sizeof *terms);
+    SolveTerm *cons = arena_alloc(S->arena, (size_t)(P.ncons + 1) * sizeof *cons);
+    double *cons_value = arena_alloc(S->arena, (size_t)(P.ncons + 1) * sizeof *cons_value);
+    for (int k = 0; k < nterms; k++) {
+        const char *name = k == 0 ? arena_printf(S->arena, "%s.objective", prob->name.name)
+                                  : arena_printf(S->arena, "%s.constraint%d", prob->name.name, k);
+        terms[k].prog = job_term_program(&P, k == 0 ? P.objective : P.cons[k - 1], name);
+    }
+    /* every term has the problem's parameter list: one array, h last */
+    double *params = job_params(J, S, set, terms[0].prog, prob);
+    const double h = (P.x1 - P.x0) / (points - 1);
+    params[P.m.np - 1] = h;
+    for (int k = 0; k < nterms; k++)
+        job_term_open(&terms[k], params, points - 1);
+    for (int j = 0; j < P.ncons; j++) {
+        const char *text = source_text(F, P.cons_stmt[j]->loc);
+        cons[j] = (SolveTerm){job_term_eval, &terms[1 + j], text ? text : arena_printf(S->arena, "constraint %d", j + 1)};
+        cons_value[j] = 0; /* the terms are lhs - value */
+    }
+    /* fixed ends, guess: expressions of the parameters (and x) */
+    double *xv = arena_alloc(S->arena, (size_t)(S->nvars + 1) * sizeof *xv);
+    for (int j = 0; j < P.m.np; j++)
+        xv[P.m.par[j]] = params[j];
+    double *lo = arena_alloc(S->arena, (size_t)nf * sizeof *lo), *hi = arena_alloc(S->arena, (size_t)nf * sizeof *hi);
+    for (int i = 0; i < nf; i++) {
+        lo[i] = P.fixed_lo[i] ? sym_eval(S, P.fix_lo[i], xv) : NAN;
+        hi[i] = P.fixed_hi[i] ? sym_eval(S, P.fix_hi[i], xv) : NAN;
+    }
+    double *y = mem_xalloc((size_t)points * (size_t)nf * sizeof *y);
+    for (size_t i = 0; i < (size_t)points * (size_t)nf; i++)
+        y[i] = NAN; /* the engine's default guess */
+    int rc = 0;
+    const Setting *guess = settings_get(set, "guess");
+    for (const Assign *a = guess ? guess->assigns : NULL; a; a = a->next) {
+        int field = -1;
+        for (int i = 0; i < nf; i++)
+            if (strcmp(P.m.names[i], a->name.name) == 0)
+                field = i;
+        SymId g = mech_problem_expr(&P, &F->diag, a->value);
+        if (!g) {
+            diag_flush(&F->diag);
+            rc = 1;
+            goto done;
+        }
+        for (int k = 0; k < points; k++) {
+            xv[P.x] = P.x0 + k * h;
+            y[(size_t)k * (size_t)nf + (size_t)field] = sym_eval(S, g, xv);
+        }
+    }
+    /* a guessed field without a guess for the others: those start as the
+     * engine's default would (the line between fixed ends, else 0) */
+    if (guess)
+        for (int i = 0; i < nf; i++)
+            if (isnan(y[i]))
+                for (int k = 0; k < points; k++) {
+                    double a = P.fixed_lo[i] ? lo[i] : P.fixed_hi[i] ? hi[i] : 0;
+                    double b = P.fixed_hi[i] ? hi[i] : a;
+                    y[(size_t)k * (size_t)nf + (size_t)i] = a + (b - a) * k / (points - 1);
+                }
+
+    char *outpath = job_output(J, settings_get(set, "output"));
+    char *plotpath = job_output(J, settings_get(set, "plot"));
+    SolveJob sj = {
+        .problem = prob->name.name,
+        .nf = nf,
+        .fields = P.m.names,
+        .xname = P.xname,
+        .points = points,
+        .x0 = P.x0,
+        .x1 = P.x1,
+        .sense = P.stationary ? SOLVE_STATIONARY : P.maximize ? SOLVE_MAXIMIZE : SOLVE_MINIMIZE,
+        .objective = {job_term_eval, &terms[0], "objective"},
+        .ncons = P.ncons,
+        .cons = cons,
+        .cons_value = cons_value,
+        .fix_lo = P.fixed_lo,
+        .fix_hi = P.fixed_hi,
+        .lo = lo,
+        .hi = hi,
+        .tol = settings_num(set, JOB_SOLVE, "tol"),
+        .max_iter = (int)settings_num(set, JOB_SOLVE, "iterations"),
+        .output = outpath,
+        .plot = plotpath,
+        .progress = !J->opt->quiet && (J->opt->progress || isatty(2)),
+    };
+    SolveResult res = {0};
+    res.y = y;
+    res.multipliers = arena_alloc(S->arena, (size_t)(P.ncons + 1) * sizeof *res.multipliers);
+    rc = solve_run(&sj, &res);
+    if (J->opt->json && solve_json(stdout, &sj, &res) != 0 && rc == 0)
+        rc = 4;
+    if (res.status != 0)
+        fprintf(stderr, "lag: %s: solve %s: %s\n", J->where, prob->name.name, res.message);
+    if (rc == 0) {
+        char mult[256] = "";
+        for (int j = 0; j < P.ncons && strlen(mult) < 200; j++)
+            snprintf(mult + strlen(mult), sizeof mult - strlen(mult), "%s multiplier %.10g", j ? "," : ";",
+                     res.multipliers[j]);
+        job_summary(J, "%s%s%s%d iterations, objective %.10g, residual %.2g, a %s (Morse index %d)%s",
+                    outpath ? "wrote " : "", outpath ? outpath : "", outpath ? ": " : "", res.iterations,
+                    res.objective, res.residual, res.kind, res.morse_index, mult);
+    }
+    mem_free(outpath);
+    mem_free(plotpath);
+done:
+    mem_free(y);
+    for (int k = 0; k < nterms; k++)
+        job_term_close(&terms[k]);
+    sym_free(S);
+    return rc;
+}

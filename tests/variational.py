@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""tests/variational.py — the solve and action jobs against closed forms (TAP).
+
+solve: the hanging chain (examples/hanging_chain.lag) against the catenary:
+its shape, energy, multiplier (the tension constant), that it is a minimum,
+and second-order convergence in h.  action: the harmonic oscillator from
+x(0) = 0 to x(T) = 1 against the discrete problem's own solution (a
+tridiagonal system solved here) and the continuous action cot(T)/2, with
+the Morse index 0, 1, 2 for T below pi, between pi and 2 pi, above 2 pi
+(counted here by Sylvester's law on the discrete Hessian), and the
+shooting check of the variational integrator.
+"""
+import json
+import math
+import os
+import subprocess
+import tempfile
+
+from lagtest import program, read_csv, close, err, worst
+
+LAG, SRCDIR = program()
+results = []
+
+# The catenary through (0, 0) and (1, 0) of length 1.5 (bisection on
+# 2a sinh(1/(2a)) = 1.5, ../shared/anchors/README.md, recomputed here).
+def catenary_a():
+    lo, hi = 0.1, 1.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if 2 * mid * math.sinh(1 / (2 * mid)) > 1.5:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+A = catenary_a()
+Y = lambda x: A * math.cosh((x - 0.5) / A) - A * math.cosh(1 / (2 * A))
+OBJ = A * (0.5 + A * math.sinh(1 / A) / 2) - 1.5 * A * math.cosh(1 / (2 * A))
+TENSION = A * math.cosh(1 / (2 * A))
+
+
+def report(ok, what, why=""):
+    results.append((ok, what, why))
+
+
+def run(tmp, name, text, *args):
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write(text)
+    p = subprocess.run([LAG, "run", "--json", "--quiet", *args, "-o", tmp, path], capture_output=True, text=True,
+                       timeout=300)
+    try:
+        js = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+    except ValueError:
+        js = []
+    return p, js
+
+
+with open(os.path.join(SRCDIR, "examples", "hanging_chain.lag")) as f:
+    CHAIN = f.read()
+
+with tempfile.TemporaryDirectory(prefix="lag-variational.") as tmp:
+    # ---- 1. the example as written ----
+    p, js = run(tmp, "chain.lag", CHAIN)
+    why = []
+    try:
+        j = js[0]
+        rows = read_csv(os.path.join(tmp, "chain.csv"))
+        ey = worst(err(r["y"], Y(r["x"])) for r in rows)
+        # y' against the catenary's slope sinh((x - 1/2)/a), inside (central differences)
+        ed = worst(err(r["y'"], math.sinh((r["x"] - 0.5) / A)) for r in rows[1:-1])
+        mult = list(j["multipliers"].values())
+        if p.returncode != 0 or not j["converged"]:
+            why.append("exit %d: %s" % (p.returncode, p.stderr[-300:]))
+        if len(rows) != 401 or not rows[0]["x"] == 0 or not rows[-1]["x"] == 1:
+            why.append("%d rows from x = %s to %s" % (len(rows), rows[0]["x"], rows[-1]["x"]))
+        if not ey <= 1e-5:
+            why.append("shape error %g > 1e-5" % ey)
+        if not ed <= 1e-3:
+            why.append("slope error %g" % ed)
+        if not close(j["objective"], OBJ, 2e-6):
+            why.append("objective %r, catenary %.12f" % (j["objective"], OBJ))
+        if len(mult) != 1 or not close(mult[0], TENSION, 2e-6):
+            why.append("multiplier %r, a cosh(1/2a) = %.12f" % (mult, TENSION))
+        if j["kind"] != "minimum" or j["morse_index"] != 0:
+            why.append("kind %r, Morse index %r" % (j["kind"], j["morse_index"]))
+    except (IndexError, KeyError, OSError, ValueError) as ex:
+        why.append("%s: %s; stderr %r" % (type(ex).__name__, ex, p.stderr[-300:]))
+    report(not why, "solve: the hanging chain from a poor guess is the catenary (shape to 1e-5 at 401 points), "
+           "with its energy, the tension as multiplier, and a minimum (Morse index 0)", "; ".join(why))
+
+    # ---- 2. second order in h ----
+    errs = []
+    for n in (101, 201, 401):
+        p, js = run(tmp, "chain%d.lag" % n, CHAIN.replace("points 401", "points %d" % n).replace("tol 1e-12", ""))
+        errs.append(err(js[0]["objective"], OBJ) if js and p.returncode == 0 else math.inf)
+    orders = [math.log2(errs[i] / errs[i + 1]) if errs[i + 1] > 0 and math.isfinite(errs[i]) else math.nan
+              for i in range(2)]
+    report(all(1.8 <= o <= 2.2 for o in orders), "solve: the energy's error falls as h^2 (observed orders %s)"
+           % ", ".join("%.3f" % o for o in orders), "errors %r" % errs)
+
+    # ---- 3. the default guess (a line plus a bump of the right length) and an infeasible chain ----
+    p, js = run(tmp, "dflt.lag", CHAIN.replace("guess y = -0.5*x*(1 - x)", ""))
+    ok3 = p.returncode == 0 and js and js[0]["converged"] and close(js[0]["objective"], OBJ, 2e-6)
+    short = CHAIN.replace("param len = 1.5", "param len = 0.5")
+    q, _ = run(tmp, "short.lag", short)
+    ok4 = q.returncode == 3 and "len" in q.stderr and "0.5" in q.stderr
+    report(ok3 and ok4, "solve: from the default guess the chain converges too; a chain shorter than the gap "
+           "is refused before Newton (exit 3, the constraint and its length named)",
+           "default: exit %d %r; short: exit %d %r" % (p.returncode, p.stderr[-200:], q.returncode, q.stderr[-300:]))
+
+    # ---- 4. action of the oscillator: three kinds of stationary paths ----
+    def discrete(T, N):
+        """The discrete action's stationary path and value, and the negative
+        eigenvalues of its Hessian (interior nodes), computed here."""
+        h = T / (N - 1)
+        # S = sum h [ (d/h)^2/2 - ((a+b)/2)^2/2 ]: Hessian tridiagonal with
+        # diagonal 2/h - h/2 and off-diagonal -1/h - h/4
+        dg, off = 2 / h - h / 2, -1 / h - h / 4
+        n = N - 2
+        rhs = [0.0] * n
+        rhs[-1] = -off * 1.0  # x_N-1 = 1 moved to the right
+        # Thomas algorithm, and the LDL^T pivots for Sylvester's count
+        c, d, piv = [0.0] * n, [0.0] * n, []
+        for i in range(n):
+            m = dg - (off * c[i - 1] if i else 0)
+            piv.append(m)
+            c[i] = off / m
+            d[i] = (rhs[i] - (off * d[i - 1] if i else 0)) / m
+        x = [0.0] * n
+        for i in reversed(range(n)):
+            x[i] = d[i] - (c[i] * x[i + 1] if i < n - 1 else 0)
+        path = [0.0] + x + [1.0]
+        S = sum(h * (0.5 * ((path[k + 1] - path[k]) / h) ** 2 - 0.5 * ((path[k] + path[k + 1]) / 2) ** 2)
+                for k in range(N - 1))
+        return path, S, sum(1 for m in piv if m < 0)
+
+    why = []
+    for T, morse in ((1.0, 0), (4.0, 1), (7.0, 2)):
+        N = 1001
+        text = ("system Osc {\n    coord x\n    L = 0.5*x'^2 - 0.5*x^2\n}\n"
+                "action Osc {\n    from 0: x = 0\n    to %g: x = 1\n    points %d\n    output \"osc.csv\"\n}\n" % (T, N))
+        p, js = run(tmp, "osc.lag", text)
+        path, S, neg = discrete(T, N)
+        try:
+            j = js[0]
+            rows = read_csv(os.path.join(tmp, "osc.csv"))
+            e_path = worst(err(r["x"], path[k]) for k, r in enumerate(rows))
+            # E = x'^2/2 + x^2/2 is conserved by the exact motion: the CSV's E
+            # column against the energy of x = sin(t)/sin(T)
+            E = 0.5 / math.sin(T) ** 2
+            e_E = worst(err(r["E"], E) for r in rows[1:-1])
+            if p.returncode != 0 or not j["converged"]:
+                why.append("T = %g: exit %d %r" % (T, p.returncode, p.stderr[-200:]))
+            if not close(j["action"], S, 1e-12, 1e-10):
+                why.append("T = %g: S %r, discrete %r" % (T, j["action"], S))
+            if not close(j["action"], 0.5 / math.tan(T), 0, 1e-4):
+                why.append("T = %g: S %r, cot(T)/2 = %r" % (T, j["action"], 0.5 / math.tan(T)))
+            if not e_path <= 1e-9 or len(rows) != N:
+                why.append("T = %g: path error %g (%d rows)" % (T, e_path, len(rows)))
+            if not e_E <= 1e-3 * max(1, E):
+                why.append("T = %g: energy error %g" % (T, e_E))
+            if j["morse_index"] != morse or neg != morse or j["kind"] != ("minimum" if morse == 0 else "saddle"):
+                why.append("T = %g: Morse index %r (%s), expected %d (counted here: %d)" % (
+                    T, j["morse_index"], j["kind"], morse, neg))
+            if not (j["shooting_mismatch"] is not None and j["shooting_mismatch"] <= 1e-9):
+                why.append("T = %g: shooting mismatch %r" % (T, j["shooting_mismatch"]))
+            v0 = j["initial_velocities"]["x'"]
+            if not close(v0, 1 / math.sin(T), 0, 1e-4):
+                why.append("T = %g: x'(0) = %r, 1/sin T = %r" % (T, v0, 1 / math.sin(T)))
+        except (IndexError, KeyError, OSError, ValueError, TypeError) as ex:
+            why.append("T = %g: %s: %s; stderr %r" % (T, type(ex).__name__, ex, p.stderr[-300:]))
+    report(not why, "action: the oscillator from x(0) = 0 to x(T) = 1 is the discrete problem's solution (to 1e-9), "
+           "S = cot(T)/2, a minimum for T = 1 and saddles of Morse index 1 and 2 for T = 4 and 7; shooting from "
+           "the found start lands on x(T) to 1e-9", "; ".join(why))
+
+    # ---- 5. what has no action, and a bad guess, are refused ----
+    forced = ("system F {\n    coord x\n    L = 0.5*x'^2\n    force x = -x'\n}\n"
+              "action F { from 0: x = 0\n to 1: x = 1 }\n")
+    p, _ = run(tmp, "forced.lag", forced)
+    ok = p.returncode == 1 and "has no action" in p.stderr and "forced.lag:4:" in p.stderr
+    report(ok, "action: a system with a force has no action: exit 1, located", p.stderr[-300:])
+
+print("1..%d" % len(results))
+for i, (ok, what, why) in enumerate(results, 1):
+    print("%s %d - %s" % ("ok" if ok else "not ok", i, what))
+    if not ok and why:
+        for line in str(why).splitlines():
+            print("# " + line)
