@@ -747,7 +747,8 @@ static void write_outputs(Eng *e, SolveResult *res)
         }
         char title[256];
         if (res->converged)
-            snprintf(title, sizeof title, "%s: %s, objective %.8g", job->problem, res->kind, res->objective);
+            snprintf(title, sizeof title, "%s: %s (Morse index %d), %s %.8g", job->problem, res->kind,
+                     res->morse_index, job->objective.name ? job->objective.name : "objective", res->objective);
         else
             snprintf(title, sizeof title, "%s: not converged (last iterate)", job->problem);
         if (plot_panels(job->plot, title, job->xname, x, 1, N, panels, np, err, sizeof err) != 0) {
@@ -883,8 +884,18 @@ int solve_run(const SolveJob *job, SolveResult *res)
         assemble(e, e->out, e->mu, 1);
     }
 
+    /* A stationary problem that plain Newton does not solve is tried again
+     * from the same start as a minimisation: a local minimum is stationary
+     * too (on the least-action branch, when there is one; the double
+     * pendulum's boundary-value problem from the straight line needs it). */
+    double *y_start = mem_xalloc(tot * sizeof *y_start), *mu_start = mem_xalloc((size_t)(m + 1) * sizeof *mu_start);
+    memcpy(y_start, e->y, tot * sizeof *y_start);
+    memcpy(mu_start, e->mu, (size_t)m * sizeof *mu_start);
+    int retried = 0;
+again:;
+    const int it0 = res->iterations;
     double delta_last = 0, nu = 0;
-    int worst = -1, opt = job->sense != SOLVE_STATIONARY;
+    int worst = -1, opt = job->sense != SOLVE_STATIONARY || retried;
     for (;;) {
         res->objective = e->val[0];
         if (n == 0) {
@@ -933,7 +944,7 @@ int solve_run(const SolveJob *job, SolveResult *res)
             res->converged = 1;
             break;
         }
-        if (res->iterations >= job->max_iter) {
+        if (res->iterations - it0 >= job->max_iter) {
             int wi = 0;
             for (int i = 1; i < n; i++)
                 if (fabs(e->dx[i]) > fabs(e->dx[wi]))
@@ -1039,6 +1050,19 @@ int solve_run(const SolveJob *job, SolveResult *res)
         res->iterations++;
         assemble(e, e->out, e->mu, 1);
     }
+    if (res->status == 3 && job->sense == SOLVE_STATIONARY && !retried) {
+        retried = 1;
+        memcpy(e->y, y_start, tot * sizeof *e->y);
+        memcpy(e->mu, mu_start, (size_t)m * sizeof *e->mu);
+        if (eval_at(e, e->y, e->out, e->val) == 0) {
+            assemble(e, e->out, e->mu, 1);
+            res->status = 0;
+            res->message[0] = 0;
+            goto again;
+        }
+    }
+    mem_free(y_start);
+    mem_free(mu_start);
     if (job->progress)
         fputc('\n', stderr);
     memcpy(res->y, e->y, tot * sizeof *res->y);
