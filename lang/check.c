@@ -1024,8 +1024,25 @@ static void single_outputs(Checker *C, Expr *e)
         single_outputs(C, a);
 }
 
+/* The fields an expression of a problem uses, directly or through lets
+ * (checked: lets are acyclic), as bits by field index. */
+static void fields_used(const Expr *e, uint64_t *mask, int depth)
+{
+    if (!e || depth > 64)
+        return;
+    if (e->kind == EX_NAME && e->ref == REF_FIELD && e->index < 64)
+        *mask |= (uint64_t)1 << e->index;
+    if (e->kind == EX_NAME && e->ref == REF_LET && e->decl)
+        fields_used(((const Stmt *)e->decl)->value, mask, depth + 1);
+    fields_used(e->a, mask, depth);
+    fields_used(e->b, mask, depth);
+    for (const Expr *a = e->args; a; a = a->next)
+        fields_used(a, mask, depth);
+}
+
 static void check_body(Checker *C, Item *it)
 {
+    const int errors_before = C->d->errors;
     Scope *S = arena_alloc(C->a, sizeof *S);
     C->broken = it->broken;
     S->item = it;
@@ -1335,6 +1352,24 @@ static void check_body(Checker *C, Item *it)
             diag_error(C->d, it->name.loc,
                        "problem '%s' has no objective (add 'minimize ...', 'maximize ...' or 'stationary ...')",
                        it->name.name);
+        else if (C->d->errors == errors_before && S->ncoords > 0 && S->ncoords <= 64) {
+            /* every field must be determined: used by the objective or a
+             * constraint (a field no integral sees has no equation) */
+            uint64_t in_obj = 0, in_any = 0;
+            fields_used(objective->value, &in_obj, 0);
+            in_any = in_obj;
+            for (Stmt *s = it->stmts; s; s = s->next)
+                if (s->kind == ST_SUBJECT)
+                    fields_used(s->value, &in_any, 0);
+            if (!in_obj)
+                diag_error(C->d, objective->loc, "the objective of '%s' does not depend on any field, so "
+                           "every shape is optimal", it->name.name);
+            else
+                for (int i = 0; i < S->ncoords; i++)
+                    if (!(in_any >> i & 1))
+                        diag_error(C->d, S->coords[i]->stmt->loc, "field '%s' appears in no integral of the "
+                                   "objective or a constraint, so nothing determines it", S->coords[i]->name);
+        }
     }
     C->scope = NULL;
 }
@@ -1619,7 +1654,7 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
             case SK_GUESS:
                 /* A starting shape: an expression in the domain variable
                  * (solve, infer) or in time (action). */
-                if (!S || !coord_ref(C, J, a->name, 0, "guess names"))
+                if (!S || !coord_ref(C, J, a->name, 0, arena_printf(C->a, "'%s' names", s->head.name)))
                     break;
                 C->scope = S;
                 resolve(C, a->value, CX_GUESS);

@@ -119,6 +119,31 @@ int job_solve(Job *J)
                     y[(size_t)k * (size_t)nf + (size_t)i] = a + (b - a) * k / (points - 1);
                 }
 
+    /* a closed form to compare with: NaN where a field has none */
+    double *exact = NULL;
+    const Setting *exact_s = settings_get(set, "exact");
+    if (exact_s) {
+        exact = mem_xalloc((size_t)points * (size_t)nf * sizeof *exact);
+        for (size_t i = 0; i < (size_t)points * (size_t)nf; i++)
+            exact[i] = NAN;
+        for (const Assign *a = exact_s->assigns; a; a = a->next) {
+            int field = 0;
+            for (int i = 0; i < nf; i++)
+                if (strcmp(P.m.names[i], a->name.name) == 0)
+                    field = i;
+            SymId g = mech_problem_expr(&P, &F->diag, a->value);
+            if (!g) {
+                diag_flush(&F->diag);
+                mem_free(exact);
+                rc = 1;
+                goto done;
+            }
+            for (int k = 0; k < points; k++) {
+                xv[P.x] = P.x0 + k * h;
+                exact[(size_t)k * (size_t)nf + (size_t)field] = sym_eval(S, g, xv);
+            }
+        }
+    }
     char *outpath = job_output(J, settings_get(set, "output"));
     char *plotpath = job_output(J, settings_get(set, "plot"));
     SolveJob sj = {
@@ -142,6 +167,7 @@ int job_solve(Job *J)
         .max_iter = (int)settings_num(set, JOB_SOLVE, "iterations"),
         .output = outpath,
         .plot = plotpath,
+        .exact = exact,
         .progress = !J->opt->quiet && (J->opt->progress || isatty(2)),
     };
     SolveResult res = {0};
@@ -157,12 +183,16 @@ int job_solve(Job *J)
         for (int j = 0; j < P.ncons && strlen(mult) < 200; j++)
             snprintf(mult + strlen(mult), sizeof mult - strlen(mult), "%s multiplier %.10g", j ? "," : ";",
                      res.multipliers[j]);
-        job_summary(J, "%s%s%s%d iterations, objective %.10g, residual %.2g, a %s (Morse index %d)%s",
+        char ex[64] = "";
+        if (exact)
+            snprintf(ex, sizeof ex, "; max error %.3g against the closed form", res.max_error);
+        job_summary(J, "%s%s%s%d iterations, objective %.10g, residual %.2g, a %s (Morse index %d)%s%s",
                     outpath ? "wrote " : "", outpath ? outpath : "", outpath ? ": " : "", res.iterations,
-                    res.objective, res.residual, res.kind, res.morse_index, mult);
+                    res.objective, res.residual, res.kind, res.morse_index, mult, ex);
     }
     mem_free(outpath);
     mem_free(plotpath);
+    mem_free(exact);
 done:
     mem_free(y);
     for (int k = 0; k < nterms; k++)

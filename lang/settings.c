@@ -89,6 +89,7 @@ static const SettingSpec compare_specs[] = {
 
 static const SettingSpec solve_specs[] = {
     VARIATIONAL_ROWS("a starting shape: each field as an expression of the domain variable"),
+    {"exact", SK_GUESS, NONE, 0, NAN, "—", "a closed form of fields (expressions of the domain variable): the figure adds it and the error, the JSON max_error"},
     OUTPUT_ROW("the CSV file of the solution"),
     PLOT_ROW("a figure of the solution"),
     PARAM_ROW,

@@ -735,6 +735,14 @@ static void write_outputs(Eng *e, SolveResult *res)
         for (int k = 0; k < N; k++)
             x[k] = node_x(e, k);
         int per = nf <= 6 ? 1 : 4, np = (nf + per - 1) / per;
+        /* with a closed form: each field's panel shows it too, and a last
+         * panel the error y - exact of (up to four) fields */
+        int nex = 0;
+        for (int i = 0; job->exact && i < nf; i++)
+            nex += !isnan(job->exact[i]);
+        double *errs = nex ? mem_xalloc((size_t)N * (size_t)nf * sizeof *errs) : NULL;
+        if (nex && per == 1)
+            np++;
         PlotPanel *panels = mem_xalloc((size_t)np * sizeof *panels);
         memset(panels, 0, (size_t)np * sizeof *panels);
         for (int i = 0; i < nf; i++) {
@@ -744,6 +752,22 @@ static void write_outputs(Eng *e, SolveResult *res)
             sr->label = job->fields[i];
             sr->y = res->y + i;
             sr->stride = nf;
+            if (errs && per == 1 && !isnan(job->exact[i])) {
+                PlotSeries *ex = &pn->series[pn->nseries++];
+                ex->label = "closed form";
+                ex->y = job->exact + i;
+                ex->stride = nf;
+                for (int k = 0; k < N; k++)
+                    errs[(size_t)k * nf + i] = res->y[(size_t)k * nf + i] - job->exact[(size_t)k * nf + i];
+                PlotPanel *ep = &panels[np - 1];
+                ep->ylabel = "error";
+                if (ep->nseries < 4) {
+                    PlotSeries *es = &ep->series[ep->nseries++];
+                    es->label = job->fields[i];
+                    es->y = errs + i;
+                    es->stride = nf;
+                }
+            }
         }
         char title[256];
         if (res->converged)
@@ -760,6 +784,7 @@ static void write_outputs(Eng *e, SolveResult *res)
             }
         }
         mem_free(panels);
+        mem_free(errs);
         mem_free(x);
     }
 }
@@ -798,6 +823,7 @@ int solve_run(const SolveJob *job, SolveResult *res)
     res->residual = NAN;
     res->kind = "saddle";
     res->morse_index = -1;
+    res->max_error = NAN;
     Eng E, *e = &E;
     eng_init(e, job);
     int nf = e->nf, N = e->N, m = e->m, n = e->n;
@@ -1077,6 +1103,16 @@ again:;
     }
 done:
     (void)started;
+    if (job->exact) {
+        /* a non-finite value where there is a closed form is an infinite error */
+        double w = 0;
+        for (size_t i = 0; i < tot; i++)
+            if (!isnan(job->exact[i])) {
+                double d = fabs(res->y[i] - job->exact[i]);
+                w = isfinite(d) && isfinite(w) ? fmax(w, d) : INFINITY;
+            }
+        res->max_error = w;
+    }
     write_outputs(e, res);
     eng_free(e);
     res->wall_s = sim_clock() - start;
@@ -1103,6 +1139,8 @@ int solve_json(FILE *out, const SolveJob *job, const SolveResult *res)
     sim_jset(o, "kind", json_string(res->kind ? res->kind : "saddle"));
     sim_jset(o, "morse_index", json_integer(res->morse_index));
     sim_jset(o, "points", json_integer(job->points));
+    if (job->exact)
+        sim_jset(o, "max_error", sim_jreal(res->max_error));
     sim_jset(o, "wall_s", sim_jreal(res->wall_s));
     return sim_json_print(out, o);
 }

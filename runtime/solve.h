@@ -61,6 +61,8 @@ typedef struct SolveJob {
     int max_iter;
     const char *output;           /* CSV: x, each field and its derivative; or NULL */
     const char *plot;             /* figure of the fields; or NULL */
+    const double *exact;          /* points x nf: a closed form to compare with (NaN where there is
+                                     none), drawn in the figure with the error; or NULL */
     int progress;                 /* a progress line on stderr */
 } SolveJob;
 
@@ -77,6 +79,7 @@ typedef struct SolveResult {
     const char *kind;             /* "minimum", "saddle" or "maximum" (of the objective on the
                                      constraints' tangent space) */
     int morse_index;              /* negative eigenvalues of that reduced Hessian */
+    double max_error;             /* max |y - exact| over the nodes (NaN without exact) */
     double wall_s;
 } SolveResult;
 

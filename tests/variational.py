@@ -83,12 +83,15 @@ with tempfile.TemporaryDirectory(prefix="lag-variational.") as tmp:
             why.append("objective %r, catenary %.12f" % (j["objective"], OBJ))
         if len(mult) != 1 or not close(mult[0], TENSION, 2e-6):
             why.append("multiplier %r, a cosh(1/2a) = %.12f" % (mult, TENSION))
+        if not close(j.get("max_error", math.nan), ey, 1e-12, 1e-6):
+            why.append("max_error %r, the CSV's error %r" % (j.get("max_error"), ey))
         if j["kind"] != "minimum" or j["morse_index"] != 0:
             why.append("kind %r, Morse index %r" % (j["kind"], j["morse_index"]))
     except (IndexError, KeyError, OSError, ValueError) as ex:
         why.append("%s: %s; stderr %r" % (type(ex).__name__, ex, p.stderr[-300:]))
-    report(not why, "solve: the hanging chain from a poor guess is the catenary (shape to 1e-5 at 401 points), "
-           "with its energy, the tension as multiplier, and a minimum (Morse index 0)", "; ".join(why))
+    report(not why, "solve: the hanging chain from a poor guess is the catenary (shape to 1e-5 at 401 points, "
+           "max_error as the CSV shows), with its energy, the tension as multiplier, and a minimum (Morse index 0)",
+           "; ".join(why))
 
     # ---- 2. second order in h ----
     errs = []
