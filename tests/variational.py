@@ -13,6 +13,7 @@ shooting check of the variational integrator.
 import json
 import math
 import os
+import struct
 import subprocess
 import tempfile
 
@@ -178,7 +179,47 @@ with tempfile.TemporaryDirectory(prefix="lag-variational.") as tmp:
            "S = cot(T)/2, a minimum for T = 1 and saddles of Morse index 1 and 2 for T = 4 and 7; shooting from "
            "the found start lands on x(T) to 1e-9", "; ".join(why))
 
-    # ---- 5. what has no action, and a bad guess, are refused ----
+    # ---- 5. the action of a learned L: hand-set weights equal to the analytic one ----
+    def lagw(tensors):
+        """The .lagw layout of docs/runtime.md, written independently of lag."""
+        b = b"LAGW\r\n\x1a\n" + struct.pack("<II", 1, len(tensors))
+        for name, rows, cols, data in tensors:
+            b += struct.pack("<H", len(name)) + name.encode() + struct.pack("<II", rows, cols)
+            b += struct.pack("<%dd" % len(data), *data)
+        h = 1469598103934665603
+        for c in b:
+            h = ((h ^ c) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+        return b + struct.pack("<Q", h)
+
+    # V(x) = 2 relu2(x) + 2 relu2(-x) = 2 x^2
+    with open(os.path.join(tmp, "v.lagw"), "wb") as f:
+        f.write(lagw([("W1", 2, 1, [1, -1]), ("b1", 2, 1, [0, 0]), ("W2", 1, 2, [2, 2]), ("b2", 1, 1, [0])]))
+    both = ("system Learned {\n    coord x\n"
+            "    net V = mlp(in = 1, hidden = [2], out = 1, activation = relu2, weights = \"v.lagw\")\n"
+            "    L = 0.5*x'^2 - V(x)\n}\n"
+            "system Analytic {\n    coord x\n    L = 0.5*x'^2 - 2*x^2\n}\n"
+            "action Learned { from 0: x = 0\n to 2: x = 1\n points 1001\n output \"learned.csv\" }\n"
+            "action Analytic { from 0: x = 0\n to 2: x = 1\n points 1001\n output \"analytic.csv\" }\n")
+    p, js = run(tmp, "both.lag", both)
+    why = []
+    try:
+        a, b = js
+        la, an = read_csv(os.path.join(tmp, "learned.csv")), read_csv(os.path.join(tmp, "analytic.csv"))
+        e = worst(err(r["x"], s["x"]) for r, s in zip(la, an))
+        # continuous: x = sin(2t)/sin(2T), S = cot(2T) (omega = 2)
+        if p.returncode != 0 or not (a["converged"] and b["converged"]):
+            why.append("exit %d %r" % (p.returncode, p.stderr[-300:]))
+        if not (len(la) == 1001 and e <= 1e-12 and close(a["action"], b["action"], 1e-12, 1e-12)):
+            why.append("paths differ by %g, S %r vs %r" % (e, a["action"], b["action"]))
+        if not close(b["action"], 1 / math.tan(4.0), 0, 1e-4) or a["kind"] != b["kind"] or a["kind"] != "saddle":
+            why.append("S %r, cot(2T) = %r; kinds %r %r (2T = 4 > pi: a saddle)" % (
+                b["action"], 1 / math.tan(4.0), a["kind"], b["kind"]))
+    except (ValueError, KeyError, OSError, TypeError) as ex:
+        why.append("%s: %s; stderr %r" % (type(ex).__name__, ex, p.stderr[-300:]))
+    report(not why, "action: a learned L (hand-set weights: V = 2x^2 as a relu2 net) gives the analytic system's "
+           "path and action (to 1e-12), S = cot(2T), a saddle past the conjugate point", "; ".join(why))
+
+    # ---- 6. what has no action, and a bad guess, are refused ----
     forced = ("system F {\n    coord x\n    L = 0.5*x'^2\n    force x = -x'\n}\n"
               "action F { from 0: x = 0\n to 1: x = 1 }\n")
     p, _ = run(tmp, "forced.lag", forced)
