@@ -130,7 +130,7 @@ cat_err() {
 
 echo "## 1. lag run --json, the hanging chain (tol 1e-10)"
 echo
-echo "| guess | N | status | iterations | objective | multiplier | max err vs closed form | whole run (s), median of $REPS | solve wall_s | per iteration (ms) | peak RSS (MB) |"
+echo "| guess | N | status | iterations | objective | multiplier | max err vs closed form | whole run (s), median of $REPS | solve wall_s (median) | per iteration (ms) | peak RSS (MB) |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for guess in good poor; do
     c=2.0554
@@ -145,11 +145,13 @@ for guess in good poor; do
         rm -f "$tmp/chain_${guess}_$N.csv"
         : >"$f.walls"
         : >"$f.rsss"
+        : >"$f.wss"
         for r in $(seq "$REPS"); do
             measure "$TIMEOUT" "$f.out" "$LAG" run --json -o "$tmp" "$f.lag"
             echo "$WALL" >>"$f.walls"
             echo "$RSS" >>"$f.rsss"
             [ $RC = 124 ] && break
+            json_num "$f.out" wall_s >>"$f.wss"
         done
         w=$(median <"$f.walls")
         rss=$(sort -g "$f.rsss" | tail -n 1)
@@ -162,7 +164,7 @@ for guess in good poor; do
             it=$(json_num "$f.out" iterations)
             obj=$(json_num "$f.out" objective)
             mul=$(json_mult "$f.out")
-            ws=$(json_num "$f.out" wall_s)
+            ws=$(median <"$f.wss")
             pit=$(calc "1000 * $ws / ($it + (${it:-0} == 0))")
         fi
         echo "$guess $N $w $ws $it $pit $rss $err $conv" >>"$tmp/lag.res"
@@ -294,7 +296,7 @@ if [ $scipy = 1 ] && [ -f "$ANCHORS/chain_scipy.py" ]; then
         grep -q '^warning' "$f.out.err" || conv="converged"
         printf '| %s | %s (%s) | %s | %s | %s | %s | %.2f | %s |\n' "$N" "$conv" "$stat" "$(kv "$f.out" iterations)" \
             "$(kv "$f.out" objective)" "$(kv "$f.out" multiplier)" "$(kv "$f.out" max_err_closed)" "$WALL" "$(kv "$f.out" solve_s)"
-        echo "$N $conv $WALL" >>"$tmp/scipy.res"
+        echo "$N $WALL $conv" >>"$tmp/scipy.res"
     done
 fi
 dp_done=0
@@ -373,8 +375,12 @@ for N in $NS; do
 done
 echo
 if [ -s "$tmp/scipy.res" ]; then
-    while read -r N a b; do
-        echo "- trust-constr at N = $N: $a${b:+ in $(printf '%.2f' "$b") s}"
+    while read -r N w conv; do
+        if [ "$w" = timeout ]; then
+            echo "- trust-constr at N = $N: not finished in $SCIPY_TIMEOUT s"
+        else
+            echo "- trust-constr at N = $N: $conv ($(printf '%.2f' "$w") s)"
+        fi
     done <"$tmp/scipy.res"
 fi
 if [ $dp_done = 1 ]; then
