@@ -36,22 +36,45 @@ int job_not_yet(const Job *J, const char *what)
     return 2;
 }
 
-double *job_params(const Job *J, Sym *S, const Setting *settings, const IrProgram *p, const Item *sys)
+double *job_params(const Job *J, Sym *S, const Setting *settings, const IrProgram *p, const Item *sys,
+                   const Mech *m)
 {
     double *params = arena_alloc(S->arena, (size_t)(p->nparams + 1) * sizeof *params);
-    for (int j = 0; j < p->nparams; j++)
+    int *given = arena_alloc(S->arena, (size_t)(p->nparams + 1) * sizeof *given);
+    for (int j = 0; j < p->nparams; j++) {
         params[j] = p->param_values[j];
+        given[j] = 0;
+    }
     for (const Setting *s = settings; s; s = s->next)
         if (s->form == SET_ASSIGNS && strcmp(s->head.name, "param") == 0)
             for (const Assign *a = s->assigns; a; a = a->next)
                 for (int j = 0; j < p->nparams; j++)
-                    if (strcmp(a->name.name, p->param_names[j]) == 0)
+                    if (strcmp(a->name.name, p->param_names[j]) == 0) {
                         params[j] = a->v;
+                        given[j] = 1;
+                    }
     for (int k = 0; k < J->run->nsets; k++)
         if (J->run->sets[k].sys == sys)
             for (int j = 0; j < p->nparams; j++)
-                if (strcmp(J->run->sets[k].param, p->param_names[j]) == 0)
+                if (strcmp(J->run->sets[k].param, p->param_names[j]) == 0) {
                     params[j] = J->run->sets[k].value;
+                    given[j] = 1;
+                }
+    /* a default that is an expression of earlier parameters follows them
+     * (param A = 1, kstar = f(A): a job's A changes kstar), unless it is
+     * given itself */
+    if (m && m->par_default) {
+        double *x = arena_alloc(S->arena, (size_t)(S->nvars + 1) * sizeof *x);
+        for (int k = 0; k < m->np; k++) {
+            int j = 0;
+            while (j < p->nparams && strcmp(p->param_names[j], S->vars[m->par[k]].name) != 0)
+                j++;
+            double v = j < p->nparams ? params[j] : S->vars[m->par[k]].value;
+            if (j < p->nparams && !given[j] && m->par_default[k])
+                v = params[j] = sym_eval(S, m->par_default[k], x);
+            x[m->par[k]] = v;
+        }
+    }
     return params;
 }
 

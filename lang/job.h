@@ -49,8 +49,11 @@ int job_not_yet(const Job *J, const char *what);
 
 /* The parameter values for program p of system sys: the defaults, then
  * the settings' `param p = v` (settings: a job's or a data block's), then
- * --set SYS.p=value.  In the arena of S. */
-double *job_params(const Job *J, Sym *S, const Setting *settings, const IrProgram *p, const Item *sys);
+ * --set SYS.p=value; with m (sys's equations), defaults that are
+ * expressions of other parameters are evaluated again from the values
+ * given.  In the arena of S. */
+double *job_params(const Job *J, Sym *S, const Setting *settings, const IrProgram *p, const Item *sys,
+                   const Mech *m);
 
 /* The distribution of each of the 2n state components of m from an `init`
  * setting (or NULL): constants, uniform(a, b), normal(m, s); components not

@@ -172,7 +172,7 @@ int job_action(Job *J)
     Mech *m = &P.m;
     const int n = m->n;
     JobTerm term = {job_term_program(&P, P.objective, arena_printf(S->arena, "%s.action", sys->name.name)), NULL, NULL};
-    double *params = job_params(J, S, set, term.prog, sys);
+    double *params = job_params(J, S, set, term.prog, sys, m);
     params[m->np - 1] = h;
     job_term_open(&term, params, points - 1);
 

@@ -162,7 +162,7 @@ int job_simulate(Job *J)
     TrainDraw *draws = arena_alloc(S->arena, (size_t)(2 * n) * sizeof *draws);
     job_init_draws(settings_get(set, "init"), &m, draws);
     job_draw_states(draws, 2 * n, (unsigned long)settings_num(set, JOB_SIMULATE, "seed"), samples, y0);
-    double *params = job_params(J, S, set, rhs, sys);
+    double *params = job_params(J, S, set, rhs, sys, &m);
     char *outpath = job_output(J, settings_get(set, "output"));
     char *plotpath = job_output(J, settings_get(set, "plot"));
     SimJob sj = {

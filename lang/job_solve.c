@@ -68,20 +68,32 @@ int job_solve(Job *J)
         terms[k].prog = job_term_program(&P, k == 0 ? P.objective : P.cons[k - 1], name);
     }
     /* every term has the problem's parameter list: one array, h last */
-    double *params = job_params(J, S, set, terms[0].prog, prob);
+    double *params = job_params(J, S, set, terms[0].prog, prob, &P.m);
+    /* the domain, the constraints' values, the fixed ends: expressions of
+     * the parameters, at this job's values */
+    double *xv = arena_alloc(S->arena, (size_t)(S->nvars + 1) * sizeof *xv);
+    for (int j = 0; j < P.m.np; j++)
+        xv[P.m.par[j]] = params[j];
+    P.x0 = sym_eval(S, P.lo_e, xv);
+    P.x1 = sym_eval(S, P.hi_e, xv);
+    if (!(P.x0 < P.x1)) {
+        fprintf(stderr, "lag: %s: solve %s: the domain %g .. %g is empty with this job's parameters\n", J->where,
+                prob->name.name, P.x0, P.x1);
+        for (int k = 0; k < nterms; k++)
+            ir_free(terms[k].prog);
+        sym_free(S);
+        return 1;
+    }
     const double h = (P.x1 - P.x0) / (points - 1);
     params[P.m.np - 1] = h;
+    xv[P.h] = h;
     for (int k = 0; k < nterms; k++)
         job_term_open(&terms[k], params, points - 1);
     for (int j = 0; j < P.ncons; j++) {
         const char *text = source_text(F, P.cons_stmt[j]->loc);
         cons[j] = (SolveTerm){job_term_eval, &terms[1 + j], text ? text : arena_printf(S->arena, "constraint %d", j + 1)};
-        cons_value[j] = 0; /* the terms are lhs - value */
+        cons_value[j] = sym_eval(S, P.cons_value[j], xv);
     }
-    /* fixed ends, guess: expressions of the parameters (and x) */
-    double *xv = arena_alloc(S->arena, (size_t)(S->nvars + 1) * sizeof *xv);
-    for (int j = 0; j < P.m.np; j++)
-        xv[P.m.par[j]] = params[j];
     double *lo = arena_alloc(S->arena, (size_t)nf * sizeof *lo), *hi = arena_alloc(S->arena, (size_t)nf * sizeof *hi);
     for (int i = 0; i < nf; i++) {
         lo[i] = P.fixed_lo[i] ? sym_eval(S, P.fix_lo[i], xv) : NAN;

@@ -167,7 +167,7 @@ int job_train(Job *J)
     TrainJob tj = {
         .job = sys->name.name,
         .model = model,
-        .params = job_params(J, S, set, model, sys),
+        .params = job_params(J, S, set, model, sys, &m),
         .n = n,
         .columns = columns,
         .l1 = !(loss_s && loss_s->form == SET_WORD && strcmp(loss_s->e1->id.name, "mse") == 0),
@@ -251,7 +251,7 @@ int job_train(Job *J)
         }
         source = lower_rhs(&dm);
         tj.source = source;
-        tj.source_params = job_params(J, DS, data_s->sub, source, dsys);
+        tj.source_params = job_params(J, DS, data_s->sub, source, dsys, &dm);
         const Setting *dset = data_s->sub;
         const Setting *samples = settings_get(dset, "samples"), *seed = settings_get(dset, "seed"),
                       *time = settings_get(dset, "time"), *every = settings_get(dset, "every");

@@ -647,6 +647,7 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
      * and velocities. */
     int ip = 0, iq = 0;
     double *values = alloc(S, (size_t)m->np, sizeof *values);
+    m->par_default = alloc(S, (size_t)m->np, sizeof *m->par_default);
     for (const Stmt *s = sys->stmts; s; s = s->next) {
         if (s->kind == ST_COORD) {
             const char *name = s->names[0].name;
@@ -673,6 +674,7 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
         for (int k = 0; k < ip; k++)
             x[m->par[k]] = values[k];
         values[ip] = sym_eval(S, e, x);
+        m->par_default[ip] = e;
         S->vars[m->par[ip]].value = values[ip];
         ip++;
     }
@@ -868,7 +870,7 @@ static SymId tr_total(Tr *T, const Expr *e)
     Sym *S = T->S;
     Problem *P = T->prob;
     if (!has_integral(e))
-        return sym_mul2(S, tr(T, e), sym_div(S, sym_var(S, P->h), sym_num(S, P->x1 - P->x0)));
+        return sym_mul2(S, tr(T, e), sym_div(S, sym_var(S, P->h), sym_sub(S, P->hi_e, P->lo_e)));
     switch (e->kind) {
     case EX_CALL:
         if (e->ref == REF_INTEGRAL)
@@ -907,17 +909,15 @@ int mech_build_problem(Problem *P, Sym *S, Diag *d, const Item *prob)
     m->sys = prob;
     Tr T = {S, d, m, NULL, 0, 0, NULL, 0, 0, 0, P};
     int nf = 0, np = 0, nu = 0, nlets = 0, ncons = 0;
+    const Stmt *domain = NULL;
     for (const Stmt *s = prob->stmts; s; s = s->next) {
         nf += s->kind == ST_FIELD;
         np += s->kind == ST_PARAM;
         nu += s->kind == ST_UNKNOWN && s->value->ref != REF_UNKNOWN_FN;
         nlets += s->kind == ST_LET;
         ncons += s->kind == ST_SUBJECT;
-        if (s->kind == ST_DOMAIN) {
-            P->xname = s->names[0].name;
-            P->x0 = mech_const_value(s->value);
-            P->x1 = mech_const_value(s->hi);
-        }
+        if (s->kind == ST_DOMAIN)
+            domain = s;
     }
     m->n = nf;
     m->np = np + nu + 1; /* the parameters, the unknown scalars, h */
@@ -936,11 +936,13 @@ int mech_build_problem(Problem *P, Sym *S, Diag *d, const Item *prob)
             P->w[k] = sym_add_var(S, arena_printf(S->arena, "%s@k+1", name), name, SV_COORD, k, 1, 0);
             k++;
         }
+    P->xname = domain->names[0].name;
     P->x = sym_add_var(S, P->xname, P->xname, SV_TIME, 0, 0, 0);
     m->t = P->x;
     /* parameters with their defaults (each a constant of earlier ones), then
      * the unknowns at their given values, then h */
     int ip = 0;
+    m->par_default = alloc(S, (size_t)m->np, sizeof *m->par_default);
     for (int pass = 0; pass < 2; pass++)
         for (const Stmt *s = prob->stmts; s; s = s->next) {
             int want = pass == 0 ? s->kind == ST_PARAM
@@ -953,15 +955,28 @@ int mech_build_problem(Problem *P, Sym *S, Diag *d, const Item *prob)
             for (int j = 0; j < ip; j++)
                 x[m->par[j]] = S->vars[m->par[j]].value;
             S->vars[m->par[ip]].value = sym_eval(S, e, x);
+            m->par_default[ip] = e;
             ip++;
         }
     P->h = m->par[ip] = sym_add_var(S, "(h)", "(h)", SV_PARAM, ip, 0, 0);
+    /* the domain's ends: expressions of the parameters, evaluated for each
+     * job's values (x0, x1 here: at the defaults) */
+    P->lo_e = tr(&T, domain->value);
+    P->hi_e = tr(&T, domain->hi);
+    {
+        double *x = alloc(S, (size_t)S->nvars, sizeof *x);
+        for (int j = 0; j < ip; j++)
+            x[m->par[j]] = S->vars[m->par[j]].value;
+        P->x0 = sym_eval(S, P->lo_e, x);
+        P->x1 = sym_eval(S, P->hi_e, x);
+    }
 
     P->fix_lo = alloc(S, (size_t)nf, sizeof *P->fix_lo);
     P->fix_hi = alloc(S, (size_t)nf, sizeof *P->fix_hi);
     P->fixed_lo = alloc(S, (size_t)nf, sizeof *P->fixed_lo);
     P->fixed_hi = alloc(S, (size_t)nf, sizeof *P->fixed_hi);
     P->cons = alloc(S, (size_t)ncons, sizeof *P->cons);
+    P->cons_value = alloc(S, (size_t)ncons, sizeof *P->cons_value);
     P->cons_stmt = alloc(S, (size_t)ncons, sizeof *P->cons_stmt);
     for (const Stmt *s = prob->stmts; s; s = s->next) {
         switch (s->kind) {
@@ -972,17 +987,21 @@ int mech_build_problem(Problem *P, Sym *S, Diag *d, const Item *prob)
         case ST_FIX:
             for (int i = 0; i < nf; i++)
                 if (strcmp(m->names[i], s->names[0].name) == 0) {
-                    int lo = mech_const_value(s->at) == P->x0; /* checked: one of the ends */
+                    /* checked: one of the ends, at the parameters' defaults */
+                    double *x = alloc(S, (size_t)S->nvars, sizeof *x);
+                    for (int j = 0; j < m->np; j++)
+                        x[m->par[j]] = S->vars[m->par[j]].value;
+                    double at = sym_eval(S, tr(&T, s->at), x);
+                    int lo = fabs(at - P->x0) <= fabs(at - P->x1);
                     (lo ? P->fix_lo : P->fix_hi)[i] = tr(&T, s->value);
                     (lo ? P->fixed_lo : P->fixed_hi)[i] = 1;
                 }
             break;
         case ST_SUBJECT:
-            /* integral(...) = value: the term of lhs - value */
+            /* integral(...) = value: the lhs's term, and the value (of the parameters) */
             P->cons_stmt[P->ncons] = s;
-            P->cons[P->ncons++] = sym_sub(S, tr_total(&T, s->value),
-                                          sym_mul2(S, tr(&T, s->at),
-                                                   sym_div(S, sym_var(S, P->h), sym_num(S, P->x1 - P->x0))));
+            P->cons_value[P->ncons] = tr(&T, s->at);
+            P->cons[P->ncons++] = tr_total(&T, s->value);
             break;
         case ST_MINIMIZE:
         case ST_MAXIMIZE:
@@ -1031,6 +1050,8 @@ int mech_build_action(Problem *P, Sym *S, Diag *d, const Item *sys, double t0, d
     P->xname = "t";
     P->x0 = t0;
     P->x1 = t1;
+    P->lo_e = sym_num(S, t0);
+    P->hi_e = sym_num(S, t1);
     P->stationary = 1;
     P->nparams = m->np;
     P->u = alloc(S, (size_t)n, sizeof *P->u);
@@ -1061,7 +1082,11 @@ int mech_build_action(Problem *P, Sym *S, Diag *d, const Item *sys, double t0, d
         } else if (s->kind == ST_ASSIGN)
             P->objective = sym_mul2(S, sym_var(S, P->h), tr(&T, s->value));
     }
+    SymId *dflt = alloc(S, (size_t)(m->np + 1), sizeof *dflt);
+    memcpy(dflt, m->par_default, (size_t)m->np * sizeof *dflt);
+    dflt[m->np] = 0; /* h: the job's */
     m->par = par;
+    m->par_default = dflt;
     m->np++;
     return T.errors;
 }

@@ -25,6 +25,7 @@ typedef struct Mech {
     int *q, *v;         /* variable ids of the coordinates and velocities */
     int t;              /* variable id of time */
     int *par;           /* variable ids of the parameters */
+    SymId *par_default; /* each one's default: an expression of the earlier ones (0: none) */
     const char **names; /* coordinate names */
     int given_accel;    /* an `accel` system: acc[] given, no L */
     SymId L;            /* the Lagrangian (0 for accel systems) */
@@ -94,12 +95,14 @@ typedef struct Problem {
     int *u, *w;          /* per field: its value at the left and at the right node */
     int x, h;            /* variables: the midpoint, the interval length (the last parameter) */
     const char *xname;
-    double x0, x1;       /* the domain */
+    double x0, x1;       /* the domain at the parameters' defaults */
+    SymId lo_e, hi_e;    /* its ends, expressions of the parameters */
     int stationary;      /* 'stationary' (else 'minimize' or...) */
     int maximize;        /* ...'maximize' */
     SymId objective;
     int ncons;
-    SymId *cons;         /* the terms of lhs - value of each 'subject' */
+    SymId *cons;         /* the term of each 'subject''s lhs... */
+    SymId *cons_value;   /* ...and its value (an expression of the parameters) */
     const Stmt **cons_stmt;
     int *fixed_lo, *fixed_hi; /* per field: its value at x0 / x1 is fixed... */
     SymId *fix_lo, *fix_hi;   /* ...at this (an expression of the parameters) */

@@ -536,8 +536,8 @@ static int restore(Eng *e, SolveResult *res)
             shape[k] = k == 0 || k == N - 1 ? 0 : sin((j + 1) * M_PI * k / (N - 1));
         double g0 = bumped(e, base, j, 0, NULL);
         if (!isfinite(g0)) {
-            snprintf(res->message, sizeof res->message, "solve %s: the %s cannot be evaluated at the guess",
-                     job->problem, e->bad_term == 0 ? "objective" : term_name(e, e->bad_term));
+            snprintf(res->message, sizeof res->message, "the %s cannot be evaluated at the guess",
+                     e->bad_term == 0 ? "objective" : term_name(e, e->bad_term));
             return -1;
         }
         double tolc = 1e-12 * fmax(1, fabs(want));
@@ -648,9 +648,9 @@ static int restore(Eng *e, SolveResult *res)
         }
         if (!isfinite(best_c)) {
             snprintf(res->message, sizeof res->message,
-                     "solve %s: the constraint '%s' cannot be met: it asks %.10g, and the nearest value "
+                     "the constraint '%s' cannot be met: it asks %.10g, and the nearest value "
                      "reachable from the guess is %.10g",
-                     job->problem, term_name(e, 1 + j), want, nearest);
+                     term_name(e, 1 + j), want, nearest);
             return -1;
         }
         for (int k = 0; k < N; k++)
@@ -853,8 +853,7 @@ int solve_run(const SolveJob *job, SolveResult *res)
                 } else {
                     res->status = 3;
                     snprintf(res->message, sizeof res->message,
-                             "solve %s: the guess of %s is not a finite number at %s = %.10g", job->problem,
-                             job->fields[f], job->xname, node_x(e, k));
+                             "the guess of %s is not a finite number at %s = %.10g", job->fields[f], job->xname, node_x(e, k));
                     memcpy(res->y, e->y, tot * sizeof *res->y);
                     goto done;
                 }
@@ -871,12 +870,12 @@ int solve_run(const SolveJob *job, SolveResult *res)
         res->status = 3;
         if (e->bad_interval >= 0)
             snprintf(res->message, sizeof res->message,
-                     "solve %s: the %s cannot be evaluated at the guess (on the interval at %s = %.10g)",
-                     job->problem, term_name(e, e->bad_term), job->xname,
+                     "the %s cannot be evaluated at the guess (on the interval at %s = %.10g)",
+                     term_name(e, e->bad_term), job->xname,
                      job->x0 + (e->bad_interval + 0.5) * e->h);
         else
-            snprintf(res->message, sizeof res->message, "solve %s: the %s cannot be evaluated at the guess",
-                     job->problem, term_name(e, e->bad_term));
+            snprintf(res->message, sizeof res->message, "the %s cannot be evaluated at the guess",
+                     term_name(e, e->bad_term));
         memcpy(res->y, e->y, tot * sizeof *res->y);
         goto done;
     }
@@ -956,9 +955,9 @@ again:;
             res->residual = el_residual(e, e->val, &worst);
             int k = worst >= 0 ? node_of(e, worst) : 0;
             snprintf(res->message, sizeof res->message,
-                     "solve %s: the Newton system is singular at iteration %d (scaled gradient %.3e, worst at "
+                     "the Newton system is singular at iteration %d (scaled gradient %.3e, worst at "
                      "%s = %.10g)",
-                     job->problem, res->iterations, res->residual, job->xname, node_x(e, k));
+                     res->iterations, res->residual, job->xname, node_x(e, k));
             break;
         }
         double r = step_residual(e, e->val, &worst);
@@ -985,9 +984,9 @@ again:;
                          term_name(e, 1 + wj), e->val[1 + wj], job->cons_value[wj]);
             }
             snprintf(res->message, sizeof res->message,
-                     "solve %s: no convergence after %d iterations: at iteration %d the KKT residual is %.3e "
+                     "no convergence after %d iterations: at iteration %d the KKT residual is %.3e "
                      "(tol %.3g), %sthe worst node at %s = %.10g",
-                     job->problem, res->iterations, res->iterations, r, job->tol, where, job->xname,
+                     res->iterations, res->iterations, r, job->tol, where, job->xname,
                      node_x(e, node_of(e, wi)));
             res->status = 3;
             break;
@@ -1059,8 +1058,8 @@ again:;
             res->status = 3;
             int k = worst >= 0 ? node_of(e, worst) : -1;
             snprintf(res->message, sizeof res->message,
-                     "solve %s: the line search failed at iteration %d (KKT residual %.3e%s%.10g)", job->problem,
-                     res->iterations, r, k >= 0 ? ", worst at x = " : "", k >= 0 ? node_x(e, k) : 0.0);
+                     "the line search failed at iteration %d (KKT residual %.3e%s%s%s%.10g)", res->iterations, r,
+                     k >= 0 ? ", worst at " : "", k >= 0 ? job->xname : "", k >= 0 ? " = " : "", k >= 0 ? node_x(e, k) : 0.0);
             break;
         }
         double *ty = e->y;

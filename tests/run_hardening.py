@@ -165,6 +165,17 @@ with tempfile.TemporaryDirectory(prefix="lag-run-hardening.") as tmp:
     report(not why, "issue9-3: --set with a bad number, an unknown parameter or system exits 2 naming the bad "
            "part (did you mean); a good one changes that system only (cos 2t vs cos t)", "; ".join(why))
 
+    # ---- a default that is an expression of another parameter follows its override ----
+    derived = ("system Osc2 {\n    param k = 1, w = sqrt(k)\n    coord x\n    L = 0.5*x'^2 - 0.5*w^2*x^2\n}\n"
+               "simulate Osc2 { init x = 1, time 0 .. 1, every 0.25, output \"d.csv\" }\n")
+    p = run(tmp, "derived.lag", derived, "--quiet", "--set", "Osc2.k=4")
+    try:
+        e = worst(abs(r["x"] - math.cos(2 * r["t"])) for r in read_csv(os.path.join(tmp, "d.csv")))
+    except (OSError, ValueError, KeyError):
+        e = math.inf
+    report(p.returncode == 0 and e <= 1e-6, "parameters: --set k = 4 also moves the default w = sqrt(k) (x = cos 2t)",
+           "exit %d, error %g, %s" % (p.returncode, e, p.stderr[-200:]))
+
     # ---- issue9-11: one summary line per job ----
     p = run(tmp, "osc.lag", osc)
     lines = [l for l in p.stderr.splitlines() if l.startswith("lag: simulate ")]

@@ -219,7 +219,40 @@ with tempfile.TemporaryDirectory(prefix="lag-variational.") as tmp:
     report(not why, "action: a learned L (hand-set weights: V = 2x^2 as a relu2 net) gives the analytic system's "
            "path and action (to 1e-12), S = cot(2T), a saddle past the conjugate point", "; ".join(why))
 
-    # ---- 6. what has no action, and a bad guess, are refused ----
+    # ---- 6. parameters in the domain, in fixed ends and in constraint values, with overrides ----
+    def film_c(a):
+        """The shallow catenoid through y(-a) = y(a) = 1: c cosh(a/c) = 1, the larger root."""
+        lo, hi = a / 1.2, 1.0
+        for _ in range(200):
+            m = 0.5 * (lo + hi)
+            lo, hi = (lo, m) if m * math.cosh(a / m) > 1 else (m, hi)
+        return 0.5 * (lo + hi)
+    film = ("problem Film {\n    param a = 0.5, R = 1\n    domain x = -a .. a\n    field y\n"
+            "    fix y(-a) = R, y(a) = R\n    minimize integral(y*sqrt(1 + y'^2))\n}\n"
+            "solve Film { points 401, output \"f5.csv\" }\n"
+            "solve Film { points 401, param a = 0.4, output \"f4.csv\" }\n"
+            "problem Chain {\n    param len = 1.5, half = len/2\n    domain x = 0 .. 1\n    field y\n"
+            "    fix y(0) = 0, y(1) = 0\n    subject integral(sqrt(1 + y'^2)) = 2*half\n"
+            "    minimize integral(y*sqrt(1 + y'^2))\n}\n"
+            "solve Chain { param len = 0.5 }\n")
+    p, js = run(tmp, "film.lag", film)
+    why = []
+    for name, a in (("f5.csv", 0.5), ("f4.csv", 0.4)):
+        c = film_c(a)
+        try:
+            rows = read_csv(os.path.join(tmp, name))
+            e = worst(err(r["y"], c * math.cosh(r["x"] / c)) for r in rows)
+            if not (close(rows[0]["x"], -a, 1e-15) and close(rows[-1]["x"], a, 1e-15) and e <= 1e-5):
+                why.append("a = %g: x from %r to %r, error %g" % (a, rows[0]["x"], rows[-1]["x"], e))
+        except (OSError, ValueError, KeyError, IndexError) as ex:
+            why.append("a = %g: %s" % (a, ex))
+    if not (p.returncode == 3 and "asks 0.5" in p.stderr and "solve Chain: solve" not in p.stderr):
+        why.append("the short chain: exit %d %r" % (p.returncode, p.stderr[-300:]))
+    report(not why, "solve: a domain -a .. a, fix y(-a) and a constraint value 2*half follow the parameters and "
+           "a job's override (the catenoid at a = 0.5 and 0.4 to 1e-5; half = len/2 follows len = 0.5)",
+           "; ".join(why))
+
+    # ---- 7. what has no action, and a bad guess, are refused ----
     forced = ("system F {\n    coord x\n    L = 0.5*x'^2\n    force x = -x'\n}\n"
               "action F { from 0: x = 0\n to 1: x = 1 }\n")
     p, _ = run(tmp, "forced.lag", forced)

@@ -106,7 +106,7 @@ int main(void)
             double y = 0.5 * (in[0] + in[2]), z = 0.5 * (in[1] + in[3]), yp = (in[2] - in[0]) / h,
                    zp = (in[3] - in[1]) / h, x = in[4];
             double want_o = h * ((1 + 0.5 * x) * 2.5 * y * sqrt(1 + yp * yp) + sin(z) * zp * zp + x * y * z);
-            double want_c = h * (sqrt(1 + yp * yp + zp * zp) - 3 / 2.0); /* lhs - value, spread over 2/h intervals */
+            double want_c = h * sqrt(1 + yp * yp + zp * zp); /* the lhs; its value 3 apart */
             double out[1 + 4 + 16];
             if (eval(&obj, in, out) != 0)
                 worst_v = INFINITY;
@@ -115,14 +115,21 @@ int main(void)
                 worst_v = INFINITY;
             worst_update(&worst_v, fabs(out[0] - want_c) / (1 + fabs(want_c)));
         }
+        /* the constraint's value and the domain: expressions of the parameters */
+        double *xv = calloc((size_t)S->nvars + 1, sizeof *xv);
+        xv[P.m.par[0]] = 2.5;
+        double c = sym_eval(S, P.cons_value[0], xv), lo = sym_eval(S, P.lo_e, xv), hi = sym_eval(S, P.hi_e, xv);
+        if (!(c == 3 && lo == 0 && hi == 2))
+            worst_v = INFINITY;
+        free(xv);
         job_term_close(&obj);
         job_term_close(&con);
         free(params);
     }
     ok(worst < 1e-6, "problem-1.1 a two-field problem: gradient and Hessian of the objective and constraint "
        "terms match central differences (worst %.2g)", worst);
-    ok(worst_v < 1e-13, "problem-1.2 the terms are h times the integrands at the midpoint, y' the slope "
-       "(worst %.2g)", worst_v);
+    ok(worst_v < 1e-13, "problem-1.2 the terms are h times the integrands at the midpoint, y' the slope; the "
+       "constraint's value and the domain's ends evaluate to 3 and 0 .. 2 (worst %.2g)", worst_v);
     if (S)
         sym_free(S);
     if (rc == 0)
