@@ -214,7 +214,7 @@ else
         echo "IPOPT $(pkg-config --modversion ipopt). Good guess: the anchor's own feasible parabola (c0 by bisection), median of $REPS."
         echo "Poor guess: a copy differing only in the guess, run once (timeout $POOR_TIMEOUT s) with an ipopt.opt writing its log."
         echo
-        echo "| guess | N | status | iterations | objective | multiplier | max err vs closed form | whole run (s) | IpoptSolve (s) | peak RSS (MB) |"
+        echo "| guess | N | status | iterations | objective | multiplier | max err vs closed form | whole run (s), median | IpoptSolve (s), last run | peak RSS (MB) |"
         echo "|---|---|---|---|---|---|---|---|---|---|"
         mkdir -p "$tmp/ipopt_good" "$tmp/ipopt_poor"
         for guess in good poor; do
