@@ -197,6 +197,11 @@ IrProgram *job_term_program(Problem *P, SymId term, const char *name)
     }
     vars[n2] = P->x;
     int nout = 1 + n2 + n2 * n2;
+    /* no products of sums expanded: the slope (w - u)/h stays a difference
+     * divided by h (w/h - u/h loses every digit the difference has, and the
+     * Hessian's 1/h^2 terms lose more: at 10^5 points the inertia test then
+     * saw negative eigenvalues of a minimum) */
+    S->no_expand++;
     SymId *roots = arena_alloc(S->arena, (size_t)nout * sizeof *roots);
     const char **names = arena_alloc(S->arena, (size_t)nout * sizeof *names);
     roots[0] = term;
@@ -209,6 +214,7 @@ IrProgram *job_term_program(Problem *P, SymId term, const char *name)
             roots[1 + n2 + i * n2 + j] = roots[1 + n2 + j * n2 + i] = hij;
         }
     }
+    S->no_expand--;
     for (int i = 0; i < n2; i++)
         for (int j = 0; j < n2; j++)
             names[1 + n2 + i * n2 + j] =

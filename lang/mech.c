@@ -901,7 +901,19 @@ static SymId tr_total(Tr *T, const Expr *e)
     return S->zero;
 }
 
+static int build_problem(Problem *P, Sym *S, Diag *d, const Item *prob);
+
+/* The interval terms are built with no product of sums expanded (see
+ * job_term_program). */
 int mech_build_problem(Problem *P, Sym *S, Diag *d, const Item *prob)
+{
+    S->no_expand++;
+    int errors = build_problem(P, S, d, prob);
+    S->no_expand--;
+    return errors;
+}
+
+static int build_problem(Problem *P, Sym *S, Diag *d, const Item *prob)
 {
     memset(P, 0, sizeof *P);
     Mech *m = &P->m;
@@ -1071,6 +1083,7 @@ int mech_build_action(Problem *P, Sym *S, Diag *d, const Item *sys, double t0, d
     /* L on an interval: a fresh translation of its statement, with the lets
      * translated again in the interval's variables */
     Tr T = {S, d, m, NULL, 0, 0, m->nets, m->nnets, 1, 0, P};
+    S->no_expand++; /* as in mech_build_problem */
     int nlets = 0;
     for (const Stmt *s = sys->stmts; s; s = s->next)
         nlets += s->kind == ST_LET;
@@ -1082,6 +1095,7 @@ int mech_build_action(Problem *P, Sym *S, Diag *d, const Item *sys, double t0, d
         } else if (s->kind == ST_ASSIGN)
             P->objective = sym_mul2(S, sym_var(S, P->h), tr(&T, s->value));
     }
+    S->no_expand--;
     SymId *dflt = alloc(S, (size_t)(m->np + 1), sizeof *dflt);
     memcpy(dflt, m->par_default, (size_t)m->np * sizeof *dflt);
     dflt[m->np] = 0; /* h: the job's */

@@ -104,6 +104,25 @@ with tempfile.TemporaryDirectory(prefix="lag-variational.") as tmp:
     report(all(1.8 <= o <= 2.2 for o in orders), "solve: the energy's error falls as h^2 (observed orders %s)"
            % ", ".join("%.3f" % o for o in orders), "errors %r" % errs)
 
+    # ---- 2b. 10^5 points: the lowered Hessian keeps its digits (the slope is
+    # a difference divided by h, not w/h - u/h), so Newton converges and the
+    # inertia test sees the minimum ----
+    big = CHAIN.replace("points 401", "points 100001").replace('    plot "chain.png"\n', "")
+    p, js = run(tmp, "big.lag", big)
+    why = []
+    try:
+        j = js[0]
+        rows = read_csv(os.path.join(tmp, "chain.csv"))
+        ey = worst(err(r["y"], Y(r["x"])) for r in rows[::97])
+        if not (p.returncode == 0 and j["converged"] and j["iterations"] <= 10 and j["kind"] == "minimum"
+                and j["morse_index"] == 0 and ey <= 1e-10 and close(j["objective"], OBJ, 1e-10)):
+            why.append("exit %d, %r, error %g" % (p.returncode, {k: j.get(k) for k in
+                       ("converged", "iterations", "kind", "morse_index", "objective")}, ey))
+    except (IndexError, KeyError, OSError, ValueError) as ex:
+        why.append("%s: %s; %r" % (type(ex).__name__, ex, p.stderr[-300:]))
+    report(not why, "solve: the chain at 10^5 points converges in a few iterations to the catenary (1e-10), "
+           "a minimum", "; ".join(why))
+
     # ---- 3. the default guess (a line plus a bump of the right length) and an infeasible chain ----
     p, js = run(tmp, "dflt.lag", CHAIN.replace("guess y = -0.5*x*(1 - x)", ""))
     ok3 = p.returncode == 0 and js and js[0]["converged"] and close(js[0]["objective"], OBJ, 2e-6)
