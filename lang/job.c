@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "lang/job.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include "lang/lower.h"
 #include "runtime/io.h"
 #include "runtime/mem.h"
+#include "runtime/native.h"
 #include "runtime/vm.h"
 
 const Item *job_find_system(Front *F, const char *name)
@@ -233,4 +235,67 @@ void job_term_close(JobTerm *t)
 {
     vm_free(t->vm);
     ir_free(t->prog);
+}
+
+int job_points(const Job *J, int kind, int *points)
+{
+    const Setting *set = J->item->settings;
+    *points = (int)settings_num(set, kind, "points");
+    if (*points <= 100000000)
+        return 0;
+    diag_error(&J->F->diag, settings_get(set, "points")->e1->loc, "%d points is more than a run can hold (at most 1e8)",
+               *points);
+    diag_flush(&J->F->diag);
+    return 1;
+}
+
+int job_node_values(Problem *P, Diag *d, const Setting *s, double *xv, double x0, double h, int first, int last,
+                    double *y)
+{
+    Sym *S = P->m.S;
+    const int nf = P->m.n;
+    for (const Assign *a = s ? s->assigns : NULL; a; a = a->next) {
+        int field = 0;
+        for (int i = 0; i < nf; i++)
+            if (strcmp(P->m.names[i], a->name.name) == 0)
+                field = i;
+        SymId g = mech_problem_expr(P, d, a->value);
+        if (!g) {
+            diag_flush(d);
+            return 1;
+        }
+        /* lowered and run by the VM over the nodes, a chunk at a time (a
+         * million nodes by sym_eval took half a second) */
+        const char *name = "node_value";
+        IrProgram *prog = lower_inputs(S, "guess", &P->x, 1, P->m.par, P->m.np, &g, &name, 1);
+        const IrProgram *progs[1] = {prog};
+        Vm *vm = vm_alloc(progs, 1, CHUNK);
+        double *params = mem_xalloc((size_t)(P->m.np + 1) * sizeof *params);
+        for (int j = 0; j < P->m.np; j++)
+            params[j] = xv[P->m.par[j]];
+        double *xs = mem_xalloc((size_t)CHUNK * sizeof *xs), *vals = mem_xalloc((size_t)CHUNK * sizeof *vals);
+        for (int k0 = first; k0 <= last; k0 += CHUNK) {
+            int nb = last - k0 + 1 < CHUNK ? last - k0 + 1 : CHUNK;
+            for (int b = 0; b < nb; b++)
+                xs[b] = x0 + (k0 + b) * h;
+            if (vm_run(vm, prog, nb, xs, 1, 0, params, vals, 1) != VM_OK)
+                for (int b = 0; b < nb; b++)
+                    vals[b] = NAN;
+            for (int b = 0; b < nb; b++)
+                y[(size_t)(k0 + b) * (size_t)nf + (size_t)field] = vals[b];
+        }
+        mem_free(xs);
+        mem_free(vals);
+        mem_free(params);
+        vm_free(vm);
+        ir_free(prog);
+    }
+    return 0;
+}
+
+void job_term_native(const Job *J, JobTerm *t)
+{
+    char err[512];
+    if (J->opt->native && native_attach(t->prog, err, sizeof err) != 0)
+        fprintf(stderr, "lag: warning: --native: %s; interpreting instead\n", err);
 }

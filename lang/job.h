@@ -83,6 +83,19 @@ void job_term_open(JobTerm *t, const double *params, int intervals);
 /* A SolveTermFn: ctx is the JobTerm. */
 int job_term_eval(void *ctx, int B, const double *in, double *out);
 void job_term_close(JobTerm *t);
+/* With --native, compile the term's program (a warning and the VM where
+ * that fails). */
+void job_term_native(const Job *J, JobTerm *t);
+
+/* The job's `points` (settings of kind), refused above 1e8 with a located
+ * error: 0, or 1. */
+int job_points(const Job *J, int kind, int *points);
+/* Each `FIELD = expr` of a setting (a guess, a closed form: expressions of
+ * the domain variable and the parameters xv) evaluated at the nodes
+ * first .. last, x_k = x0 + k h, into y (points x nf).  0, or 1 after a
+ * diagnostic. */
+int job_node_values(Problem *P, Diag *d, const Setting *s, double *xv, double x0, double h, int first, int last,
+                    double *y);
 
 /* An output file's path under -o DIR (mem_free it), or NULL for NULL. */
 char *job_output(const Job *J, const Setting *s);

@@ -154,13 +154,9 @@ int job_action(Job *J)
     const Item *job = J->item, *sys = J->target;
     const Setting *set = job->settings;
     const Setting *from = settings_get(set, "from"), *to = settings_get(set, "to");
-    const int points = (int)settings_num(set, JOB_ACTION, "points");
-    if (points > 100000000) {
-        diag_error(&F->diag, settings_get(set, "points")->e1->loc,
-                   "%d points is more than a run can hold (at most 1e8)", points);
-        diag_flush(&F->diag);
+    int points;
+    if (job_points(J, JOB_ACTION, &points) != 0)
         return 1;
-    }
     const double t0 = from->v1, t1 = to->v1, h = (t1 - t0) / (points - 1);
     Sym *S = sym_new(F->arena);
     Problem P;
@@ -174,6 +170,7 @@ int job_action(Job *J)
     JobTerm term = {job_term_program(&P, P.objective, arena_printf(S->arena, "%s.action", sys->name.name)), NULL, NULL};
     double *params = job_params(J, S, set, term.prog, sys, m);
     params[m->np - 1] = h;
+    job_term_native(J, &term);
     job_term_open(&term, params, points - 1);
 
     /* the ends, and the path to start from: the straight line, or the guess */
@@ -197,21 +194,9 @@ int job_action(Job *J)
     double *xv = arena_alloc(S->arena, (size_t)(S->nvars + 1) * sizeof *xv);
     for (int j = 0; j < m->np; j++)
         xv[m->par[j]] = params[j];
-    for (const Assign *a = guess ? guess->assigns : NULL; a; a = a->next) {
-        int field = 0;
-        for (int i = 0; i < n; i++)
-            if (strcmp(m->names[i], a->name.name) == 0)
-                field = i;
-        SymId g = mech_problem_expr(&P, &F->diag, a->value);
-        if (!g) {
-            diag_flush(&F->diag);
-            rc = 1;
-            goto done;
-        }
-        for (int k = 1; k < points - 1; k++) {
-            xv[P.x] = t0 + k * h;
-            y[(size_t)k * n + field] = sym_eval(S, g, xv);
-        }
+    if (job_node_values(&P, &F->diag, guess, xv, t0, h, 1, points - 2, y) != 0) {
+        rc = 1;
+        goto done;
     }
 
     char *outpath = job_output(J, settings_get(set, "output"));

@@ -43,13 +43,9 @@ int job_solve(Job *J)
     Front *F = J->F;
     const Item *job = J->item, *prob = J->target;
     const Setting *set = job->settings;
-    const int points = (int)settings_num(set, JOB_SOLVE, "points");
-    if (points > 100000000) {
-        diag_error(&F->diag, settings_get(set, "points")->e1->loc,
-                   "%d points is more than a run can hold (at most 1e8)", points);
-        diag_flush(&F->diag);
+    int points;
+    if (job_points(J, JOB_SOLVE, &points) != 0)
         return 1;
-    }
     Sym *S = sym_new(F->arena);
     Problem P;
     if (mech_build_problem(&P, S, &F->diag, prob) != 0) {
@@ -87,8 +83,10 @@ int job_solve(Job *J)
     const double h = (P.x1 - P.x0) / (points - 1);
     params[P.m.np - 1] = h;
     xv[P.h] = h;
-    for (int k = 0; k < nterms; k++)
+    for (int k = 0; k < nterms; k++) {
+        job_term_native(J, &terms[k]);
         job_term_open(&terms[k], params, points - 1);
+    }
     for (int j = 0; j < P.ncons; j++) {
         const char *text = source_text(F, P.cons_stmt[j]->loc);
         cons[j] = (SolveTerm){job_term_eval, &terms[1 + j], text ? text : arena_printf(S->arena, "constraint %d", j + 1)};
@@ -104,21 +102,9 @@ int job_solve(Job *J)
         y[i] = NAN; /* the engine's default guess */
     int rc = 0;
     const Setting *guess = settings_get(set, "guess");
-    for (const Assign *a = guess ? guess->assigns : NULL; a; a = a->next) {
-        int field = -1;
-        for (int i = 0; i < nf; i++)
-            if (strcmp(P.m.names[i], a->name.name) == 0)
-                field = i;
-        SymId g = mech_problem_expr(&P, &F->diag, a->value);
-        if (!g) {
-            diag_flush(&F->diag);
-            rc = 1;
-            goto done;
-        }
-        for (int k = 0; k < points; k++) {
-            xv[P.x] = P.x0 + k * h;
-            y[(size_t)k * (size_t)nf + (size_t)field] = sym_eval(S, g, xv);
-        }
+    if (job_node_values(&P, &F->diag, guess, xv, P.x0, h, 0, points - 1, y) != 0) {
+        rc = 1;
+        goto done;
     }
     /* a guessed field without a guess for the others: those start as the
      * engine's default would (the line between fixed ends, else 0) */
@@ -138,22 +124,10 @@ int job_solve(Job *J)
         exact = mem_xalloc((size_t)points * (size_t)nf * sizeof *exact);
         for (size_t i = 0; i < (size_t)points * (size_t)nf; i++)
             exact[i] = NAN;
-        for (const Assign *a = exact_s->assigns; a; a = a->next) {
-            int field = 0;
-            for (int i = 0; i < nf; i++)
-                if (strcmp(P.m.names[i], a->name.name) == 0)
-                    field = i;
-            SymId g = mech_problem_expr(&P, &F->diag, a->value);
-            if (!g) {
-                diag_flush(&F->diag);
-                mem_free(exact);
-                rc = 1;
-                goto done;
-            }
-            for (int k = 0; k < points; k++) {
-                xv[P.x] = P.x0 + k * h;
-                exact[(size_t)k * (size_t)nf + (size_t)field] = sym_eval(S, g, xv);
-            }
+        if (job_node_values(&P, &F->diag, exact_s, xv, P.x0, h, 0, points - 1, exact) != 0) {
+            mem_free(exact);
+            rc = 1;
+            goto done;
         }
     }
     char *outpath = job_output(J, settings_get(set, "output"));
