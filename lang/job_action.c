@@ -44,7 +44,7 @@ static int velocity_of(const IrProgram *del, const double *params, int n, const 
         double big = 0, scale = 0;
         for (int i = 0; i < n; i++) {
             r[i] = p[i] - out[n + i];
-            big = fmax(big, fabs(r[i]));
+            big = isfinite(r[i]) && isfinite(big) ? fmax(big, fabs(r[i])) : INFINITY; /* fmax drops a NaN */
             scale = fmax(scale, fabs(p[i]));
         }
         if (!isfinite(big))
@@ -70,7 +70,7 @@ static int velocity_of(const IrProgram *del, const double *params, int n, const 
 
 /* The CSV of the path: t, coordinates, velocities (central differences
  * inside, one-sided at the ends), E and the momenta. */
-static int write_path(const Job *J, const char *path, Mech *m, const double *params, const double *y, int points,
+static int write_path(const char *path, Mech *m, const double *params, const double *y, int points,
                       double t0, double h, char *err, size_t errlen)
 {
     Sym *S = m->S;
@@ -119,7 +119,6 @@ static int write_path(const Job *J, const char *path, Mech *m, const double *par
     mem_free(st);
     vm_free(vm);
     ir_free(ep);
-    (void)J;
     return ok ? 0 : 4;
 }
 
@@ -266,9 +265,7 @@ int job_action(Job *J)
             if (var_run(&shoot, del, &sres) == 0) {
                 mismatch = 0;
                 for (int i = 0; i < n; i++)
-                    mismatch = fmax(mismatch, fabs(yend[i] - hi[i]));
-                if (!isfinite(yend[0]))
-                    mismatch = NAN;
+                    mismatch = isfinite(yend[i]) && isfinite(mismatch) ? fmax(mismatch, fabs(yend[i] - hi[i])) : NAN;
             }
             ir_free(rhs);
         }
@@ -276,7 +273,7 @@ int job_action(Job *J)
     }
     if (outpath) {
         char err[1024];
-        int wrc = write_path(J, outpath, m, params, y, points, t0, h, err, sizeof err);
+        int wrc = write_path(outpath, m, params, y, points, t0, h, err, sizeof err);
         if (wrc != 0) {
             fprintf(stderr, "lag: %s: action %s: %s\n", J->where, sys->name.name, err);
             if (rc == 0)

@@ -227,8 +227,8 @@ static double step_residual(const Eng *e, const double *vals, int *worst)
 {
     double ymax = 1;
     size_t tot = (size_t)e->N * (size_t)e->nf;
-    for (size_t i = 0; i < tot; i++)
-        ymax = fmax(ymax, fabs(e->y[i]));
+    for (size_t i = 0; i < tot && !isnan(ymax); i++)
+        ymax = isnan(e->y[i]) ? NAN : fmax(ymax, fabs(e->y[i])); /* a NaN makes every v NaN: the worst */
     double r = 0;
     int wi = -1;
     for (int i = 0; i < e->n; i++) {
@@ -240,8 +240,8 @@ static double step_residual(const Eng *e, const double *vals, int *worst)
     }
     for (int j = 0; j < e->m; j++) {
         double c = e->job->cons_value[j];
-        double v = fmax(fabs(vals[1 + j] - c) / fmax(1, fabs(c)),
-                        fabs(e->dmu[j]) / fmax(1, fabs(e->mu[j] + e->dmu[j])));
+        double a = fabs(vals[1 + j] - c) / fmax(1, fabs(c)), b = fabs(e->dmu[j]) / fmax(1, fabs(e->mu[j] + e->dmu[j]));
+        double v = isnan(a) || isnan(b) ? NAN : fmax(a, b); /* fmax would drop a NaN */
         if (!(v <= r)) {
             r = v;
             wi = -1;
