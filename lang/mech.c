@@ -70,6 +70,17 @@ static SymId let_value(Tr *T, const Stmt *s)
     return 0;
 }
 
+/* A field (or an action's coordinate) on an interval of the variational
+ * engine: the midpoint value, or with a prime the slope. */
+static SymId on_interval(Tr *T, const Expr *e)
+{
+    Sym *S = T->S;
+    const Problem *P = T->prob;
+    SymId u = sym_var(S, P->u[e->index]), w = sym_var(S, P->w[e->index]);
+    return e->id.primes ? sym_div(S, sym_sub(S, w, u), sym_var(S, P->h))
+                        : sym_mul2(S, sym_num(S, 0.5), sym_add2(S, u, w));
+}
+
 static SymId tr_name(Tr *T, const Expr *e)
 {
     Sym *S = T->S;
@@ -78,13 +89,8 @@ static SymId tr_name(Tr *T, const Expr *e)
     case REF_PARAM:
         return sym_var(S, m->par[e->index]);
     case REF_COORD:
-        if (T->prob && e->id.primes < 2) {
-            /* the action's interval term: the midpoint and the slope */
-            Problem *P = T->prob;
-            SymId u = sym_var(S, P->u[e->index]), w = sym_var(S, P->w[e->index]);
-            return e->id.primes ? sym_div(S, sym_sub(S, w, u), sym_var(S, P->h))
-                                : sym_mul2(S, sym_num(S, 0.5), sym_add2(S, u, w));
-        }
+        if (T->prob && e->id.primes < 2) /* the action's interval term */
+            return on_interval(T, e);
         if (e->id.primes == 2) {
             if (!m->a) {
                 m->a = arena_alloc(S->arena, (size_t)m->n * sizeof *m->a);
@@ -110,13 +116,8 @@ static SymId tr_name(Tr *T, const Expr *e)
         break;
     }
     case REF_FIELD:
-        if (T->prob) {
-            /* on an interval: the midpoint value, or the slope */
-            Problem *P = T->prob;
-            SymId u = sym_var(S, P->u[e->index]), w = sym_var(S, P->w[e->index]);
-            return e->id.primes ? sym_div(S, sym_sub(S, w, u), sym_var(S, P->h))
-                                : sym_mul2(S, sym_num(S, 0.5), sym_add2(S, u, w));
-        }
+        if (T->prob)
+            return on_interval(T, e);
         break;
     case REF_DOMAIN:
         if (T->prob)

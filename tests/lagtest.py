@@ -17,10 +17,21 @@ these instead:
                        |got - want| <= tol + rel*|want|, false for any
                        non-finite value
   read_csv(path)       the rows of a CSV file as dicts of floats (num)
+
+Files and runs:
+  lagw(tensors)        the bytes of a .lagw weights file (docs/runtime.md's
+                       layout, written independently of lag) from
+                       (name, rows, cols, data) tuples
+  run_json(lag, tmp, name, text, *args)
+                       write text to tmp/name, `lag run --json --quiet
+                       ARGS -o tmp` it; (the CompletedProcess, the JSON objects)
 """
 import csv
+import json
 import math
 import os
+import struct
+import subprocess
 import sys
 
 
@@ -72,6 +83,32 @@ def read_csv(path):
     """The data rows of a CSV file with a header, as dicts of finite floats."""
     with open(path, newline="") as f:
         return [{k: num(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def lagw(tensors):
+    """The .lagw layout of docs/runtime.md, written independently of lag."""
+    b = b"LAGW\r\n\x1a\n" + struct.pack("<II", 1, len(tensors))
+    for name, rows, cols, data in tensors:
+        b += struct.pack("<H", len(name)) + name.encode() + struct.pack("<II", rows, cols)
+        b += struct.pack("<%dd" % len(data), *data)
+    h = 1469598103934665603
+    for c in b:
+        h = ((h ^ c) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return b + struct.pack("<Q", h)
+
+
+def run_json(lag, tmp, name, text, *args, timeout=300):
+    """Write text to tmp/name and run it with --json --quiet, outputs in tmp."""
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write(text)
+    p = subprocess.run([lag, "run", "--json", "--quiet", *args, "-o", tmp, path], capture_output=True, text=True,
+                       timeout=timeout)
+    try:
+        js = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+    except ValueError:
+        js = []
+    return p, js
 
 
 def _selfcheck():

@@ -19,7 +19,6 @@ Environment: LAG (the program).
 """
 import math
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -42,16 +41,7 @@ simulate Spring {
 """
 
 
-def lagw(tensors):
-    """The .lagw layout of docs/runtime.md, written independently of lag."""
-    b = b"LAGW\r\n\x1a\n" + struct.pack("<II", 1, len(tensors))
-    for name, rows, cols, data in tensors:
-        b += struct.pack("<H", len(name)) + name.encode() + struct.pack("<II", rows, cols)
-        b += struct.pack("<%dd" % len(data), *data)
-    h = 1469598103934665603
-    for c in b:
-        h = ((h ^ c) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
-    return b + struct.pack("<Q", h)
+lagw = lagtest.lagw
 
 SOURCE = """
 system Pure {

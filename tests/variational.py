@@ -10,14 +10,11 @@ the Morse index 0, 1, 2 for T below pi, between pi and 2 pi, above 2 pi
 (counted here by Sylvester's law on the discrete Hessian), and the
 shooting check of the variational integrator.
 """
-import json
 import math
 import os
-import struct
-import subprocess
 import tempfile
 
-from lagtest import program, read_csv, close, err, worst
+from lagtest import program, read_csv, close, err, worst, run_json, lagw
 
 LAG, SRCDIR = program()
 results = []
@@ -46,16 +43,7 @@ def report(ok, what, why=""):
 
 
 def run(tmp, name, text, *args):
-    path = os.path.join(tmp, name)
-    with open(path, "w") as f:
-        f.write(text)
-    p = subprocess.run([LAG, "run", "--json", "--quiet", *args, "-o", tmp, path], capture_output=True, text=True,
-                       timeout=300)
-    try:
-        js = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
-    except ValueError:
-        js = []
-    return p, js
+    return run_json(LAG, tmp, name, text, *args)
 
 
 with open(os.path.join(SRCDIR, "examples", "hanging_chain.lag")) as f:
@@ -199,17 +187,6 @@ with tempfile.TemporaryDirectory(prefix="lag-variational.") as tmp:
            "the found start lands on x(T) to 1e-9", "; ".join(why))
 
     # ---- 5. the action of a learned L: hand-set weights equal to the analytic one ----
-    def lagw(tensors):
-        """The .lagw layout of docs/runtime.md, written independently of lag."""
-        b = b"LAGW\r\n\x1a\n" + struct.pack("<II", 1, len(tensors))
-        for name, rows, cols, data in tensors:
-            b += struct.pack("<H", len(name)) + name.encode() + struct.pack("<II", rows, cols)
-            b += struct.pack("<%dd" % len(data), *data)
-        h = 1469598103934665603
-        for c in b:
-            h = ((h ^ c) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
-        return b + struct.pack("<Q", h)
-
     # V(x) = 2 relu2(x) + 2 relu2(-x) = 2 x^2
     with open(os.path.join(tmp, "v.lagw"), "wb") as f:
         f.write(lagw([("W1", 2, 1, [1, -1]), ("b1", 2, 1, [0, 0]), ("W2", 1, 2, [2, 2]), ("b2", 1, 1, [0])]))

@@ -15,13 +15,11 @@ minimum and saddle, and no convergence past the critical ring distance.
 ramsey_growth.lag: the consumption Euler equation c'/c = f'(k) - delta - rho
 on the CSV, the turnpike, and the new steady state after the shock.
 """
-import json
 import math
 import os
-import subprocess
 import tempfile
 
-from lagtest import program, read_csv, close, err, worst
+from lagtest import program, read_csv, close, err, worst, run_json
 
 LAG, SRCDIR = program()
 results = []
@@ -32,16 +30,7 @@ def report(ok, what, why="", todo=None):
 
 
 def run(tmp, name, text, *args):
-    path = os.path.join(tmp, name)
-    with open(path, "w") as f:
-        f.write(text)
-    p = subprocess.run([LAG, "run", "--json", "--quiet", *args, "-o", tmp, path], capture_output=True, text=True,
-                       timeout=300)
-    try:
-        js = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
-    except ValueError:
-        js = []
-    return p, js
+    return run_json(LAG, tmp, name, text, *args)
 
 
 def example(name):
