@@ -14,6 +14,7 @@
 #include "runtime/io.h"
 #include "runtime/mem.h"
 #include "runtime/native.h"
+#include "runtime/solve.h"
 #include "runtime/vm.h"
 
 const Item *job_find_system(Front *F, const char *name)
@@ -175,20 +176,46 @@ IrProgram *job_del_program(Mech *m)
  * the VM's memory stays small at a million points. */
 enum { CHUNK = 4096 };
 
-int job_term_eval(void *ctx, int B, const double *in, double *out)
+IrProgram *job_jacobian(Mech *m, const char *sysname, int *uses_accel)
+{
+    Sym *S = m->S;
+    int n = m->n;
+    *uses_accel = 0;
+    if (m->accel != MECH_ACCEL_SYMBOLIC) {
+        /* no closed form: da/dx = M^-1 (df/dx - (dM/dx) a), exact */
+        *uses_accel = 1;
+        return lower_jacobian_solve(m);
+    }
+    /* d(accel_i)/d(q, q') and d(accel_i)/dt */
+    int nj = n * 2 * n + n;
+    SymId *roots = arena_alloc(S->arena, (size_t)nj * sizeof *roots);
+    const char **names = arena_alloc(S->arena, (size_t)nj * sizeof *names);
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < 2 * n; j++) {
+            roots[i * 2 * n + j] = sym_diff(S, m->acc[i], j < n ? m->q[j] : m->v[j - n]);
+            names[i * 2 * n + j] = arena_printf(S->arena, "d%d_%d", i, j);
+        }
+        roots[2 * n * n + i] = sym_diff(S, m->acc[i], m->t);
+        names[2 * n * n + i] = arena_printf(S->arena, "dt%d", i);
+    }
+    return lower_exprs(m, arena_printf(S->arena, "%s.jacobian", sysname), roots, names, nj);
+}
+
+int job_term_eval(void *ctx, int depth, int B, const double *in, double *out)
 {
     JobTerm *t = ctx;
-    const int nin = t->prog->nstate, nout = t->prog->nout;
-    for (int b = 0; b < B; b += CHUNK) {
-        int nb = B - b < CHUNK ? B - b : CHUNK;
-        if (vm_run(t->vm, t->prog, nb, in + (size_t)b * (size_t)nin, nin, 0, t->params,
-                   out + (size_t)b * (size_t)nout, nout) != VM_OK)
+    const IrProgram *p = t->prog[depth];
+    const int nin = p->nstate, nout = p->nout;
+    for (int b = 0; b < B; b += SOLVE_CHUNK) {
+        int nb = B - b < SOLVE_CHUNK ? B - b : SOLVE_CHUNK;
+        if (vm_run(t->vm, p, nb, in + (size_t)b * (size_t)nin, nin, 0, t->params, out + (size_t)b * (size_t)nout,
+                   nout) != VM_OK)
             return -1;
     }
     return 0;
 }
 
-IrProgram *job_term_program(Problem *P, SymId term, const char *name)
+void job_term_build(JobTerm *t, Problem *P, SymId term, const char *name)
 {
     Sym *S = P->m.S;
     const int nf = P->m.n, n2 = 2 * nf;
@@ -221,20 +248,30 @@ IrProgram *job_term_program(Problem *P, SymId term, const char *name)
         for (int j = 0; j < n2; j++)
             names[1 + n2 + i * n2 + j] =
                 arena_printf(S->arena, "dd_%s_%s", S->vars[vars[i]].name, S->vars[vars[j]].name);
-    return lower_inputs(S, name, vars, n2 + 1, P->m.par, P->m.np, roots, names, nout);
+    /* the output's first 1, 1 + 2nf and all of them, by SolveDepth */
+    const int counts[3] = {1, 1 + n2, nout};
+    for (int d = 0; d < 3; d++)
+        t->prog[d] = lower_inputs(S, arena_printf(S->arena, "%s%s", name, d == 0 ? ".value" : d == 1 ? ".gradient" : ""),
+                                  vars, n2 + 1, P->m.par, P->m.np, roots, names, counts[d]);
+    t->vm = NULL;
+    t->params = NULL;
 }
 
 void job_term_open(JobTerm *t, const double *params, int intervals)
 {
-    const IrProgram *progs[1] = {t->prog};
-    t->vm = vm_alloc(progs, 1, intervals < CHUNK ? intervals : CHUNK);
+    const IrProgram *progs[3] = {t->prog[0], t->prog[1], t->prog[2]};
+    t->vm = vm_alloc(progs, 3, intervals < SOLVE_CHUNK ? intervals : SOLVE_CHUNK);
     t->params = params;
 }
 
 void job_term_close(JobTerm *t)
 {
     vm_free(t->vm);
-    ir_free(t->prog);
+    t->vm = NULL;
+    for (int d = 0; d < 3; d++) {
+        ir_free(t->prog[d]);
+        t->prog[d] = NULL;
+    }
 }
 
 int job_points(const Job *J, int kind, int *points)
@@ -296,6 +333,9 @@ int job_node_values(Problem *P, Diag *d, const Setting *s, double *xv, double x0
 void job_term_native(const Job *J, JobTerm *t)
 {
     char err[512];
-    if (J->opt->native && native_attach(t->prog, err, sizeof err) != 0)
-        fprintf(stderr, "lag: warning: --native: %s; interpreting instead\n", err);
+    for (int d = 0; d < 3 && J->opt->native; d++)
+        if (native_attach(t->prog[d], err, sizeof err) != 0) {
+            fprintf(stderr, "lag: warning: --native: %s; interpreting instead\n", err);
+            break;
+        }
 }

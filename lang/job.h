@@ -39,6 +39,7 @@ int job_simulate(Job *J);
 int job_train(Job *J);
 int job_solve(Job *J);
 int job_action(Job *J);
+int job_compare(Job *J);
 
 /* The system or problem called name. */
 const Item *job_find_system(Front *F, const char *name);
@@ -68,22 +69,29 @@ void job_draw_states(const TrainDraw *d, int m, unsigned long seed, int count, d
  * generalized force with its derivatives. */
 IrProgram *job_del_program(Mech *m);
 
-/* An interval term of the variational engine (runtime/solve.h) and the VM
- * that runs it. */
+/* The Jacobian an implicit stepper needs (runtime/simulate.h): exact,
+ * from the closed-form accelerations, or else through M^-1 (then its
+ * inputs are q, q', q'' and *uses_accel is set). */
+IrProgram *job_jacobian(Mech *m, const char *sysname, int *uses_accel);
+
+/* An interval term of the variational engine (runtime/solve.h): a
+ * program per SolveDepth (its value; with its gradient; with its Hessian
+ * too) and the VM that runs them. */
 typedef struct JobTerm {
-    IrProgram *prog;
+    IrProgram *prog[3];
     struct Vm *vm;
     const double *params;
 } JobTerm;
-/* The program of a term: its value, gradient and Hessian in the 2nf node
+/* The programs of a term: its value, gradient and Hessian in the 2nf node
  * values (the left node's fields, then the right node's); inputs those and
- * the midpoint. */
-IrProgram *job_term_program(Problem *P, SymId term, const char *name);
+ * the midpoint; the parameters P->m.par, in order, in every program. */
+void job_term_build(JobTerm *t, Problem *P, SymId term, const char *name);
+/* A VM for the programs, with lanes for min(intervals, SOLVE_CHUNK). */
 void job_term_open(JobTerm *t, const double *params, int intervals);
 /* A SolveTermFn: ctx is the JobTerm. */
-int job_term_eval(void *ctx, int B, const double *in, double *out);
+int job_term_eval(void *ctx, int depth, int B, const double *in, double *out);
 void job_term_close(JobTerm *t);
-/* With --native, compile the term's program (a warning and the VM where
+/* With --native, compile the term's programs (a warning and the VM where
  * that fails). */
 void job_term_native(const Job *J, JobTerm *t);
 

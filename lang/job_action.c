@@ -166,8 +166,9 @@ int job_action(Job *J)
     }
     Mech *m = &P.m;
     const int n = m->n;
-    JobTerm term = {job_term_program(&P, P.objective, arena_printf(S->arena, "%s.action", sys->name.name)), NULL, NULL};
-    double *params = job_params(J, S, set, term.prog, sys, m);
+    JobTerm term;
+    job_term_build(&term, &P, P.objective, arena_printf(S->arena, "%s.action", sys->name.name));
+    double *params = job_params(J, S, set, term.prog[SOLVE_HESSIAN], sys, m);
     params[m->np - 1] = h;
     job_term_native(J, &term);
     job_term_open(&term, params, points - 1);
@@ -201,6 +202,7 @@ int job_action(Job *J)
     char *outpath = job_output(J, settings_get(set, "output"));
     char *plotpath = job_output(J, settings_get(set, "plot"));
     SolveJob sj = {
+        .job = "action",
         .problem = sys->name.name,
         .nf = n,
         .fields = m->names,
@@ -242,7 +244,7 @@ int job_action(Job *J)
         }
         in[n2] = t0 + 0.5 * h;
         IrProgram *del = job_del_program(m);
-        int got = job_term_eval(&term, 1, in, out) == 0;
+        int got = job_term_eval(&term, SOLVE_HESSIAN, 1, in, out) == 0;
         for (int i = 0; i < n; i++)
             p0[i] = -out[1 + i];
         got = got && velocity_of(del, params, n, y, p0, t0, v0) == 0;

@@ -118,25 +118,8 @@ int job_simulate(Job *J)
     if (variational)
         del = job_del_program(&m);
     int jac_uses_accel = 0;
-    if (implicit && m.accel != MECH_ACCEL_SYMBOLIC) {
-        /* no closed form: da/dx = M^-1 (df/dx - (dM/dx) a), exact */
-        jac = lower_jacobian_solve(&m);
-        jac_uses_accel = 1;
-    } else if (implicit) {
-        /* d(accel_i)/d(q, q') and d(accel_i)/dt, exact */
-        int nj = n * 2 * n + n;
-        SymId *roots = arena_alloc(S->arena, (size_t)nj * sizeof *roots);
-        const char **names = arena_alloc(S->arena, (size_t)nj * sizeof *names);
-        for (int i = 0; i < n; i++) {
-            for (int j = 0; j < 2 * n; j++) {
-                roots[i * 2 * n + j] = sym_diff(S, m.acc[i], j < n ? m.q[j] : m.v[j - n]);
-                names[i * 2 * n + j] = arena_printf(S->arena, "d%d_%d", i, j);
-            }
-            roots[2 * n * n + i] = sym_diff(S, m.acc[i], m.t);
-            names[2 * n * n + i] = arena_printf(S->arena, "dt%d", i);
-        }
-        jac = lower_exprs(&m, arena_printf(S->arena, "%s.jacobian", sys->name.name), roots, names, nj);
-    }
+    if (implicit)
+        jac = job_jacobian(&m, sys->name.name, &jac_uses_accel);
 
     if (opt->native) {
         /* compile what the job runs; where that fails, the VM interprets */

@@ -61,10 +61,10 @@ int job_solve(Job *J)
     for (int k = 0; k < nterms; k++) {
         const char *name = k == 0 ? arena_printf(S->arena, "%s.objective", prob->name.name)
                                   : arena_printf(S->arena, "%s.constraint%d", prob->name.name, k);
-        terms[k].prog = job_term_program(&P, k == 0 ? P.objective : P.cons[k - 1], name);
+        job_term_build(&terms[k], &P, k == 0 ? P.objective : P.cons[k - 1], name);
     }
     /* every term has the problem's parameter list: one array, h last */
-    double *params = job_params(J, S, set, terms[0].prog, prob, &P.m);
+    double *params = job_params(J, S, set, terms[0].prog[SOLVE_HESSIAN], prob, &P.m);
     /* the domain, the constraints' values, the fixed ends: expressions of
      * the parameters, at this job's values */
     double *xv = arena_alloc(S->arena, (size_t)(S->nvars + 1) * sizeof *xv);
@@ -76,7 +76,7 @@ int job_solve(Job *J)
         fprintf(stderr, "lag: %s: solve %s: the domain %g .. %g is empty with this job's parameters\n", J->where,
                 prob->name.name, P.x0, P.x1);
         for (int k = 0; k < nterms; k++)
-            ir_free(terms[k].prog);
+            job_term_close(&terms[k]);
         sym_free(S);
         return 1;
     }

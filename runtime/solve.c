@@ -10,11 +10,15 @@
  * multipliers mu; the reported multipliers are lambda = s mu, so that
  * grad F + sum_j lambda_j grad G_j = 0 at the solution whatever the sense.
  *
- * One iteration.  Every term (objective and constraints) is evaluated for
- * all points - 1 intervals in one call of its SolveTermFn; the gradient g
- * of L = phi + sum mu_j (G_j - c_j), its banded Hessian H (GSL's symmetric
+ * One iteration.  Every term (objective and constraints) is evaluated
+ * over the intervals SOLVE_CHUNK at a time, and each chunk is assembled
+ * before the next is evaluated (no per-interval output is kept: the
+ * memory is O(points) with a small constant): the gradient g of
+ * L = phi + sum mu_j (G_j - c_j), its banded Hessian H (GSL's symmetric
  * band format: band[j*(p+1) + d] = H(j+d, j), p = 2nf - 1) and the dense
- * constraint gradients A (ncons rows) are assembled; the KKT system
+ * constraint gradients A (ncons rows).  A trial point of the line search
+ * is evaluated only as deep as its merit needs (the values for
+ * minimize/maximize), and in full once accepted.  The KKT system
  *     [H A^T; A 0] [dx; dmu] = -[g; G - c]
  * is solved by the banded LDL^T of H and the ncons x ncons Schur
  * complement S = A H^-1 A^T: u = H^-1 g, W = H^-1 A^T,
@@ -48,9 +52,12 @@
  * of the default guess (below); when no bump meets it, the run stops there
  * (status 3, the constraint, the value asked and the nearest reached).  stationary: plain
  * Newton (a tiny shift only for a singular pivot) with backtracking on the
- * weighted 2-norm of the KKT residual, so saddles are found too.  A trial
- * point where a term cannot be evaluated halves the step.  At most
- * max_iter iterations of at most 60 halvings each.
+ * weighted 2-norm of the KKT residual, so saddles are found too; when it
+ * fails (a line search that fails, steps that grow a thousandfold past the
+ * smallest: a singular Hessian ahead) the run restarts from the guess as a
+ * minimisation, since a local minimum is stationary too.  A trial point
+ * where a term cannot be evaluated halves the step.  At most max_iter
+ * iterations (per phase) of at most 60 halvings each.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "runtime/solve.h"
@@ -84,10 +91,9 @@ typedef struct Eng {
     int *map;               /* N*nf: free index or -1 */
     double *y;              /* N*nf: the current iterate (fixed values included) */
     double *yt;             /* N*nf: a trial point */
-    double *in;             /* (N-1)*(2nf+1) */
-    double **out, **outt;   /* per term: (N-1)*ostride, current and trial */
-    double *val, *valt;     /* per term: its integral */
-    double *g, *Hraw, *band, *A, *u, *W, *dx, *tmp;
+    double *cin, *cout;     /* a chunk's inputs (SOLVE_CHUNK x (2nf+1)) and a term's outputs */
+    double *val, *valt;     /* per term: its integral, at y and at yt */
+    double *g, *Hraw, *band, *A, *u, *W, *dx;
     double sigma;           /* largest interval contribution to g */
     /* the border (m > 0) */
     gsl_matrix *S, *Sc;
@@ -107,89 +113,86 @@ static void *gsl_checked(void *p)
 
 /* ---------- evaluation ---------- */
 
-/* Evaluate every term at the node values y into outs and their integrals
- * into vals.  0, or -1 when a term cannot be evaluated there. */
-static int eval_terms(Eng *e, const double *y, double **outs, double *vals, int only);
-
-static int eval_at(Eng *e, const double *y, double **outs, double *vals)
+/* Evaluate the terms (all, or only term `only` >= 0: 0 the objective,
+ * 1 + j constraint j) at the node values y, SOLVE_CHUNK intervals at a
+ * time, their integrals into vals.  With depth >= SOLVE_GRADIENT also the
+ * gradient g of phi + sum mu_j (G_j - c_j), sigma (its largest interval
+ * contribution) and the constraints' gradients A; with SOLVE_HESSIAN also
+ * the band Hessian Hraw.  0, or -1 when a term cannot be evaluated there
+ * (bad_term and bad_interval say where). */
+static int evaluate(Eng *e, const double *y, int depth, const double *mu, double *vals, int only)
 {
-    return eval_terms(e, y, outs, vals, -1);
-}
-
-/* Like eval_at, only the term `only` (0 the objective, 1 + j constraint j)
- * when only >= 0. */
-static int eval_terms(Eng *e, const double *y, double **outs, double *vals, int only)
-{
-    int nf = e->nf, B = e->N - 1, w = 2 * nf + 1;
-    for (int k = 0; k < B; k++) {
-        double *r = e->in + (size_t)k * (size_t)w;
-        memcpy(r, y + (size_t)k * (size_t)nf, (size_t)(2 * nf) * sizeof *r);
-        r[2 * nf] = e->job->x0 + (k + 0.5) * e->h;
-    }
-    for (int t = 0; t < e->nterms; t++) {
-        if (only >= 0 && t != only)
-            continue;
-        const SolveTerm *T = t == 0 ? &e->job->objective : &e->job->cons[t - 1];
-        if (T->eval(T->ctx, B, e->in, outs[t]) != 0) {
-            e->bad_term = t;
-            e->bad_interval = -1;
-            return -1;
-        }
-        double sum = 0;
-        const double *o = outs[t];
-        size_t len = (size_t)B * e->ostride;
-        for (size_t i = 0; i < len; i++)
-            if (!isfinite(o[i])) {
-                e->bad_term = t;
-                e->bad_interval = (int)(i / e->ostride);
-                return -1;
-            }
-        for (int k = 0; k < B; k++)
-            sum += o[(size_t)k * e->ostride];
-        vals[t] = sum;
-    }
-    return 0;
-}
-
-/* The gradient g of phi + sum mu_j (G_j - c_j) (and sigma), with
- * hessian: also H (band, into Hraw) and A. */
-static void assemble(Eng *e, double **outs, const double *mu, int hessian)
-{
-    int nf = e->nf, q = 2 * nf, B = e->N - 1, bw = e->bw;
-    memset(e->g, 0, (size_t)e->n * sizeof *e->g);
-    if (hessian) {
-        memset(e->Hraw, 0, (size_t)e->n * (size_t)bw * sizeof *e->Hraw);
+    int nf = e->nf, q = 2 * nf, B = e->N - 1, w = q + 1, bw = e->bw;
+    size_t os = depth == SOLVE_VALUE ? 1 : depth == SOLVE_GRADIENT ? (size_t)(1 + q) : e->ostride;
+    if (depth >= SOLVE_GRADIENT) {
+        memset(e->g, 0, (size_t)e->n * sizeof *e->g);
         memset(e->A, 0, (size_t)e->m * (size_t)e->n * sizeof *e->A);
     }
+    if (depth == SOLVE_HESSIAN)
+        memset(e->Hraw, 0, (size_t)e->n * (size_t)bw * sizeof *e->Hraw);
+    for (int t = 0; t < e->nterms; t++)
+        vals[t] = 0;
     double sigma = 0;
-    for (int t = 0; t < e->nterms; t++) {
-        double c = t == 0 ? e->s : mu[t - 1];
-        for (int k = 0; k < B; k++) {
-            const double *o = outs[t] + (size_t)k * e->ostride;
-            const double *gr = o + 1, *He = o + 1 + q;
-            const int *mp = e->map + (size_t)k * (size_t)nf;
-            for (int a = 0; a < q; a++) {
-                int i = mp[a];
-                if (i < 0)
-                    continue;
-                double v = c * gr[a];
-                e->g[i] += v;
-                if (fabs(v) > sigma)
-                    sigma = fabs(v);
-                if (!hessian)
-                    continue;
-                if (t > 0)
-                    e->A[(size_t)(t - 1) * (size_t)e->n + (size_t)i] += gr[a];
-                for (int b = 0; b < q; b++) {
-                    int j = mp[b];
-                    if (j < 0 || j > i)
+    for (int k0 = 0; k0 < B; k0 += SOLVE_CHUNK) {
+        int nb = B - k0 < SOLVE_CHUNK ? B - k0 : SOLVE_CHUNK;
+        for (int k = 0; k < nb; k++) {
+            double *r = e->cin + (size_t)k * (size_t)w;
+            memcpy(r, y + (size_t)(k0 + k) * (size_t)nf, (size_t)q * sizeof *r);
+            r[q] = e->job->x0 + (k0 + k + 0.5) * e->h;
+        }
+        for (int t = 0; t < e->nterms; t++) {
+            if (only >= 0 && t != only)
+                continue;
+            const SolveTerm *T = t == 0 ? &e->job->objective : &e->job->cons[t - 1];
+            const double *o = e->cout;
+            if (T->eval(T->ctx, depth, nb, e->cin, e->cout) != 0) {
+                e->bad_term = t;
+                e->bad_interval = -1;
+                return -1;
+            }
+            size_t len = (size_t)nb * os;
+            for (size_t i = 0; i < len; i++)
+                if (!isfinite(o[i])) {
+                    e->bad_term = t;
+                    e->bad_interval = k0 + (int)(i / os);
+                    return -1;
+                }
+            double sum = vals[t];
+            for (int k = 0; k < nb; k++)
+                sum += o[(size_t)k * os];
+            vals[t] = sum;
+            if (depth == SOLVE_VALUE)
+                continue;
+            double c = t == 0 ? e->s : mu[t - 1];
+            double *At = t > 0 ? e->A + (size_t)(t - 1) * (size_t)e->n : NULL;
+            for (int k = 0; k < nb; k++) {
+                const double *ok = o + (size_t)k * os, *gr = ok + 1, *He = ok + 1 + q;
+                const int *mp = e->map + (size_t)(k0 + k) * (size_t)nf;
+                for (int a = 0; a < q; a++) {
+                    int i = mp[a];
+                    if (i < 0)
                         continue;
-                    e->Hraw[(size_t)j * (size_t)bw + (size_t)(i - j)] += c * He[a * q + b];
+                    double v = c * gr[a];
+                    e->g[i] += v;
+                    if (fabs(v) > sigma)
+                        sigma = fabs(v);
+                    if (At)
+                        At[i] += gr[a];
+                    if (depth != SOLVE_HESSIAN)
+                        continue;
+                    for (int b = 0; b < q; b++) {
+                        int j = mp[b];
+                        if (j < 0 || j > i)
+                            continue;
+                        e->Hraw[(size_t)j * (size_t)bw + (size_t)(i - j)] += c * He[a * q + b];
+                    }
                 }
             }
         }
     }
-    e->sigma = sigma;
+    if (depth >= SOLVE_GRADIENT)
+        e->sigma = sigma;
+    return 0;
 }
 
 /* The gradient's residual g_i / (h max(1, sigma)) (the discrete
@@ -410,14 +413,8 @@ static void eng_init(Eng *e, const SolveJob *job)
     e->bw = e->p + 1;
     e->y = mem_xalloc(tot * sizeof *e->y);
     e->yt = mem_xalloc(tot * sizeof *e->yt);
-    size_t B = (size_t)(N - 1);
-    e->in = mem_xalloc(B * (size_t)(2 * nf + 1) * sizeof *e->in);
-    e->out = mem_xalloc((size_t)e->nterms * sizeof *e->out);
-    e->outt = mem_xalloc((size_t)e->nterms * sizeof *e->outt);
-    for (int t = 0; t < e->nterms; t++) {
-        e->out[t] = mem_xalloc(B * e->ostride * sizeof **e->out);
-        e->outt[t] = mem_xalloc(B * e->ostride * sizeof **e->outt);
-    }
+    e->cin = mem_xalloc((size_t)SOLVE_CHUNK * (size_t)(2 * nf + 1) * sizeof *e->cin);
+    e->cout = mem_xalloc((size_t)SOLVE_CHUNK * e->ostride * sizeof *e->cout);
     e->val = mem_xalloc((size_t)e->nterms * sizeof *e->val);
     e->valt = mem_xalloc((size_t)e->nterms * sizeof *e->valt);
     size_t nn = n > 0 ? (size_t)n : 1;
@@ -428,7 +425,6 @@ static void eng_init(Eng *e, const SolveJob *job)
     e->W = mem_xalloc((m > 0 ? (size_t)m : 1) * nn * sizeof *e->W);
     e->u = mem_xalloc((nn > (size_t)N ? nn : (size_t)N) * sizeof *e->u); /* also the bump's shape */
     e->dx = mem_xalloc(nn * sizeof *e->dx);
-    e->tmp = mem_xalloc(tot * sizeof *e->tmp);
     size_t mm = m > 0 ? (size_t)m : 1;
     e->mu = mem_xalloc(mm * sizeof *e->mu);
     e->mut = mem_xalloc(mm * sizeof *e->mut);
@@ -447,13 +443,8 @@ static void eng_free(Eng *e)
     mem_free(e->map);
     mem_free(e->y);
     mem_free(e->yt);
-    mem_free(e->in);
-    for (int t = 0; t < e->nterms; t++) {
-        mem_free(e->out[t]);
-        mem_free(e->outt[t]);
-    }
-    mem_free(e->out);
-    mem_free(e->outt);
+    mem_free(e->cin);
+    mem_free(e->cout);
     mem_free(e->val);
     mem_free(e->valt);
     mem_free(e->g);
@@ -463,7 +454,6 @@ static void eng_free(Eng *e)
     mem_free(e->W);
     mem_free(e->u);
     mem_free(e->dx);
-    mem_free(e->tmp);
     mem_free(e->mu);
     mem_free(e->mut);
     mem_free(e->dmu);
@@ -506,10 +496,10 @@ static double bumped(Eng *e, const double *base, int j, double c, double *phi)
     int nf = e->nf, N = e->N;
     for (int k = 0; k < N; k++) /* e->yt holds base in the other fields */
         e->yt[(size_t)k * (size_t)nf] = base[(size_t)k * (size_t)nf] + c * e->u[k];
-    if (eval_terms(e, e->yt, e->outt, e->valt, 1 + j) != 0)
+    if (evaluate(e, e->yt, SOLVE_VALUE, NULL, e->valt, 1 + j) != 0)
         return NAN;
     if (phi) {
-        if (eval_terms(e, e->yt, e->outt, e->valt, 0) != 0)
+        if (evaluate(e, e->yt, SOLVE_VALUE, NULL, e->valt, 0) != 0)
             return NAN;
         *phi = e->s * e->valt[0];
     }
@@ -521,13 +511,14 @@ static double bumped(Eng *e, const double *base, int j, double c, double *phi)
  * c = +-scale 4^k (up to 4^20, down to 4^-10) and regula falsi; where both signs work, minimize and
  * maximize take the better objective, stationary the smaller bump.
  * 0, or -1 (with the message in res) when no c meets a constraint. */
-static int restore(Eng *e, SolveResult *res)
+static int restore(Eng *e, SolveResult *res, double slack)
 {
     const SolveJob *job = e->job;
     int nf = e->nf, N = e->N;
     size_t tot = (size_t)N * (size_t)nf;
-    double *base = e->tmp;
-    for (int j = 0; j < e->m; j++) {
+    double *base = mem_xalloc(tot * sizeof *base); /* freed before Newton needs its memory */
+    int rc = 0;
+    for (int j = 0; j < e->m && rc == 0; j++) {
         double want = job->cons_value[j];
         memcpy(base, e->y, tot * sizeof *base);
         memcpy(e->yt, e->y, tot * sizeof *e->yt);
@@ -538,10 +529,11 @@ static int restore(Eng *e, SolveResult *res)
         if (!isfinite(g0)) {
             snprintf(res->message, sizeof res->message, "the %s cannot be evaluated at the guess",
                      e->bad_term == 0 ? "objective" : term_name(e, e->bad_term));
-            return -1;
+            rc = -1;
+            break;
         }
         double tolc = 1e-12 * fmax(1, fabs(want));
-        if (fabs(g0 - want) <= tolc)
+        if (fabs(g0 - want) <= fmax(tolc, slack * fmax(1, fabs(want))))
             continue;
         double scale = fmax(1, fabs(job->x1 - job->x0));
         for (int i = 0; i < nf; i++) {
@@ -651,12 +643,14 @@ static int restore(Eng *e, SolveResult *res)
                      "the constraint '%s' cannot be met: it asks %.10g, and the nearest value "
                      "reachable from the guess is %.10g",
                      term_name(e, 1 + j), want, nearest);
-            return -1;
+            rc = -1;
+            break;
         }
         for (int k = 0; k < N; k++)
             e->y[(size_t)k * (size_t)nf] += best_c * shape[k];
     }
-    return 0;
+    mem_free(base);
+    return rc;
 }
 
 /* Fill e->y with the default guess: linear between fixed ends (a free end
@@ -675,7 +669,7 @@ static int default_guess(Eng *e, SolveResult *res)
             e->y[(size_t)k * (size_t)nf + (size_t)i] = a + (b - a) * t;
         }
     }
-    return restore(e, res);
+    return restore(e, res, 0);
 }
 
 /* ---------- output ---------- */
@@ -791,6 +785,21 @@ static void write_outputs(Eng *e, SolveResult *res)
 
 /* ---------- the driver ---------- */
 
+/* Status 3: a term cannot be evaluated at the guess (the last evaluation
+ * says which, and where); the guess is the result. */
+static void unevaluable(Eng *e, SolveResult *res)
+{
+    res->status = 3;
+    if (e->bad_interval >= 0)
+        snprintf(res->message, sizeof res->message,
+                 "the %s cannot be evaluated at the guess (on the interval at %s = %.10g)", term_name(e, e->bad_term),
+                 e->job->xname, e->job->x0 + (e->bad_interval + 0.5) * e->h);
+    else
+        snprintf(res->message, sizeof res->message, "the %s cannot be evaluated at the guess",
+                 term_name(e, e->bad_term));
+    memcpy(res->y, e->y, (size_t)e->N * (size_t)e->nf * sizeof *res->y);
+}
+
 static void set_inertia(Eng *e, SolveResult *res)
 {
     /* the reduced Hessian of F's Lagrangian: s times the assembled one */
@@ -859,31 +868,22 @@ int solve_run(const SolveJob *job, SolveResult *res)
                 }
             }
         /* a guess that violates a constraint is restored like the default;
-         * when no bump meets it, that is the infeasibility error too */
-        if (restore(e, res) != 0) {
+         * when no bump meets it, that is the infeasibility error too (a
+         * guess within 1% of a constraint is left to Newton) */
+        if (restore(e, res, 1e-2) != 0) {
             res->status = 3;
             memcpy(res->y, e->y, tot * sizeof *res->y);
             goto done;
         }
     }
-    if (eval_at(e, e->y, e->out, e->val) != 0) {
-        res->status = 3;
-        if (e->bad_interval >= 0)
-            snprintf(res->message, sizeof res->message,
-                     "the %s cannot be evaluated at the guess (on the interval at %s = %.10g)",
-                     term_name(e, e->bad_term), job->xname,
-                     job->x0 + (e->bad_interval + 0.5) * e->h);
-        else
-            snprintf(res->message, sizeof res->message, "the %s cannot be evaluated at the guess",
-                     term_name(e, e->bad_term));
-        memcpy(res->y, e->y, tot * sizeof *res->y);
+    for (int j = 0; j < m; j++)
+        e->mu[j] = 0;
+    if (evaluate(e, e->y, SOLVE_GRADIENT, e->mu, e->val, -1) != 0) {
+        unevaluable(e, res);
         goto done;
     }
     started = 1;
     /* multipliers: least squares, min |grad phi + A^T mu| */
-    for (int j = 0; j < m; j++)
-        e->mu[j] = 0;
-    assemble(e, e->out, e->mu, 1);
     if (m > 0 && n > 0) {
         for (int a = 0; a < m; a++) {
             double rhs = 0;
@@ -906,20 +906,25 @@ int solve_run(const SolveJob *job, SolveResult *res)
         for (int j = 0; j < m; j++)
             if (!isfinite(e->mu[j]))
                 e->mu[j] = 0;
-        assemble(e, e->out, e->mu, 1);
+    }
+    if (evaluate(e, e->y, SOLVE_HESSIAN, e->mu, e->val, -1) != 0) {
+        unevaluable(e, res);
+        goto done;
     }
 
     /* A stationary problem that plain Newton does not solve is tried again
      * from the same start as a minimisation: a local minimum is stationary
      * too (on the least-action branch, when there is one; the double
      * pendulum's boundary-value problem from the straight line needs it). */
-    double *y_start = mem_xalloc(tot * sizeof *y_start), *mu_start = mem_xalloc((size_t)(m + 1) * sizeof *mu_start);
-    memcpy(y_start, e->y, tot * sizeof *y_start);
+    double *y_start = job->sense == SOLVE_STATIONARY ? mem_xalloc(tot * sizeof *y_start) : NULL;
+    double *mu_start = mem_xalloc((size_t)(m + 1) * sizeof *mu_start);
+    if (y_start)
+        memcpy(y_start, e->y, tot * sizeof *y_start);
     memcpy(mu_start, e->mu, (size_t)m * sizeof *mu_start);
     int retried = 0;
 again:;
     const int it0 = res->iterations;
-    double delta_last = 0, nu = 0;
+    double delta_last = 0, nu = 0, rmin = INFINITY;
     int worst = -1, opt = job->sense != SOLVE_STATIONARY || retried;
     for (;;) {
         res->objective = e->val[0];
@@ -963,11 +968,25 @@ again:;
         double r = step_residual(e, e->val, &worst);
         res->residual = r;
         if (job->progress)
-            fprintf(stderr, "\rsolve %s: iteration %d  residual %.3e  objective %.12g  ", job->problem,
-                    res->iterations, r, e->val[0]);
+            fprintf(stderr, "\r%s %s: iteration %d  residual %.3e  %s %.12g  ", job->job ? job->job : "solve",
+                    job->problem, res->iterations, r, job->objective.name ? job->objective.name : "objective",
+                    e->val[0]);
         if (r <= job->tol && delta == 0) {
             res->converged = 1;
             break;
+        }
+        if (!opt) {
+            /* plain Newton whose steps grow a thousandfold past the smallest
+             * it took is heading for a singular Hessian, not a solution: the
+             * restart as a minimisation (below) is tried at once */
+            if (!(r <= 1e3 * rmin)) {
+                res->status = 3;
+                snprintf(res->message, sizeof res->message,
+                         "Newton's steps grow at iteration %d (KKT residual %.3e, after %.3e)", res->iterations, r,
+                         rmin);
+                break;
+            }
+            rmin = fmin(rmin, r);
         }
         if (res->iterations - it0 >= job->max_iter) {
             int wi = 0;
@@ -1029,32 +1048,29 @@ again:;
                     e->yt[i] += alpha * dx[e->map[i]];
             for (int j = 0; j < m; j++)
                 e->mut[j] = e->mu[j] + alpha * e->dmu[j];
-            if (eval_at(e, e->yt, e->outt, e->valt) != 0)
+            /* the merit needs the values (minimize) or the gradient (stationary);
+             * an accepted point is then evaluated in full, which may still fail */
+            if (evaluate(e, e->yt, opt ? SOLVE_VALUE : SOLVE_GRADIENT, e->mut, e->valt, -1) != 0)
                 continue;
             if (opt) {
                 double mt = e->s * e->valt[0];
                 for (int j = 0; j < m; j++)
                     mt += nu * fabs(e->valt[1 + j] - job->cons_value[j]);
-                if (mt <= merit0 + 1e-4 * alpha * dd) {
+                /* a full Newton step this close to a minimum is taken even when the merit
+                 * does not show it (the Maratos effect, and a merit at round-off level) */
+                if ((mt <= merit0 + 1e-4 * alpha * dd || (hv == 0 && delta == 0 && r <= FULL_STEP)) &&
+                    evaluate(e, e->yt, SOLVE_HESSIAN, e->mut, e->valt, -1) == 0) {
                     accepted = 1;
                     break;
                 }
-                if (hv == 0 && delta == 0 && r <= FULL_STEP) {
-                    /* a full Newton step this close to a minimum is taken even when the merit
-                     * does not show it (the Maratos effect, and a merit at round-off level) */
-                    accepted = 1;
-                    break;
-                }
-            } else {
-                assemble(e, e->outt, e->mut, 0);
-                if (kkt_norm2(e, e->valt, sc) <= (1 - 2e-4 * alpha) * n2_0) {
-                    accepted = 1;
-                    break;
-                }
+            } else if (kkt_norm2(e, e->valt, sc) <= (1 - 2e-4 * alpha) * n2_0 &&
+                       evaluate(e, e->yt, SOLVE_HESSIAN, e->mut, e->valt, -1) == 0) {
+                accepted = 1;
+                break;
             }
         }
         if (!accepted) {
-            assemble(e, e->out, e->mu, 1); /* the current point's again */
+            evaluate(e, e->y, SOLVE_HESSIAN, e->mu, e->val, -1); /* the current point's again: it was fine */
             res->status = 3;
             int k = worst >= 0 ? node_of(e, worst) : -1;
             snprintf(res->message, sizeof res->message,
@@ -1062,25 +1078,21 @@ again:;
                      k >= 0 ? ", worst at " : "", k >= 0 ? job->xname : "", k >= 0 ? " = " : "", k >= 0 ? node_x(e, k) : 0.0);
             break;
         }
+        /* the trial point, evaluated in full, is the new iterate */
         double *ty = e->y;
         e->y = e->yt;
         e->yt = ty;
-        double **to = e->out;
-        e->out = e->outt;
-        e->outt = to;
         double *tv = e->val;
         e->val = e->valt;
         e->valt = tv;
         memcpy(e->mu, e->mut, (size_t)m * sizeof *e->mu);
         res->iterations++;
-        assemble(e, e->out, e->mu, 1);
     }
     if (res->status == 3 && job->sense == SOLVE_STATIONARY && !retried) {
         retried = 1;
         memcpy(e->y, y_start, tot * sizeof *e->y);
         memcpy(e->mu, mu_start, (size_t)m * sizeof *e->mu);
-        if (eval_at(e, e->y, e->out, e->val) == 0) {
-            assemble(e, e->out, e->mu, 1);
+        if (evaluate(e, e->y, SOLVE_HESSIAN, e->mu, e->val, -1) == 0) {
             res->status = 0;
             res->message[0] = 0;
             goto again;

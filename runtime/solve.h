@@ -22,13 +22,23 @@
 
 #include <stdio.h>
 
-/* An integral's interval terms for B intervals at once.  in holds, per
- * interval, its 2nf node values (y_k, then y_{k+1}) and then x_mid: a
- * stride of 2nf + 1.  out receives, per interval, the term, its gradient
- * (2nf) and its Hessian (2nf x 2nf, row-major): a stride of
- * 1 + 2nf + 4nf^2.  Returns 0, or -1 when the term cannot be evaluated
- * (the engine then treats the point as outside the domain). */
-typedef int (*SolveTermFn)(void *ctx, int B, const double *in, double *out);
+/* How much of a term an evaluation needs: its value; also its gradient;
+ * also its Hessian. */
+typedef enum SolveDepth { SOLVE_VALUE = 0, SOLVE_GRADIENT = 1, SOLVE_HESSIAN = 2 } SolveDepth;
+
+/* An integral's interval terms for B intervals at once (B <= SOLVE_CHUNK).
+ * in holds, per interval, its 2nf node values (y_k, then y_{k+1}) and then
+ * x_mid: a stride of 2nf + 1.  out receives, per interval, the term, then
+ * with depth >= SOLVE_GRADIENT its gradient (2nf), then with
+ * SOLVE_HESSIAN its Hessian (2nf x 2nf, row-major): a stride of 1,
+ * 1 + 2nf or 1 + 2nf + 4nf^2.  Returns 0, or -1 when the term cannot be
+ * evaluated (the engine then treats the point as outside the domain). */
+typedef int (*SolveTermFn)(void *ctx, int depth, int B, const double *in, double *out);
+
+/* The engine evaluates the intervals this many at a time, assembling each
+ * chunk before the next: its memory is O(points) with a small constant,
+ * and a term's VM needs lanes for this many intervals only. */
+enum { SOLVE_CHUNK = 512 };
 
 typedef struct SolveTerm {
     SolveTermFn eval;
@@ -43,6 +53,7 @@ typedef enum SolveSense {
 } SolveSense;
 
 typedef struct SolveJob {
+    const char *job;              /* "solve" (NULL) or "action": the progress line's first word */
     const char *problem;          /* for messages and the summary */
     int nf;                       /* fields */
     const char *const *fields;    /* nf names */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/robustness.sh — hostile inputs to `lag check`, and failed
-# allocations in `lag check` and `lag run` (simulate, train) (TAP).
+# allocations in `lag check` and `lag run` (simulate, train, solve,
+# action) (TAP).
 #
 # Bad input must give a located message `FILE:LINE:COL: error: ...` as the
 # first line of stderr and exit status 1: never a signal, never a sanitizer
@@ -81,7 +82,7 @@ cases=(
     "unterminated_block.lag:1:an unterminated system block"
 )
 
-echo "1..$((${#cases[@]} + 3))"
+echo "1..$((${#cases[@]} + 4))"
 n=0
 for c in "${cases[@]}"; do
     file=${c%%:*}
@@ -217,6 +218,36 @@ n=$((n + 1))
 fault_run train_job.lag 60 5
 [ -s s.lagw ] || why+=("the successful run did not save s.lagw")
 what="lag run, train: failing the k-th allocation ($ks values of k): exit 4 'out of memory' or success"
+if [ ${#why[@]} -eq 0 ]; then
+    echo "ok $n - $what"
+else
+    echo "not ok $n - $what"
+    printf '%s\n' "${why[@]}" | head -n 20 | sed 's/^/# /'
+fi
+
+# solve (a chain with a CSV and a figure) and action (the oscillator's
+# path with a CSV): every k up to 120, then every 9th until a run succeeds
+# (about 1000 allocations; every k was checked once by hand).
+cat >solve_job.lag <<'LAGEOF'
+problem Chain {
+    domain x = 0 .. 1
+    field y
+    fix y(0) = 0, y(1) = 0
+    subject integral(sqrt(1 + y'^2)) = 1.5
+    minimize integral(y*sqrt(1 + y'^2))
+}
+solve Chain { points 40, output "c.csv", plot "c.png" }
+system Osc {
+    coord x
+    L = 0.5*x'^2 - 0.5*x^2
+}
+action Osc { from 0: x = 0; to 2: x = 1; points 30, output "o.csv" }
+LAGEOF
+n=$((n + 1))
+fault_run solve_job.lag 120 9
+[ -s c.csv ] && [ "$(wc -l <c.csv)" -eq 41 ] && [ -s c.png ] && [ -s o.csv ] && [ "$(wc -l <o.csv)" -eq 31 ] ||
+    why+=("the successful run did not write c.csv (41 lines), c.png and o.csv (31 lines)")
+what="lag run, solve and action: failing the k-th allocation ($ks values of k): exit 4 'out of memory' or success"
 if [ ${#why[@]} -eq 0 ]; then
     echo "ok $n - $what"
 else

@@ -309,9 +309,13 @@ if [ $scipy = 1 ] && [ -f "$ANCHORS/bvp_scipy.py" ]; then
     sed -n '/^system DoublePendulum/,$p' "$srcdir/examples/least_action.lag" | sed '/^ *output \|^ *plot /d' >"$tmp/dp_action.lag"
     measure "$TIMEOUT" "$tmp/dp.out" "$LAG" run --json -o "$tmp" "$tmp/dp_action.lag" # warm-up
     : >"$tmp/dp.walls"
-    for r in $(seq "$REPS"); do
-        measure "$TIMEOUT" "$tmp/dp.out" "$LAG" run --json -o "$tmp" "$tmp/dp_action.lag"
-        echo "$WALL" >>"$tmp/dp.walls"
+    # timed without the timeout and /usr/bin/time wrappers (two more
+    # processes, several ms here, against a run of about 10 ms); at least 5 runs
+    for r in $(seq "$((REPS > 5 ? REPS : 5))"); do
+        s=$EPOCHREALTIME
+        "$LAG" run --json -o "$tmp" "$tmp/dp_action.lag" >"$tmp/dp.out" 2>"$tmp/dp.out.err"
+        e=$EPOCHREALTIME
+        calc "$e - $s" >>"$tmp/dp.walls"
     done
     dpw=$(median <"$tmp/dp.walls")
     dpS=$(json_num "$tmp/dp.out" action)
@@ -334,7 +338,7 @@ if [ $scipy = 1 ] && [ -f "$ANCHORS/bvp_scipy.py" ]; then
     echo "| program | status | S | (t1', t2')(0) | branch (pendulum_branches.py) | time (s) |"
     echo "|---|---|---|---|---|---|"
     echo "| solve_bvp two stages (tol 1e-8) | $bst | $bS | $bv | the smallest action found | $bt (median of 5 solve_bvp pairs, no imports) |"
-    echo "| lag run --json, action, 401 points | $(json_num "$tmp/dp.out" converged), $dpkind (Morse $dpmorse), $dpit iterations, shooting mismatch $dpmis | $dpS (S_h, midpoint rule) | ($dpv1, $dpv2) | $branch | $(printf '%.4f' "$dpw") (whole process, median of $REPS; solve wall_s $dpws) |"
+    echo "| lag run --json, action, 401 points | $(json_num "$tmp/dp.out" converged), $dpkind (Morse $dpmorse), $dpit iterations, shooting mismatch $dpmis | $dpS (S_h, midpoint rule) | ($dpv1, $dpv2) | $branch | $(printf '%.4f' "$dpw") (whole process, median of $((REPS > 5 ? REPS : 5)); solve wall_s $dpws) |"
     echo
     if [ -n "$bt" ] && [ -n "$dpS" ]; then
         printf 'ratio solve_bvp / lag whole process = %.1f×; |S_lag - S_bvp| / S_bvp = %.1e (the 401-point discretisation error of S_h)\n' \
@@ -384,7 +388,8 @@ if [ -s "$tmp/scipy.res" ]; then
     done <"$tmp/scipy.res"
 fi
 if [ $dp_done = 1 ]; then
-    printf -- '- double pendulum: solve_bvp two stages %s s, lag %.4f s: %.1f× (target ≥ 30×)\n' "$bt" "$dpw" "$(calc "$bt / $dpw")"
+    printf -- '- double pendulum: solve_bvp two stages %s s, lag %.4f s whole process: %.1f× (target ≥ 30×); against the solve alone (wall_s %.4f s): %.1f×\n' \
+        "$bt" "$dpw" "$(calc "$bt / $dpw")" "$dpws" "$(calc "$bt / $dpws")"
 fi
 echo
 echo "Targets: IPOPT/lag time ≥ 5 at 10^5 and 10^6; lag/IPOPT memory ≤ 0.2 at 10^6; lag converges from the poor guess;"

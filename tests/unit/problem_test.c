@@ -1,13 +1,15 @@
 /*
  * tests/unit/problem_test.c — the interval terms of the variational
  * engine (lang/mech.c: mech_build_problem, mech_build_action; lang/job.c:
- * job_term_program) against finite differences (TAP).
+ * job_term_build) against finite differences (TAP).
  *
  * For each term the lowered program gives the value, the gradient and the
  * Hessian in the 2nf node values; both derivatives are checked against
  * central differences of the value (the gradient) and of the gradient (the
  * Hessian), at random node values, and the value against the integrand
- * written out here at the midpoint.
+ * written out here at the midpoint.  The shallower programs (the value
+ * only; the value and gradient) give the same numbers as the first outputs
+ * of the full one (problem-1.3).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -18,6 +20,7 @@
 #include "lang/front.h"
 #include "lang/job.h"
 #include "lang/mech.h"
+#include "runtime/solve.h"
 #include "runtime/vm.h"
 
 #define TAP_SEED 0x5eed5eedu
@@ -27,7 +30,7 @@
  * then x). */
 static int eval(JobTerm *t, const double *in, double *out)
 {
-    return job_term_eval(t, 1, in, out);
+    return job_term_eval(t, SOLVE_HESSIAN, 1, in, out);
 }
 
 /* The worst relative error of the term's gradient and Hessian against
@@ -66,7 +69,7 @@ static double fd_check(JobTerm *t, int nf, double *in)
 
 int main(void)
 {
-    printf("1..5\n");
+    printf("1..6\n");
     ok(worst_selfcheck(), "problem-0 worst_update latches NaN and infinity");
 
     /* 1. a problem with two fields, a let, a parameter, x explicitly */
@@ -85,14 +88,16 @@ int main(void)
     Sym *S = rc == 0 ? sym_new(F.arena) : NULL;
     Problem P;
     int built = rc == 0 && mech_build_problem(&P, S, &F.diag, F.prog.items) == 0;
-    double worst = built ? 0 : INFINITY, worst_v = built ? 0 : INFINITY;
+    double worst = built ? 0 : INFINITY, worst_v = built ? 0 : INFINITY, worst_d = built ? 0 : INFINITY;
     if (built) {
         const double h = 0.01;
         double *params = calloc((size_t)P.m.np, sizeof *params);
         params[0] = 2.5;
         params[P.m.np - 1] = h;
-        JobTerm obj = {job_term_program(&P, P.objective, "obj"), NULL, NULL};
-        JobTerm con = {job_term_program(&P, P.cons[0], "con"), NULL, NULL};
+        JobTerm obj;
+        job_term_build(&obj, &P, P.objective, "obj");
+        JobTerm con;
+        job_term_build(&con, &P, P.cons[0], "con");
         job_term_open(&obj, params, 1);
         job_term_open(&con, params, 1);
         for (int trial = 0; trial < 20; trial++) {
@@ -102,6 +107,16 @@ int main(void)
             in[4] = uniform(0, 2);
             worst_update(&worst, fd_check(&obj, 2, in));
             worst_update(&worst, fd_check(&con, 2, in));
+            for (int d = SOLVE_VALUE; d < SOLVE_HESSIAN; d++)
+                for (int c = 0; c < 2; c++) {
+                    JobTerm *t = c ? &con : &obj;
+                    double full[21], part[5];
+                    int n = d == SOLVE_VALUE ? 1 : 5;
+                    if (job_term_eval(t, SOLVE_HESSIAN, 1, in, full) != 0 || job_term_eval(t, d, 1, in, part) != 0)
+                        worst_d = INFINITY;
+                    for (int i = 0; i < n; i++)
+                        worst_update(&worst_d, fabs(part[i] - full[i]) / (1 + fabs(full[i])));
+                }
             /* the values: h times the integrands at the midpoint */
             double y = 0.5 * (in[0] + in[2]), z = 0.5 * (in[1] + in[3]), yp = (in[2] - in[0]) / h,
                    zp = (in[3] - in[1]) / h, x = in[4];
@@ -130,6 +145,8 @@ int main(void)
        "terms match central differences (worst %.2g)", worst);
     ok(worst_v < 1e-13, "problem-1.2 the terms are h times the integrands at the midpoint, y' the slope; the "
        "constraint's value and the domain's ends evaluate to 3 and 0 .. 2 (worst %.2g)", worst_v);
+    ok(worst_d < 1e-15, "problem-1.3 the value-only and value-and-gradient programs give the full program's "
+       "first outputs (worst %.2g)", worst_d);
     if (S)
         sym_free(S);
     if (rc == 0)
@@ -152,7 +169,8 @@ int main(void)
     if (built) {
         const double h = 0.02;
         double params[6] = {1, 2, 1, 0.5, 9.81, h};
-        JobTerm act = {job_term_program(&P, P.objective, "action"), NULL, NULL};
+        JobTerm act;
+        job_term_build(&act, &P, P.objective, "action");
         job_term_open(&act, params, 1);
         for (int trial = 0; trial < 20; trial++) {
             double in[5];
