@@ -1662,6 +1662,11 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
                 break;
             case SK_GRID: {
                 coord_ref(C, J, a->name, 1, "grid names");
+                int axis = 0;
+                for (const Assign *b = s->assigns; b != a; b = b->next)
+                    axis++;
+                if (axis == 2)
+                    diag_error(C->d, a->loc, "a grid has one or two axes (maps are drawn over at most two)");
                 double lo = 0, hi = 0, n = 0;
                 if (!a->hi || !a->count) {
                     diag_error(C->d, a->loc, "a grid axis is 'name = low .. high : points', as in 't1 = -pi .. pi : 101'");

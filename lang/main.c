@@ -45,9 +45,9 @@ static const Command commands[NCMDS] = {
                  "lag run FILE.lag [--json] [--quiet] [--progress] [--job NAME]\n"
                  "                        [--set SYSTEM.param=value] [-o DIR] [--native]\n"
                  "                        [--max-steps N]\n",
-                 "  run FILE.lag     check the file, then run its jobs in order (simulate and\n"
-                 "                   train so far; the other jobs say 'not implemented yet',\n"
-                 "                   exit status 2)\n",
+                 "  run FILE.lag     check the file, then run its jobs in order (simulate,\n"
+                 "                   train, solve, action and compare; infer says 'not\n"
+                 "                   implemented yet', exit status 2)\n",
                  "  --json           print one JSON object per job on stdout\n"
                  "  --quiet          no progress and no summary line on stderr\n"
                  "  --progress       progress on stderr even when it is not a terminal\n"

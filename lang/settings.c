@@ -69,13 +69,16 @@ static const SettingSpec data_specs[] = {
 };
 
 static const SettingSpec compare_specs[] = {
-    {"init", SK_INIT, NONE, 0, NAN, "0", "initial coordinates and velocities"},
+    {"init", SK_INIT, NONE, 0, NAN, "0", "the starts (constants, or uniform(a, b) / normal(m, s) per start); the grid's other components"},
     {"time", SK_RANGE, NONE, 1, NAN, "—", "the time span a .. b"},
     {"every", SK_POS, NONE, 0, NAN, "(b − a)/1000", "the output interval"},
     {"method", SK_WORD, WORDS(steppers), 0, NAN, "rk8pd", "the stepper"},
     TOL_ROW(1e-8, "1e-8", "the error tolerance per step"),
-    {"grid", SK_GRID, NONE, 0, NAN, "—", "axes q = a .. b : n of a grid of states"},
-    OUTPUT_ROW("the CSV file of the comparison"),
+    {"samples", SK_INT1, NONE, 0, 1, "1", "the number of starts (medians and worst cases are reported)"},
+    {"grid", SK_GRID, NONE, 0, NAN, "—", "one or two axes q = a .. b : n of a grid of states"},
+    {"energy_scale", SK_POS, NONE, 0, NAN, "the size of E_ref at the first start", "what the energy drift is divided by"},
+    {"diverge", SK_POS, NONE, 0, 0.1, "0.1", "the state error at which a trajectory has diverged"},
+    OUTPUT_ROW("a prefix: PREFIX_traj.csv, PREFIX_grid.csv, PREFIX_summary.json"),
     PLOT_ROW("a figure of the comparison"),
     PARAM_ROW,
     SEED_ROW("the initial-state draws"),

@@ -79,6 +79,13 @@ static const int line_rgb[MAX_LINES][3] = {{31, 119, 180}, {214, 39, 40},  {44, 
 /* Scatter markers, one shape per series (a printed grey figure still tells them apart). */
 static const char *const marker[MAX_LINES] = {"●", "■", "▲", "◆", "▼", "★"};
 
+/* The palette slot (0-based) of series s: its own colour, else its position. */
+static int slot(const FigPanel *pn, int s)
+{
+    int c = pn->lines[s].colour;
+    return c >= 1 && c <= MAX_LINES ? c - 1 : s;
+}
+
 /* viridis (van der Walt and Smith, matplotlib) at 11 stops: perceptually
  * uniform, readable in grey and by most colour-blind readers. */
 static const double viridis[11][3] = {
@@ -348,7 +355,7 @@ static void draw_xy(const FigPanel *pn, int scatter, const Frame *fr)
         const FigLine *l = &pn->lines[s];
         int most = scatter ? fr->max_markers : MAX_POINTS;
         int step = l->n > most ? (l->n + most - 1) / most : 1, k = 0;
-        plcol0(2 + s);
+        plcol0(2 + slot(pn, s));
         plwidth(1.5);
         if (scatter)
             plschr(MARKER_MM, 1.0);
@@ -370,7 +377,7 @@ static void draw_xy(const FigPanel *pn, int scatter, const Frame *fr)
             }
             /* the end of an unbroken stretch: draw it (a lone point as a dot) */
             if (scatter)
-                plstring(k, xs, ys, marker[s]);
+                plstring(k, xs, ys, marker[slot(pn, s)]);
             else if (k == 1)
                 plstring(1, xs, ys, "•");
             else if (k > 1)
@@ -384,10 +391,11 @@ static void draw_xy(const FigPanel *pn, int scatter, const Frame *fr)
         PLINT opts[MAX_LINES], colors[MAX_LINES], styles[MAX_LINES], text_colors[MAX_LINES],
             nsym[MAX_LINES];
         PLFLT widths[MAX_LINES], scales[MAX_LINES];
-        const char *texts[MAX_LINES];
+        const char *texts[MAX_LINES], *markers[MAX_LINES];
         for (int s = 0; s < pn->nlines; s++) {
+            markers[s] = marker[slot(pn, s)];
             opts[s] = scatter ? PL_LEGEND_SYMBOL : PL_LEGEND_LINE;
-            colors[s] = 2 + s;
+            colors[s] = 2 + slot(pn, s);
             styles[s] = 1;
             widths[s] = 1.5;
             text_colors[s] = 1;
@@ -408,7 +416,7 @@ static void draw_xy(const FigPanel *pn, int scatter, const Frame *fr)
         pllegend(&lw, &lh, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
                  where[best] | PL_POSITION_INSIDE, 0.02, 0.03, sample, 0, 1, 1, 0, 0, pn->nlines,
                  opts, 0.8, 0.85, 1.9, 0.0, text_colors, (PLCHAR_MATRIX)texts, NULL, NULL, NULL,
-                 NULL, colors, styles, widths, colors, scales, nsym, (PLCHAR_MATRIX)marker);
+                 NULL, colors, styles, widths, colors, scales, nsym, (PLCHAR_MATRIX)markers);
     }
     mem_free(xs);
     mem_free(ys);
@@ -499,13 +507,19 @@ static void draw_heatmap(const FigPanel *pn, const Frame *fr)
     double ex0 = pn->x0 - hx / 2, ex1 = pn->x1 + hx / 2, ey0 = pn->y0 - hy / 2,
            ey1 = pn->y1 + hy / 2;
     int mx = nx > fr->max_cells ? fr->max_cells : nx, my = ny > fr->max_cells ? fr->max_cells : ny;
-    PLFLT **cell = mem_xalloc((size_t)mx * sizeof *cell);
-    PLFLT *buf = mem_xalloc((size_t)mx * (size_t)my * sizeof *buf);
-    for (int jx = 0; jx < mx; jx++) {
-        int ix = mx == nx ? jx : (int)((jx + 0.5) * nx / mx);
-        cell[jx] = buf + (size_t)jx * (size_t)my;
-        for (int jy = 0; jy < my; jy++) {
-            int iy = my == ny ? jy : (int)((jy + 0.5) * ny / my);
+    /* plimagefr maps its (mx+1) x (my+1) points to the corners of mx x my
+     * quadrilaterals spanning the extents, each coloured by the value at its
+     * lower-left corner: one more row and column (copies, never drawn as
+     * their own cells) make every cell its own quadrilateral */
+    PLFLT **cell = mem_xalloc((size_t)(mx + 1) * sizeof *cell);
+    PLFLT *buf = mem_xalloc((size_t)(mx + 1) * (size_t)(my + 1) * sizeof *buf);
+    for (int jx = 0; jx <= mx; jx++) {
+        int kx = jx < mx ? jx : mx - 1;
+        int ix = mx == nx ? kx : (int)((kx + 0.5) * nx / mx);
+        cell[jx] = buf + (size_t)jx * (size_t)(my + 1);
+        for (int jy = 0; jy <= my; jy++) {
+            int ky = jy < my ? jy : my - 1;
+            int iy = my == ny ? ky : (int)((ky + 0.5) * ny / my);
             double v = pn->z[(size_t)iy * (size_t)nx + (size_t)ix];
             cell[jx][jy] = drawable(v, logz) ? axis_value(v, logz) : NAN; /* NaN: never drawn */
         }
@@ -516,7 +530,7 @@ static void draw_heatmap(const FigPanel *pn, const Frame *fr)
         sequential_map();
     plwind(ex0, ex1, ey0, ey1);
     /* every number is drawn: values beyond the scale take its end colours */
-    plimagefr((PLFLT_MATRIX)cell, mx, my, ex0, ex1, ey0, ey1, -HUGE_VAL, HUGE_VAL, lo, hi, NULL,
+    plimagefr((PLFLT_MATRIX)cell, mx + 1, my + 1, ex0, ex1, ey0, ey1, -HUGE_VAL, HUGE_VAL, lo, hi, NULL,
               NULL);
     mem_free(cell);
     mem_free(buf);

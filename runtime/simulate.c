@@ -249,8 +249,8 @@ struct SimSink {
  * in one sample), run the samples one by one so the others keep their
  * values, and set the outputs of each sample that fails to NaN.  Returns
  * how many samples failed. */
-static long run_each(Vm *vm, const IrProgram *p, int B, const double *in, int stride, double t,
-                     const double *params, double *out, int ostride, int nout)
+long sim_run_each(Vm *vm, const IrProgram *p, int B, const double *in, int stride, double t,
+                  const double *params, double *out, int ostride, int nout)
 {
     if (vm_run(vm, p, B, in, stride, t, params, out, ostride) == VM_OK)
         return 0;
@@ -353,7 +353,7 @@ void sim_sink_row(SimSink *k, double t, const double *y, const double *a)
     if (job->energy) {
         /* an energy the VM cannot evaluate is written as NaN and counted,
          * never left as whatever the buffer held */
-        run_each(k->vm_energy, job->energy, B, y, m, t, job->params, k->E, 1, 1);
+        sim_run_each(k->vm_energy, job->energy, B, y, m, t, job->params, k->E, 1, 1);
         for (int s = 0; s < B; s++) {
             if (k->first)
                 k->e0[s] = k->E[s];
@@ -377,8 +377,8 @@ void sim_sink_row(SimSink *k, double t, const double *y, const double *a)
             for (int s = 0; s < B; s++)
                 memcpy(k->in + (size_t)s * 3 * n + m, a + (size_t)s * n, (size_t)n * sizeof *a);
         else /* accelerations that cannot be computed are NaN (and records using them) */
-            run_each(k->vm_rhs, job->rhs, B, k->in, 3 * n, t, job->params, k->in + m, 3 * n, n);
-        run_each(k->vm_record, job->record, B, k->in, 3 * n, t, job->params, k->rec, nrec, nrec);
+            sim_run_each(k->vm_rhs, job->rhs, B, k->in, 3 * n, t, job->params, k->in + m, 3 * n, n);
+        sim_run_each(k->vm_record, job->record, B, k->in, 3 * n, t, job->params, k->rec, nrec, nrec);
         /* a record value that is not finite (the VM stopped, or q'' was
          * not available) is counted: reported, not passed off as data */
         for (int s = 0; s < B; s++)

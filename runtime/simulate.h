@@ -64,6 +64,13 @@ void sim_sink_row(SimSink *k, double t, const double *y, const double *a);
 /* Close the CSV (kept when the run failed numerically) and draw the figure. */
 void sim_sink_close(SimSink *k);
 
+/* Run p for B samples (B at most the VM's capacity); when the batch
+ * fails, sample by sample, the outputs of a sample that fails NaN.
+ * Returns the number of samples that failed. */
+struct Vm;
+long sim_run_each(struct Vm *vm, const IrProgram *p, int B, const double *in, int stride, double t,
+                  const double *params, double *out, int ostride, int nout);
+
 /* A monotonic clock in seconds. */
 double sim_clock(void);
 

@@ -27,7 +27,17 @@ for f in "${examples[@]}"; do
     timeout -k 1 120 "$LAG" run --max-steps 50 -o "$out" "$f" >"$tmp/stdout" 2>"$tmp/stderr" </dev/null
     status=$?
     missing=()
+    files=()
     for file in $(grep -oE '(output|plot) "[^"]+"' "$f" | sed 's/.* "//; s/"$//'); do
+        # a compare job's output is a prefix: PREFIX_traj.csv and PREFIX_summary.json
+        # (its grid CSV may hold NaN: relative errors at an equilibrium)
+        if [ ! -e "$out/$file" ] && [ -e "$out/${file}_summary.json" ]; then
+            files+=("${file}_traj.csv" "${file}_summary.json")
+        else
+            files+=("$file")
+        fi
+    done
+    for file in "${files[@]}"; do
         [ -s "$out/$file" ] || missing+=("$file")
         # a CSV with a NaN or an infinity is not a result
         case $file in

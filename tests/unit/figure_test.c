@@ -40,7 +40,7 @@ static char dir[64];
 /* every file the tests write successfully, no others */
 static const char *const made[] = {"f1.png",   "f1.svg",     "f1.pdf",   "f2.png",
                                    "f3.png",   "f4.png",     "hole.svg", "full.svg",
-                                   "zero.svg", "nozero.svg", "gaps.svg", "nogaps.svg"};
+                                   "zero.svg", "nozero.svg", "gaps.svg", "nogaps.svg", "all.svg", "edges.svg"};
 enum {
     NMADE = sizeof made / sizeof *made
 };
@@ -399,6 +399,27 @@ static void figure_2(void)
     ok(ra == 0 && rb == 0 && fb - fa == 7 * 5,
        "figure-2: the 35 NaN cells are left blank (%d filled shapes, %d without the hole)", fa, fb);
 
+    /* every cell is its own shape, the last row and column included
+     * (plimagefr colours the quadrilaterals between its points: without a
+     * padding row and column those two would not be drawn at all, and
+     * blanking them would change nothing): blanking them removes their
+     * NX + NY - 1 cells (PLplot may split a clipped border cell in two, so
+     * a few more shapes may go) */
+    static double edged[NX * NY];
+    for (int c = 0; c < NX * NY; c++)
+        edged[c] = c % NX == NX - 1 || c / NX == NY - 1 ? NAN : dipole[c];
+    a = heatmap("full", dipole, "psi");
+    b = heatmap("full", edged, "psi");
+    a.zmin = b.zmin = -1; /* one scale: the colour bar is the same shapes in both */
+    a.zmax = b.zmax = 1;
+    ra = figure_draw(in_dir("all.svg"), "t", &a, 1, 1, err, sizeof err);
+    rb = figure_draw(in_dir("edges.svg"), "t", &b, 1, 1, err, sizeof err);
+    fa = svg_count(in_dir("all.svg"), "fill-rule=");
+    fb = svg_count(in_dir("edges.svg"), "fill-rule=");
+    ok(ra == 0 && rb == 0 && fa - fb >= NX + NY - 1 && fa - fb <= NX + NY + 7,
+       "figure-2: the last row and column are drawn (%d filled shapes, %d without them: %d fewer, want %d)", fa, fb,
+       fa - fb, NX + NY - 1);
+
     /* logz: the one cell at 0 is blank; at 1e-3 it is drawn */
     static double lifted[NX * NY];
     memcpy(lifted, decay, sizeof lifted);
@@ -482,7 +503,7 @@ int main(void)
         printf("Bail out! mkdtemp: cannot create a directory in /tmp\n");
         return 1;
     }
-    printf("1..22\n");
+    printf("1..23\n");
     ok(worst_selfcheck(), "figure-0 the worst-error helper latches a NaN or an infinity");
     make_data();
     figure_1();

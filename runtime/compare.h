@@ -1,0 +1,110 @@
+/*
+ * runtime/compare.h — the compare job: a reference system against models
+ * with the same coordinates (analytic, learned or hybrid), on trajectories
+ * from the same initial states and over a grid of states.
+ *
+ * The compiler fills a CmpJob with each model's lowered programs; the
+ * runtime integrates them (runtime/simulate.h), evaluates the grid in
+ * batches through the VM, and writes the tables, the figure and the JSON.
+ *
+ * Per model (the reference's own entry is its self-comparison):
+ *   trajectories: the state error |s_m(t) - s_ref(t)| (2-norm over the
+ *     coordinates and velocities) at every output time; traj_rmse its RMS
+ *     over time; diverge_time the first time it exceeds `diverge`;
+ *     energy_drift max_t |E_ref(s_m(t)) - E_ref(s_m(0))| / scale, the
+ *     reference's energy along the model's path (scale: energy_scale, or
+ *     |E_ref(s(0))|); own_energy_drift the same with the model's own E.
+ *     With several samples: the median and the worst over the starts.
+ *   grid: |a_m - a_ref| (2-norm over the coordinates) per cell, RMS over
+ *     the cell's states (one, or one per sample when the components off
+ *     the grid are drawn); accel_rmse_grid the RMS over the cells,
+ *     accel_rel_grid sqrt(sum |a_m - a_ref|^2 / sum |a_ref|^2).
+ *   gauge: L_m = a L_ref + b fitted by least squares over the grid's
+ *     states (gauge_a, gauge_b, gauge_r2); when L_ref is even in the
+ *     velocities both are replaced by their even parts
+ *     (L(q, q') + L(q, -q'))/2 first, which removes any total derivative
+ *     dF(q)/dt = grad F . q' (gauge_even).
+ *   occupancy: the reference trajectories' states binned on the grid's
+ *     axes; the Spearman rank correlation between a cell's occupancy and
+ *     the model's acceleration error there, over the occupied cells.
+ */
+#ifndef LAG_COMPARE_H
+#define LAG_COMPARE_H
+
+#include <stdio.h>
+
+#include "runtime/ir.h"
+
+typedef struct CmpModel {
+    const char *name;
+    const IrProgram *rhs;    /* the n accelerations from (q, q') */
+    const IrProgram *jac;    /* for implicit steppers (runtime/simulate.h), or NULL */
+    int jac_uses_accel;
+    const IrProgram *del;    /* the discrete Euler-Lagrange ingredients (method variational), or NULL */
+    const IrProgram *energy; /* its own E (one output), or NULL */
+    const IrProgram *lagr;   /* its L (one output), or NULL (a system given by accelerations) */
+    const double *params;    /* one array for all its programs */
+    int energy_conserved;
+} CmpModel;
+
+typedef struct CmpAxis {
+    int comp;                /* the state component: coordinate i, or velocity n + i */
+    double lo, hi;
+    int count;               /* >= 2 */
+} CmpAxis;
+
+typedef struct CmpJob {
+    int nmodels;             /* >= 2; models[0] is the reference */
+    const CmpModel *models;
+    int n;                   /* coordinates */
+    const char *const *columns; /* 2n names: coordinates then velocities */
+    int samples;             /* starts, >= 1 */
+    const double *y0;        /* samples x 2n initial states (also the grid's other components) */
+    int random_rest;         /* the grid's other components are drawn: average over the samples */
+    double t0, t1, every;
+    const char *method;      /* a GSL stepper name or "variational" */
+    double tol;
+    double energy_scale;     /* NaN: |E_ref(s(0))| */
+    double diverge;          /* the divergence threshold on the state error */
+    int naxes;               /* 0 (no grid), 1 or 2 */
+    CmpAxis axes[2];
+    const char *output;      /* prefix of PREFIX_traj.csv, PREFIX_grid.csv, PREFIX_summary.json; or NULL */
+    const char *plot;        /* figure path, or NULL */
+    int progress;
+} CmpJob;
+
+typedef struct CmpModelResult {
+    int status;              /* of its trajectories: 0, or 3 (integration failed: message) */
+    char message[1024];
+    double energy_drift, energy_drift_worst, own_energy_drift;
+    double traj_rmse, traj_rmse_worst;
+    double diverge_time, diverge_time_first; /* median and earliest; INFINITY: never */
+    double accel_rmse_grid, accel_rel_grid;
+    long grid_failures;      /* grid states where its acceleration is not a finite number (a
+                                singular mass matrix, a failed evaluation): left out of the maps */
+    int peak_cell;           /* the cell of the largest acceleration error (-1: no grid) */
+    double occupancy_error_corr;
+    int occupied_cells;
+    double gauge_a, gauge_b, gauge_r2;
+    int gauge_even;
+} CmpModelResult;
+
+typedef struct CmpResult {
+    int status;              /* 0, 3 (the reference's trajectories failed), 4 (I/O) */
+    char message[1024];
+    CmpModelResult *models;  /* nmodels entries (caller's buffer) */
+    double energy_scale;     /* the scale used */
+    long grid_cells;
+    double wall_s;
+} CmpResult;
+
+/* Run the job; returns res->status. */
+int cmp_run(const CmpJob *job, CmpResult *res);
+
+/* One JSON line (LANGUAGE.md §5).  Returns 0, or 4. */
+int cmp_json(FILE *out, const CmpJob *job, const CmpResult *res);
+
+/* The readable table: a row per model. */
+void cmp_table(FILE *out, const CmpJob *job, const CmpResult *res);
+
+#endif

@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""tests/compare.py — the compare job against closed forms and independent
+computations (TAP).
+
+1. The harmonic oscillator x'' = -x against a stiffer one (k = 1.21, so
+   x = cos(1.1 t)): the state error, its RMS over the output times, the
+   time it first exceeds `diverge`, and the reference energy along the
+   model's path (drift 0.21 sin^2(1.1 t) relative to E_ref(0) = 1/2), all
+   from the closed forms written here; the model's own energy conserved.
+2. A double pendulum against a copy of itself: zero errors, gauge a = 1,
+   b = 0, R^2 = 1.
+3. The gauge: L_m = 2 L + 3 + d/dt(sin(t1) t2), analytic and as a hybrid
+   with a net whose output layer is zero (a learned system, through the
+   tape): a = 2, b = 3, R^2 = 1 (the even parts drop the total
+   derivative) and accelerations equal to rounding.
+4. A perturbed potential (a Gaussian bump at t1 = 1, t2 = -1): the peak of
+   the error map is next to the bump; the grid CSV has the declared shape
+   and axes; the Spearman correlation between occupancy and error equals
+   one computed here from the CSV.
+5. Several starts: the medians of the per-start RMS errors (from the
+   trajectory CSV) are the JSON's.
+6. Figures (PNG signature, SVG text), and bad input: a grid with three
+   axes, a model with other coordinates, an unwritable output.
+"""
+import csv
+import html
+import json
+import math
+import os
+import re
+import tempfile
+
+from lagtest import program, read_csv, num, close, err, worst, run_json, lagw
+
+LAG, SRCDIR = program()
+results = []
+
+
+def report(ok, what, why=""):
+    results.append((bool(ok), what, why))
+
+
+def run(tmp, name, text, *args):
+    return run_json(LAG, tmp, name, text, *args)
+
+
+def model(js, name):
+    try:
+        return js[0]["models"][name]
+    except (IndexError, KeyError, TypeError):
+        return {}
+
+
+def fnum(d, key):
+    v = d.get(key)
+    return v if isinstance(v, (int, float)) else math.nan
+
+
+def read_grid(path):
+    """A grid CSV: finite numbers, except the relative errors, which are
+    NaN where the reference's acceleration is zero (an equilibrium)."""
+    with open(path, newline="") as f:
+        out = []
+        for row in csv.DictReader(f):
+            d = {}
+            for k, v in row.items():
+                d[k] = float(v) if k.endswith(".accel_rel_error") else num(v)
+            out.append(d)
+        return out
+
+
+def spearman(x, y):
+    def ranks(v):
+        order = sorted(range(len(v)), key=lambda i: v[i])
+        r = [0.0] * len(v)
+        i = 0
+        while i < len(v):
+            j = i
+            while j + 1 < len(v) and v[order[j + 1]] == v[order[i]]:
+                j += 1
+            for k in range(i, j + 1):
+                r[order[k]] = 0.5 * (i + j) + 1
+            i = j + 1
+        return r
+    rx, ry = ranks(x), ranks(y)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    sxx = sum((a - mx) ** 2 for a in rx)
+    syy = sum((b - my) ** 2 for b in ry)
+    return sxy / math.sqrt(sxx * syy)
+
+
+OSC = """
+system Osc {
+    coord x
+    L = 0.5*x'^2 - 0.5*x^2
+}
+system Stiff {
+    coord x
+    L = 0.5*x'^2 - 0.5*1.21*x^2
+}
+"""
+
+DP = """
+system DP {
+    param g = 9.81
+    coord t1, t2
+    L = t1'^2 + 0.5*t2'^2 + t1'*t2'*cos(t1 - t2) + 2*g*cos(t1) + g*cos(t2)
+}
+system DP2 {
+    param g = 9.81
+    coord t1, t2
+    L = t1'^2 + 0.5*t2'^2 + t1'*t2'*cos(t1 - t2) + 2*g*cos(t1) + g*cos(t2)
+}
+system Gauge {
+    param g = 9.81
+    coord t1, t2
+    L = 2*(t1'^2 + 0.5*t2'^2 + t1'*t2'*cos(t1 - t2) + 2*g*cos(t1) + g*cos(t2)) + 3 + cos(t1)*t1'*t2 + sin(t1)*t2'
+}
+system GaugeNet {
+    param g = 9.81
+    coord t1, t2
+    net f = mlp(in = 2, hidden = [3], out = 1, weights = "zero.lagw")
+    L = 2*(t1'^2 + 0.5*t2'^2 + t1'*t2'*cos(t1 - t2) + 2*g*cos(t1) + g*cos(t2)) + 3 + cos(t1)*t1'*t2 + sin(t1)*t2' + f(t1, t2)
+}
+system Bump {
+    param g = 9.81
+    coord t1, t2
+    L = t1'^2 + 0.5*t2'^2 + t1'*t2'*cos(t1 - t2) + 2*g*cos(t1) + g*cos(t2) - 3*exp(-((t1 - 1)^2 + (t2 + 1)^2)/0.08)
+}
+"""
+
+with tempfile.TemporaryDirectory() as tmp:
+    # ---- 1. the oscillators: closed forms ----
+    T1, EV, EPS = 6.0, 0.05, 0.1
+    text = OSC + ("compare Osc, Stiff {\n    init x = 1\n    time 0 .. %g, every %g\n    diverge %g\n"
+                  "    output \"osc\"\n}\n" % (T1, EV, EPS))
+    p, js = run(tmp, "osc.lag", text)
+    st = model(js, "Stiff")
+    ts = [k * EV for k in range(int(round(T1 / EV)) + 1)]
+    e = [math.hypot(math.cos(1.1 * t) - math.cos(t), -1.1 * math.sin(1.1 * t) + math.sin(t)) for t in ts]
+    rmse = math.sqrt(sum(v * v for v in e) / len(e))
+    div = next(t for t, v in zip(ts, e) if v > EPS)
+    drift = max(0.21 * math.sin(1.1 * t) ** 2 for t in ts)
+    ok = (p.returncode == 0 and close(fnum(st, "traj_rmse"), rmse, 1e-6) and close(fnum(st, "diverge_time"), div, 1e-12)
+          and close(fnum(st, "energy_drift"), drift, 1e-6) and fnum(st, "own_energy_drift") < 1e-7)
+    report(ok, "oscillators: traj_rmse %.9g (closed form %.9g), diverge_time %g (%g), energy_drift %.9g (%.9g), "
+           "own drift %.2g" % (fnum(st, "traj_rmse"), rmse, fnum(st, "diverge_time"), div, fnum(st, "energy_drift"),
+                               drift, fnum(st, "own_energy_drift")), p.stderr[-400:])
+    why = []
+    try:
+        rows = read_csv(os.path.join(tmp, "osc_traj.csv"))
+        we = worst(err(r["Stiff.state_error"], math.hypot(math.cos(1.1 * r["t"]) - math.cos(r["t"]),
+                                                           -1.1 * math.sin(1.1 * r["t"]) + math.sin(r["t"])))
+                   for r in rows)
+        wE = worst(err(r["Stiff.E_ref"], 0.5 + 0.105 * math.sin(1.1 * r["t"]) ** 2) for r in rows)
+        if not (len(rows) == len(ts) and we < 1e-6 and wE < 1e-6):
+            why.append("%d rows, state error %g, E_ref %g" % (len(rows), we, wE))
+        with open(os.path.join(tmp, "osc_summary.json")) as f:
+            sj = json.load(f)
+        if not close(sj["models"]["Stiff"]["traj_rmse"], fnum(st, "traj_rmse"), 0):
+            why.append("the summary file differs from --json")
+    except (OSError, ValueError, KeyError) as ex:
+        why.append(str(ex))
+    report(not why, "oscillators: osc_traj.csv rows (state error and E_ref along the model's path) and "
+           "osc_summary.json", "; ".join(why))
+
+    # ---- 2./3. self-comparison and the gauge ----
+    with open(os.path.join(tmp, "zero.lagw"), "wb") as f:
+        f.write(lagw([("W1", 3, 2, [0.3, -0.2, 0.5, 0.1, -0.4, 0.7]), ("b1", 3, 1, [0.1, 0.2, -0.3]),
+                      ("W2", 1, 3, [0, 0, 0]), ("b2", 1, 1, [0])]))
+    text = DP + ("compare DP, DP2, Gauge, GaugeNet {\n    init t1 = 0.6, t2 = -0.4\n    time 0 .. 2, every 0.01\n"
+                 "    grid t1 = -2 .. 2 : 21, t2 = -2 .. 2 : 17\n    output \"g\"\n    plot \"g.png\"\n}\n")
+    p, js = run(tmp, "gauge.lag", text)
+    d2, ga, gn = model(js, "DP2"), model(js, "Gauge"), model(js, "GaugeNet")
+    ok = (p.returncode == 0 and fnum(d2, "traj_rmse") == 0 and fnum(d2, "accel_rmse_grid") == 0
+          and close(fnum(d2, "gauge_a"), 1, 1e-12) and close(fnum(d2, "gauge_b"), 0, 1e-10)
+          and close(fnum(d2, "gauge_r2"), 1, 1e-12) and d2.get("diverge_time", 0) is None)
+    report(ok, "a system against a copy of itself: zero errors, gauge a = 1, b = 0, R^2 = 1, never diverges",
+           p.stderr[-400:] + json.dumps(d2))
+    ok = p.returncode == 0
+    for name, mdl in (("Gauge", ga), ("GaugeNet", gn)):
+        ok = ok and (close(fnum(mdl, "gauge_a"), 2, 1e-10) and close(fnum(mdl, "gauge_b"), 3, 1e-9)
+                     and close(fnum(mdl, "gauge_r2"), 1, 1e-12) and mdl.get("gauge_even") is True
+                     and fnum(mdl, "accel_rel_grid") < 1e-12 and fnum(mdl, "traj_rmse") < 1e-6)
+    report(ok, "gauge: L_m = 2 L + 3 + d/dt(sin(t1) t2), analytic and with a (zero-output) net: a = %.12g, %.12g; "
+           "b = %.12g, %.12g; R^2 = %.12g; accel_rel %.2g, %.2g" % (
+               fnum(ga, "gauge_a"), fnum(gn, "gauge_a"), fnum(ga, "gauge_b"), fnum(gn, "gauge_b"),
+               fnum(gn, "gauge_r2"), fnum(ga, "accel_rel_grid"), fnum(gn, "accel_rel_grid")), p.stderr[-400:])
+    why = []
+    try:
+        with open(os.path.join(tmp, "g.png"), "rb") as f:
+            if f.read(8) != b"\x89PNG\r\n\x1a\n":
+                why.append("g.png is not a PNG")
+    except OSError as ex:
+        why.append(str(ex))
+    report(not why, "the figure g.png is a PNG", "; ".join(why))
+
+    # ---- 4. a perturbed potential: where the error is ----
+    text = DP + ("compare DP, Bump {\n    init t1 = 0.9, t2 = -0.9\n    time 0 .. 10, every 0.01\n"
+                 "    grid t1 = -2 .. 2 : 41, t2 = -2 .. 2 : 41\n    output \"b\"\n    plot \"b.svg\"\n}\n")
+    p, js = run(tmp, "bump.lag", text)
+    bm = model(js, "Bump")
+    pk = bm.get("peak_error_at", {})
+    dist = math.hypot(fnum(pk, "t1") - 1, fnum(pk, "t2") + 1)
+    report(p.returncode == 0 and dist <= 0.3,
+           "a bump in V at (1, -1): the error map's peak at (%g, %g), %.3g from the bump" % (
+               fnum(pk, "t1"), fnum(pk, "t2"), dist), p.stderr[-400:])
+    why = []
+    try:
+        rows = read_grid(os.path.join(tmp, "b_grid.csv"))
+        xs = sorted(set(r["t1"] for r in rows))
+        ys = sorted(set(r["t2"] for r in rows))
+        if not (len(rows) == 41 * 41 and len(xs) == 41 and len(ys) == 41 and close(xs[0], -2, 1e-15)
+                and close(xs[-1], 2, 1e-15) and close(ys[1] - ys[0], 0.1, 1e-12)):
+            why.append("shape: %d rows, %d x %d axes" % (len(rows), len(xs), len(ys)))
+        occ = [(r["occupancy"], r["Bump.accel_error"]) for r in rows if r["occupancy"] > 0]
+        rho = spearman([o for o, _ in occ], [e for _, e in occ])
+        if not (close(fnum(bm, "occupancy_error_corr"), rho, 1e-12) and bm.get("occupied_cells") == len(occ)
+                and len(occ) > 20 and close(sum(r["occupancy"] for r in rows), 1, 1e-12)):
+            why.append("Spearman %r against %r here over %d occupied cells (lag: %r)" % (
+                fnum(bm, "occupancy_error_corr"), rho, len(occ), bm.get("occupied_cells")))
+        if not all(r["DP.accel_error"] == 0 for r in rows):
+            why.append("the reference's own error is not zero")
+    except (OSError, ValueError, KeyError, ZeroDivisionError) as ex:
+        why.append(str(ex))
+    report(not why, "b_grid.csv: 41 x 41 cells with their axes, occupancy summing to 1, Spearman(occupancy, error) "
+           "as computed here", "; ".join(why))
+    why = []
+    try:
+        with open(os.path.join(tmp, "b.svg")) as f:
+            svg = f.read()
+        # PLplot writes each character as a reference inside <tspan>s
+        words = html.unescape(re.sub(r"<[^>]+>", "", svg))
+        if "<svg" not in svg:
+            why.append("b.svg has no <svg> element")
+        for s in ("Bump", "t1", "t2", "occupancy"):
+            if s not in words:
+                why.append("no %r in b.svg's text" % s)
+    except OSError as ex:
+        why.append(str(ex))
+    report(not why, "the figure b.svg is SVG with the models' names and the axes", "; ".join(why))
+
+    # ---- 5. several starts: medians ----
+    text = OSC + ("compare Osc, Stiff {\n    init x = uniform(0.5, 1.5), x' = normal(0, 0.3)\n    samples 5\n"
+                  "    time 0 .. 3, every 0.1\n    seed 7\n    output \"s\"\n}\n")
+    p, js = run(tmp, "samples.lag", text)
+    st = model(js, "Stiff")
+    why = []
+    try:
+        rows = read_csv(os.path.join(tmp, "s_traj.csv"))
+        per = []
+        for s in range(5):
+            e = [r["Stiff.state_error"] for r in rows if r["sample"] == s]
+            per.append(math.sqrt(sum(v * v for v in e) / len(e)))
+        per.sort()
+        if not (close(fnum(st, "traj_rmse"), per[2], 1e-12) and close(fnum(st, "traj_rmse_worst"), per[4], 1e-12)
+                and len(set(round(v, 12) for v in per)) == 5):
+            why.append("median %r, worst %r against %r" % (fnum(st, "traj_rmse"), fnum(st, "traj_rmse_worst"), per))
+    except (OSError, ValueError, KeyError, ZeroDivisionError) as ex:
+        why.append(str(ex))
+    report(p.returncode == 0 and not why, "5 random starts: traj_rmse and traj_rmse_worst are the median and the "
+           "worst of the per-start RMS errors", "; ".join(why) + p.stderr[-300:])
+
+    # ---- 6. bad input ----
+    text = DP + ("compare DP, Bump {\n    time 0 .. 1\n    grid t1 = -1 .. 1 : 5, t2 = -1 .. 1 : 5, t1' = 0 .. 1 : 3\n}\n")
+    p, _ = run(tmp, "three.lag", text)
+    line = text.splitlines().index("    grid t1 = -1 .. 1 : 5, t2 = -1 .. 1 : 5, t1' = 0 .. 1 : 3") + 1
+    report(p.returncode == 1 and "three.lag:%d:46: error" % line in p.stderr and "one or two axes" in p.stderr,
+           "a grid with three axes: exit 1, located", p.stderr[-300:])
+    text = DP + OSC + "compare DP, Osc {\n    time 0 .. 1\n}\n"
+    p, _ = run(tmp, "coords.lag", text)
+    report(p.returncode == 1 and "coordinates" in p.stderr, "a model with other coordinates: exit 1",
+           p.stderr[-300:])
+    text = OSC + "compare Osc, Stiff {\n    time 0 .. 1\n    output \"nodir/x\"\n}\n"
+    p, js = run(tmp, "unwritable.lag", text)
+    report(p.returncode == 4 and "nodir" in p.stderr and not os.path.exists(os.path.join(tmp, "nodir")),
+           "an output prefix in a missing directory: exit 4, named", p.stderr[-300:])
+
+print("1..%d" % len(results))
+for i, (ok, what, why) in enumerate(results, 1):
+    print("%s %d - %s" % ("ok" if ok else "not ok", i, what))
+    if not ok and why:
+        for line in str(why).splitlines():
+            print("# " + line)
