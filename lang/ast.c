@@ -17,7 +17,7 @@ const char *ast_stmt_keyword(StmtKind k)
 {
     static const char *const names[] = {
         "param", "coord", "let", "=", "accel", "force", "dissipation", "net",
-        "domain", "field", "unknown", "fix", "subject", "minimize", "stationary", "maximize"};
+        "domain", "field", "unknown", "fix", "subject", "minimize", "stationary", "maximize", "symmetry"};
     return names[k];
 }
 
@@ -120,6 +120,11 @@ static void stmt(FILE *out, const Stmt *s)
         fputc(' ', out);
         if (s->kind == ST_LET || s->kind == ST_ACCEL)
             names(out, s->names, s->nnames);
+        else if (s->kind == ST_SYMMETRY) {
+            ident(out, s->names[0]);
+            fputs(s->swap ? " swap " : " ", out);
+            names(out, s->names + 1, s->nnames - 1);
+        }
         else
             ident(out, s->names[0]);
     }

@@ -90,7 +90,8 @@ typedef enum StmtKind {
     ST_SUBJECT,     /* subject value = at */
     ST_MINIMIZE,    /* minimize value */
     ST_STATIONARY,  /* stationary value */
-    ST_MAXIMIZE     /* maximize value (the sign-flipped minimize) */
+    ST_MAXIMIZE,    /* maximize value (the sign-flipped minimize) */
+    ST_SYMMETRY     /* symmetry NAME: q -> expr, ... (names[1..], exprs) or a <-> b, ... (swap) */
 } StmtKind;
 
 typedef struct NetArg {
@@ -111,6 +112,8 @@ typedef struct Stmt {
     Expr *hi;        /* ST_DOMAIN upper end */
     Ident func;      /* ST_NET constructor (mlp) */
     NetArg *netargs; /* ST_NET keyword arguments */
+    int swap;        /* ST_SYMMETRY: an exchange of coordinates (pairs in names[1..]) */
+    int mixed;       /* ST_SYMMETRY: both kinds of generator (an error) */
     struct Stmt *next;
 } Stmt;
 

@@ -957,7 +957,79 @@ static void check_net(Checker *C, Stmt *s, Local *l)
 static int stmt_in_system(StmtKind k)
 {
     return k == ST_PARAM || k == ST_COORD || k == ST_LET || k == ST_ASSIGN || k == ST_ACCEL ||
-           k == ST_FORCE || k == ST_DISSIPATION || k == ST_NET;
+           k == ST_FORCE || k == ST_DISSIPATION || k == ST_NET || k == ST_SYMMETRY;
+}
+
+/* symmetry NAME: q -> expr, ... (a continuous transformation's generator,
+ * each expression a function of the coordinates, parameters and t: the
+ * velocities are refused where the equations are built, lang/mech.c) or
+ * a <-> b, ... (an exchange of coordinates). */
+static void single_outputs(Checker *C, Expr *e);
+
+#define PRIMES "'''" /* printed with %.*s after a name: its primes (up to three) */
+
+/* The first velocity (or acceleration) a resolved expression uses, through
+ * its lets too; NULL when there is none.  depth bounds a let chain. */
+static const Expr *first_velocity(const Expr *e, int depth)
+{
+    if (!e || depth > 64)
+        return NULL;
+    if (e->kind == EX_NAME && e->ref == REF_COORD && e->id.primes > 0)
+        return e;
+    if (e->kind == EX_NAME && e->ref == REF_LET && e->decl) {
+        const Stmt *let = e->decl;
+        if (first_velocity(let->value, depth + 1))
+            return e;
+    }
+    const Expr *r = first_velocity(e->a, depth + 1);
+    if (!r)
+        r = first_velocity(e->b, depth + 1);
+    for (const Expr *a = e->args; a && !r; a = a->next)
+        r = first_velocity(a, depth + 1);
+    return r;
+}
+
+static void check_symmetry(Checker *C, const Item *it, Stmt *s, Map *seen_syms)
+{
+    Ident name = s->names[0];
+    if (name.primes)
+        diag_error(C->d, name.loc, "a symmetry's name cannot have a prime");
+    else if (map_get(seen_syms, name.name))
+        diag_error(C->d, name.loc, "a second symmetry '%s' in '%s'", name.name, it->name.name);
+    else
+        map_put(C->a, seen_syms, name.name, s);
+    if (s->mixed) {
+        diag_error(C->d, s->loc, "a symmetry is either continuous (q -> expr, ...) or an exchange (a <-> b, ...), "
+                                 "not both");
+        return;
+    }
+    Map used = {0};
+    for (int i = 1; i < s->nnames; i++) {
+        Ident q = s->names[i];
+        Local *c = local(C, q.name);
+        if (!c || c->kind != L_COORD || q.primes) {
+            diag_error(C->d, q.loc, "'%s%.*s' is not a coordinate of '%s'%s%s", q.name, q.primes > 3 ? 3 : q.primes,
+                       PRIMES, it->name.name,
+                       q.primes ? " (a generator moves coordinates; the velocities follow)" : "",
+                       q.primes ? "" : did_you_mean(C, suggest_name(C, q.name, 0)));
+            continue;
+        }
+        if (map_get(&used, q.name)) {
+            diag_error(C->d, q.loc, "'%s' appears twice in the symmetry '%s'", q.name, name.name);
+            continue;
+        }
+        map_put(C->a, &used, q.name, s);
+    }
+    for (Expr *e = s->exprs; e; e = e->next) {
+        Val v = resolve(C, e, CX_SYSTEM);
+        single_outputs(C, e);
+        const Expr *vel = v.bad ? NULL : first_velocity(e, 0);
+        if (vel)
+            diag_error(C->d, vel->loc, "a generator is a function of the coordinates (and t), not of the "
+                                       "velocities: '%s%.*s'%s", vel->id.name,
+                       vel->id.primes > 3 ? 3 : vel->id.primes, PRIMES,
+                       vel->ref == REF_LET ? " depends on a velocity" : " is a velocity");
+    }
 }
 
 static int stmt_in_problem(StmtKind k)
@@ -1174,6 +1246,7 @@ static void check_body(Checker *C, Item *it)
     C->need_smooth = 1;
     Map forced = {0};
     Map fixed = {0};
+    Map symmetries = {0};
     for (Stmt *s = it->stmts; s; s = s->next) {
         if (S->is_problem ? !stmt_in_problem(s->kind) : !stmt_in_system(s->kind))
             continue;
@@ -1265,6 +1338,9 @@ static void check_body(Checker *C, Item *it)
             single_outputs(C, s->value);
             no_relu(C, v, "a dissipation function (its velocity derivative is needed)");
             break;
+        case ST_SYMMETRY:
+            check_symmetry(C, it, s, &symmetries);
+            break;
         case ST_FIX: {
             Local *f = local(C, s->names[0].name);
             double at, val;
@@ -1335,6 +1411,10 @@ static void check_body(Checker *C, Item *it)
             diag_error(C->d, accel->loc, "a system has either 'L = ...' or 'accel ...', not both");
             diag_note(C->d, L->loc, "the Lagrangian is here");
         }
+        for (Stmt *s = it->stmts; s && accel && !L; s = s->next)
+            if (s->kind == ST_SYMMETRY)
+                diag_error(C->d, s->loc, "a symmetry needs a Lagrangian (its Noether charge and L's change are "
+                                         "built from L), and '%s' gives accelerations", it->name.name);
         for (Stmt *s = it->stmts; s && accel && !L; s = s->next)
             if (s->kind == ST_FORCE || s->kind == ST_DISSIPATION)
                 diag_error(C->d, s->loc,

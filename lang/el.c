@@ -47,6 +47,17 @@ static void print_number(FILE *out, double v)
     fputs(buf, out);
 }
 
+/* No force and no dissipation: Noether's theorem holds for L alone. */
+static int unforced(const Mech *m)
+{
+    if (m->D != m->S->zero)
+        return 0;
+    for (int i = 0; i < m->n; i++)
+        if (m->Q[i] != m->S->zero)
+            return 0;
+    return 1;
+}
+
 static void print_lag(Mech *m, FILE *out)
 {
     int n = m->n;
@@ -116,6 +127,20 @@ static void print_lag(Mech *m, FILE *out)
             snprintf(name, sizeof name, "conserved_p_%s", m->names[i]);
             line(m, out, "", name, m->p[i]);
         }
+    /* each symmetry: its charge (continuous ones), whether L is invariant,
+     * and the charge again as conserved when it is (Noether) */
+    for (int k = 0; k < m->nsyms; k++) {
+        const MechSym *y = &m->syms[k];
+        if (!y->swap) {
+            snprintf(name, sizeof name, "noether_%s", y->name);
+            line(m, out, "", name, y->Q);
+        }
+        fprintf(out, "invariant_%s = %d\n", y->name, y->invariant ? 1 : 0);
+        if (!y->swap && y->invariant && unforced(m)) {
+            snprintf(name, sizeof name, "conserved_noether_%s", y->name);
+            line(m, out, "", name, y->Q);
+        }
+    }
 }
 
 static void print_text(Mech *m, FILE *out)
@@ -175,7 +200,35 @@ static void print_text(Mech *m, FILE *out)
             fprintf(out, "%s p_%s (%s is cyclic)", any ? "," : "", m->names[i], m->names[i]);
             any = 1;
         }
+    for (int k = 0; k < m->nsyms; k++)
+        if (!m->syms[k].swap && m->syms[k].invariant && unforced(m)) {
+            fprintf(out, "%s noether_%s (symmetry %s)", any ? "," : "", m->syms[k].name, m->syms[k].name);
+            any = 1;
+        }
     fputs(any ? "\n" : " none found\n", out);
+    if (m->nsyms)
+        fputs("  symmetries:\n", out);
+    for (int k = 0; k < m->nsyms; k++) {
+        const MechSym *y = &m->syms[k];
+        char how[160];
+        if (y->invariant == 1)
+            snprintf(how, sizeof how, "L is invariant (its change simplifies to 0)");
+        else if (y->invariant == 2)
+            snprintf(how, sizeof how, "L is invariant to rounding at %d random states (|dL| <= %.1e of |L|)",
+                     y->nstates, fmax(y->residual, 1e-300) > 1e-300 ? y->residual : 0.0);
+        else
+            snprintf(how, sizeof how, "L is NOT invariant (|dL| up to %.3g of max(1, |L|) at %d random states)",
+                     y->residual, y->nstates);
+        fprintf(out, "    %s (%s): %s\n", y->name, y->swap ? "an exchange" : "continuous", how);
+        if (!y->swap) {
+            snprintf(name, sizeof name, "noether_%s", y->name);
+            line(m, out, "      ", name, y->Q);
+        }
+        if (!y->invariant) {
+            snprintf(name, sizeof name, "dL_%s", y->name);
+            line(m, out, "      ", name, y->dL);
+        }
+    }
 }
 
 static void latex_coord(FILE *out, Mech *m, int i, int dots)
@@ -255,6 +308,15 @@ static void print_latex(Mech *m, FILE *out)
         }
     fputs("E &= ", out);
     sym_print_latex(S, out, m->E);
+    /* the charges of the continuous symmetries */
+    for (int k = 0; k < m->nsyms; k++)
+        if (!m->syms[k].swap) {
+            fputs(" \\\\\nQ_{\\mathrm{", out);
+            for (const char *c = m->syms[k].name; *c; c++)
+                fputs(*c == '_' ? "\\_" : (char[2]){*c, 0}, out);
+            fputs("}} &= ", out);
+            sym_print_latex(S, out, m->syms[k].Q);
+        }
     fputs("\n\\end{align*}\n", out);
 }
 
@@ -311,6 +373,14 @@ static int lag_line_name(const Mech *m, const char *name)
             if (strcmp(name, mij) == 0)
                 return 1;
         }
+    static const char *const sprefix[] = {"noether_", "invariant_", "conserved_noether_"};
+    for (size_t k = 0; k < sizeof sprefix / sizeof sprefix[0]; k++) {
+        size_t pl = strlen(sprefix[k]);
+        if (strncmp(name, sprefix[k], pl) == 0)
+            for (int y = 0; y < m->nsyms; y++)
+                if (strcmp(name + pl, m->syms[y].name) == 0)
+                    return 1;
+    }
     static const char *const prefix[] = {"p_", "f_", "accel_", "conserved_p_"};
     for (size_t k = 0; k < sizeof prefix / sizeof prefix[0]; k++) {
         size_t pl = strlen(prefix[k]);

@@ -53,6 +53,8 @@ int job_compare(Job *J)
     CmpModel *models = arena_alloc(S->arena, (size_t)M * sizeof *models);
     IrProgram **progs = arena_alloc(S->arena, (size_t)(5 * M) * sizeof *progs);
     memset(progs, 0, (size_t)(5 * M) * sizeof *progs);
+    IrProgram ***symprogs = arena_alloc(S->arena, (size_t)M * sizeof *symprogs);
+    memset(symprogs, 0, (size_t)M * sizeof *symprogs);
     int rc = 0, built = 0;
     for (int k = 0; k < M && rc == 0; k++) {
         const Item *sys = job_find_system(F, job->targets[k].name);
@@ -90,7 +92,24 @@ int job_compare(Job *J)
                     break;
                 }
             }
+        /* the reference's symmetries, applied to this model's L */
+        const Mech *r0 = &mechs[0];
+        IrProgram **sp = NULL;
+        if (r0->nsyms && !m->given_accel) {
+            sp = arena_alloc(S->arena, (size_t)(2 * r0->nsyms) * sizeof *sp);
+            for (int y = 0; y < r0->nsyms; y++) {
+                SymId Q, dL = mech_sym_change(m, r0, &r0->syms[y], m->L, m->p, &Q);
+                const char *dn = "dL", *qn = "Q";
+                sp[y] = lower_exprs(m, arena_printf(S->arena, "%s.dL_%s", sys->name.name, r0->syms[y].name), &dL, &dn, 1);
+                sp[r0->nsyms + y] = r0->syms[y].swap ? NULL
+                                    : lower_exprs(m, arena_printf(S->arena, "%s.noether_%s", sys->name.name,
+                                                                  r0->syms[y].name), &Q, &qn, 1);
+            }
+            symprogs[k] = sp;
+        }
         models[k] = (CmpModel){
+            .sym_dl = sp ? (const IrProgram *const *)sp : NULL,
+            .sym_q = sp ? (const IrProgram *const *)(sp + r0->nsyms) : NULL,
             .name = sys->name.name,
             .rhs = p[0],
             .jac = p[4],
@@ -164,8 +183,17 @@ int job_compare(Job *J)
     char *plotpath = job_output(J, settings_get(set, "plot"));
     cj.output = outpath;
     cj.plot = plotpath;
+    const char **sym_names = arena_alloc(S->arena, (size_t)(ref->nsyms + 1) * sizeof *sym_names);
+    for (int y = 0; y < ref->nsyms; y++)
+        sym_names[y] = ref->syms[y].name;
+    cj.nsyms = ref->nsyms;
+    cj.sym_names = sym_names;
     CmpResult res;
     res.models = arena_alloc(S->arena, (size_t)M * sizeof *res.models);
+    for (int k = 0; k < M; k++) {
+        res.models[k].sym_residual = arena_alloc(S->arena, (size_t)(2 * ref->nsyms + 1) * sizeof(double));
+        res.models[k].sym_charge_drift = res.models[k].sym_residual + ref->nsyms;
+    }
     rc = cmp_run(&cj, &res);
     for (int k = 1; k < M; k++) {
         if (res.models[k].status != 0)
@@ -197,6 +225,9 @@ int job_compare(Job *J)
 done:
     for (int i = 0; i < 5 * built; i++)
         ir_free(progs[i]);
+    for (int k = 0; k < built; k++)
+        for (int y = 0; symprogs[k] && y < 2 * mechs[0].nsyms; y++)
+            ir_free(symprogs[k][y]);
     sym_free(S);
     return rc;
 }

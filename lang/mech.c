@@ -10,6 +10,7 @@
 
 #include <dlfcn.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <gsl/gsl_randist.h>
@@ -50,6 +51,8 @@ typedef struct Tr {
 
 static SymId tr(Tr *T, const Expr *e);
 static SymId tr_extern(Tr *T, const Expr *e);
+static void sym_generators(Tr *T, const Stmt *s);
+static void sym_invariance(Mech *m, MechSym *y);
 static SymId tr_net_vector(Tr *T, const Expr *e);
 
 /* A let's value: for `let a, b = net(...)` the net's output vector. */
@@ -707,6 +710,9 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
                 if (strcmp(m->names[i], s->names[0].name) == 0)
                     m->Q[i] = tr(&T, s->value);
             break;
+        case ST_SYMMETRY:
+            sym_generators(&T, s);
+            break;
         case ST_ACCEL: {
             m->given_accel = 1;
             m->acc = alloc(S, (size_t)n, sizeof *m->acc);
@@ -732,7 +738,7 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
     if (T.errors)
         return T.errors;
     if (m->given_accel)
-        return 0;
+        return 0; /* no symmetry: the checker refuses one without L */
 
     /* Momenta, mass matrix, right-hand side. */
     m->p = alloc(S, (size_t)n, sizeof *m->p);
@@ -840,11 +846,136 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
         m->cyclic[i] = dLdq[i] == S->zero && m->Q[i] == S->zero &&
                        sym_diff(S, m->D, m->v[i]) == S->zero;
 
+    /* the symmetries: each one's charge and L's change under it */
+    for (int k = 0; k < m->nsyms; k++) {
+        MechSym *y = &m->syms[k];
+        y->dL = mech_sym_change(m, m, y, m->L, m->p, &y->Q);
+        sym_invariance(m, y);
+    }
+
     /* a learned M is solved numerically, sample by sample, so a singular one
      * is caught where it happens */
     if (!m->learned && (m->m_diagonal || n <= 2 || m->m_constant))
         closed_form(m);
     return 0;
+}
+
+/* ---------- symmetries ---------- */
+
+/* Collect `symmetry NAME: ...` into m->syms: the generator's expressions
+ * (functions of the coordinates, parameters and t) or the exchange's
+ * permutation. */
+static void sym_generators(Tr *T, const Stmt *s)
+{
+    Mech *m = T->m;
+    Sym *S = T->S;
+    const int n = m->n;
+    MechSym *grown = alloc(S, (size_t)(m->nsyms + 1), sizeof *grown);
+    if (m->nsyms)
+        memcpy(grown, m->syms, (size_t)m->nsyms * sizeof *grown);
+    m->syms = grown;
+    MechSym *y = &m->syms[m->nsyms++];
+    memset(y, 0, sizeof *y);
+    y->name = s->names[0].name;
+    y->swap = s->swap;
+    y->perm = alloc(S, (size_t)n, sizeof *y->perm);
+    y->dq = alloc(S, (size_t)n, sizeof *y->dq);
+    for (int i = 0; i < n; i++) {
+        y->perm[i] = i;
+        y->dq[i] = S->zero;
+    }
+    int *index = alloc(S, (size_t)s->nnames, sizeof *index);
+    for (int k = 1; k < s->nnames; k++)
+        for (int i = 0; i < n; i++)
+            if (strcmp(m->names[i], s->names[k].name) == 0)
+                index[k] = i;
+    if (s->swap) {
+        for (int k = 1; k + 1 < s->nnames; k += 2) {
+            y->perm[index[k]] = index[k + 1];
+            y->perm[index[k + 1]] = index[k];
+        }
+        return;
+    }
+    int k = 1;
+    for (const Expr *e = s->exprs; e; e = e->next, k++)
+        y->dq[index[k]] = tr(T, e); /* of the coordinates and t (the checker refuses velocities) */
+}
+
+SymId mech_sym_change(Mech *m, const Mech *owner, const MechSym *y, SymId L, const SymId *p, SymId *Q)
+{
+    Sym *S = m->S;
+    const int n = m->n;
+    /* the owner's variables, by position, as m's */
+    SymId *with = alloc(S, (size_t)(S->nvars + 1), sizeof *with);
+    memset(with, 0, (size_t)(S->nvars + 1) * sizeof *with);
+    for (int i = 0; i < n && owner != m; i++) {
+        with[owner->q[i]] = sym_var(S, m->q[i]);
+        with[owner->v[i]] = sym_var(S, m->v[i]);
+    }
+    if (owner != m)
+        with[owner->t] = sym_var(S, m->t);
+    *Q = S->zero;
+    if (y->swap) {
+        SymId *sw = alloc(S, (size_t)(S->nvars + 1), sizeof *sw);
+        memset(sw, 0, (size_t)(S->nvars + 1) * sizeof *sw);
+        for (int i = 0; i < n; i++)
+            if (y->perm[i] != i) {
+                sw[m->q[i]] = sym_var(S, m->q[y->perm[i]]);
+                sw[m->v[i]] = sym_var(S, m->v[y->perm[i]]);
+            }
+        return sym_sub(S, sym_replace(S, L, sw), L);
+    }
+    SymId *dq = alloc(S, (size_t)n, sizeof *dq);
+    for (int i = 0; i < n; i++)
+        dq[i] = owner == m ? y->dq[i] : sym_replace(S, y->dq[i], with);
+    /* dL = sum_i L_qi dq_i + p_i dq'_i, dq'_i = sum_j (d dq_i / d q_j) q'_j + d dq_i / dt */
+    SymId *terms = alloc(S, (size_t)(2 * n), sizeof *terms), *charge = alloc(S, (size_t)n, sizeof *charge);
+    for (int i = 0; i < n; i++) {
+        SymId *rate = alloc(S, (size_t)(n + 1), sizeof *rate);
+        for (int j = 0; j < n; j++)
+            rate[j] = sym_mul2(S, sym_diff(S, dq[i], m->q[j]), sym_var(S, m->v[j]));
+        rate[n] = sym_diff(S, dq[i], m->t);
+        terms[2 * i] = sym_mul2(S, sym_diff(S, L, m->q[i]), dq[i]);
+        terms[2 * i + 1] = sym_mul2(S, p[i], sym_add(S, rate, n + 1));
+        charge[i] = sym_mul2(S, p[i], dq[i]);
+    }
+    *Q = sym_add(S, charge, n);
+    return sym_add(S, terms, 2 * n);
+}
+
+/* Whether y leaves L unchanged: dL simplified to 0, or else dL at 64
+ * random states (coordinates and velocities uniform in [-1.5, 1.5], t =
+ * 0.3, the parameters at their values) against L there. */
+static void sym_invariance(Mech *m, MechSym *y)
+{
+    Sym *S = m->S;
+    y->residual = 0;
+    y->nstates = 0;
+    if (sym_is_zero(S, y->dL)) {
+        y->invariant = 1;
+        return;
+    }
+    double *x = alloc(S, (size_t)(S->nvars + 1), sizeof *x);
+    for (int v = 0; v < S->nvars; v++)
+        x[v] = S->vars[v].value;
+    uint64_t st = 0x9E3779B97F4A7C15ull;
+    double big = 0, worst = 0;
+    for (int k = 0; k < 64; k++) {
+        for (int i = 0; i < m->n; i++)
+            for (int o = 0; o < 2; o++) {
+                st = st * 6364136223846793005ull + 1442695040888963407ull;
+                x[o ? m->v[i] : m->q[i]] = -1.5 + 3.0 * (double)(st >> 11) / 9007199254740992.0;
+            }
+        x[m->t] = 0.3;
+        double dl = fabs(sym_eval(S, y->dL, x)), l = fabs(sym_eval(S, m->L, x));
+        if (!(dl <= worst))
+            worst = isnan(dl) ? INFINITY : dl;
+        if (l > big)
+            big = l;
+    }
+    y->nstates = 64;
+    y->residual = worst / fmax(1, big);
+    y->invariant = y->residual <= 1e-10 ? 2 : 0;
 }
 
 /* ---------- problems: interval terms of the variational engine ---------- */

@@ -17,6 +17,20 @@ typedef enum MechAccel {
     MECH_ACCEL_SYMBOLIC  /* acc[] holds closed forms */
 } MechAccel;
 
+/* A declared symmetry (symmetry NAME: ... in the system). */
+typedef struct MechSym {
+    const char *name;
+    int swap;           /* an exchange: perm[i] is the coordinate i trades places with (i: none) */
+    int *perm;
+    SymId *dq;          /* continuous: the generator dq_i (zero where not given) */
+    SymId Q;            /* continuous: the Noether charge sum_i p_i dq_i */
+    SymId dL;           /* the change of L: its variation sum_i L_qi dq_i + L_q'i dq'_i, or
+                           L(exchanged) - L */
+    int invariant;      /* 1: dL simplifies to 0; 2: it is 0 to rounding at random states; 0: not */
+    double residual;    /* max |dL| / max(1, max |L|) at those states */
+    int nstates;        /* how many (0 when dL simplified to 0) */
+} MechSym;
+
 typedef struct Mech {
     Sym *S;
     const Item *sys;
@@ -50,7 +64,15 @@ typedef struct Mech {
     int nnets, allow_nets;
     int io_errors;      /* a weights file could not be read: exit status 4 */
     const struct MechTrained *trained; /* weights trained earlier in the run, or NULL */
+    MechSym *syms;      /* the declared symmetries */
+    int nsyms;
 } Mech;
+
+/* The change of a Lagrangian L of m's variables under symmetry y (declared
+ * in the system of its own Mech, whose coordinates are matched with m's by
+ * position): the variation for a continuous one, L(exchanged) - L for an
+ * exchange.  *Q receives the Noether charge of L (0 for an exchange). */
+SymId mech_sym_change(Mech *m, const Mech *owner, const MechSym *y, SymId L, const SymId *p, SymId *Q);
 
 enum { MECH_NETS = 1 }; /* mech_build flags: translate net calls (else refuse them) */
 

@@ -55,6 +55,7 @@ static Expr *mk_unary(Parser *P, ExprKind k, Expr *a, Loc loc);
 static Expr *mk_binary(Parser *P, ExprKind k, Expr *a, Expr *b, Loc loc);
 static Expr *mk_call(Parser *P, ExprKind k, Ident callee, Expr *revargs, Loc loc);
 static Stmt *mk_stmt(Parser *P, StmtKind k, Loc loc);
+static Stmt *mk_symmetry(Parser *P, Ident name, Stmt *gens, Loc loc);
 static Ident *idents(Parser *P, Expr *revnames, int *n);
 static Setting *mk_setting(Parser *P, Ident head, SettingForm f, Loc loc);
 static Assign *mk_assign(Parser *P, Ident name, Expr *v, Expr *hi, Expr *count, Loc loc);
@@ -116,8 +117,8 @@ static Stmt *prepend_stmts(Stmt *rev, Stmt *run)
 %token <id> DISSIPATION "dissipation" DOMAIN "domain" FIELD "field" UNKNOWN "unknown"
 %token <id> FIX "fix" SUBJECT "subject" MINIMIZE "minimize" MAXIMIZE "maximize" STATIONARY "stationary" GRAD "grad"
 %token <id> SIMULATE "simulate" TRAIN "train" COMPARE "compare" SOLVE "solve" ACTION "action"
-%token <id> INFER "infer"
-%token DOTDOT ".."
+%token <id> INFER "infer" SYMMETRY "symmetry"
+%token DOTDOT ".." ARROW "->" SWAP "<->"
 %token SEP "newline"
 
 %left '+' '-'
@@ -126,7 +127,7 @@ static Stmt *prepend_stmts(Stmt *rev, Stmt *run)
 %right '^'
 
 %type <item> items item
-%type <stmt> stmts stmt decls decl fixes fix subjects subject
+%type <stmt> stmts stmt decls decl fixes fix subjects subject gens gen
 %type <expr> expr primary args opt_args names opt_names exprs
 %type <netarg> netargs netarg
 %type <fn> fns fn
@@ -259,6 +260,7 @@ stmt:
   | "minimize" expr             { $$ = mk_stmt(P, ST_MINIMIZE, @$); $$->value = $2; }
   | "maximize" expr             { $$ = mk_stmt(P, ST_MAXIMIZE, @$); $$->value = $2; }
   | "stationary" expr           { $$ = mk_stmt(P, ST_STATIONARY, @$); $$->value = $2; }
+  | "symmetry" NAME ':' gens    { $$ = mk_symmetry(P, $2, REVERSE(Stmt, $4), @$); }
   | error                       { $$ = NULL; P->broken = 1; }
     ;
 
@@ -291,6 +293,22 @@ subjects:
 
 subject:
     expr '=' expr               { $$ = mk_stmt(P, ST_SUBJECT, @$); $$->value = $1; $$->at = $3; }
+    ;
+
+/* A symmetry's generators, as one-name statements: q -> expr (value), or
+ * a <-> b (two names); mk_symmetry gathers them. */
+gens:
+    gen
+  | gens ',' gen                { $3->next = $1; $$ = $3; }
+    ;
+
+gen:
+    NAME "->" expr              { $$ = mk_stmt(P, ST_SYMMETRY, @$);
+                                  $$->names = arena_alloc(P->arena, sizeof *$$->names);
+                                  $$->names[0] = $1; $$->nnames = 1; $$->value = $3; }
+  | NAME "<->" NAME             { $$ = mk_stmt(P, ST_SYMMETRY, @$);
+                                  $$->names = arena_alloc(P->arena, 2 * sizeof *$$->names);
+                                  $$->names[0] = $1; $$->names[1] = $3; $$->nnames = 2; }
     ;
 
 netargs:
@@ -380,7 +398,7 @@ keyword:
     "import" | "const" | "extern" | "system" | "problem" | "net" | "param" | "coord"
   | "let" | "accel" | "force" | "dissipation" | "domain" | "field" | "unknown" | "fix"
   | "subject" | "minimize" | "maximize" | "stationary" | "grad" | "simulate" | "train" | "compare"
-  | "solve" | "action" | "infer"
+  | "solve" | "action" | "infer" | "symmetry"
     ;
 
 setting:
@@ -468,6 +486,38 @@ static Stmt *mk_stmt(Parser *P, StmtKind k, Loc loc)
     Stmt *s = arena_alloc(P->arena, sizeof *s);
     s->kind = k;
     s->loc = loc;
+    return s;
+}
+
+/* symmetry NAME: its generators in source order.  names[0] is the
+ * symmetry's name; a continuous one (every generator q -> expr) has the
+ * coordinates in names[1..] and their expressions in exprs; an exchange
+ * (every generator a <-> b) has the pairs in names[1..] and swap set.  A
+ * mixture is reported by the checker (mixed). */
+static Stmt *mk_symmetry(Parser *P, Ident name, Stmt *gens, Loc loc)
+{
+    Stmt *s = mk_stmt(P, ST_SYMMETRY, loc);
+    int n = 1, ng = 0, swaps = 0;
+    for (Stmt *g = gens; g; g = g->next) {
+        n += g->nnames;
+        ng++;
+        swaps += g->nnames == 2;
+    }
+    s->names = arena_alloc(P->arena, (size_t)n * sizeof *s->names);
+    s->names[0] = name;
+    s->nnames = 1;
+    s->swap = swaps > 0;
+    s->mixed = swaps > 0 && swaps < ng;
+    Expr **tail = &s->exprs;
+    for (Stmt *g = gens; g; g = g->next) {
+        for (int i = 0; i < g->nnames; i++)
+            s->names[s->nnames++] = g->names[i];
+        if (g->value) {
+            *tail = g->value;
+            tail = &g->value->next;
+            s->nexprs++;
+        }
+    }
     return s;
 }
 

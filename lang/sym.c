@@ -1648,20 +1648,24 @@ void sym_hess_forms(Sym *S, SymId root, const int *vars, int n, const SymId *dir
 
 /* ---------- substitution and evaluation ---------- */
 
-static SymId subst_rec(Sym *S, SymId id, const double *value, const char *has, SymId *memo)
+/* Rebuild id with numbers (value[v] where has[v]) or expressions (with[v]
+ * where nonzero) in place of variables. */
+static SymId subst_rec(Sym *S, SymId id, const double *value, const char *has, const SymId *with, SymId *memo)
 {
     if (memo[id])
         return memo[id];
     const SymNode *x = &S->nodes[id];
     SymId r = id;
     if (x->op == SYM_VAR) {
-        if (has[x->u.var])
+        if (has && has[x->u.var])
             r = sym_num(S, value[x->u.var]);
+        else if (with && with[x->u.var])
+            r = with[x->u.var];
     } else if (x->n) {
         int n = x->n, op = x->op, fn = x->fn;
         SymId a[n];
         for (int i = 0; i < n; i++)
-            a[i] = subst_rec(S, S->nodes[id].args[i], value, has, memo);
+            a[i] = subst_rec(S, S->nodes[id].args[i], value, has, with, memo);
         uint32_t pay = S->nodes[id].u.var;
         switch (op) {
         case SYM_ADD: r = sym_add(S, a, n); break;
@@ -1690,7 +1694,17 @@ SymId sym_subst(Sym *S, SymId id, const double *value, const char *has)
     uint32_t limit = S->nnodes;
     SymId *memo = mem_xalloc((size_t)limit * sizeof *memo);
     memset(memo, 0, (size_t)limit * sizeof *memo);
-    SymId r = subst_rec(S, id, value, has, memo);
+    SymId r = subst_rec(S, id, value, has, NULL, memo);
+    mem_free(memo);
+    return r;
+}
+
+SymId sym_replace(Sym *S, SymId id, const SymId *with)
+{
+    uint32_t limit = S->nnodes;
+    SymId *memo = mem_xalloc((size_t)limit * sizeof *memo);
+    memset(memo, 0, (size_t)limit * sizeof *memo);
+    SymId r = subst_rec(S, id, NULL, NULL, with, memo);
     mem_free(memo);
     return r;
 }

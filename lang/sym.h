@@ -212,6 +212,9 @@ double sym_ext_eval(const SymExtern *e, uint32_t deriv, const double *x);
 /* Substitute numbers for variables: value[v] is used for each variable v
  * with has[v] set. */
 SymId sym_subst(Sym *S, SymId id, const double *value, const char *has);
+/* Substitute expressions for variables: with[v] (a node) for each
+ * variable v where it is nonzero (with has S->nvars entries). */
+SymId sym_replace(Sym *S, SymId id, const SymId *with);
 
 /* Evaluate with x[v] the value of variable v. */
 double sym_eval(const Sym *S, SymId id, const double *x);

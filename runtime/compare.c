@@ -466,6 +466,59 @@ static void grid_free(Grid *g)
     mem_free(g->occ);
 }
 
+/* ---------- symmetries ---------- */
+
+/* For every model and symmetry: the invariance residual over the states
+ * (the grid's, or the reference's path) and the charge's drift along the
+ * model's own path. */
+static void sym_metrics(const CmpJob *job, const Rows *rows, const Grid *g, CmpResult *res)
+{
+    int n2 = 2 * job->n, S = job->samples;
+    long G = g ? g->states : rows[0].n * S;
+    const double *states = g ? g->s : rows[0].y;
+    double *dl = mem_xalloc((size_t)(G > 0 ? G : 1) * sizeof *dl), *L = mem_xalloc((size_t)(G > 0 ? G : 1) * sizeof *L);
+    for (int m = 0; m < job->nmodels; m++) {
+        const CmpModel *md = &job->models[m];
+        CmpModelResult *mr = &res->models[m];
+        for (int k = 0; k < job->nsyms; k++) {
+            mr->sym_residual[k] = mr->sym_charge_drift[k] = NAN;
+            if (md->sym_dl && md->sym_dl[k] && md->lagr && G > 0) {
+                eval_states(md->sym_dl[k], md->params, G, states, n2, 0, dl);
+                eval_states(md->lagr, md->params, G, states, n2, 0, L);
+                /* states where L is not finite (a singular potential's centre) are left out */
+                double a = 0, b = 0;
+                long used = 0;
+                for (long i = 0; i < G; i++)
+                    if (isfinite(L[i])) {
+                        a += isfinite(dl[i]) ? dl[i] * dl[i] : INFINITY;
+                        b += L[i] * L[i];
+                        used++;
+                    }
+                mr->sym_residual[k] = !used ? NAN : b > 0 ? sqrt(a / b) : (a == 0 ? 0 : INFINITY);
+            }
+            if (md->sym_q && md->sym_q[k] && rows[m].n > 0) {
+                long R = rows[m].n;
+                double *Q = mem_xalloc((size_t)R * (size_t)S * sizeof *Q), *drift = mem_xalloc((size_t)S * sizeof *drift);
+                eval_states(md->sym_q[k], md->params, R * S, rows[m].y, n2, 0, Q);
+                for (int s0 = 0; s0 < S; s0++) {
+                    double q0 = Q[s0], sc = fabs(q0) > 1e-8 ? fabs(q0) : 1, w = 0;
+                    for (long r = 0; r < R; r++) {
+                        double v = fabs(Q[(size_t)r * (size_t)S + (size_t)s0] - q0) / sc;
+                        if (!(v <= w))
+                            w = isnan(v) ? INFINITY : v;
+                    }
+                    drift[s0] = w;
+                }
+                mr->sym_charge_drift[k] = median(drift, S);
+                mem_free(Q);
+                mem_free(drift);
+            }
+        }
+    }
+    mem_free(dl);
+    mem_free(L);
+}
+
 /* ---------- outputs ---------- */
 
 static char *with_suffix(const char *prefix, const char *suffix)
@@ -672,6 +725,16 @@ static json_t *summary_object(const CmpJob *job, const CmpResult *res)
                 sim_jset(e, "peak_error_at", pk);
             }
         }
+        if (job->nsyms) {
+            json_t *sy = sim_jnew(json_object());
+            for (int k = 0; k < job->nsyms; k++) {
+                json_t *o1 = sim_jnew(json_object());
+                sim_jset(o1, "residual", sim_jreal(r->sym_residual[k]));
+                sim_jset(o1, "charge_drift", sim_jreal(r->sym_charge_drift[k]));
+                sim_jset(sy, job->sym_names[k], o1);
+            }
+            sim_jset(e, "symmetries", sy);
+        }
         sim_jset(ms, job->models[m].name, e);
     }
     sim_jset(o, "models", ms);
@@ -715,7 +778,7 @@ static void write_summary(const CmpJob *job, const CmpResult *res, CmpResult *wr
 static void draw(const CmpJob *job, Rows *rows, const Grid *g, CmpResult *res)
 {
     int M = job->nmodels, n2 = 2 * job->n, S = job->samples;
-    FigPanel p[16];
+    FigPanel p[17];
     int np = 0;
     memset(p, 0, sizeof p);
     int nl = M < 6 ? M : 6;
@@ -780,6 +843,34 @@ static void draw(const CmpJob *job, Rows *rows, const Grid *g, CmpResult *res)
         if (m < 6)
             pd->lines[pd->nlines++] = (FigLine){job->models[m].name, rows[m].t, dE[m], (int)rows[m].n, 1, 1, m + 1};
     }
+    /* 4. the first continuous symmetry's charge along each path (first start) */
+    int ks = -1;
+    for (int k = 0; k < job->nsyms && ks < 0; k++)
+        for (int m = 0; m < M && ks < 0; m++)
+            if (job->models[m].sym_q && job->models[m].sym_q[k])
+                ks = k;
+    double **dQ = mem_xalloc((size_t)M * sizeof *dQ);
+    char qtitle[160];
+    for (int m = 0; m < M; m++)
+        dQ[m] = NULL;
+    if (ks >= 0) {
+        snprintf(qtitle, sizeof qtitle, "Noether charge of %s", job->sym_names[ks]);
+        FigPanel *pq = &p[np++];
+        *pq = (FigPanel){.kind = FIG_LINES, .title = qtitle, .xlabel = "t", .ylabel = "|Q - Q(0)|", .logy = 1};
+        for (int m = 0; m < M; m++) {
+            const IrProgram *qp = job->models[m].sym_q ? job->models[m].sym_q[ks] : NULL;
+            if (!qp || rows[m].n == 0)
+                continue;
+            double *Q = mem_xalloc((size_t)rows[m].n * (size_t)S * sizeof *Q);
+            eval_states(qp, job->models[m].params, rows[m].n * S, rows[m].y, n2, 0, Q);
+            dQ[m] = mem_xalloc((size_t)rows[m].n * sizeof **dQ);
+            for (long r = 0; r < rows[m].n; r++)
+                dQ[m][r] = fabs(Q[(size_t)r * (size_t)S] - Q[0]);
+            mem_free(Q);
+            if (m < 6)
+                pq->lines[pq->nlines++] = (FigLine){job->models[m].name, rows[m].t, dQ[m], (int)rows[m].n, 1, 1, m + 1};
+        }
+    }
     double *axis = NULL, *diff = NULL, *clipped = NULL; /* the 1-D grid's abscissae; the gauge's
                                                            difference map; the error maps as drawn */
     char tl[2][160], etitle[6][160];
@@ -827,10 +918,11 @@ static void draw(const CmpJob *job, Rows *rows, const Grid *g, CmpResult *res)
             for (int m = 1; m <= maps; m++)
                 h->lines[h->nlines++] = (FigLine){job->models[m].name, axis, g->err + (size_t)m * C, (int)C, 1, 1, m + 1};
         }
-        /* L up to the gauge: the reference, the first learned model's fit, their difference */
+        /* L up to the gauge: the reference, the fitted L of the model that fits worst (lowest R^2), their difference */
         int lm = -1;
-        for (int m = 1; m < M && lm < 0; m++)
-            if (isfinite(res->models[m].gauge_a))
+        for (int m = 1; m < M; m++)
+            if (isfinite(res->models[m].gauge_a) &&
+                (lm < 0 || !(res->models[m].gauge_r2 >= res->models[lm].gauge_r2)))
                 lm = m;
         if (lm > 0 && job->naxes == 2) {
             diff = mem_xalloc(C * sizeof *diff);
@@ -875,8 +967,10 @@ static void draw(const CmpJob *job, Rows *rows, const Grid *g, CmpResult *res)
         mem_free(err[m]);
         mem_free(dE[m]);
         mem_free(q0[m]);
+        mem_free(dQ[m]);
     }
     mem_free(q0);
+    mem_free(dQ);
     mem_free(err);
     mem_free(dE);
     mem_free(axis);
@@ -895,7 +989,12 @@ int cmp_run(const CmpJob *job, CmpResult *res)
     res->grid_cells = 0;
     for (int m = 0; m < M; m++) {
         CmpModelResult *mr = &res->models[m];
+        double *sr = mr->sym_residual, *sd = mr->sym_charge_drift; /* the caller's */
         memset(mr, 0, sizeof *mr);
+        mr->sym_residual = sr;
+        mr->sym_charge_drift = sd;
+        for (int k = 0; k < job->nsyms; k++)
+            sr[k] = sd[k] = NAN;
         mr->energy_drift = mr->energy_drift_worst = mr->own_energy_drift = NAN;
         mr->traj_rmse = mr->traj_rmse_worst = NAN;
         mr->accel_rmse_grid = mr->accel_rel_grid = mr->occupancy_error_corr = NAN;
@@ -936,6 +1035,8 @@ int cmp_run(const CmpJob *job, CmpResult *res)
         grid_run(job, &rows[0], g, res);
         res->grid_cells = g->cells;
     }
+    if (job->nsyms && res->status == 0)
+        sym_metrics(job, rows, g, res);
     res->wall_s = sim_clock() - start;
     if (job->output && res->status == 0) {
         write_traj(job, rows, res);
@@ -962,14 +1063,20 @@ int cmp_json(FILE *out, const CmpJob *job, const CmpResult *res)
     return sim_json_print(out, summary_object(job, res));
 }
 
-static void cell(FILE *out, double v)
+/* A number of the table; NaN as a dash, +infinity as inf_text. */
+static void cellx(FILE *out, double v, const char *inf_text)
 {
     if (isnan(v))
         fprintf(out, " %11s", "—");
     else if (isinf(v))
-        fprintf(out, " %11s", v > 0 ? "never" : "-inf");
+        fprintf(out, " %11s", v > 0 ? inf_text : "-inf");
     else
         fprintf(out, " %11.4g", v);
+}
+
+static void cell(FILE *out, double v)
+{
+    cellx(out, v, "inf");
 }
 
 void cmp_table(FILE *out, const CmpJob *job, const CmpResult *res)
@@ -988,12 +1095,22 @@ void cmp_table(FILE *out, const CmpJob *job, const CmpResult *res)
         cell(out, r->energy_drift);
         cell(out, r->own_energy_drift);
         cell(out, r->traj_rmse);
-        cell(out, r->diverge_time);
+        cellx(out, r->diverge_time, "never");
         cell(out, r->accel_rmse_grid);
         cell(out, r->accel_rel_grid);
         cell(out, r->occupancy_error_corr);
         cell(out, r->gauge_r2);
         fputc('\n', out);
+    }
+    for (int k = 0; k < job->nsyms; k++) {
+        fprintf(out, "symmetry %s of %s: invariance residual (RMS dL / RMS L), charge drift\n", job->sym_names[k],
+                job->models[0].name);
+        for (int m = 0; m < job->nmodels; m++) {
+            fprintf(out, "%-*s", w, job->models[m].name);
+            cell(out, res->models[m].sym_residual[k]);
+            cell(out, res->models[m].sym_charge_drift[k]);
+            fputc('\n', out);
+        }
     }
     fflush(out);
 }

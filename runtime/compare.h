@@ -27,6 +27,8 @@
  *   occupancy: the reference trajectories' states binned on the grid's
  *     axes; the Spearman rank correlation between a cell's occupancy and
  *     the model's acceleration error there, over the occupied cells.
+ *   symmetries (the reference's): how far each model's L is from invariant
+ *     and how well its Noether charge is conserved along its own path.
  */
 #ifndef LAG_COMPARE_H
 #define LAG_COMPARE_H
@@ -45,6 +47,10 @@ typedef struct CmpModel {
     const IrProgram *lagr;   /* its L (one output), or NULL (a system given by accelerations) */
     const double *params;    /* one array for all its programs */
     int energy_conserved;
+    /* per symmetry of the reference (CmpJob.nsyms): L's change under it and
+     * the Noether charge of this model's L (one output each; NULL without
+     * an L, and the charge NULL for an exchange) */
+    const IrProgram *const *sym_dl, *const *sym_q;
 } CmpModel;
 
 typedef struct CmpAxis {
@@ -66,6 +72,8 @@ typedef struct CmpJob {
     double tol;
     double energy_scale;     /* NaN: |E_ref(s(0))| */
     double diverge;          /* the divergence threshold on the state error */
+    int nsyms;               /* the reference's symmetries (symmetry NAME: ...) */
+    const char *const *sym_names;
     int naxes;               /* 0 (no grid), 1 or 2 */
     CmpAxis axes[2];
     const char *output;      /* prefix of PREFIX_traj.csv, PREFIX_grid.csv, PREFIX_summary.json; or NULL */
@@ -87,6 +95,11 @@ typedef struct CmpModelResult {
     int occupied_cells;
     double gauge_a, gauge_b, gauge_r2;
     int gauge_even;
+    /* per symmetry: RMS of L's change over RMS of L (over the grid's states,
+     * or the reference's path without a grid), and the drift of the charge
+     * along the model's own path, max_t |Q(t) - Q(0)| / |Q(0)| (absolute
+     * when |Q(0)| < 1e-8), the median over the starts; NaN where undefined */
+    double *sym_residual, *sym_charge_drift; /* nsyms each (caller's buffers) */
 } CmpModelResult;
 
 typedef struct CmpResult {

@@ -21,6 +21,10 @@ computations (TAP).
    trajectory CSV) are the JSON's.
 6. Figures (PNG signature, SVG text), and bad input: a grid with three
    axes, a model with other coordinates, an unwritable output.
+7. Symmetries: `lag el --lag` gives the rotation's Noether charge x y' -
+   y x' of a central force (evaluated here), says which symmetries leave L
+   invariant; compare's invariance residuals of a tilted potential against
+   the variation written out here, and the drift of its angular momentum.
 """
 import csv
 import html
@@ -28,6 +32,7 @@ import json
 import math
 import os
 import re
+import subprocess
 import tempfile
 
 from lagtest import program, read_csv, num, close, err, worst, run_json, lagw
@@ -276,6 +281,63 @@ with tempfile.TemporaryDirectory() as tmp:
     p, js = run(tmp, "unwritable.lag", text)
     report(p.returncode == 4 and "nodir" in p.stderr and not os.path.exists(os.path.join(tmp, "nodir")),
            "an output prefix in a missing directory: exit 4, named", p.stderr[-300:])
+
+    # ---- 7. symmetries: Noether charges, invariance, and their comparison ----
+    central = ("system Central {\n    coord x, y\n    L = 0.5*(x'^2 + y'^2) + 1/sqrt(x^2 + y^2)\n"
+               "    symmetry rotation: x -> -y, y -> x\n    symmetry shift: x -> 1\n    symmetry mirror: x <-> y\n}\n")
+    tilted = ("system Tilted {\n    coord x, y\n    L = 0.5*(x'^2 + y'^2) + 1/sqrt(x^2 + 1.1*y^2)\n}\n"
+              "system Copy {\n    coord x, y\n    L = 0.5*(y'^2 + x'^2) + 1/sqrt(y^2 + x^2)\n}\n")
+    path = os.path.join(tmp, "central.lag")
+    with open(path, "w") as f:
+        f.write(central)
+    p = subprocess.run([LAG, "el", "--lag", path], capture_output=True, text=True, timeout=60)
+    lines = dict(l.split(" = ", 1) for l in p.stdout.splitlines() if " = " in l)
+    why = []
+    st = {"x": 0.3, "y": -0.7, "x_": 1.1, "y_": 0.4}
+    try:
+        q = eval(lines["noether_rotation"].replace("x'", "x_").replace("y'", "y_"), {"sqrt": math.sqrt}, st)
+        if not close(q, st["x"] * st["y_"] - st["y"] * st["x_"], 1e-15):
+            why.append("noether_rotation %r = %r" % (lines["noether_rotation"], q))
+        if lines.get("conserved_noether_rotation") != lines["noether_rotation"]:
+            why.append("no conserved_noether_rotation")
+        if (lines.get("invariant_rotation"), lines.get("invariant_shift"), lines.get("invariant_mirror")) != ("1", "0", "1"):
+            why.append("invariant_*: %r %r %r" % (lines.get("invariant_rotation"), lines.get("invariant_shift"),
+                                                  lines.get("invariant_mirror")))
+        if "conserved_noether_shift" in lines or "noether_mirror" in lines:
+            why.append("a charge for a broken or discrete symmetry")
+    except (KeyError, SyntaxError, NameError, TypeError) as ex:
+        why.append("%r: %s" % (ex, p.stdout[-400:]))
+    report(p.returncode == 0 and not why, "el --lag: the rotation's Noether charge is x y' - y x' (conserved: L "
+           "invariant), a shift of x breaks it (invariant_shift = 0), the exchange x <-> y keeps it",
+           "; ".join(why) + p.stderr[-300:])
+
+    text = central + tilted + ("compare Central, Copy, Tilted {\n    init x = 1, y' = 1.1\n    time 0 .. 20, every 0.05\n"
+                               "    grid x = -2 .. 2 : 21, y = -2 .. 2 : 21\n}\n")
+    p, js = run(tmp, "symcmp.lag", text)
+    cp, tl = model(js, "Copy").get("symmetries", {}), model(js, "Tilted").get("symmetries", {})
+    # independent: over the grid's states (velocities at init: x' = 0, y' = 1.1), without the centre
+    num_r = den = num_m = 0.0
+    for i in range(21):
+        for j in range(21):
+            x, y = -2 + 0.2 * i, -2 + 0.2 * j
+            if i == 10 and j == 10:
+                continue
+            rt = math.sqrt(x * x + 1.1 * y * y)
+            L = 0.5 * 1.21 + 1 / rt
+            num_r += (-0.1 * x * y / rt ** 3) ** 2  # dL of the rotation: (x y - 1.1 y x)/rt^3
+            num_m += (1 / math.sqrt(y * y + 1.1 * x * x) - 1 / rt) ** 2
+            den += L * L
+    res_r, res_m = math.sqrt(num_r / den), math.sqrt(num_m / den)
+    got_r = fnum(tl.get("rotation", {}), "residual")
+    got_m = fnum(tl.get("mirror", {}), "residual")
+    ok = (p.returncode == 0 and fnum(cp.get("rotation", {}), "residual") < 1e-15
+          and fnum(cp.get("mirror", {}), "residual") < 1e-15 and close(got_r, res_r, 0, 1e-12)
+          and close(got_m, res_m, 0, 1e-12) and fnum(cp.get("rotation", {}), "charge_drift") < 1e-9
+          and fnum(tl.get("rotation", {}), "charge_drift") > 1e-3 and tl.get("mirror", {}).get("charge_drift", 0) is None)
+    report(ok, "compare: the rotation and exchange residuals of a tilted potential as computed here (%.6g against "
+           "%.6g, %.6g against %.6g), zero for an invariant copy; its angular momentum drifts by %.3g, the copy's by "
+           "%.2g" % (got_r, res_r, got_m, res_m, fnum(tl.get("rotation", {}), "charge_drift"),
+                     fnum(cp.get("rotation", {}), "charge_drift")), p.stderr[-400:])
 
 print("1..%d" % len(results))
 for i, (ok, what, why) in enumerate(results, 1):
