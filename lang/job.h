@@ -21,6 +21,11 @@
 /* What one `lag run` keeps from job to job. */
 typedef struct RunState {
     MechTrained *trained; /* weights trained by earlier jobs */
+    /* the validation error (relative RMS) of each system trained so far, by
+     * its last train job: compare lists it beside its figures */
+    const Item **val_sys;
+    double *val_rel_rms;
+    int nval;
     Override *sets;       /* --set, checked against the program */
     int nsets;
 } RunState;

@@ -120,7 +120,11 @@ int job_compare(Job *J)
             /* a `param` setting applies to every system with that parameter */
             .params = job_params(J, S, set, p[0], sys, m),
             .energy_conserved = m->energy_conserved,
+            .validation = NAN,
         };
+        for (int v = 0; v < J->run->nval; v++)
+            if (J->run->val_sys[v] == sys)
+                models[k].validation = J->run->val_rel_rms[v];
     }
     if (rc != 0)
         goto done;

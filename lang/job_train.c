@@ -408,6 +408,16 @@ int job_train(Job *J)
         for (int k = 0; k < tj.ntensors; k++)
             mech_trained_set(&J->run->trained, sys, tj.tensors[k].name, tj.tensors[k].rows, tj.tensors[k].cols,
                              tj.tensors[k].data);
+        RunState *R = J->run;
+        int at = 0;
+        while (at < R->nval && R->val_sys[at] != sys)
+            at++;
+        if (at == R->nval) {
+            R->val_sys = mem_xrealloc(R->val_sys, (size_t)(R->nval + 1) * sizeof *R->val_sys);
+            R->val_rel_rms = mem_xrealloc(R->val_rel_rms, (size_t)(R->nval + 1) * sizeof *R->val_rel_rms);
+            R->val_sys[R->nval++] = sys;
+        }
+        R->val_rel_rms[at] = res.val_rel_rms;
         char val[96] = ", no validation set";
         if (!isnan(res.val_rel_rms))
             snprintf(val, sizeof val, ", validation error %.3g %% (relative RMS)", 100 * res.val_rel_rms);

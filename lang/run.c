@@ -12,6 +12,7 @@
 
 #include "lang/job.h"
 #include "runtime/io.h"
+#include "runtime/mem.h"
 
 int run_program(Front *F, const RunOptions *opt)
 {
@@ -45,6 +46,8 @@ int run_program(Front *F, const RunOptions *opt)
                                      : job_not_yet(&J, "this kind of job");
     }
     mech_trained_free(R.trained);
+    mem_free(R.val_sys);
+    mem_free(R.val_rel_rms);
     if (rc == 0 && opt->job && !ran) {
         fprintf(stderr, "lag: run: no job on '%s' in the file (--job names a system or problem)\n",
                 opt->job);

@@ -47,6 +47,7 @@ typedef struct CmpModel {
     const IrProgram *lagr;   /* its L (one output), or NULL (a system given by accelerations) */
     const double *params;    /* one array for all its programs */
     int energy_conserved;
+    double validation;       /* its validation error from a train job of the run (NaN: none) */
     /* per symmetry of the reference (CmpJob.nsyms): L's change under it and
      * the Noether charge of this model's L (one output each; NULL without
      * an L, and the charge NULL for an exchange) */
@@ -91,6 +92,7 @@ typedef struct CmpModelResult {
     long grid_failures;      /* grid states where its acceleration is not a finite number (a
                                 singular mass matrix, a failed evaluation): left out of the maps */
     int peak_cell;           /* the cell of the largest acceleration error (-1: no grid) */
+    double grid_accel_s;     /* the time its accelerations over the grid took */
     double occupancy_error_corr;
     int occupied_cells;
     double gauge_a, gauge_b, gauge_r2;

@@ -25,6 +25,8 @@ computations (TAP).
    y x' of a central force (evaluated here), says which symmetries leave L
    invariant; compare's invariance residuals of a tilted potential against
    the variation written out here, and the drift of its angular momentum.
+8. A model trained earlier in the run: its validation error in compare's
+   JSON.
 """
 import csv
 import html
@@ -338,6 +340,20 @@ with tempfile.TemporaryDirectory() as tmp:
            "%.6g, %.6g against %.6g), zero for an invariant copy; its angular momentum drifts by %.3g, the copy's by "
            "%.2g" % (got_r, res_r, got_m, res_m, fnum(tl.get("rotation", {}), "charge_drift"),
                      fnum(cp.get("rotation", {}), "charge_drift")), p.stderr[-400:])
+
+    # ---- 8. a model trained earlier in the run: its validation error beside its figures ----
+    text = OSC.replace("system Stiff", "system Net {\n    coord x\n    net f = mlp(in = 2, hidden = [8], out = 1)\n"
+                       "    L = f(x, x') + 0.5*x'^2\n}\nsystem Stiff") + (
+        "train Net {\n    data from Osc { init x = uniform(-1, 1), x' = uniform(-1, 1) }\n    steps 20, batch 32\n}\n"
+        "compare Osc, Net, Stiff {\n    init x = 1\n    time 0 .. 1, every 0.1\n}\n")
+    p, js = run(tmp, "trained.lag", text)
+    tr = js[0] if js else {}
+    cm = js[1]["models"] if len(js) > 1 else {}
+    ok = (p.returncode == 0 and isinstance(tr.get("validation_rel_rms"), float)
+          and cm.get("Net", {}).get("validation_rel_rms") == tr.get("validation_rel_rms")
+          and "validation_rel_rms" not in cm.get("Stiff", {"validation_rel_rms": 0}))
+    report(ok, "a model trained earlier in the run carries its validation error (%r) into compare's JSON; an "
+           "analytic one has none" % tr.get("validation_rel_rms"), p.stderr[-300:])
 
 print("1..%d" % len(results))
 for i, (ok, what, why) in enumerate(results, 1):
