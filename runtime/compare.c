@@ -163,7 +163,7 @@ static void traj_metrics(const CmpJob *job, const Rows *ref, const Rows *rm, dou
     int n2 = 2 * job->n, S = job->samples;
     long R = ref->n < rm->n ? ref->n : rm->n;
     double *rmse = mem_xalloc((size_t)S * sizeof *rmse), *div = mem_xalloc((size_t)S * sizeof *div),
-           *drift = mem_xalloc((size_t)S * sizeof *drift);
+           *drift = mem_xalloc((size_t)S * sizeof *drift), *fin = mem_xalloc((size_t)S * sizeof *fin);
     /* the reference's energy along the model's path: one batch */
     const CmpModel *r0 = &job->models[0];
     double *E = NULL;
@@ -197,7 +197,15 @@ static void traj_metrics(const CmpJob *job, const Rows *ref, const Rows *rm, dou
                 w = isnan(v) ? INFINITY : v;
         }
         drift[s] = w;
+        /* at the end of the span (a run that stopped early never got there) */
+        fin[s] = !E ? NAN : rm->n < ref->n || rm->n == 0 ? INFINITY
+                      : fabs(E[(size_t)(rm->n - 1) * (size_t)S + (size_t)s] - E[(size_t)s]) / scale;
     }
+    double fsum = 0;
+    for (int s = 0; s < S; s++)
+        fsum += isnan(fin[s]) ? INFINITY : fin[s];
+    mr->energy_error_final_mean = E ? fsum / S : NAN;
+    mr->energy_error_final = E ? median(fin, S) : NAN;
     mr->diverge_time_first = first;
     mr->diverge_time = median(div, S);
     /* the worst before the median (median sorts) */
@@ -214,6 +222,7 @@ static void traj_metrics(const CmpJob *job, const Rows *ref, const Rows *rm, dou
     mem_free(rmse);
     mem_free(div);
     mem_free(drift);
+    mem_free(fin);
 }
 
 /* ---------- the grid ---------- */
@@ -738,6 +747,9 @@ static json_t *summary_object(const CmpJob *job, const CmpResult *res)
         if (r->status)
             sim_jset(e, "message", json_string(r->message));
         sim_jset(e, "energy_drift", sim_jreal(r->energy_drift));
+        sim_jset(e, "energy_error_final", sim_jreal(r->energy_error_final));
+        if (job->samples > 1)
+            sim_jset(e, "energy_error_final_mean", sim_jreal(r->energy_error_final_mean));
         sim_jset(e, "own_energy_drift", sim_jreal(r->own_energy_drift));
         sim_jset(e, "traj_rmse", sim_jreal(r->traj_rmse));
         /* null: the error never exceeded the threshold */
@@ -1040,6 +1052,7 @@ int cmp_run(const CmpJob *job, CmpResult *res)
         for (int k = 0; k < job->nsyms; k++)
             sr[k] = sd[k] = NAN;
         mr->energy_drift = mr->energy_drift_worst = mr->own_energy_drift = NAN;
+        mr->energy_error_final = mr->energy_error_final_mean = NAN;
         mr->traj_rmse = mr->traj_rmse_worst = NAN;
         mr->accel_rmse_grid = mr->accel_rel_grid = mr->occupancy_error_corr = NAN;
         mr->gauge_a = mr->gauge_b = mr->gauge_r2 = NAN;

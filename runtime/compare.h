@@ -13,7 +13,10 @@
  *     over time; diverge_time the first time it exceeds `diverge`;
  *     energy_drift max_t |E_ref(s_m(t)) - E_ref(s_m(0))| / scale, the
  *     reference's energy along the model's path (scale: energy_scale, or
- *     |E_ref(s(0))|); own_energy_drift the same with the model's own E.
+ *     |E_ref(s(0))|); energy_error_final the same at the span's end only
+ *     (the LNN paper's metric, which averages it over the starts:
+ *     energy_error_final_mean); own_energy_drift the drift of the model's
+ *     own E.
  *     With several samples: the median and the worst over the starts.
  *   grid: |a_m - a_ref| (2-norm over the coordinates) per cell, RMS over
  *     the cell's states (one, or one per sample when the components off
@@ -86,6 +89,8 @@ typedef struct CmpModelResult {
     int status;              /* of its trajectories: 0, or 3 (integration failed: message) */
     char message[1024];
     double energy_drift, energy_drift_worst, own_energy_drift;
+    double energy_error_final, energy_error_final_mean; /* |E_ref(s_m(t1)) - E_ref(s_m(0))| / scale:
+                                                           the median and the mean over the starts */
     double traj_rmse, traj_rmse_worst;
     double diverge_time, diverge_time_first; /* median and earliest; INFINITY: never */
     double accel_rmse_grid, accel_rel_grid;

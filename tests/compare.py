@@ -149,11 +149,14 @@ with tempfile.TemporaryDirectory() as tmp:
     rmse = math.sqrt(sum(v * v for v in e) / len(e))
     div = next(t for t, v in zip(ts, e) if v > EPS)
     drift = max(0.21 * math.sin(1.1 * t) ** 2 for t in ts)
+    final = 0.21 * math.sin(1.1 * T1) ** 2
     ok = (p.returncode == 0 and close(fnum(st, "traj_rmse"), rmse, 1e-6) and close(fnum(st, "diverge_time"), div, 1e-12)
-          and close(fnum(st, "energy_drift"), drift, 1e-6) and fnum(st, "own_energy_drift") < 1e-7)
+          and close(fnum(st, "energy_drift"), drift, 1e-6) and fnum(st, "own_energy_drift") < 1e-7
+          and close(fnum(st, "energy_error_final"), final, 1e-6))
     report(ok, "oscillators: traj_rmse %.9g (closed form %.9g), diverge_time %g (%g), energy_drift %.9g (%.9g), "
-           "own drift %.2g" % (fnum(st, "traj_rmse"), rmse, fnum(st, "diverge_time"), div, fnum(st, "energy_drift"),
-                               drift, fnum(st, "own_energy_drift")), p.stderr[-400:])
+           "at the end %.9g (%.9g), own drift %.2g" % (
+               fnum(st, "traj_rmse"), rmse, fnum(st, "diverge_time"), div, fnum(st, "energy_drift"), drift,
+               fnum(st, "energy_error_final"), final, fnum(st, "own_energy_drift")), p.stderr[-400:])
     why = []
     try:
         rows = read_csv(os.path.join(tmp, "osc_traj.csv"))
