@@ -506,11 +506,121 @@ static double bumped(Eng *e, const double *base, int j, double c, double *phi)
     return e->valt[1 + j];
 }
 
-/* Make e->y satisfy each constraint it violates by adding the bump
- * c sin((j+1) pi (x - x0)/(x1 - x0)) to field 0, c found by a scan of
- * c = +-scale 4^k (up to 4^20, down to 4^-10) and regula falsi; where both signs work, minimize and
- * maximize take the better objective, stationary the smaller bump.
- * 0, or -1 (with the message in res) when no c meets a constraint. */
+/* The bump of constraint j (zero at the ends, at most 1 in size): sin(pi t)
+ * for the first, t^j (1 - t) for the others, t = (x - x0)/(x1 - x0).  The
+ * later ones are neither symmetric nor of zero mean, so that together they
+ * can move integrals a sine series would leave alone (sin(2 pi t) changes
+ * no area and, on a symmetric curve, no length to first order). */
+static void bump_shape(const Eng *e, int j, double *shape)
+{
+    int N = e->N;
+    double peak = j == 0 ? 1 : pow((double)j / (j + 1), j) / (j + 1);
+    for (int k = 0; k < N; k++) {
+        double t = (double)k / (N - 1);
+        shape[k] = k == 0 || k == N - 1 ? 0 : j == 0 ? sin(M_PI * t) : pow(t, j) * (1 - t) / peak;
+    }
+}
+
+/* Meet all the constraints at once: Newton on the amplitudes c_j of the m
+ * bumps added to field 0, the Jacobian dG_i/dc_j from the constraints'
+ * exact gradients, with halving steps.  Leaves e->y at the best point
+ * found; 0 when every constraint is met to 1e-12 (relative), else -1. */
+static int restore_joint(Eng *e)
+{
+    const SolveJob *job = e->job;
+    int m = e->m, N = e->N, nf = e->nf, n = e->n;
+    size_t tot = (size_t)N * (size_t)nf;
+    double *shapes = mem_xalloc((size_t)m * (size_t)N * sizeof *shapes), *base = mem_xalloc(tot * sizeof *base);
+    double *c = mem_xalloc((size_t)m * sizeof *c), *ct = mem_xalloc((size_t)m * sizeof *ct),
+           *zero = mem_xalloc((size_t)m * sizeof *zero), *r = mem_xalloc((size_t)m * sizeof *r);
+    for (int j = 0; j < m; j++) {
+        bump_shape(e, j, shapes + (size_t)j * (size_t)N);
+        c[j] = zero[j] = 0;
+    }
+    memcpy(base, e->y, tot * sizeof *base);
+    gsl_matrix *J = gsl_checked(mem_fault() ? NULL : gsl_matrix_alloc((size_t)m, (size_t)m));
+    gsl_vector *d = gsl_checked(mem_fault() ? NULL : gsl_vector_alloc((size_t)m));
+    gsl_vector_view rv = gsl_vector_view_array(r, (size_t)m);
+    /* the violation at amplitudes a (y set, A assembled); NaN where a term cannot be evaluated */
+    double rn = INFINITY;
+    int rc = -1;
+    for (int it = 0; it < 40; it++) {
+        if (it == 0) {
+            if (evaluate(e, e->y, SOLVE_GRADIENT, zero, e->val, -1) != 0)
+                break;
+            rn = 0;
+            for (int i = 0; i < m; i++)
+                rn = fmax(rn, fabs(e->val[1 + i] - job->cons_value[i]) / fmax(1, fabs(job->cons_value[i])));
+        }
+        if (rn <= 1e-12) {
+            rc = 0;
+            break;
+        }
+        for (int i = 0; i < m; i++) {
+            r[i] = -(e->val[1 + i] - job->cons_value[i]);
+            for (int j = 0; j < m; j++) {
+                double v = 0;
+                for (int k = 0; k < N; k++) {
+                    int u = e->map[(size_t)k * (size_t)nf];
+                    if (u >= 0)
+                        v += e->A[(size_t)i * (size_t)n + (size_t)u] * shapes[(size_t)j * (size_t)N + (size_t)k];
+                }
+                gsl_matrix_set(J, (size_t)i, (size_t)j, v);
+            }
+        }
+        gsl_permutation *perm = e->perm;
+        int sg;
+        if (gsl_linalg_LU_decomp(J, perm, &sg) != GSL_SUCCESS || gsl_linalg_LU_solve(J, perm, &rv.vector, d) != GSL_SUCCESS)
+            break;
+        int better = 0;
+        for (double alpha = 1; alpha > 1e-3 && !better; alpha *= 0.5) {
+            for (int j = 0; j < m; j++)
+                ct[j] = c[j] + alpha * gsl_vector_get(d, (size_t)j);
+            memcpy(e->y, base, tot * sizeof *e->y);
+            for (int j = 0; j < m; j++)
+                for (int k = 0; k < N; k++)
+                    e->y[(size_t)k * (size_t)nf] += ct[j] * shapes[(size_t)j * (size_t)N + (size_t)k];
+            if (evaluate(e, e->y, SOLVE_GRADIENT, zero, e->val, -1) != 0)
+                continue;
+            double rt = 0;
+            for (int i = 0; i < m; i++)
+                rt = fmax(rt, fabs(e->val[1 + i] - job->cons_value[i]) / fmax(1, fabs(job->cons_value[i])));
+            if (rt < rn) {
+                better = 1;
+                rn = rt;
+                memcpy(c, ct, (size_t)m * sizeof *c);
+            }
+        }
+        if (!better)
+            break;
+    }
+    /* the best amplitudes found */
+    memcpy(e->y, base, tot * sizeof *e->y);
+    for (int j = 0; j < m; j++)
+        for (int k = 0; k < N; k++)
+            e->y[(size_t)k * (size_t)nf] += c[j] * shapes[(size_t)j * (size_t)N + (size_t)k];
+    gsl_matrix_free(J);
+    gsl_vector_free(d);
+    mem_free(shapes);
+    mem_free(base);
+    mem_free(c);
+    mem_free(ct);
+    mem_free(zero);
+    mem_free(r);
+    return rc;
+}
+
+/* Make e->y satisfy each constraint it violates: one by one, the bump of
+ * constraint j (bump_shape) added to field 0 with its amplitude c found by
+ * a scan of c = +-scale 4^k (up to 4^20, down to 4^-10) and regula falsi
+ * (where both signs work, minimize and maximize take the better
+ * objective, stationary the smaller bump); then, with several
+ * constraints, all of them at once (restore_joint), since one bump can
+ * undo another's work or not reach its constraint at all.  A constraint
+ * met to within slack (relative to max(1, |value|)) is left to Newton.
+ * 0, or -1 (with the message in res) when the only constraint cannot be
+ * met (with several, what cannot be met at once is left to Newton, whose
+ * merit function weighs the violations). */
 static int restore(Eng *e, SolveResult *res, double slack)
 {
     const SolveJob *job = e->job;
@@ -523,8 +633,7 @@ static int restore(Eng *e, SolveResult *res, double slack)
         memcpy(base, e->y, tot * sizeof *base);
         memcpy(e->yt, e->y, tot * sizeof *e->yt);
         double *shape = e->u; /* the bump, while no Newton step needs u */
-        for (int k = 0; k < N; k++)
-            shape[k] = k == 0 || k == N - 1 ? 0 : sin((j + 1) * M_PI * k / (N - 1));
+        bump_shape(e, j, shape);
         double g0 = bumped(e, base, j, 0, NULL);
         if (!isfinite(g0)) {
             snprintf(res->message, sizeof res->message, "the %s cannot be evaluated at the guess",
@@ -639,6 +748,8 @@ static int restore(Eng *e, SolveResult *res, double slack)
             }
         }
         if (!isfinite(best_c)) {
+            if (e->m > 1)
+                continue; /* the joint restoration below may meet it */
             snprintf(res->message, sizeof res->message,
                      "the constraint '%s' cannot be met: it asks %.10g, and the nearest value "
                      "reachable from the guess is %.10g",
@@ -650,6 +761,14 @@ static int restore(Eng *e, SolveResult *res, double slack)
             e->y[(size_t)k * (size_t)nf] += best_c * shape[k];
     }
     mem_free(base);
+    if (rc == 0 && e->m > 1) {
+        double worst = 0;
+        if (evaluate(e, e->y, SOLVE_VALUE, NULL, e->val, -1) == 0)
+            for (int j = 0; j < e->m; j++)
+                worst = fmax(worst, fabs(e->val[1 + j] - job->cons_value[j]) / fmax(1, fabs(job->cons_value[j])));
+        if (!(worst <= fmax(1e-12, slack)))
+            restore_joint(e);
+    }
     return rc;
 }
 

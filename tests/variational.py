@@ -248,6 +248,27 @@ with tempfile.TemporaryDirectory(prefix="lag-variational.") as tmp:
            "a job's override (the catenoid at a = 0.5 and 0.4 to 1e-5; half = len/2 follows len = 0.5)",
            "; ".join(why))
 
+    # ---- 6b. two constraints from the default guess: met together ----
+    two = ("problem Two {\n    domain x = 0 .. 1\n    field y\n    fix y(0) = 0, y(1) = 0\n"
+           "    subject integral(sqrt(1 + y'^2)) = 1.5\n    subject integral(y) = -0.3\n"
+           "    minimize integral(y*sqrt(1 + y'^2))\n}\nsolve Two { points 201, output \"two.csv\" }\n")
+    p, js = run(tmp, "two.lag", two)
+    why = []
+    try:
+        rows = read_csv(os.path.join(tmp, "two.csv"))
+        h = rows[1]["x"] - rows[0]["x"]
+        # the discrete integrals (midpoint rule), written out here
+        length = sum(math.hypot(h, b["y"] - a["y"]) for a, b in zip(rows, rows[1:]))
+        area = sum(h * 0.5 * (a["y"] + b["y"]) for a, b in zip(rows, rows[1:]))
+        j = js[0] if js else {}
+        if not (p.returncode == 0 and j.get("converged") and j.get("kind") == "minimum"
+                and close(length, 1.5, 1e-9) and close(area, -0.3, 1e-9)):
+            why.append("exit %d, %r: length %r, area %r" % (p.returncode, {k: j.get(k) for k in ("converged", "kind", "iterations")}, length, area))
+    except (OSError, ValueError, KeyError, IndexError) as ex:
+        why.append("%s: %s" % (ex, p.stderr[-300:]))
+    report(not why, "solve: a chain of given length and given area from the default guess: both constraints met "
+           "together (a later bump used to undo the first, or not reach its integral at all)", "; ".join(why))
+
     # ---- 7. what has no action, and a bad guess, are refused ----
     forced = ("system F {\n    coord x\n    L = 0.5*x'^2\n    force x = -x'\n}\n"
               "action F { from 0: x = 0\n to 1: x = 1 }\n")
