@@ -220,7 +220,7 @@ int job_compare(Job *J)
         if (outpath || plotpath)
             snprintf(wrote, sizeof wrote, "wrote %s%s%s%s%s: ", outpath ? outpath : "", outpath ? "_*.csv/json" : "",
                      outpath && plotpath ? " and " : "", plotpath ? plotpath : "", "");
-        job_summary(J, "%s%d models against %s, %d start%s%s%s", wrote, M - 1, models[0].name, samples,
+        job_summary(J, "%s%d model%s against %s, %d start%s%s%s", wrote, M - 1, M > 2 ? "s" : "", models[0].name, samples,
                     samples > 1 ? "s" : "", res.grid_cells ? ", grid of " : "",
                     res.grid_cells ? arena_printf(S->arena, "%ld cells", res.grid_cells) : "");
     }

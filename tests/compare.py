@@ -27,6 +27,8 @@ computations (TAP).
    the variation written out here, and the drift of its angular momentum.
 8. A model trained earlier in the run: its validation error in compare's
    JSON.
+9. examples/lnn_paper.lag made small (4 starts, 5 s, 100 training steps):
+   it runs, and reports the paper's metric for each system.
 """
 import csv
 import html
@@ -357,6 +359,30 @@ with tempfile.TemporaryDirectory() as tmp:
           and "validation_rel_rms" not in cm.get("Stiff", {"validation_rel_rms": 0}))
     report(ok, "a model trained earlier in the run carries its validation error (%r) into compare's JSON; an "
            "analytic one has none" % tr.get("validation_rel_rms"), p.stderr[-300:])
+
+    # ---- 9. examples/lnn_paper.lag, smaller: 4 starts for 5 s, a 21 x 21 grid, 100 training steps ----
+    with open(os.path.join(SRCDIR, "examples", "lnn_paper.lag")) as f:
+        paper = f.read()
+    small = (paper.replace("steps 30000", "steps 100").replace("samples 40", "samples 4")
+             .replace("time 0 .. 100, every 0.1", "time 0 .. 5, every 0.1")
+             .replace(": 101, t2 = -pi .. pi : 101", ": 21, t2 = -pi .. pi : 21"))
+    p, js = run(tmp, "paper_small.lag", small)
+    cm = js[-1] if js else {}
+    ms = cm.get("models", {})
+    why = []
+    if not (p.returncode == 0 and len(js) == 3 and cm.get("job") == "compare" and cm.get("samples") == 4
+            and cm.get("energy_scale") == 29.43 and cm.get("grid_cells") == 441):
+        why.append("exit %d, %d JSON lines, %r" % (p.returncode, len(js), {k: cm.get(k) for k in ("job", "samples", "energy_scale", "grid_cells")}))
+    for name in ("DoublePendulum", "LNN", "Baseline"):
+        e = fnum(ms.get(name, {}), "energy_error_final_mean")
+        if not (e >= 0 and (name != "DoublePendulum" or e < 1e-6)):
+            why.append("%s: energy_error_final_mean %r" % (name, e))
+    for name in ("LNN", "Baseline"):
+        if not (fnum(ms.get(name, {}), "validation_rel_rms") > 0 and fnum(ms.get(name, {}), "accel_rmse_grid") > 0):
+            why.append("%s: %r" % (name, ms.get(name)))
+    report(not why, "examples/lnn_paper.lag, smaller (4 starts, 5 s, 21 x 21, 100 steps): the paper's metric for the "
+           "three systems (the analytic one's %.2g), both nets with their validation errors" % (
+               fnum(ms.get("DoublePendulum", {}), "energy_error_final_mean")), "; ".join(why) + p.stderr[-300:])
 
 print("1..%d" % len(results))
 for i, (ok, what, why) in enumerate(results, 1):
