@@ -1544,6 +1544,46 @@ static void no_duplicate_assign(Checker *C, Map *seen, const Assign *a)
 
 static void check_settings(Checker *C, JobState *J, Setting *list);
 
+/* The symmetry statement called name in system it, or NULL. */
+static const Stmt *symmetry_in(const Item *it, const char *name)
+{
+    for (const Stmt *st = it ? it->stmts : NULL; st; st = st->next)
+        if (st->kind == ST_SYMMETRY && strcmp(st->names[0].name, name) == 0)
+            return st;
+    return NULL;
+}
+
+/* penalty SYMMETRY λ (train): a symmetry declared in the trained system or
+ * in the system its data come from (data from Sys), a weight >= 0. */
+static void check_penalty(Checker *C, JobState *J, Setting *s)
+{
+    if (s->form != SET_WORD || s->e1->kind != EX_NUM) {
+        diag_error(C->d, s->loc, "'penalty' expects a symmetry and a weight, as in 'penalty swap 0.1'");
+        return;
+    }
+    double v = s->v1 = s->e1->num;
+    if (!(v >= 0) || !isfinite(v))
+        diag_error(C->d, s->e1->loc, "a penalty's weight is a number >= 0 (got %g)", v);
+    const Scope *S = J->S;
+    if (!S)
+        return;
+    if (S->has_accel) {
+        diag_error(C->d, s->loc, "a symmetry penalty needs a Lagrangian, but '%s' gives accelerations",
+                   S->item->name.name);
+        return;
+    }
+    const Item *source = NULL;
+    for (const Setting *d = J->job->settings; d; d = d->next)
+        if (d->form == SET_BLOCK && strcmp(d->head.name, "data") == 0) {
+            Global *g = global(C, d->target.name);
+            if (g && g->kind == G_SYSTEM)
+                source = g->item;
+        }
+    if (!symmetry_in(S->item, s->word.name) && !symmetry_in(source, s->word.name))
+        diag_error(C->d, s->word.loc, "no symmetry '%s' in '%s'%s%s%s", s->word.name, S->item->name.name,
+                   source ? " or in its data's system '" : "", source ? source->name.name : "", source ? "'" : "");
+}
+
 static void check_setting(Checker *C, JobState *J, Setting *s)
 {
     const SettingSpec *sp = settings_find(J->spec, s->head.name);
@@ -1839,6 +1879,9 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
             (strcmp(s->e1->id.name, "l1") == 0 || strcmp(s->e1->id.name, "mse") == 0))
             return;
         diag_error(C->d, s->loc, "'loss' expects accel, accel l1, accel mse or action");
+        return;
+    case SK_PENALTY:
+        check_penalty(C, J, s);
         return;
     case SK_CHECKPOINT:
         if (s->form != SET_WORD || strcmp(s->word.name, "every") != 0 || s->e1->kind != EX_NUM) {

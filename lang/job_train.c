@@ -153,7 +153,7 @@ int job_train(Job *J)
     if (m.explicit_time)
         diag_warning(&F->diag, sys->loc, "'%s' depends on t explicitly; training evaluates it at t = 0",
                      sys->name.name);
-    IrProgram *model = lower_rhs_tape(&m), *source = NULL;
+    IrProgram *model = lower_rhs_tape(&m), *source = NULL, *penalty = NULL;
     Sym *DS = NULL;
     CsvTable csv = {0};
     double *states = NULL, *targets = NULL;
@@ -394,6 +394,37 @@ int job_train(Job *J)
         }
     }
 
+    /* penalty SYMMETRY λ: the symmetry's change of the model's L (a
+     * symmetry of the model, or of the data's system, whose coordinates
+     * are the model's), with L, as a tape over the model's weights */
+    const Setting *pen = settings_get(set, "penalty");
+    if (pen) {
+        const MechSym *y = NULL;
+        const Mech *owner = &m;
+        Mech om;
+        for (int k = 0; k < m.nsyms && !y; k++)
+            if (strcmp(m.syms[k].name, pen->word.name) == 0)
+                y = &m.syms[k];
+        if (!y && data_s->form == SET_BLOCK &&
+            mech_build_trained(&om, S, &F->diag, job_find_system(F, data_s->target.name), MECH_NETS,
+                               J->run->trained) == 0) {
+            for (int k = 0; k < om.nsyms && !y; k++)
+                if (strcmp(om.syms[k].name, pen->word.name) == 0)
+                    y = &om.syms[k];
+            owner = &om;
+        }
+        if (!y) { /* the checker found it: only a failure to build the data's system gets here */
+            diag_flush(&F->diag);
+            rc = 1;
+            goto done;
+        }
+        SymId Q, roots[2] = {mech_sym_change(&m, owner, y, m.L, m.p, &Q), m.L};
+        const char *names[2] = {"dL", "L"};
+        penalty = lower_exprs_tape(&m, arena_printf(S->arena, "%s.penalty_%s", sys->name.name, y->name), roots,
+                                   names, 2);
+        tj.penalty = penalty;
+        tj.penalty_weight = pen->v1;
+    }
     tj.describe = desc = describe(set, model, source);
     TrainResult res;
     rc = train_run(&tj, &res);
@@ -418,9 +449,11 @@ int job_train(Job *J)
             R->val_sys[R->nval++] = sys;
         }
         R->val_rel_rms[at] = res.val_rel_rms;
-        char val[96] = ", no validation set";
+        char val[160] = ", no validation set";
         if (!isnan(res.val_rel_rms))
             snprintf(val, sizeof val, ", validation error %.3g %% (relative RMS)", 100 * res.val_rel_rms);
+        if (penalty)
+            snprintf(val + strlen(val), sizeof val - strlen(val), ", penalty %.3g", res.penalty);
         job_summary(J, "%d steps%s, loss %.3g%s%s%s%s", res.steps,
                     res.resumed_from ? " (resumed)" : "", res.train_loss, val, save ? ", saved " : "",
                     save ? save : "", curve ? arena_printf(S->arena, ", learning curve %s", curve) : "");
@@ -436,6 +469,7 @@ done:
     free(desc); /* open_memstream's buffer */
     ir_free(model);
     ir_free(source);
+    ir_free(penalty);
     if (DS)
         sym_free(DS);
     sym_free(S);

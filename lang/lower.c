@@ -653,6 +653,11 @@ IrProgram *lower_exprs(Mech *m, const char *name, const SymId *roots, const char
     return exprs(m, name, roots, names, n, 0);
 }
 
+IrProgram *lower_exprs_tape(Mech *m, const char *name, const SymId *roots, const char *const *names, int n)
+{
+    return exprs(m, name, roots, names, n, 1);
+}
+
 IrProgram *lower_inputs(Sym *S, const char *name, const int *inputs, int nin, const int *params, int np,
                         const SymId *roots, const char *const *names, int n)
 {

@@ -24,6 +24,9 @@ IrProgram *lower_jacobian_solve(Mech *m);
 /* Arbitrary expressions of the system's variables (outputs named). */
 IrProgram *lower_exprs(Mech *m, const char *name, const SymId *roots, const char *const *names,
                        int n);
+/* The same as a tape (every value keeps its register), for the reverse
+ * sweep of runtime/adjoint.h. */
+IrProgram *lower_exprs_tape(Mech *m, const char *name, const SymId *roots, const char *const *names, int n);
 
 /* Expressions of any variables of S: the state inputs are the variables
  * inputs[0 .. nin-1] in that order, the parameters params[0 .. np-1]; every

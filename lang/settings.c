@@ -47,6 +47,7 @@ static const SettingSpec train_specs[] = {
     {"validate", SK_FRACTION, NONE, 0, 0.1, "0.1", "the fraction of a fixed set held out (fresh data: 8192 states, 0 for none)"},
     {"save", SK_FILE, NONE, 0, NAN, "—", "the trained weights (.lagw)"},
     {"checkpoint", SK_CHECKPOINT, NONE, 0, NAN, "—", "every N steps, the state of training to SAVE.ckpt (resumed)"},
+    {"penalty", SK_PENALTY, NONE, 0, NAN, "—", "λ times the invariance residual of a declared symmetry (of the system, or of its data's) added to the loss"},
     {"schedule", SK_WORD, WORDS(schedules), 0, NAN, "cosine", "the learning rate after the warm-up: cosine decay to 0, or constant"},
     {"weight_decay", SK_NONNEG, NONE, 0, 0, "0", "decoupled weight decay (AdamW)"},
     {"warmup", SK_FRACTION, NONE, 0, 0.05, "0.05", "the fraction of the steps with a linear warm-up"},
@@ -164,6 +165,7 @@ const char *settings_kind_text(const SettingSpec *sp)
     case SK_DATA: return "\"file.csv\" or from Sys { ... }";
     case SK_LOSS: return "accel, accel l1, accel mse or action";
     case SK_CHECKPOINT: return "every N";
+    case SK_PENALTY: return "SYMMETRY λ";
     }
     return "";
 }

@@ -34,7 +34,8 @@ typedef enum SetKind {
     SK_AT,         /* T: coord = constant, ... */
     SK_DATA,       /* "file" or from System { ... } */
     SK_LOSS,       /* accel [l1|mse] | action */
-    SK_CHECKPOINT  /* every N */
+    SK_CHECKPOINT, /* every N */
+    SK_PENALTY     /* SYMMETRY weight: a declared symmetry and a number >= 0 */
 } SetKind;
 
 typedef struct SettingSpec {

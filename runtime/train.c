@@ -136,6 +136,12 @@ typedef struct Worker {
     Adjoint *adj;
     double *out, *outbar;     /* chunk x n */
     double **g;               /* gradient views (into cgrad) by tensor slot */
+    /* the symmetry penalty's (job->penalty): its VM, sweep, outputs and
+     * their adjoints (chunk x 2), and gradient views by its own tensors */
+    Vm *pvm;
+    Adjoint *padj;
+    double *pout, *pbar;
+    double **pg, *pscratch;
 } Worker;
 
 typedef struct Trainer {
@@ -445,6 +451,50 @@ static int checkpoint_read(Trainer *T)
     return 1;
 }
 
+/* The symmetry penalty of a chunk's b good states xs (TrainJob.penalty):
+ * its part of the loss, its gradient added to g (the chunk's gradient, by
+ * the model's slots).  A chunk where dL or L is not finite, or L is zero
+ * throughout, adds nothing. */
+static double penalty(const Trainer *T, Worker *W, const double *xs, int b, double *g)
+{
+    const TrainJob *job = T->job;
+    const IrProgram *p = job->penalty;
+    if (vm_run(W->pvm, p, b, xs, 2 * T->n, 0, job->params, W->pout, 2) != VM_OK)
+        return 0;
+    double s2 = 0;
+    for (int s = 0; s < b; s++) {
+        double d = W->pout[2 * s], L = W->pout[2 * s + 1];
+        if (!isfinite(d) || !isfinite(L))
+            return 0;
+        s2 += L * L;
+    }
+    s2 /= b;
+    if (!(s2 > 0))
+        return 0;
+    double sum = 0, k = job->penalty_weight / ((double)T->B * s2);
+    for (int s = 0; s < b; s++) {
+        double d = W->pout[2 * s];
+        sum += d * d;
+        W->pbar[2 * s] = 2 * k * d;
+        W->pbar[2 * s + 1] = 0; /* <L^2> held constant */
+    }
+    /* the model's slots; a tensor the accelerations do not use (the output
+     * bias of L) is not trained: its gradient goes to scratch */
+    size_t off = 0;
+    for (int t = 0; t < p->ntensors; t++) {
+        W->pg[t] = NULL;
+        for (int s = 0; s < T->model->ntensors && !W->pg[t]; s++)
+            if (T->model->tensors[s].data == p->tensors[t].data)
+                W->pg[t] = g + T->goff[s];
+        if (!W->pg[t]) {
+            W->pg[t] = W->pscratch + off;
+            off += (size_t)p->tensors[t].rows * (size_t)p->tensors[t].cols;
+        }
+    }
+    adj_run(W->padj, W->pvm, p, b, W->pbar, W->pg);
+    return k * sum;
+}
+
 /* One optimisation step at T->step: returns the batch loss (NaN when the
  * step had to be undone). */
 static double step(Trainer *T)
@@ -463,19 +513,23 @@ static double step(Trainer *T)
         long nbad = 0;
         memset(g, 0, T->G * sizeof *g);
         int b = forward(T, W, xs, ys, len, &nbad);
-        double l = 0;
+        double l = 0, pen = 0;
         if (b > 0) {
             for (int k = 0; k < T->model->ntensors; k++)
                 W->g[k] = g + T->goff[k];
             l = loss(T, W, b, ys, W->outbar, NULL, NULL, T->B);
             adj_run(W->adj, W->vm, T->model, b, W->outbar, W->g);
+            if (job->penalty)
+                pen = penalty(T, W, xs, b, g);
         }
-        T->cval[4 * c] = l, T->cval[4 * c + 1] = b, T->cval[4 * c + 2] = (double)nbad;
+        T->cval[4 * c] = l + pen, T->cval[4 * c + 1] = b, T->cval[4 * c + 2] = (double)nbad;
+        T->cval[4 * c + 3] = pen;
     }
-    double l = 0;
+    double l = 0, pen = 0;
     int good = 0;
     for (int c = 0; c < T->nchunks; c++) {
         l += T->cval[4 * c];
+        pen += T->cval[4 * c + 3];
         good += (int)T->cval[4 * c + 1];
         T->res->bad_samples += (long)T->cval[4 * c + 2];
     }
@@ -487,6 +541,8 @@ static double step(Trainer *T)
     }
     if (good == 0)
         return NAN;
+    if (job->penalty)
+        T->res->penalty = pen;
     double norm2 = 0;
     for (size_t i = 0; i < T->G; i++)
         norm2 += T->grad[0][i] * T->grad[0][i];
@@ -515,8 +571,11 @@ static double step(Trainer *T)
     }
     /* the training VMs multiply by the weights through the BLAS, never
      * through the cached transposes: those are refreshed once, at the end */
-    for (int i = 0; i < T->nw; i++)
+    for (int i = 0; i < T->nw; i++) {
         vm_forget(T->w[i].vm);
+        if (T->w[i].pvm)
+            vm_forget(T->w[i].pvm);
+    }
     return l;
 }
 
@@ -562,7 +621,7 @@ static int draw_curve(const TrainJob *job, const double *at, const double *tr, c
 int train_run(const TrainJob *job, TrainResult *res)
 {
     memset(res, 0, sizeof *res);
-    res->val_loss = res->val_rel_rms = NAN;
+    res->val_loss = res->val_rel_rms = res->penalty = NAN;
     const double started = sim_clock();
     Trainer T;
     memset(&T, 0, sizeof T);
@@ -662,6 +721,24 @@ int train_run(const TrainJob *job, TrainResult *res)
         W->out = mem_xalloc((size_t)T.chunk * n * sizeof(double));
         W->outbar = mem_xalloc((size_t)T.chunk * n * sizeof(double));
         W->g = mem_xalloc(((size_t)T.model->ntensors + 1) * sizeof *W->g);
+        if (job->penalty) {
+            const IrProgram *pp = job->penalty;
+            W->pvm = vm_alloc(&pp, 1, T.chunk);
+            W->pvm->gemm = 1;
+            W->pout = mem_xalloc((size_t)T.chunk * 2 * sizeof(double));
+            W->pbar = mem_xalloc((size_t)T.chunk * 2 * sizeof(double));
+            W->pg = mem_xalloc(((size_t)pp->ntensors + 1) * sizeof *W->pg);
+            size_t all = 1;
+            for (int t = 0; t < pp->ntensors; t++)
+                all += (size_t)pp->tensors[t].rows * (size_t)pp->tensors[t].cols;
+            W->pscratch = mem_xalloc(all * sizeof *W->pscratch);
+            W->padj = adj_alloc(pp, T.chunk, err, sizeof err);
+            if (!W->padj) {
+                snprintf(res->message, sizeof res->message, "penalty: %.480s", err);
+                res->status = 3;
+                goto out;
+            }
+        }
         if (!W->adj) {
             snprintf(res->message, sizeof res->message, "%s", err);
             res->status = 3;
@@ -833,6 +910,12 @@ out:
         mem_free(T.w[i].out);
         mem_free(T.w[i].outbar);
         mem_free(T.w[i].g);
+        vm_free(T.w[i].pvm);
+        adj_free(T.w[i].padj);
+        mem_free(T.w[i].pout);
+        mem_free(T.w[i].pbar);
+        mem_free(T.w[i].pg);
+        mem_free(T.w[i].pscratch);
     }
     mem_free(T.w);
     mem_free(T.slot_of);
@@ -865,6 +948,8 @@ int train_json(FILE *out, const TrainJob *job, const TrainResult *res)
     sim_jset(o, "loss", l);
     sim_jset(o, "loss_kind", json_string(job->l1 ? "l1" : "mse"));
     sim_jset(o, "validation_rel_rms", isnan(res->val_rel_rms) ? json_null() : sim_jreal(res->val_rel_rms));
+    if (job->penalty)
+        sim_jset(o, "penalty", sim_jreal(res->penalty));
     sim_jset(o, "target_rms", sim_jreal(res->scale));
     sim_jset(o, "samples_per_s", sim_jreal(res->samples_per_s));
     sim_jset(o, "bad_samples", json_integer(res->bad_samples));

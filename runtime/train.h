@@ -50,6 +50,13 @@ typedef struct TrainJob {
     const char *const *columns;   /* 2n state names, for messages */
 
     int l1;                       /* loss: L1 (1) or squared (0), scaled by the targets' RMS */
+    /* a symmetry penalty (or NULL): a tape with outputs dL (L's change under
+     * the symmetry) and L at (q, q'), over the model's weights; the loss
+     * gains penalty_weight * sum over the batch of dL^2 / (B <L^2>), <L^2>
+     * the mean over the sample's chunk, held constant in the gradient (so
+     * that the chunks stay independent) */
+    const IrProgram *penalty;
+    double penalty_weight;
     int steps, batch;
     double lr, warmup, clip, weight_decay;
     int cosine;                   /* learning-rate schedule: cosine decay (1) or constant */
@@ -84,6 +91,7 @@ typedef struct TrainResult {
     long bad_samples;             /* samples left out: singular or non-finite M */
     int recoveries;               /* non-finite steps undone */
     double scale;                 /* the targets' RMS the loss is divided by */
+    double penalty;               /* the penalty term of the last step (NaN: none) */
     /* the learning curve, its first 128 points (about 100 are taken):
      * step, seconds since training began, mean training loss since the
      * last point, validation loss and relative RMS error (NaN without
