@@ -86,8 +86,9 @@ static long eval_states(const IrProgram *p, const double *params, long B, const 
 
 typedef struct Rows {
     int width;    /* samples x 2n */
-    long n, cap;
+    long n, cap;  /* rows (the longest start's) */
     double *t, *y;
+    long *count;  /* per start: the rows its run reached (fewer when it stopped early; NaN after) */
 } Rows;
 
 static void keep_row(void *ctx, double t, const double *y, int samples)
@@ -104,41 +105,83 @@ static void keep_row(void *ctx, double t, const double *y, int samples)
     r->n++;
 }
 
-static int integrate(const CmpJob *job, const CmpModel *md, Rows *rows, CmpModelResult *mr)
+/* Integrate model md from every start, one run each (a start that needs
+ * small steps does not hold the others back, and one that fails does not
+ * stop them), into rows. */
+static int integrate(const CmpJob *job, const CmpModel *md, Rows *rows, CmpModelResult *mr, int m)
 {
-    int n = job->n;
-    rows->width = job->samples * 2 * n;
-    SimJob sj = {
-        .system = md->name,
-        .rhs = md->rhs,
-        .jac = md->jac,
-        .jac_uses_accel = md->jac_uses_accel,
-        .energy_conserved = md->energy_conserved,
-        .energy = md->energy,
-        .n = n,
-        .columns = job->columns,
-        .samples = job->samples,
-        .y0 = job->y0,
-        .params = md->params,
-        .t0 = job->t0,
-        .t1 = job->t1,
-        .every = job->every,
-        .method = job->method,
-        .tol = job->tol,
-        .on_row = keep_row,
-        .on_row_ctx = rows,
-    };
+    const int n2 = 2 * job->n, S = job->samples;
+    rows->width = S * n2;
+    rows->count = mem_xalloc((size_t)S * sizeof *rows->count);
+    Rows one = {.width = n2};
+    int variational = strcmp(job->method, "variational") == 0, first = 0;
+    double own = 0;
+    int own_known = 1;
     SimResult sr;
     memset(&sr, 0, sizeof sr);
-    sr.y = mem_xalloc((size_t)rows->width * sizeof *sr.y);
-    int variational = strcmp(job->method, "variational") == 0;
-    int rc = variational ? var_run(&sj, md->del, &sr) : sim_run(&sj, &sr);
+    sr.y = mem_xalloc((size_t)n2 * sizeof *sr.y);
+    for (int s = 0; s < S; s++) {
+        if (job->progress)
+            fprintf(stderr, "\rcompare: integrating %s (%d of %d), start %d of %d   ", md->name, m + 1, job->nmodels,
+                    s + 1, S);
+        one.n = 0;
+        SimJob sj = {
+            .system = md->name,
+            .rhs = md->rhs,
+            .jac = md->jac,
+            .jac_uses_accel = md->jac_uses_accel,
+            .energy_conserved = md->energy_conserved,
+            .energy = md->energy,
+            .n = job->n,
+            .columns = job->columns,
+            .samples = 1,
+            .y0 = job->y0 + (size_t)s * (size_t)n2,
+            .params = md->params,
+            .t0 = job->t0,
+            .t1 = job->t1,
+            .every = job->every,
+            .method = job->method,
+            .tol = job->tol,
+            .on_row = keep_row,
+            .on_row_ctx = &one,
+        };
+        int rc = variational ? var_run(&sj, md->del, &sr) : sim_run(&sj, &sr);
+        if (rc != 0 && !first) {
+            first = rc;
+            if (S > 1)
+                snprintf(mr->message, sizeof mr->message, "start %d: %.900s", s + 1, sr.message);
+            else
+                snprintf(mr->message, sizeof mr->message, "%s", sr.message);
+        }
+        if (sr.has_energy && !sr.drift_unknown)
+            own = fmax(own, sr.max_rel_drift);
+        else
+            own_known = 0;
+        /* into its column of the rows, new rows NaN for the other starts */
+        if (one.n > rows->n) {
+            if (one.n > rows->cap) {
+                rows->cap = one.n;
+                rows->t = mem_xrealloc(rows->t, (size_t)rows->cap * sizeof *rows->t);
+                rows->y = mem_xrealloc(rows->y, (size_t)rows->cap * (size_t)rows->width * sizeof *rows->y);
+            }
+            for (long r = rows->n; r < one.n; r++) {
+                rows->t[r] = one.t[r];
+                for (int i = 0; i < rows->width; i++)
+                    rows->y[(size_t)r * (size_t)rows->width + (size_t)i] = NAN;
+            }
+            rows->n = one.n;
+        }
+        for (long r = 0; r < one.n; r++)
+            memcpy(rows->y + (size_t)r * (size_t)rows->width + (size_t)s * (size_t)n2,
+                   one.y + (size_t)r * (size_t)n2, (size_t)n2 * sizeof *one.y);
+        rows->count[s] = one.n;
+    }
     mem_free(sr.y);
-    mr->status = rc;
-    if (rc != 0)
-        snprintf(mr->message, sizeof mr->message, "%s", sr.message);
-    mr->own_energy_drift = sr.has_energy && !sr.drift_unknown ? sr.max_rel_drift : NAN;
-    return rc;
+    mem_free(one.t);
+    mem_free(one.y);
+    mr->status = first;
+    mr->own_energy_drift = own_known && md->energy ? own : NAN;
+    return first;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -161,7 +204,6 @@ static double median(double *v, int n)
 static void traj_metrics(const CmpJob *job, const Rows *ref, const Rows *rm, double scale, CmpModelResult *mr)
 {
     int n2 = 2 * job->n, S = job->samples;
-    long R = ref->n < rm->n ? ref->n : rm->n;
     double *rmse = mem_xalloc((size_t)S * sizeof *rmse), *div = mem_xalloc((size_t)S * sizeof *div),
            *drift = mem_xalloc((size_t)S * sizeof *drift), *fin = mem_xalloc((size_t)S * sizeof *fin);
     /* the reference's energy along the model's path: one batch */
@@ -174,6 +216,7 @@ static void traj_metrics(const CmpJob *job, const Rows *ref, const Rows *rm, dou
     double first = INFINITY;
     for (int s = 0; s < S; s++) {
         double sum = 0, d = INFINITY;
+        long R = ref->count[s] < rm->count[s] ? ref->count[s] : rm->count[s], Rm = rm->count[s];
         for (long r = 0; r < R; r++) {
             const double *a = ref->y + (size_t)r * (size_t)ref->width + (size_t)s * (size_t)n2;
             const double *b = rm->y + (size_t)r * (size_t)rm->width + (size_t)s * (size_t)n2;
@@ -185,21 +228,21 @@ static void traj_metrics(const CmpJob *job, const Rows *ref, const Rows *rm, dou
                 d = ref->t[r];
         }
         /* a model whose run stopped early has diverged where it stopped */
-        if (d == INFINITY && rm->n < ref->n)
-            d = rm->n > 0 ? rm->t[rm->n - 1] : job->t0;
+        if (d == INFINITY && Rm < ref->count[s])
+            d = Rm > 0 ? rm->t[Rm - 1] : job->t0;
         rmse[s] = R > 0 ? sqrt(sum / (double)R) : NAN;
         div[s] = d;
         first = fmin(first, d);
         double w = E ? 0 : NAN;
-        for (long r = 0; E && r < rm->n; r++) {
+        for (long r = 0; E && r < Rm; r++) {
             double v = fabs(E[(size_t)r * (size_t)S + (size_t)s] - E[(size_t)s]) / scale;
             if (!(v <= w))
                 w = isnan(v) ? INFINITY : v;
         }
         drift[s] = w;
         /* at the end of the span (a run that stopped early never got there) */
-        fin[s] = !E ? NAN : rm->n < ref->n || rm->n == 0 ? INFINITY
-                      : fabs(E[(size_t)(rm->n - 1) * (size_t)S + (size_t)s] - E[(size_t)s]) / scale;
+        fin[s] = !E ? NAN : Rm < ref->count[s] || Rm == 0 ? INFINITY
+                      : fabs(E[(size_t)(Rm - 1) * (size_t)S + (size_t)s] - E[(size_t)s]) / scale;
     }
     double fsum = 0;
     for (int s = 0; s < S; s++)
@@ -552,7 +595,7 @@ static void sym_metrics(const CmpJob *job, const Rows *rows, const Grid *g, CmpR
                 eval_states(md->sym_q[k], md->params, R * S, rows[m].y, n2, 0, Q);
                 for (int s0 = 0; s0 < S; s0++) {
                     double q0 = Q[s0], sc = fabs(q0) > 1e-8 ? fabs(q0) : 1, w = 0;
-                    for (long r = 0; r < R; r++) {
+                    for (long r = 0; r < rows[m].count[s0]; r++) {
                         double v = fabs(Q[(size_t)r * (size_t)S + (size_t)s0] - q0) / sc;
                         if (!(v <= w))
                             w = isnan(v) ? INFINITY : v;
@@ -1061,9 +1104,7 @@ int cmp_run(const CmpJob *job, CmpResult *res)
     Rows *rows = mem_xalloc((size_t)M * sizeof *rows);
     memset(rows, 0, (size_t)M * sizeof *rows);
     for (int m = 0; m < M; m++) {
-        if (job->progress)
-            fprintf(stderr, "\rcompare: integrating %s (%d of %d)   ", job->models[m].name, m + 1, M);
-        integrate(job, &job->models[m], &rows[m], &res->models[m]);
+        integrate(job, &job->models[m], &rows[m], &res->models[m], m);
     }
     if (job->progress)
         fputc('\n', stderr);
@@ -1109,6 +1150,7 @@ int cmp_run(const CmpJob *job, CmpResult *res)
     for (int m = 0; m < M; m++) {
         mem_free(rows[m].t);
         mem_free(rows[m].y);
+        mem_free(rows[m].count);
     }
     mem_free(rows);
     return res->status;

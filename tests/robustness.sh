@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/robustness.sh — hostile inputs to `lag check`, and failed
 # allocations in `lag check` and `lag run` (simulate, train, solve,
-# action) (TAP).
+# action, compare) (TAP).
 #
 # Bad input must give a located message `FILE:LINE:COL: error: ...` as the
 # first line of stderr and exit status 1: never a signal, never a sanitizer
@@ -225,9 +225,9 @@ else
     printf '%s\n' "${why[@]}" | head -n 20 | sed 's/^/# /'
 fi
 
-# solve (a chain with a CSV and a figure) and action (the oscillator's
-# path with a CSV): every k up to 120, then every 9th until a run succeeds
-# (about 1000 allocations; every k was checked once by hand).
+# solve (a chain with a CSV and a figure), action (the oscillator's path
+# with a CSV) and compare (its three files and figure): every k up to 120,
+# then every 9th until a run succeeds.
 cat >solve_job.lag <<'LAGEOF'
 problem Chain {
     domain x = 0 .. 1
@@ -242,12 +242,19 @@ system Osc {
     L = 0.5*x'^2 - 0.5*x^2
 }
 action Osc { from 0: x = 0; to 2: x = 1; points 30, output "o.csv" }
+system Stiff {
+    coord x
+    L = 0.5*x'^2 - 0.6*x^2
+    symmetry mirror: x -> 0
+}
+compare Osc, Stiff { init x = 1; time 0 .. 1, every 0.1; grid x = -1 .. 1 : 5, x' = -1 .. 1 : 4; output "k"; plot "k.png" }
 LAGEOF
 n=$((n + 1))
 fault_run solve_job.lag 120 9
-[ -s c.csv ] && [ "$(wc -l <c.csv)" -eq 41 ] && [ -s c.png ] && [ -s o.csv ] && [ "$(wc -l <o.csv)" -eq 31 ] ||
-    why+=("the successful run did not write c.csv (41 lines), c.png and o.csv (31 lines)")
-what="lag run, solve and action: failing the k-th allocation ($ks values of k): exit 4 'out of memory' or success"
+[ -s c.csv ] && [ "$(wc -l <c.csv)" -eq 41 ] && [ -s c.png ] && [ -s o.csv ] && [ "$(wc -l <o.csv)" -eq 31 ] &&
+    [ -s k_traj.csv ] && [ "$(wc -l <k_grid.csv)" -eq 21 ] && [ -s k_summary.json ] && [ -s k.png ] ||
+    why+=("the successful run did not write c.csv (41 lines), c.png, o.csv (31 lines), k_traj.csv, k_grid.csv (21 lines), k_summary.json and k.png")
+what="lag run, solve, action and compare: failing the k-th allocation ($ks values of k): exit 4 'out of memory' or success"
 if [ ${#why[@]} -eq 0 ]; then
     echo "ok $n - $what"
 else
