@@ -4,8 +4,9 @@
  * from the same initial states and over a grid of states.
  *
  * The compiler fills a CmpJob with each model's lowered programs; the
- * runtime integrates them (runtime/simulate.h), evaluates the grid in
- * batches through the VM, and writes the tables, the figure and the JSON.
+ * runtime integrates them (runtime/simulate.h; each start a run of its
+ * own), evaluates the grid in batches through the VM, and writes the
+ * tables, the figure and the JSON.
  *
  * Per model (the reference's own entry is its self-comparison):
  *   trajectories: the state error |s_m(t) - s_ref(t)| (2-norm over the
