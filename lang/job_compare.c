@@ -160,7 +160,8 @@ int job_compare(Job *J)
     /* the grid's axes: state components; the others come from the starts,
      * averaged over them when they are drawn */
     const Setting *grid = settings_get(set, "grid");
-    int on_grid[64] = {0};
+    int *on_grid = arena_alloc(S->arena, (size_t)(2 * n) * sizeof *on_grid);
+    memset(on_grid, 0, (size_t)(2 * n) * sizeof *on_grid);
     double cells = 1;
     for (const Assign *a = grid ? grid->assigns : NULL; a && cj.naxes < 2; a = a->next) {
         int comp = 0;
@@ -168,11 +169,10 @@ int job_compare(Job *J)
             if (strcmp(ref->names[i], a->name.name) == 0)
                 comp = a->name.primes ? n + i : i;
         cj.axes[cj.naxes++] = (CmpAxis){comp, a->v, a->v_hi, (int)a->v_count};
-        if (comp < 64)
-            on_grid[comp] = 1;
+        on_grid[comp] = 1;
         cells *= a->v_count;
     }
-    for (int i = 0; i < 2 * n && i < 64; i++)
+    for (int i = 0; i < 2 * n; i++)
         if (!on_grid[i] && draws[i].kind != DRAW_CONST)
             cj.random_rest = 1;
     if (cj.naxes && cells * (cj.random_rest ? samples : 1) > 2e7) {
