@@ -176,6 +176,17 @@ IrProgram *job_del_program(Mech *m)
  * the VM's memory stays small at a million points. */
 enum { CHUNK = 4096 };
 
+const char **job_state_columns(const Mech *m)
+{
+    Sym *S = m->S;
+    const char **columns = arena_alloc(S->arena, (size_t)(2 * m->n + 1) * sizeof *columns);
+    for (int i = 0; i < m->n; i++) {
+        columns[i] = m->names[i];
+        columns[m->n + i] = S->vars[m->v[i]].name;
+    }
+    return columns;
+}
+
 IrProgram *job_jacobian(Mech *m, const char *sysname, int *uses_accel)
 {
     Sym *S = m->S;

@@ -74,6 +74,10 @@ void job_draw_states(const TrainDraw *d, int m, unsigned long seed, int count, d
  * generalized force with its derivatives. */
 IrProgram *job_del_program(Mech *m);
 
+/* The state's column names, in the arena of m's Sym: the coordinates,
+ * then their velocities (t1, t2, t1', t2'). */
+const char **job_state_columns(const Mech *m);
+
 /* The Jacobian an implicit stepper needs (runtime/simulate.h): exact,
  * from the closed-form accelerations, or else through M^-1 (then its
  * inputs are q, q', q'' and *uses_accel is set). */

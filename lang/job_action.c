@@ -253,11 +253,7 @@ int job_action(Job *J)
             double *y0 = arena_alloc(S->arena, (size_t)n2 * sizeof *y0), *yend = arena_alloc(S->arena, (size_t)n2 * sizeof *yend);
             memcpy(y0, y, (size_t)n * sizeof *y0);
             memcpy(y0 + n, v0, (size_t)n * sizeof *y0);
-            const char **columns = arena_alloc(S->arena, (size_t)n2 * sizeof *columns);
-            for (int i = 0; i < n; i++) {
-                columns[i] = m->names[i];
-                columns[n + i] = S->vars[m->v[i]].name;
-            }
+            const char **columns = job_state_columns(m);
             IrProgram *rhs = lower_rhs(m);
             SimJob shoot = {.system = sys->name.name, .rhs = rhs, .n = n, .columns = columns, .samples = 1,
                             .y0 = y0, .params = params, .t0 = t0, .t1 = t1, .every = h, .method = "variational",

@@ -136,11 +136,7 @@ int job_compare(Job *J)
     job_init_draws(settings_get(set, "init"), ref, draws);
     double *y0 = arena_alloc(S->arena, (size_t)samples * (size_t)(2 * n) * sizeof *y0);
     job_draw_states(draws, 2 * n, (unsigned long)settings_num(set, JOB_COMPARE, "seed"), samples, y0);
-    const char **columns = arena_alloc(S->arena, (size_t)(2 * n) * sizeof *columns);
-    for (int i = 0; i < n; i++) {
-        columns[i] = ref->names[i];
-        columns[n + i] = S->vars[ref->v[i]].name;
-    }
+    const char **columns = job_state_columns(ref);
     CmpJob cj = {
         .nmodels = M,
         .models = models,

@@ -135,11 +135,7 @@ int job_simulate(Job *J)
 
     /* Settings (checked: constants with values). */
     double *y0 = arena_alloc(S->arena, (size_t)samples * (size_t)(2 * n) * sizeof *y0);
-    const char **columns = arena_alloc(S->arena, (size_t)(2 * n) * sizeof *columns);
-    for (int i = 0; i < n; i++) {
-        columns[i] = m.names[i];
-        columns[n + i] = S->vars[m.v[i]].name;
-    }
+    const char **columns = job_state_columns(&m);
     /* initial states: constants, or draws from uniform(a, b) / normal(m, s)
      * for each trajectory, reproducible from the seed */
     TrainDraw *draws = arena_alloc(S->arena, (size_t)(2 * n) * sizeof *draws);

@@ -159,11 +159,7 @@ int job_train(Job *J)
     double *states = NULL, *targets = NULL;
     char *save = NULL, *ckpt = NULL, *plotpath = NULL, *curve = NULL, *desc = NULL;
     TrainDraw *draws = arena_alloc(S->arena, (size_t)(n2 + 1) * sizeof *draws);
-    const char **columns = arena_alloc(S->arena, (size_t)(n2 + 1) * sizeof *columns);
-    for (int i = 0; i < n; i++) {
-        columns[i] = m.names[i];
-        columns[n + i] = S->vars[m.v[i]].name;
-    }
+    const char **columns = job_state_columns(&m);
     TrainJob tj = {
         .job = sys->name.name,
         .model = model,

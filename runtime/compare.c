@@ -89,6 +89,7 @@ typedef struct Rows {
     long n, cap;  /* rows (the longest start's) */
     double *t, *y;
     long *count;  /* per start: the rows its run reached (fewer when it stopped early; NaN after) */
+    double *E;    /* n x samples: the reference's energy at each state, or NULL (no energy) */
 } Rows;
 
 static void keep_row(void *ctx, double t, const double *y, int samples)
@@ -206,13 +207,7 @@ static void traj_metrics(const CmpJob *job, const Rows *ref, const Rows *rm, dou
     int n2 = 2 * job->n, S = job->samples;
     double *rmse = mem_xalloc((size_t)S * sizeof *rmse), *div = mem_xalloc((size_t)S * sizeof *div),
            *drift = mem_xalloc((size_t)S * sizeof *drift), *fin = mem_xalloc((size_t)S * sizeof *fin);
-    /* the reference's energy along the model's path: one batch */
-    const CmpModel *r0 = &job->models[0];
-    double *E = NULL;
-    if (r0->energy && rm->n > 0) {
-        E = mem_xalloc((size_t)rm->n * (size_t)S * sizeof *E);
-        eval_states(r0->energy, r0->params, rm->n * S, rm->y, n2, 0, E);
-    }
+    const double *E = rm->E; /* the reference's energy along the model's path */
     double first = INFINITY;
     for (int s = 0; s < S; s++) {
         double sum = 0, d = INFINITY;
@@ -261,7 +256,6 @@ static void traj_metrics(const CmpJob *job, const Rows *ref, const Rows *rm, dou
     mr->energy_drift_worst = E ? wd : NAN;
     mr->traj_rmse = median(rmse, S);
     mr->energy_drift = E ? median(drift, S) : NAN;
-    mem_free(E);
     mem_free(rmse);
     mem_free(div);
     mem_free(drift);
@@ -633,6 +627,16 @@ static void io_failed(CmpResult *res, const char *err)
     }
 }
 
+/* Close a CSV (kept only when every row was written); a failure is the
+ * job's I/O error. */
+static void csv_finish(CsvWriter *w, int bad, char *err, size_t errlen, CmpResult *res)
+{
+    if (w && csv_close(w, !bad, err, errlen) != 0)
+        bad = 1;
+    if (bad)
+        io_failed(res, err);
+}
+
 static void write_traj(const CmpJob *job, Rows *rows, CmpResult *res)
 {
     int n2 = 2 * job->n, M = job->nmodels, S = job->samples;
@@ -657,16 +661,6 @@ static void write_traj(const CmpJob *job, Rows *rows, CmpResult *res)
         cols[c] = names[c];
         c++;
     }
-    /* E_ref along every model's rows */
-    const CmpModel *r0 = &job->models[0];
-    double **E = mem_xalloc((size_t)M * sizeof *E);
-    for (int m = 0; m < M; m++) {
-        E[m] = NULL;
-        if (r0->energy && rows[m].n > 0) {
-            E[m] = mem_xalloc((size_t)rows[m].n * (size_t)S * sizeof *E[m]);
-            eval_states(r0->energy, r0->params, rows[m].n * S, rows[m].y, n2, 0, E[m]);
-        }
-    }
     char *path = with_suffix(job->output, "_traj.csv");
     char err[512];
     CsvWriter *w = csv_open(path, cols, nc, err, sizeof err);
@@ -687,20 +681,14 @@ static void write_traj(const CmpJob *job, Rows *rows, CmpResult *res)
                     e2 += have ? (y[i] - yr[i]) * (y[i] - yr[i]) : NAN;
                 }
                 row[k++] = sqrt(e2);
-                row[k++] = have && E[m] ? E[m][(size_t)r * (size_t)S + (size_t)s] : NAN;
+                row[k++] = have && rows[m].E ? rows[m].E[(size_t)r * (size_t)S + (size_t)s] : NAN;
             }
             if (csv_row(w, row, err, sizeof err) != 0)
                 bad = 1;
         }
-    if (w && csv_close(w, !bad, err, sizeof err) != 0)
-        bad = 1;
-    if (bad)
-        io_failed(res, err);
+    csv_finish(w, bad, err, sizeof err, res);
     mem_free(row);
     mem_free(path);
-    for (int m = 0; m < M; m++)
-        mem_free(E[m]);
-    mem_free(E);
     for (int i = 2; i < nc; i++)
         mem_free(names[i]);
     mem_free(names);
@@ -759,10 +747,7 @@ static void write_grid(const CmpJob *job, const Grid *g, CmpResult *res)
         if (csv_row(w, row, err, sizeof err) != 0)
             bad = 1;
     }
-    if (w && csv_close(w, !bad, err, sizeof err) != 0)
-        bad = 1;
-    if (bad)
-        io_failed(res, err);
+    csv_finish(w, bad, err, sizeof err, res);
     mem_free(row);
     mem_free(path);
     for (int i = 0; i < nc; i++)
@@ -916,7 +901,6 @@ static void draw(const CmpJob *job, Rows *rows, const Grid *g, CmpResult *res)
                      .ylabel = "|s - s_ref|", .logy = 1};
     *pd = (FigPanel){.kind = FIG_LINES, .title = "drift of the reference energy", .xlabel = "t",
                      .ylabel = "|E_ref - E_ref(0)| / scale", .logy = 1};
-    const CmpModel *r0 = &job->models[0];
     for (int m = 0; m < M; m++) {
         long R = rows[m].n < rows[0].n ? rows[m].n : rows[0].n;
         err[m] = mem_xalloc((size_t)(R > 0 ? R : 1) * sizeof **err);
@@ -930,12 +914,9 @@ static void draw(const CmpJob *job, Rows *rows, const Grid *g, CmpResult *res)
             }
             err[m][r] = sqrt(e2);
         }
-        double *E = mem_xalloc((size_t)(rows[m].n > 0 ? rows[m].n : 1) * (size_t)S * sizeof *E);
-        if (r0->energy && rows[m].n > 0)
-            eval_states(r0->energy, r0->params, rows[m].n * S, rows[m].y, n2, 0, E);
+        const double *E = rows[m].E;
         for (long r = 0; r < rows[m].n; r++)
-            dE[m][r] = r0->energy ? fabs(E[(size_t)r * (size_t)S] - E[0]) / res->energy_scale : NAN;
-        mem_free(E);
+            dE[m][r] = E ? fabs(E[(size_t)r * (size_t)S] - E[0]) / res->energy_scale : NAN;
         if (m > 0 && m < 6) {
             pe->lines[pe->nlines++] = (FigLine){job->models[m].name, rows[0].t, err[m], (int)R, 1, 1, m + 1};
         }
@@ -1105,6 +1086,12 @@ int cmp_run(const CmpJob *job, CmpResult *res)
     memset(rows, 0, (size_t)M * sizeof *rows);
     for (int m = 0; m < M; m++) {
         integrate(job, &job->models[m], &rows[m], &res->models[m], m);
+        /* the reference's energy along the path, once for the metrics, the CSV and the figure */
+        const CmpModel *r0 = &job->models[0];
+        if (r0->energy && rows[m].n > 0) {
+            rows[m].E = mem_xalloc((size_t)rows[m].n * (size_t)job->samples * sizeof *rows[m].E);
+            eval_states(r0->energy, r0->params, rows[m].n * job->samples, rows[m].y, n2, 0, rows[m].E);
+        }
     }
     if (job->progress)
         fputc('\n', stderr);
@@ -1151,6 +1138,7 @@ int cmp_run(const CmpJob *job, CmpResult *res)
         mem_free(rows[m].t);
         mem_free(rows[m].y);
         mem_free(rows[m].count);
+        mem_free(rows[m].E);
     }
     mem_free(rows);
     return res->status;

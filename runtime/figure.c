@@ -34,6 +34,7 @@
 
 #include "runtime/io.h"
 #include "runtime/mem.h"
+#include "runtime/plot.h"
 
 enum {
     MAX_POINTS = 8000,
@@ -58,24 +59,6 @@ enum {
 };
 static const double TEXT_MM = 3.6, TICK_MM = 2.0, MINOR_MM = 1.1, MARKER_MM = 2.4;
 
-static const char *device_for(const char *path)
-{
-    const char *dot = strrchr(path, '.');
-    if (!dot)
-        return NULL;
-    if (strcmp(dot, ".png") == 0)
-        return "pngcairo";
-    if (strcmp(dot, ".svg") == 0)
-        return "svg";
-    if (strcmp(dot, ".pdf") == 0)
-        return "pdfcairo";
-    return NULL;
-}
-
-/* Series colours (cmap0 slots 2..7): plot.c's blue, red, green and grey,
- * then orange and purple. */
-static const int line_rgb[MAX_LINES][3] = {{31, 119, 180}, {214, 39, 40},  {44, 160, 44},
-                                           {90, 90, 90},   {255, 127, 14}, {148, 103, 189}};
 /* Scatter markers, one shape per series (a printed grey figure still tells them apart). */
 static const char *const marker[MAX_LINES] = {"●", "■", "▲", "◆", "▼", "★"};
 
@@ -611,7 +594,7 @@ static int check_panel(const char *path, const FigPanel *pn, int p, char *err, s
 int figure_draw(const char *path, const char *title, const FigPanel *panels, int npanels, int ncols,
                 char *err, size_t errlen)
 {
-    const char *dev = device_for(path);
+    const char *dev = plot_device(path);
     if (!dev) {
         snprintf(err, errlen, "plot '%s': the name must end in .png, .svg or .pdf", path);
         return -1;
@@ -642,7 +625,7 @@ int figure_draw(const char *path, const char *title, const FigPanel *panels, int
     plscolbg(255, 255, 255);
     plscol0(1, 0, 0, 0); /* axes and text: black */
     for (int c = 0; c < MAX_LINES; c++)
-        plscol0(2 + c, line_rgb[c][0], line_rgb[c][1], line_rgb[c][2]);
+        plscol0(2 + c, plot_rgb[c][0], plot_rgb[c][1], plot_rgb[c][2]);
     plinit();
     pladv(0);
     PLFLT sx0, sx1, sy0, sy1; /* the page in mm */

@@ -20,7 +20,7 @@
 
 enum { MAX_POINTS = 8000 };
 
-static const char *device_for(const char *path)
+const char *plot_device(const char *path)
 {
     const char *dot = strrchr(path, '.');
     if (!dot)
@@ -34,14 +34,15 @@ static const char *device_for(const char *path)
     return NULL;
 }
 
-/* Colours of the lines (cmap0 slots 2..5), on white: blue, red, green, grey. */
-static const int line_rgb[4][3] = {{31, 119, 180}, {214, 39, 40}, {44, 160, 44}, {90, 90, 90}};
+/* cmap0 slots 2..7; plot_panels uses the first four */
+const int plot_rgb[6][3] = {{31, 119, 180}, {214, 39, 40}, {44, 160, 44},
+                            {90, 90, 90},   {255, 127, 14}, {148, 103, 189}};
 
 int plot_panels(const char *path, const char *title, const char *xlabel, const double *x,
                 int xstride, int npts, const PlotPanel *panels, int npanels, char *err,
                 size_t errlen)
 {
-    const char *dev = device_for(path);
+    const char *dev = plot_device(path);
     if (!dev) {
         snprintf(err, errlen, "plot '%s': the name must end in .png, .svg or .pdf", path);
         return -1;
@@ -77,7 +78,7 @@ int plot_panels(const char *path, const char *title, const char *xlabel, const d
     plscolbg(255, 255, 255);
     plscol0(1, 0, 0, 0); /* axes and text: black */
     for (int c = 0; c < 4; c++)
-        plscol0(2 + c, line_rgb[c][0], line_rgb[c][1], line_rgb[c][2]);
+        plscol0(2 + c, plot_rgb[c][0], plot_rgb[c][1], plot_rgb[c][2]);
     plssub(1, npanels);
     plinit();
     plschr(0, 0.9);

@@ -21,6 +21,13 @@ typedef struct PlotPanel {
     int nseries;
 } PlotPanel;
 
+/* The PLplot device for a figure's file name (by its extension: .png,
+ * .svg, .pdf), or NULL. */
+const char *plot_device(const char *path);
+/* The series colours on white, as RGB: blue, red, green, grey, orange,
+ * purple (runtime/figure.c uses all six). */
+extern const int plot_rgb[6][3];
+
 /* Returns 0, or -1 with a message in err. */
 int plot_panels(const char *path, const char *title, const char *xlabel, const double *x,
                 int xstride, int npts, const PlotPanel *panels, int npanels, char *err,
