@@ -42,14 +42,10 @@ import re
 import subprocess
 import tempfile
 
-from lagtest import program, read_csv, num, close, err, worst, run_json, lagw
+from lagtest import program, read_csv, num, close, err, worst, run_json, lagw, report, finish
 
 LAG, SRCDIR = program()
-results = []
 
-
-def report(ok, what, why=""):
-    results.append((bool(ok), what, why))
 
 
 def run(tmp, name, text, *args):
@@ -409,9 +405,4 @@ with tempfile.TemporaryDirectory() as tmp:
            "lowers the exchange residual from %.3g to %.3g (the last step's penalties %r)" % (
                res["Zero"], val["Zero"], res["Free"], res["Big"], pen), p.stderr[-400:])
 
-print("1..%d" % len(results))
-for i, (ok, what, why) in enumerate(results, 1):
-    print("%s %d - %s" % ("ok" if ok else "not ok", i, what))
-    if not ok and why:
-        for line in str(why).splitlines():
-            print("# " + line)
+finish()

@@ -110,6 +110,24 @@ def run_json(lag, tmp, name, text, *args, timeout=300):
         js = []
     return p, js
 
+# TAP: report() each test point, finish() prints the plan and the points.
+_results = []
+
+
+def report(ok, what, why="", todo=None):
+    """One test point: ok, its description, why it failed (printed as
+    comments), and a TODO reason for a known failure."""
+    _results.append((bool(ok), what, why, todo))
+
+
+def finish():
+    print("1..%d" % len(_results))
+    for i, (ok, what, why, todo) in enumerate(_results, 1):
+        print("%s %d - %s%s" % ("ok" if ok else "not ok", i, what, " # TODO %s" % todo if todo else ""))
+        if not ok and why:
+            for line in str(why).splitlines():
+                print("# " + line)
+
 
 def _selfcheck():
     """The helpers themselves: a NaN or an infinity must fail every check."""

@@ -17,14 +17,10 @@ import subprocess
 import tempfile
 import time
 
-from lagtest import program, read_csv, close, num, worst
+from lagtest import program, read_csv, close, num, worst, report, finish
 
 LAG, SRCDIR = program()
-results = []
 
-
-def report(ok, what, why=""):
-    results.append((ok, what, why))
 
 
 def run(tmp, name, text, *args, timeout=300):
@@ -225,9 +221,4 @@ with tempfile.TemporaryDirectory(prefix="lag-run-hardening.") as tmp:
     report(t.returncode == 0 and not why, "settings: train's output writes the learning curve (step, seconds, "
            "train_loss, val_loss, val_rel_rms), its last point the JSON's validation error", "; ".join(why))
 
-print("1..%d" % len(results))
-for i, (ok, what, why) in enumerate(results, 1):
-    print("%s %d - %s" % ("ok" if ok else "not ok", i, what))
-    if not ok and why:
-        for line in why.splitlines():
-            print("# " + line)
+finish()

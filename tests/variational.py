@@ -14,10 +14,9 @@ import math
 import os
 import tempfile
 
-from lagtest import program, read_csv, close, err, worst, run_json, lagw
+from lagtest import program, read_csv, close, err, worst, run_json, lagw, report, finish
 
 LAG, SRCDIR = program()
-results = []
 
 # The catenary through (0, 0) and (1, 0) of length 1.5 (bisection on
 # 2a sinh(1/(2a)) = 1.5, ../shared/anchors/README.md, recomputed here).
@@ -37,9 +36,6 @@ Y = lambda x: A * math.cosh((x - 0.5) / A) - A * math.cosh(1 / (2 * A))
 OBJ = A * (0.5 + A * math.sinh(1 / A) / 2) - 1.5 * A * math.cosh(1 / (2 * A))
 TENSION = A * math.cosh(1 / (2 * A))
 
-
-def report(ok, what, why=""):
-    results.append((ok, what, why))
 
 
 def run(tmp, name, text, *args):
@@ -276,9 +272,4 @@ with tempfile.TemporaryDirectory(prefix="lag-variational.") as tmp:
     ok = p.returncode == 1 and "has no action" in p.stderr and "forced.lag:4:" in p.stderr
     report(ok, "action: a system with a force has no action: exit 1, located", p.stderr[-300:])
 
-print("1..%d" % len(results))
-for i, (ok, what, why) in enumerate(results, 1):
-    print("%s %d - %s" % ("ok" if ok else "not ok", i, what))
-    if not ok and why:
-        for line in str(why).splitlines():
-            print("# " + line)
+finish()

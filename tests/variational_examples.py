@@ -19,14 +19,10 @@ import math
 import os
 import tempfile
 
-from lagtest import program, read_csv, close, err, worst, run_json
+from lagtest import program, read_csv, close, err, worst, run_json, report, finish
 
 LAG, SRCDIR = program()
-results = []
 
-
-def report(ok, what, why="", todo=None):
-    results.append((ok, what, why, todo))
 
 
 def run(tmp, name, text, *args):
@@ -357,9 +353,4 @@ with tempfile.TemporaryDirectory(prefix="lag-varex.") as tmp:
            "on the turnpike k* = %.8f at t = 50, and after the shock A = 1.1 on the new k* = %.8f"
            % (", ".join("%.1e" % r for r in worst_euler), kstar(1.0), kstar(1.1)), "; ".join(why))
 
-print("1..%d" % len(results))
-for i, (ok, what, why, todo) in enumerate(results, 1):
-    print("%s %d - %s%s" % ("ok" if ok else "not ok", i, what, " # TODO %s" % todo if todo else ""))
-    if not ok and why:
-        for line in str(why).splitlines():
-            print("# " + line)
+finish()
