@@ -25,6 +25,7 @@
 #include "runtime/io.h"
 #include "runtime/mem.h"
 #include "runtime/simulate.h"
+#include "runtime/train.h"
 #include "runtime/variational.h"
 #include "runtime/vm.h"
 
@@ -47,7 +48,7 @@ static long eval_states(const IrProgram *p, const double *params, long B, const 
     int layers = 0;
     for (int i = 0; i < p->ncode && !layers; i++)
         layers = p->code[i].op == IR_VMATVEC || p->code[i].op == IR_VMATTVEC;
-    const int chunk = !layers ? CHUNK : (double)p->nregs * 16 * 32 <= 2e6 ? 32 : 128;
+    const int chunk = !layers ? CHUNK : train_chunk_size(p, CHUNK);
     const long nc = (B + chunk - 1) / chunk;
     int nw = 1;
 #ifdef _OPENMP

@@ -65,7 +65,7 @@ enum { WHAT_STEP = 1, WHAT_EPOCH, WHAT_SPLIT, WHAT_VALID };
  * 128, and the wider products run nearer the BLAS's peak (measured: 2 x 500
  * units, 58 ms a step against 81 ms in chunks of 32).  Never a function of
  * the number of threads: the chunks fix the order of the sums. */
-static int chunk_size(const IrProgram *p, int B)
+int train_chunk_size(const IrProgram *p, int B)
 {
     int c = (double)p->nregs * 16 * 32 <= 2e6 ? 32 : 128;
     return B < c ? B : c;
@@ -701,7 +701,7 @@ int train_run(const TrainJob *job, TrainResult *res)
     /* the machinery */
     const IrProgram *mp = T.model;
     T.nw = max_threads();
-    T.chunk = chunk_size(T.model, T.B);
+    T.chunk = train_chunk_size(T.model, T.B);
     T.nchunks = (T.B + T.chunk - 1) / T.chunk;
     if (T.nw > 1)
         blas_threads(1); /* the threads are ours: one chunk each at a time */

@@ -100,6 +100,10 @@ typedef struct TrainResult {
     int ncurve;
 } TrainResult;
 
+/* How many samples of p run through the tape at once (at most B): 32, or
+ * 128 when 32 would not fit in 2 MB anyway (wide layers). */
+int train_chunk_size(const IrProgram *p, int B);
+
 /* A new Mersenne Twister (a gsl_rng *, gsl_rng_free it), or the
  * out-of-memory exit: GSL allocates it outside runtime/mem.h, so this
  * checks it and lets fault injection reach it. */
