@@ -72,6 +72,8 @@ typedef struct Expr {
     RefKind ref;
     int index;
     const void *decl; /* the Stmt/Item/ExternFn the name refers to */
+    int folded;       /* a constant: its value is folded_v (check_draw_eval reads it) */
+    double folded_v;
 } Expr;
 
 typedef enum StmtKind {
@@ -148,7 +150,8 @@ typedef struct Assign {
     Loc loc;
     /* Folded by the checker (jobs' settings only): */
     double v, v_hi, v_count; /* value (or low end), high end, point count */
-    int draw;                /* 0: the constant v; 1: uniform(p1, p2); 2: normal(p1, p2) */
+    int draw;                /* 0: the constant v; 1: uniform(p1, p2); 2: normal(p1, p2);
+                              * 3: an expression of draws (check_draw_eval of value) */
     double p1, p2;
     struct Assign *next;
 } Assign;

@@ -228,6 +228,7 @@ typedef struct Val {
     double v;
     const Expr *relu;   /* a call of a relu net inside */
     int pointwise;      /* depends on a field or the domain variable */
+    int random;         /* a draw, uniform(a, b) or normal(m, s), inside (a job's init) */
     int bad;            /* an error was reported inside */
 } Val;
 
@@ -297,6 +298,7 @@ static Val merge(Val a, Val b)
     Val r = {0};
     r.relu = a.relu ? a.relu : b.relu;
     r.pointwise = a.pointwise || b.pointwise;
+    r.random = a.random || b.random;
     r.bad = a.bad || b.bad;
     return r;
 }
@@ -528,6 +530,7 @@ static Val resolve_call(Checker *C, Expr *e, Ctx cx)
     }
     if (is_random) {
         e->ref = REF_RANDOM;
+        r.random = 1;
         if (e->nargs != 2) {
             diag_error(C->d, e->loc, "%s takes 2 arguments, not %d", name, e->nargs);
             return bad_val();
@@ -605,7 +608,7 @@ static Val resolve_call(Checker *C, Expr *e, Ctx cx)
     if (b < 0) {
         const char *hint = NULL;
         if (strcmp(name, "uniform") == 0 || strcmp(name, "normal") == 0) {
-            diag_error(C->d, e->loc, "%s(...) is not allowed here: random values are only allowed in a job's 'init'",
+            diag_error(C->d, e->loc, "%s(...) is not allowed here: random values are only allowed in a job's 'init' and in the 'param' of a train job's 'data from' block",
                        name);
             return bad_val();
         } else if (strcmp(name, "poly") == 0 || strcmp(name, "spline") == 0)
@@ -636,7 +639,7 @@ static Val resolve_call(Checker *C, Expr *e, Ctx cx)
     return r;
 }
 
-static Val resolve(Checker *C, Expr *e, Ctx cx)
+static Val resolve_node(Checker *C, Expr *e, Ctx cx)
 {
     Val r = {0};
     switch (e->kind) {
@@ -689,6 +692,45 @@ static Val resolve(Checker *C, Expr *e, Ctx cx)
             return bad_val();
         return r;
     }
+    }
+}
+
+/* Resolve e; a constant node keeps its value (Expr.folded), so that an
+ * initial value with draws inside can be evaluated per sample
+ * (check_draw_eval) without the checker. */
+static Val resolve(Checker *C, Expr *e, Ctx cx)
+{
+    Val r = resolve_node(C, e, cx);
+    if (r.is_const && !r.bad) {
+        e->folded = 1;
+        e->folded_v = r.v;
+    }
+    return r;
+}
+
+double check_draw_eval(const Expr *e, double (*draw)(void *ctx, int normal, double a, double b), void *ctx)
+{
+    if (e->folded)
+        return e->folded_v;
+    switch (e->kind) {
+    case EX_NEG: return -check_draw_eval(e->a, draw, ctx);
+    case EX_ADD: return check_draw_eval(e->a, draw, ctx) + check_draw_eval(e->b, draw, ctx);
+    case EX_SUB: return check_draw_eval(e->a, draw, ctx) - check_draw_eval(e->b, draw, ctx);
+    case EX_MUL: return check_draw_eval(e->a, draw, ctx) * check_draw_eval(e->b, draw, ctx);
+    case EX_DIV: return check_draw_eval(e->a, draw, ctx) / check_draw_eval(e->b, draw, ctx);
+    case EX_POW: return pow(check_draw_eval(e->a, draw, ctx), check_draw_eval(e->b, draw, ctx));
+    case EX_CALL:
+        if (e->ref == REF_RANDOM)
+            return draw(ctx, e->id.name[0] == 'n', e->args->folded_v, e->args->next->folded_v);
+        if (e->ref == REF_BUILTIN) {
+            double x[2] = {0, 0};
+            int i = 0;
+            for (const Expr *a = e->args; a && i < 2; a = a->next)
+                x[i++] = check_draw_eval(a, draw, ctx);
+            return builtin_eval(e->index, x);
+        }
+        return NAN;
+    default: return NAN; /* not reached: the checker folded every other node */
     }
 }
 
@@ -1350,9 +1392,30 @@ static void check_body(Checker *C, Item *it)
                            "the natural boundary condition");
                 break;
             }
+            if (f && f->kind == L_UNKNOWN_FN && !s->names[0].primes) {
+                /* a value of an unknown function: anywhere in the domain, once */
+                const char *key = arena_printf(C->a, "%s@fn", f->name);
+                if (map_get(&fixed, key))
+                    diag_error(C->d, s->loc, "the unknown function '%s' is fixed twice (one value can be fixed)",
+                               f->name);
+                map_put(C->a, &fixed, key, s);
+                const Stmt *decl = f->stmt;
+                if (decl && decl->value->kind == EX_CALL && strcmp(decl->value->id.name, "poly") == 0) {
+                    double deg;
+                    if (const_value(C, decl->value->args, &deg) && deg == 0)
+                        diag_error(C->d, s->loc, "fixing a value of '%s', a poly(0) (a constant), leaves nothing "
+                                   "to fit: make it a parameter instead", f->name);
+                }
+                if (const_value(C, s->at, &at) && S->dom_ok && (at < S->dom_lo || at > S->dom_hi))
+                    diag_error(C->d, s->at->loc, "the point %g is outside the domain %g .. %g", at, S->dom_lo,
+                               S->dom_hi);
+                const_value(C, s->value, &val);
+                break;
+            }
             if (!f || f->kind != L_FIELD) {
-                diag_error(C->d, s->names[0].loc, "fix names '%s', which is not a field of '%s'",
-                           s->names[0].name, it->name.name);
+                diag_error(C->d, s->names[0].loc, "fix names '%s', which is not a field of '%s'%s",
+                           s->names[0].name, it->name.name,
+                           f && f->kind == L_UNKNOWN_FN ? " (an unknown function's value is fixed as fix f(a) = v)" : "");
                 break;
             }
             if (const_value(C, s->at, &at) && S->dom_ok) {
@@ -1544,6 +1607,45 @@ static void no_duplicate_assign(Checker *C, Map *seen, const Assign *a)
 
 static void check_settings(Checker *C, JobState *J, Setting *list);
 
+/* The first call of a net in e, or NULL. */
+static const Expr *net_call_in(const Expr *e)
+{
+    if (!e)
+        return NULL;
+    if (e->kind == EX_CALL && e->ref == REF_NET)
+        return e;
+    const Expr *x = net_call_in(e->a);
+    if (!x)
+        x = net_call_in(e->b);
+    for (const Expr *a = e->kind == EX_CALL ? e->args : NULL; a && !x; a = a->next)
+        x = net_call_in(a);
+    return x;
+}
+
+/* An initial value (or a data block's parameter): a constant, a draw
+ * uniform(a, b) / normal(m, s), or an expression with draws inside
+ * (Assign.draw 3), such as 0.99999*tanh(normal(0, 2)). */
+static void drawn_value(Checker *C, Assign *a, const char *what)
+{
+    Val r = resolve(C, a->value, CX_INIT);
+    if (r.bad)
+        return;
+    if (!r.is_const && !r.random) {
+        diag_error(C->d, a->value->loc, "%s must be a constant, a draw uniform(a, b) / normal(m, s), or an "
+                   "expression of draws", what);
+        return;
+    }
+    if (r.is_const)
+        a->v = r.v;
+    else if (a->value->kind == EX_CALL && a->value->ref == REF_RANDOM) {
+        /* constant arguments, checked by resolve */
+        a->draw = strcmp(a->value->id.name, "uniform") == 0 ? 1 : 2;
+        a->p1 = a->value->args->folded_v;
+        a->p2 = a->value->args->next->folded_v;
+    } else
+        a->draw = 3;
+}
+
 /* The symmetry statement called name in system it, or NULL. */
 static const Stmt *symmetry_in(const Item *it, const char *name)
 {
@@ -1722,19 +1824,7 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
             case SK_INIT:
                 coord_ref(C, J, a->name, 1, "init names");
                 C->scope = NULL;
-                {
-                    Val r = resolve(C, a->value, CX_INIT);
-                    if (!r.bad && !r.is_const && a->value->ref != REF_RANDOM)
-                        diag_error(C->d, a->value->loc,
-                                   "an initial value must be a constant or uniform(a, b) / normal(m, s)");
-                    else if (!r.bad && a->value->ref == REF_RANDOM) {
-                        /* constant arguments, checked by resolve */
-                        a->draw = strcmp(a->value->id.name, "uniform") == 0 ? 1 : 2;
-                        job_const(C, a->value->args, &a->p1);
-                        job_const(C, a->value->args->next, &a->p2);
-                    } else if (!r.bad)
-                        a->v = r.v;
-                }
+                drawn_value(C, a, "an initial value");
                 C->scope = saved;
                 break;
             case SK_PARAMS: {
@@ -1750,7 +1840,12 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
                                               : " (it has no parameters)");
                     }
                 }
-                if (job_const(C, a->value, &v))
+                if (J->spec == settings_job(SETTINGS_DATA)) {
+                    /* drawn per sample in a data block */
+                    C->scope = NULL;
+                    drawn_value(C, a, "a parameter of the data");
+                    C->scope = saved;
+                } else if (job_const(C, a->value, &v))
                     a->v = v;
                 break;
             }
@@ -1773,7 +1868,22 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
                 break;
             case SK_GUESS:
                 /* A starting shape: an expression in the domain variable
-                 * (solve, infer) or in time (action). */
+                 * (solve, infer) or in time (action); in infer also an
+                 * unknown scalar's starting value (a constant). */
+                if (S && J->job->job == JOB_INFER) {
+                    Local *l = map_get(&S->names, a->name.name);
+                    if (l && l->kind == L_UNKNOWN && !a->name.primes) {
+                        if (job_const(C, a->value, &v))
+                            a->v = v;
+                        break;
+                    }
+                    if (l && l->kind == L_UNKNOWN_FN && !a->name.primes && strcmp(s->head.name, "exact") == 0) {
+                        C->scope = S;
+                        resolve(C, a->value, CX_GUESS);
+                        C->scope = saved;
+                        break;
+                    }
+                }
                 if (!S || !coord_ref(C, J, a->name, 0, arena_printf(C->a, "'%s' names", s->head.name)))
                     break;
                 C->scope = S;
@@ -1882,6 +1992,20 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
         return;
     case SK_PENALTY:
         check_penalty(C, J, s);
+        return;
+    case SK_SYSEXPR:
+        if (!want_form(C, s, SET_EXPR, arena_printf(C->a, "an expression, as in '%s 1 + x^2'", s->head.name)) || !S)
+            return;
+        {
+            Scope *saved = C->scope;
+            C->scope = S;
+            Val r = resolve(C, s->e1, CX_SYSTEM);
+            C->scope = saved;
+            const Expr *net = r.bad ? NULL : net_call_in(s->e1);
+            if (net)
+                diag_error(C->d, net->loc, "'%s' cannot call the net '%s': it would change with the weights being "
+                           "trained", s->head.name, net->id.name);
+        }
         return;
     case SK_CHECKPOINT:
         if (s->form != SET_WORD || strcmp(s->word.name, "every") != 0 || s->e1->kind != EX_NUM) {

@@ -8,8 +8,10 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "lang/check.h"
 #include "lang/lower.h"
 #include "runtime/io.h"
 #include "runtime/mem.h"
@@ -84,13 +86,32 @@ double *job_params(const Job *J, Sym *S, const Setting *settings, const IrProgra
 void job_init_draws(const Setting *init, const Mech *m, TrainDraw *d)
 {
     for (int i = 0; i < 2 * m->n; i++)
-        d[i] = (TrainDraw){DRAW_CONST, 0, 0};
+        d[i] = (TrainDraw){DRAW_CONST, 0, 0, NULL, NULL};
     for (const Assign *a = init ? init->assigns : NULL; a; a = a->next)
         for (int i = 0; i < m->n; i++)
             if (strcmp(a->name.name, m->names[i]) == 0)
-                d[a->name.primes ? m->n + i : i] = a->draw == 1   ? (TrainDraw){DRAW_UNIFORM, a->p1, a->p2}
-                                                 : a->draw == 2 ? (TrainDraw){DRAW_NORMAL, a->p1, a->p2}
-                                                                : (TrainDraw){DRAW_CONST, a->v, 0};
+                d[a->name.primes ? m->n + i : i] = job_draw_of(a);
+}
+
+/* The generator's draws for check_draw_eval, as train_draw_state makes them. */
+static double draw_from(void *rng, int normal, double a, double b)
+{
+    return normal ? a + gsl_ran_gaussian(rng, b) : a + (b - a) * gsl_rng_uniform(rng);
+}
+
+static double draw_expr(const void *e, void *rng)
+{
+    return check_draw_eval(e, draw_from, rng);
+}
+
+TrainDraw job_draw_of(const Assign *a)
+{
+    switch (a->draw) {
+    case 1: return (TrainDraw){DRAW_UNIFORM, a->p1, a->p2, NULL, NULL};
+    case 2: return (TrainDraw){DRAW_NORMAL, a->p1, a->p2, NULL, NULL};
+    case 3: return (TrainDraw){DRAW_EXPR, 0, 0, draw_expr, a->value};
+    default: return (TrainDraw){DRAW_CONST, a->v, 0, NULL, NULL};
+    }
 }
 
 void job_draw_states(const TrainDraw *d, int m, unsigned long seed, int count, double *y)
@@ -264,22 +285,61 @@ void job_term_build(JobTerm *t, Problem *P, SymId term, const char *name)
     for (int d = 0; d < 3; d++)
         t->prog[d] = lower_inputs(S, arena_printf(S->arena, "%s%s", name, d == 0 ? ".value" : d == 1 ? ".gradient" : ""),
                                   vars, n2 + 1, P->m.par, P->m.np, roots, names, counts[d]);
+    t->prog[SOLVE_SENS] = NULL;
     t->vm = NULL;
     t->params = NULL;
 }
 
+void job_term_sens(JobTerm *t, Problem *P, SymId term, const char *name, const int *theta, int ns)
+{
+    Sym *S = P->m.S;
+    const int nf = P->m.n, n2 = 2 * nf;
+    int *vars = arena_alloc(S->arena, (size_t)(n2 + 1) * sizeof *vars);
+    for (int i = 0; i < nf; i++) {
+        vars[i] = P->u[i];
+        vars[nf + i] = P->w[i];
+    }
+    vars[n2] = P->x;
+    int nout = 1 + n2 + ns + n2 * ns;
+    S->no_expand++; /* as in job_term_build */
+    SymId *roots = arena_alloc(S->arena, (size_t)nout * sizeof *roots);
+    const char **names = arena_alloc(S->arena, (size_t)nout * sizeof *names);
+    roots[0] = term;
+    names[0] = "term";
+    sym_grad(S, term, vars, n2, roots + 1);
+    for (int i = 0; i < n2; i++)
+        names[1 + i] = arena_printf(S->arena, "d_%s", S->vars[vars[i]].name);
+    for (int k = 0; k < ns; k++) {
+        roots[1 + n2 + k] = sym_diff(S, term, theta[k]);
+        names[1 + n2 + k] = arena_printf(S->arena, "d_%s", S->vars[theta[k]].name);
+        for (int i = 0; i < n2; i++) {
+            roots[1 + n2 + ns + i * ns + k] = sym_diff(S, roots[1 + i], theta[k]);
+            names[1 + n2 + ns + i * ns + k] =
+                arena_printf(S->arena, "dd_%s_%s", S->vars[vars[i]].name, S->vars[theta[k]].name);
+        }
+    }
+    S->no_expand--;
+    t->prog[SOLVE_SENS] = lower_inputs(S, arena_printf(S->arena, "%s.sens", name), vars, n2 + 1, P->m.par, P->m.np,
+                                       roots, names, nout);
+}
+
 void job_term_open(JobTerm *t, const double *params, int intervals)
 {
-    const IrProgram *progs[3] = {t->prog[0], t->prog[1], t->prog[2]};
-    t->vm = vm_alloc(progs, 3, intervals < SOLVE_CHUNK ? intervals : SOLVE_CHUNK);
+    const IrProgram *progs[4] = {t->prog[0], t->prog[1], t->prog[2], t->prog[3]};
+    t->vm = vm_alloc(progs, t->prog[3] ? 4 : 3, intervals < SOLVE_CHUNK ? intervals : SOLVE_CHUNK);
     t->params = params;
+}
+
+void job_term_forget(JobTerm *t)
+{
+    vm_forget(t->vm);
 }
 
 void job_term_close(JobTerm *t)
 {
     vm_free(t->vm);
     t->vm = NULL;
-    for (int d = 0; d < 3; d++) {
+    for (int d = 0; d < 4; d++) {
         ir_free(t->prog[d]);
         t->prog[d] = NULL;
     }
@@ -303,10 +363,12 @@ int job_node_values(Problem *P, Diag *d, const Setting *s, double *xv, double x0
     Sym *S = P->m.S;
     const int nf = P->m.n;
     for (const Assign *a = s ? s->assigns : NULL; a; a = a->next) {
-        int field = 0;
+        int field = -1;
         for (int i = 0; i < nf; i++)
             if (strcmp(P->m.names[i], a->name.name) == 0)
                 field = i;
+        if (field < 0)
+            continue; /* an unknown's starting value (infer) */
         SymId g = mech_problem_expr(P, d, a->value);
         if (!g) {
             diag_flush(d);
@@ -344,8 +406,8 @@ int job_node_values(Problem *P, Diag *d, const Setting *s, double *xv, double x0
 void job_term_native(const Job *J, JobTerm *t)
 {
     char err[512];
-    for (int d = 0; d < 3 && J->opt->native; d++)
-        if (native_attach(t->prog[d], err, sizeof err) != 0) {
+    for (int d = 0; d < 4 && J->opt->native; d++)
+        if (t->prog[d] && native_attach(t->prog[d], err, sizeof err) != 0) {
             fprintf(stderr, "lag: warning: --native: %s; interpreting instead\n", err);
             break;
         }

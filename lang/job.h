@@ -43,6 +43,7 @@ typedef struct Job {
 int job_simulate(Job *J);
 int job_train(Job *J);
 int job_solve(Job *J);
+int job_infer(Job *J);
 int job_action(Job *J);
 int job_compare(Job *J);
 
@@ -65,6 +66,8 @@ double *job_params(const Job *J, Sym *S, const Setting *settings, const IrProgra
  * setting (or NULL): constants, uniform(a, b), normal(m, s); components not
  * named are 0. */
 void job_init_draws(const Setting *init, const Mech *m, TrainDraw *d);
+/* How an init (or data parameter) assignment is drawn. */
+TrainDraw job_draw_of(const Assign *a);
 /* count states of m components drawn from d, from a Mersenne Twister
  * seeded with seed: the one place initial states are drawn. */
 void job_draw_states(const TrainDraw *d, int m, unsigned long seed, int count, double *y);
@@ -87,7 +90,7 @@ IrProgram *job_jacobian(Mech *m, const char *sysname, int *uses_accel);
  * program per SolveDepth (its value; with its gradient; with its Hessian
  * too) and the VM that runs them. */
 typedef struct JobTerm {
-    IrProgram *prog[3];
+    IrProgram *prog[4]; /* by SolveDepth; prog[SOLVE_SENS] only after job_term_sens */
     struct Vm *vm;
     const double *params;
 } JobTerm;
@@ -95,11 +98,18 @@ typedef struct JobTerm {
  * values (the left node's fields, then the right node's); inputs those and
  * the midpoint; the parameters P->m.par, in order, in every program. */
 void job_term_build(JobTerm *t, Problem *P, SymId term, const char *name);
+/* Add the SOLVE_SENS program (before job_term_open): the term, its
+ * gradient, and their derivatives with respect to the ns variables theta
+ * (parameters of P->m.par). */
+void job_term_sens(JobTerm *t, Problem *P, SymId term, const char *name, const int *theta, int ns);
 /* A VM for the programs, with lanes for min(intervals, SOLVE_CHUNK). */
 void job_term_open(JobTerm *t, const double *params, int intervals);
 /* A SolveTermFn: ctx is the JobTerm. */
 int job_term_eval(void *ctx, int depth, int B, const double *in, double *out);
 void job_term_close(JobTerm *t);
+/* After the parameter values changed in place: the VM recomputes what
+ * depends on them only. */
+void job_term_forget(JobTerm *t);
 /* With --native, compile the term's programs (a warning and the VM where
  * that fails). */
 void job_term_native(const Job *J, JobTerm *t);

@@ -79,7 +79,8 @@ static void describe_settings(FILE *out, const Setting *list)
  * TrainJob (runtime/train.c): the job's settings as checked, and the
  * lowered programs of the model and of the data's system, which carry the
  * model's structure and the parameters' names. */
-static char *describe(const Setting *settings, const IrProgram *model, const IrProgram *source)
+static char *describe(const Setting *settings, const IrProgram *model, const IrProgram *source,
+                      const IrProgram *weight)
 {
     char *text = NULL;
     size_t len = 0;
@@ -92,6 +93,10 @@ static char *describe(const Setting *settings, const IrProgram *model, const IrP
     if (source) {
         fputs("\nsource\n", out);
         ir_print(out, source);
+    }
+    if (weight) {
+        fputs("\nweight\n", out);
+        ir_print(out, weight);
     }
     if (fclose(out) != 0 || !text)
         mem_out_of_memory(0);
@@ -116,6 +121,64 @@ static int write_curve(const Job *J, const char *path, const TrainResult *res)
         return 4;
     }
     return 0;
+}
+
+/* Whether no parameter default of m (system sys) is computed from one of
+ * the count drawn parameters (list, at indices idx into m->par): such a
+ * default would not follow the draws (error reported). */
+static int defaults_follow(const Job *J, const Mech *m, const Item *sys, const Assign **list, const int *idx,
+                           int count)
+{
+    for (int j = 0; j < m->np && m->par_default; j++)
+        for (int q = 0; q < count && m->par_default[j]; q++)
+            if (idx[q] != j && sym_depends(m->S, m->par_default[j], m->par[idx[q]], -1)) {
+                diag_error(&J->F->diag, list[q]->name.loc, "'%s' is drawn per sample, but the default of '%s' "
+                           "in '%s' is computed from it; give '%s' its own value, or draw it too",
+                           list[q]->name.name, m->S->vars[m->par[j]].name, sys->name.name,
+                           m->S->vars[m->par[j]].name);
+                return 0;
+            }
+    return 1;
+}
+
+/* The parameters the data block draws per sample (param g = normal(0, 1)
+ * in 'data from'), in order, into *out; each must be a parameter of the
+ * model too, whose m->sampled they become.  Returns how many, or -1 after
+ * an error. */
+static int drawn_params(const Job *J, Mech *m, const Setting *data, const Assign ***out, Sym *S)
+{
+    int count = 0;
+    for (const Setting *s = data->sub; s; s = s->next)
+        if (s->form == SET_ASSIGNS && strcmp(s->head.name, "param") == 0)
+            for (const Assign *a = s->assigns; a; a = a->next)
+                count += a->draw != 0;
+    if (count == 0)
+        return 0;
+    const Assign **list = arena_alloc(S->arena, (size_t)count * sizeof *list);
+    int *idx = arena_alloc(S->arena, (size_t)count * sizeof *idx), k = 0, bad = 0;
+    for (const Setting *s = data->sub; s; s = s->next)
+        if (s->form == SET_ASSIGNS && strcmp(s->head.name, "param") == 0)
+            for (const Assign *a = s->assigns; a; a = a->next) {
+                if (!a->draw)
+                    continue;
+                int j = 0;
+                while (j < m->np && strcmp(S->vars[m->par[j]].name, a->name.name) != 0)
+                    j++;
+                if (j == m->np) {
+                    diag_error(&J->F->diag, a->name.loc, "'%s' is drawn per sample, so it is an input of the "
+                               "model: declare 'param %s' in '%s' (and use it, e.g. as an input of its net)",
+                               a->name.name, a->name.name, J->target->name.name);
+                    bad = 1;
+                }
+                list[k] = a;
+                idx[k++] = j;
+            }
+    if (bad || !defaults_follow(J, m, J->target, list, idx, count))
+        return -1;
+    m->sampled = idx;
+    m->nsampled = count;
+    *out = list;
+    return count;
 }
 
 int job_train(Job *J)
@@ -153,13 +216,26 @@ int job_train(Job *J)
     if (m.explicit_time)
         diag_warning(&F->diag, sys->loc, "'%s' depends on t explicitly; training evaluates it at t = 0",
                      sys->name.name);
-    IrProgram *model = lower_rhs_tape(&m), *source = NULL, *penalty = NULL;
+    /* parameters the data draw per sample: inputs of the model after the
+     * state (ns inputs in all) */
+    const Assign **drawn = NULL;
+    int ndrawn = 0;
+    if (data_s->form == SET_BLOCK && (ndrawn = drawn_params(J, &m, data_s, &drawn, S)) < 0) {
+        diag_flush(&F->diag);
+        sym_free(S);
+        return 1;
+    }
+    const int ns = n2 + ndrawn;
+    IrProgram *model = lower_rhs_tape(&m), *source = NULL, *penalty = NULL, *weight = NULL;
     Sym *DS = NULL;
     CsvTable csv = {0};
     double *states = NULL, *targets = NULL;
     char *save = NULL, *ckpt = NULL, *plotpath = NULL, *curve = NULL, *desc = NULL;
-    TrainDraw *draws = arena_alloc(S->arena, (size_t)(n2 + 1) * sizeof *draws);
-    const char **columns = job_state_columns(&m);
+    TrainDraw *draws = arena_alloc(S->arena, (size_t)(ns + 1) * sizeof *draws);
+    const char **columns = arena_alloc(S->arena, (size_t)(ns + 1) * sizeof *columns);
+    memcpy(columns, job_state_columns(&m), (size_t)n2 * sizeof *columns);
+    for (int k = 0; k < ndrawn; k++)
+        columns[n2 + k] = drawn[k]->name.name;
     TrainJob tj = {
         .job = sys->name.name,
         .model = model,
@@ -245,6 +321,22 @@ int job_train(Job *J)
             rc = 1;
             goto done;
         }
+        /* the drawn parameters are inputs of the data's system too */
+        if (ndrawn) {
+            int *idx = arena_alloc(DS->arena, (size_t)ndrawn * sizeof *idx);
+            for (int k = 0; k < ndrawn; k++) {
+                idx[k] = 0;
+                while (idx[k] < dm.np && strcmp(DS->vars[dm.par[idx[k]]].name, drawn[k]->name.name) != 0)
+                    idx[k]++;
+            }
+            dm.sampled = idx;
+            dm.nsampled = ndrawn;
+            if (!defaults_follow(J, &dm, dsys, drawn, idx, ndrawn)) {
+                diag_flush(&F->diag);
+                rc = 1;
+                goto done;
+            }
+        }
         source = lower_rhs(&dm);
         tj.source = source;
         tj.source_params = job_params(J, DS, data_s->sub, source, dsys, &dm);
@@ -253,7 +345,17 @@ int job_train(Job *J)
                       *time = settings_get(dset, "time"), *every = settings_get(dset, "every");
         unsigned long dseed = seed ? (unsigned long)seed->v1 : tj.seed;
         job_init_draws(settings_get(dset, "init"), &m, draws);
+        for (int k = 0; k < ndrawn; k++)
+            draws[n2 + k] = job_draw_of(drawn[k]);
         tj.draw = draws;
+        if (time && ndrawn) {
+            diag_error(&F->diag, drawn[0]->loc, "a parameter drawn per sample needs drawn states: the states "
+                       "along trajectories ('time') share their system's parameters");
+            diag_note(&F->diag, time->loc, "the data are taken along trajectories here");
+            diag_flush(&F->diag);
+            rc = 1;
+            goto done;
+        }
         if (time) {
             /* states along trajectories: `samples` of them (default 1) from
              * initial states drawn from `init`, every `every` */
@@ -341,20 +443,20 @@ int job_train(Job *J)
             tj.targets = targets;
         } else if (samples) {
             /* a fixed set drawn once */
-            double ns = samples->v1;
-            if (ns > 1e8) {
-                diag_error(&F->diag, samples->loc, "%.3g samples is more than a run can hold (at most 1e8)", ns);
+            double nsamp = samples->v1;
+            if (nsamp > 1e8) {
+                diag_error(&F->diag, samples->loc, "%.3g samples is more than a run can hold (at most 1e8)", nsamp);
                 diag_flush(&F->diag);
                 rc = 1;
                 goto done;
             }
-            tj.nfixed = (int)ns;
-            states = mem_xalloc((size_t)tj.nfixed * (size_t)n2 * sizeof *states);
+            tj.nfixed = (int)nsamp;
+            states = mem_xalloc((size_t)tj.nfixed * (size_t)ns * sizeof *states);
             targets = mem_xalloc((size_t)tj.nfixed * (size_t)n * sizeof *targets);
             gsl_rng *rng = train_rng_new();
             gsl_rng_set(rng, dseed);
             char err[512];
-            int drc = train_draw(&tj, rng, tj.nfixed, states, targets, err, sizeof err);
+            int drc = train_draw(&tj, rng, tj.nfixed, states, ns, targets, err, sizeof err);
             gsl_rng_free(rng);
             if (drc != 0) {
                 fprintf(stderr, "lag: %s: train %s: %s\n", J->where, sys->name.name, err);
@@ -421,7 +523,23 @@ int job_train(Job *J)
         tj.penalty = penalty;
         tj.penalty_weight = pen->v1;
     }
-    tj.describe = desc = describe(set, model, source);
+    /* weight EXPR: each sample's loss weight, from the model's inputs */
+    const Setting *wset = settings_get(set, "weight");
+    if (wset) {
+        SymId w = mech_expr(&m, &F->diag, wset->e1);
+        const char *wname = "weight";
+        weight = w ? lower_exprs(&m, arena_printf(S->arena, "%s.weight", sys->name.name), &w, &wname, 1) : NULL;
+        if (weight && weight->ntensors > 0)
+            diag_error(&F->diag, wset->e1->loc, "the loss weight uses a net of '%s' (through a let): it would "
+                       "change with the weights being trained", sys->name.name);
+        if (!weight || weight->ntensors > 0) {
+            diag_flush(&F->diag);
+            rc = 1;
+            goto done;
+        }
+        tj.weight = weight;
+    }
+    tj.describe = desc = describe(set, model, source, weight);
     TrainResult res;
     rc = train_run(&tj, &res);
     res.bad_samples += dropped; /* states of the data left out before training */
@@ -466,6 +584,7 @@ done:
     ir_free(model);
     ir_free(source);
     ir_free(penalty);
+    ir_free(weight);
     if (DS)
         sym_free(DS);
     sym_free(S);

@@ -389,6 +389,19 @@ static void begin(Lower *L, Mech *m, const char *name)
             p->state_names[2 * m->n + i] = S->vars[m->a[i]].name;
         }
     }
+    /* parameters drawn per sample: inputs after the state */
+    if (m->nsampled) {
+        const char **names = arena_alloc(S->arena, (size_t)(p->nstate + m->nsampled) * sizeof *names);
+        memcpy(names, p->state_names, (size_t)p->nstate * sizeof *names);
+        for (int k = 0; k < m->nsampled; k++) {
+            int v = m->par[m->sampled[k]];
+            L->varkind[v] = IN_STATE;
+            L->varindex[v] = p->nstate + k;
+            names[p->nstate + k] = S->vars[v].name;
+        }
+        p->state_names = names;
+        p->nstate += m->nsampled;
+    }
     p->nparams = m->np;
     p->param_names = arena_alloc(S->arena, (size_t)(m->np + 1) * sizeof *p->param_names);
     p->param_values = arena_alloc(S->arena, (size_t)(m->np + 1) * sizeof *p->param_values);

@@ -46,8 +46,7 @@ static const Command commands[NCMDS] = {
                  "                        [--set SYSTEM.param=value] [-o DIR] [--native]\n"
                  "                        [--max-steps N]\n",
                  "  run FILE.lag     check the file, then run its jobs in order (simulate,\n"
-                 "                   train, solve, action and compare; infer says 'not\n"
-                 "                   implemented yet', exit status 2)\n",
+                 "                   train, solve, action, compare and infer)\n",
                  "  --json           print one JSON object per job on stdout\n"
                  "  --quiet          no progress and no summary line on stderr\n"
                  "  --progress       progress on stderr even when it is not a terminal\n"

@@ -51,6 +51,7 @@ typedef struct Tr {
 
 static SymId tr(Tr *T, const Expr *e);
 static SymId tr_extern(Tr *T, const Expr *e);
+static SymId tr_func(Tr *T, const ProbFunc *f, SymId x);
 static void sym_generators(Tr *T, const Stmt *s);
 static void sym_invariance(Mech *m, MechSym *y);
 static SymId tr_net_vector(Tr *T, const Expr *e);
@@ -454,6 +455,9 @@ static SymId tr(Tr *T, const Expr *e)
         if (e->ref == REF_INTEGRAL && T->prob)
             return sym_mul2(S, sym_var(S, T->prob->h), tr(T, e->args));
         if (e->ref == REF_UNKNOWN_FN) {
+            for (int k = 0; T->prob && k < T->prob->nfuncs; k++)
+                if (T->prob->funcs[k].stmt == e->decl)
+                    return tr_func(T, &T->prob->funcs[k], tr(T, e->args));
             diag_error(T->d, e->loc, "'%s' is an unknown function: infer fits it; solve needs it given",
                        e->id.name);
             T->errors++;
@@ -1037,6 +1041,69 @@ static int build_problem(Problem *P, Sym *S, Diag *d, const Item *prob);
 
 /* The interval terms are built with no product of sums expanded (see
  * job_term_program). */
+/* The Legendre polynomials P_0 .. P_k at u into p (Bonnet's recursion). */
+static void legendre(int k, double u, double *p)
+{
+    p[0] = 1;
+    if (k >= 1)
+        p[1] = u;
+    for (int n = 1; n < k; n++)
+        p[n + 1] = ((2 * n + 1) * u * p[n] - n * p[n - 1]) / (n + 1);
+}
+
+double mech_func_value(const ProbFunc *f, const double *c, double x0, double x1, double x, double *grad)
+{
+    double p[52], pa[52];
+    legendre(f->degree, (2 * x - x0 - x1) / (x1 - x0), p);
+    double v = 0;
+    if (f->fixed) {
+        legendre(f->degree, (2 * f->at - x0 - x1) / (x1 - x0), pa);
+        v = f->value;
+        for (int j = 1; j <= f->degree; j++) {
+            double b = p[j] - pa[j];
+            v += c[j - 1] * b;
+            if (grad)
+                grad[j - 1] = b;
+        }
+        return v;
+    }
+    for (int j = 0; j <= f->degree; j++) {
+        v += c[j] * p[j];
+        if (grad)
+            grad[j] = p[j];
+    }
+    return v;
+}
+
+/* f at x as an expression: the same sum, the polynomials built by the
+ * recursion on u = (2x - x0 - x1)/(x1 - x0) (x0, x1 the domain's ends as
+ * expressions of the parameters). */
+static SymId tr_func(Tr *T, const ProbFunc *f, SymId x)
+{
+    Sym *S = T->S;
+    Problem *P = T->prob;
+    SymId width = sym_sub(S, P->hi_e, P->lo_e), mid = sym_add2(S, P->lo_e, P->hi_e);
+    SymId us[2] = {sym_div(S, sym_sub(S, sym_mul2(S, sym_num(S, 2), x), mid), width),
+                   sym_div(S, sym_sub(S, sym_num(S, 2 * f->at), mid), width)};
+    SymId pol[2][52];
+    for (int w = 0; w < 1 + f->fixed; w++) {
+        pol[w][0] = sym_num(S, 1);
+        if (f->degree >= 1)
+            pol[w][1] = us[w];
+        for (int n = 1; n < f->degree; n++)
+            pol[w][n + 1] = sym_div(S, sym_sub(S, sym_mul2(S, sym_num(S, 2 * n + 1), sym_mul2(S, us[w], pol[w][n])),
+                                                sym_mul2(S, sym_num(S, n), pol[w][n - 1])),
+                                    sym_num(S, n + 1));
+    }
+    SymId v = f->fixed ? sym_num(S, f->value) : S->zero;
+    for (int j = f->fixed; j <= f->degree; j++) {
+        SymId c = sym_var(S, T->m->par[f->first + j - f->fixed]);
+        SymId b = f->fixed ? sym_sub(S, pol[0][j], pol[1][j]) : pol[0][j];
+        v = sym_add2(S, v, sym_mul2(S, c, b));
+    }
+    return v;
+}
+
 int mech_build_problem(Problem *P, Sym *S, Diag *d, const Item *prob)
 {
     S->no_expand++;
@@ -1052,19 +1119,43 @@ static int build_problem(Problem *P, Sym *S, Diag *d, const Item *prob)
     m->S = S;
     m->sys = prob;
     Tr T = {S, d, m, NULL, 0, 0, NULL, 0, 0, 0, P};
-    int nf = 0, np = 0, nu = 0, nlets = 0, ncons = 0;
+    int nf = 0, np = 0, nu = 0, nlets = 0, ncons = 0, nfn = 0, ncoef = 0;
     const Stmt *domain = NULL;
     for (const Stmt *s = prob->stmts; s; s = s->next) {
         nf += s->kind == ST_FIELD;
         np += s->kind == ST_PARAM;
         nu += s->kind == ST_UNKNOWN && s->value->ref != REF_UNKNOWN_FN;
+        nfn += s->kind == ST_UNKNOWN && s->value->ref == REF_UNKNOWN_FN;
         nlets += s->kind == ST_LET;
         ncons += s->kind == ST_SUBJECT;
         if (s->kind == ST_DOMAIN)
             domain = s;
     }
+    /* the unknown functions: poly(k), each fixed at a point or not */
+    P->funcs = alloc(S, (size_t)nfn, sizeof *P->funcs);
+    for (const Stmt *s = prob->stmts; s; s = s->next) {
+        if (s->kind != ST_UNKNOWN || s->value->ref != REF_UNKNOWN_FN)
+            continue;
+        ProbFunc *f = &P->funcs[P->nfuncs++];
+        f->stmt = s;
+        f->name = s->names[0].name;
+        if (s->value->id.name[0] != 'p') {
+            diag_error(d, s->value->loc, "spline(k) unknown functions are not built yet: use poly(k)");
+            T.errors++;
+            f->degree = 0;
+        } else
+            f->degree = (int)mech_const_value(s->value->args);
+        for (const Stmt *x = prob->stmts; x; x = x->next)
+            if (x->kind == ST_FIX && strcmp(x->names[0].name, f->name) == 0) {
+                f->fixed = 1;
+                f->at = mech_const_value(x->at);
+                f->value = mech_const_value(x->value);
+            }
+        f->count = f->degree + 1 - f->fixed;
+        ncoef += f->count;
+    }
     m->n = nf;
-    m->np = np + nu + 1; /* the parameters, the unknown scalars, h */
+    m->np = np + nu + ncoef + 1; /* the parameters, the unknown scalars, the functions' coefficients, h */
     P->nparams = np;
     m->names = alloc(S, (size_t)nf, sizeof *m->names);
     m->par = alloc(S, (size_t)m->np, sizeof *m->par);
@@ -1102,6 +1193,18 @@ static int build_problem(Problem *P, Sym *S, Diag *d, const Item *prob)
             m->par_default[ip] = e;
             ip++;
         }
+    /* the coefficients: a constant 1 to start with (or the fixed value) */
+    for (int fi = 0; fi < P->nfuncs; fi++) {
+        ProbFunc *f = &P->funcs[fi];
+        f->first = ip;
+        for (int j = f->fixed; j <= f->degree; j++) {
+            const char *name = arena_printf(S->arena, "%s[%d]", f->name, j);
+            m->par[ip] = sym_add_var(S, name, name, SV_PARAM, ip, 0, 0);
+            S->vars[m->par[ip]].value = j == 0 ? 1 : 0;
+            m->par_default[ip] = 0;
+            ip++;
+        }
+    }
     P->h = m->par[ip] = sym_add_var(S, "(h)", "(h)", SV_PARAM, ip, 0, 0);
     /* the domain's ends: expressions of the parameters, evaluated for each
      * job's values (x0, x1 here: at the defaults) */

@@ -39,6 +39,10 @@ typedef struct Mech {
     int *q, *v;         /* variable ids of the coordinates and velocities */
     int t;              /* variable id of time */
     int *par;           /* variable ids of the parameters */
+    const int *sampled; /* parameters (indices into par) that lowering makes per-sample
+                           inputs after the state, in this order (train's drawn
+                           parameters), or NULL */
+    int nsampled;
     SymId *par_default; /* each one's default: an expression of the earlier ones (0: none) */
     const char **names; /* coordinate names */
     int given_accel;    /* an `accel` system: acc[] given, no L */
@@ -111,8 +115,23 @@ SymId mech_expr(Mech *m, Diag *d, const Expr *e);
  * h; the objective and each constraint as the interval term whose sum over
  * the intervals is its value (fields at the midpoint, derivatives as
  * slopes, integral(f) as h*f). */
+/* An unknown function poly(k) of a problem: sum_j c_j P_j(u), P_j the
+ * Legendre polynomials, u = (2 x - x0 - x1)/(x1 - x0) the domain mapped to
+ * [-1, 1].  Its coefficients are unknowns (parameters "rho[j]"); with
+ * `fix rho(a) = v` the value at a is v, and c_0 is not an unknown:
+ * rho = v + sum_{j>=1} c_j (P_j(u) - P_j(u_a)). */
+typedef struct ProbFunc {
+    const Stmt *stmt;    /* the unknown's declaration */
+    const char *name;
+    int degree;
+    int first, count;    /* its coefficients: parameters first .. first + count - 1 */
+    int fixed;           /* a fix statement gives its value at one point */
+    double at, value;    /* ...there (at the parameters' defaults) */
+} ProbFunc;
+
 typedef struct Problem {
-    Mech m;              /* m.n fields (m.names), m.par: parameters, unknown scalars, h */
+    Mech m;              /* m.n fields (m.names), m.par: parameters, unknown scalars, the
+                            unknown functions' coefficients, h */
     int nparams;         /* of those, the problem's parameters */
     int *u, *w;          /* per field: its value at the left and at the right node */
     int x, h;            /* variables: the midpoint, the interval length (the last parameter) */
@@ -128,7 +147,13 @@ typedef struct Problem {
     const Stmt **cons_stmt;
     int *fixed_lo, *fixed_hi; /* per field: its value at x0 / x1 is fixed... */
     SymId *fix_lo, *fix_hi;   /* ...at this (an expression of the parameters) */
+    ProbFunc *funcs;          /* the unknown functions */
+    int nfuncs;
 } Problem;
+
+/* The value of unknown function f at x with coefficients c (count values),
+ * on the domain x0 .. x1; with grad, its derivatives in c. */
+double mech_func_value(const ProbFunc *f, const double *c, double x0, double x1, double x, double *grad);
 
 /* Build the interval terms of a checked problem.  Returns 0, or the
  * number of errors reported in d. */

@@ -43,6 +43,7 @@ int run_program(Front *F, const RunOptions *opt)
            : it->job == JOB_SOLVE    ? job_solve(&J)
            : it->job == JOB_ACTION   ? job_action(&J)
            : it->job == JOB_COMPARE  ? job_compare(&J)
+           : it->job == JOB_INFER    ? job_infer(&J)
                                      : job_not_yet(&J, "this kind of job");
     }
     mech_trained_free(R.trained);

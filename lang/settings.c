@@ -11,6 +11,7 @@ static const char *const steppers[] = {"rk2", "rk4", "rkf45", "rkck", "rk8pd", "
                                        "rk2imp", "rk4imp", "bsimp", "msbdf", "variational"};
 static const char *const optimizers[] = {"adam"};
 static const char *const schedules[] = {"constant", "cosine"};
+static const char *const fit_methods[] = {"lm", "lmaccel"};
 
 #define WORDS(w) w, (int)(sizeof w / sizeof w[0])
 #define NONE NULL, 0
@@ -48,6 +49,7 @@ static const SettingSpec train_specs[] = {
     {"save", SK_FILE, NONE, 0, NAN, "—", "the trained weights (.lagw)"},
     {"checkpoint", SK_CHECKPOINT, NONE, 0, NAN, "—", "every N steps, the state of training to SAVE.ckpt (resumed)"},
     {"penalty", SK_PENALTY, NONE, 0, NAN, "—", "λ times the invariance residual of a declared symmetry (of the system, or of its data's) added to the loss"},
+    {"weight", SK_SYSEXPR, NONE, 0, NAN, "1", "each sample's loss weight (finite, ≥ 0): an expression of the model's coordinates, velocities and parameters"},
     {"schedule", SK_WORD, WORDS(schedules), 0, NAN, "cosine", "the learning rate after the warm-up: cosine decay to 0, or constant"},
     {"weight_decay", SK_NONNEG, NONE, 0, 0, "0", "decoupled weight decay (AdamW)"},
     {"warmup", SK_FRACTION, NONE, 0, 0.05, "0.05", "the fraction of the steps with a linear warm-up"},
@@ -65,7 +67,7 @@ static const SettingSpec data_specs[] = {
     {"method", SK_WORD, WORDS(steppers), 0, NAN, "rk8pd", "the stepper of the trajectories (an explicit one)"},
     TOL_ROW(1e-8, "1e-8", "the trajectories' error tolerance"),
     {"samples", SK_INT1, NONE, 0, NAN, "—", "a fixed set of N states (or N trajectories with time); without: fresh states every step"},
-    PARAM_ROW,
+    {"param", SK_PARAMS, NONE, 0, NAN, "—", "override parameters of the data's system; a draw (uniform, normal, or an expression of them) is drawn per sample and is an input of the model too"},
     {"seed", SK_SEED, NONE, 0, NAN, "the job's", "the seed of the data's draws"},
 };
 
@@ -111,11 +113,15 @@ static const SettingSpec action_specs[] = {
 };
 
 static const SettingSpec infer_specs[] = {
-    {"observe", SK_FILE, NONE, 1, NAN, "—", "the CSV file of observations"},
-    {"noise", SK_POS, NONE, 0, NAN, "—", "the observations' standard deviation"},
-    VARIATIONAL_ROWS("starting values of the unknowns"),
-    OUTPUT_ROW("the CSV file of the result"),
-    PLOT_ROW("a figure of the result"),
+    {"observe", SK_FILE, NONE, 1, NAN, "—", "the CSV file of observations: the domain variable and any of the fields (and FIELD_sigma)"},
+    {"noise", SK_POS, NONE, 0, NAN, "—", "the observations' standard deviation (without it and without FIELD_sigma columns: estimated from the residuals)"},
+    VARIATIONAL_ROWS("starting values of the unknowns (u = v), or a starting shape of the fields"),
+    {"fit_method", SK_WORD, WORDS(fit_methods), 0, NAN, "lm", "Levenberg–Marquardt, or with geodesic acceleration"},
+    {"exact", SK_GUESS, NONE, 0, NAN, "—", "the truth where it is known: unknowns (u = v), unknown functions (f = an expression of the domain variable), drawn beside the estimates"},
+    {"fit_iterations", SK_INT1, NONE, 0, 100, "100", "the most iterations of the fit (Levenberg–Marquardt)"},
+    {"fit_tol", SK_POS, NONE, 0, 1e-10, "1e-10", "the fit's tolerance on the relative step and the scaled gradient"},
+    OUTPUT_ROW("the CSV of the observations, the fit and the residuals (and FILE_nodes.csv: the fields and unknown functions at the nodes)"),
+    PLOT_ROW("a figure of the fit, the residuals and the unknown functions"),
     PARAM_ROW,
     SEED_ROW("any draws"),
 };
@@ -166,6 +172,7 @@ const char *settings_kind_text(const SettingSpec *sp)
     case SK_LOSS: return "accel, accel l1, accel mse or action";
     case SK_CHECKPOINT: return "every N";
     case SK_PENALTY: return "SYMMETRY λ";
+    case SK_SYSEXPR: return "an expression of q, q'";
     }
     return "";
 }

@@ -35,7 +35,8 @@ typedef enum SetKind {
     SK_DATA,       /* "file" or from System { ... } */
     SK_LOSS,       /* accel [l1|mse] | action */
     SK_CHECKPOINT, /* every N */
-    SK_PENALTY     /* SYMMETRY weight: a declared symmetry and a number >= 0 */
+    SK_PENALTY,    /* SYMMETRY weight: a declared symmetry and a number >= 0 */
+    SK_SYSEXPR     /* an expression of the target system's q, q', parameters and lets */
 } SetKind;
 
 typedef struct SettingSpec {

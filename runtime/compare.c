@@ -893,7 +893,7 @@ static void draw(const CmpJob *job, Rows *rows, const Grid *g, CmpResult *res)
             q0[m][r] = v >= rlo - span && v <= rhi + span ? v : NAN;
         }
         if (m < nl)
-            t->lines[t->nlines++] = (FigLine){job->models[m].name, rows[m].t, q0[m], (int)rows[m].n, 1, 1, m + 1};
+            t->lines[t->nlines++] = (FigLine){.label = job->models[m].name, .x = rows[m].t, .y = q0[m], .n = (int)rows[m].n, .xstride = 1, .ystride = 1, .colour = m + 1};
     }
     /* 2. the state error and 3. the reference energy's drift, first start */
     double **err = mem_xalloc((size_t)M * sizeof *err), **dE = mem_xalloc((size_t)M * sizeof *dE);
@@ -919,10 +919,10 @@ static void draw(const CmpJob *job, Rows *rows, const Grid *g, CmpResult *res)
         for (long r = 0; r < rows[m].n; r++)
             dE[m][r] = E ? fabs(E[(size_t)r * (size_t)S] - E[0]) / res->energy_scale : NAN;
         if (m > 0 && m < 6) {
-            pe->lines[pe->nlines++] = (FigLine){job->models[m].name, rows[0].t, err[m], (int)R, 1, 1, m + 1};
+            pe->lines[pe->nlines++] = (FigLine){.label = job->models[m].name, .x = rows[0].t, .y = err[m], .n = (int)R, .xstride = 1, .ystride = 1, .colour = m + 1};
         }
         if (m < 6)
-            pd->lines[pd->nlines++] = (FigLine){job->models[m].name, rows[m].t, dE[m], (int)rows[m].n, 1, 1, m + 1};
+            pd->lines[pd->nlines++] = (FigLine){.label = job->models[m].name, .x = rows[m].t, .y = dE[m], .n = (int)rows[m].n, .xstride = 1, .ystride = 1, .colour = m + 1};
     }
     /* 4. the first continuous symmetry's charge along each path (first start) */
     int ks = -1;
@@ -949,7 +949,7 @@ static void draw(const CmpJob *job, Rows *rows, const Grid *g, CmpResult *res)
                 dQ[m][r] = fabs(Q[(size_t)r * (size_t)S] - Q[0]);
             mem_free(Q);
             if (m < 6)
-                pq->lines[pq->nlines++] = (FigLine){job->models[m].name, rows[m].t, dQ[m], (int)rows[m].n, 1, 1, m + 1};
+                pq->lines[pq->nlines++] = (FigLine){.label = job->models[m].name, .x = rows[m].t, .y = dQ[m], .n = (int)rows[m].n, .xstride = 1, .ystride = 1, .colour = m + 1};
         }
     }
     double *axis = NULL, *diff = NULL, *clipped = NULL; /* the 1-D grid's abscissae; the gauge's
@@ -997,7 +997,7 @@ static void draw(const CmpJob *job, Rows *rows, const Grid *g, CmpResult *res)
             for (size_t c = 0; c < C; c++)
                 axis[c] = axis_value(&job->axes[0], (int)c);
             for (int m = 1; m <= maps; m++)
-                h->lines[h->nlines++] = (FigLine){job->models[m].name, axis, g->err + (size_t)m * C, (int)C, 1, 1, m + 1};
+                h->lines[h->nlines++] = (FigLine){.label = job->models[m].name, .x = axis, .y = g->err + (size_t)m * C, .n = (int)C, .xstride = 1, .ystride = 1, .colour = m + 1};
         }
         /* L up to the gauge: the reference, the fitted L of the model that fits worst (lowest R^2), their difference */
         int lm = -1;
@@ -1037,7 +1037,7 @@ static void draw(const CmpJob *job, Rows *rows, const Grid *g, CmpResult *res)
         *sc = (FigPanel){.kind = FIG_SCATTER, .title = "error against occupancy (reference trajectories)",
                          .xlabel = "occupancy (fraction of states)", .ylabel = "|a - a_ref|", .logx = 1, .logy = 1};
         for (int m = 1; m <= maps; m++)
-            sc->lines[sc->nlines++] = (FigLine){job->models[m].name, g->occ, g->err + (size_t)m * C, (int)C, 1, 1, m + 1};
+            sc->lines[sc->nlines++] = (FigLine){.label = job->models[m].name, .x = g->occ, .y = g->err + (size_t)m * C, .n = (int)C, .xstride = 1, .ystride = 1, .colour = m + 1};
     }
     char title[256], ferr[512];
     snprintf(title, sizeof title, "compare: %s against the reference %s", M > 2 ? "models" : job->models[1].name,

@@ -284,6 +284,12 @@ static int point_ok(const FigPanel *pn, const FigLine *l, int i)
            drawable(series_y(l, i), pn->logy);
 }
 
+/* The i-th value of one of a series' extra arrays (err, lo, hi). */
+static double series_at(const FigLine *l, const double *a, int i)
+{
+    return a[(size_t)i * (size_t)(l->ystride ? l->ystride : 1)];
+}
+
 /* FIG_LINES and FIG_SCATTER into the current viewport. */
 static void draw_xy(const FigPanel *pn, int scatter, const Frame *fr)
 {
@@ -300,6 +306,18 @@ static void draw_xy(const FigPanel *pn, int scatter, const Frame *fr)
                 xhi = fmax(xhi, x);
                 ylo = fmin(ylo, y);
                 yhi = fmax(yhi, y);
+                /* error bars and bands inside the frame too */
+                const double *ext[4] = {l->lo, l->hi, l->err, l->err};
+                for (int e = 0; e < 4; e++) {
+                    if (!ext[e])
+                        continue;
+                    double v = series_at(l, ext[e], i);
+                    v = e == 2 ? series_y(l, i) - v : e == 3 ? series_y(l, i) + v : v;
+                    if (drawable(v, pn->logy)) {
+                        ylo = fmin(ylo, axis_value(v, pn->logy));
+                        yhi = fmax(yhi, axis_value(v, pn->logy));
+                    }
+                }
             }
     }
     if (!(xlo <= xhi))
@@ -333,14 +351,63 @@ static void draw_xy(const FigPanel *pn, int scatter, const Frame *fr)
            leg_h = (1.7 * pn->nlines + 1) * ht / (box_mm * fr->aspect);
     int under[4] = {0, 0, 0, 0}; /* top right, top left, bottom right, bottom left */
 
-    PLFLT *xs = mem_xalloc((size_t)nmax * sizeof *xs), *ys = mem_xalloc((size_t)nmax * sizeof *ys);
+    PLFLT *xs = mem_xalloc((size_t)(2 * nmax + 1) * sizeof *xs), *ys = mem_xalloc((size_t)(2 * nmax + 1) * sizeof *ys);
+    /* bands first, under everything: a pale polygon lo .. hi per unbroken stretch */
     for (int s = 0; s < pn->nlines; s++) {
         const FigLine *l = &pn->lines[s];
-        int most = scatter ? fr->max_markers : MAX_POINTS;
+        if (!l->lo || !l->hi)
+            continue;
+        PLINT r, g, b;
+        plgcol0(2 + slot(pn, s), &r, &g, &b);
+        plscol0(15, (PLINT)(255 - 0.25 * (255 - r)), (PLINT)(255 - 0.25 * (255 - g)), (PLINT)(255 - 0.25 * (255 - b)));
+        plcol0(15);
+        int k = 0;
+        for (int i = 0; i <= l->n; i++) {
+            int ok = i < l->n && drawable(series_x(l, i), pn->logx) && drawable(series_at(l, l->lo, i), pn->logy) &&
+                     drawable(series_at(l, l->hi, i), pn->logy);
+            if (ok) {
+                xs[k] = axis_value(series_x(l, i), pn->logx);
+                ys[k] = axis_value(series_at(l, l->hi, i), pn->logy);
+                k++;
+                continue;
+            }
+            if (k >= 2) {
+                /* back along the lower edge */
+                for (int j = 0; j < k; j++) {
+                    int src = i - 1 - j;
+                    xs[k + j] = axis_value(series_x(l, src), pn->logx);
+                    ys[k + j] = axis_value(series_at(l, l->lo, src), pn->logy);
+                }
+                plfill(2 * k, xs, ys);
+            }
+            k = 0;
+        }
+    }
+    for (int s = 0; s < pn->nlines; s++) {
+        const FigLine *l = &pn->lines[s];
+        if (!l->err)
+            continue;
+        plcol0(2 + slot(pn, s));
+        plwidth(1);
+        for (int i = 0; i < l->n; i++)
+            if (point_ok(pn, l, i) && drawable(series_at(l, l->err, i), 0)) {
+                double y = series_y(l, i), e = series_at(l, l->err, i);
+                PLFLT x = axis_value(series_x(l, i), pn->logx), y0 = y - e, y1 = y + e;
+                if (!drawable(y0, pn->logy) || !drawable(y1, pn->logy))
+                    continue;
+                y0 = axis_value(y0, pn->logy);
+                y1 = axis_value(y1, pn->logy);
+                plerry(1, &x, &y0, &y1);
+            }
+    }
+    for (int s = 0; s < pn->nlines; s++) {
+        const FigLine *l = &pn->lines[s];
+        const int pts = scatter || l->marker;
+        int most = pts ? fr->max_markers : MAX_POINTS;
         int step = l->n > most ? (l->n + most - 1) / most : 1, k = 0;
         plcol0(2 + slot(pn, s));
         plwidth(1.5);
-        if (scatter)
+        if (pts)
             plschr(MARKER_MM, 1.0);
         for (int i = 0; i <= l->n; i++) {
             if (point_ok(pn, l, i)) {
@@ -359,7 +426,7 @@ static void draw_xy(const FigPanel *pn, int scatter, const Frame *fr)
                 continue;
             }
             /* the end of an unbroken stretch: draw it (a lone point as a dot) */
-            if (scatter)
+            if (pts)
                 plstring(k, xs, ys, marker[slot(pn, s)]);
             else if (k == 1)
                 plstring(1, xs, ys, "•");
@@ -367,7 +434,7 @@ static void draw_xy(const FigPanel *pn, int scatter, const Frame *fr)
                 plline(k, xs, ys);
             k = 0;
         }
-        if (scatter)
+        if (pts)
             plschr(TEXT_MM, 1.0);
     }
     if (labelled) {
@@ -377,7 +444,7 @@ static void draw_xy(const FigPanel *pn, int scatter, const Frame *fr)
         const char *texts[MAX_LINES], *markers[MAX_LINES];
         for (int s = 0; s < pn->nlines; s++) {
             markers[s] = marker[slot(pn, s)];
-            opts[s] = scatter ? PL_LEGEND_SYMBOL : PL_LEGEND_LINE;
+            opts[s] = scatter || pn->lines[s].marker ? PL_LEGEND_SYMBOL : PL_LEGEND_LINE;
             colors[s] = 2 + slot(pn, s);
             styles[s] = 1;
             widths[s] = 1.5;

@@ -26,6 +26,9 @@ typedef struct FigLine {
     int n, xstride, ystride;
     int colour;          /* 1..6: that colour (and marker) of the palette, so a series keeps
                             it across panels; 0: by its position in the panel */
+    int marker;          /* in a FIG_LINES panel: markers instead of a line (points beside curves) */
+    const double *err;   /* or NULL: a vertical error bar y +- err[i] at each point (stride ystride) */
+    const double *lo, *hi; /* or NULL: a shaded band lo .. hi under the series (stride ystride) */
 } FigLine;
 
 typedef struct FigPanel {

@@ -345,42 +345,198 @@ static int factor(Eng *e, double scale, double delta)
     return neg + pos - m;
 }
 
-/* The Newton step of the factored system: dx and dmu. */
-static int step(Eng *e, const double *vals)
+/* Solve [H A^T; A 0] [dx; dmu] = -[rg; rc] with the factored system
+ * (factor): u = H^-1 rg, S dmu = rc - A u, dx = -u - W dmu. */
+static int kkt_solve(Eng *e, const double *rg, const double *rc, double *dx, double *dmu)
 {
     int n = e->n, m = e->m;
-    if (band_solve(e, e->g, e->u) != 0)
+    if (band_solve(e, rg, e->u) != 0)
         return -1;
     if (m > 0) {
-        gsl_vector_view dm = gsl_vector_view_array(e->dmu, (size_t)m);
+        gsl_vector_view dm = gsl_vector_view_array(dmu, (size_t)m);
         double rhs[64], *rp = m <= 64 ? rhs : mem_xalloc((size_t)m * sizeof *rp);
         for (int j = 0; j < m; j++) {
             const double *a = e->A + (size_t)j * (size_t)n;
-            double v = vals[1 + j] - e->job->cons_value[j];
+            double v = rc[j];
             for (int i = 0; i < n; i++)
                 v -= a[i] * e->u[i];
             rp[j] = v;
         }
         gsl_vector_view rv = gsl_vector_view_array(rp, (size_t)m);
-        int rc = gsl_linalg_LU_solve(e->Sc, e->perm, &rv.vector, &dm.vector);
+        int rcode = gsl_linalg_LU_solve(e->Sc, e->perm, &rv.vector, &dm.vector);
         if (rp != rhs)
             mem_free(rp);
-        if (rc != GSL_SUCCESS)
+        if (rcode != GSL_SUCCESS)
             return -1;
     }
     for (int i = 0; i < n; i++) {
         double v = -e->u[i];
         for (int j = 0; j < m; j++)
-            v -= e->W[(size_t)j * (size_t)n + (size_t)i] * e->dmu[j];
-        e->dx[i] = v;
+            v -= e->W[(size_t)j * (size_t)n + (size_t)i] * dmu[j];
+        dx[i] = v;
     }
     for (int i = 0; i < n; i++)
-        if (!isfinite(e->dx[i]))
+        if (!isfinite(dx[i]))
             return -1;
     for (int j = 0; j < m; j++)
-        if (!isfinite(e->dmu[j]))
+        if (!isfinite(dmu[j]))
             return -1;
     return 0;
+}
+
+/* The Newton step of the factored system: dx and dmu. */
+static int step(Eng *e, const double *vals)
+{
+    int m = e->m;
+    double rc[64], *rp = m <= 64 ? rc : mem_xalloc((size_t)m * sizeof *rp);
+    for (int j = 0; j < m; j++)
+        rp[j] = vals[1 + j] - e->job->cons_value[j];
+    int r = kkt_solve(e, e->g, rp, e->dx, e->dmu);
+    if (rp != rc)
+        mem_free(rp);
+    return r;
+}
+
+/* The derivatives of the solution at e->y (converged, multipliers e->mu)
+ * with respect to the job's nsens parameters theta: differentiating
+ * grad_y Lag(y, mu, theta) = 0 and G(y, theta) = c(theta),
+ *     [H A^T; A 0] [dy; dmu] = -[d grad_y Lag / d theta; dG/d theta - dc/d theta],
+ * one solve per parameter with the exact (uncorrected) KKT matrix; a fixed
+ * end's dy is given (lo_d, hi_d) and enters through the Hessian's
+ * coupling of the free values to it.  Also the objective's total
+ * derivative dF/dtheta = dF/dtheta (partial) + grad F . dy.  Returns 0, or
+ * -1 when a term cannot be evaluated or the KKT matrix is singular. */
+static int sensitivities(Eng *e, SolveResult *res)
+{
+    const SolveJob *job = e->job;
+    const int nf = e->nf, q = 2 * nf, N = e->N, n = e->n, m = e->m, ns = job->nsens, B = N - 1;
+    const size_t tot = (size_t)N * (size_t)nf, os = 1 + (size_t)q + (size_t)ns + (size_t)q * (size_t)ns;
+    const size_t hs = e->ostride;
+    double *R = mem_xalloc(((size_t)n * ns + 1) * sizeof *R), *Rc = mem_xalloc(((size_t)m * ns + 1) * sizeof *Rc);
+    double *gF = mem_xalloc(tot * sizeof *gF), *dyall = res->dy;
+    double *out = mem_xalloc((size_t)SOLVE_CHUNK * os * sizeof *out), *hout = mem_xalloc(hs * sizeof *hout);
+    double *dx = mem_xalloc(((size_t)n + 1) * sizeof *dx), *dmu = mem_xalloc(((size_t)m + 1) * sizeof *dmu);
+    double *rg = mem_xalloc(((size_t)n + 1) * sizeof *rg), *rc = mem_xalloc(((size_t)m + 1) * sizeof *rc);
+    int rcode = -1;
+    memset(R, 0, ((size_t)n * ns + 1) * sizeof *R);
+    memset(Rc, 0, ((size_t)m * ns + 1) * sizeof *Rc);
+    memset(gF, 0, tot * sizeof *gF);
+    for (int t = 0; t < ns; t++)
+        res->dobj[t] = 0;
+    /* the fixed ends' derivatives */
+    for (size_t i = 0; i < tot * (size_t)ns; i++)
+        dyall[i] = 0;
+    for (int f = 0; f < nf; f++)
+        for (int t = 0; t < ns; t++) {
+            if (e->map[f] < 0 && job->lo_d)
+                dyall[(size_t)f * ns + t] = job->lo_d[(size_t)f * ns + t];
+            if (e->map[(size_t)(N - 1) * nf + f] < 0 && job->hi_d)
+                dyall[((size_t)(N - 1) * nf + f) * ns + t] = job->hi_d[(size_t)f * ns + t];
+        }
+    for (int k0 = 0; k0 < B; k0 += SOLVE_CHUNK) {
+        int nb = B - k0 < SOLVE_CHUNK ? B - k0 : SOLVE_CHUNK;
+        for (int k = 0; k < nb; k++) {
+            double *r = e->cin + (size_t)k * (size_t)(q + 1);
+            memcpy(r, e->y + (size_t)(k0 + k) * (size_t)nf, (size_t)q * sizeof *r);
+            r[q] = job->x0 + (k0 + k + 0.5) * e->h;
+        }
+        for (int t = 0; t < e->nterms; t++) {
+            const SolveTerm *T = t == 0 ? &job->objective : &job->cons[t - 1];
+            if (T->eval(T->ctx, SOLVE_SENS, nb, e->cin, out) != 0)
+                goto fail;
+            double c = t == 0 ? e->s : e->mu[t - 1];
+            for (int k = 0; k < nb; k++) {
+                const double *ok = out + (size_t)k * os, *gr = ok + 1, *dv = gr + q, *dg = dv + ns;
+                const int *mp = e->map + (size_t)(k0 + k) * (size_t)nf;
+                for (size_t i = 0; i < os; i++)
+                    if (!isfinite(ok[i]))
+                        goto fail;
+                for (int th = 0; th < ns; th++) {
+                    if (t == 0)
+                        res->dobj[th] += dv[th];
+                    else
+                        Rc[(size_t)(t - 1) * ns + th] += dv[th];
+                }
+                for (int a = 0; a < q; a++) {
+                    size_t node = (size_t)(k0 + k) * (size_t)nf + (size_t)a;
+                    if (t == 0)
+                        gF[node] += gr[a];
+                    if (mp[a] < 0) {
+                        /* a fixed value: its derivative moves the constraints */
+                        for (int th = 0; th < ns && t > 0; th++)
+                            Rc[(size_t)(t - 1) * ns + th] += gr[a] * dyall[node * ns + th];
+                        continue;
+                    }
+                    for (int th = 0; th < ns; th++)
+                        R[(size_t)mp[a] * ns + th] += c * dg[(size_t)a * ns + th];
+                }
+            }
+        }
+    }
+    /* the free values' coupling to fixed ends that move: the Hessian of the
+     * first and the last interval */
+    for (int side = 0; side < 2; side++) {
+        int k = side == 0 ? 0 : B - 1;
+        if (side == 1 && B - 1 == 0)
+            break;
+        const int *mp = e->map + (size_t)k * (size_t)nf;
+        int moves = 0;
+        for (int b = 0; b < q; b++)
+            for (int th = 0; th < ns && mp[b] < 0; th++)
+                moves |= dyall[((size_t)k * nf + (size_t)b) * ns + th] != 0;
+        if (!moves)
+            continue;
+        double *r = e->cin;
+        memcpy(r, e->y + (size_t)k * (size_t)nf, (size_t)q * sizeof *r);
+        r[q] = job->x0 + (k + 0.5) * e->h;
+        for (int t = 0; t < e->nterms; t++) {
+            const SolveTerm *T = t == 0 ? &job->objective : &job->cons[t - 1];
+            if (T->eval(T->ctx, SOLVE_HESSIAN, 1, r, hout) != 0)
+                goto fail;
+            double c = t == 0 ? e->s : e->mu[t - 1];
+            const double *He = hout + 1 + q;
+            for (int a = 0; a < q; a++) {
+                if (mp[a] < 0)
+                    continue;
+                for (int b = 0; b < q; b++)
+                    for (int th = 0; th < ns && mp[b] < 0; th++)
+                        R[(size_t)mp[a] * ns + th] += c * He[a * q + b] * dyall[((size_t)k * nf + (size_t)b) * ns + th];
+            }
+        }
+    }
+    for (int j = 0; j < m && job->cons_value_d; j++)
+        for (int th = 0; th < ns; th++)
+            Rc[(size_t)j * ns + th] -= job->cons_value_d[(size_t)j * ns + th];
+    /* the exact KKT matrix at the solution, and one solve per parameter */
+    if (n > 0 && factor(e, 1, 0) < 0)
+        goto fail;
+    for (int th = 0; th < ns; th++) {
+        for (int i = 0; i < n; i++)
+            rg[i] = R[(size_t)i * ns + th];
+        for (int j = 0; j < m; j++)
+            rc[j] = Rc[(size_t)j * ns + th];
+        if (n > 0 && kkt_solve(e, rg, rc, dx, dmu) != 0)
+            goto fail;
+        for (size_t i = 0; i < tot; i++)
+            if (e->map[i] >= 0)
+                dyall[i * ns + th] = dx[e->map[i]];
+        double d = res->dobj[th];
+        for (size_t i = 0; i < tot; i++)
+            d += gF[i] * dyall[i * ns + th];
+        res->dobj[th] = d;
+    }
+    rcode = 0;
+fail:
+    mem_free(R);
+    mem_free(Rc);
+    mem_free(gF);
+    mem_free(out);
+    mem_free(hout);
+    mem_free(dx);
+    mem_free(dmu);
+    mem_free(rg);
+    mem_free(rc);
+    return rcode;
 }
 
 /* ---------- setup ---------- */
@@ -952,6 +1108,8 @@ int solve_run(const SolveJob *job, SolveResult *res)
     res->kind = "saddle";
     res->morse_index = -1;
     res->max_error = NAN;
+    res->sens_ok = 0;
+    res->sens_s = 0;
     Eng E, *e = &E;
     eng_init(e, job);
     int nf = e->nf, N = e->N, m = e->m, n = e->n;
@@ -1225,6 +1383,13 @@ again:;
     for (int j = 0; j < m; j++)
         res->multipliers[j] = e->s * e->mu[j];
     res->objective = e->val[0];
+    res->sens_ok = 0;
+    res->sens_s = 0;
+    if (res->status == 0 && res->converged && job->nsens > 0 && res->dy && res->dobj) {
+        double t0 = sim_clock();
+        res->sens_ok = sensitivities(e, res) == 0;
+        res->sens_s = sim_clock() - t0;
+    }
     if (n > 0)
         set_inertia(e, res);
     else {

@@ -23,15 +23,20 @@
 #include <stdio.h>
 
 /* How much of a term an evaluation needs: its value; also its gradient;
- * also its Hessian. */
-typedef enum SolveDepth { SOLVE_VALUE = 0, SOLVE_GRADIENT = 1, SOLVE_HESSIAN = 2 } SolveDepth;
+ * also its Hessian; or (SOLVE_SENS, for sensitivities) the value, the
+ * gradient and their derivatives with respect to the job's nsens
+ * parameters. */
+typedef enum SolveDepth { SOLVE_VALUE = 0, SOLVE_GRADIENT = 1, SOLVE_HESSIAN = 2, SOLVE_SENS = 3 } SolveDepth;
 
 /* An integral's interval terms for B intervals at once (B <= SOLVE_CHUNK).
  * in holds, per interval, its 2nf node values (y_k, then y_{k+1}) and then
  * x_mid: a stride of 2nf + 1.  out receives, per interval, the term, then
  * with depth >= SOLVE_GRADIENT its gradient (2nf), then with
  * SOLVE_HESSIAN its Hessian (2nf x 2nf, row-major): a stride of 1,
- * 1 + 2nf or 1 + 2nf + 4nf^2.  Returns 0, or -1 when the term cannot be
+ * 1 + 2nf or 1 + 2nf + 4nf^2.  With SOLVE_SENS: the term, its gradient,
+ * the term's derivative with respect to each sensitivity parameter
+ * (nsens), then the gradient's (2nf rows of nsens): a stride of
+ * 1 + 2nf + nsens + 2nf nsens.  Returns 0, or -1 when the term cannot be
  * evaluated (the engine then treats the point as outside the domain). */
 typedef int (*SolveTermFn)(void *ctx, int depth, int B, const double *in, double *out);
 
@@ -75,6 +80,14 @@ typedef struct SolveJob {
     const double *exact;          /* points x nf: a closed form to compare with (NaN where there is
                                      none), drawn in the figure with the error; or NULL */
     int progress;                 /* a progress line on stderr */
+    /* Sensitivities (infer's adjoint): with nsens > 0, after convergence
+     * the engine solves the KKT system once more, with the exact matrix
+     * at the solution, for the derivatives of the solution with respect to
+     * nsens parameters theta that the terms (SOLVE_SENS), the constraints'
+     * values and the fixed ends depend on. */
+    int nsens;
+    const double *cons_value_d;   /* ncons x nsens: d c_j / d theta (NULL: 0) */
+    const double *lo_d, *hi_d;    /* nf x nsens: the fixed ends' d y_i / d theta (NULL: 0) */
 } SolveJob;
 
 typedef struct SolveResult {
@@ -92,6 +105,11 @@ typedef struct SolveResult {
     int morse_index;              /* negative eigenvalues of that reduced Hessian */
     double max_error;             /* max |y - exact| over the nodes (NaN without exact) */
     double wall_s;
+    /* with job->nsens > 0 and convergence (caller's buffers): */
+    double *dy;                   /* points x nf x nsens: d y / d theta (node-major, then theta) */
+    double *dobj;                 /* nsens: the total derivative of the objective's integral */
+    int sens_ok;                  /* 1 when dy and dobj were computed */
+    double sens_s;                /* the seconds the sensitivities took (inside wall_s) */
 } SolveResult;
 
 /* Run the job; returns res->status.  Writes output and plot (also after a

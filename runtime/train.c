@@ -98,36 +98,66 @@ void train_draw_state(const TrainDraw *d, int m, void *rngp, double *y)
     for (int i = 0; i < m; i++)
         y[i] = d[i].kind == DRAW_UNIFORM ? d[i].p1 + (d[i].p2 - d[i].p1) * gsl_rng_uniform(rng)
              : d[i].kind == DRAW_NORMAL  ? d[i].p1 + gsl_ran_gaussian(rng, d[i].p2)
+             : d[i].kind == DRAW_EXPR    ? d[i].eval(d[i].expr, rng)
                                          : d[i].p1;
 }
 
-int train_draw(const TrainJob *job, void *rngp, int B, double *states, double *targets, char *err,
+int train_inputs(const TrainJob *job)
+{
+    return job->model->nstate;
+}
+
+/* The loss weight of each of count rows (stride values apart) into the
+ * row's column train_inputs(job).  Returns 0, or -1 (message in err) at a
+ * weight that is negative or not finite. */
+static int weigh(const TrainJob *job, Vm *vm, double *rows, int count, int stride, char *err, size_t errlen)
+{
+    const int ns = train_inputs(job);
+    for (int s = 0; s < count; s++) {
+        double *y = rows + (size_t)s * (size_t)stride, w = NAN;
+        if (vm_run(vm, job->weight, 1, y, stride, 0, job->params, &w, 1) != VM_OK || !(w >= 0) || !isfinite(w)) {
+            int len = snprintf(err, errlen, "the loss weight is %g (it must be a finite number >= 0) at", w);
+            for (int i = 0; i < ns && len > 0 && (size_t)len < errlen; i++)
+                len += snprintf(err + len, errlen - (size_t)len, "%s %s = %.6g", i ? "," : "", job->columns[i], y[i]);
+            return -1;
+        }
+        y[ns] = w;
+    }
+    return 0;
+}
+
+int train_draw(const TrainJob *job, void *rngp, int B, double *states, int stride, double *targets, char *err,
                size_t errlen)
 {
     gsl_rng *rng = rngp;
-    const int n = job->n, n2 = 2 * n;
-    const IrProgram *src = job->source;
-    Vm *vm = vm_alloc(&src, 1, 1);
-    int fails = 0;
+    const int n = job->n, ns = train_inputs(job);
+    const IrProgram *progs[2] = {job->source, job->weight};
+    Vm *vm = vm_alloc(progs, job->weight ? 2 : 1, 1), *wvm = job->weight && stride > ns ? vm_alloc(progs + 1, 1, 1) : NULL;
+    int fails = 0, rc = 0;
     for (int s = 0; s < B;) {
-        double *y = states + (size_t)s * (size_t)n2;
-        train_draw_state(job->draw, n2, rng, y);
+        double *y = states + (size_t)s * (size_t)stride;
+        train_draw_state(job->draw, ns, rng, y);
         double *a = targets + (size_t)s * (size_t)n;
-        int good = vm_run(vm, src, 1, y, n2, 0, job->source_params, a, n) == VM_OK;
+        int good = vm_run(vm, job->source, 1, y, stride, 0, job->source_params, a, n) == VM_OK;
         for (int i = 0; i < n && good; i++)
             good = isfinite(a[i]);
         if (good) {
+            if (wvm && weigh(job, wvm, y, 1, stride, err, errlen) != 0) {
+                rc = -1;
+                break;
+            }
             s++;
             fails = 0;
         } else if (++fails == 100) {
             snprintf(err, errlen, "100 states in a row drawn for the data have no accelerations "
                      "(singular or non-finite mass matrix): check the data's init ranges");
-            vm_free(vm);
-            return -1;
+            rc = -1;
+            break;
         }
     }
     vm_free(vm);
-    return 0;
+    vm_free(wvm);
+    return rc;
 }
 
 /* What each thread runs a chunk with. */
@@ -172,6 +202,9 @@ typedef struct Trainer {
     int *perm;                /* the current epoch's permutation of the training indices */
     long perm_epoch;
     double scale;             /* RMS of the targets */
+    int ns, width;            /* the model's inputs per sample; a batch row's length (+1: the weight) */
+    double wbatch;            /* the batch's weights added (B without a weight) */
+    double *wfix;             /* fixed data: each sample's loss weight (NULL: all 1) */
     /* schedule and state */
     int step, updates;
     double lr_scale;
@@ -191,10 +224,10 @@ static double schedule(const TrainJob *job, int step)
 static int batch(Trainer *T, int k)
 {
     const TrainJob *job = T->job;
-    const int n = T->n, n2 = 2 * n;
+    const int n = T->n, ns = T->ns, W = T->width;
     if (job->nfixed == 0) {
         reseed(T->rng, job->seed, WHAT_STEP, k);
-        if (train_draw(job, T->rng, T->B, T->xs, T->ys, T->res->message, sizeof T->res->message) != 0)
+        if (train_draw(job, T->rng, T->B, T->xs, W, T->ys, T->res->message, sizeof T->res->message) != 0)
             return -1;
         return 0;
     }
@@ -207,7 +240,9 @@ static int batch(Trainer *T, int k)
             T->perm_epoch = e;
         }
         int idx = T->perm[j % T->ntrain];
-        memcpy(T->xs + (size_t)i * (size_t)n2, job->states + (size_t)idx * (size_t)n2, (size_t)n2 * sizeof(double));
+        memcpy(T->xs + (size_t)i * (size_t)W, job->states + (size_t)idx * (size_t)ns, (size_t)ns * sizeof(double));
+        if (T->wfix)
+            T->xs[(size_t)i * (size_t)W + (size_t)ns] = T->wfix[idx];
         memcpy(T->ys + (size_t)i * (size_t)n, job->targets + (size_t)idx * (size_t)n, (size_t)n * sizeof(double));
     }
     return 0;
@@ -218,7 +253,7 @@ static int batch(Trainer *T, int k)
  * out.  Returns how many remain. */
 static int forward(const Trainer *T, Worker *W, double *xs, double *ys, int B, long *nbad)
 {
-    const int n = T->n, n2 = 2 * n;
+    const int n = T->n, n2 = T->width;
     while (B > 0) {
         int bad = -1;
         if (vm_run(W->vm, T->model, B, xs, n2, 0, T->job->params, W->out, n) != VM_OK)
@@ -245,19 +280,21 @@ static int forward(const Trainer *T, Worker *W, double *xs, double *ys, int B, l
     return 0;
 }
 
-/* The loss over B evaluated samples as a part of a mean over count, and
+/* The loss over B evaluated samples as a part of a mean over count
+ * samples (with a weight: a weighted mean, count the weights' sum), and
  * (outbar != NULL) its derivative with respect to each output. */
-static double loss(const Trainer *T, const Worker *W, int B, const double *ys, double *outbar, double *sq,
-                   double *ysq, int count)
+static double loss(const Trainer *T, const Worker *W, int B, const double *xs, const double *ys, double *outbar,
+                   double *sq, double *ysq, double count)
 {
     const int n = T->n;
-    const double norm = 1.0 / ((double)count * n * (T->job->l1 ? T->scale : T->scale * T->scale));
+    const double norm = 1.0 / (count * n * (T->job->l1 ? T->scale : T->scale * T->scale));
     double sum = 0;
     for (size_t o = 0; o < (size_t)B * (size_t)n; o++) {
         double r = W->out[o] - ys[o];
-        sum += T->job->l1 ? fabs(r) : r * r;
+        double w = T->job->weight ? xs[(o / (size_t)n) * (size_t)T->width + (size_t)T->ns] : 1;
+        sum += w * (T->job->l1 ? fabs(r) : r * r);
         if (outbar)
-            outbar[o] = (T->job->l1 ? (double)((r > 0) - (r < 0)) : 2 * r) * norm;
+            outbar[o] = w * (T->job->l1 ? (double)((r > 0) - (r < 0)) : 2 * r) * norm;
         if (sq) {
             *sq += r * r;
             *ysq += ys[o] * ys[o];
@@ -266,11 +303,22 @@ static double loss(const Trainer *T, const Worker *W, int B, const double *ys, d
     return sum * norm;
 }
 
+/* The samples' weights added (their number without a weight). */
+static double weight_sum(const Trainer *T, const double *xs, int B)
+{
+    if (!T->job->weight)
+        return B;
+    double sum = 0;
+    for (int s = 0; s < B; s++)
+        sum += xs[(size_t)s * (size_t)T->width + (size_t)T->ns];
+    return sum;
+}
+
 /* Loss and relative RMS error on the validation set: its chunks in
  * parallel, their sums added in chunk order. */
 static void validate(Trainer *T, double *vloss, double *vrel)
 {
-    const int n = T->n, n2 = 2 * n;
+    const int n = T->n, n2 = T->width;
     const int nc = (T->nval + T->chunk - 1) / T->chunk;
     double *part = mem_xalloc((size_t)nc * 4 * sizeof *part);
     double *xs = mem_xalloc((size_t)T->nval * n2 * sizeof *xs), *ys = mem_xalloc((size_t)T->nval * n * sizeof *ys);
@@ -283,8 +331,9 @@ static void validate(Trainer *T, double *vloss, double *vrel)
         long nbad = 0;
         double sq = 0, ysq = 0;
         int b = forward(T, W, xs + (size_t)at * n2, ys + (size_t)at * n, B, &nbad);
-        double l = b > 0 ? loss(T, W, b, ys + (size_t)at * n, NULL, &sq, &ysq, b) * b : 0;
-        part[4 * c] = l, part[4 * c + 1] = sq, part[4 * c + 2] = ysq, part[4 * c + 3] = b;
+        double l = b > 0 ? loss(T, W, b, xs + (size_t)at * n2, ys + (size_t)at * n, NULL, &sq, &ysq, 1) : 0;
+        part[4 * c] = l, part[4 * c + 1] = sq, part[4 * c + 2] = ysq;
+        part[4 * c + 3] = weight_sum(T, xs + (size_t)at * n2, b);
     }
     double sum = 0, sq = 0, ysq = 0, count = 0;
     for (int c = 0; c < nc; c++)
@@ -357,13 +406,15 @@ static uint64_t signature(const TrainJob *job)
         h = io_fnv1a(shape, sizeof shape, h);
     }
     h = hash_program(job->model, h);
+    h = hash_program(job->weight, h);
     h = hash_doubles(job->params, job->model && job->params ? (size_t)job->model->nparams : 0, h);
+    const size_t ns = job->model ? (size_t)train_inputs(job) : 2 * (size_t)job->n;
     if (job->nfixed > 0) {
         size_t n = (size_t)job->n;
-        h = hash_doubles(job->states, job->states ? (size_t)job->nfixed * 2 * n : 0, h);
+        h = hash_doubles(job->states, job->states ? (size_t)job->nfixed * ns : 0, h);
         h = hash_doubles(job->targets, job->targets ? (size_t)job->nfixed * n : 0, h);
     } else {
-        for (int i = 0; job->draw && i < 2 * job->n; i++) {
+        for (size_t i = 0; job->draw && i < ns; i++) {
             double d[3] = {job->draw[i].kind, job->draw[i].p1, job->draw[i].p2};
             h = io_fnv1a(d, sizeof d, h);
         }
@@ -459,7 +510,7 @@ static double penalty(const Trainer *T, Worker *W, const double *xs, int b, doub
 {
     const TrainJob *job = T->job;
     const IrProgram *p = job->penalty;
-    if (vm_run(W->pvm, p, b, xs, 2 * T->n, 0, job->params, W->pout, 2) != VM_OK)
+    if (vm_run(W->pvm, p, b, xs, T->width, 0, job->params, W->pout, 2) != VM_OK)
         return 0;
     double s2 = 0;
     for (int s = 0; s < b; s++) {
@@ -508,7 +559,7 @@ static double step(Trainer *T)
     for (int c = 0; c < T->nchunks; c++) {
         Worker *W = &T->w[thread_id()];
         int at = c * T->chunk, len = T->B - at < T->chunk ? T->B - at : T->chunk;
-        double *xs = T->xs + (size_t)at * 2 * n, *ys = T->ys + (size_t)at * n;
+        double *xs = T->xs + (size_t)at * (size_t)T->width, *ys = T->ys + (size_t)at * n;
         double *g = T->cgrad + (size_t)c * T->G;
         long nbad = 0;
         memset(g, 0, T->G * sizeof *g);
@@ -517,7 +568,7 @@ static double step(Trainer *T)
         if (b > 0) {
             for (int k = 0; k < T->model->ntensors; k++)
                 W->g[k] = g + T->goff[k];
-            l = loss(T, W, b, ys, W->outbar, NULL, NULL, T->B);
+            l = loss(T, W, b, xs, ys, W->outbar, NULL, NULL, T->wbatch);
             adj_run(W->adj, W->vm, T->model, b, W->outbar, W->g);
             if (job->penalty)
                 pen = penalty(T, W, xs, b, g);
@@ -632,7 +683,9 @@ int train_run(const TrainJob *job, TrainResult *res)
     T.B = job->batch;
     T.lr_scale = 1;
     T.perm_epoch = -1;
-    const int n = T.n, n2 = 2 * n;
+    T.ns = train_inputs(job);
+    T.width = T.ns + (job->weight ? 1 : 0);
+    const int n = T.n, n2 = T.width, ns0 = T.ns;
 
     /* files written at the end (or on the way) must be writable: found
      * out now, not after the training */
@@ -657,11 +710,32 @@ int train_run(const TrainJob *job, TrainResult *res)
         T.rng = new_rng();
         reseed(T.rng, job->seed, WHAT_SPLIT, 0);
         gsl_ran_shuffle(T.rng, T.split, (size_t)job->nfixed, sizeof *T.split);
+        if (job->weight) {
+            /* each sample's loss weight, once */
+            double *row = mem_xalloc((size_t)(ns0 + 1) * sizeof *row);
+            const IrProgram *wp = job->weight;
+            Vm *wvm = vm_alloc(&wp, 1, 1);
+            T.wfix = mem_xalloc((size_t)job->nfixed * sizeof *T.wfix);
+            int bad = 0;
+            for (int i = 0; i < job->nfixed && !bad; i++) {
+                memcpy(row, job->states + (size_t)i * ns0, (size_t)ns0 * sizeof *row);
+                bad = weigh(job, wvm, row, 1, ns0 + 1, res->message, sizeof res->message) != 0;
+                T.wfix[i] = row[ns0];
+            }
+            vm_free(wvm);
+            mem_free(row);
+            if (bad) {
+                res->status = 3;
+                goto out;
+            }
+        }
         T.own_vs = mem_xalloc(((size_t)T.nval + 1) * n2 * sizeof(double));
         T.own_vt = mem_xalloc(((size_t)T.nval + 1) * n * sizeof(double));
         for (int i = 0; i < T.nval; i++) {
             int idx = T.split[T.ntrain + i];
-            memcpy(T.own_vs + (size_t)i * n2, job->states + (size_t)idx * n2, (size_t)n2 * sizeof(double));
+            memcpy(T.own_vs + (size_t)i * n2, job->states + (size_t)idx * ns0, (size_t)ns0 * sizeof(double));
+            if (T.wfix)
+                T.own_vs[(size_t)i * n2 + (size_t)ns0] = T.wfix[idx];
             memcpy(T.own_vt + (size_t)i * n, job->targets + (size_t)idx * n, (size_t)n * sizeof(double));
         }
         double ysq = 0;
@@ -679,7 +753,7 @@ int train_run(const TrainJob *job, TrainResult *res)
         T.own_vs = mem_xalloc((size_t)ns * n2 * sizeof(double));
         T.own_vt = mem_xalloc((size_t)ns * n * sizeof(double));
         reseed(T.rng, job->seed, WHAT_VALID, 0);
-        if (train_draw(job, T.rng, ns, T.own_vs, T.own_vt, res->message, sizeof res->message) != 0) {
+        if (train_draw(job, T.rng, ns, T.own_vs, n2, T.own_vt, res->message, sizeof res->message) != 0) {
             res->status = 3;
             goto out;
         }
@@ -808,6 +882,13 @@ int train_run(const TrainJob *job, TrainResult *res)
             break;
         }
         double t0 = sim_clock();
+        T.wbatch = weight_sum(&T, T.xs, T.B);
+        if (!(T.wbatch > 0)) {
+            snprintf(res->message, sizeof res->message, "step %d: every sample of the batch has loss weight 0: "
+                     "there is nothing to fit", T.step + 1);
+            res->status = 3;
+            break;
+        }
         double l = step(&T);
         opt_time += sim_clock() - t0;
         if (!isfinite(l)) {
@@ -929,6 +1010,7 @@ out:
     mem_free(T.own_vt);
     mem_free(T.split);
     mem_free(T.perm);
+    mem_free(T.wfix);
     if (T.rng)
         gsl_rng_free(T.rng);
     return res->status;

@@ -23,17 +23,22 @@ typedef struct TrainTensor {
     double *data;
 } TrainTensor;
 
-/* How one state component is drawn: a constant (p1), uniform in [p1, p2)
- * or normal (mean p1, standard deviation p2). */
-typedef enum { DRAW_CONST, DRAW_UNIFORM, DRAW_NORMAL } DrawKind;
+/* How one state component is drawn: a constant (p1), uniform in [p1, p2),
+ * normal (mean p1, standard deviation p2), or by eval(expr, rng), a
+ * function of draws from the generator (a gsl_rng) that the compiler
+ * supplies (DRAW_EXPR: e.g. 0.99999 tanh(x), x normal). */
+typedef enum { DRAW_CONST, DRAW_UNIFORM, DRAW_NORMAL, DRAW_EXPR } DrawKind;
 typedef struct TrainDraw {
     DrawKind kind;
     double p1, p2;
+    double (*eval)(const void *expr, void *rng);
+    const void *expr;
 } TrainDraw;
 
 typedef struct TrainJob {
     const char *job;              /* the learned system's name, for messages */
-    const IrProgram *model;       /* a tape: inputs (q, q'), outputs q'' */
+    const IrProgram *model;       /* a tape: inputs (q, q', then any parameters drawn per
+                                   * sample: train_inputs), outputs q'' */
     const double *params;         /* model->nparams values */
     int n;                        /* coordinates */
     TrainTensor *tensors;         /* every weight of the system's nets */
@@ -42,14 +47,20 @@ typedef struct TrainJob {
     /* Data: a fixed set (nfixed > 0) or, with nfixed = 0, fresh states
      * drawn every step from `draw` with targets from `source`. */
     int nfixed;
-    const double *states;         /* nfixed x 2n */
+    const double *states;         /* nfixed x train_inputs(job) */
     const double *targets;        /* nfixed x n */
-    const TrainDraw *draw;        /* 2n distributions (fresh data) */
-    const IrProgram *source;      /* the system whose accelerations are the targets */
+    const TrainDraw *draw;        /* train_inputs(job) distributions (fresh data) */
+    const IrProgram *source;      /* the system whose accelerations are the targets (the
+                                   * model's inputs, in the same order) */
     const double *source_params;
-    const char *const *columns;   /* 2n state names, for messages */
+    const char *const *columns;   /* train_inputs(job) input names, for messages */
 
     int l1;                       /* loss: L1 (1) or squared (0), scaled by the targets' RMS */
+    /* a per-sample loss weight (or NULL: 1): a program of the model's
+     * inputs with one output, >= 0 and finite (else the run stops with a
+     * message): the loss is the weighted mean over the batch (each sample's
+     * loss times its weight, over the weights' sum), validation's too */
+    const IrProgram *weight;
     /* a symmetry penalty (or NULL): a tape with outputs dL (L's change under
      * the symmetry) and L at (q, q'), over the model's weights; the loss
      * gains penalty_weight * sum over the batch of dL^2 / (B <L^2>), <L^2>
@@ -113,10 +124,15 @@ void *train_rng_new(void);
  * gsl_rng). */
 void train_draw_state(const TrainDraw *d, int m, void *rng, double *y);
 
-/* Fill states (B x 2n) and targets (B x n) with fresh draws; a draw whose
- * target cannot be computed (singular M) is drawn again.  Returns 0, or -1
- * when 100 draws in a row failed (message in err). */
-int train_draw(const TrainJob *job, void *rng, int B, double *states, double *targets, char *err,
+/* The model's inputs per sample: 2n, then the parameters drawn per sample. */
+int train_inputs(const TrainJob *job);
+
+/* Fill states (B rows, stride values apart, of train_inputs(job) values)
+ * and targets (B x n) with fresh draws; a draw whose target cannot be
+ * computed (singular M) is drawn again.  With a weight and a stride beyond
+ * the inputs, the weight goes into the column after them.  Returns 0, or
+ * -1 when 100 draws in a row failed or a weight is bad (message in err). */
+int train_draw(const TrainJob *job, void *rng, int B, double *states, int stride, double *targets, char *err,
                size_t errlen);
 
 /* Run the job; returns res->status. */

@@ -82,7 +82,7 @@ cases=(
     "unterminated_block.lag:1:an unterminated system block"
 )
 
-echo "1..$((${#cases[@]} + 4))"
+echo "1..$((${#cases[@]} + 5))"
 n=0
 for c in "${cases[@]}"; do
     file=${c%%:*}
@@ -176,12 +176,14 @@ system Spring {
     L = 0.5*x'^2 - 0.5*k*x^2
 }
 system SpringLNN {
+    param k = 4
     coord x
-    net f = mlp(in = 2, hidden = [4], out = 1)
-    L = f(x, x') + 0.5*x'^2
+    net f = mlp(in = 3, hidden = [4], out = 1)
+    L = f(x, x', k) + 0.5*x'^2
 }
 train SpringLNN {
-    data from Spring { init x = uniform(-1, 1), x' = uniform(-2, 2) }
+    data from Spring { init x = uniform(-1, 1), x' = 2*tanh(normal(0, 1)), param k = uniform(3, 5) }
+    weight 1 + x^2
     steps 3, batch 8, save "s.lagw", checkpoint every 1
 }
 LAGEOF
@@ -255,6 +257,32 @@ fault_run solve_job.lag 120 9
     [ -s k_traj.csv ] && [ "$(wc -l <k_grid.csv)" -eq 21 ] && [ -s k_summary.json ] && [ -s k.png ] ||
     why+=("the successful run did not write c.csv (41 lines), c.png, o.csv (31 lines), k_traj.csv, k_grid.csv (21 lines), k_summary.json and k.png")
 what="lag run, solve, action and compare: failing the k-th allocation ($ks values of k): exit 4 'out of memory' or success"
+if [ ${#why[@]} -eq 0 ]; then
+    echo "ok $n - $what"
+else
+    echo "not ok $n - $what"
+    printf '%s\n' "${why[@]}" | head -n 20 | sed 's/^/# /'
+fi
+
+# infer (a chain's sag from five points, its CSVs and figure): every k up to
+# 150, then every 7th until a run succeeds
+cat >infer_job.lag <<'LAGEOF'
+problem Sag {
+    domain x = 0 .. 1
+    field y
+    unknown GM = 0.1
+    fix y(0) = 0, y(1) = 0
+    subject integral(sqrt(1 + y'^2)) = 1.2
+    minimize integral((y - GM/sqrt((x - 0.5)^2 + (y + 1)^2))*sqrt(1 + y'^2))
+}
+infer Sag { observe "sag.csv", noise 1e-3, points 30, output "i.csv", plot "i.png" }
+LAGEOF
+printf 'x,y\n0.2,-0.25\n0.4,-0.36\n0.5,-0.38\n0.6,-0.36\n0.8,-0.25\n' >sag.csv
+n=$((n + 1))
+fault_run infer_job.lag 150 7
+[ -s i.csv ] && [ "$(wc -l <i.csv)" -eq 6 ] && [ -s i_nodes.csv ] && [ -s i.png ] ||
+    why+=("the successful run did not write i.csv (6 lines), i_nodes.csv and i.png")
+what="lag run, infer: failing the k-th allocation ($ks values of k): exit 4 'out of memory' or success"
 if [ ${#why[@]} -eq 0 ]; then
     echo "ok $n - $what"
 else

@@ -1,0 +1,99 @@
+/*
+ * runtime/infer.h — the infer job: fit the unknowns theta of a problem so
+ * that its solution matches observed points in weighted least squares.
+ *
+ * Each evaluation of the residuals is a forward solve of the variational
+ * engine (runtime/solve.h) at theta, warm-started from the last solution,
+ * and the Jacobian of the residuals comes with it: the engine's
+ * sensitivities dy/dtheta at the solution (one more solve of the exact KKT
+ * system per unknown, no finite differences around a solve).  The outer
+ * optimiser is GSL's multifit_nlinear trust region (Levenberg–Marquardt,
+ * optionally with geodesic acceleration).  At the end: the Gauss–Newton covariance,
+ * standard errors and correlations, chi^2 per degree of freedom, and the
+ * eigen-decomposition of the Fisher matrix J^T J for directions the data
+ * cannot determine.
+ *
+ * The compiler fills an InferJob: the solve it repeats, and a callback
+ * that moves the problem to new values of theta.  The runtime knows
+ * nothing of syntax.
+ */
+#ifndef LAG_INFER_H
+#define LAG_INFER_H
+
+#include <stdio.h>
+
+#include "runtime/solve.h"
+
+/* One observed value: field `field` at x, with its standard deviation. */
+typedef struct InferObs {
+    double x, value, sigma;
+    int field;
+    int line;                     /* the CSV line, for messages */
+} InferObs;
+
+/* A function of the domain variable recovered with the fit (an unknown
+ * function): its value at x is value(ctx, theta, x, grad) with its gradient
+ * in theta (np values) into grad. */
+typedef struct InferCurve {
+    const char *name;
+    double (*value)(void *ctx, const double *theta, double x, double *grad);
+    void *ctx;
+    const double *exact;          /* SolveJob.points values of the truth at the nodes, or NULL */
+} InferCurve;
+
+typedef struct InferJob {
+    const char *problem;
+    SolveJob *solve;              /* the forward problem (nsens = np); its parameters move with theta */
+    int np;                       /* unknowns */
+    const char *const *names;     /* np names (poly coefficients as "rho[2]") */
+    double *theta;                /* np: the start in, the estimate out */
+    const double *lower, *upper;  /* np bounds (-inf, inf: none) */
+    /* Move the problem to theta: the engine's parameters, the constraints'
+     * values and the fixed ends, and their derivatives (solve->cons_value_d,
+     * lo_d, hi_d).  Returns 0. */
+    int (*set)(void *ctx, const double *theta);
+    void *ctx;
+    int nobs;
+    const InferObs *obs;
+    int noise_given;              /* sigma known (else estimated from the residuals) */
+    const double *truth;          /* np true values where known (NaN elsewhere), or NULL: the
+                                     figure draws (estimate - truth) / standard error */
+    const InferCurve *curves;
+    int ncurves;
+    int max_iter;                 /* outer iterations */
+    int geodesic;                 /* Levenberg–Marquardt with geodesic acceleration (else plain) */
+    double tol;                   /* on the relative step and the scaled gradient */
+    const char *output;           /* CSV of the observations, the fit and residuals; or NULL */
+    const char *nodes_output;     /* CSV of the fitted fields and curves at the nodes; or NULL */
+    const char *plot;             /* figure; or NULL */
+    int progress;
+} InferJob;
+
+typedef struct InferResult {
+    int status;                   /* 0 ok, 3 numerical failure, 4 I/O */
+    char message[1024];
+    int converged, iterations;
+    int forward_solves, newton_iterations;
+    double *stderr_;              /* np (caller's buffer) */
+    double *corr;                 /* np x np (caller's buffer) */
+    double misfit;                /* sum of squared normalised residuals (chi^2) */
+    double chi2_dof;              /* misfit / (nobs - np) */
+    double rms;                   /* RMS of the raw residuals */
+    double sigma_est;             /* sqrt(chi2_dof) times sigma: the noise the residuals show */
+    int identifiable;
+    char unidentified[512];       /* the direction the fit does not change along: an unknown's
+                                     name ("s"), or "(a, b) ∝ (-0.5, 1)" in the unknowns' units */
+    double fisher_cond;           /* largest / smallest eigenvalue of the scaled Fisher matrix */
+    double *y;                    /* points x nf: the fitted solution (caller's buffer) */
+    double wall_s, fit_s;
+    double solve_s;               /* seconds in the forward solves' Newton iterations */
+    double sens_s;                /* seconds in their sensitivities (one KKT solve per unknown) */
+} InferResult;
+
+/* Run the fit; returns res->status. */
+int infer_run(const InferJob *job, InferResult *res);
+
+/* One JSON line (LANGUAGE.md §5). */
+int infer_json(FILE *out, const InferJob *job, const InferResult *res);
+
+#endif
