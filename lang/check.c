@@ -999,7 +999,7 @@ static void check_net(Checker *C, Stmt *s, Local *l)
 static int stmt_in_system(StmtKind k)
 {
     return k == ST_PARAM || k == ST_COORD || k == ST_LET || k == ST_ASSIGN || k == ST_ACCEL ||
-           k == ST_FORCE || k == ST_DISSIPATION || k == ST_NET || k == ST_SYMMETRY;
+           k == ST_FORCE || k == ST_DISSIPATION || k == ST_NET || k == ST_SYMMETRY || k == ST_UNKNOWN;
 }
 
 /* symmetry NAME: q -> expr, ... (a continuous transformation's generator,
@@ -1189,6 +1189,11 @@ static void check_body(Checker *C, Item *it)
             if ((l = declare(C, L_UNKNOWN, s->names[0], s))) {
                 Expr *v = s->value;
                 if (v->kind == EX_CALL && (strcmp(v->id.name, "poly") == 0 ||
+                                           strcmp(v->id.name, "spline") == 0) && !S->is_problem) {
+                    diag_error(C->d, v->loc, "an unknown function of the domain variable belongs in a problem; "
+                               "a system's unknowns are scalars (unknown k = 1), fitted by train");
+                    v->ref = REF_UNKNOWN_FN;
+                } else if (v->kind == EX_CALL && (strcmp(v->id.name, "poly") == 0 ||
                                            strcmp(v->id.name, "spline") == 0)) {
                     l->kind = L_UNKNOWN_FN;
                     long k;
@@ -2087,8 +2092,14 @@ static void check_job(Checker *C, Item *it)
                 diag_error(C->d, id.loc, "'%s' is compared with itself", id.name);
         if (i == 0)
             J.S = g->scope;
-        if (it->job == JOB_TRAIN && g->scope->nnets == 0)
-            diag_error(C->d, id.loc, "system '%s' has no net to train", id.name);
+        if (it->job == JOB_TRAIN && g->scope->nnets == 0 && g->scope->nunknowns == 0)
+            diag_error(C->d, id.loc, "system '%s' has no net (and no unknown) to train", id.name);
+        else if (it->job == JOB_TRAIN && g->scope->nnets == 0) {
+            const Setting *ls = settings_get(it->settings, "loss");
+            if (!ls || ls->form != SET_EXPR || ls->e1->kind != EX_NAME || strcmp(ls->e1->id.name, "action") != 0)
+                diag_error(C->d, id.loc, "system '%s' has unknowns but no net: its unknowns are fitted with 'loss "
+                           "action' (from positions), the only loss that fits unknowns yet", id.name);
+        }
         if (it->job == JOB_INFER && g->scope->nunknowns == 0)
             diag_error(C->d, id.loc, "problem '%s' has no unknown to infer", id.name);
         if (it->job == JOB_ACTION && g->scope->has_accel)

@@ -50,6 +50,13 @@ double *job_params(const Job *J, Sym *S, const Setting *settings, const IrProgra
         params[j] = p->param_values[j];
         given[j] = 0;
     }
+    for (int k = 0; k < J->run->nfitted; k++)
+        if (J->run->fitted[k].sys == sys)
+            for (int j = 0; j < p->nparams; j++)
+                if (strcmp(J->run->fitted[k].param, p->param_names[j]) == 0) {
+                    params[j] = J->run->fitted[k].value;
+                    given[j] = 1;
+                }
     for (const Setting *s = settings; s; s = s->next)
         if (s->form == SET_ASSIGNS && strcmp(s->head.name, "param") == 0)
             for (const Assign *a = s->assigns; a; a = a->next)

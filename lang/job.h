@@ -28,6 +28,9 @@ typedef struct RunState {
     int nval;
     Override *sets;       /* --set, checked against the program */
     int nsets;
+    Override *fitted;     /* unknowns of systems fitted by train (loss action): the defaults of
+                             later jobs (their settings and --set still win) */
+    int nfitted;
 } RunState;
 
 /* One job being run. */
@@ -42,6 +45,15 @@ typedef struct Job {
 
 int job_simulate(Job *J);
 int job_train(Job *J);
+/* train with loss action (lang/job_train_action.c). */
+int job_train_action(Job *J);
+/* A TrainJob of the job's settings, the model and its columns, and every
+ * net of S as the tensors to train. */
+TrainJob job_train_job(Job *J, Sym *S, const Mech *m, const IrProgram *model, const char *const *columns);
+/* Run a train job whose TrainJob has its model and data: outputs, JSON,
+ * summary, and the trained weights kept for later jobs.  dropped: data
+ * left out before training (counted in bad_samples). */
+int job_train_fit(Job *J, Sym *S, TrainJob *tj, long dropped);
 int job_solve(Job *J);
 int job_infer(Job *J);
 int job_action(Job *J);
@@ -55,7 +67,8 @@ const char *job_where(Front *F, const Item *it);
 int job_not_yet(const Job *J, const char *what);
 
 /* The parameter values for program p of system sys: the defaults, then
- * the settings' `param p = v` (settings: a job's or a data block's), then
+ * the values train fitted to unknowns earlier in the run, then the
+ * settings' `param p = v` (a job's or a data block's), then
  * --set SYS.p=value; with m (sys's equations), defaults that are
  * expressions of other parameters are evaluated again from the values
  * given.  In the arena of S. */

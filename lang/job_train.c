@@ -181,6 +181,114 @@ static int drawn_params(const Job *J, Mech *m, const Setting *data, const Assign
     return count;
 }
 
+TrainJob job_train_job(Job *J, Sym *S, const Mech *m, const IrProgram *model, const char *const *columns)
+{
+    const Setting *set = J->item->settings, *loss_s = settings_get(set, "loss");
+    TrainJob tj = {
+        .job = J->target->name.name,
+        .model = model,
+        .params = job_params(J, S, set, model, J->target, m),
+        .n = m->n,
+        .columns = columns,
+        .l1 = !(loss_s && loss_s->form == SET_WORD && strcmp(loss_s->e1->id.name, "mse") == 0),
+        .steps = (int)settings_num(set, JOB_TRAIN, "steps"),
+        .batch = (int)settings_num(set, JOB_TRAIN, "batch"),
+        .lr = settings_num(set, JOB_TRAIN, "lr"),
+        .warmup = settings_num(set, JOB_TRAIN, "warmup"),
+        .clip = settings_num(set, JOB_TRAIN, "clip"),
+        .weight_decay = settings_num(set, JOB_TRAIN, "weight_decay"),
+        .cosine = strcmp(settings_word(set, JOB_TRAIN, "schedule"), "cosine") == 0,
+        .seed = (unsigned long)settings_num(set, JOB_TRAIN, "seed"),
+    };
+    /* every weight of the system's nets, in the order they were made */
+    tj.ntensors = S->ntensors;
+    tj.tensors = arena_alloc(S->arena, (size_t)(S->ntensors + 1) * sizeof *tj.tensors);
+    for (int k = 0; k < S->ntensors; k++)
+        tj.tensors[k] = (TrainTensor){S->tensors[k].name, S->tensors[k].rows, S->tensors[k].cols, S->tensors[k].data};
+    return tj;
+}
+
+/* The rest of a train job once its TrainJob has its model and data (the
+ * settings' optimiser fields filled): the output paths, the run, the
+ * outputs and the summary, the trained weights kept for later jobs.
+ * Returns the exit status. */
+int job_train_fit(Job *J, Sym *S, TrainJob *tjp, long dropped)
+{
+    const Item *sys = J->target;
+    const RunOptions *opt = J->opt;
+    const Setting *set = J->item->settings;
+    TrainJob tj = *tjp;
+    int rc = 0;
+    char *save = NULL, *ckpt = NULL, *plotpath = NULL, *curve = NULL, *desc = NULL;
+    const IrProgram *model = tj.model, *source = tj.source, *weight = tj.weight;
+    const IrProgram *penalty = tj.penalty;
+    if (opt->max_steps > 0 && tj.steps > opt->max_steps)
+        tj.steps = opt->max_steps;
+    tj.validate = settings_num(set, JOB_TRAIN, "validate");
+    tj.nvalidate_fresh = tj.nfixed == 0 && tj.validate > 0 ? 8192 : 0;
+    const Setting *save_s = settings_get(set, "save"), *ck = settings_get(set, "checkpoint");
+    tj.save = save = job_output(J, save_s);
+    if (ck) {
+        tj.checkpoint_every = (int)ck->v1;
+        const char *base = save_s ? arena_printf(S->arena, "%s.ckpt", save_s->e1->str)
+                                  : arena_printf(S->arena, "%s.ckpt", sys->name.name);
+        tj.checkpoint = ckpt = io_join(opt->outdir, base);
+    }
+    tj.plot = plotpath = job_output(J, settings_get(set, "plot"));
+    tj.progress = !opt->quiet && (opt->progress || isatty(2));
+
+    curve = job_output(J, settings_get(set, "output"));
+    if (curve) {
+        char err[1024];
+        if (io_check_writable(curve, err, sizeof err) != 0) {
+            fprintf(stderr, "lag: %s: train %s: %s\n", J->where, sys->name.name, err);
+            rc = 4;
+            goto out;
+        }
+    }
+
+    tj.describe = desc = describe(set, model, source, weight);
+    TrainResult res;
+    rc = train_run(&tj, &res);
+    res.bad_samples += dropped; /* states of the data left out before training */
+    if (rc == 0 && curve)
+        rc = write_curve(J, curve, &res);
+    if (opt->json && train_json(stdout, &tj, &res) != 0 && rc == 0)
+        rc = 4;
+    if (rc != 0 && res.status != 0)
+        fprintf(stderr, "lag: %s: train %s: %s\n", J->where, sys->name.name, res.message);
+    if (rc == 0) {
+        for (int k = 0; k < tj.ntensors; k++)
+            mech_trained_set(&J->run->trained, sys, tj.tensors[k].name, tj.tensors[k].rows, tj.tensors[k].cols,
+                             tj.tensors[k].data);
+        RunState *R = J->run;
+        int at = 0;
+        while (at < R->nval && R->val_sys[at] != sys)
+            at++;
+        if (at == R->nval) {
+            R->val_sys = mem_xrealloc(R->val_sys, (size_t)(R->nval + 1) * sizeof *R->val_sys);
+            R->val_rel_rms = mem_xrealloc(R->val_rel_rms, (size_t)(R->nval + 1) * sizeof *R->val_rel_rms);
+            R->val_sys[R->nval++] = sys;
+        }
+        R->val_rel_rms[at] = res.val_rel_rms;
+        char val[160] = ", no validation set";
+        if (!isnan(res.val_rel_rms))
+            snprintf(val, sizeof val, ", validation error %.3g %% (relative RMS)", 100 * res.val_rel_rms);
+        if (penalty)
+            snprintf(val + strlen(val), sizeof val - strlen(val), ", penalty %.3g", res.penalty);
+        job_summary(J, "%d steps%s, loss %.3g%s%s%s%s", res.steps,
+                    res.resumed_from ? " (resumed)" : "", res.train_loss, val, save ? ", saved " : "",
+                    save ? save : "", curve ? arena_printf(S->arena, ", learning curve %s", curve) : "");
+    }
+out:
+    mem_free(save);
+    mem_free(ckpt);
+    mem_free(plotpath);
+    mem_free(curve);
+    free(desc); /* open_memstream's buffer */
+    return rc;
+}
+
 int job_train(Job *J)
 {
     Front *F = J->F;
@@ -188,8 +296,6 @@ int job_train(Job *J)
     const RunOptions *opt = J->opt;
     const Setting *set = job->settings;
     const Setting *loss_s = settings_get(set, "loss"), *data_s = settings_get(set, "data");
-    if (loss_s && loss_s->form == SET_EXPR && strcmp(loss_s->e1->id.name, "action") == 0)
-        return job_not_yet(J, "'loss action'");
     const Setting *dmethod = data_s->form == SET_BLOCK ? settings_get(data_s->sub, "method") : NULL;
     int dimplicit = 0;
     if (dmethod && (strcmp(dmethod->e1->id.name, "variational") == 0 ||
@@ -203,6 +309,8 @@ int job_train(Job *J)
         diag_flush(&F->diag);
         return 1;
     }
+    if (loss_s && loss_s->form == SET_EXPR && strcmp(loss_s->e1->id.name, "action") == 0)
+        return job_train_action(J);
     Sym *S = sym_new(F->arena);
     Mech m;
     if (mech_build_trained(&m, S, &F->diag, sys, MECH_NETS, J->run->trained) != 0) {
@@ -230,33 +338,12 @@ int job_train(Job *J)
     Sym *DS = NULL;
     CsvTable csv = {0};
     double *states = NULL, *targets = NULL;
-    char *save = NULL, *ckpt = NULL, *plotpath = NULL, *curve = NULL, *desc = NULL;
     TrainDraw *draws = arena_alloc(S->arena, (size_t)(ns + 1) * sizeof *draws);
     const char **columns = arena_alloc(S->arena, (size_t)(ns + 1) * sizeof *columns);
     memcpy(columns, job_state_columns(&m), (size_t)n2 * sizeof *columns);
     for (int k = 0; k < ndrawn; k++)
         columns[n2 + k] = drawn[k]->name.name;
-    TrainJob tj = {
-        .job = sys->name.name,
-        .model = model,
-        .params = job_params(J, S, set, model, sys, &m),
-        .n = n,
-        .columns = columns,
-        .l1 = !(loss_s && loss_s->form == SET_WORD && strcmp(loss_s->e1->id.name, "mse") == 0),
-        .steps = (int)settings_num(set, JOB_TRAIN, "steps"),
-        .batch = (int)settings_num(set, JOB_TRAIN, "batch"),
-        .lr = settings_num(set, JOB_TRAIN, "lr"),
-        .warmup = settings_num(set, JOB_TRAIN, "warmup"),
-        .clip = settings_num(set, JOB_TRAIN, "clip"),
-        .weight_decay = settings_num(set, JOB_TRAIN, "weight_decay"),
-        .cosine = strcmp(settings_word(set, JOB_TRAIN, "schedule"), "cosine") == 0,
-        .seed = (unsigned long)settings_num(set, JOB_TRAIN, "seed"),
-    };
-    /* every weight of the system's nets, in the order they were made */
-    tj.ntensors = S->ntensors;
-    tj.tensors = arena_alloc(S->arena, (size_t)(S->ntensors + 1) * sizeof *tj.tensors);
-    for (int k = 0; k < S->ntensors; k++)
-        tj.tensors[k] = (TrainTensor){S->tensors[k].name, S->tensors[k].rows, S->tensors[k].cols, S->tensors[k].data};
+    TrainJob tj = job_train_job(J, S, &m, model, columns);
 
     if (data_s->form == SET_EXPR) {
         /* data "file.csv": columns q, q', q'' by the model's names */
@@ -467,31 +554,6 @@ int job_train(Job *J)
             tj.targets = targets;
         }
     }
-    if (opt->max_steps > 0 && tj.steps > opt->max_steps)
-        tj.steps = opt->max_steps;
-    tj.validate = settings_num(set, JOB_TRAIN, "validate");
-    tj.nvalidate_fresh = tj.nfixed == 0 && tj.validate > 0 ? 8192 : 0;
-    const Setting *save_s = settings_get(set, "save"), *ck = settings_get(set, "checkpoint");
-    tj.save = save = job_output(J, save_s);
-    if (ck) {
-        tj.checkpoint_every = (int)ck->v1;
-        const char *base = save_s ? arena_printf(S->arena, "%s.ckpt", save_s->e1->str)
-                                  : arena_printf(S->arena, "%s.ckpt", sys->name.name);
-        tj.checkpoint = ckpt = io_join(opt->outdir, base);
-    }
-    tj.plot = plotpath = job_output(J, settings_get(set, "plot"));
-    tj.progress = !opt->quiet && (opt->progress || isatty(2));
-
-    curve = job_output(J, settings_get(set, "output"));
-    if (curve) {
-        char err[1024];
-        if (io_check_writable(curve, err, sizeof err) != 0) {
-            fprintf(stderr, "lag: %s: train %s: %s\n", J->where, sys->name.name, err);
-            rc = 4;
-            goto done;
-        }
-    }
-
     /* penalty SYMMETRY λ: the symmetry's change of the model's L (a
      * symmetry of the model, or of the data's system, whose coordinates
      * are the model's), with L, as a tape over the model's weights */
@@ -539,48 +601,11 @@ int job_train(Job *J)
         }
         tj.weight = weight;
     }
-    tj.describe = desc = describe(set, model, source, weight);
-    TrainResult res;
-    rc = train_run(&tj, &res);
-    res.bad_samples += dropped; /* states of the data left out before training */
-    if (rc == 0 && curve)
-        rc = write_curve(J, curve, &res);
-    if (opt->json && train_json(stdout, &tj, &res) != 0 && rc == 0)
-        rc = 4;
-    if (rc != 0 && res.status != 0)
-        fprintf(stderr, "lag: %s: train %s: %s\n", J->where, sys->name.name, res.message);
-    if (rc == 0) {
-        for (int k = 0; k < tj.ntensors; k++)
-            mech_trained_set(&J->run->trained, sys, tj.tensors[k].name, tj.tensors[k].rows, tj.tensors[k].cols,
-                             tj.tensors[k].data);
-        RunState *R = J->run;
-        int at = 0;
-        while (at < R->nval && R->val_sys[at] != sys)
-            at++;
-        if (at == R->nval) {
-            R->val_sys = mem_xrealloc(R->val_sys, (size_t)(R->nval + 1) * sizeof *R->val_sys);
-            R->val_rel_rms = mem_xrealloc(R->val_rel_rms, (size_t)(R->nval + 1) * sizeof *R->val_rel_rms);
-            R->val_sys[R->nval++] = sys;
-        }
-        R->val_rel_rms[at] = res.val_rel_rms;
-        char val[160] = ", no validation set";
-        if (!isnan(res.val_rel_rms))
-            snprintf(val, sizeof val, ", validation error %.3g %% (relative RMS)", 100 * res.val_rel_rms);
-        if (penalty)
-            snprintf(val + strlen(val), sizeof val - strlen(val), ", penalty %.3g", res.penalty);
-        job_summary(J, "%d steps%s, loss %.3g%s%s%s%s", res.steps,
-                    res.resumed_from ? " (resumed)" : "", res.train_loss, val, save ? ", saved " : "",
-                    save ? save : "", curve ? arena_printf(S->arena, ", learning curve %s", curve) : "");
-    }
+    rc = job_train_fit(J, S, &tj, dropped);
 done:
     csv_table_free(&csv);
     mem_free(states);
     mem_free(targets);
-    mem_free(save);
-    mem_free(ckpt);
-    mem_free(plotpath);
-    mem_free(curve);
-    free(desc); /* open_memstream's buffer */
     ir_free(model);
     ir_free(source);
     ir_free(penalty);

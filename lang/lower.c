@@ -671,11 +671,27 @@ IrProgram *lower_exprs_tape(Mech *m, const char *name, const SymId *roots, const
     return exprs(m, name, roots, names, n, 1);
 }
 
+static IrProgram *inputs_program(Sym *S, const char *name, const int *inputs, int nin, const int *params, int np,
+                                 const SymId *roots, const char *const *names, int n, int keep);
+
 IrProgram *lower_inputs(Sym *S, const char *name, const int *inputs, int nin, const int *params, int np,
                         const SymId *roots, const char *const *names, int n)
 {
+    return inputs_program(S, name, inputs, nin, params, np, roots, names, n, 0);
+}
+
+IrProgram *lower_inputs_tape(Sym *S, const char *name, const int *inputs, int nin, const int *params, int np,
+                             const SymId *roots, const char *const *names, int n)
+{
+    return inputs_program(S, name, inputs, nin, params, np, roots, names, n, 1);
+}
+
+static IrProgram *inputs_program(Sym *S, const char *name, const int *inputs, int nin, const int *params, int np,
+                                 const SymId *roots, const char *const *names, int n, int keep)
+{
     Lower L;
     begin_empty(&L, S, name);
+    L.keep = keep;
     IrProgram *p = L.p;
     p->nstate = nin;
     p->state_names = arena_alloc(S->arena, (size_t)(nin + 1) * sizeof *p->state_names);

@@ -34,5 +34,9 @@ IrProgram *lower_exprs_tape(Mech *m, const char *name, const SymId *roots, const
  * engine's interval terms: node values and the midpoint). */
 IrProgram *lower_inputs(Sym *S, const char *name, const int *inputs, int nin, const int *params, int np,
                         const SymId *roots, const char *const *names, int n);
+/* The same as a tape (train's loss action: the discrete Euler-Lagrange
+ * residual over the nets' weights). */
+IrProgram *lower_inputs_tape(Sym *S, const char *name, const int *inputs, int nin, const int *params, int np,
+                             const SymId *roots, const char *const *names, int n);
 
 #endif

@@ -130,6 +130,8 @@ static SymId tr_name(Tr *T, const Expr *e)
     case REF_UNKNOWN:
         if (T->prob) /* solve: an unknown scalar keeps its given value (infer fits it) */
             return sym_var(S, m->par[T->prob->nparams + e->index]);
+        if (m->nunknowns) /* a system's: a parameter train fits */
+            return sym_var(S, m->par[m->np - m->nunknowns + e->index]);
         break;
     default:
         break;
@@ -641,7 +643,8 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
     int nlets = 0;
     for (const Stmt *s = sys->stmts; s; s = s->next) {
         m->n += s->kind == ST_COORD;
-        m->np += s->kind == ST_PARAM;
+        m->np += s->kind == ST_PARAM || s->kind == ST_UNKNOWN;
+        m->nunknowns += s->kind == ST_UNKNOWN;
         nlets += s->kind == ST_LET;
     }
     int n = m->n;
@@ -666,26 +669,29 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
         }
     }
     m->t = sym_add_var(S, "t", "t", SV_TIME, 0, 0, 0);
-    for (const Stmt *s = sys->stmts; s; s = s->next) {
-        if (s->kind != ST_PARAM)
-            continue;
-        m->par[ip] = sym_add_var(S, s->names[0].name, s->names[0].name, SV_PARAM, ip, 0, 0);
-        ip++;
-    }
+    /* the parameters, then the unknown scalars (parameters train fits) */
+    for (int pass = 0; pass < 2; pass++)
+        for (const Stmt *s = sys->stmts; s; s = s->next) {
+            if (s->kind != (pass == 0 ? ST_PARAM : ST_UNKNOWN))
+                continue;
+            m->par[ip] = sym_add_var(S, s->names[0].name, s->names[0].name, SV_PARAM, ip, 0, 0);
+            ip++;
+        }
     /* Default values: each a constant of earlier parameters. */
     ip = 0;
-    for (const Stmt *s = sys->stmts; s; s = s->next) {
-        if (s->kind != ST_PARAM)
-            continue;
-        SymId e = tr(&T, s->value);
-        double *x = alloc(S, (size_t)S->nvars, sizeof *x);
-        for (int k = 0; k < ip; k++)
-            x[m->par[k]] = values[k];
-        values[ip] = sym_eval(S, e, x);
-        m->par_default[ip] = e;
-        S->vars[m->par[ip]].value = values[ip];
-        ip++;
-    }
+    for (int pass = 0; pass < 2; pass++)
+        for (const Stmt *s = sys->stmts; s; s = s->next) {
+            if (s->kind != (pass == 0 ? ST_PARAM : ST_UNKNOWN))
+                continue;
+            SymId e = tr(&T, s->value);
+            double *x = alloc(S, (size_t)S->nvars, sizeof *x);
+            for (int k = 0; k < ip; k++)
+                x[m->par[k]] = values[k];
+            values[ip] = sym_eval(S, e, x);
+            m->par_default[ip] = e;
+            S->vars[m->par[ip]].value = values[ip];
+            ip++;
+        }
 
     m->D = S->zero;
     m->Q = alloc(S, (size_t)n, sizeof *m->Q);

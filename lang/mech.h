@@ -39,6 +39,8 @@ typedef struct Mech {
     int *q, *v;         /* variable ids of the coordinates and velocities */
     int t;              /* variable id of time */
     int *par;           /* variable ids of the parameters */
+    int nunknowns;      /* a system's unknown scalars: the last nunknowns of par (train fits
+                           them; every other job uses their values) */
     const int *sampled; /* parameters (indices into par) that lowering makes per-sample
                            inputs after the state, in this order (train's drawn
                            parameters), or NULL */

@@ -320,7 +320,7 @@ static void validate(Trainer *T, double *vloss, double *vrel)
 {
     const int n = T->n, n2 = T->width;
     const int nc = (T->nval + T->chunk - 1) / T->chunk;
-    double *part = mem_xalloc((size_t)nc * 4 * sizeof *part);
+    double *part = mem_xalloc((size_t)nc * 5 * sizeof *part);
     double *xs = mem_xalloc((size_t)T->nval * n2 * sizeof *xs), *ys = mem_xalloc((size_t)T->nval * n * sizeof *ys);
     memcpy(xs, T->vs, (size_t)T->nval * n2 * sizeof *xs);
     memcpy(ys, T->vt, (size_t)T->nval * n * sizeof *ys);
@@ -332,19 +332,24 @@ static void validate(Trainer *T, double *vloss, double *vrel)
         double sq = 0, ysq = 0;
         int b = forward(T, W, xs + (size_t)at * n2, ys + (size_t)at * n, B, &nbad);
         double l = b > 0 ? loss(T, W, b, xs + (size_t)at * n2, ys + (size_t)at * n, NULL, &sq, &ysq, 1) : 0;
-        part[4 * c] = l, part[4 * c + 1] = sq, part[4 * c + 2] = ysq;
-        part[4 * c + 3] = weight_sum(T, xs + (size_t)at * n2, b);
+        part[5 * c] = l, part[5 * c + 1] = sq, part[5 * c + 2] = ysq;
+        part[5 * c + 3] = weight_sum(T, xs + (size_t)at * n2, b);
+        part[5 * c + 4] = b;
     }
-    double sum = 0, sq = 0, ysq = 0, count = 0;
+    double sum = 0, sq = 0, ysq = 0, count = 0, good = 0;
     for (int c = 0; c < nc; c++)
-        sum += part[4 * c], sq += part[4 * c + 1], ysq += part[4 * c + 2], count += part[4 * c + 3];
+        sum += part[5 * c], sq += part[5 * c + 1], ysq += part[5 * c + 2], count += part[5 * c + 3],
+            good += part[5 * c + 4];
     mem_free(part);
     mem_free(xs);
     mem_free(ys);
     for (int i = 0; i < T->nw; i++)
         vm_forget(T->w[i].vm);
     *vloss = count ? sum / count : NAN;
-    *vrel = count && ysq > 0 ? sqrt(sq / ysq) : NAN;
+    if (T->job->target_scale > 0)
+        *vrel = good > 0 ? sqrt(sq / (good * n)) / T->scale : NAN;
+    else
+        *vrel = count && ysq > 0 ? sqrt(sq / ysq) : NAN;
 }
 
 /* Flat views of the weights: copy out (dir 0) or in (dir 1). */
@@ -764,6 +769,8 @@ int train_run(const TrainJob *job, TrainResult *res)
     }
     T.vs = T.own_vs;
     T.vt = T.own_vt;
+    if (job->target_scale > 0)
+        T.scale = job->target_scale;
     res->scale = T.scale;
     if (!(T.scale > 0) || !isfinite(T.scale)) {
         snprintf(res->message, sizeof res->message, "the target accelerations are all zero (or not finite): "

@@ -56,6 +56,9 @@ typedef struct TrainJob {
     const char *const *columns;   /* train_inputs(job) input names, for messages */
 
     int l1;                       /* loss: L1 (1) or squared (0), scaled by the targets' RMS */
+    double target_scale;          /* > 0: the loss's scale instead of the targets' RMS (loss action:
+                                     the data's accelerations, its targets zero), and the relative
+                                     error is RMS(out - target) / target_scale */
     /* a per-sample loss weight (or NULL: 1): a program of the model's
      * inputs with one output, >= 0 and finite (else the run stops with a
      * message): the loss is the weighted mean over the batch (each sample's

@@ -186,6 +186,13 @@ train SpringLNN {
     weight 1 + x^2
     steps 3, batch 8, save "s.lagw", checkpoint every 1
 }
+system SpringFit {
+    coord x
+    unknown k = 1
+    L = 0.5*x'^2 - 0.5*k*x^2
+}
+train SpringFit { data from Spring { time 0 .. 1, every 0.05, init x = 1 }, loss action }
+train SpringLNN { data from Spring { time 0 .. 1, every 0.1, init x = 1 }, loss action, steps 2, batch 4 }
 LAGEOF
 fault_run() { # fault_run FILE.lag DENSE STRIDE: sets why, ks
     local file=$1 dense=$2 stride=$3 k=1 status
