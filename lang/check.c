@@ -1814,14 +1814,15 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
     case SK_PARAMS:
     case SK_RECORD:
     case SK_GUESS:
-    case SK_GRID: {
+    case SK_GRID:
+    case SK_BOUNDS: {
         if (!want_form(C, s, SET_ASSIGNS, "a list of assignments, as in 'name = value, ...'"))
             return;
         Map seen = {0};
         for (Assign *a = s->assigns; a; a = a->next) {
             no_duplicate_assign(C, &seen, a);
-            if (sp->kind != SK_GRID && a->hi) {
-                diag_error(C->d, a->hi->loc, "a range is only meaningful in 'grid'");
+            if (sp->kind != SK_GRID && sp->kind != SK_BOUNDS && a->hi) {
+                diag_error(C->d, a->hi->loc, "a range is only meaningful in 'grid' and 'bounds'");
                 continue;
             }
             Scope *saved = C->scope;
@@ -1895,6 +1896,24 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
                 resolve(C, a->value, CX_GUESS);
                 C->scope = saved;
                 break;
+            case SK_BOUNDS: {
+                Local *l = S ? map_get(&S->names, a->name.name) : NULL;
+                if (S && (!l || l->kind != L_UNKNOWN || a->name.primes))
+                    diag_error(C->d, a->name.loc, "'bounds' names '%s', which is not an unknown scalar of '%s'",
+                               a->name.name, S->item->name.name);
+                double lo = 0, hi = 0;
+                if (!a->hi || a->count) {
+                    diag_error(C->d, a->loc, "a bound is 'name = low .. high', as in 'GM = 0 .. 10'");
+                    break;
+                }
+                if (job_const(C, a->value, &lo) & job_const(C, a->hi, &hi)) {
+                    a->v = lo;
+                    a->v_hi = hi;
+                    if (!(lo < hi))
+                        diag_error(C->d, a->loc, "the bounds %g .. %g are empty", lo, hi);
+                }
+                break;
+            }
             case SK_GRID: {
                 coord_ref(C, J, a->name, 1, "grid names");
                 int axis = 0;

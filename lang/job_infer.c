@@ -217,6 +217,26 @@ int job_infer(Job *J)
         for (int t = 0; t < np; t++)
             if (strcmp(a->name.name, names[t]) == 0)
                 theta[t] = a->v;
+    /* bounds: the start must lie strictly inside */
+    double *lower = arena_alloc(S->arena, (size_t)(np + 1) * sizeof *lower), *upper = arena_alloc(S->arena, (size_t)(np + 1) * sizeof *upper);
+    for (int t = 0; t < np; t++)
+        lower[t] = upper[t] = NAN;
+    const Setting *bounds = settings_get(set, "bounds");
+    for (const Assign *a = bounds ? bounds->assigns : NULL; a; a = a->next)
+        for (int t = 0; t < np; t++)
+            if (strcmp(a->name.name, names[t]) == 0) {
+                lower[t] = a->v;
+                upper[t] = a->v_hi;
+                if (!(theta[t] > a->v && theta[t] < a->v_hi)) {
+                    diag_error(&F->diag, a->loc, "the start %s = %g is not inside its bounds %g .. %g (set it with "
+                               "'guess %s = ...')", names[t], theta[t], a->v, a->v_hi, names[t]);
+                    diag_flush(&F->diag);
+                    for (int q = 0; q < nterms; q++)
+                        job_term_close(&terms[q]);
+                    sym_free(S);
+                    return 1;
+                }
+            }
     /* the truth where it is given: unknown scalars, and unknown functions at the nodes */
     double *truth = arena_alloc(S->arena, (size_t)(np + 1) * sizeof *truth);
     for (int t = 0; t < np; t++)
@@ -296,6 +316,20 @@ int job_infer(Job *J)
         goto freeobs;
     }
 
+    const Setting *samples_s = settings_get(set, "samples");
+    if (samples_s && samples_s->v1 > 0 && !(noise_s || sigma_columns)) {
+        diag_error(&F->diag, samples_s->loc, "refits on noise realisations need the noise level: give 'noise' (or "
+                   "FIELD_sigma columns)");
+        diag_flush(&F->diag);
+        rc = 1;
+        goto freeobs;
+    }
+    if (samples_s && samples_s->v1 > 100000) {
+        diag_error(&F->diag, samples_s->loc, "%.3g refits is more than a run should take (at most 1e5)", samples_s->v1);
+        diag_flush(&F->diag);
+        rc = 1;
+        goto freeobs;
+    }
     double *y = mem_xalloc((size_t)points * (size_t)nf * sizeof *y);
     for (size_t i = 0; i < (size_t)points * (size_t)nf; i++)
         y[i] = NAN;
@@ -340,10 +374,13 @@ int job_infer(Job *J)
     M.sj = &sj;
     InferJob ij = {
         .problem = prob->name.name,
+        .where = J->where,
         .solve = &sj,
         .np = np,
         .names = names,
         .theta = theta,
+        .lower = lower,
+        .upper = upper,
         .set = move,
         .ctx = &M,
         .nobs = nobs,
@@ -354,6 +391,8 @@ int job_infer(Job *J)
         .noise_given = noise_s != NULL || sigma_columns,
         .max_iter = (int)settings_num(set, JOB_INFER, "fit_iterations"),
         .geodesic = strcmp(settings_word(set, JOB_INFER, "fit_method"), "lmaccel") == 0,
+        .samples = (int)settings_num(set, JOB_INFER, "samples"),
+        .seed = (unsigned long)settings_num(set, JOB_INFER, "seed"),
         .tol = settings_num(set, JOB_INFER, "fit_tol"),
         .output = outpath,
         .nodes_output = nodespath,
@@ -364,6 +403,7 @@ int job_infer(Job *J)
     res.y = y;
     res.stderr_ = arena_alloc(S->arena, (size_t)(np + 1) * sizeof *res.stderr_);
     res.corr = arena_alloc(S->arena, (size_t)(np * np + 1) * sizeof *res.corr);
+    res.refit_stderr = arena_alloc(S->arena, (size_t)(np + 1) * sizeof *res.refit_stderr);
     rc = infer_run(&ij, &res);
     if (J->opt->json && infer_json(stdout, &ij, &res) != 0 && rc == 0)
         rc = 4;
@@ -393,6 +433,12 @@ int job_infer(Job *J)
         for (int t = 0; t < np && len < 900; t++)
             len += (size_t)snprintf(text + len, sizeof text - len, "%s%s = %.8g ± %.2g", t ? ", " : "", names[t],
                                     theta[t], res.stderr_[t]);
+        if (ij.samples > 0) {
+            len += (size_t)snprintf(text + len, sizeof text - len, "; the spread of %d refits:", res.refits);
+            for (int t = 0; t < np && len < 980; t++)
+                len += (size_t)snprintf(text + len, sizeof text - len, "%s %s %.2g", t ? "," : "", names[t],
+                                        res.refit_stderr[t]);
+        }
         job_summary(J, "%s; %d iterations, %d forward solves, misfit %.4g (chi^2/dof %.3g)%s%s", text,
                     res.iterations, res.forward_solves, res.misfit, res.chi2_dof, outpath ? ", wrote " : "",
                     outpath ? outpath : "");

@@ -36,7 +36,8 @@ typedef enum SetKind {
     SK_LOSS,       /* accel [l1|mse] | action */
     SK_CHECKPOINT, /* every N */
     SK_PENALTY,    /* SYMMETRY weight: a declared symmetry and a number >= 0 */
-    SK_SYSEXPR     /* an expression of the target system's q, q', parameters and lets */
+    SK_SYSEXPR,    /* an expression of the target system's q, q', parameters and lets */
+    SK_BOUNDS      /* unknown = a .. b, ... */
 } SetKind;
 
 typedef struct SettingSpec {

@@ -44,6 +44,8 @@
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_multifit_nlinear.h>
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
 #include <jansson.h>
 #include <math.h>
 #include <string.h>
@@ -65,6 +67,8 @@ typedef struct Fit {
     double *dy, *dobj, *mult;
     double *r, *J;            /* at theta_at: residuals (nobs), Jacobian (nobs x np) */
     double *theta_at;
+    double *u_at, *tbuf;      /* the optimiser's point of r and J (bounds: runtime/infer.c, to_theta), scratch */
+    double *value;            /* the observed values fitted (the refits' draws replace them) */
     const double *start;      /* the start (sizes of unknowns whose estimate is 0) */
     int have;                 /* r and J are for theta_at */
     double worst;             /* the largest |r| seen: a failed solve returns more */
@@ -122,7 +126,7 @@ static int forward(Fit *F, const double *theta)
         locate(F, o->x, &k, &s);
         size_t a = (size_t)k * nf + (size_t)o->field, b = a + (size_t)nf;
         double fit = (1 - s) * F->sr.y[a] + s * F->sr.y[b];
-        F->r[i] = (fit - o->value) / o->sigma;
+        F->r[i] = (fit - F->value[i]) / o->sigma;
         for (int t = 0; t < np; t++)
             F->J[(size_t)i * np + t] = ((1 - s) * F->dy[a * np + t] + s * F->dy[b * np + t]) / o->sigma;
     }
@@ -131,20 +135,75 @@ static int forward(Fit *F, const double *theta)
     return 0;
 }
 
+/* Bounds: the optimiser moves u, and an unknown with bounds a .. b is
+ * theta = a + (b - a)(1 + sin u)/2 (the transformation of MINUIT), so it
+ * never leaves them; one without is theta = u. */
+static int bounded(const InferJob *job, int t)
+{
+    return job->lower && job->upper && isfinite(job->lower[t]) && isfinite(job->upper[t]);
+}
+
+static void to_theta(const InferJob *job, const double *u, double *theta)
+{
+    for (int t = 0; t < job->np; t++)
+        theta[t] = bounded(job, t) ? job->lower[t] + (job->upper[t] - job->lower[t]) * (1 + sin(u[t])) / 2 : u[t];
+}
+
+static double dtheta_du(const InferJob *job, const double *u, int t)
+{
+    return bounded(job, t) ? (job->upper[t] - job->lower[t]) * cos(u[t]) / 2 : 1;
+}
+
+static void to_u(const InferJob *job, const double *theta, double *u)
+{
+    for (int t = 0; t < job->np; t++) {
+        double s = bounded(job, t) ? 2 * (theta[t] - job->lower[t]) / (job->upper[t] - job->lower[t]) - 1 : 0;
+        u[t] = bounded(job, t) ? asin(fmax(-1, fmin(1, s))) : theta[t];
+    }
+}
+
+/* Whether an unknown with bounds sits on one at the optimiser's point u. */
+static int at_bound_t(const InferJob *job, const double *u, int t)
+{
+    if (!bounded(job, t))
+        return 0;
+    double s = (1 + sin(u[t])) / 2; /* the place in the range, 0 .. 1 */
+    return s < 1e-6 || s > 1 - 1e-6;
+}
+
+static int at_bound(const InferJob *job, const double *u)
+{
+    for (int t = 0; t < job->np; t++)
+        if (at_bound_t(job, u, t))
+            return 1;
+    return 0;
+}
+
+/* Whether F->r, F->J are for the optimiser's point x (in u). */
 static int at_theta(const Fit *F, const gsl_vector *x)
 {
     if (!F->have)
         return 0;
     for (int t = 0; t < F->np; t++)
-        if (gsl_vector_get(x, (size_t)t) != F->theta_at[t])
+        if (gsl_vector_get(x, (size_t)t) != F->u_at[t])
             return 0;
     return 1;
+}
+
+/* The forward solve at the optimiser's point x. */
+static int forward_u(Fit *F, const gsl_vector *x)
+{
+    to_theta(F->job, x->data, F->tbuf);
+    if (forward(F, F->tbuf) != 0)
+        return -1;
+    memcpy(F->u_at, x->data, (size_t)F->np * sizeof *F->u_at);
+    return 0;
 }
 
 static int eval_f(const gsl_vector *x, void *ctx, gsl_vector *f)
 {
     Fit *F = ctx;
-    if (!at_theta(F, x) && forward(F, x->data) != 0) {
+    if (!at_theta(F, x) && forward_u(F, x) != 0) {
         /* a failed trial: residuals far beyond any seen, so the step is refused */
         F->have = 0;
         for (int i = 0; i < F->nobs; i++)
@@ -162,11 +221,13 @@ static int eval_f(const gsl_vector *x, void *ctx, gsl_vector *f)
 static int eval_df(const gsl_vector *x, void *ctx, gsl_matrix *J)
 {
     Fit *F = ctx;
-    if (!at_theta(F, x) && forward(F, x->data) != 0)
+    if (!at_theta(F, x) && forward_u(F, x) != 0)
         return GSL_EFAILED; /* only at a point whose residuals were computed: not reached */
-    for (int i = 0; i < F->nobs; i++)
-        for (int t = 0; t < F->np; t++)
-            gsl_matrix_set(J, (size_t)i, (size_t)t, F->J[(size_t)i * F->np + t]);
+    for (int t = 0; t < F->np; t++) {
+        double d = dtheta_du(F->job, x->data, t);
+        for (int i = 0; i < F->nobs; i++)
+            gsl_matrix_set(J, (size_t)i, (size_t)t, F->J[(size_t)i * F->np + t] * d);
+    }
     return GSL_SUCCESS;
 }
 
@@ -351,6 +412,75 @@ static void uncertainty(Fit *F, double *cov)
     gsl_vector_free(ev);
     gsl_matrix_free(V);
     gsl_matrix_free(C);
+}
+
+static int fit(Fit *F, double *u0, double *theta, int *iterations, int quiet);
+
+/* Refit on job->samples noise realisations drawn from the fitted model:
+ * each observation is the fit's value there plus sigma_i N(0, 1) (a
+ * generator seeded by the job's seed), each refit starts from the
+ * estimate; the refits' spread (standard deviation) of each unknown into
+ * res->refit_stderr, their count into res->refits.  The estimate's own
+ * solution and residuals are restored after. */
+static void refits(Fit *F, const double *cov)
+{
+    const InferJob *job = F->job;
+    InferResult *res = F->res;
+    const int np = F->np, nobs = F->nobs, N = job->samples;
+    (void)cov;
+    double *fitted = mem_xalloc((size_t)nobs * sizeof *fitted), *est = mem_xalloc((size_t)np * sizeof *est);
+    double *u = mem_xalloc((size_t)np * sizeof *u), *th = mem_xalloc((size_t)np * sizeof *th);
+    double *sum = mem_xalloc((size_t)np * sizeof *sum), *sum2 = mem_xalloc((size_t)np * sizeof *sum2);
+    for (int i = 0; i < nobs; i++)
+        fitted[i] = F->value[i] + F->r[i] * job->obs[i].sigma;
+    memcpy(est, job->theta, (size_t)np * sizeof *est);
+    for (int t = 0; t < np; t++)
+        sum[t] = sum2[t] = 0;
+    gsl_rng *rng = gsl_checked(mem_fault() ? NULL : gsl_rng_alloc(gsl_rng_mt19937));
+    gsl_rng_set(rng, job->seed);
+    int good = 0;
+    double t0 = sim_clock(), last = 0;
+    for (int k = 0; k < N; k++) {
+        for (int i = 0; i < nobs; i++)
+            F->value[i] = fitted[i] + gsl_ran_gaussian(rng, job->obs[i].sigma);
+        to_u(job, est, u);
+        F->have = 0;
+        int iters;
+        if (forward(F, est) != 0)
+            continue;
+        memcpy(F->u_at, u, (size_t)np * sizeof *u);
+        if (fit(F, u, th, &iters, 1) != GSL_SUCCESS)
+            continue;
+        good++;
+        for (int t = 0; t < np; t++) {
+            double d = th[t] - est[t];
+            sum[t] += d;
+            sum2[t] += d * d;
+        }
+        double now = sim_clock();
+        if (job->progress && (now - last > 0.25 || k + 1 == N)) {
+            last = now;
+            fprintf(stderr, "\rinfer %s: refit %d/%d  %.1f s  ", job->problem, k + 1, N, now - t0);
+        }
+    }
+    if (job->progress && N > 0)
+        fputc('\n', stderr);
+    res->refits = good;
+    for (int t = 0; t < np; t++)
+        res->refit_stderr[t] = good > 1 ? sqrt((sum2[t] - sum[t] * sum[t] / good) / (good - 1)) : NAN;
+    /* back to the estimate */
+    for (int i = 0; i < nobs; i++)
+        F->value[i] = job->obs[i].value;
+    memcpy(job->theta, est, (size_t)np * sizeof *est);
+    F->have = 0;
+    forward(F, est);
+    gsl_rng_free(rng);
+    mem_free(fitted);
+    mem_free(est);
+    mem_free(u);
+    mem_free(th);
+    mem_free(sum);
+    mem_free(sum2);
 }
 
 /* ---------- outputs ---------- */
@@ -607,6 +737,108 @@ static int draw(const Fit *F, const double *cov, char *err, size_t errlen)
 
 /* ---------- the driver ---------- */
 
+/* One fit from u0 (the optimiser's variables: runtime/infer.c, to_theta)
+ * to the estimate theta; F->r, F->J are at the start's solution.
+ * Returns GSL_SUCCESS or the reason it stopped; quiet: no progress line
+ * and no warnings (the refits). */
+static int fit(Fit *F, double *u0, double *theta, int *iterations, int quiet)
+{
+    const InferJob *job = F->job;
+    const SolveJob *sj = job->solve;
+    const int np = F->np, nobs = F->nobs;
+    const size_t tot = (size_t)F->N * (size_t)F->nf;
+    gsl_multifit_nlinear_fdf fdf = {eval_f, eval_df, NULL, (size_t)nobs, (size_t)np, F, 0, 0, 0};
+    gsl_multifit_nlinear_parameters params = gsl_multifit_nlinear_default_parameters();
+    params.trs = job->geodesic ? gsl_multifit_nlinear_trs_lmaccel : gsl_multifit_nlinear_trs_lm;
+    /* More's scaling (invariant to the unknowns' units) divides by the
+     * Jacobian's column norms: an unknown the residuals do not depend on
+     * at the start (a zero column) would make the step singular, so then
+     * the plain Levenberg scaling is used */
+    double cmax = 0, cmin = INFINITY;
+    for (int t = 0; t < np; t++) {
+        double c = 0;
+        for (int i = 0; i < nobs; i++)
+            c += F->J[(size_t)i * np + t] * F->J[(size_t)i * np + t];
+        cmax = fmax(cmax, sqrt(c));
+        cmin = fmin(cmin, sqrt(c));
+    }
+    if (!(cmin > 1e-9 * cmax))
+        params.scale = gsl_multifit_nlinear_scale_levenberg;
+    gsl_multifit_nlinear_workspace *w =
+        gsl_checked(mem_fault() ? NULL
+                                : gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &params, (size_t)nobs, (size_t)np));
+    gsl_vector_view x0 = gsl_vector_view_array(u0, (size_t)np);
+    int info = 0, status = gsl_multifit_nlinear_init(&x0.vector, &fdf, w);
+    /* GSL's iterations with its tests on the step and the gradient, and
+     * one more: the Gauss–Newton decrement (the misfit a full Gauss–Newton
+     * step would remove, the squared distance to the optimum in standard
+     * errors when sigma is known) below 1e-12 of the misfit, or below the
+     * noise of the misfit's evaluation (the solves' tolerance; the floor of
+     * a misfit of zero: noise-free data).  Without it
+     * the last iteration spends a dozen solves on steps at the round-off
+     * floor before the step test stops it. */
+    /* the misfit's round-off floor: the solves are accurate to tol in the
+     * fields (relative to max(1, |y|)), so each normalised residual to
+     * about tol max(1, |y|) / sigma */
+    double ymax = 1, smin = INFINITY;
+    for (size_t i = 0; i < tot; i++)
+        if (isfinite(F->ylast[i]))
+            ymax = fmax(ymax, fabs(F->ylast[i]));
+    for (int i = 0; i < nobs; i++)
+        smin = fmin(smin, job->obs[i].sigma);
+    const double eps_r = sj->tol * ymax / smin, floor2 = nobs * eps_r * eps_r;
+    for (int it = 0; status == GSL_SUCCESS; it++) {
+        if (it == job->max_iter) {
+            status = GSL_EMAXITER;
+            break;
+        }
+        int st = gsl_multifit_nlinear_iterate(w);
+        if (!quiet)
+            progress((size_t)it + 1, F, w);
+        double dec = decrement(w), chi2 = 0;
+        gsl_vector *fw = gsl_multifit_nlinear_residual(w);
+        for (size_t i = 0; i < fw->size; i++)
+            chi2 += gsl_vector_get(fw, i) * gsl_vector_get(fw, i);
+        /* the noise of the misfit's own evaluation, 2 sqrt(chi2) eps_r: a
+         * step that gains less cannot be told from the last (GSL then
+         * rejects steps until it gives up), so the fit stops at a hundredth
+         * of it, a distance to the optimum far below a standard error */
+        double noise = 2 * sqrt(chi2) * eps_r + floor2;
+        if (dec <= 1e-12 * chi2 + 0.01 * noise) {
+            info = 3;
+            break;
+        }
+        if (st == GSL_ENOPROG) {
+            /* no step lowers the misfit: converged when the optimum is near,
+             * or held at a bound (the warning below says which) */
+            if (dec > 1e-6 * fmax(chi2, 1) + noise && !at_bound(job, gsl_multifit_nlinear_position(w)->data))
+                status = GSL_ENOPROG;
+            break;
+        }
+        if (st != GSL_SUCCESS) {
+            status = st;
+            break;
+        }
+        if (gsl_multifit_nlinear_test(job->tol, job->tol, 0, &info, w) == GSL_SUCCESS)
+            break;
+    }
+    if (job->progress && !quiet)
+        fputc('\n', stderr);
+    *iterations = (int)gsl_multifit_nlinear_niter(w);
+    (void)info;
+    gsl_vector *xe = gsl_multifit_nlinear_position(w);
+    to_theta(job, xe->data, theta);
+    for (int t = 0; t < np && !quiet; t++)
+        if (at_bound_t(job, xe->data, t))
+            fprintf(stderr, "lag: warning: %s: infer %s: %s = %.10g is at its bound %.10g: the data would move it "
+                    "further, and its standard error is that of an unknown without bounds\n", job->where, job->problem,
+                    job->names[t], theta[t], sin(xe->data[t]) > 0 ? job->upper[t] : job->lower[t]);
+    gsl_multifit_nlinear_free(w);
+    return status;
+}
+
+
+
 int infer_run(const InferJob *job, InferResult *res)
 {
     double start = sim_clock();
@@ -642,6 +874,13 @@ int infer_run(const InferJob *job, InferResult *res)
     F.r = mem_xalloc((size_t)nobs * sizeof *F.r);
     F.J = mem_xalloc((size_t)nobs * (size_t)np * sizeof *F.J);
     F.theta_at = mem_xalloc((size_t)np * sizeof *F.theta_at);
+    F.u_at = mem_xalloc((size_t)np * sizeof *F.u_at);
+    F.tbuf = mem_xalloc((size_t)np * sizeof *F.tbuf);
+    double *u0 = mem_xalloc((size_t)np * sizeof *u0);
+    to_u(job, job->theta, u0);
+    F.value = mem_xalloc((size_t)nobs * sizeof *F.value);
+    for (int i = 0; i < nobs; i++)
+        F.value[i] = job->obs[i].value;
     double *start_theta = mem_xalloc((size_t)np * sizeof *start_theta);
     memcpy(start_theta, job->theta, (size_t)np * sizeof *start_theta);
     F.start = start_theta;
@@ -664,89 +903,10 @@ int infer_run(const InferJob *job, InferResult *res)
     }
     for (int i = 0; i < nobs; i++)
         F.worst = fmax(F.worst, fabs(F.r[i]));
+    memcpy(F.u_at, u0, (size_t)np * sizeof *F.u_at);
 
-    gsl_multifit_nlinear_fdf fdf = {eval_f, eval_df, NULL, (size_t)nobs, (size_t)np, &F, 0, 0, 0};
-    gsl_multifit_nlinear_parameters params = gsl_multifit_nlinear_default_parameters();
-    params.trs = job->geodesic ? gsl_multifit_nlinear_trs_lmaccel : gsl_multifit_nlinear_trs_lm;
-    /* More's scaling (invariant to the unknowns' units) divides by the
-     * Jacobian's column norms: an unknown the residuals do not depend on
-     * at the start (a zero column) would make the step singular, so then
-     * the plain Levenberg scaling is used */
-    double cmax = 0, cmin = INFINITY;
-    for (int t = 0; t < np; t++) {
-        double c = 0;
-        for (int i = 0; i < nobs; i++)
-            c += F.J[(size_t)i * np + t] * F.J[(size_t)i * np + t];
-        cmax = fmax(cmax, sqrt(c));
-        cmin = fmin(cmin, sqrt(c));
-    }
-    if (!(cmin > 1e-9 * cmax))
-        params.scale = gsl_multifit_nlinear_scale_levenberg;
-    gsl_multifit_nlinear_workspace *w =
-        gsl_checked(mem_fault() ? NULL
-                                : gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &params, (size_t)nobs, (size_t)np));
-    gsl_vector_view x0 = gsl_vector_view_array(job->theta, (size_t)np);
     double fit_start = sim_clock();
-    int info = 0, status = gsl_multifit_nlinear_init(&x0.vector, &fdf, w);
-    /* GSL's iterations with its tests on the step and the gradient, and
-     * one more: the Gauss–Newton decrement (the misfit a full Gauss–Newton
-     * step would remove, the squared distance to the optimum in standard
-     * errors when sigma is known) below 1e-12 of the misfit, or below the
-     * noise of the misfit's evaluation (the solves' tolerance; the floor of
-     * a misfit of zero: noise-free data).  Without it
-     * the last iteration spends a dozen solves on steps at the round-off
-     * floor before the step test stops it. */
-    /* the misfit's round-off floor: the solves are accurate to tol in the
-     * fields (relative to max(1, |y|)), so each normalised residual to
-     * about tol max(1, |y|) / sigma */
-    double ymax = 1, smin = INFINITY;
-    for (size_t i = 0; i < tot; i++)
-        if (isfinite(F.ylast[i]))
-            ymax = fmax(ymax, fabs(F.ylast[i]));
-    for (int i = 0; i < nobs; i++)
-        smin = fmin(smin, job->obs[i].sigma);
-    const double eps_r = sj->tol * ymax / smin, floor2 = nobs * eps_r * eps_r;
-    for (int it = 0; status == GSL_SUCCESS; it++) {
-        if (it == job->max_iter) {
-            status = GSL_EMAXITER;
-            break;
-        }
-        int st = gsl_multifit_nlinear_iterate(w);
-        progress((size_t)it + 1, &F, w);
-        double dec = decrement(w), chi2 = 0;
-        gsl_vector *fw = gsl_multifit_nlinear_residual(w);
-        for (size_t i = 0; i < fw->size; i++)
-            chi2 += gsl_vector_get(fw, i) * gsl_vector_get(fw, i);
-        /* the noise of the misfit's own evaluation, 2 sqrt(chi2) eps_r: a
-         * step that gains less cannot be told from the last (GSL then
-         * rejects steps until it gives up), so the fit stops at a hundredth
-         * of it, a distance to the optimum far below a standard error */
-        double noise = 2 * sqrt(chi2) * eps_r + floor2;
-        if (dec <= 1e-12 * chi2 + 0.01 * noise) {
-            info = 3;
-            break;
-        }
-        if (st == GSL_ENOPROG) {
-            /* no step lowers the misfit: converged when the optimum is near */
-            if (dec > 1e-6 * fmax(chi2, 1) + noise)
-                status = GSL_ENOPROG;
-            break;
-        }
-        if (st != GSL_SUCCESS) {
-            status = st;
-            break;
-        }
-        if (gsl_multifit_nlinear_test(job->tol, job->tol, 0, &info, w) == GSL_SUCCESS)
-            break;
-    }
-    if (job->progress)
-        fputc('\n', stderr);
-    res->iterations = (int)gsl_multifit_nlinear_niter(w);
-    (void)info;
-    gsl_vector *xe = gsl_multifit_nlinear_position(w);
-    for (int t = 0; t < np; t++)
-        job->theta[t] = gsl_vector_get(xe, (size_t)t);
-    gsl_multifit_nlinear_free(w);
+    int status = fit(&F, u0, job->theta, &res->iterations, 0);
     res->converged = status == GSL_SUCCESS;
     /* the estimate's own solution, residuals and Jacobian */
     if (forward(&F, job->theta) != 0) {
@@ -766,6 +926,8 @@ int infer_run(const InferJob *job, InferResult *res)
     res->rms = sqrt(raw / nobs);
     res->sigma_est = sqrt(res->chi2_dof) * (job->noise_given ? job->obs[0].sigma : 1);
     uncertainty(&F, cov);
+    if (job->samples > 0 && res->status == 0)
+        refits(&F, cov);
     if (!res->converged) {
         if (status == GSL_ENOPROG)
             snprintf(res->message, sizeof res->message, "the fit stopped after %d iterations: no step lowers "
@@ -797,6 +959,10 @@ out:
     mem_free(F.r);
     mem_free(F.J);
     mem_free(F.theta_at);
+    mem_free(F.u_at);
+    mem_free(F.tbuf);
+    mem_free(F.value);
+    mem_free(u0);
     mem_free(start_theta);
     mem_free(cov);
     return res->status;
@@ -833,6 +999,16 @@ int infer_json(FILE *out, const InferJob *job, const InferResult *res)
     sim_jset(o, "chi2_dof", sim_jreal(res->chi2_dof));
     sim_jset(o, "residual_rms", sim_jreal(res->rms));
     sim_jset(o, "observations", json_integer(job->nobs));
+    if (job->samples > 0) {
+        json_t *rf = sim_jnew(json_object());
+        sim_jset(rf, "samples", json_integer(job->samples));
+        sim_jset(rf, "converged", json_integer(res->refits));
+        json_t *sd = sim_jnew(json_object());
+        for (int t = 0; t < job->np; t++)
+            sim_jset(sd, job->names[t], sim_jreal(res->refit_stderr[t]));
+        sim_jset(rf, "stderr", sd);
+        sim_jset(o, "refits", rf);
+    }
     sim_jset(o, "identifiable", json_boolean(res->identifiable));
     if (!res->identifiable)
         sim_jset(o, "unidentified", json_string(res->unidentified));

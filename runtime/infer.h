@@ -43,6 +43,7 @@ typedef struct InferCurve {
 
 typedef struct InferJob {
     const char *problem;
+    const char *where;            /* "file:line" of the job, for warnings */
     SolveJob *solve;              /* the forward problem (nsens = np); its parameters move with theta */
     int np;                       /* unknowns */
     const char *const *names;     /* np names (poly coefficients as "rho[2]") */
@@ -61,6 +62,8 @@ typedef struct InferJob {
     const InferCurve *curves;
     int ncurves;
     int max_iter;                 /* outer iterations */
+    int samples;                  /* refits on noise realisations of the fitted model (0: none) */
+    unsigned long seed;           /* their generator's seed */
     int geodesic;                 /* Levenberg–Marquardt with geodesic acceleration (else plain) */
     double tol;                   /* on the relative step and the scaled gradient */
     const char *output;           /* CSV of the observations, the fit and residuals; or NULL */
@@ -75,6 +78,8 @@ typedef struct InferResult {
     int converged, iterations;
     int forward_solves, newton_iterations;
     double *stderr_;              /* np (caller's buffer) */
+    double *refit_stderr;         /* np (caller's buffer): the refits' standard deviation */
+    int refits;                   /* refits that converged */
     double *corr;                 /* np x np (caller's buffer) */
     double misfit;                /* sum of squared normalised residuals (chi^2) */
     double chi2_dof;              /* misfit / (nobs - np) */
