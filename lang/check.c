@@ -220,6 +220,8 @@ typedef struct Checker {
     int need_smooth;        /* derivatives of the expression being resolved are needed */
     int broken;             /* the item being checked had a syntax error */
     Map warned_extern;      /* extern functions without grad, warned once */
+    int unknowns_ok;        /* a problem's constraint value: its unknown scalars may appear (infer
+                               moves them, with their derivatives) */
 } Checker;
 
 /* What resolving an expression found out about it. */
@@ -347,6 +349,14 @@ static Val resolve_name(Checker *C, Expr *e, Ctx cx)
         return bad_val();
     }
     if (cx == CX_CONST || cx == CX_INIT) {
+        if (l && l->kind == L_UNKNOWN && cx == CX_CONST && C->unknowns_ok && l->has_value) {
+            e->ref = REF_UNKNOWN;
+            e->index = l->index;
+            e->decl = l->stmt;
+            r.is_const = 1;
+            r.v = l->value;
+            return r;
+        }
         if (l && l->kind == L_PARAM && cx == CX_CONST) {
             if (!l->has_value) {
                 diag_error(C->d, e->loc, "parameter '%s' is used before it has a value", name);
@@ -1438,7 +1448,9 @@ static void check_body(Checker *C, Item *it)
                     map_put(C->a, &fixed, key, s);
                 }
             }
+            C->unknowns_ok = 1; /* an end's height may be an unknown: infer fits it */
             const_value(C, s->value, &val);
+            C->unknowns_ok = 0;
             break;
         }
         case ST_SUBJECT:
@@ -1446,7 +1458,9 @@ static void check_body(Checker *C, Item *it)
             single_outputs(C, s->value);
             {
                 double rhs;
+                C->unknowns_ok = 1;
                 const_value(C, s->at, &rhs);
+                C->unknowns_ok = 0;
             }
             break;
         case ST_MINIMIZE:

@@ -27,7 +27,7 @@
 #include "runtime/figure.h"
 
 #include <math.h>
-#include <plplot.h>
+#include "runtime/pl.h"
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -675,7 +675,7 @@ int figure_draw(const char *path, const char *title, const FigPanel *panels, int
         if (check_panel(path, &panels[p], p + 1, err, errlen) != 0)
             return -1;
     /* PLplot exits the process when it cannot open its file: find out first */
-    if (io_check_writable(path, err, errlen) != 0)
+    if (io_check_writable(path, err, errlen) != 0 || pl_load(err, errlen) != 0)
         return -1;
     char *tmp = io_tmp_path(path);
 

@@ -10,7 +10,7 @@
 #include "runtime/plot.h"
 
 #include <math.h>
-#include <plplot.h>
+#include "runtime/pl.h"
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -52,7 +52,7 @@ int plot_panels(const char *path, const char *title, const char *xlabel, const d
         return -1;
     }
     /* PLplot exits the process when it cannot open its file: find out first */
-    if (io_check_writable(path, err, errlen) != 0)
+    if (io_check_writable(path, err, errlen) != 0 || pl_load(err, errlen) != 0)
         return -1;
     size_t tlen = strlen(path) + 40;
     char *tmp = mem_xalloc(tlen);
