@@ -43,14 +43,24 @@ typedef struct Curve {
     double x0, x1;
 } Curve;
 
-static double curve_value(void *ctx, const double *theta, double x, double *grad)
+static double curve_deriv(void *ctx, const double *theta, double x, int order, double *grad)
 {
     const Curve *c = ctx;
     double g[64];
-    double v = mech_func_value(c->f, theta + c->at, c->x0, c->x1, x, g);
+    double v = mech_func_deriv(c->f, theta + c->at, c->x0, c->x1, x, order, g);
     for (int t = 0; t < c->np; t++)
         grad[t] = t >= c->at && t < c->at + c->f->count ? g[t - c->at] : 0;
     return v;
+}
+
+static double curve_value(void *ctx, const double *theta, double x, double *grad)
+{
+    return curve_deriv(ctx, theta, x, 0, grad);
+}
+
+static double curve_d2(void *ctx, const double *theta, double x, double *grad)
+{
+    return curve_deriv(ctx, theta, x, 2, grad);
 }
 
 static int move(void *ctx, const double *theta)
@@ -245,7 +255,7 @@ int job_infer(Job *J)
     for (int k = 0; k < P.nfuncs; k++) {
         Curve *c = arena_alloc(S->arena, sizeof *c);
         *c = (Curve){&P.funcs[k], P.funcs[k].first - P.nparams, np, P.x0, P.x1};
-        curves[k] = (InferCurve){P.funcs[k].name, curve_value, c, NULL};
+        curves[k] = (InferCurve){P.funcs[k].name, curve_value, curve_d2, c, NULL};
     }
     for (const Assign *a = exact ? exact->assigns : NULL; a; a = a->next) {
         for (int t = 0; t < np; t++)
@@ -316,6 +326,14 @@ int job_infer(Job *J)
         goto freeobs;
     }
 
+    const Setting *reg_s = settings_get(set, "regularize");
+    if (reg_s && reg_s->v1 > 0 && P.nfuncs == 0) {
+        diag_error(&F->diag, reg_s->loc, "'regularize' smooths unknown functions, and '%s' has none (declare one, "
+                   "as in 'unknown rho = poly(6)')", prob->name.name);
+        diag_flush(&F->diag);
+        rc = 1;
+        goto freeobs;
+    }
     const Setting *samples_s = settings_get(set, "samples");
     if (samples_s && samples_s->v1 > 0 && !(noise_s || sigma_columns)) {
         diag_error(&F->diag, samples_s->loc, "refits on noise realisations need the noise level: give 'noise' (or "
@@ -390,6 +408,7 @@ int job_infer(Job *J)
         .ncurves = P.nfuncs,
         .noise_given = noise_s != NULL || sigma_columns,
         .max_iter = (int)settings_num(set, JOB_INFER, "fit_iterations"),
+        .regularize = settings_num(set, JOB_INFER, "regularize"),
         .geodesic = strcmp(settings_word(set, JOB_INFER, "fit_method"), "lmaccel") == 0,
         .samples = (int)settings_num(set, JOB_INFER, "samples"),
         .seed = (unsigned long)settings_num(set, JOB_INFER, "seed"),
@@ -439,6 +458,9 @@ int job_infer(Job *J)
                 len += (size_t)snprintf(text + len, sizeof text - len, "%s %s %.2g", t ? "," : "", names[t],
                                         res.refit_stderr[t]);
         }
+        if (ij.regularize > 0)
+            len += (size_t)snprintf(text + len, sizeof text - len, "; smoothness penalty %.3g, %.3g effective "
+                                    "parameters", res.penalty, res.p_eff);
         job_summary(J, "%s; %d iterations, %d forward solves, misfit %.4g (chi^2/dof %.3g)%s%s", text,
                     res.iterations, res.forward_solves, res.misfit, res.chi2_dof, outpath ? ", wrote " : "",
                     outpath ? outpath : "");

@@ -39,9 +39,7 @@
 #include <gsl/gsl_multifit_nlinear.h>
 #include <jansson.h>
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "lang/lower.h"
 #include "runtime/io.h"
@@ -68,7 +66,7 @@ static void track_push(Track *tr, const double *row)
 
 typedef struct Collect {
     Track *tr;
-    int n, samples;
+    int n;
     double *row;
 } Collect;
 
@@ -94,9 +92,7 @@ static long triplets(const Job *J, Track *tr, int n, double **out, Loc where)
     /* group by trajectory, keeping each one's order (a stable sort by traj) */
     size_t N = tr->n;
     size_t *idx = mem_xalloc((N + 1) * sizeof *idx);
-    for (size_t i = 0; i < N; i++)
-        idx[i] = i;
-    /* insertion-free grouping: counting by trajectory number */
+    /* a counting sort by trajectory number (stable: each keeps its order) */
     double tmax = 0;
     for (size_t i = 0; i < N; i++)
         tmax = fmax(tmax, tr->y[i * (size_t)w + (size_t)(1 + n)]);
@@ -244,7 +240,7 @@ static int gather(Job *J, const Mech *m, Track *tr, Sym *S)
     double *y0 = mem_xalloc((size_t)nt * 2 * (size_t)n * sizeof *y0), *yend = mem_xalloc((size_t)nt * 2 * (size_t)n * sizeof *yend);
     job_draw_states(draws, 2 * n, seed ? (unsigned long)seed->v1 : (unsigned long)settings_num(J->item->settings, JOB_TRAIN, "seed"),
                     nt, y0);
-    Collect c = {tr, n, nt, row};
+    Collect c = {tr, n, row};
     SimJob sj = {
         .system = dsys->name.name,
         .rhs = source,

@@ -1059,8 +1059,31 @@ static void legendre(int k, double u, double *p)
 
 double mech_func_value(const ProbFunc *f, const double *c, double x0, double x1, double x, double *grad)
 {
-    double p[52], pa[52];
+    return mech_func_deriv(f, c, x0, x1, x, 0, grad);
+}
+
+double mech_func_deriv(const ProbFunc *f, const double *c, double x0, double x1, double x, int order, double *grad)
+{
+    double p[52], pa[52], d1[52], d2[52];
     legendre(f->degree, (2 * x - x0 - x1) / (x1 - x0), p);
+    if (order > 0) {
+        /* P'_{n+1} = P'_{n-1} + (2n + 1) P_n, and the same for P'' from P' */
+        double s = 2 / (x1 - x0);
+        d1[0] = 0, d2[0] = 0;
+        if (f->degree >= 1)
+            d1[1] = 1, d2[1] = 0;
+        for (int n = 1; n < f->degree; n++) {
+            d1[n + 1] = d1[n - 1] + (2 * n + 1) * p[n];
+            d2[n + 1] = d2[n - 1] + (2 * n + 1) * d1[n];
+        }
+        double *d = order == 1 ? d1 : d2, k = order == 1 ? s : s * s, v = 0;
+        for (int j = f->fixed; j <= f->degree; j++) {
+            v += c[j - f->fixed] * d[j] * k;
+            if (grad)
+                grad[j - f->fixed] = d[j] * k;
+        }
+        return v; /* a fixed value adds a constant, no slope */
+    }
     double v = 0;
     if (f->fixed) {
         legendre(f->degree, (2 * f->at - x0 - x1) / (x1 - x0), pa);

@@ -156,6 +156,8 @@ typedef struct Problem {
 /* The value of unknown function f at x with coefficients c (count values),
  * on the domain x0 .. x1; with grad, its derivatives in c. */
 double mech_func_value(const ProbFunc *f, const double *c, double x0, double x1, double x, double *grad);
+/* Its derivative of the given order (0, 1 or 2) in x, with its gradient. */
+double mech_func_deriv(const ProbFunc *f, const double *c, double x0, double x1, double x, int order, double *grad);
 
 /* Build the interval terms of a checked problem.  Returns 0, or the
  * number of errors reported in d. */

@@ -117,6 +117,7 @@ static const SettingSpec infer_specs[] = {
     {"noise", SK_POS, NONE, 0, NAN, "—", "the observations' standard deviation (without it and without FIELD_sigma columns: estimated from the residuals)"},
     VARIATIONAL_ROWS("starting values of the unknowns (u = v), or a starting shape of the fields"),
     {"fit_method", SK_WORD, WORDS(fit_methods), 0, NAN, "lm", "Levenberg–Marquardt, or with geodesic acceleration"},
+    {"regularize", SK_NONNEG, NONE, 0, 0, "0", "λ of the smoothness penalty λ ∫ f''² over the unknown functions (in units of χ²)"},
     {"samples", SK_SEED, NONE, 0, 0, "0", "refits on that many noise realisations drawn from the fitted model (needs a noise level): the spread of the estimates beside the standard errors"},
     {"bounds", SK_BOUNDS, NONE, 0, NAN, "—", "ranges a .. b the unknown scalars stay within (the fit moves them through a + (b − a)(1 + sin u)/2)"},
     {"exact", SK_GUESS, NONE, 0, NAN, "—", "the truth where it is known: unknowns (u = v), unknown functions (f = an expression of the domain variable), drawn beside the estimates"},

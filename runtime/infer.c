@@ -17,10 +17,13 @@
  * its second directional derivative is GSL's finite difference of the
  * residuals, one more forward solve per iteration, which changes only the
  * step's curvature correction, never the gradient).  Measured on the
- * buried-mass chain, plain LM needs fewer solves (18 against 33) and
- * reaches the noise-free optimum to round-off, where the accelerated one
- * stalls at a misfit of 1e-13 (its finite-difference curvature rejects the
- * last steps), so it is the default.  A trial point
+ * buried-mass chain, plain LM needed fewer solves (18 against 33, both
+ * with GSL's own stopping tests) and reaches the noise-free optimum to
+ * round-off, where the accelerated one stalls at a misfit of 1e-13 (its
+ * finite-difference curvature rejects the last steps), so it is the
+ * default.  The fit also stops on the Gauss–Newton decrement (fit, below:
+ * 8 solves instead of 18).  Bounds map the unknowns through a sine
+ * (to_theta).  A trial point
  * where the forward solve fails returns residuals far larger than any the
  * fit has seen, so the trust region shrinks instead of the fit stopping.
  *
@@ -31,8 +34,9 @@
  * Identifiability: F scaled by the unknowns' sizes (Dr = diag|theta|, the
  * Fisher matrix of relative changes) has an eigenvalue below 1e-10 of the
  * largest in a direction the data cannot determine (a singular value of
- * the relative Jacobian 1e-5 of the largest): the warning names it, Dr v
- * in the unknowns' own units.  (The unit-diagonal scaling cannot tell: it
+ * the relative Jacobian 1e-5 of the largest), or a relative standard
+ * error above 1e4 along it (one unknown): the warning names it, Dr v in
+ * the unknowns' own units.  (The unit-diagonal scaling cannot tell: it
  * makes a column of rounding noise, an unknown the solution does not
  * depend on, look as well determined as any.)
  */
@@ -62,10 +66,11 @@ typedef struct Fit {
     InferResult *res;
     SolveResult sr;
     int nf, N, np, nobs;
+    int nres;                 /* nobs, then the smoothness penalty's rows (regularize) */
     double h, x0;
     double *ylast;            /* the last converged solution: the next solve's start */
     double *dy, *dobj, *mult;
-    double *r, *J;            /* at theta_at: residuals (nobs), Jacobian (nobs x np) */
+    double *r, *J;            /* at theta_at: residuals (nres), Jacobian (nres x np) */
     double *theta_at;
     double *u_at, *tbuf;      /* the optimiser's point of r and J (bounds: runtime/infer.c, to_theta), scratch */
     double *value;            /* the observed values fitted (the refits' draws replace them) */
@@ -129,6 +134,21 @@ static int forward(Fit *F, const double *theta)
         F->r[i] = (fit - F->value[i]) / o->sigma;
         for (int t = 0; t < np; t++)
             F->J[(size_t)i * np + t] = ((1 - s) * F->dy[a * np + t] + s * F->dy[b * np + t]) / o->sigma;
+    }
+    /* the smoothness penalty lambda sum_f integral f''^2, as residuals
+     * sqrt(lambda w) f''(x_j) at the midpoints x_j of M equal parts (w
+     * their width) */
+    if (F->nres > F->nobs) {
+        const int M = INFER_REG_POINTS;
+        const double x0 = job->solve->x0, x1 = job->solve->x1, w = (x1 - x0) / M, c = sqrt(job->regularize * w);
+        int i = F->nobs;
+        for (int k = 0; k < job->ncurves; k++)
+            for (int j = 0; j < M; j++, i++) {
+                double *g = F->J + (size_t)i * np;
+                F->r[i] = c * job->curves[k].d2(job->curves[k].ctx, theta, x0 + (j + 0.5) * w, g);
+                for (int t = 0; t < np; t++)
+                    g[t] *= c;
+            }
     }
     memcpy(F->theta_at, theta, (size_t)np * sizeof *theta);
     F->have = 1;
@@ -206,11 +226,11 @@ static int eval_f(const gsl_vector *x, void *ctx, gsl_vector *f)
     if (!at_theta(F, x) && forward_u(F, x) != 0) {
         /* a failed trial: residuals far beyond any seen, so the step is refused */
         F->have = 0;
-        for (int i = 0; i < F->nobs; i++)
+        for (int i = 0; i < F->nres; i++)
             gsl_vector_set(f, (size_t)i, 1e3 * (F->worst + 1));
         return GSL_SUCCESS;
     }
-    for (int i = 0; i < F->nobs; i++) {
+    for (int i = 0; i < F->nres; i++) {
         gsl_vector_set(f, (size_t)i, F->r[i]);
         if (fabs(F->r[i]) > F->worst)
             F->worst = fabs(F->r[i]);
@@ -225,7 +245,7 @@ static int eval_df(const gsl_vector *x, void *ctx, gsl_matrix *J)
         return GSL_EFAILED; /* only at a point whose residuals were computed: not reached */
     for (int t = 0; t < F->np; t++) {
         double d = dtheta_du(F->job, x->data, t);
-        for (int i = 0; i < F->nobs; i++)
+        for (int i = 0; i < F->nres; i++)
             gsl_matrix_set(J, (size_t)i, (size_t)t, F->J[(size_t)i * F->np + t] * d);
     }
     return GSL_SUCCESS;
@@ -307,7 +327,7 @@ static void uncertainty(Fit *F, double *cov)
 {
     const InferJob *job = F->job;
     InferResult *res = F->res;
-    const int np = F->np, nobs = F->nobs;
+    const int np = F->np, nobs = F->nres; /* the penalty's rows too: the posterior's curvature */
     gsl_matrix *C = gsl_checked(mem_fault() ? NULL : gsl_matrix_alloc((size_t)np, (size_t)np));
     gsl_matrix *V = gsl_checked(mem_fault() ? NULL : gsl_matrix_alloc((size_t)np, (size_t)np));
     gsl_vector *ev = gsl_checked(mem_fault() ? NULL : gsl_vector_alloc((size_t)np));
@@ -388,7 +408,26 @@ static void uncertainty(Fit *F, double *cov)
             gsl_matrix_set(C, (size_t)a, (size_t)b, v * D[a] * D[b]);
         }
     gsl_eigen_symmv(C, ev, V, ew);
-    /* covariance D V diag(1/lambda) V^T D, scaled without a noise level */
+    /* covariance D V diag(1/lambda) V^T D; with a penalty the effective
+     * number of parameters tr(J_d C J_d^T) (the data's rows) sets the
+     * degrees of freedom; scaled without a noise level */
+    res->p_eff = np;
+    if (F->nres > F->nobs) {
+        double tr = 0;
+        for (int i = 0; i < F->nobs; i++)
+            for (int a2 = 0; a2 < np; a2++)
+                for (int b2 = 0; b2 < np; b2++) {
+                    double v = 0;
+                    for (int k = 0; k < np; k++) {
+                        double l = gsl_vector_get(ev, (size_t)k);
+                        v += gsl_matrix_get(V, (size_t)a2, (size_t)k) * gsl_matrix_get(V, (size_t)b2, (size_t)k) /
+                             (l > 0 ? l : 0);
+                    }
+                    tr += F->J[(size_t)i * np + a2] * v * D[a2] * D[b2] * F->J[(size_t)i * np + b2];
+                }
+        res->p_eff = tr;
+        res->chi2_dof = F->nobs > tr ? res->misfit / (F->nobs - tr) : NAN;
+    }
     double scale = job->noise_given ? 1 : res->chi2_dof;
     for (int a = 0; a < np; a++)
         for (int b = 0; b < np; b++) {
@@ -747,7 +786,7 @@ static int fit(Fit *F, double *u0, double *theta, int *iterations, int quiet)
     const SolveJob *sj = job->solve;
     const int np = F->np, nobs = F->nobs;
     const size_t tot = (size_t)F->N * (size_t)F->nf;
-    gsl_multifit_nlinear_fdf fdf = {eval_f, eval_df, NULL, (size_t)nobs, (size_t)np, F, 0, 0, 0};
+    gsl_multifit_nlinear_fdf fdf = {eval_f, eval_df, NULL, (size_t)F->nres, (size_t)np, F, 0, 0, 0};
     gsl_multifit_nlinear_parameters params = gsl_multifit_nlinear_default_parameters();
     params.trs = job->geodesic ? gsl_multifit_nlinear_trs_lmaccel : gsl_multifit_nlinear_trs_lm;
     /* More's scaling (invariant to the unknowns' units) divides by the
@@ -766,7 +805,7 @@ static int fit(Fit *F, double *u0, double *theta, int *iterations, int quiet)
         params.scale = gsl_multifit_nlinear_scale_levenberg;
     gsl_multifit_nlinear_workspace *w =
         gsl_checked(mem_fault() ? NULL
-                                : gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &params, (size_t)nobs, (size_t)np));
+                                : gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &params, (size_t)F->nres, (size_t)np));
     gsl_vector_view x0 = gsl_vector_view_array(u0, (size_t)np);
     int info = 0, status = gsl_multifit_nlinear_init(&x0.vector, &fdf, w);
     /* GSL's iterations with its tests on the step and the gradient, and
@@ -849,6 +888,8 @@ int infer_run(const InferJob *job, InferResult *res)
     res->iterations = res->forward_solves = res->newton_iterations = 0;
     res->solve_s = res->sens_s = 0;
     res->misfit = res->chi2_dof = res->rms = res->sigma_est = NAN;
+    res->penalty = 0;
+    res->p_eff = job->np;
     res->identifiable = 0;
     res->unidentified[0] = 0;
     res->fisher_cond = NAN;
@@ -861,6 +902,7 @@ int infer_run(const InferJob *job, InferResult *res)
     F.N = sj->points;
     F.np = job->np;
     F.nobs = job->nobs;
+    F.nres = job->nobs + (job->regularize > 0 ? INFER_REG_POINTS * job->ncurves : 0);
     F.x0 = sj->x0;
     F.h = (sj->x1 - sj->x0) / (sj->points - 1);
     const size_t tot = (size_t)F.N * (size_t)F.nf;
@@ -871,8 +913,8 @@ int infer_run(const InferJob *job, InferResult *res)
     F.sr.multipliers = F.mult = mem_xalloc(((size_t)sj->ncons + 1) * sizeof *F.mult);
     F.sr.dy = F.dy = mem_xalloc(tot * (size_t)np * sizeof *F.dy);
     F.sr.dobj = F.dobj = mem_xalloc((size_t)np * sizeof *F.dobj);
-    F.r = mem_xalloc((size_t)nobs * sizeof *F.r);
-    F.J = mem_xalloc((size_t)nobs * (size_t)np * sizeof *F.J);
+    F.r = mem_xalloc((size_t)F.nres * sizeof *F.r);
+    F.J = mem_xalloc((size_t)F.nres * (size_t)np * sizeof *F.J);
     F.theta_at = mem_xalloc((size_t)np * sizeof *F.theta_at);
     F.u_at = mem_xalloc((size_t)np * sizeof *F.u_at);
     F.tbuf = mem_xalloc((size_t)np * sizeof *F.tbuf);
@@ -923,6 +965,9 @@ int infer_run(const InferJob *job, InferResult *res)
     }
     res->misfit = chi2;
     res->chi2_dof = nobs > np ? chi2 / (nobs - np) : NAN;
+    res->penalty = 0;
+    for (int i = nobs; i < F.nres; i++)
+        res->penalty += F.r[i] * F.r[i];
     res->rms = sqrt(raw / nobs);
     res->sigma_est = sqrt(res->chi2_dof) * (job->noise_given ? job->obs[0].sigma : 1);
     uncertainty(&F, cov);
@@ -996,6 +1041,11 @@ int infer_json(FILE *out, const InferJob *job, const InferResult *res)
     }
     sim_jset(o, "correlation", c);
     sim_jset(o, "misfit", sim_jreal(res->misfit));
+    if (job->regularize > 0) {
+        sim_jset(o, "regularize", sim_jreal(job->regularize));
+        sim_jset(o, "penalty", sim_jreal(res->penalty));
+    }
+    sim_jset(o, "effective_parameters", sim_jreal(res->p_eff));
     sim_jset(o, "chi2_dof", sim_jreal(res->chi2_dof));
     sim_jset(o, "residual_rms", sim_jreal(res->rms));
     sim_jset(o, "observations", json_integer(job->nobs));

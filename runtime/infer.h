@@ -37,6 +37,7 @@ typedef struct InferObs {
 typedef struct InferCurve {
     const char *name;
     double (*value)(void *ctx, const double *theta, double x, double *grad);
+    double (*d2)(void *ctx, const double *theta, double x, double *grad); /* its second derivative */
     void *ctx;
     const double *exact;          /* SolveJob.points values of the truth at the nodes, or NULL */
 } InferCurve;
@@ -62,6 +63,10 @@ typedef struct InferJob {
     const InferCurve *curves;
     int ncurves;
     int max_iter;                 /* outer iterations */
+    /* lambda of the smoothness penalty lambda sum over the curves of the
+     * integral of f''^2 (0: none), as extra residuals at INFER_REG_POINTS
+     * points of the domain */
+    double regularize;
     int samples;                  /* refits on noise realisations of the fitted model (0: none) */
     unsigned long seed;           /* their generator's seed */
     int geodesic;                 /* Levenberg–Marquardt with geodesic acceleration (else plain) */
@@ -81,7 +86,9 @@ typedef struct InferResult {
     double *refit_stderr;         /* np (caller's buffer): the refits' standard deviation */
     int refits;                   /* refits that converged */
     double *corr;                 /* np x np (caller's buffer) */
-    double misfit;                /* sum of squared normalised residuals (chi^2) */
+    double misfit;                /* sum of squared normalised residuals (chi^2), the data's */
+    double penalty;               /* the smoothness penalty at the estimate (0 without) */
+    double p_eff;                 /* the effective number of parameters, tr of the hat matrix */
     double chi2_dof;              /* misfit / (nobs - np) */
     double rms;                   /* RMS of the raw residuals */
     double sigma_est;             /* sqrt(chi2_dof) times sigma: the noise the residuals show */
@@ -94,6 +101,8 @@ typedef struct InferResult {
     double solve_s;               /* seconds in the forward solves' Newton iterations */
     double sens_s;                /* seconds in their sensitivities (one KKT solve per unknown) */
 } InferResult;
+
+enum { INFER_REG_POINTS = 64 };
 
 /* Run the fit; returns res->status. */
 int infer_run(const InferJob *job, InferResult *res);

@@ -42,6 +42,11 @@ discretisation's own reading); noise is added here (random.gauss, seeded).
    others at (1.5, 0.5, -1): from (1, 0.5, -1) this fit finds a local
    minimum with chi^2/dof 984 instead): recovered within 3 standard errors
    of 1.5 and 0 with the other three.
+11. `regularize λ` on a density poly(3) fixed at one point (the data of
+   examples/uneven_density.lag): λ = 0 fits exactly as without it; the
+   reported penalty equals λ times the midpoint sum of f''^2 over 64 parts
+   computed here from the coefficients (Legendre polynomials written out);
+   the effective number of parameters falls from 3 as λ grows.
 """
 import math
 import os
@@ -274,6 +279,49 @@ def main():
         report(ok and err(value(j, "hR"), 0) <= 3 * stderr(j, "hR") and stderr(j, "hR") < 1e-3,
                "the right end's height as an unknown: %.3g ± %.2g (0), started at 0.1" %
                (value(j, "hR") if ok else math.nan, stderr(j, "hR") if ok else math.nan), p.stderr)
+
+        # 11. regularize
+        dens = """problem Density {
+    param len = 1.5, g = 9.81
+    domain x = 0 .. 1
+    field y
+    unknown rho = poly(3)
+    fix rho(0.5) = 1.325
+    fix y(0) = 0, y(1) = 0
+    subject integral(sqrt(1 + y'^2)) = len
+    minimize integral(rho(x)*g*y*sqrt(1 + y'^2))
+}
+infer Density {
+    observe "%s"
+    noise 2e-3
+    points 300
+%s}
+"""
+        obs = os.path.join(SRCDIR, "examples", "data", "uneven_density_obs.csv")
+        runs = {}
+        for lam in (None, 0, 1, 100):
+            p, js = run_json(LAG, tmp, "reg.lag", dens % (obs, "" if lam is None else "    regularize %g\n" % lam))
+            runs[lam] = (p, js[-1] if js else None)
+        a, b = runs[None][1], runs[0][1]
+        same = a is not None and b is not None and all(
+            a["unknowns"][k]["value"] == b["unknowns"][k]["value"] for k in a["unknowns"])
+        report(same, "regularize 0 fits exactly as without it", runs[0][0].stderr)
+        j = runs[1][1]
+        if j is not None:
+            c = [value(j, "rho[%d]" % k) for k in (1, 2, 3)]
+            w, tot = 1 / 64, 0.0
+            for i in range(64):
+                u = 2 * ((i + 0.5) * w) - 1
+                d2 = 4 * (c[1] * 3 + c[2] * 15 * u)  # P1'' = 0, P2'' = 3, P3'' = 15 u, times (2/(x1 - x0))^2
+                tot += w * d2 * d2
+            got = num(j["penalty"])
+            report(close(got, 1 * tot, 0, 1e-9), "the penalty is lambda times the midpoint sum of f''^2 "
+                   "(%.12g; computed here %.12g)" % (got, tot))
+        else:
+            report(False, "regularize 1", runs[1][0].stderr)
+        pe = [num(runs[lam][1]["effective_parameters"]) if runs[lam][1] else math.nan for lam in (0, 1, 100)]
+        report(close(pe[0], 3, 1e-9) and 0 < pe[2] < pe[1] < pe[0], "effective parameters %s for lambda 0, 1, 100"
+               % ["%.4f" % v for v in pe])
 
         # 7. bad observations
         def bad(name, content, want):
