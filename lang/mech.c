@@ -1062,8 +1062,136 @@ double mech_func_value(const ProbFunc *f, const double *c, double x0, double x1,
     return mech_func_deriv(f, c, x0, x1, x, 0, grad);
 }
 
+/* The knots tau_j = j/(k - 1) in u. */
+static double knot(const ProbFunc *f, int j)
+{
+    return (double)j / (f->knots - 1);
+}
+
+/* Knot i's cardinal natural spline (a unit value at knot i, 0 at the
+ * others), or its order-th derivative in u, at u. */
+static double cardinal(const ProbFunc *f, int i, double u, int order)
+{
+    const int k = f->knots;
+    const double *c = f->coef;
+    double v = order == 0 ? c[i] + c[k + i] * u : order == 1 ? c[k + i] : 0;
+    for (int j = 0; j < k; j++) {
+        double z = u - knot(f, j);
+        if (z <= 0)
+            continue;
+        v += c[(2 + j) * k + i] * (order == 0 ? z * z * z : order == 1 ? 3 * z * z : 6 * z);
+    }
+    return v;
+}
+
+/* The cardinal splines' coefficients: for each knot i the natural spline
+ * through 1 at knot i and 0 at the others, by Gaussian elimination with
+ * partial pivoting on the (k + 2)-square system; with a fix, the pivot knot
+ * (the largest cardinal spline at the fixed point) and those values.  The
+ * domain's ends are the checked constants (infer refuses a moving
+ * domain).  0, or -1 when the system is singular. */
+static int spline_setup(Sym *S, ProbFunc *f, const Stmt *domain)
+{
+    const int k = f->knots, n = k + 2;
+    f->coef = arena_alloc(S->arena, (size_t)n * (size_t)k * sizeof *f->coef);
+    double *A = mem_xalloc((size_t)n * (size_t)n * sizeof *A), *B = mem_xalloc((size_t)n * (size_t)k * sizeof *B);
+    /* unknowns (a, b, c_0 .. c_{k-1}); rows: f(tau_i) = delta, sum c = 0, sum c tau = 0 */
+    for (int r = 0; r < n; r++)
+        for (int q = 0; q < n; q++)
+            A[r * n + q] = 0;
+    for (int r = 0; r < n * k; r++)
+        B[r] = 0;
+    for (int i = 0; i < k; i++) {
+        double u = knot(f, i);
+        A[i * n + 0] = 1;
+        A[i * n + 1] = u;
+        for (int j = 0; j < k; j++) {
+            double z = u - knot(f, j);
+            A[i * n + 2 + j] = z > 0 ? z * z * z : 0;
+        }
+        B[i * k + i] = 1;
+    }
+    for (int j = 0; j < k; j++) {
+        A[k * n + 2 + j] = 1;
+        A[(k + 1) * n + 2 + j] = knot(f, j);
+    }
+    int rc = 0;
+    for (int col = 0; col < n && rc == 0; col++) {
+        int piv = col;
+        for (int r = col + 1; r < n; r++)
+            if (fabs(A[r * n + col]) > fabs(A[piv * n + col]))
+                piv = r;
+        if (!(fabs(A[piv * n + col]) > 1e-14)) {
+            rc = -1;
+            break;
+        }
+        for (int q = 0; q < n; q++) {
+            double t = A[col * n + q];
+            A[col * n + q] = A[piv * n + q];
+            A[piv * n + q] = t;
+        }
+        for (int q = 0; q < k; q++) {
+            double t = B[col * k + q];
+            B[col * k + q] = B[piv * k + q];
+            B[piv * k + q] = t;
+        }
+        for (int r = 0; r < n; r++) {
+            if (r == col)
+                continue;
+            double m = A[r * n + col] / A[col * n + col];
+            if (m == 0)
+                continue;
+            for (int q = col; q < n; q++)
+                A[r * n + q] -= m * A[col * n + q];
+            for (int q = 0; q < k; q++)
+                B[r * k + q] -= m * B[col * k + q];
+        }
+    }
+    for (int r = 0; r < n && rc == 0; r++)
+        for (int q = 0; q < k; q++)
+            f->coef[r * k + q] = B[r * k + q] / A[r * n + r];
+    mem_free(A);
+    mem_free(B);
+    if (rc == 0 && f->fixed) {
+        double x0 = mech_const_value(domain->value), x1 = mech_const_value(domain->hi), ua = (f->at - x0) / (x1 - x0);
+        f->at_basis = arena_alloc(S->arena, (size_t)k * sizeof *f->at_basis);
+        f->pivot = 0;
+        for (int i = 0; i < k; i++) {
+            f->at_basis[i] = cardinal(f, i, ua, 0);
+            if (fabs(f->at_basis[i]) > fabs(f->at_basis[f->pivot]))
+                f->pivot = i;
+        }
+    }
+    return rc;
+}
+
+/* The coefficient of unknown q (0 .. count - 1) of a spline on knot i's
+ * cardinal spline, and the fixed value's: with a fix, the pivot knot's
+ * value is (value - sum_{i != p} v_i s_i)/s_p (s the cardinal splines at
+ * the fixed point). */
+static int spline_knot(const ProbFunc *f, int q)
+{
+    return f->fixed && q >= f->pivot ? q + 1 : q;
+}
+
 double mech_func_deriv(const ProbFunc *f, const double *c, double x0, double x1, double x, int order, double *grad)
 {
+    if (f->spline) {
+        const double u = (x - x0) / (x1 - x0), sc = order == 0 ? 1 : order == 1 ? 1 / (x1 - x0) : 1 / ((x1 - x0) * (x1 - x0));
+        double v = 0, sp = f->fixed ? cardinal(f, f->pivot, u, order) : 0;
+        if (f->fixed)
+            v = f->value * sp / f->at_basis[f->pivot];
+        for (int q = 0; q < f->count; q++) {
+            int i = spline_knot(f, q);
+            double b = cardinal(f, i, u, order);
+            if (f->fixed)
+                b -= sp * f->at_basis[i] / f->at_basis[f->pivot];
+            v += c[q] * b;
+            if (grad)
+                grad[q] = b * sc;
+        }
+        return v * sc;
+    }
     double p[52], pa[52], d1[52], d2[52];
     legendre(f->degree, (2 * x - x0 - x1) / (x1 - x0), p);
     if (order > 0) {
@@ -1111,6 +1239,28 @@ static SymId tr_func(Tr *T, const ProbFunc *f, SymId x)
 {
     Sym *S = T->S;
     Problem *P = T->prob;
+    if (f->spline) {
+        /* a + b u + sum_j c_j max(0, u - tau_j)^3, each of a, b, c_j a
+         * linear form in the unknown knot values (and the fixed value) */
+        const int k = f->knots;
+        SymId u = sym_div(S, sym_sub(S, x, P->lo_e), sym_sub(S, P->hi_e, P->lo_e)), v = S->zero;
+        for (int r = 0; r < k + 2; r++) {
+            SymId form = S->zero;
+            double p = f->fixed ? f->coef[r * k + f->pivot] / f->at_basis[f->pivot] : 0;
+            if (f->fixed)
+                form = sym_num(S, f->value * p);
+            for (int q = 0; q < f->count; q++) {
+                int i = spline_knot(f, q);
+                double w = f->coef[r * k + i] - (f->fixed ? p * f->at_basis[i] : 0);
+                if (w != 0)
+                    form = sym_add2(S, form, sym_mul2(S, sym_num(S, w), sym_var(S, T->m->par[f->first + q])));
+            }
+            SymId term = r == 0 ? S->one : r == 1 ? u
+                       : sym_powi(S, sym_fn(S, FN_MAX, sym_sub(S, u, sym_num(S, knot(f, r - 2))), S->zero), 3);
+            v = sym_add2(S, v, sym_mul2(S, form, term));
+        }
+        return v;
+    }
     SymId width = sym_sub(S, P->hi_e, P->lo_e), mid = sym_add2(S, P->lo_e, P->hi_e);
     SymId us[2] = {sym_div(S, sym_sub(S, sym_mul2(S, sym_num(S, 2), x), mid), width),
                    sym_div(S, sym_sub(S, sym_num(S, 2 * f->at), mid), width)};
@@ -1168,19 +1318,30 @@ static int build_problem(Problem *P, Sym *S, Diag *d, const Item *prob)
         ProbFunc *f = &P->funcs[P->nfuncs++];
         f->stmt = s;
         f->name = s->names[0].name;
-        if (s->value->id.name[0] != 'p') {
-            diag_error(d, s->value->loc, "spline(k) unknown functions are not built yet: use poly(k)");
-            T.errors++;
-            f->degree = 0;
-        } else
-            f->degree = (int)mech_const_value(s->value->args);
         for (const Stmt *x = prob->stmts; x; x = x->next)
             if (x->kind == ST_FIX && strcmp(x->names[0].name, f->name) == 0) {
                 f->fixed = 1;
                 f->at = mech_const_value(x->at);
                 f->value = mech_const_value(x->value);
             }
-        f->count = f->degree + 1 - f->fixed;
+        if (s->value->id.name[0] != 'p') {
+            f->spline = 1;
+            f->knots = (int)mech_const_value(s->value->args);
+            if (f->knots > 200) {
+                diag_error(d, s->value->args->loc, "a spline of %d knots: at most 200 for now (its expression grows "
+                           "as the square of the knots)", f->knots);
+                T.errors++;
+                f->knots = 2;
+            }
+            if (spline_setup(S, f, domain) != 0) {
+                diag_error(d, s->loc, "'%s': the natural spline's knots could not be set up", f->name);
+                T.errors++;
+            }
+            f->count = f->knots - f->fixed;
+        } else {
+            f->degree = (int)mech_const_value(s->value->args);
+            f->count = f->degree + 1 - f->fixed;
+        }
         ncoef += f->count;
     }
     m->n = nf;
@@ -1226,7 +1387,17 @@ static int build_problem(Problem *P, Sym *S, Diag *d, const Item *prob)
     for (int fi = 0; fi < P->nfuncs; fi++) {
         ProbFunc *f = &P->funcs[fi];
         f->first = ip;
-        for (int j = f->fixed; j <= f->degree; j++) {
+        for (int i = 0; f->spline && i < f->knots; i++) {
+            if (f->fixed && i == f->pivot)
+                continue;
+            /* every knot at 1 (or at the fixed value): the constant */
+            const char *name = arena_printf(S->arena, "%s[%d]", f->name, i);
+            m->par[ip] = sym_add_var(S, name, name, SV_PARAM, ip, 0, 0);
+            S->vars[m->par[ip]].value = f->fixed ? f->value : 1;
+            m->par_default[ip] = 0;
+            ip++;
+        }
+        for (int j = f->fixed; !f->spline && j <= f->degree; j++) {
             const char *name = arena_printf(S->arena, "%s[%d]", f->name, j);
             m->par[ip] = sym_add_var(S, name, name, SV_PARAM, ip, 0, 0);
             S->vars[m->par[ip]].value = j == 0 ? 1 : 0;

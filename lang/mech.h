@@ -129,6 +129,15 @@ typedef struct ProbFunc {
     int first, count;    /* its coefficients: parameters first .. first + count - 1 */
     int fixed;           /* a fix statement gives its value at one point */
     double at, value;    /* ...there (at the parameters' defaults) */
+    /* spline(k): the natural cubic spline through its values at k knots
+     * spread evenly over the domain (the unknowns "rho[i]"), written as
+     * a + b u + sum_j c_j max(0, u - tau_j)^3 in u = (x - x0)/(x1 - x0)
+     * with sum c_j = sum c_j tau_j = 0 (linear beyond the end knots);
+     * coef[(2 + j) * k + i]: a, b and c_j for a unit value at knot i.
+     * With a fix, the value at the knot `pivot` follows from the others. */
+    int spline, knots, pivot;
+    double *coef;
+    double *at_basis;    /* fixed: each knot's cardinal spline at the fixed point */
 } ProbFunc;
 
 typedef struct Problem {
