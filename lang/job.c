@@ -254,16 +254,25 @@ int job_term_eval(void *ctx, int depth, int B, const double *in, double *out)
     return 0;
 }
 
-void job_term_build(JobTerm *t, Problem *P, SymId term, const char *name)
+/* A term program's inputs: the left node's fields, the right node's, the
+ * midpoint (2nf + 1 variables). */
+static int *term_inputs(Problem *P)
 {
-    Sym *S = P->m.S;
-    const int nf = P->m.n, n2 = 2 * nf;
-    int *vars = arena_alloc(S->arena, (size_t)(n2 + 1) * sizeof *vars);
+    const int nf = P->m.n;
+    int *vars = arena_alloc(P->m.S->arena, (size_t)(2 * nf + 1) * sizeof *vars);
     for (int i = 0; i < nf; i++) {
         vars[i] = P->u[i];
         vars[nf + i] = P->w[i];
     }
-    vars[n2] = P->x;
+    vars[2 * nf] = P->x;
+    return vars;
+}
+
+void job_term_build(JobTerm *t, Problem *P, SymId term, const char *name)
+{
+    Sym *S = P->m.S;
+    const int nf = P->m.n, n2 = 2 * nf;
+    int *vars = term_inputs(P);
     int nout = 1 + n2 + n2 * n2;
     /* no products of sums expanded: the slope (w - u)/h stays a difference
      * divided by h (w/h - u/h loses every digit the difference has, and the
@@ -301,12 +310,7 @@ void job_term_sens(JobTerm *t, Problem *P, SymId term, const char *name, const i
 {
     Sym *S = P->m.S;
     const int nf = P->m.n, n2 = 2 * nf;
-    int *vars = arena_alloc(S->arena, (size_t)(n2 + 1) * sizeof *vars);
-    for (int i = 0; i < nf; i++) {
-        vars[i] = P->u[i];
-        vars[nf + i] = P->w[i];
-    }
-    vars[n2] = P->x;
+    int *vars = term_inputs(P);
     int nout = 1 + n2 + ns + n2 * ns;
     S->no_expand++; /* as in job_term_build */
     SymId *roots = arena_alloc(S->arena, (size_t)nout * sizeof *roots);

@@ -54,6 +54,10 @@ TrainJob job_train_job(Job *J, Sym *S, const Mech *m, const IrProgram *model, co
  * summary, and the trained weights kept for later jobs.  dropped: data
  * left out before training (counted in bad_samples). */
 int job_train_fit(Job *J, Sym *S, TrainJob *tj, long dropped);
+/* The equations of a train job's `data from Sys` system into dm (in DS),
+ * checked to have the model m's coordinates in its order.  Returns 0, or
+ * an exit status after a located message. */
+int job_data_system(Job *J, const Setting *data_s, const Mech *m, Sym *DS, Mech *dm);
 int job_solve(Job *J);
 int job_infer(Job *J);
 int job_action(Job *J);

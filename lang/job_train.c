@@ -208,6 +208,26 @@ TrainJob job_train_job(Job *J, Sym *S, const Mech *m, const IrProgram *model, co
     return tj;
 }
 
+int job_data_system(Job *J, const Setting *data_s, const Mech *m, Sym *DS, Mech *dm)
+{
+    Front *F = J->F;
+    const Item *dsys = job_find_system(F, data_s->target.name);
+    if (mech_build_trained(dm, DS, &F->diag, dsys, MECH_NETS, J->run->trained) != 0) {
+        diag_flush(&F->diag);
+        return dm->io_errors ? 4 : 1;
+    }
+    int same = dm->n == m->n;
+    for (int i = 0; i < m->n && same; i++)
+        same = strcmp(dm->names[i], m->names[i]) == 0;
+    if (!same) {
+        diag_error(&F->diag, data_s->target.loc, "the data system '%s' and the model '%s' must have the same "
+                   "coordinates, in the same order", dsys->name.name, J->target->name.name);
+        diag_flush(&F->diag);
+        return 1;
+    }
+    return 0;
+}
+
 /* The rest of a train job once its TrainJob has its model and data (the
  * settings' optimiser fields filled): the output paths, the run, the
  * outputs and the summary, the trained weights kept for later jobs.
@@ -393,21 +413,8 @@ int job_train(Job *J)
         const Item *dsys = job_find_system(F, data_s->target.name);
         DS = sym_new(F->arena);
         Mech dm;
-        if (mech_build_trained(&dm, DS, &F->diag, dsys, MECH_NETS, J->run->trained) != 0) {
-            diag_flush(&F->diag);
-            rc = dm.io_errors ? 4 : 1;
+        if ((rc = job_data_system(J, data_s, &m, DS, &dm)) != 0)
             goto done;
-        }
-        int same = dm.n == n;
-        for (int i = 0; i < n && same; i++)
-            same = strcmp(dm.names[i], m.names[i]) == 0;
-        if (!same) {
-            diag_error(&F->diag, data_s->target.loc, "the data system '%s' and the model '%s' must have the same "
-                       "coordinates, in the same order", dsys->name.name, sys->name.name);
-            diag_flush(&F->diag);
-            rc = 1;
-            goto done;
-        }
         /* the drawn parameters are inputs of the data's system too */
         if (ndrawn) {
             int *idx = arena_alloc(DS->arena, (size_t)ndrawn * sizeof *idx);

@@ -207,20 +207,10 @@ static int gather(Job *J, const Mech *m, Track *tr, Sym *S)
     const Item *dsys = job_find_system(F, data_s->target.name);
     Sym *DS = sym_new(F->arena);
     Mech dm;
-    if (mech_build_trained(&dm, DS, &F->diag, dsys, MECH_NETS, J->run->trained) != 0) {
-        diag_flush(&F->diag);
+    int rc = job_data_system(J, data_s, m, DS, &dm);
+    if (rc != 0) {
         sym_free(DS);
-        return dm.io_errors ? 4 : 1;
-    }
-    int same = dm.n == n;
-    for (int i = 0; i < n && same; i++)
-        same = strcmp(dm.names[i], m->names[i]) == 0;
-    if (!same) {
-        diag_error(&F->diag, data_s->target.loc, "the data system '%s' and the model '%s' must have the same "
-                   "coordinates, in the same order", dsys->name.name, J->target->name.name);
-        diag_flush(&F->diag);
-        sym_free(DS);
-        return 1;
+        return rc;
     }
     IrProgram *source = lower_rhs(&dm);
     const Setting *samples = settings_get(dset, "samples"), *seed = settings_get(dset, "seed"),
@@ -260,7 +250,7 @@ static int gather(Job *J, const Mech *m, Track *tr, Sym *S)
     };
     SimResult sres;
     sres.y = yend;
-    int rc = sim_run(&sj, &sres);
+    rc = sim_run(&sj, &sres);
     if (rc != 0)
         fprintf(stderr, "lag: %s: train %s: generating the data: %s\n", J->where, J->target->name.name, sres.message);
     mem_free(y0);

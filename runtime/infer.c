@@ -264,6 +264,22 @@ static int eval_df(const gsl_vector *x, void *ctx, gsl_matrix *J)
     return GSL_SUCCESS;
 }
 
+/* G := J^T J (p x p) of the n x p row-major J (row stride tda), and, when
+ * D is not NULL, D_a := 1/sqrt(G_aa) (0 for a zero column): the scaling
+ * to a unit diagonal. */
+static void gram(const double *J, size_t tda, size_t n, size_t p, double *G, double *D)
+{
+    for (size_t a = 0; a < p; a++)
+        for (size_t b = a; b < p; b++) {
+            double v = 0;
+            for (size_t i = 0; i < n; i++)
+                v += J[i * tda + a] * J[i * tda + b];
+            G[a * p + b] = G[b * p + a] = v;
+        }
+    for (size_t a = 0; D && a < p; a++)
+        D[a] = G[a * p + a] > 0 ? 1 / sqrt(G[a * p + a]) : 0;
+}
+
 /* The Gauss–Newton decrement f^T J (J^T J)^+ J^T f at the workspace's
  * point: through the eigenvalues of J^T J scaled to a unit diagonal, the
  * directions whose eigenvalue is below 1e-12 of the largest left out (the
@@ -277,23 +293,17 @@ static double decrement(const gsl_multifit_nlinear_workspace *w)
     gsl_matrix *V = gsl_checked(mem_fault() ? NULL : gsl_matrix_alloc(p, p));
     gsl_vector *ev = gsl_checked(mem_fault() ? NULL : gsl_vector_alloc(p));
     gsl_eigen_symmv_workspace *ew = gsl_checked(mem_fault() ? NULL : gsl_eigen_symmv_alloc(p));
-    double *g = mem_xalloc(p * sizeof *g), *D = mem_xalloc(p * sizeof *D);
+    double *g = mem_xalloc(p * sizeof *g), *D = mem_xalloc(p * sizeof *D), *G = mem_xalloc(p * p * sizeof *G);
+    gram(J->data, J->tda, n, p, G, D);
     for (size_t a = 0; a < p; a++) {
-        double v = 0, c = 0;
-        for (size_t i = 0; i < n; i++) {
+        double v = 0;
+        for (size_t i = 0; i < n; i++)
             v += gsl_matrix_get(J, i, a) * gsl_vector_get(f, i);
-            c += gsl_matrix_get(J, i, a) * gsl_matrix_get(J, i, a);
-        }
-        D[a] = c > 0 ? 1 / sqrt(c) : 0;
         g[a] = v * D[a];
+        for (size_t b = 0; b < p; b++)
+            gsl_matrix_set(A, a, b, G[a * p + b] * D[a] * D[b]);
     }
-    for (size_t a = 0; a < p; a++)
-        for (size_t b = 0; b < p; b++) {
-            double m = 0;
-            for (size_t i = 0; i < n; i++)
-                m += gsl_matrix_get(J, i, a) * gsl_matrix_get(J, i, b);
-            gsl_matrix_set(A, a, b, m * D[a] * D[b]);
-        }
+    mem_free(G);
     double dec = INFINITY;
     if (gsl_eigen_symmv(A, ev, V, ew) == GSL_SUCCESS) {
         double lmax = 0;
@@ -345,37 +355,19 @@ static void uncertainty(Fit *F, double *cov)
     gsl_matrix *V = gsl_checked(mem_fault() ? NULL : gsl_matrix_alloc((size_t)np, (size_t)np));
     gsl_vector *ev = gsl_checked(mem_fault() ? NULL : gsl_vector_alloc((size_t)np));
     gsl_eigen_symmv_workspace *ew = gsl_checked(mem_fault() ? NULL : gsl_eigen_symmv_alloc((size_t)np));
-    double *D = mem_xalloc((size_t)np * sizeof *D);
-    for (int a = 0; a < np; a++) {
-        double v = 0;
-        for (int i = 0; i < nobs; i++)
-            v += F->J[(size_t)i * np + a] * F->J[(size_t)i * np + a];
-        D[a] = v > 0 ? 1 / sqrt(v) : 0;
-    }
-    for (int a = 0; a < np; a++)
-        for (int b = 0; b < np; b++) {
-            double v = 0;
-            for (int i = 0; i < nobs; i++)
-                v += F->J[(size_t)i * np + a] * F->J[(size_t)i * np + b];
-            gsl_matrix_set(C, (size_t)a, (size_t)b, v * D[a] * D[b]);
-        }
+    /* the Fisher matrix J^T J once, scaled two ways below */
+    double *D = mem_xalloc((size_t)np * sizeof *D), *G = mem_xalloc((size_t)np * (size_t)np * sizeof *G);
+    gram(F->J, (size_t)np, (size_t)nobs, (size_t)np, G, D);
     /* identifiability: the Fisher matrix for relative changes of the
      * unknowns (each scaled by its size: the estimate's, or the start's
      * when the estimate is 0), so that an unknown the residuals do not
      * depend on (a column of rounding noise) shows as a tiny eigenvalue */
     double *Dr = mem_xalloc((size_t)np * sizeof *Dr);
-    for (int a = 0; a < np; a++) {
+    for (int a = 0; a < np; a++)
         Dr[a] = fabs(job->theta[a]) > 0 ? fabs(job->theta[a]) : fabs(F->start[a]) > 0 ? fabs(F->start[a]) : 1;
-        for (int b = 0; b < np; b++) {
-            double v = 0;
-            for (int i = 0; i < nobs; i++)
-                v += F->J[(size_t)i * np + a] * F->J[(size_t)i * np + b];
-            gsl_matrix_set(C, (size_t)a, (size_t)b, v);
-        }
-    }
     for (int a = 0; a < np; a++)
         for (int b = 0; b < np; b++)
-            gsl_matrix_set(C, (size_t)a, (size_t)b, gsl_matrix_get(C, (size_t)a, (size_t)b) * Dr[a] * Dr[b]);
+            gsl_matrix_set(C, (size_t)a, (size_t)b, G[(size_t)a * np + b] * Dr[a] * Dr[b]);
     gsl_eigen_symmv(C, ev, V, ew);
     gsl_eigen_symmv_sort(ev, V, GSL_EIGEN_SORT_VAL_ASC);
     double lmin = gsl_vector_get(ev, 0), lmax = gsl_vector_get(ev, (size_t)np - 1);
@@ -414,34 +406,12 @@ static void uncertainty(Fit *F, double *cov)
     mem_free(Dr);
     /* the covariance from the unit-diagonal scaling (the better conditioned) */
     for (int a = 0; a < np; a++)
-        for (int b = 0; b < np; b++) {
-            double v = 0;
-            for (int i = 0; i < nobs; i++)
-                v += F->J[(size_t)i * np + a] * F->J[(size_t)i * np + b];
-            gsl_matrix_set(C, (size_t)a, (size_t)b, v * D[a] * D[b]);
-        }
+        for (int b = 0; b < np; b++)
+            gsl_matrix_set(C, (size_t)a, (size_t)b, G[(size_t)a * np + b] * D[a] * D[b]);
     gsl_eigen_symmv(C, ev, V, ew);
     /* covariance D V diag(1/lambda) V^T D; with a penalty the effective
      * number of parameters tr(J_d C J_d^T) (the data's rows) sets the
      * degrees of freedom; scaled without a noise level */
-    res->p_eff = np;
-    if (F->nres > F->nobs) {
-        double tr = 0;
-        for (int i = 0; i < F->nobs; i++)
-            for (int a2 = 0; a2 < np; a2++)
-                for (int b2 = 0; b2 < np; b2++) {
-                    double v = 0;
-                    for (int k = 0; k < np; k++) {
-                        double l = gsl_vector_get(ev, (size_t)k);
-                        v += gsl_matrix_get(V, (size_t)a2, (size_t)k) * gsl_matrix_get(V, (size_t)b2, (size_t)k) /
-                             (l > 0 ? l : 0);
-                    }
-                    tr += F->J[(size_t)i * np + a2] * v * D[a2] * D[b2] * F->J[(size_t)i * np + b2];
-                }
-        res->p_eff = tr;
-        res->chi2_dof = F->nobs > tr ? res->misfit / (F->nobs - tr) : NAN;
-    }
-    double scale = job->noise_given ? 1 : res->chi2_dof;
     for (int a = 0; a < np; a++)
         for (int b = 0; b < np; b++) {
             double v = 0;
@@ -450,8 +420,23 @@ static void uncertainty(Fit *F, double *cov)
                 v += gsl_matrix_get(V, (size_t)a, (size_t)k) * gsl_matrix_get(V, (size_t)b, (size_t)k) /
                      (l > 0 ? l : 0);
             }
-            cov[(size_t)a * np + b] = v * D[a] * D[b] * scale;
+            cov[(size_t)a * np + b] = v * D[a] * D[b];
         }
+    res->p_eff = np;
+    if (F->nres > F->nobs) {
+        double tr = 0;
+        for (int i = 0; i < F->nobs; i++) {
+            const double *Ji = F->J + (size_t)i * np;
+            for (int a = 0; a < np; a++)
+                for (int b = 0; b < np; b++)
+                    tr += Ji[a] * cov[(size_t)a * np + b] * Ji[b];
+        }
+        res->p_eff = tr;
+        res->chi2_dof = F->nobs > tr ? res->misfit / (F->nobs - tr) : NAN;
+    }
+    double scale = job->noise_given ? 1 : res->chi2_dof;
+    for (int a = 0; a < np * np; a++)
+        cov[a] *= scale;
     for (int a = 0; a < np; a++)
         res->stderr_[a] = D[a] > 0 ? sqrt(cov[(size_t)a * np + a]) : INFINITY;
     for (int a = 0; a < np; a++)
@@ -460,6 +445,7 @@ static void uncertainty(Fit *F, double *cov)
             res->corr[(size_t)a * np + b] = a == b ? 1 : cov[(size_t)a * np + b] / (sa * sb);
         }
     mem_free(D);
+    mem_free(G);
     gsl_eigen_symmv_free(ew);
     gsl_vector_free(ev);
     gsl_matrix_free(V);

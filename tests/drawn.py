@@ -23,10 +23,9 @@ the loss weight of train (TAP).
 """
 import math
 import os
-import subprocess
 import tempfile
 
-from lagtest import program, read_csv, num, close, err, worst, run_json, report, finish
+from lagtest import program, read_csv, num, close, err, worst, run_json, run_lag, report, finish
 
 LAG, SRCDIR = program()
 
@@ -199,10 +198,7 @@ simulate Const {
 
 
 def check_error(tmp, name, text, want):
-    path = os.path.join(tmp, name + ".lag")
-    with open(path, "w") as f:
-        f.write(text)
-    p = subprocess.run([LAG, "run", "--quiet", "-o", tmp, path], capture_output=True, text=True, timeout=60)
+    p = run_lag(LAG, tmp, name, text)
     ok = p.returncode != 0 and want in p.stderr and (name + ".lag:") in p.stderr
     report(ok, "%s: a located message containing %r" % (name, want), p.stderr)
 

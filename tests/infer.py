@@ -56,10 +56,9 @@ discretisation's own reading); noise is added here (random.gauss, seeded).
 import math
 import os
 import random
-import subprocess
 import tempfile
 
-from lagtest import program, read_csv, num, close, err, worst, run_json, report, finish
+from lagtest import program, read_csv, num, close, err, worst, run_json, run_lag, report, finish
 
 LAG, SRCDIR = program()
 
@@ -370,13 +369,8 @@ infer Density {
 
         # 7. bad observations
         def bad(name, content, want):
-            with open(os.path.join(tmp, name), "w") as f:
-                f.write(content)
             text = PROBLEM + 'infer Chain {\n    observe "%s"\n    points 300\n}\n' % name
-            path = os.path.join(tmp, name + ".lag")
-            with open(path, "w") as f:
-                f.write(text)
-            p = subprocess.run([LAG, "run", "--quiet", "-o", tmp, path], capture_output=True, text=True, timeout=60)
+            p = run_lag(LAG, tmp, name, text, {name: content})
             report(p.returncode == 1 and want in p.stderr and (name + ".lag:") in p.stderr,
                    "%s: a located error containing %r" % (name, want), p.stderr)
 

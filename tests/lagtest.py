@@ -25,6 +25,10 @@ Files and runs:
   run_json(lag, tmp, name, text, *args)
                        write text to tmp/name, `lag run --json --quiet
                        ARGS -o tmp` it; (the CompletedProcess, the JSON objects)
+  run_lag(lag, tmp, name, text, files={})
+                       write text to tmp/NAME.lag and each of files (name:
+                       content) into tmp, `lag run --quiet -o tmp` it: the
+                       CompletedProcess (for the located errors of bad input)
 """
 import csv
 import json
@@ -109,6 +113,16 @@ def run_json(lag, tmp, name, text, *args, timeout=300):
     except ValueError:
         js = []
     return p, js
+
+def run_lag(lag, tmp, name, text, files=None, timeout=60):
+    """Write text to tmp/NAME.lag (and files into tmp) and `lag run --quiet -o tmp` it."""
+    for fname, content in (files or {}).items():
+        with open(os.path.join(tmp, fname), "w") as f:
+            f.write(content)
+    path = os.path.join(tmp, name + ".lag")
+    with open(path, "w") as f:
+        f.write(text)
+    return subprocess.run([lag, "run", "--quiet", "-o", tmp, path], capture_output=True, text=True, timeout=timeout)
 
 # TAP: report() each test point, finish() prints the plan and the points.
 _results = []

@@ -25,10 +25,9 @@ positions alone (TAP).
 import math
 import os
 import random
-import subprocess
 import tempfile
 
-from lagtest import program, read_csv, num, close, err, worst, run_json, report, finish
+from lagtest import program, read_csv, num, close, err, worst, run_json, run_lag, report, finish
 
 LAG, SRCDIR = program()
 
@@ -170,13 +169,7 @@ compare Pendulum, PendLNN {
 
         # 5. bad input
         def bad(name, text, want, data=None):
-            if data:
-                with open(os.path.join(tmp, name + ".csv"), "w") as f:
-                    f.write(data)
-            path = os.path.join(tmp, name + ".lag")
-            with open(path, "w") as f:
-                f.write(text)
-            p = subprocess.run([LAG, "run", "--quiet", "-o", tmp, path], capture_output=True, text=True, timeout=60)
+            p = run_lag(LAG, tmp, name, text, {name + ".csv": data} if data else None)
             report(p.returncode == 1 and want in p.stderr and (name + ".lag:") in p.stderr,
                    "%s: a located error containing %r" % (name, want), p.stderr)
 
