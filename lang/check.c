@@ -1897,7 +1897,8 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
                             a->v = v;
                         break;
                     }
-                    if (l && l->kind == L_UNKNOWN_FN && !a->name.primes && strcmp(s->head.name, "exact") == 0) {
+                    if (l && (l->kind == L_UNKNOWN_FN || ((l->kind == L_NET || l->kind == L_LET) && S->nnets > 0)) &&
+                        !a->name.primes && strcmp(s->head.name, "exact") == 0) {
                         C->scope = S;
                         resolve(C, a->value, CX_GUESS);
                         C->scope = saved;
@@ -2133,8 +2134,8 @@ static void check_job(Checker *C, Item *it)
                 diag_error(C->d, id.loc, "system '%s' has unknowns but no net: its unknowns are fitted with 'loss "
                            "action' (from positions), the only loss that fits unknowns yet", id.name);
         }
-        if (it->job == JOB_INFER && g->scope->nunknowns == 0)
-            diag_error(C->d, id.loc, "problem '%s' has no unknown to infer", id.name);
+        if (it->job == JOB_INFER && g->scope->nunknowns == 0 && g->scope->nnets == 0)
+            diag_error(C->d, id.loc, "problem '%s' has no unknown (and no net) to infer", id.name);
         if (it->job == JOB_ACTION && g->scope->has_accel)
             diag_error(C->d, id.loc, "system '%s' is given by accelerations and has no action", id.name);
         if (i > 0 && J.S && g->scope->ncoords != J.S->ncoords)

@@ -334,6 +334,42 @@ void job_term_sens(JobTerm *t, Problem *P, SymId term, const char *name, const i
                                        roots, names, nout);
 }
 
+IrProgram *job_term_adjoint(Problem *P, const char *name, double s)
+{
+    Sym *S = P->m.S;
+    const int nf = P->m.n, n2 = 2 * nf, m = P->ncons;
+    int *vars = term_inputs(P);
+    int nin = n2 + 1 + n2 + 2 * m;
+    int *in = arena_alloc(S->arena, (size_t)nin * sizeof *in);
+    SymId *lam = arena_alloc(S->arena, (size_t)n2 * sizeof *lam);
+    memcpy(in, vars, (size_t)(n2 + 1) * sizeof *in);
+    for (int a = 0; a < n2; a++) {
+        const char *v = S->vars[vars[a]].name;
+        in[n2 + 1 + a] = sym_add_var(S, arena_printf(S->arena, "(lam %s)", v), v, SV_OTHER, a, 0, 0);
+        lam[a] = sym_var(S, in[n2 + 1 + a]);
+    }
+    S->no_expand++; /* as in job_term_build */
+    SymId lag = sym_mul2(S, sym_num(S, s), P->objective), nuG = S->zero;
+    for (int j = 0; j < m; j++) {
+        in[2 * n2 + 1 + j] = sym_add_var(S, arena_printf(S->arena, "(mu %d)", j), "mu", SV_OTHER, j, 0, 0);
+        in[2 * n2 + 1 + m + j] = sym_add_var(S, arena_printf(S->arena, "(nu %d)", j), "nu", SV_OTHER, j, 0, 0);
+        lag = sym_add2(S, lag, sym_mul2(S, sym_var(S, in[2 * n2 + 1 + j]), P->cons[j]));
+        nuG = sym_add2(S, nuG, sym_mul2(S, sym_var(S, in[2 * n2 + 1 + m + j]), P->cons[j]));
+    }
+    SymId root = sym_add2(S, sym_jvp(S, lag, vars, lam, n2), nuG);
+    S->no_expand--;
+    const char *names[1] = {"contraction"};
+    return lower_inputs_tape(S, name, in, nin, P->m.par, P->m.np, &root, names, 1);
+}
+
+void job_term_refresh(JobTerm *t)
+{
+    for (int d = 0; d < 4; d++)
+        if (t->prog[d])
+            ir_tensor_refresh(t->prog[d]);
+    vm_forget(t->vm);
+}
+
 void job_term_open(JobTerm *t, const double *params, int intervals)
 {
     const IrProgram *progs[4] = {t->prog[0], t->prog[1], t->prog[2], t->prog[3]};

@@ -127,6 +127,18 @@ void job_term_close(JobTerm *t);
 /* After the parameter values changed in place: the VM recomputes what
  * depends on them only. */
 void job_term_forget(JobTerm *t);
+/* After the tensors of the problem's nets changed in place (infer): the
+ * programs' cached transposes and what the VM keeps. */
+void job_term_refresh(JobTerm *t);
+/* The adjoint's contraction for the weights of a problem's nets
+ * (runtime/solve.h: SolveJob.adjoint_use), a tape of one output: on one
+ * interval
+ *     sum_a lam_a d/dz_a (s F + sum_j mu_j G_j) + sum_j nu_j G_j,
+ * z the 2nf node values, F the objective's term and G_j the constraints';
+ * inputs the term's (z, the midpoint), then lam (2nf), mu (ncons), nu
+ * (ncons); the parameters P->m.par.  Its reverse sweep over the weights,
+ * summed over the intervals, is minus the misfit's gradient. */
+IrProgram *job_term_adjoint(Problem *P, const char *name, double s);
 /* With --native, compile the term's programs (a warning and the VM where
  * that fails). */
 void job_term_native(const Job *J, JobTerm *t);

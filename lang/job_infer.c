@@ -15,11 +15,14 @@
 #include <unistd.h>
 
 #include "lang/lower.h"
+#include "runtime/adjoint.h"
 #include "runtime/infer.h"
 #include "runtime/io.h"
 #include "runtime/mem.h"
 #include "runtime/solve.h"
+#include "runtime/train.h"
 #include "runtime/vm.h"
+#include "runtime/weights.h"
 
 typedef struct Mover {
     Problem *P;
@@ -63,6 +66,180 @@ static double curve_d2(void *ctx, const double *theta, double x, double *grad)
     return curve_deriv(ctx, theta, x, 2, grad);
 }
 
+/* The problem's nets, fitted with the unknowns: every tensor of S (a
+ * problem's tensors are its nets') as one vector w, the adjoint's
+ * contraction (job_term_adjoint) whose reverse sweep gives the weights'
+ * gradient, and the nets with one input drawn as curves of the domain
+ * variable. */
+typedef struct Nets {
+    Problem *P;
+    Sym *S;
+    int nw;
+    JobTerm *terms;
+    int nterms;
+    IrProgram *tape;          /* the contraction */
+    Vm *vm;
+    Adjoint *adj;
+    int cap;                  /* intervals per chunk */
+    double *in, *ones;        /* a chunk's inputs (cap x width) and the sweep's seeds */
+    int width;                /* 4nf + 1 + 2 ncons */
+    double **grad;            /* per tensor of the tape: its gradient */
+    size_t *at;               /* ...and its place in w */
+    const double *params;
+    double h, x0;
+    int points;
+    IrProgram **curve;        /* per curve: a tape of its value at x */
+    Vm **curve_vm;
+    Adjoint **curve_adj;      /* ...its reverse sweep */
+    double ***curve_grad;     /* ...per tensor of it, the gradient */
+    size_t **curve_at;        /* ...and the tensor's place in w */
+    int ncurves;
+} Nets;
+
+/* Where a tensor's data lies in w: the tensors of S in order. */
+static size_t tensor_at(const Sym *S, const double *data, int *found)
+{
+    size_t at = 0;
+    for (int t = 0; t < S->ntensors; t++) {
+        if (S->tensors[t].data == data) {
+            *found = 1;
+            return at;
+        }
+        at += (size_t)S->tensors[t].rows * (size_t)S->tensors[t].cols;
+    }
+    *found = 0;
+    return 0;
+}
+
+static int nets_set(void *ctx, const double *w)
+{
+    Nets *N = ctx;
+    Sym *S = N->S;
+    size_t at = 0;
+    for (int t = 0; t < S->ntensors; t++) {
+        size_t len = (size_t)S->tensors[t].rows * (size_t)S->tensors[t].cols;
+        memcpy(S->tensors[t].data, w + at, len * sizeof *w);
+        at += len;
+    }
+    for (int k = 0; k < N->nterms; k++)
+        job_term_refresh(&N->terms[k]);
+    ir_tensor_refresh(N->tape);
+    vm_forget(N->vm);
+    for (int c = 0; c < N->ncurves; c++) {
+        ir_tensor_refresh(N->curve[c]);
+        vm_forget(N->curve_vm[c]);
+    }
+    return 0;
+}
+
+static int nets_grad(void *ctx, const double *y, double s, const double *mu, const double *lam, const double *nu,
+                     double *g)
+{
+    Nets *N = ctx;
+    const int nf = N->P->m.n, m = N->P->ncons, q = 2 * nf, B = N->points - 1, wd = N->width;
+    const IrProgram *p = N->tape;
+    (void)s; /* built into the tape */
+    for (int t = 0; t < p->ntensors; t++)
+        memset(N->grad[t], 0, (size_t)p->tensors[t].rows * (size_t)p->tensors[t].cols * sizeof(double));
+    for (int k0 = 0; k0 < B; k0 += N->cap) {
+        int nb = B - k0 < N->cap ? B - k0 : N->cap;
+        for (int k = 0; k < nb; k++) {
+            double *r = N->in + (size_t)k * (size_t)wd;
+            memcpy(r, y + (size_t)(k0 + k) * (size_t)nf, (size_t)q * sizeof *r);
+            r[q] = N->x0 + (k0 + k + 0.5) * N->h;
+            memcpy(r + q + 1, lam + (size_t)(k0 + k) * (size_t)nf, (size_t)q * sizeof *r);
+            memcpy(r + 2 * q + 1, mu, (size_t)m * sizeof *r);
+            memcpy(r + 2 * q + 1 + m, nu, (size_t)m * sizeof *r);
+        }
+        if (vm_run(N->vm, p, nb, N->in, wd, 0, N->params, N->ones + N->cap, 1) != VM_OK)
+            return -1;
+        adj_run(N->adj, N->vm, p, nb, N->ones, N->grad);
+    }
+    memset(g, 0, (size_t)N->nw * sizeof *g);
+    for (int t = 0; t < p->ntensors; t++) {
+        size_t len = (size_t)p->tensors[t].rows * (size_t)p->tensors[t].cols;
+        for (size_t i = 0; i < len; i++)
+            g[N->at[t] + i] += N->grad[t][i];
+    }
+    return 0;
+}
+
+/* A net of one input as a curve of the domain variable (no band: its
+ * weights have no standard errors). */
+typedef struct NetCurve {
+    Nets *N;
+    int c;
+    int np;
+} NetCurve;
+
+static double net_curve_value(void *ctx, const double *theta, double x, double *grad)
+{
+    const NetCurve *nc = ctx;
+    (void)theta;
+    for (int t = 0; t < nc->np; t++)
+        grad[t] = 0;
+    double v = NAN;
+    if (vm_run(nc->N->curve_vm[nc->c], nc->N->curve[nc->c], 1, &x, 1, 0, nc->N->params, &v, 1) != VM_OK)
+        return NAN;
+    return v;
+}
+
+static double net_curve_wvalue(void *ctx, double x, double *gw)
+{
+    const NetCurve *nc = ctx;
+    Nets *N = nc->N;
+    const IrProgram *p = N->curve[nc->c];
+    double v = NAN, one = 1;
+    for (int t = 0; t < p->ntensors; t++)
+        memset(N->curve_grad[nc->c][t], 0, (size_t)p->tensors[t].rows * (size_t)p->tensors[t].cols * sizeof(double));
+    if (vm_run(N->curve_vm[nc->c], p, 1, &x, 1, 0, N->params, &v, 1) != VM_OK)
+        return NAN;
+    adj_run(N->curve_adj[nc->c], N->curve_vm[nc->c], p, 1, &one, N->curve_grad[nc->c]);
+    for (int t = 0; t < p->ntensors; t++) {
+        size_t len = (size_t)p->tensors[t].rows * (size_t)p->tensors[t].cols;
+        for (size_t i = 0; i < len; i++)
+            gw[N->curve_at[nc->c][t] + i] += N->curve_grad[nc->c][t][i];
+    }
+    return v;
+}
+
+static void nets_close(Nets *N)
+{
+    ir_free(N->tape);
+    vm_free(N->vm);
+    adj_free(N->adj);
+    mem_free(N->in);
+    mem_free(N->ones);
+    for (int c = 0; c < N->ncurves; c++) {
+        ir_free(N->curve[c]);
+        vm_free(N->curve_vm[c]);
+        adj_free(N->curve_adj[c]);
+    }
+}
+
+/* A setting infer cannot honour when the problem has nets, or NULL. */
+static const Setting *refused_with_nets(const Setting *set, const char **why)
+{
+    const Setting *s = settings_get(set, "regularize");
+    if (s && s->v1 > 0) {
+        *why = "smooths unknown functions poly(k) and spline(k), not nets (a net of few hidden units is smooth "
+               "already)";
+        return s;
+    }
+    s = settings_get(set, "samples");
+    if (s && s->v1 > 0) {
+        *why = "refits on noise realisations are not built for problems with nets yet";
+        return s;
+    }
+    s = settings_get(set, "fit_method");
+    if (s && strcmp(s->e1->id.name, "lbfgs") != 0) {
+        *why = "Levenberg–Marquardt needs a Jacobian column per unknown, and a net's weights are fitted by "
+               "'fit_method lbfgs' (the default with nets)";
+        return s;
+    }
+    return NULL;
+}
+
 static int move(void *ctx, const double *theta)
 {
     Mover *M = ctx;
@@ -77,17 +254,18 @@ static int move(void *ctx, const double *theta)
         for (int t = 0; t < np; t++)
             M->cons_d[(size_t)j * np + t] = sym_eval(M->S, M->dcons[(size_t)j * np + t], M->xv);
     }
-    for (int i = 0; i < nf; i++)
+    for (int i = 0; i < nf; i++) {
+        if (P->fixed_lo[i])
+            M->lo[i] = sym_eval(M->S, P->fix_lo[i], M->xv);
+        if (P->fixed_hi[i])
+            M->hi[i] = sym_eval(M->S, P->fix_hi[i], M->xv);
         for (int t = 0; t < np; t++) {
-            if (P->fixed_lo[i]) {
-                M->lo[i] = sym_eval(M->S, P->fix_lo[i], M->xv);
+            if (P->fixed_lo[i])
                 M->lo_d[(size_t)i * np + t] = sym_eval(M->S, M->dlo[(size_t)i * np + t], M->xv);
-            }
-            if (P->fixed_hi[i]) {
-                M->hi[i] = sym_eval(M->S, P->fix_hi[i], M->xv);
+            if (P->fixed_hi[i])
                 M->hi_d[(size_t)i * np + t] = sym_eval(M->S, M->dhi[(size_t)i * np + t], M->xv);
-            }
         }
+    }
     for (int k = 0; k < M->nterms; k++)
         job_term_forget(&M->terms[k]);
     return 0;
@@ -170,10 +348,10 @@ int job_infer(Job *J)
         return 1;
     Sym *S = sym_new(F->arena);
     Problem P;
-    if (mech_build_problem(&P, S, &F->diag, prob) != 0) {
+    if (mech_build_problem(&P, S, &F->diag, prob, J->run->trained) != 0) {
         diag_flush(&F->diag);
         sym_free(S);
-        return 1;
+        return P.m.io_errors ? 4 : 1;
     }
     const int nf = P.m.n, nterms = 1 + P.ncons;
     /* the unknowns: the problem's parameters after its own, before h */
@@ -251,11 +429,11 @@ int job_infer(Job *J)
     double *truth = arena_alloc(S->arena, (size_t)(np + 1) * sizeof *truth);
     for (int t = 0; t < np; t++)
         truth[t] = NAN;
-    InferCurve *curves = arena_alloc(S->arena, (size_t)(P.nfuncs + 1) * sizeof *curves);
+    InferCurve *curves = arena_alloc(S->arena, (size_t)(P.nfuncs + 1) * sizeof *curves), *curves_funcs = curves;
     for (int k = 0; k < P.nfuncs; k++) {
         Curve *c = arena_alloc(S->arena, sizeof *c);
         *c = (Curve){&P.funcs[k], P.funcs[k].first - P.nparams, np, P.x0, P.x1};
-        curves[k] = (InferCurve){P.funcs[k].name, curve_value, curve_d2, c, NULL};
+        curves[k] = (InferCurve){P.funcs[k].name, curve_value, curve_d2, c, NULL, 0, NULL};
     }
     for (const Assign *a = exact ? exact->assigns : NULL; a; a = a->next) {
         for (int t = 0; t < np; t++)
@@ -279,6 +457,155 @@ int job_infer(Job *J)
             }
             curves[k].exact = vals;
         }
+    }
+
+    /* the problem's nets: their weights are fitted too, by L-BFGS through the adjoint */
+    Nets N = {0};
+    int ncurves = P.nfuncs;
+    double *w = NULL;
+    const Setting *save_s = settings_get(set, "save");
+    const int lbfgs = S->ntensors > 0 || strcmp(settings_word(set, JOB_INFER, "fit_method"), "lbfgs") == 0;
+    if (S->ntensors > 0) {
+        const char *why;
+        const Setting *bad = refused_with_nets(set, &why);
+        if (bad) {
+            diag_error(&F->diag, bad->loc, "'%s': %s", bad->head.name, why);
+            diag_flush(&F->diag);
+            for (int q = 0; q < nterms; q++)
+                job_term_close(&terms[q]);
+            sym_free(S);
+            return 1;
+        }
+        N.P = &P;
+        N.S = S;
+        N.terms = terms;
+        N.nterms = nterms;
+        N.params = params;
+        N.h = h;
+        N.x0 = P.x0;
+        N.points = points;
+        for (int t = 0; t < S->ntensors; t++)
+            N.nw += S->tensors[t].rows * S->tensors[t].cols;
+        w = arena_alloc(S->arena, (size_t)N.nw * sizeof *w);
+        for (int t = 0, at = 0; t < S->ntensors; t++) {
+            size_t len = (size_t)S->tensors[t].rows * (size_t)S->tensors[t].cols;
+            memcpy(w + at, S->tensors[t].data, len * sizeof *w);
+            at += (int)len;
+        }
+        N.tape = job_term_adjoint(&P, arena_printf(S->arena, "%s.adjoint", prob->name.name), P.maximize ? -1 : 1);
+        N.cap = train_chunk_size(N.tape, points - 1);
+        N.width = 4 * nf + 1 + 2 * P.ncons;
+        const IrProgram *tp = N.tape;
+        N.vm = vm_alloc(&tp, 1, N.cap);
+        N.vm->gemm = 1;
+        char err[512];
+        N.adj = adj_alloc(N.tape, N.cap, err, sizeof err);
+        N.in = mem_xalloc((size_t)N.cap * (size_t)N.width * sizeof *N.in);
+        N.ones = mem_xalloc(2 * (size_t)N.cap * sizeof *N.ones);
+        for (int i = 0; i < N.cap; i++)
+            N.ones[i] = 1;
+        N.grad = arena_alloc(S->arena, (size_t)(N.tape->ntensors + 1) * sizeof *N.grad);
+        N.at = arena_alloc(S->arena, (size_t)(N.tape->ntensors + 1) * sizeof *N.at);
+        int found = N.adj != NULL;
+        for (int t = 0; t < N.tape->ntensors && found; t++) {
+            N.grad[t] = arena_alloc(S->arena, (size_t)N.tape->tensors[t].rows * (size_t)N.tape->tensors[t].cols *
+                                                  sizeof(double));
+            N.at[t] = tensor_at(S, N.tape->tensors[t].data, &found);
+        }
+        if (!found) {
+            fprintf(stderr, "lag: %s: infer %s: the nets' gradient cannot be taken: %s\n", J->where,
+                    prob->name.name, N.adj ? "a tensor of the adjoint is not a net's" : err);
+            nets_close(&N);
+            for (int q = 0; q < nterms; q++)
+                job_term_close(&terms[q]);
+            sym_free(S);
+            return 3;
+        }
+        /* the functions of x the nets make, drawn with their truth */
+        const int errors0 = F->diag.errors;
+        const int maxc = P.m.nlets + P.m.nnets + 1;
+        const char **cnames = arena_alloc(S->arena, (size_t)maxc * sizeof *cnames);
+        SymId *cvals = arena_alloc(S->arena, (size_t)maxc * sizeof *cvals);
+        int nc = mech_net_curves(&P, cnames, cvals, maxc);
+        curves = arena_alloc(S->arena, (size_t)(P.nfuncs + nc + 1) * sizeof *curves);
+        memcpy(curves, curves_funcs, (size_t)P.nfuncs * sizeof *curves);
+        N.curve = arena_alloc(S->arena, (size_t)(nc + 1) * sizeof *N.curve);
+        N.curve_vm = arena_alloc(S->arena, (size_t)(nc + 1) * sizeof *N.curve_vm);
+        N.curve_adj = arena_alloc(S->arena, (size_t)(nc + 1) * sizeof *N.curve_adj);
+        N.curve_grad = arena_alloc(S->arena, (size_t)(nc + 1) * sizeof *N.curve_grad);
+        N.curve_at = arena_alloc(S->arena, (size_t)(nc + 1) * sizeof *N.curve_at);
+        for (int k = 0; k < nc; k++) {
+            const char *oname = cnames[k];
+            IrProgram *cp = lower_inputs_tape(S, arena_printf(S->arena, "%s.curve", cnames[k]), &P.x, 1, P.m.par,
+                                              P.m.np, &cvals[k], &oname, 1);
+            const IrProgram *cpp = cp;
+            int c = N.ncurves;
+            N.curve[c] = cp;
+            N.curve_vm[c] = vm_alloc(&cpp, 1, 1);
+            N.curve_adj[c] = adj_alloc(cp, 1, err, sizeof err);
+            N.curve_grad[c] = arena_alloc(S->arena, (size_t)(cp->ntensors + 1) * sizeof **N.curve_grad);
+            N.curve_at[c] = arena_alloc(S->arena, (size_t)(cp->ntensors + 1) * sizeof **N.curve_at);
+            int ok = N.curve_adj[c] != NULL;
+            for (int t = 0; t < cp->ntensors && ok; t++) {
+                N.curve_grad[c][t] = arena_alloc(S->arena, (size_t)cp->tensors[t].rows * (size_t)cp->tensors[t].cols *
+                                                               sizeof(double));
+                N.curve_at[c][t] = tensor_at(S, cp->tensors[t].data, &ok);
+            }
+            if (!ok)
+                diag_error(&F->diag, prob->loc, "'%s' cannot be drawn: %s", cnames[k],
+                           N.curve_adj[c] ? "a tensor of it is not a net's" : err);
+            NetCurve *ncv = arena_alloc(S->arena, sizeof *ncv);
+            *ncv = (NetCurve){&N, N.ncurves, np};
+            N.ncurves++;
+            curves[ncurves] = (InferCurve){cnames[k], net_curve_value, NULL, ncv, NULL, 0, net_curve_wvalue};
+            for (const Assign *a = exact ? exact->assigns : NULL; a; a = a->next)
+                if (strcmp(a->name.name, cnames[k]) == 0) {
+                    SymId g = mech_problem_expr(&P, &F->diag, a->value);
+                    double *vals = arena_alloc(S->arena, (size_t)points * sizeof *vals);
+                    for (int i = 0; g && i < points; i++) {
+                        xv[P.x] = P.x0 + i * h;
+                        vals[i] = sym_eval(S, g, xv);
+                    }
+                    curves[ncurves].exact = g ? vals : NULL;
+                }
+            ncurves++;
+        }
+        for (const Assign *a = exact ? exact->assigns : NULL; a; a = a->next) {
+            int drawn = 0, fn = 0;
+            for (int k = 0; k < ncurves; k++)
+                drawn |= strcmp(a->name.name, curves[k].name) == 0;
+            for (int k = 0; k < np; k++)
+                drawn |= strcmp(a->name.name, names[k]) == 0;
+            for (int k = 0; k < P.nfuncs; k++)
+                fn |= strcmp(a->name.name, P.funcs[k].name) == 0;
+            if (!drawn && !fn)
+                diag_error(&F->diag, a->name.loc, "'exact %s': only the functions of %s that the nets make are "
+                           "drawn against a truth (lets that call a net and use no field, or a net of one input "
+                           "when there is no such let), and '%s' is not one", a->name.name, P.xname, a->name.name);
+        }
+        if (F->diag.errors > errors0) {
+            diag_flush(&F->diag);
+            nets_close(&N);
+            for (int q = 0; q < nterms; q++)
+                job_term_close(&terms[q]);
+            sym_free(S);
+            return 1;
+        }
+    } else if (np == 0) {
+        fprintf(stderr, "lag: %s: infer %s: its nets are not used by the objective or a constraint, and it has no "
+                "other unknown: nothing to fit\n", J->where, prob->name.name);
+        for (int q = 0; q < nterms; q++)
+            job_term_close(&terms[q]);
+        sym_free(S);
+        return 1;
+    } else if (save_s) {
+        diag_error(&F->diag, save_s->loc, "'save' writes the fitted weights of a problem's nets, and '%s' has none",
+                   prob->name.name);
+        diag_flush(&F->diag);
+        for (int q = 0; q < nterms; q++)
+            job_term_close(&terms[q]);
+        sym_free(S);
+        return 1;
     }
 
     Mover M = {.P = &P, .S = S, .np = np, .slot = slot, .params = params, .xv = xv, .terms = terms,
@@ -405,9 +732,16 @@ int job_infer(Job *J)
         .obs = obs,
         .truth = truth,
         .curves = curves,
-        .ncurves = P.nfuncs,
+        .ncurves = ncurves,
         .noise_given = noise_s != NULL || sigma_columns,
-        .max_iter = (int)settings_num(set, JOB_INFER, "fit_iterations"),
+        .max_iter = lbfgs && !settings_get(set, "fit_iterations") ? 2000
+                                                                   : (int)settings_num(set, JOB_INFER, "fit_iterations"),
+        .nw = N.nw,
+        .w = w,
+        .set_w = nets_set,
+        .grad_w = nets_grad,
+        .net_ctx = &N,
+        .lbfgs = lbfgs,
         .regularize = settings_num(set, JOB_INFER, "regularize"),
         .geodesic = strcmp(settings_word(set, JOB_INFER, "fit_method"), "lmaccel") == 0,
         .samples = (int)settings_num(set, JOB_INFER, "samples"),
@@ -418,6 +752,19 @@ int job_infer(Job *J)
         .plot = plotpath,
         .progress = !J->opt->quiet && (J->opt->progress || isatty(2)),
     };
+    char *savepath = job_output(J, save_s);
+    {
+        char err[1024];
+        if (savepath && io_check_writable(savepath, err, sizeof err) != 0) {
+            fprintf(stderr, "lag: %s: infer %s: %s\n", J->where, prob->name.name, err);
+            mem_free(savepath);
+            mem_free(outpath);
+            mem_free(nodespath);
+            mem_free(plotpath);
+            rc = 4;
+            goto freey;
+        }
+    }
     InferResult res = {0};
     res.y = y;
     res.stderr_ = arena_alloc(S->arena, (size_t)(np + 1) * sizeof *res.stderr_);
@@ -429,8 +776,10 @@ int job_infer(Job *J)
     if (res.status != 0)
         fprintf(stderr, "lag: %s: infer %s: %s\n", J->where, prob->name.name, res.message);
     if (res.status == 0 || res.status == 3) {
-        int dof = nobs - np;
-        if (!res.identifiable && res.unidentified[0] != '(')
+        double dof = nobs - res.p_eff; /* the penalty's and the nets' effective parameters counted */
+        if (!res.identifiable && !res.unidentified[0])
+            ; /* not assessed: the fit stopped before */
+        else if (!res.identifiable && res.unidentified[0] != '(')
             fprintf(stderr, "lag: warning: %s: infer %s: the data do not determine %s: the fit does not depend "
                     "on it (Fisher matrix condition %.3g); fix it, or observe something that depends on it\n",
                     J->where, prob->name.name, res.unidentified, res.fisher_cond);
@@ -445,6 +794,22 @@ int job_infer(Job *J)
                     "(the residuals suggest %.3g) or the model does not fit\n",
                     J->where, prob->name.name, res.chi2_dof, 3 * sqrt(2.0 / dof),
                     res.chi2_dof > 1 ? "larger" : "smaller", res.sigma_est);
+    }
+    if ((res.status == 0 || res.status == 3) && N.nw > 0) {
+        /* the fitted weights (also where the fit stopped unconverged: the
+         * summary says so): for the later jobs of the run, and saved */
+        WeightsTensor *wt = mem_xalloc((size_t)S->ntensors * sizeof *wt);
+        for (int t = 0; t < S->ntensors; t++) {
+            const SymTensor *st = &S->tensors[t];
+            mech_trained_set(&J->run->trained, prob, st->name, st->rows, st->cols, st->data);
+            wt[t] = (WeightsTensor){(char *)st->name, st->rows, st->cols, st->data};
+        }
+        char err[1024];
+        if (savepath && weights_write(savepath, wt, S->ntensors, err, sizeof err) != 0) {
+            fprintf(stderr, "lag: %s: infer %s: %s\n", J->where, prob->name.name, err);
+            rc = rc ? rc : 4;
+        }
+        mem_free(wt);
     }
     if (rc == 0) {
         char text[1024] = "";
@@ -461,10 +826,15 @@ int job_infer(Job *J)
         if (ij.regularize > 0)
             len += (size_t)snprintf(text + len, sizeof text - len, "; smoothness penalty %.3g, %.3g effective "
                                     "parameters", res.penalty, res.p_eff);
+        if (N.nw > 0)
+            len += (size_t)snprintf(text + len, sizeof text - len, "%snets: %d weights", np ? "; " : "", N.nw);
+        if (N.nw > 0 && save_s)
+            len += (size_t)snprintf(text + len, sizeof text - len, ", saved %s", save_s->e1->str);
         job_summary(J, "%s; %d iterations, %d forward solves, misfit %.4g (chi^2/dof %.3g)%s%s", text,
                     res.iterations, res.forward_solves, res.misfit, res.chi2_dof, outpath ? ", wrote " : "",
                     outpath ? outpath : "");
     }
+    mem_free(savepath);
     mem_free(outpath);
     mem_free(nodespath);
     mem_free(plotpath);
@@ -473,6 +843,7 @@ freey:
 freeobs:
     mem_free(obs);
 close:
+    nets_close(&N);
     for (int k = 0; k < nterms; k++)
         job_term_close(&terms[k]);
     sym_free(S);

@@ -48,13 +48,13 @@ int job_solve(Job *J)
         return 1;
     Sym *S = sym_new(F->arena);
     Problem P;
-    if (mech_build_problem(&P, S, &F->diag, prob) != 0 || P.nfuncs > 0) {
+    if (mech_build_problem(&P, S, &F->diag, prob, J->run->trained) != 0 || P.nfuncs > 0) {
         if (P.nfuncs > 0)
             diag_error(&F->diag, P.funcs[0].stmt->loc, "'%s' is an unknown function: infer fits it; solve needs it "
                        "given (as a let)", P.funcs[0].name);
         diag_flush(&F->diag);
         sym_free(S);
-        return 1;
+        return P.m.io_errors ? 4 : 1;
     }
     const int nf = P.m.n;
     const int nterms = 1 + P.ncons;

@@ -414,6 +414,17 @@ static NetLayers *net_layers(Tr *T, const Stmt *decl)
     return N;
 }
 
+/* A net's output vector at the input vector h. */
+static SymId net_output(Sym *S, const NetLayers *N, SymId h)
+{
+    for (int l = 0; l < N->nlayers; l++) {
+        h = sym_vadd(S, sym_matvec(S, N->w[l], h), sym_vparam(S, N->b[l]));
+        if (l < N->nlayers - 1)
+            h = sym_act(S, N->act, 0, h);
+    }
+    return h;
+}
+
 /* A call of a net: its layers as vector nodes (a network is a handful of
  * nodes, whatever its width).  Returns the output vector. */
 static SymId tr_net_vector(Tr *T, const Expr *e)
@@ -422,13 +433,64 @@ static SymId tr_net_vector(Tr *T, const Expr *e)
     NetLayers *N = net_layers(T, e->decl);
     SymId args[4096];
     int n = call_args(T, e, args, 4096);
-    SymId h = sym_vec(S, args, n);
-    for (int l = 0; l < N->nlayers; l++) {
-        h = sym_vadd(S, sym_matvec(S, N->w[l], h), sym_vparam(S, N->b[l]));
-        if (l < N->nlayers - 1)
-            h = sym_act(S, N->act, 0, h);
+    return net_output(S, N, sym_vec(S, args, n));
+}
+
+/* Whether an expression calls a net (uses a tensor). */
+static int uses_net(const Sym *S, SymId id)
+{
+    const SymNode *x = &S->nodes[id];
+    if (x->op == SYM_VPARAM || x->op == SYM_MATVEC || x->op == SYM_MATTVEC)
+        return 1;
+    for (int i = 0; i < x->n; i++)
+        if (uses_net(S, x->args[i]))
+            return 1;
+    return 0;
+}
+
+int mech_net_curves(Problem *P, const char **names, SymId *values, int max)
+{
+    Mech *m = &P->m;
+    Sym *S = m->S;
+    const LetValue *lets = m->lets;
+    int n = 0;
+    for (int i = 0; i < m->nlets && n < max; i++) {
+        if (lets[i].stmt->nnames != 1)
+            continue;
+        SymId v = lets[i].value[0];
+        int field = 0;
+        for (int f = 0; f < m->n && !field; f++)
+            field = sym_depends(S, v, P->u[f], -1) || sym_depends(S, v, P->w[f], -1);
+        if (field || !uses_net(S, v))
+            continue;
+        names[n] = lets[i].stmt->names[0].name;
+        values[n++] = v;
     }
-    return h;
+    for (int k = 0; k < m->nnets && n == 0; k++) {
+        int in, out;
+        const char *name = mech_net_info(m, k, &in, &out);
+        if (in != 1 || out != 1 || n == max)
+            continue;
+        SymId xs = sym_var(S, P->x);
+        names[n] = name;
+        values[n++] = mech_net_apply(m, k, &xs, 0);
+    }
+    return n;
+}
+
+const char *mech_net_info(const Mech *m, int k, int *in, int *out)
+{
+    const NetLayers *N = &((const NetLayers *)m->nets)[k];
+    *in = m->S->tensors[N->w[0]].cols;
+    *out = m->S->tensors[N->w[N->nlayers - 1]].rows;
+    return N->decl->names[0].name;
+}
+
+SymId mech_net_apply(Mech *m, int k, const SymId *args, int o)
+{
+    Sym *S = m->S;
+    const NetLayers *N = &((const NetLayers *)m->nets)[k];
+    return sym_comp(S, net_output(S, N, sym_vec(S, args, S->tensors[N->w[0]].cols)), o);
 }
 
 static SymId tr(Tr *T, const Expr *e)
@@ -1043,7 +1105,7 @@ static SymId tr_total(Tr *T, const Expr *e)
     return S->zero;
 }
 
-static int build_problem(Problem *P, Sym *S, Diag *d, const Item *prob);
+static int build_problem(Problem *P, Sym *S, Diag *d, const Item *prob, const MechTrained *trained);
 
 /* The interval terms are built with no product of sums expanded (see
  * job_term_program). */
@@ -1283,21 +1345,22 @@ static SymId tr_func(Tr *T, const ProbFunc *f, SymId x)
     return v;
 }
 
-int mech_build_problem(Problem *P, Sym *S, Diag *d, const Item *prob)
+int mech_build_problem(Problem *P, Sym *S, Diag *d, const Item *prob, const MechTrained *trained)
 {
     S->no_expand++;
-    int errors = build_problem(P, S, d, prob);
+    int errors = build_problem(P, S, d, prob, trained);
     S->no_expand--;
     return errors;
 }
 
-static int build_problem(Problem *P, Sym *S, Diag *d, const Item *prob)
+static int build_problem(Problem *P, Sym *S, Diag *d, const Item *prob, const MechTrained *trained)
 {
     memset(P, 0, sizeof *P);
     Mech *m = &P->m;
     m->S = S;
     m->sys = prob;
-    Tr T = {S, d, m, NULL, 0, 0, NULL, 0, 0, 0, P};
+    m->trained = trained;
+    Tr T = {S, d, m, NULL, 0, 0, NULL, 0, 1, 0, P};
     int nf = 0, np = 0, nu = 0, nlets = 0, ncons = 0, nfn = 0, ncoef = 0;
     const Stmt *domain = NULL;
     for (const Stmt *s = prob->stmts; s; s = s->next) {
@@ -1463,14 +1526,21 @@ static int build_problem(Problem *P, Sym *S, Diag *d, const Item *prob)
     }
     m->lets = T.lets;
     m->nlets = T.nlets;
+    m->learned = T.nnets > 0;
+    m->nets = T.nets;
+    m->nnets = T.nnets;
+    m->allow_nets = 1;
+    m->io_errors = T.io_errors;
     return T.errors;
 }
 
 SymId mech_problem_expr(Problem *P, Diag *d, const Expr *e)
 {
     Mech *m = &P->m;
-    Tr T = {m->S, d, m, m->lets, m->nlets, 0, NULL, 0, 0, 0, P};
+    Tr T = {m->S, d, m, m->lets, m->nlets, 0, m->nets, m->nnets, 1, 0, P};
     SymId r = tr(&T, e);
+    m->nets = T.nets;
+    m->nnets = T.nnets;
     return T.errors ? 0 : r;
 }
 

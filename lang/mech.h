@@ -168,9 +168,10 @@ double mech_func_value(const ProbFunc *f, const double *c, double x0, double x1,
 /* Its derivative of the given order (0, 1 or 2) in x, with its gradient. */
 double mech_func_deriv(const ProbFunc *f, const double *c, double x0, double x1, double x, int order, double *grad);
 
-/* Build the interval terms of a checked problem.  Returns 0, or the
- * number of errors reported in d. */
-int mech_build_problem(Problem *P, Sym *S, Diag *d, const Item *prob);
+/* Build the interval terms of a checked problem, its nets started from
+ * their tensors in trained (fitted earlier in the run; NULL: none).
+ * Returns 0, or the number of errors reported in d. */
+int mech_build_problem(Problem *P, Sym *S, Diag *d, const Item *prob, const MechTrained *trained);
 /* A system's action from t0 to t1 as a problem: its coordinates are the
  * fields, the term h*L at the midpoint with q' the slope (the discrete
  * Lagrangian of the variational integrator, runtime/variational.c), a
@@ -179,6 +180,16 @@ int mech_build_problem(Problem *P, Sym *S, Diag *d, const Item *prob);
  * system's, with h appended to its parameters. */
 int mech_build_action(Problem *P, Sym *S, Diag *d, const Item *sys, double t0, double t1,
                       const MechTrained *trained);
+/* The k-th net built (k < m->nnets): its name, inputs and outputs. */
+const char *mech_net_info(const Mech *m, int k, int *in, int *out);
+/* Its output o at the arguments args (as many as its inputs). */
+SymId mech_net_apply(Mech *m, int k, const SymId *args, int o);
+/* The functions of the domain variable a problem's nets make, to draw
+ * (infer): each let that calls a net and uses no field (rho in
+ * `let rho = exp(f(x))`), or, when there is none, each net of one input
+ * and one output at x itself.  Their names and values into names, values
+ * (at most max); returns the count. */
+int mech_net_curves(Problem *P, const char **names, SymId *values, int max);
 /* An expression of a problem's domain variable and parameters (a job's
  * guess), or 0 after an error in d. */
 SymId mech_problem_expr(Problem *P, Diag *d, const Expr *e);

@@ -11,7 +11,7 @@ static const char *const steppers[] = {"rk2", "rk4", "rkf45", "rkck", "rk8pd", "
                                        "rk2imp", "rk4imp", "bsimp", "msbdf", "variational"};
 static const char *const optimizers[] = {"adam"};
 static const char *const schedules[] = {"constant", "cosine"};
-static const char *const fit_methods[] = {"lm", "lmaccel"};
+static const char *const fit_methods[] = {"lm", "lmaccel", "lbfgs"};
 
 #define WORDS(w) w, (int)(sizeof w / sizeof w[0])
 #define NONE NULL, 0
@@ -116,12 +116,13 @@ static const SettingSpec infer_specs[] = {
     {"observe", SK_FILE, NONE, 1, NAN, "—", "the CSV file of observations: the domain variable and any of the fields (and FIELD_sigma)"},
     {"noise", SK_POS, NONE, 0, NAN, "—", "the observations' standard deviation (without it and without FIELD_sigma columns: estimated from the residuals)"},
     VARIATIONAL_ROWS("starting values of the unknowns (u = v), or a starting shape of the fields"),
-    {"fit_method", SK_WORD, WORDS(fit_methods), 0, NAN, "lm", "Levenberg–Marquardt, or with geodesic acceleration"},
+    {"fit_method", SK_WORD, WORDS(fit_methods), 0, NAN, "lm", "Levenberg–Marquardt, or with geodesic acceleration, or L-BFGS on the misfit (the only one, and the default, when the problem has nets: their weights' gradient from one adjoint solve)"},
     {"regularize", SK_NONNEG, NONE, 0, 0, "0", "λ of the smoothness penalty λ ∫ f''² over the unknown functions (in units of χ²)"},
     {"samples", SK_SEED, NONE, 0, 0, "0", "refits on that many noise realisations drawn from the fitted model (needs a noise level): the spread of the estimates beside the standard errors"},
     {"bounds", SK_BOUNDS, NONE, 0, NAN, "—", "ranges a .. b the unknown scalars stay within (the fit moves them through a + (b − a)(1 + sin u)/2)"},
     {"exact", SK_GUESS, NONE, 0, NAN, "—", "the truth where it is known: unknowns (u = v), unknown functions (f = an expression of the domain variable), drawn beside the estimates"},
-    {"fit_iterations", SK_INT1, NONE, 0, 100, "100", "the most iterations of the fit (Levenberg–Marquardt)"},
+    {"fit_iterations", SK_INT1, NONE, 0, 100, "100", "the most iterations of the fit (100 for Levenberg–Marquardt; L-BFGS: 2000 unless given)"},
+    {"save", SK_FILE, NONE, 0, NAN, "—", "the fitted weights of the problem's nets (.lagw)"},
     {"fit_tol", SK_POS, NONE, 0, 1e-10, "1e-10", "the fit's tolerance on the relative step and the scaled gradient"},
     OUTPUT_ROW("the CSV of the observations, the fit and the residuals (and FILE_nodes.csv: the fields and unknown functions at the nodes)"),
     PLOT_ROW("a figure of the fit, the residuals and the unknown functions"),

@@ -28,6 +28,14 @@
  * where the forward solve fails returns residuals far larger than any the
  * fit has seen, so the trust region shrinks instead of the fit stopping.
  *
+ * Nets.  Their weights w are fitted with theta by L-BFGS (fit_lbfgs),
+ * the gradient of chi^2 / 2 in w from the engine's adjoint: one more solve
+ * of the exact KKT matrix for [lam; nu] and the reverse sweep of the
+ * compiler's contraction (InferJob.grad_w); at the estimate one adjoint
+ * solve per observation gives the Jacobian in w, and net_uncertainty
+ * works in the space of the observations (J J^T), where an
+ * over-parameterised net's covariance is a pseudo-inverse's.
+ *
  * Uncertainty.  The Fisher matrix F = J^T J at the estimate, scaled to
  * unit diagonal (C = D F D, D = diag(F)^-1/2), is inverted through its
  * eigenvalues: the covariance is D C^-1 D (times chi^2/dof without a
@@ -83,6 +91,15 @@ typedef struct Fit {
     double worst;             /* the largest |r| seen: a failed solve returns more */
     int failures;
     char failure[512];        /* the last forward solve's message */
+    int nw;                   /* net weights (job->nw) */
+    double *gw;               /* nw: the misfit's gradient in them at theta_at, w_at */
+    double *w_at;             /* nw: the weights of r, J and gw */
+    /* with nets, the uncertainty in the space of the observations: the
+     * Jacobian in the weights (nobs x nw, at the estimate), the
+     * eigenvectors U (nobs x nobs, column k) and eigenvalues ev of
+     * J J^T over all unknowns and weights, those above ev_min counted,
+     * the covariance's scale */
+    double *Jw, *U, *ev, ev_min, scale;
 } Fit;
 
 static void *gsl_checked(void *p)
@@ -105,8 +122,61 @@ static void locate(const Fit *F, double x, int *k, double *s)
     *s = u - kk;
 }
 
+/* The observations' normalised residuals of the solution y into F->r. */
+static void residuals(Fit *F, const double *y)
+{
+    const int nf = F->nf;
+    for (int i = 0; i < F->nobs; i++) {
+        const InferObs *o = &F->job->obs[i];
+        int k;
+        double s;
+        locate(F, o->x, &k, &s);
+        size_t a = (size_t)k * nf + (size_t)o->field, b = a + (size_t)nf;
+        F->r[i] = ((1 - s) * y[a] + s * y[b] - F->value[i]) / o->sigma;
+    }
+}
+
+/* The adjoint's right-hand side (SolveJob.adjoint_rhs): the gradient of
+ * Phi = chi^2 / 2 in the node values, sum_i r_i dr_i/dy. */
+static int adjoint_rhs(void *ctx, int k, const double *y, double *g)
+{
+    Fit *F = ctx;
+    const int nf = F->nf;
+    if (k == 0)
+        residuals(F, y);
+    for (int i = k == 0 ? 0 : k - 1; i < (k == 0 ? F->nobs : k); i++) {
+        const InferObs *o = &F->job->obs[i];
+        int kk;
+        double s;
+        locate(F, o->x, &kk, &s);
+        size_t a = (size_t)kk * nf + (size_t)o->field, b = a + (size_t)nf;
+        double c = k == 0 ? F->r[i] : 1; /* k > 0: residual k - 1 alone, its row of the Jacobian */
+        g[a] += c * (1 - s) / o->sigma;
+        g[b] += c * s / o->sigma;
+    }
+    return 0;
+}
+
+/* ...and its use: dPhi/dw is minus the contraction's gradient (k > 0:
+ * the Jacobian's row k - 1 in the weights, into F->Jw). */
+static int adjoint_use(void *ctx, int k, const double *y, double s, const double *mu, const double *lam,
+                       const double *nu)
+{
+    Fit *F = ctx;
+    double *g = k == 0 ? F->gw : F->Jw + (size_t)(k - 1) * (size_t)F->nw;
+    if (F->job->grad_w(F->job->net_ctx, y, s, mu, lam, nu, g) != 0)
+        return -1;
+    for (int j = 0; j < F->nw; j++) {
+        g[j] = -g[j];
+        if (!isfinite(g[j]))
+            return -1;
+    }
+    return 0;
+}
+
 /* The forward solve at theta, its residuals and their Jacobian into F->r,
- * F->J.  Returns 0, or -1 when the solve fails (message in F->failure). */
+ * F->J (with nets: the weights' gradient into F->gw).  Returns 0, or -1
+ * when the solve fails (message in F->failure). */
 static int forward(Fit *F, const double *theta)
 {
     const InferJob *job = F->job;
@@ -123,28 +193,31 @@ static int forward(Fit *F, const double *theta)
     int rc = solve_run(job->solve, &F->sr);
     F->res->forward_solves++;
     F->res->newton_iterations += F->sr.iterations;
-    F->res->solve_s += F->sr.wall_s - F->sr.sens_s;
+    F->res->solve_s += F->sr.wall_s - F->sr.sens_s - F->sr.adj_s;
     F->res->sens_s += F->sr.sens_s;
-    if (rc != 0 || !F->sr.converged || !F->sr.sens_ok) {
+    F->res->adj_s += F->sr.adj_s;
+    int sens_bad = F->np > 0 && !F->sr.sens_ok, adj_bad = F->nw > 0 && !F->sr.adj_ok;
+    if (rc != 0 || !F->sr.converged || sens_bad || adj_bad) {
         snprintf(F->failure, sizeof F->failure, "%.480s", rc != 0 ? F->sr.message
                                                     : !F->sr.converged ? "the forward solve did not converge"
-                                                                       : "the sensitivities could not be computed "
-                                                                         "(singular KKT matrix at the solution)");
+                                                    : sens_bad ? "the sensitivities could not be computed "
+                                                                 "(singular KKT matrix at the solution)"
+                                                               : "the adjoint could not be computed (singular KKT "
+                                                                 "matrix, or the nets' gradient is not finite)");
         F->failures++;
         return -1;
     }
     memcpy(F->ylast, F->sr.y, tot * sizeof *F->ylast);
     const int np = F->np, nf = F->nf;
     memcpy(F->theta_last, theta, (size_t)np * sizeof *theta);
-    F->predict = 1;
+    F->predict = np > 0;
+    residuals(F, F->sr.y);
     for (int i = 0; i < F->nobs; i++) {
         const InferObs *o = &job->obs[i];
         int k;
         double s;
         locate(F, o->x, &k, &s);
         size_t a = (size_t)k * nf + (size_t)o->field, b = a + (size_t)nf;
-        double fit = (1 - s) * F->sr.y[a] + s * F->sr.y[b];
-        F->r[i] = (fit - F->value[i]) / o->sigma;
         for (int t = 0; t < np; t++)
             F->J[(size_t)i * np + t] = ((1 - s) * F->dy[a * np + t] + s * F->dy[b * np + t]) / o->sigma;
     }
@@ -375,7 +448,7 @@ static void uncertainty(Fit *F, double *cov)
     /* ...and any direction along which the relative standard error
      * exceeds 1e4 (for a single unknown the ratio says nothing) */
     double scale_id = job->noise_given ? 1 : res->chi2_dof;
-    res->identifiable = lmax > 0 && lmin > UNIDENTIFIED * lmax && sqrt(scale_id / lmin) < 1e4;
+    res->identifiable = lmax > 0 && lmin > UNIDENTIFIED * lmax && !(sqrt(scale_id / lmin) >= 1e4);
     res->unidentified[0] = 0;
     if (!res->identifiable) {
         /* the direction, in the unknowns' own units, largest component 1 */
@@ -422,7 +495,7 @@ static void uncertainty(Fit *F, double *cov)
             }
             cov[(size_t)a * np + b] = v * D[a] * D[b];
         }
-    res->p_eff = np;
+    res->p_eff = np + F->nw;
     if (F->nres > F->nobs) {
         double tr = 0;
         for (int i = 0; i < F->nobs; i++) {
@@ -450,6 +523,83 @@ static void uncertainty(Fit *F, double *cov)
     gsl_vector_free(ev);
     gsl_matrix_free(V);
     gsl_matrix_free(C);
+}
+
+/* With nets: the Jacobian over the unknowns and the weights at the
+ * estimate has more columns than rows when a net has more weights than
+ * there are observations, so the uncertainty is computed in the space of
+ * the observations: J J^T = U diag(ev) U^T (nobs x nobs), the directions
+ * with ev above 1e-10 of the largest are those the data determine (their
+ * count is the effective number of parameters, for chi^2 per degree of
+ * freedom), and the covariance of any linear function with gradient g is
+ * the pseudo-inverse's, scale sum_k (u_k . J g)^2 / ev_k^2: the
+ * linearised uncertainty over the determined directions (an undetermined
+ * direction contributes nothing: for an over-parameterised net the band
+ * is the part the data resolve).  The unknown scalars' standard errors
+ * and correlations come from the same covariance, so they include what
+ * the nets' freedom costs them. */
+static double net_variance(const Fit *F, const double *gt, const double *gw);
+
+static void net_uncertainty(Fit *F, double *cov)
+{
+    const InferJob *job = F->job;
+    InferResult *res = F->res;
+    const int n = F->nobs, np = F->np, nw = F->nw;
+    gsl_matrix *K = gsl_checked(mem_fault() ? NULL : gsl_matrix_alloc((size_t)n, (size_t)n));
+    gsl_matrix *V = gsl_checked(mem_fault() ? NULL : gsl_matrix_alloc((size_t)n, (size_t)n));
+    gsl_vector *ev = gsl_checked(mem_fault() ? NULL : gsl_vector_alloc((size_t)n));
+    gsl_eigen_symmv_workspace *ew = gsl_checked(mem_fault() ? NULL : gsl_eigen_symmv_alloc((size_t)n));
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j <= i; j++) {
+            double v = 0;
+            for (int t = 0; t < np; t++)
+                v += F->J[(size_t)i * np + t] * F->J[(size_t)j * np + t];
+            for (int k = 0; k < nw; k++)
+                v += F->Jw[(size_t)i * nw + k] * F->Jw[(size_t)j * nw + k];
+            gsl_matrix_set(K, (size_t)i, (size_t)j, v);
+            gsl_matrix_set(K, (size_t)j, (size_t)i, v);
+        }
+    gsl_eigen_symmv(K, ev, V, ew);
+    double emax = 0;
+    for (int k = 0; k < n; k++)
+        emax = fmax(emax, gsl_vector_get(ev, (size_t)k));
+    F->ev_min = UNIDENTIFIED * emax;
+    F->U = mem_xalloc((size_t)n * (size_t)n * sizeof *F->U);
+    F->ev = mem_xalloc((size_t)n * sizeof *F->ev);
+    int rank = 0;
+    for (int k = 0; k < n; k++) {
+        F->ev[k] = gsl_vector_get(ev, (size_t)k);
+        rank += F->ev[k] > F->ev_min;
+        for (int i = 0; i < n; i++)
+            F->U[(size_t)i * n + k] = gsl_matrix_get(V, (size_t)i, (size_t)k);
+    }
+    res->p_eff = rank;
+    res->chi2_dof = n > rank ? res->misfit / (n - rank) : NAN;
+    F->scale = job->noise_given ? 1 : res->chi2_dof;
+    double *ga = mem_xalloc(((size_t)np + 1) * sizeof *ga), *gb = mem_xalloc(((size_t)np + 1) * sizeof *gb);
+    for (int a = 0; a < np; a++)
+        for (int b = 0; b <= a; b++) {
+            /* cov_ab = (var(a + b) - var(a - b)) / 4 */
+            for (int t = 0; t < np; t++)
+                ga[t] = gb[t] = 0;
+            ga[a] += 1;
+            ga[b] += 1;
+            gb[a] += 1;
+            gb[b] -= 1;
+            double c = (net_variance(F, ga, NULL) - net_variance(F, gb, NULL)) / 4;
+            cov[(size_t)a * np + b] = cov[(size_t)b * np + a] = c;
+        }
+    for (int a = 0; a < np; a++)
+        res->stderr_[a] = sqrt(fmax(cov[(size_t)a * np + a], 0));
+    for (int a = 0; a < np; a++)
+        for (int b = 0; b < np; b++)
+            res->corr[(size_t)a * np + b] = a == b ? 1 : cov[(size_t)a * np + b] / (res->stderr_[a] * res->stderr_[b]);
+    mem_free(ga);
+    mem_free(gb);
+    gsl_eigen_symmv_free(ew);
+    gsl_vector_free(ev);
+    gsl_matrix_free(V);
+    gsl_matrix_free(K);
 }
 
 static int fit(Fit *F, double *u0, double *theta, int *iterations, int quiet);
@@ -585,10 +735,52 @@ static int write_obs(const Fit *F, char *err, size_t errlen)
     return ok ? 0 : -1;
 }
 
+/* The variance of a linear function of the unknowns and the weights,
+ * with gradient gt (np) and gw (nw), from the uncertainty in the space of
+ * the observations (F->U, F->ev): for z = J_theta gt + J_w gw,
+ * scale sum_k (u_k . z)^2 / ev_k^2 over the determined directions. */
+static double net_variance(const Fit *F, const double *gt, const double *gw)
+{
+    const int n = F->nobs, np = F->np, nw = F->nw;
+    double *z = mem_xalloc((size_t)n * sizeof *z), v = 0;
+    for (int i = 0; i < n; i++) {
+        double a = 0;
+        for (int t = 0; t < np && gt; t++)
+            a += F->J[(size_t)i * np + t] * gt[t];
+        for (int k = 0; k < nw && gw; k++)
+            a += F->Jw[(size_t)i * nw + k] * gw[k];
+        z[i] = a;
+    }
+    for (int k = 0; k < n; k++) {
+        if (!(F->ev[k] > F->ev_min))
+            continue;
+        double a = 0;
+        for (int i = 0; i < n; i++)
+            a += F->U[(size_t)i * n + k] * z[i];
+        v += a * a / (F->ev[k] * F->ev[k]);
+    }
+    mem_free(z);
+    return F->scale * v;
+}
+
 /* A curve's value and standard error at x (through the covariance). */
 static void curve_at(const Fit *F, const InferCurve *c, const double *cov, double x, double *v, double *se)
 {
     const int np = F->np;
+    if (F->nw > 0 && F->U) {
+        double *gw = mem_xalloc((size_t)F->nw * sizeof *gw), *gt = mem_xalloc(((size_t)np + 1) * sizeof *gt);
+        for (int k = 0; k < F->nw; k++)
+            gw[k] = 0;
+        if (c->wvalue)
+            *v = c->wvalue(c->ctx, x, gw);
+        double vt = c->value(c->ctx, F->job->theta, x, gt);
+        if (!c->wvalue)
+            *v = vt;
+        *se = sqrt(fmax(net_variance(F, gt, gw), 0));
+        mem_free(gw);
+        mem_free(gt);
+        return;
+    }
     double g[64], *gp = np <= 64 ? g : mem_xalloc((size_t)np * sizeof *gp);
     *v = c->value(c->ctx, F->job->theta, x, gp);
     double s = 0;
@@ -605,18 +797,22 @@ static int write_nodes(const Fit *F, const double *cov, char *err, size_t errlen
 {
     const InferJob *job = F->job;
     const SolveJob *sj = job->solve;
-    const int nf = F->nf, nc = 1 + nf + 2 * job->ncurves;
+    const int nf = F->nf;
+    int nc = 1 + nf;
+    for (int c = 0; c < job->ncurves; c++)
+        nc += job->curves[c].no_band ? 1 : 2;
     const char **cols = mem_xalloc((size_t)nc * sizeof *cols);
     char **se = mem_xalloc((size_t)(job->ncurves + 1) * sizeof *se);
     cols[0] = sj->xname;
     for (int f = 0; f < nf; f++)
         cols[1 + f] = sj->fields[f];
-    for (int c = 0; c < job->ncurves; c++) {
+    for (int c = 0, at = 1 + nf; c < job->ncurves; c++) {
         size_t len = strlen(job->curves[c].name) + 8;
         se[c] = mem_xalloc(len);
         snprintf(se[c], len, "%s_stderr", job->curves[c].name);
-        cols[1 + nf + 2 * c] = job->curves[c].name;
-        cols[2 + nf + 2 * c] = se[c];
+        cols[at++] = job->curves[c].name;
+        if (!job->curves[c].no_band)
+            cols[at++] = se[c];
     }
     CsvWriter *w = csv_open(job->nodes_output, cols, nc, err, errlen);
     int ok = w != NULL;
@@ -626,8 +822,13 @@ static int write_nodes(const Fit *F, const double *cov, char *err, size_t errlen
         row[0] = x;
         for (int f = 0; f < nf; f++)
             row[1 + f] = F->res->y[(size_t)k * nf + (size_t)f];
-        for (int c = 0; c < job->ncurves; c++)
-            curve_at(F, &job->curves[c], cov, x, &row[1 + nf + 2 * c], &row[2 + nf + 2 * c]);
+        for (int c = 0, at = 1 + nf; c < job->ncurves; c++) {
+            double se_c;
+            curve_at(F, &job->curves[c], cov, x, &row[at], &se_c);
+            at++;
+            if (!job->curves[c].no_band)
+                row[at++] = se_c;
+        }
         ok = csv_row(w, row, err, errlen) == 0;
     }
     if (w && csv_close(w, ok, err, errlen) != 0)
@@ -720,8 +921,11 @@ static int draw(const Fit *F, const double *cov, char *err, size_t errlen)
         p->title = titles[ntitles++];
         p->xlabel = sj->xname;
         p->ylabel = cu->name;
-        p->lines[p->nlines++] = (FigLine){.label = "estimate ± 1σ", .x = xn, .y = v, .n = N, .colour = 3, .lo = lo,
-                                          .hi = hi};
+        if (cu->no_band)
+            p->lines[p->nlines++] = (FigLine){.label = "estimate", .x = xn, .y = v, .n = N, .colour = 3};
+        else
+            p->lines[p->nlines++] = (FigLine){.label = "estimate ± 1σ", .x = xn, .y = v, .n = N, .colour = 3,
+                                              .lo = lo, .hi = hi};
         if (cu->exact)
             p->lines[p->nlines++] = (FigLine){.label = "truth", .x = xn, .y = cu->exact, .n = N, .colour = 4};
     }
@@ -877,6 +1081,233 @@ static int fit(Fit *F, double *u0, double *theta, int *iterations, int quiet)
 }
 
 
+/* ---------- L-BFGS (nets) ---------- */
+
+/* The misfit chi^2 / 2 (with the penalty's rows) and its gradient in the
+ * optimiser's variables x = (u, w) (u: the unknowns through their bounds'
+ * map, w: the nets' weights), from a forward solve there.  0, or -1. */
+static int eval_x(Fit *F, const double *x, double *f, double *g)
+{
+    const InferJob *job = F->job;
+    const int np = F->np, nw = F->nw;
+    to_theta(job, x, F->tbuf);
+    if (nw > 0 && job->set_w(job->net_ctx, x + np) != 0)
+        return -1;
+    if (forward(F, F->tbuf) != 0) {
+        F->have = 0;
+        return -1;
+    }
+    memcpy(F->u_at, x, (size_t)np * sizeof *x);
+    memcpy(F->w_at, x + np, (size_t)nw * sizeof *x);
+    double ff = 0;
+    for (int i = 0; i < F->nres; i++)
+        ff += F->r[i] * F->r[i];
+    *f = ff / 2;
+    for (int t = 0; t < np; t++) {
+        double v = 0;
+        for (int i = 0; i < F->nres; i++)
+            v += F->r[i] * F->J[(size_t)i * np + t];
+        g[t] = v * dtheta_du(job, x, t);
+    }
+    memcpy(g + np, F->gw, (size_t)nw * sizeof *g);
+    for (int k = 0; k < np + nw; k++)
+        if (!isfinite(g[k]))
+            return -1;
+    return isfinite(*f) ? 0 : -1;
+}
+
+#define LBFGS_PAIRS 10  /* the curvature pairs kept */
+#define LBFGS_WINDOW 10 /* iterations over which chi^2 must fall by LBFGS_GAIN */
+#define LBFGS_GAIN 1e-3 /* ...in units of chi^2 (or 1e-6 of it, when larger) */
+
+/* Minimise the misfit over x (np + nw values) by L-BFGS (Nocedal and
+ * Wright, Numerical Optimization, 2nd ed., algorithm 7.4: the two-loop
+ * recursion with H0 = s'y / y'y) and a backtracking line search on the
+ * Armijo condition (quadratic interpolation, a failed forward solve
+ * halving the step); a pair with s'y <= 0 is skipped, so the inverse
+ * Hessian stays positive definite.  It stops when LBFGS_WINDOW iterations
+ * lowered chi^2 by less than LBFGS_GAIN (a thousandth of the change one
+ * standard error of a single observation makes), or when no step lowers
+ * it.  x out: the estimate, whose forward solve is the last evaluation. */
+static int fit_lbfgs(Fit *F, double *x, int *iterations, int quiet)
+{
+    const InferJob *job = F->job;
+    const int n = F->np + F->nw, M = LBFGS_PAIRS;
+    double *S = mem_xalloc((size_t)M * n * sizeof *S), *Y = mem_xalloc((size_t)M * n * sizeof *Y);
+    double rho[LBFGS_PAIRS], alpha[LBFGS_PAIRS], hist[LBFGS_WINDOW + 1];
+    double *g = mem_xalloc((size_t)n * sizeof *g), *gt = mem_xalloc((size_t)n * sizeof *gt);
+    double *d = mem_xalloc((size_t)n * sizeof *d), *xt = mem_xalloc((size_t)n * sizeof *xt);
+    /* every trial starts from the accepted point's solution and tangent
+     * predictor (a refused long step's solution can be far from the next
+     * trial's) */
+    const size_t tot = (size_t)F->N * (size_t)F->nf, dtot = tot * (size_t)F->np;
+    double *yacc = mem_xalloc(tot * sizeof *yacc), *dyacc = mem_xalloc((dtot + 1) * sizeof *dyacc);
+    double *tacc = mem_xalloc(((size_t)F->np + 1) * sizeof *tacc);
+#define SAVE_START()                                                        \
+    do {                                                                    \
+        memcpy(yacc, F->ylast, tot * sizeof *yacc);                         \
+        memcpy(dyacc, F->dy, dtot * sizeof *dyacc);                         \
+        memcpy(tacc, F->theta_last, (size_t)F->np * sizeof *tacc);          \
+    } while (0)
+#define RESTORE_START()                                                     \
+    do {                                                                    \
+        memcpy(F->ylast, yacc, tot * sizeof *yacc);                         \
+        memcpy(F->dy, dyacc, dtot * sizeof *dyacc);                         \
+        memcpy(F->theta_last, tacc, (size_t)F->np * sizeof *tacc);          \
+    } while (0)
+    int npairs = 0, newest = -1, status = GSL_EMAXITER, it;
+    double f, ft;
+    if (eval_x(F, x, &f, g) != 0) {
+        status = GSL_EFAILED;
+        it = 0;
+        goto out;
+    }
+    SAVE_START();
+    hist[0] = f;
+    for (it = 0; it < job->max_iter; it++) {
+        /* d = -H g by the two-loop recursion */
+        for (int k = 0; k < n; k++)
+            d[k] = g[k];
+        for (int c = 0; c < npairs; c++) {
+            int j = (newest - c + M) % M;
+            double v = 0;
+            for (int k = 0; k < n; k++)
+                v += S[(size_t)j * n + k] * d[k];
+            alpha[j] = rho[j] * v;
+            for (int k = 0; k < n; k++)
+                d[k] -= alpha[j] * Y[(size_t)j * n + k];
+        }
+        double gamma, gmax = 0, xmax = 1;
+        for (int k = 0; k < n; k++) {
+            gmax = fmax(gmax, fabs(g[k]));
+            xmax = fmax(xmax, fabs(x[k]));
+        }
+        if (gmax == 0) {
+            status = GSL_SUCCESS;
+            break;
+        }
+        if (npairs > 0) {
+            double sy = 0, yy = 0;
+            for (int k = 0; k < n; k++) {
+                sy += S[(size_t)newest * n + k] * Y[(size_t)newest * n + k];
+                yy += Y[(size_t)newest * n + k] * Y[(size_t)newest * n + k];
+            }
+            gamma = sy / yy;
+        } else
+            gamma = 1e-2 * xmax / gmax; /* the first step moves the largest component by 1 % */
+        for (int k = 0; k < n; k++)
+            d[k] *= gamma;
+        for (int c = npairs - 1; c >= 0; c--) {
+            int j = (newest - c + M) % M;
+            double v = 0;
+            for (int k = 0; k < n; k++)
+                v += Y[(size_t)j * n + k] * d[k];
+            double beta = rho[j] * v;
+            for (int k = 0; k < n; k++)
+                d[k] += S[(size_t)j * n + k] * (alpha[j] - beta);
+        }
+        double gd = 0;
+        for (int k = 0; k < n; k++) {
+            d[k] = -d[k];
+            gd += g[k] * d[k];
+        }
+        if (!(gd < 0)) { /* not a descent direction: start the memory again */
+            npairs = 0;
+            gd = 0;
+            for (int k = 0; k < n; k++) {
+                d[k] = -1e-2 * xmax / gmax * g[k];
+                gd += g[k] * d[k];
+            }
+        }
+        /* the line search */
+        double a = 1;
+        int accepted = 0;
+        for (int ls = 0; ls < 40 && !accepted; ls++) {
+            for (int k = 0; k < n; k++)
+                xt[k] = x[k] + a * d[k];
+            RESTORE_START();
+            if (eval_x(F, xt, &ft, gt) == 0) {
+                if (ft <= f + 1e-4 * a * gd) {
+                    accepted = 1;
+                    break;
+                }
+                double q = -gd * a * a / (2 * (ft - f - gd * a)); /* the quadratic's minimum */
+                a = isfinite(q) ? fmin(0.5 * a, fmax(0.1 * a, q)) : 0.5 * a;
+            } else
+                a *= 0.5;
+        }
+        if (!accepted) {
+            status = GSL_ENOPROG;
+            break;
+        }
+        double sy = 0, ss = 0, yy = 0;
+        int j = (newest + 1) % M;
+        for (int k = 0; k < n; k++) {
+            double sk = xt[k] - x[k], yk = gt[k] - g[k];
+            S[(size_t)j * n + k] = sk;
+            Y[(size_t)j * n + k] = yk;
+            sy += sk * yk;
+            ss += sk * sk;
+            yy += yk * yk;
+        }
+        if (sy > 1e-12 * sqrt(ss * yy)) {
+            rho[j] = 1 / sy;
+            newest = j;
+            npairs += npairs < M;
+        }
+        memcpy(x, xt, (size_t)n * sizeof *x);
+        memcpy(g, gt, (size_t)n * sizeof *g);
+        SAVE_START();
+        f = ft;
+        F->res->iterations = it + 1;
+        if (job->progress && !quiet)
+            fprintf(stderr, "\rinfer %s: iteration %d  misfit %.6e  forward solves %d  ", job->problem, it + 1, 2 * f,
+                    F->res->forward_solves);
+        /* chi^2 over the last LBFGS_WINDOW iterations */
+        if (it + 1 <= LBFGS_WINDOW)
+            hist[it + 1] = f;
+        else {
+            memmove(hist, hist + 1, LBFGS_WINDOW * sizeof *hist);
+            hist[LBFGS_WINDOW] = f;
+            if (2 * (hist[0] - f) < fmax(LBFGS_GAIN, 1e-6 * 2 * f)) {
+                status = GSL_SUCCESS;
+                it++;
+                break;
+            }
+        }
+    }
+    if (job->progress && !quiet)
+        fputc('\n', stderr);
+    {
+        double gm = 0;
+        for (int k = 0; k < n; k++)
+            gm = fmax(gm, fabs(g[k]));
+        F->res->grad_norm = gm;
+    }
+    /* the estimate's solution is the last evaluation unless a trial was refused */
+    if (status != GSL_EFAILED &&
+        (!F->have || memcmp(F->u_at, x, (size_t)F->np * sizeof *x) != 0 ||
+         memcmp(F->w_at, x + F->np, (size_t)F->nw * sizeof *x) != 0)) {
+        RESTORE_START();
+        if (eval_x(F, x, &f, g) != 0)
+            status = GSL_EFAILED;
+    }
+out:
+    *iterations = it;
+    memcpy(F->u_final, x, (size_t)F->np * sizeof *x);
+    mem_free(S);
+    mem_free(Y);
+    mem_free(g);
+    mem_free(gt);
+    mem_free(d);
+    mem_free(xt);
+    mem_free(yacc);
+    mem_free(dyacc);
+    mem_free(tacc);
+#undef SAVE_START
+#undef RESTORE_START
+    return status;
+}
 
 int infer_run(const InferJob *job, InferResult *res)
 {
@@ -886,18 +1317,23 @@ int infer_run(const InferJob *job, InferResult *res)
     res->message[0] = 0;
     res->converged = 0;
     res->iterations = res->forward_solves = res->newton_iterations = 0;
-    res->solve_s = res->sens_s = 0;
+    res->solve_s = res->sens_s = res->adj_s = 0;
+    res->grad_norm = NAN;
     res->misfit = res->chi2_dof = res->rms = res->sigma_est = NAN;
     res->penalty = 0;
     res->p_eff = job->np;
     res->identifiable = 0;
     res->unidentified[0] = 0;
     res->fisher_cond = NAN;
-    const SolveJob *sj = job->solve;
+    SolveJob *sj = job->solve;
     Fit F;
     memset(&F, 0, sizeof F);
     F.job = job;
     F.res = res;
+    F.nw = job->nw;
+    sj->adjoint_rhs = job->nw > 0 ? adjoint_rhs : NULL;
+    sj->adjoint_use = adjoint_use;
+    sj->adjoint_ctx = &F;
     F.nf = sj->nf;
     F.N = sj->points;
     F.np = job->np;
@@ -911,24 +1347,29 @@ int infer_run(const InferJob *job, InferResult *res)
     memcpy(F.ylast, res->y, tot * sizeof *F.ylast); /* the caller's start (NaN: the engine's default) */
     F.sr.y = res->y;
     F.sr.multipliers = F.mult = mem_xalloc(((size_t)sj->ncons + 1) * sizeof *F.mult);
-    F.sr.dy = F.dy = mem_xalloc(tot * (size_t)np * sizeof *F.dy);
-    F.sr.dobj = F.dobj = mem_xalloc((size_t)np * sizeof *F.dobj);
+    F.sr.dy = F.dy = mem_xalloc((tot * (size_t)np + 1) * sizeof *F.dy);
+    F.sr.dobj = F.dobj = mem_xalloc(((size_t)np + 1) * sizeof *F.dobj);
     F.r = mem_xalloc((size_t)F.nres * sizeof *F.r);
-    F.J = mem_xalloc((size_t)F.nres * (size_t)np * sizeof *F.J);
-    F.theta_at = mem_xalloc((size_t)np * sizeof *F.theta_at);
-    F.u_at = mem_xalloc((size_t)np * sizeof *F.u_at);
-    F.u_final = mem_xalloc((size_t)np * sizeof *F.u_final);
-    F.theta_last = mem_xalloc((size_t)np * sizeof *F.theta_last);
-    F.tbuf = mem_xalloc((size_t)np * sizeof *F.tbuf);
-    double *u0 = mem_xalloc((size_t)np * sizeof *u0);
+    F.J = mem_xalloc(((size_t)F.nres * (size_t)np + 1) * sizeof *F.J);
+    F.theta_at = mem_xalloc(((size_t)np + 1) * sizeof *F.theta_at);
+    F.u_at = mem_xalloc(((size_t)np + 1) * sizeof *F.u_at);
+    F.u_final = mem_xalloc(((size_t)np + 1) * sizeof *F.u_final);
+    F.theta_last = mem_xalloc(((size_t)np + 1) * sizeof *F.theta_last);
+    F.tbuf = mem_xalloc(((size_t)np + 1) * sizeof *F.tbuf);
+    F.gw = mem_xalloc(((size_t)F.nw + 1) * sizeof *F.gw);
+    F.w_at = mem_xalloc(((size_t)F.nw + 1) * sizeof *F.w_at);
+    /* the optimiser's variables: the unknowns through their bounds' map, then the weights */
+    double *u0 = mem_xalloc(((size_t)np + (size_t)F.nw + 1) * sizeof *u0);
     to_u(job, job->theta, u0);
+    if (F.nw > 0)
+        memcpy(u0 + np, job->w, (size_t)F.nw * sizeof *u0);
     F.value = mem_xalloc((size_t)nobs * sizeof *F.value);
     for (int i = 0; i < nobs; i++)
         F.value[i] = job->obs[i].value;
-    double *start_theta = mem_xalloc((size_t)np * sizeof *start_theta);
+    double *start_theta = mem_xalloc(((size_t)np + 1) * sizeof *start_theta);
     memcpy(start_theta, job->theta, (size_t)np * sizeof *start_theta);
     F.start = start_theta;
-    double *cov = mem_xalloc((size_t)np * (size_t)np * sizeof *cov);
+    double *cov = mem_xalloc(((size_t)np * (size_t)np + 1) * sizeof *cov);
     char err[1024];
 
     /* outputs must be writable: found out before the fit */
@@ -939,7 +1380,7 @@ int infer_run(const InferJob *job, InferResult *res)
             goto out;
         }
     /* the start must solve */
-    if (forward(&F, job->theta) != 0) {
+    if ((F.nw > 0 && job->set_w(job->net_ctx, job->w) != 0) || forward(&F, job->theta) != 0) {
         snprintf(res->message, sizeof res->message, "the forward problem cannot be solved at the start: %s",
                  F.failure);
         res->status = 3;
@@ -950,7 +1391,21 @@ int infer_run(const InferJob *job, InferResult *res)
     memcpy(F.u_at, u0, (size_t)np * sizeof *F.u_at);
 
     double fit_start = sim_clock();
-    int status = fit(&F, u0, job->theta, &res->iterations, 0);
+    int status;
+    if (job->lbfgs) {
+        /* the estimate's solution is the last evaluation, unless it failed */
+        status = fit_lbfgs(&F, u0, &res->iterations, 0);
+        to_theta(job, u0, job->theta);
+        if (F.nw > 0)
+            memcpy(job->w, u0 + np, (size_t)F.nw * sizeof *u0);
+        if (status == GSL_EFAILED) {
+            snprintf(res->message, sizeof res->message, "the forward problem cannot be solved at the estimate: %s",
+                     F.failure);
+            res->status = 3;
+            goto out;
+        }
+    } else
+        status = fit(&F, u0, job->theta, &res->iterations, 0);
     res->converged = status == GSL_SUCCESS;
     /* the estimate's own solution, residuals and Jacobian: those of the
      * last evaluation when it was the estimate (not a refused trial) */
@@ -970,13 +1425,33 @@ int infer_run(const InferJob *job, InferResult *res)
         raw += F.r[i] * job->obs[i].sigma * F.r[i] * job->obs[i].sigma;
     }
     res->misfit = chi2;
-    res->chi2_dof = nobs > np ? chi2 / (nobs - np) : NAN;
+    /* a net's weights count as parameters: with as many as the observations, no degrees of freedom are left */
+    res->chi2_dof = nobs > np + F.nw ? chi2 / (nobs - np - F.nw) : NAN;
+    res->p_eff = np + F.nw;
     res->penalty = 0;
     for (int i = nobs; i < F.nres; i++)
         res->penalty += F.r[i] * F.r[i];
     res->rms = sqrt(raw / nobs);
     res->sigma_est = sqrt(res->chi2_dof) * (job->noise_given ? job->obs[0].sigma : 1);
-    uncertainty(&F, cov);
+    if (np > 0)
+        uncertainty(&F, cov); /* the identifiability of the unknowns, given the nets */
+    else
+        res->identifiable = 1; /* nothing to determine but the nets: not assessed */
+    if (F.nw > 0) {
+        /* the Jacobian in the weights: one more adjoint solve per observation at the estimate */
+        F.Jw = mem_xalloc((size_t)nobs * (size_t)F.nw * sizeof *F.Jw);
+        sj->adjoint_nrhs = 1 + nobs;
+        int bad = job->set_w(job->net_ctx, job->w) != 0 || forward(&F, job->theta) != 0;
+        sj->adjoint_nrhs = 1;
+        if (bad) {
+            snprintf(res->message, sizeof res->message, "the Jacobian in the nets' weights cannot be computed at "
+                     "the estimate: %s", F.failure);
+            res->status = 3;
+            goto out;
+        }
+        net_uncertainty(&F, cov);
+        res->sigma_est = sqrt(res->chi2_dof) * (job->noise_given ? job->obs[0].sigma : 1);
+    }
     if (job->samples > 0 && res->status == 0)
         refits(&F, cov);
     if (!res->converged) {
@@ -1014,6 +1489,11 @@ out:
     mem_free(F.u_final);
     mem_free(F.theta_last);
     mem_free(F.tbuf);
+    mem_free(F.gw);
+    mem_free(F.w_at);
+    mem_free(F.Jw);
+    mem_free(F.U);
+    mem_free(F.ev);
     mem_free(F.value);
     mem_free(u0);
     mem_free(start_theta);
@@ -1032,6 +1512,11 @@ int infer_json(FILE *out, const InferJob *job, const InferResult *res)
     sim_jset(o, "iterations", json_integer(res->iterations));
     sim_jset(o, "forward_solves", json_integer(res->forward_solves));
     sim_jset(o, "newton_iterations", json_integer(res->newton_iterations));
+    sim_jset(o, "fit_method", json_string(job->lbfgs ? "lbfgs" : job->geodesic ? "lmaccel" : "lm"));
+    if (job->nw > 0)
+        sim_jset(o, "net_weights", json_integer(job->nw));
+    if (job->lbfgs)
+        sim_jset(o, "gradient_max", sim_jreal(res->grad_norm));
     json_t *u = sim_jnew(json_object());
     for (int t = 0; t < job->np; t++) {
         json_t *e = sim_jnew(json_object());
@@ -1076,6 +1561,8 @@ int infer_json(FILE *out, const InferJob *job, const InferResult *res)
      * one Newton iteration of the forward problem */
     sim_jset(o, "solve_s", sim_jreal(res->solve_s));
     sim_jset(o, "sensitivity_s", sim_jreal(res->sens_s));
+    if (job->nw > 0)
+        sim_jset(o, "adjoint_s", sim_jreal(res->adj_s));
     sim_jset(o, "wall_s", sim_jreal(res->wall_s));
     return sim_json_print(out, o);
 }

@@ -11,7 +11,12 @@
  * optionally with geodesic acceleration).  At the end: the Gauss–Newton covariance,
  * standard errors and correlations, chi^2 per degree of freedom, and the
  * eigen-decomposition of the Fisher matrix J^T J for directions the data
- * cannot determine.
+ * cannot determine.  With nets (InferJob.nw), whose weights are too many
+ * for a sensitivity solve each, the fit is L-BFGS on chi^2 / 2, its
+ * gradient in the weights from one adjoint solve per evaluation
+ * (SolveJob.adjoint_rhs), and the uncertainty is computed in the space of
+ * the observations from the Jacobian in the weights (one adjoint solve per
+ * observation, at the estimate).
  *
  * The compiler fills an InferJob: the solve it repeats, and a callback
  * that moves the problem to new values of theta.  The runtime knows
@@ -40,6 +45,11 @@ typedef struct InferCurve {
     double (*d2)(void *ctx, const double *theta, double x, double *grad); /* its second derivative */
     void *ctx;
     const double *exact;          /* SolveJob.points values of the truth at the nodes, or NULL */
+    int no_band;                  /* no standard error: drawn without a band, and written without
+                                     a FILE_stderr column */
+    /* with nets (InferJob.nw > 0): its value at x with its gradient in the
+     * weights (nw values) into gw */
+    double (*wvalue)(void *ctx, double x, double *gw);
 } InferCurve;
 
 typedef struct InferJob {
@@ -70,6 +80,21 @@ typedef struct InferJob {
     int samples;                  /* refits on noise realisations of the fitted model (0: none) */
     unsigned long seed;           /* their generator's seed */
     int geodesic;                 /* Levenberg–Marquardt with geodesic acceleration (else plain) */
+    /* Net weights fitted with the unknowns (nw > 0, or none): the fit is
+     * then L-BFGS on the misfit, its gradient in the weights from one
+     * adjoint solve of the engine per evaluation (runtime/solve.h,
+     * SolveJob.adjoint_rhs) and grad_w.  w: the start in, the estimate out;
+     * set_w moves the problem's nets to w (returns 0); grad_w puts into g
+     * (nw) the gradient in w of the engine's contraction,
+     * d/dw [sum lam . grad_y (s F + sum mu_j G_j) + sum nu_j G_j]
+     * (returns 0). */
+    int nw;
+    double *w;
+    int (*set_w)(void *ctx, const double *w);
+    int (*grad_w)(void *ctx, const double *y, double s, const double *mu, const double *lam, const double *nu,
+                  double *g);
+    void *net_ctx;                /* the ctx of set_w and grad_w */
+    int lbfgs;                    /* the fit is L-BFGS (always with nets; else Levenberg–Marquardt) */
     double tol;                   /* on the relative step and the scaled gradient */
     const char *output;           /* CSV of the observations, the fit and residuals; or NULL */
     const char *nodes_output;     /* CSV of the fitted fields and curves at the nodes; or NULL */
@@ -100,6 +125,8 @@ typedef struct InferResult {
     double wall_s, fit_s;
     double solve_s;               /* seconds in the forward solves' Newton iterations */
     double sens_s;                /* seconds in their sensitivities (one KKT solve per unknown) */
+    double adj_s;                 /* seconds in the adjoint solves and the weights' gradients (nets) */
+    double grad_norm;             /* L-BFGS: the misfit's gradient's largest component at the end */
 } InferResult;
 
 enum { INFER_REG_POINTS = 64 };

@@ -539,6 +539,50 @@ fail:
     return rcode;
 }
 
+/* The adjoint of a function Phi of the solution (SolveJob.adjoint_rhs):
+ * one solve of the exact KKT matrix for [lam; nu] = K^-1 [g; 0] (K is
+ * symmetric, so this is also the row of K^-1 that turns every parameter's
+ * right-hand side into dPhi/dtheta).  factored: the sensitivities left the
+ * exact matrix factored.  Returns 0, or -1. */
+static int adjoint(Eng *e, int factored)
+{
+    const SolveJob *job = e->job;
+    const int n = e->n, m = e->m;
+    const size_t tot = (size_t)e->N * (size_t)e->nf;
+    double *g = mem_xalloc(tot * sizeof *g), *lam = mem_xalloc(tot * sizeof *lam);
+    double *rg = mem_xalloc(((size_t)n + 1) * sizeof *rg), *dx = mem_xalloc(((size_t)n + 1) * sizeof *dx);
+    double *rc = mem_xalloc(((size_t)m + 1) * sizeof *rc), *nu = mem_xalloc(((size_t)m + 1) * sizeof *nu);
+    int rcode = -1;
+    if (n > 0 && !factored && factor(e, 1, 0) < 0)
+        goto out;
+    for (int k = 0; k < (job->adjoint_nrhs > 1 ? job->adjoint_nrhs : 1); k++) {
+        for (size_t i = 0; i < tot; i++)
+            g[i] = 0;
+        if (job->adjoint_rhs(job->adjoint_ctx, k, e->y, g) != 0)
+            goto out;
+        for (size_t i = 0; i < tot; i++)
+            if (e->map[i] >= 0)
+                rg[e->map[i]] = -g[i]; /* kkt_solve solves K [dx; dmu] = -[rg; rc] */
+        for (int j = 0; j < m; j++)
+            rc[j] = nu[j] = 0;
+        if (n > 0 && kkt_solve(e, rg, rc, dx, nu) != 0)
+            goto out;
+        for (size_t i = 0; i < tot; i++)
+            lam[i] = e->map[i] >= 0 ? dx[e->map[i]] : 0;
+        if (job->adjoint_use(job->adjoint_ctx, k, e->y, e->s, e->mu, lam, nu) != 0)
+            goto out;
+    }
+    rcode = 0;
+out:
+    mem_free(g);
+    mem_free(lam);
+    mem_free(rg);
+    mem_free(dx);
+    mem_free(rc);
+    mem_free(nu);
+    return rcode;
+}
+
 /* ---------- setup ---------- */
 
 static void eng_init(Eng *e, const SolveJob *job)
@@ -1110,6 +1154,8 @@ int solve_run(const SolveJob *job, SolveResult *res)
     res->max_error = NAN;
     res->sens_ok = 0;
     res->sens_s = 0;
+    res->adj_ok = 0;
+    res->adj_s = 0;
     Eng E, *e = &E;
     eng_init(e, job);
     int nf = e->nf, N = e->N, m = e->m, n = e->n;
@@ -1389,6 +1435,13 @@ again:;
         double t0 = sim_clock();
         res->sens_ok = sensitivities(e, res) == 0;
         res->sens_s = sim_clock() - t0;
+    }
+    res->adj_ok = 0;
+    res->adj_s = 0;
+    if (res->status == 0 && res->converged && job->adjoint_rhs && (job->nsens == 0 || res->sens_ok)) {
+        double t0 = sim_clock();
+        res->adj_ok = adjoint(e, job->nsens > 0) == 0;
+        res->adj_s = sim_clock() - t0;
     }
     if (n > 0)
         set_inertia(e, res);

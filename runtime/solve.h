@@ -88,6 +88,25 @@ typedef struct SolveJob {
     int nsens;
     const double *cons_value_d;   /* ncons x nsens: d c_j / d theta (NULL: 0) */
     const double *lo_d, *hi_d;    /* nf x nsens: the fixed ends' d y_i / d theta (NULL: 0) */
+    /* The adjoint (infer's gradient for nets, whose weights are too many
+     * for one sensitivity solve each): with adjoint_rhs set, after
+     * convergence the engine asks adjoint_rhs for g = dPhi/dy, the
+     * gradient of a function Phi of the solution (points x nf; the entries
+     * of fixed values are ignored), solves the exact KKT system
+     *     [H A^T; A 0] [lam; nu] = [g; 0]
+     * once (H the Hessian of the Lagrangian s F + sum mu_j (G_j - c_j),
+     * s = -1 for a maximum, else 1) and gives lam (points x nf, 0 at the
+     * fixed values) and nu (ncons) to adjoint_use: then, for parameters w
+     * that only the terms depend on,
+     *     dPhi/dw = -d/dw [ sum_nodes lam . grad_y (s F + sum mu_j G_j) + sum nu_j G_j ].
+     * With adjoint_nrhs > 1, as many functions Phi_k (k = 0 .. nrhs - 1,
+     * the index passed to both), each one solve with the same
+     * factorisation.  Either returning nonzero leaves res->adj_ok 0. */
+    int (*adjoint_rhs)(void *ctx, int k, const double *y, double *g);
+    int (*adjoint_use)(void *ctx, int k, const double *y, double s, const double *mu, const double *lam,
+                       const double *nu);
+    void *adjoint_ctx;
+    int adjoint_nrhs;             /* 0 or 1: one */
 } SolveJob;
 
 typedef struct SolveResult {
@@ -110,6 +129,8 @@ typedef struct SolveResult {
     double *dobj;                 /* nsens: the total derivative of the objective's integral */
     int sens_ok;                  /* 1 when dy and dobj were computed */
     double sens_s;                /* the seconds the sensitivities took (inside wall_s) */
+    int adj_ok;                   /* 1 when the adjoint was solved and used (job->adjoint_rhs) */
+    double adj_s;                 /* the seconds it took (inside wall_s) */
 } SolveResult;
 
 /* Run the job; returns res->status.  Writes output and plot (also after a

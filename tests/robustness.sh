@@ -82,7 +82,7 @@ cases=(
     "unterminated_block.lag:1:an unterminated system block"
 )
 
-echo "1..$((${#cases[@]} + 5))"
+echo "1..$((${#cases[@]} + 6))"
 n=0
 for c in "${cases[@]}"; do
     file=${c%%:*}
@@ -290,6 +290,32 @@ fault_run infer_job.lag 150 7
 [ -s i.csv ] && [ "$(wc -l <i.csv)" -eq 6 ] && [ -s i_nodes.csv ] && [ -s i.png ] ||
     why+=("the successful run did not write i.csv (6 lines), i_nodes.csv and i.png")
 what="lag run, infer: failing the k-th allocation ($ks values of k): exit 4 'out of memory' or success"
+if [ ${#why[@]} -eq 0 ]; then
+    echo "ok $n - $what"
+else
+    echo "not ok $n - $what"
+    printf '%s\n' "${why[@]}" | head -n 20 | sed 's/^/# /'
+fi
+
+# infer with a net (its weights by L-BFGS through the adjoint, the
+# Jacobian in them at the end, the saved weights): every k up to 150, then
+# every 23rd until a run succeeds
+cat >infer_net.lag <<'LAGEOF'
+problem SagNet {
+    domain x = 0 .. 1
+    field y
+    net f = mlp(in = 1, hidden = [2], out = 1, activation = tanh)
+    fix y(0) = 0, y(1) = 0
+    subject integral(sqrt(1 + y'^2)) = 1.2
+    minimize integral((1 + 0.1*(f(x) - f(0.5)))*y*sqrt(1 + y'^2))
+}
+infer SagNet { observe "sag.csv", noise 1e-3, points 30, output "n.csv", plot "n.png", save "n.lagw" }
+LAGEOF
+n=$((n + 1))
+fault_run infer_net.lag 150 23
+[ -s n.csv ] && [ -s n_nodes.csv ] && [ -s n.png ] && [ -s n.lagw ] ||
+    why+=("the successful run did not write n.csv, n_nodes.csv, n.png and n.lagw")
+what="lag run, infer with a net: failing the k-th allocation ($ks values of k): exit 4 'out of memory' or success"
 if [ ${#why[@]} -eq 0 ]; then
     echo "ok $n - $what"
 else

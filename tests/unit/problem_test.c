@@ -87,7 +87,7 @@ int main(void)
     int rc = front_load_text(&F, "p.lag", src, sizeof src - 1, stderr);
     Sym *S = rc == 0 ? sym_new(F.arena) : NULL;
     Problem P;
-    int built = rc == 0 && mech_build_problem(&P, S, &F.diag, F.prog.items) == 0;
+    int built = rc == 0 && mech_build_problem(&P, S, &F.diag, F.prog.items, NULL) == 0;
     double worst = built ? 0 : INFINITY, worst_v = built ? 0 : INFINITY, worst_d = built ? 0 : INFINITY;
     if (built) {
         const double h = 0.01;
