@@ -392,6 +392,29 @@ void job_term_close(JobTerm *t)
     }
 }
 
+SolveJob job_problem_solve(const Problem *P, const char *name, int points, JobTerm *terms, const SolveTerm *cons,
+                           const double *cons_value, const double *lo, const double *hi)
+{
+    return (SolveJob){
+        .problem = name,
+        .nf = P->m.n,
+        .fields = P->m.names,
+        .xname = P->xname,
+        .points = points,
+        .x0 = P->x0,
+        .x1 = P->x1,
+        .sense = P->stationary ? SOLVE_STATIONARY : P->maximize ? SOLVE_MAXIMIZE : SOLVE_MINIMIZE,
+        .objective = {job_term_eval, &terms[0], "objective"},
+        .ncons = P->ncons,
+        .cons = cons,
+        .cons_value = cons_value,
+        .fix_lo = P->fixed_lo,
+        .fix_hi = P->fixed_hi,
+        .lo = lo,
+        .hi = hi,
+    };
+}
+
 int job_points(const Job *J, int kind, int *points)
 {
     const Setting *set = J->item->settings;

@@ -16,6 +16,7 @@
 #include "lang/run.h"
 #include "lang/settings.h"
 #include "runtime/ir.h"
+#include "runtime/solve.h"
 #include "runtime/train.h"
 
 /* What one `lag run` keeps from job to job. */
@@ -142,6 +143,13 @@ IrProgram *job_term_adjoint(Problem *P, const char *name, double s);
 /* With --native, compile the term's programs (a warning and the VM where
  * that fails). */
 void job_term_native(const Job *J, JobTerm *t);
+
+/* The engine's description of problem P on `points` nodes: its fields,
+ * domain, sense, objective (terms[0]), constraints (cons, their values
+ * cons_value) and fixed ends (at lo, hi); the caller sets the rest
+ * (tolerances, outputs, sensitivities). */
+SolveJob job_problem_solve(const Problem *P, const char *name, int points, JobTerm *terms, const SolveTerm *cons,
+                           const double *cons_value, const double *lo, const double *hi);
 
 /* The job's `points` (settings of kind), refused above 1e8 with a located
  * error: 0, or 1. */

@@ -81,7 +81,7 @@ typedef struct Nets {
     Vm *vm;
     Adjoint *adj;
     int cap;                  /* intervals per chunk */
-    double *in, *ones;        /* a chunk's inputs (cap x width) and the sweep's seeds */
+    double *in, *out, *ones;  /* a chunk's inputs (cap x width), outputs, and the sweep's seeds */
     int width;                /* 4nf + 1 + 2 ncons */
     double **grad;            /* per tensor of the tape: its gradient */
     size_t *at;               /* ...and its place in w */
@@ -151,7 +151,7 @@ static int nets_grad(void *ctx, const double *y, double s, const double *mu, con
             memcpy(r + 2 * q + 1, mu, (size_t)m * sizeof *r);
             memcpy(r + 2 * q + 1 + m, nu, (size_t)m * sizeof *r);
         }
-        if (vm_run(N->vm, p, nb, N->in, wd, 0, N->params, N->ones + N->cap, 1) != VM_OK)
+        if (vm_run(N->vm, p, nb, N->in, wd, 0, N->params, N->out, 1) != VM_OK)
             return -1;
         adj_run(N->adj, N->vm, p, nb, N->ones, N->grad);
     }
@@ -209,6 +209,7 @@ static void nets_close(Nets *N)
     vm_free(N->vm);
     adj_free(N->adj);
     mem_free(N->in);
+    mem_free(N->out);
     mem_free(N->ones);
     for (int c = 0; c < N->ncurves; c++) {
         ir_free(N->curve[c]);
@@ -377,15 +378,14 @@ int job_infer(Job *J)
     for (int j = 0; j < P.m.np; j++)
         xv[P.m.par[j]] = params[j];
     int rc = 0;
+    Nets N = {0}; /* the problem's nets, below */
     /* the domain must not move with the unknowns: the nodes are fixed */
     for (int t = 0; t < np; t++)
         if (sym_depends(S, P.lo_e, theta_var[t], -1) || sym_depends(S, P.hi_e, theta_var[t], -1)) {
             fprintf(stderr, "lag: %s: infer %s: the domain depends on the unknown '%s': infer needs it fixed\n",
                     J->where, prob->name.name, names[t]);
-            for (int k = 0; k < nterms; k++)
-                job_term_close(&terms[k]);
-            sym_free(S);
-            return 1;
+            rc = 1;
+            goto close;
         }
     P.x0 = sym_eval(S, P.lo_e, xv);
     P.x1 = sym_eval(S, P.hi_e, xv);
@@ -419,10 +419,8 @@ int job_infer(Job *J)
                     diag_error(&F->diag, a->loc, "the start %s = %g is not inside its bounds %g .. %g (set it with "
                                "'guess %s = ...')", names[t], theta[t], a->v, a->v_hi, names[t]);
                     diag_flush(&F->diag);
-                    for (int q = 0; q < nterms; q++)
-                        job_term_close(&terms[q]);
-                    sym_free(S);
-                    return 1;
+                    rc = 1;
+                    goto close;
                 }
             }
     /* the truth where it is given: unknown scalars, and unknown functions at the nodes */
@@ -445,10 +443,8 @@ int job_infer(Job *J)
             SymId g = mech_problem_expr(&P, &F->diag, a->value);
             if (!g) {
                 diag_flush(&F->diag);
-                for (int q = 0; q < nterms; q++)
-                    job_term_close(&terms[q]);
-                sym_free(S);
-                return 1;
+                rc = 1;
+                goto close;
             }
             double *vals = arena_alloc(S->arena, (size_t)points * sizeof *vals);
             for (int i = 0; i < points; i++) {
@@ -460,7 +456,6 @@ int job_infer(Job *J)
     }
 
     /* the problem's nets: their weights are fitted too, by L-BFGS through the adjoint */
-    Nets N = {0};
     int ncurves = P.nfuncs;
     double *w = NULL;
     const Setting *save_s = settings_get(set, "save");
@@ -471,10 +466,8 @@ int job_infer(Job *J)
         if (bad) {
             diag_error(&F->diag, bad->loc, "'%s': %s", bad->head.name, why);
             diag_flush(&F->diag);
-            for (int q = 0; q < nterms; q++)
-                job_term_close(&terms[q]);
-            sym_free(S);
-            return 1;
+            rc = 1;
+            goto close;
         }
         N.P = &P;
         N.S = S;
@@ -501,7 +494,8 @@ int job_infer(Job *J)
         char err[512];
         N.adj = adj_alloc(N.tape, N.cap, err, sizeof err);
         N.in = mem_xalloc((size_t)N.cap * (size_t)N.width * sizeof *N.in);
-        N.ones = mem_xalloc(2 * (size_t)N.cap * sizeof *N.ones);
+        N.out = mem_xalloc((size_t)N.cap * sizeof *N.out);
+        N.ones = mem_xalloc((size_t)N.cap * sizeof *N.ones);
         for (int i = 0; i < N.cap; i++)
             N.ones[i] = 1;
         N.grad = arena_alloc(S->arena, (size_t)(N.tape->ntensors + 1) * sizeof *N.grad);
@@ -515,11 +509,8 @@ int job_infer(Job *J)
         if (!found) {
             fprintf(stderr, "lag: %s: infer %s: the nets' gradient cannot be taken: %s\n", J->where,
                     prob->name.name, N.adj ? "a tensor of the adjoint is not a net's" : err);
-            nets_close(&N);
-            for (int q = 0; q < nterms; q++)
-                job_term_close(&terms[q]);
-            sym_free(S);
-            return 3;
+            rc = 3;
+            goto close;
         }
         /* the functions of x the nets make, drawn with their truth */
         const int errors0 = F->diag.errors;
@@ -585,27 +576,20 @@ int job_infer(Job *J)
         }
         if (F->diag.errors > errors0) {
             diag_flush(&F->diag);
-            nets_close(&N);
-            for (int q = 0; q < nterms; q++)
-                job_term_close(&terms[q]);
-            sym_free(S);
-            return 1;
+            rc = 1;
+            goto close;
         }
     } else if (np == 0) {
         fprintf(stderr, "lag: %s: infer %s: its nets are not used by the objective or a constraint, and it has no "
                 "other unknown: nothing to fit\n", J->where, prob->name.name);
-        for (int q = 0; q < nterms; q++)
-            job_term_close(&terms[q]);
-        sym_free(S);
-        return 1;
+        rc = 1;
+        goto close;
     } else if (save_s) {
         diag_error(&F->diag, save_s->loc, "'save' writes the fitted weights of a problem's nets, and '%s' has none",
                    prob->name.name);
         diag_flush(&F->diag);
-        for (int q = 0; q < nterms; q++)
-            job_term_close(&terms[q]);
-        sym_free(S);
-        return 1;
+        rc = 1;
+        goto close;
     }
 
     Mover M = {.P = &P, .S = S, .np = np, .slot = slot, .params = params, .xv = xv, .terms = terms,
@@ -691,31 +675,14 @@ int job_infer(Job *J)
         nodespath = mem_xalloc(len + 16);
         snprintf(nodespath, len + 16, "%.*s_nodes.csv", (int)(dot - outpath), outpath);
     }
-    SolveJob sj = {
-        .job = "infer",
-        .problem = prob->name.name,
-        .nf = nf,
-        .fields = P.m.names,
-        .xname = P.xname,
-        .points = points,
-        .x0 = P.x0,
-        .x1 = P.x1,
-        .sense = P.stationary ? SOLVE_STATIONARY : P.maximize ? SOLVE_MAXIMIZE : SOLVE_MINIMIZE,
-        .objective = {job_term_eval, &terms[0], "objective"},
-        .ncons = P.ncons,
-        .cons = cons,
-        .cons_value = M.cons_value,
-        .fix_lo = P.fixed_lo,
-        .fix_hi = P.fixed_hi,
-        .lo = M.lo,
-        .hi = M.hi,
-        .tol = settings_num(set, JOB_INFER, "tol"),
-        .max_iter = (int)settings_num(set, JOB_INFER, "iterations"),
-        .nsens = np,
-        .cons_value_d = M.cons_d,
-        .lo_d = M.lo_d,
-        .hi_d = M.hi_d,
-    };
+    SolveJob sj = job_problem_solve(&P, prob->name.name, points, terms, cons, M.cons_value, M.lo, M.hi);
+    sj.job = "infer";
+    sj.tol = settings_num(set, JOB_INFER, "tol");
+    sj.max_iter = (int)settings_num(set, JOB_INFER, "iterations");
+    sj.nsens = np;
+    sj.cons_value_d = M.cons_d;
+    sj.lo_d = M.lo_d;
+    sj.hi_d = M.hi_d;
     M.sj = &sj;
     InferJob ij = {
         .problem = prob->name.name,

@@ -135,30 +135,13 @@ int job_solve(Job *J)
     }
     char *outpath = job_output(J, settings_get(set, "output"));
     char *plotpath = job_output(J, settings_get(set, "plot"));
-    SolveJob sj = {
-        .problem = prob->name.name,
-        .nf = nf,
-        .fields = P.m.names,
-        .xname = P.xname,
-        .points = points,
-        .x0 = P.x0,
-        .x1 = P.x1,
-        .sense = P.stationary ? SOLVE_STATIONARY : P.maximize ? SOLVE_MAXIMIZE : SOLVE_MINIMIZE,
-        .objective = {job_term_eval, &terms[0], "objective"},
-        .ncons = P.ncons,
-        .cons = cons,
-        .cons_value = cons_value,
-        .fix_lo = P.fixed_lo,
-        .fix_hi = P.fixed_hi,
-        .lo = lo,
-        .hi = hi,
-        .tol = settings_num(set, JOB_SOLVE, "tol"),
-        .max_iter = (int)settings_num(set, JOB_SOLVE, "iterations"),
-        .output = outpath,
-        .plot = plotpath,
-        .exact = exact,
-        .progress = !J->opt->quiet && (J->opt->progress || isatty(2)),
-    };
+    SolveJob sj = job_problem_solve(&P, prob->name.name, points, terms, cons, cons_value, lo, hi);
+    sj.tol = settings_num(set, JOB_SOLVE, "tol");
+    sj.max_iter = (int)settings_num(set, JOB_SOLVE, "iterations");
+    sj.output = outpath;
+    sj.plot = plotpath;
+    sj.exact = exact;
+    sj.progress = !J->opt->quiet && (J->opt->progress || isatty(2));
     SolveResult res = {0};
     res.y = y;
     res.multipliers = arena_alloc(S->arena, (size_t)(P.ncons + 1) * sizeof *res.multipliers);

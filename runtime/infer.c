@@ -768,14 +768,13 @@ static void curve_at(const Fit *F, const InferCurve *c, const double *cov, doubl
 {
     const int np = F->np;
     if (F->nw > 0 && F->U) {
+        /* a net's function depends on the weights, an unknown function on theta */
         double *gw = mem_xalloc((size_t)F->nw * sizeof *gw), *gt = mem_xalloc(((size_t)np + 1) * sizeof *gt);
         for (int k = 0; k < F->nw; k++)
             gw[k] = 0;
-        if (c->wvalue)
-            *v = c->wvalue(c->ctx, x, gw);
-        double vt = c->value(c->ctx, F->job->theta, x, gt);
-        if (!c->wvalue)
-            *v = vt;
+        for (int t = 0; t < np; t++)
+            gt[t] = 0;
+        *v = c->wvalue ? c->wvalue(c->ctx, x, gw) : c->value(c->ctx, F->job->theta, x, gt);
         *se = sqrt(fmax(net_variance(F, gt, gw), 0));
         mem_free(gw);
         mem_free(gt);

@@ -58,7 +58,7 @@ import os
 import random
 import tempfile
 
-from lagtest import program, read_csv, num, close, err, worst, run_json, run_lag, report, finish
+from lagtest import program, at_points, read_csv, num, close, err, worst, run_json, run_lag, report, finish
 
 LAG, SRCDIR = program()
 
@@ -90,14 +90,7 @@ def solve_at(tmp, theta, name="solve"):
     if p.returncode != 0:
         return None
     rows = read_csv(os.path.join(tmp, name + ".csv"))
-    ys = [r["y"] for r in rows]
-    h = 1 / 299
-    out = []
-    for x in XOBS:
-        k = min(int(x / h), 298)
-        s = x / h - k
-        out.append((1 - s) * ys[k] + s * ys[k + 1])
-    return out
+    return at_points([r["y"] for r in rows], 1 / 299, XOBS)
 
 
 def write_obs(tmp, name, ys, sigma=0.0, seed=0):

@@ -36,7 +36,7 @@ import random
 import struct
 import tempfile
 
-from lagtest import program, read_csv, num, err, worst, run_json, run_lag, report, finish, lagw
+from lagtest import program, at_points, read_csv, num, err, worst, run_json, run_lag, report, finish, lagw
 
 LAG, SRCDIR = program()
 
@@ -74,12 +74,7 @@ def problem(weights="", unknown_len=False):
 
 
 def at_obs(ys):
-    out = []
-    for x in XOBS:
-        k = min(int(x / H), 298)
-        s = x / H - k
-        out.append((1 - s) * ys[k] + s * ys[k + 1])
-    return out
+    return at_points(ys, H, XOBS)
 
 
 def read_lagw(path):

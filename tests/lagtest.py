@@ -89,6 +89,17 @@ def read_csv(path):
         return [{k: num(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
+def at_points(ys, h, xs):
+    """Node values ys (nodes 0, h, 2h, ...) read at the points xs linearly
+    between the nodes, as the variational engine reads a field."""
+    out = []
+    for x in xs:
+        k = min(int(x / h), len(ys) - 2)
+        s = x / h - k
+        out.append((1 - s) * ys[k] + s * ys[k + 1])
+    return out
+
+
 def lagw(tensors):
     """The .lagw layout of docs/runtime.md, written independently of lag."""
     b = b"LAGW\r\n\x1a\n" + struct.pack("<II", 1, len(tensors))

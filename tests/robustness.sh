@@ -194,6 +194,14 @@ system SpringFit {
 train SpringFit { data from Spring { time 0 .. 1, every 0.05, init x = 1 }, loss action }
 train SpringLNN { data from Spring { time 0 .. 1, every 0.1, init x = 1 }, loss action, steps 2, batch 4 }
 LAGEOF
+fault_report() { # the test point n of a fault run: ok when why is empty
+    if [ ${#why[@]} -eq 0 ]; then
+        echo "ok $n - $what"
+    else
+        echo "not ok $n - $what"
+        printf '%s\n' "${why[@]}" | head -n 20 | sed 's/^/# /'
+    fi
+}
 fault_run() { # fault_run FILE.lag DENSE STRIDE: sets why, ks
     local file=$1 dense=$2 stride=$3 k=1 status
     why=()
@@ -217,22 +225,12 @@ n=$((n + 1))
 fault_run sim_job.lag 100000 1
 [ -s p.csv ] && [ "$(wc -l <p.csv)" -eq 12 ] || why+=("the successful run did not write p.csv (12 lines)")
 what="lag run, simulate: failing the k-th allocation for every k ($ks runs): exit 4 'out of memory' or success"
-if [ ${#why[@]} -eq 0 ]; then
-    echo "ok $n - $what"
-else
-    echo "not ok $n - $what"
-    printf '%s\n' "${why[@]}" | head -n 20 | sed 's/^/# /'
-fi
+fault_report
 n=$((n + 1))
 fault_run train_job.lag 60 5
 [ -s s.lagw ] || why+=("the successful run did not save s.lagw")
 what="lag run, train: failing the k-th allocation ($ks values of k): exit 4 'out of memory' or success"
-if [ ${#why[@]} -eq 0 ]; then
-    echo "ok $n - $what"
-else
-    echo "not ok $n - $what"
-    printf '%s\n' "${why[@]}" | head -n 20 | sed 's/^/# /'
-fi
+fault_report
 
 # solve (a chain with a CSV and a figure), action (the oscillator's path
 # with a CSV) and compare (its three files and figure): every k up to 120,
@@ -264,12 +262,7 @@ fault_run solve_job.lag 120 9
     [ -s k_traj.csv ] && [ "$(wc -l <k_grid.csv)" -eq 21 ] && [ -s k_summary.json ] && [ -s k.png ] ||
     why+=("the successful run did not write c.csv (41 lines), c.png, o.csv (31 lines), k_traj.csv, k_grid.csv (21 lines), k_summary.json and k.png")
 what="lag run, solve, action and compare: failing the k-th allocation ($ks values of k): exit 4 'out of memory' or success"
-if [ ${#why[@]} -eq 0 ]; then
-    echo "ok $n - $what"
-else
-    echo "not ok $n - $what"
-    printf '%s\n' "${why[@]}" | head -n 20 | sed 's/^/# /'
-fi
+fault_report
 
 # infer (a chain's sag from five points, its CSVs and figure): every k up to
 # 150, then every 7th until a run succeeds
@@ -290,12 +283,7 @@ fault_run infer_job.lag 150 7
 [ -s i.csv ] && [ "$(wc -l <i.csv)" -eq 6 ] && [ -s i_nodes.csv ] && [ -s i.png ] ||
     why+=("the successful run did not write i.csv (6 lines), i_nodes.csv and i.png")
 what="lag run, infer: failing the k-th allocation ($ks values of k): exit 4 'out of memory' or success"
-if [ ${#why[@]} -eq 0 ]; then
-    echo "ok $n - $what"
-else
-    echo "not ok $n - $what"
-    printf '%s\n' "${why[@]}" | head -n 20 | sed 's/^/# /'
-fi
+fault_report
 
 # infer with a net (its weights by L-BFGS through the adjoint, the
 # Jacobian in them at the end, the saved weights): every k up to 150, then
@@ -316,11 +304,6 @@ fault_run infer_net.lag 150 23
 [ -s n.csv ] && [ -s n_nodes.csv ] && [ -s n.png ] && [ -s n.lagw ] ||
     why+=("the successful run did not write n.csv, n_nodes.csv, n.png and n.lagw")
 what="lag run, infer with a net: failing the k-th allocation ($ks values of k): exit 4 'out of memory' or success"
-if [ ${#why[@]} -eq 0 ]; then
-    echo "ok $n - $what"
-else
-    echo "not ok $n - $what"
-    printf '%s\n' "${why[@]}" | head -n 20 | sed 's/^/# /'
-fi
+fault_report
 
 exit 0
