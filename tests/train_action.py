@@ -11,6 +11,9 @@ positions alone (TAP).
 2. The normalisation: the same fit of 5 (th'^2/2 + w cos th) + 3 +
    d/dt(-cos th) gives the same w (to 1e-6 relative): scaling L, adding a
    constant or a total derivative does not change the loss.
+   The same with two coordinates and a mass matrix with off-diagonal
+   terms (a double pendulum's g): 9.81 to 1e-4, and the gauged L's
+   estimate equal to 1e-6.
 3. Non-uniform time steps and several trajectories from a CSV (t, th,
    traj: three trajectories, rows dropped at random so the steps vary from
    0.004 to 0.04): w to 3e-4 relative.
@@ -103,6 +106,35 @@ train Gauged {
         wb = num(b["unknowns"]["w"]["value"]) if b else math.nan
         report(close(wb, wa, 0, 1e-6), "5 L + 3 + d/dt(-cos th) gives the same w (%.10g and %.10g)" % (wa, wb),
                p.stderr)
+
+        # 2b. two coordinates with a coupled mass matrix (the normalisation
+        # e^T M e sums M's entries): a double pendulum's g, and the same
+        # fit of 5 L + 3 + d/dt(cos t1 sin t2)
+        dp = """system DP {
+    param g = 9.81
+    coord t1, t2
+    L = t1'^2 + 0.5*t2'^2 + t1'*t2'*cos(t1 - t2) + 2*g*cos(t1) + g*cos(t2)
+}
+system DPFit {
+    coord t1, t2
+    unknown gf = 5
+    L = t1'^2 + 0.5*t2'^2 + t1'*t2'*cos(t1 - t2) + 2*gf*cos(t1) + gf*cos(t2)
+}
+system DPGauged {
+    coord t1, t2
+    unknown gf = 5
+    L = 5*(t1'^2 + 0.5*t2'^2 + t1'*t2'*cos(t1 - t2) + 2*gf*cos(t1) + gf*cos(t2)) + 3
+      - t1'*sin(t1)*sin(t2) + t2'*cos(t1)*cos(t2)
+}
+"""
+        data = "    data from DP { time 0 .. 5, every 0.002, init t1 = 0.8, t2 = -0.5, tol 1e-12 }\n    loss action\n"
+        p, js = run_json(LAG, tmp, "dp.lag", dp + "train DPFit {\n" + data + "}\ntrain DPGauged {\n" + data + "}\n")
+        a, b = train_json(js, "DPFit"), train_json(js, "DPGauged")
+        ga = num(a["unknowns"]["gf"]["value"]) if a else math.nan
+        gb = num(b["unknowns"]["gf"]["value"]) if b else math.nan
+        report(close(ga, 9.81, 0, 1e-4) and close(gb, ga, 0, 1e-6),
+               "a double pendulum's g from positions, %.10g (9.81 to 1e-4), and from 5 L + 3 + a total "
+               "derivative %.10g (the same to 1e-6)" % (ga, gb), p.stderr)
 
         # 3. non-uniform steps, three trajectories, from a CSV
         text = PENDULUM + """simulate Pendulum {

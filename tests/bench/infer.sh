@@ -8,9 +8,9 @@
 # finite-difference Jacobians around a sparse KKT Newton solve, from
 # (1, 0.5, -1).  Here: the same observations (made by the anchor's own
 # forward solve and noise, imported from it), written to a CSV, and
-# `lag run --json` of the same problem and start; REPS runs of each, the
-# medians of lag's whole process and fit (fit_s), against the anchor's
-# total_s and fit_s; the estimates and standard errors side by side, their
+# `lag run --json` of the same problem and start; REPS rounds of one run
+# of each, the medians of lag's whole process and fit (fit_s), against the
+# anchor's total_s and fit_s, and of the rounds' ratios; the estimates and standard errors side by side, their
 # differences in units of the standard error; the cost of one adjoint
 # gradient (the sensitivities of one solve) against one forward Newton
 # iteration, from the JSON's sensitivity_s and solve_s.
@@ -29,7 +29,6 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lag-bench-infer.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
-median() { sort -g | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "nan" }'; }
 
 echo "== infer: the buried-mass chain against SciPy least_squares (CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
 if [ ! -f "$ANCHORS/infer_scipy.py" ]; then
@@ -74,33 +73,33 @@ infer Chain {
 }
 EOF
 
-: > "$tmp/lag_fit"
-# whole process: the median wall time of REPS runs, each timed around its
-# process by Python (fork and exec included, as for a user)
-"$PYTHON" - "$LAG" "$tmp/chain.lag" "$REPS" > "$tmp/lag_total" <<'EOF'
-import statistics, subprocess, sys, time
-ts = []
-for _ in range(int(sys.argv[3])):
+# REPS rounds, each one run of lag (its whole process timed by Python
+# around fork and exec, as for a user, and its fit_s) then one of the
+# SciPy script (its own total_s and fit_s): interleaved, so that both see
+# the same machine (its load moves by tens of percent within a minute);
+# the medians of each, and the median of the rounds' ratios
+"$PYTHON" - "$LAG" "$tmp/chain.lag" "$REPS" "$ANCHORS" "$tmp" <<'EOF'
+import json, re, statistics, subprocess, sys, time
+lag, prog, reps, anchors, tmp = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+lt, lf, pt, pf = [], [], [], []
+for _ in range(reps):
     t0 = time.perf_counter()
-    subprocess.run([sys.argv[1], "run", "--json", "--quiet", sys.argv[2]], stdout=subprocess.DEVNULL, check=True)
-    ts.append(time.perf_counter() - t0)
-print(statistics.median(ts))
+    out = subprocess.run([lag, "run", "--json", "--quiet", prog], capture_output=True, text=True, check=True).stdout
+    lt.append(time.perf_counter() - t0)
+    open(tmp + "/lag.json", "w").write(out)
+    lf.append(json.loads(out)["fit_s"])
+    py = subprocess.run([sys.executable, "infer_scipy.py"], cwd=anchors, capture_output=True, text=True,
+                        check=True).stdout
+    open(tmp + "/py.out", "w").write(py)
+    m = re.search(r"fit_s=([0-9.]+) total_s=([0-9.]+)", py)
+    pf.append(float(m.group(1)))
+    pt.append(float(m.group(2)))
+med = statistics.median
+print("medians of %d rounds: lag whole process %.4g s, fit %.3g s; SciPy script %.3f s (its total_s, from after "
+      "the interpreter starts), fit %.3f s" % (reps, med(lt), med(lf), med(pt), med(pf)))
+print("ratios (median of the rounds'): whole process SciPy/lag %.1fx (target >= 50x), fit %.1fx (target >= 20x)"
+      % (med(p / l for p, l in zip(pt, lt)), med(p / l for p, l in zip(pf, lf))))
 EOF
-for r in $(seq "$REPS"); do
-    "$LAG" run --json --quiet "$tmp/chain.lag" > "$tmp/lag.json"
-    "$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["fit_s"])' "$tmp/lag.json" >> "$tmp/lag_fit"
-done
-: > "$tmp/py_total"
-: > "$tmp/py_fit"
-for r in $(seq "$REPS"); do
-    (cd "$ANCHORS" && "$PYTHON" infer_scipy.py) > "$tmp/py.out"
-    sed -n 's/.*fit_s=\([0-9.]*\) total_s=\([0-9.]*\).*/\1 \2/p' "$tmp/py.out" | awk '{ print $1 > "'"$tmp/py_fit"'.tmp"; print $2 }' >> "$tmp/py_total"
-    cat "$tmp/py_fit.tmp" >> "$tmp/py_fit"
-done
-lt=$(cat "$tmp/lag_total"); lf=$(median < "$tmp/lag_fit")
-pt=$(median < "$tmp/py_total"); pf=$(median < "$tmp/py_fit")
-echo "medians of $REPS runs: lag whole process $lt s, fit $lf s; SciPy script $pt s (its total_s, from after the interpreter starts), fit $pf s"
-echo "ratios: whole process SciPy/lag $(echo "$pt / $lt" | bc -l | xargs printf '%.1f')x (target >= 50x), fit $(echo "$pf / $lf" | bc -l | xargs printf '%.1f')x (target >= 20x)"
 "$PYTHON" - "$tmp/lag.json" "$tmp/py.out" <<'EOF'
 import json, re, sys
 j = json.load(open(sys.argv[1]))

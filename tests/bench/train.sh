@@ -82,6 +82,34 @@ LAG
     fi
 done
 
+# loss action against loss accel: the same LNN (W = 128), the same batch,
+# positions of 20 double-pendulum trajectories against accelerations
+for loss in "accel mse" action; do
+    cat >"$tmp/loss.lag" <<LAG
+system DoublePendulum {
+    param m1 = 1, m2 = 1, l1 = 1, l2 = 1, g = 9.81
+    coord t1, t2
+    L = 0.5*(m1 + m2)*l1^2*t1'^2 + 0.5*m2*l2^2*t2'^2 + m2*l1*l2*t1'*t2'*cos(t1 - t2)
+      + (m1 + m2)*g*l1*cos(t1) + m2*g*l2*cos(t2)
+}
+system LNN {
+    coord t1, t2
+    net f = mlp(in = 4, hidden = [128, 128], out = 1)
+    L = f(t1, t2, t1', t2') + 0.5*(t1'^2 + t2'^2)
+}
+train LNN {
+    data from DoublePendulum {
+        time 0 .. 10, every 0.01, samples 20, tol 1e-10
+        init t1 = uniform(-1, 1), t2 = uniform(-1, 1), t1' = uniform(-1, 1), t2' = uniform(-1, 1)
+    }
+    steps 300, batch 256, lr 1e-3, loss $loss, validate 0
+}
+LAG
+    "$LAG" run --json --quiet -o "$tmp" "$tmp/loss.lag" | sed -n 's/.*"samples_per_s":\([0-9.e+-]*\).*/\1/p' >"$tmp/sps_${loss%% *}"
+done
+awk -v a="$(cat "$tmp/sps_accel")" -v b="$(cat "$tmp/sps_action")" 'BEGIN {
+    printf "loss action W=128: %.0f samples/s, loss accel %.0f: action is %.2fx slower (target <= 2)\n", b, a, a / b }'
+
 if [ "${FULL:-0}" = 1 ] && [ "$have_torch" = 1 ] && [ -f "$tmp/lnn_recipe.py" ]; then
     # the recipe race: both 10 minutes, one thread each, at the same time
     sed -e 's/steps 8000, batch 256, lr 1e-2/steps STEPS, batch 256, lr 1e-2/' \
