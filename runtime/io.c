@@ -145,8 +145,10 @@ static void remove_open_tmps(void)
 static void track_tmp(char *tmp, int on)
 {
     static int registered;
-    if (!registered)
+    if (!registered) {
         registered = atexit(remove_open_tmps) == 0;
+        mem_on_out_of_memory(remove_open_tmps);
+    }
     for (int i = 0; i < MAX_OPEN; i++)
         if (on ? !open_tmps[i] : open_tmps[i] == tmp) {
             open_tmps[i] = on ? tmp : NULL;

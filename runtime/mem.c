@@ -6,8 +6,10 @@
  */
 #include "runtime/mem.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static long fail_countdown; /* 0: off; k > 0: the kth next allocation fails */
 
@@ -51,13 +53,28 @@ int mem_fault(void)
     return should_fail();
 }
 
+static void (*oom_hook)(void);
+
+void mem_on_out_of_memory(void (*fn)(void))
+{
+    oom_hook = fn;
+}
+
 void mem_out_of_memory(size_t size)
 {
+    /* one thread ends the process; another that gets here meanwhile waits for it */
+    static atomic_flag taken = ATOMIC_FLAG_INIT;
+    if (atomic_flag_test_and_set(&taken))
+        for (;;)
+            pause();
     if (size)
         fprintf(stderr, "lag: error: out of memory (allocating %zu bytes)\n", size);
     else
         fprintf(stderr, "lag: error: out of memory\n");
-    exit(4);
+    if (oom_hook)
+        oom_hook();
+    fflush(NULL);
+    _exit(4);
 }
 
 static void out_of_memory(size_t size)

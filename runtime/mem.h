@@ -24,6 +24,12 @@ void *mem_xrealloc(void *p, size_t size);
  * (GSL, jansson): prints "out of memory" and exits with status 4.  size 0:
  * not known. */
 _Noreturn void mem_out_of_memory(size_t size);
+/* Run fn (once) when the out-of-memory exit is taken: it ends the process
+ * with _exit, not exit, because it may be taken in one thread of a
+ * parallel region while another is inside OpenBLAS, whose exit-time
+ * destructor would free the buffers that thread is using.  The hook is
+ * the cleanup that must still happen (io.c: removing temporaries). */
+void mem_on_out_of_memory(void (*fn)(void));
 
 /* For allocations made outside these functions: 1 when fault injection
  * says this allocation fails (the caller then takes the out-of-memory
