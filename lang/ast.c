@@ -73,6 +73,11 @@ static void expr(FILE *out, const Expr *e)
         expr(out, e->a);
         fputc(')', out);
         break;
+    case EX_PRIME:
+        fprintf(out, "(d/dt^%d ", e->id.primes);
+        expr(out, e->a);
+        fputc(')', out);
+        break;
     case EX_ADD:
     case EX_SUB:
     case EX_MUL:

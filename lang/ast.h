@@ -33,7 +33,8 @@ typedef enum ExprKind {
     EX_DIV,  /* a / b */
     EX_POW,  /* a ^ b */
     EX_CALL, /* id(args) */
-    EX_LIST  /* [args] */
+    EX_LIST, /* [args] */
+    EX_PRIME /* (a)' : the total time derivative of a, id.primes times */
 } ExprKind;
 
 /* What a name in an expression refers to (filled in by the checker). */

@@ -287,6 +287,7 @@ static char *did_you_mean(Checker *C, const char *s)
 /* ---------- expressions ---------- */
 
 static Val resolve(Checker *C, Expr *e, Ctx cx);
+static int deriv_order(const Expr *e, int depth);
 
 static Val bad_val(void)
 {
@@ -317,6 +318,54 @@ static int finite_or_report(Checker *C, const Expr *e, double v, const char *wha
     return 0;
 }
 
+/* The highest time derivative of a coordinate a resolved expression
+ * contains, through its lets and their primes: 0 (positions and t only),
+ * 1 (velocities), 2 (accelerations).  depth bounds a let chain. */
+static int deriv_order(const Expr *e, int depth)
+{
+    if (!e || depth > 64)
+        return 0;
+    if (e->kind == EX_NAME && e->ref == REF_COORD)
+        return e->id.primes;
+    if (e->kind == EX_NAME && e->ref == REF_LET && e->decl)
+        return deriv_order(((const Stmt *)e->decl)->value, depth + 1) + e->id.primes;
+    int r = deriv_order(e->a, depth + 1) + (e->kind == EX_PRIME ? e->id.primes : 0);
+    int b = deriv_order(e->b, depth + 1);
+    r = b > r ? b : r;
+    for (const Expr *a = e->args; a; a = a->next) {
+        int k = deriv_order(a, depth + 1);
+        r = k > r ? k : r;
+    }
+    return r;
+}
+
+/* Whether the time derivative (primes of them) of value — a let called
+ * name, or a parenthesised expression (name NULL) — may stand at e in
+ * context cx: velocities anywhere in a system, accelerations only in a
+ * record.  Reports why not. */
+static int rate_allowed(Checker *C, const Expr *e, Ctx cx, const char *name, const Expr *value, int primes)
+{
+    int inner = deriv_order(value, 0), order = inner + primes;
+    const char *what = name ? arena_printf(C->a, "'%s%.*s'", name, primes > 3 ? 3 : primes, "'''")
+                            : arena_printf(C->a, "(...)%.*s", primes > 3 ? 3 : primes, "'''");
+    if (order > 2) {
+        diag_error(C->d, e->loc, "%s is a time derivative of order %d%s: at most the second (an acceleration) "
+                   "is meaningful", what, order, inner ? " (what it differentiates contains velocities)" : "");
+        return 0;
+    }
+    if (order == 2 && cx != CX_RECORD) {
+        if (inner)
+            diag_error(C->d, e->loc, "%s is the time derivative of %s, which contains velocities: it contains "
+                       "accelerations, which only a job's 'record' may use", what,
+                       name ? arena_printf(C->a, "'%s'", name) : "an expression");
+        else
+            diag_error(C->d, e->loc, "%s (an acceleration) is only allowed in a job's 'record' and in data columns",
+                       what);
+        return 0;
+    }
+    return 1;
+}
+
 static Val resolve_name(Checker *C, Expr *e, Ctx cx)
 {
     const char *name = e->id.name;
@@ -339,7 +388,8 @@ static Val resolve_name(Checker *C, Expr *e, Ctx cx)
     if (l && l->kind == L_DISSIPATION)
         l = NULL; /* the Rayleigh function's label is not a value */
 
-    if (primes > 0 && !(l && (l->kind == L_COORD || l->kind == L_FIELD))) {
+    int let_rate = primes > 0 && l && l->kind == L_LET && S && !S->is_problem; /* a let's time derivative */
+    if (primes > 0 && !(l && (l->kind == L_COORD || l->kind == L_FIELD)) && !let_rate) {
         if (l || global(C, name) || strcmp(name, "t") == 0 || reserved_name(name))
             diag_error(C->d, e->loc, "'%s' has no derivative: only %s have primes", name,
                        S && S->is_problem ? "fields" : "coordinates");
@@ -432,6 +482,8 @@ static Val resolve_name(Checker *C, Expr *e, Ctx cx)
             e->ref = REF_LET;
             r.relu = l->relu;
             r.pointwise = l->pointwise;
+            if (primes > 0 && !rate_allowed(C, e, cx, name, l->stmt->value, primes))
+                return bad_val();
             if (l->pointwise && cx == CX_OBJECTIVE) {
                 diag_error(C->d, e->loc,
                            "'%s' depends on a field or on the domain variable; inside an "
@@ -671,6 +723,19 @@ static Val resolve_node(Checker *C, Expr *e, Ctx cx)
         Val a = resolve(C, e->a, cx);
         if (a.is_const)
             a.v = -a.v;
+        return a;
+    }
+    case EX_PRIME: {
+        if ((cx != CX_SYSTEM && cx != CX_RECORD) || (C->scope && C->scope->is_problem)) {
+            diag_error(C->d, e->loc, "(...)' is a time derivative: it may appear in a system's L, lets, forces, "
+                                     "dissipation and accelerations, and in a job's 'record'");
+            return bad_val();
+        }
+        Val a = resolve(C, e->a, cx);
+        if (a.bad || !rate_allowed(C, e, cx, NULL, e->a, e->id.primes))
+            return bad_val();
+        if (a.is_const)
+            a.v = 0; /* the derivative of a constant */
         return a;
     }
     default: {
@@ -1028,9 +1093,11 @@ static const Expr *first_velocity(const Expr *e, int depth)
         return NULL;
     if (e->kind == EX_NAME && e->ref == REF_COORD && e->id.primes > 0)
         return e;
+    if (e->kind == EX_PRIME)
+        return e;
     if (e->kind == EX_NAME && e->ref == REF_LET && e->decl) {
         const Stmt *let = e->decl;
-        if (first_velocity(let->value, depth + 1))
+        if (e->id.primes > 0 || first_velocity(let->value, depth + 1))
             return e;
     }
     const Expr *r = first_velocity(e->a, depth + 1);
@@ -1078,9 +1145,9 @@ static void check_symmetry(Checker *C, const Item *it, Stmt *s, Map *seen_syms)
         const Expr *vel = v.bad ? NULL : first_velocity(e, 0);
         if (vel)
             diag_error(C->d, vel->loc, "a generator is a function of the coordinates (and t), not of the "
-                                       "velocities: '%s%.*s'%s", vel->id.name,
+                                       "velocities: '%s%.*s'%s", vel->kind == EX_PRIME ? "(...)" : vel->id.name,
                        vel->id.primes > 3 ? 3 : vel->id.primes, PRIMES,
-                       vel->ref == REF_LET ? " depends on a velocity" : " is a velocity");
+                       vel->ref == REF_LET && !vel->id.primes ? " depends on a velocity" : " is a velocity");
     }
 }
 

@@ -33,6 +33,7 @@ typedef struct Parser {
     int pending_job;     /* a job keyword was seen; its '{' comes next */
     int paren_depth;
     int last_operand;    /* the last token can end an operand (newline may separate) */
+    int last_close;      /* the last token was ')' with primes directly after it: (e)' */
     int aborted;         /* a fatal scanner error: stop quietly */
     int broken;          /* a syntax error inside the item being parsed */
     char tok[48];        /* text of the last name or number (for messages) */

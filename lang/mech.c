@@ -85,6 +85,92 @@ static SymId on_interval(Tr *T, const Expr *e)
                         : sym_mul2(S, sym_num(S, 0.5), sym_add2(S, u, w));
 }
 
+/* The accelerations' variables q'' (records), made on first use. */
+static const int *accel_vars(Mech *m)
+{
+    Sym *S = m->S;
+    if (!m->a) {
+        m->a = arena_alloc(S->arena, (size_t)m->n * sizeof *m->a);
+        for (int i = 0; i < m->n; i++)
+            m->a[i] = sym_add_var(S, arena_printf(S->arena, "%s''", m->names[i]), m->names[i], SV_COORD, i, 2, 0);
+    }
+    return m->a;
+}
+
+/* The total time derivative of v, an expression of the coordinates,
+ * velocities and t: sum_i dv/dq_i q_i' + dv/dq_i' q_i'' + dv/dt, in one
+ * forward sweep (the accelerations only when v has velocities: the
+ * checker allows that in records alone). */
+static SymId time_deriv(Mech *m, SymId v)
+{
+    Sym *S = m->S;
+    const int n = m->n;
+    int *vars = mem_xalloc((size_t)(2 * n + 1) * sizeof *vars);
+    SymId *dirs = mem_xalloc((size_t)(2 * n + 1) * sizeof *dirs);
+    int moving = 0;
+    for (int i = 0; i < n; i++)
+        moving |= sym_depends(S, v, m->v[i], -1);
+    for (int i = 0; i < n; i++) {
+        vars[i] = m->q[i];
+        dirs[i] = sym_var(S, m->v[i]);
+        vars[n + i] = m->v[i];
+        dirs[n + i] = moving ? sym_var(S, accel_vars(m)[i]) : S->zero;
+    }
+    vars[2 * n] = m->t;
+    dirs[2 * n] = S->one;
+    SymId r = sym_jvp(S, v, vars, dirs, 2 * n + 1);
+    mem_free(vars);
+    mem_free(dirs);
+    return r;
+}
+
+/* The time derivative (primes of them) of e: the let a primed name
+ * refers to, or the operand of (e)'.  Built in the system's own
+ * variables; on an action's interval (T->prob) the coordinates, velocities
+ * and t are then replaced by the interval's midpoint, slope and midpoint
+ * time, as everywhere else in the action's term. */
+static SymId tr_rate(Tr *T, const Expr *e, int primes)
+{
+    Sym *S = T->S;
+    Mech *m = T->m;
+    Tr C = *T;
+    if (T->prob) {
+        C.prob = NULL;
+        C.lets = m->lets;
+        C.nlets = m->nlets;
+    }
+    SymId v;
+    if (e->kind == EX_NAME) {
+        const Stmt *let = e->decl;
+        v = let_value(&C, let);
+        if (v && let->nnames > 1)
+            v = sym_comp(S, v, e->index);
+    } else
+        v = tr(&C, e->a);
+    T->errors = C.errors;
+    T->nets = C.nets;
+    T->nnets = C.nnets;
+    T->io_errors = C.io_errors;
+    if (!v)
+        return S->zero;
+    for (int k = 0; k < primes; k++)
+        v = time_deriv(m, v);
+    if (!T->prob)
+        return v;
+    const Problem *P = T->prob;
+    SymId *with = mem_xalloc((size_t)S->nvars * sizeof *with);
+    memset(with, 0, (size_t)S->nvars * sizeof *with);
+    for (int i = 0; i < m->n; i++) {
+        SymId u = sym_var(S, P->u[i]), w = sym_var(S, P->w[i]);
+        with[m->q[i]] = sym_mul2(S, sym_num(S, 0.5), sym_add2(S, u, w));
+        with[m->v[i]] = sym_div(S, sym_sub(S, w, u), sym_var(S, P->h));
+    }
+    with[m->t] = sym_var(S, P->x);
+    v = sym_replace(S, v, with);
+    mem_free(with);
+    return v;
+}
+
 static SymId tr_name(Tr *T, const Expr *e)
 {
     Sym *S = T->S;
@@ -95,15 +181,8 @@ static SymId tr_name(Tr *T, const Expr *e)
     case REF_COORD:
         if (T->prob && e->id.primes < 2) /* the action's interval term */
             return on_interval(T, e);
-        if (e->id.primes == 2) {
-            if (!m->a) {
-                m->a = arena_alloc(S->arena, (size_t)m->n * sizeof *m->a);
-                for (int i = 0; i < m->n; i++)
-                    m->a[i] = sym_add_var(S, arena_printf(S->arena, "%s''", m->names[i]),
-                                          m->names[i], SV_COORD, i, 2, 0);
-            }
-            return sym_var(S, m->a[e->index]);
-        }
+        if (e->id.primes == 2)
+            return sym_var(S, accel_vars(m)[e->index]);
         return sym_var(S, e->id.primes ? m->v[e->index] : m->q[e->index]);
     case REF_TIME:
         return sym_var(S, T->prob ? T->prob->x : m->t);
@@ -114,6 +193,8 @@ static SymId tr_name(Tr *T, const Expr *e)
     case REF_CONST:
         return tr(T, ((const Item *)e->decl)->value);
     case REF_LET: {
+        if (e->id.primes)
+            return tr_rate(T, e, e->id.primes);
         SymId v = let_value(T, e->decl);
         if (v)
             return ((const Stmt *)e->decl)->nnames > 1 ? sym_comp(S, v, e->index) : v;
@@ -503,6 +584,8 @@ static SymId tr(Tr *T, const Expr *e)
         return tr_name(T, e);
     case EX_NEG:
         return sym_neg(S, tr(T, e->a));
+    case EX_PRIME:
+        return tr_rate(T, e, e->id.primes);
     case EX_ADD:
         return sym_add2(S, tr(T, e->a), tr(T, e->b));
     case EX_SUB:

@@ -118,6 +118,7 @@ static Stmt *prepend_stmts(Stmt *rev, Stmt *run)
 %token <id> FIX "fix" SUBJECT "subject" MINIMIZE "minimize" MAXIMIZE "maximize" STATIONARY "stationary" GRAD "grad"
 %token <id> SIMULATE "simulate" TRAIN "train" COMPARE "compare" SOLVE "solve" ACTION "action"
 %token <id> INFER "infer" SYMMETRY "symmetry"
+%token <num> PRIMES "primes"
 %token DOTDOT ".." ARROW "->" SWAP "<->"
 %token SEP "newline"
 
@@ -345,6 +346,7 @@ primary:
   | NAME '(' opt_args ')'       { $$ = mk_call(P, EX_CALL, $1, $3, @$); }
   | '[' opt_args ']'            { $$ = mk_call(P, EX_LIST, (Ident){0}, $2, @$); }
   | '(' expr ')'                { $$ = $2; $$->loc = @$; }
+  | '(' expr ')' PRIMES         { $$ = mk_unary(P, EX_PRIME, $2, @$); $$->id.primes = (int)$4; }
     ;
 
 opt_args:
