@@ -199,6 +199,8 @@ typedef struct Scope {
     Map names;          /* name -> Local */
     Local **coords;     /* coordinates (systems) or fields (problems), in order */
     int ncoords;
+    int refused_coords; /* coordinates refused (a reserved name): they were declared */
+    int t_refused;      /* 'coord t' was refused */
     Local **params;
     int nparams;
     Local **unknowns;
@@ -277,6 +279,42 @@ static const char *suggest_name(Checker *C, const char *name, int functions)
             all[n++] = "t";
     }
     return diag_suggest(name, all, n);
+}
+
+/* The function nearest to name (a built-in, an extern, a net or unknown
+ * function of the scope), or NULL: a call is never "meant" as a variable. */
+static const char *suggest_function(Checker *C, const char *name)
+{
+    int ng = 0, nl = 0;
+    const char **g = map_keys(C->a, &C->globals, &ng);
+    const char **l = C->scope ? map_keys(C->a, &C->scope->names, &nl) : NULL;
+    const char **all = arena_alloc(C->a, (size_t)(ng + nl + B_COUNT + 1) * sizeof *all);
+    int n = 0;
+    for (int i = 0; i < nl; i++) {
+        const Local *x = map_get(&C->scope->names, l[i]);
+        if (x && (x->kind == L_NET || x->kind == L_UNKNOWN_FN))
+            all[n++] = l[i];
+    }
+    for (int i = 0; i < ng; i++) {
+        const Global *x = map_get(&C->globals, g[i]);
+        if (x && x->kind == G_EXTERN)
+            all[n++] = g[i];
+    }
+    for (int i = 0; i < B_COUNT; i++)
+        all[n++] = builtins[i].name;
+    return diag_suggest(name, all, n);
+}
+
+/* The coordinate of the current scope nearest to name, or NULL. */
+static const char *suggest_coord(Checker *C, const char *name)
+{
+    Scope *S = C->scope;
+    if (!S || S->ncoords == 0)
+        return NULL;
+    const char **names = arena_alloc(C->a, (size_t)S->ncoords * sizeof *names);
+    for (int i = 0; i < S->ncoords; i++)
+        names[i] = S->coords[i]->name;
+    return diag_suggest(name, names, S->ncoords);
 }
 
 static char *did_you_mean(Checker *C, const char *s)
@@ -389,6 +427,8 @@ static Val resolve_name(Checker *C, Expr *e, Ctx cx)
         l = NULL; /* the Rayleigh function's label is not a value */
 
     int let_rate = primes > 0 && l && l->kind == L_LET && S && !S->is_problem; /* a let's time derivative */
+    if (primes > 0 && !l && S && S->t_refused && strcmp(name, "t") == 0)
+        return bad_val(); /* 'coord t' was refused: said once */
     if (primes > 0 && !(l && (l->kind == L_COORD || l->kind == L_FIELD)) && !let_rate) {
         if (l || global(C, name) || strcmp(name, "t") == 0 || reserved_name(name))
             diag_error(C->d, e->loc, "'%s' has no derivative: only %s have primes", name,
@@ -409,7 +449,11 @@ static Val resolve_name(Checker *C, Expr *e, Ctx cx)
         }
         if (l && l->kind == L_PARAM && cx == CX_CONST) {
             if (!l->has_value) {
-                diag_error(C->d, e->loc, "parameter '%s' is used before it has a value", name);
+                if (!l->stmt->value)
+                    diag_error(C->d, e->loc, "parameter '%s' is symbolic (declared without a value), so a "
+                               "constant cannot use it", name);
+                else
+                    diag_error(C->d, e->loc, "parameter '%s' is used before it has a value", name);
                 return bad_val();
             }
             e->ref = REF_PARAM;
@@ -675,8 +719,15 @@ static Val resolve_call(Checker *C, Expr *e, Ctx cx)
             return bad_val();
         } else if (strcmp(name, "poly") == 0 || strcmp(name, "spline") == 0)
             hint = " (poly(k) and spline(k) declare a problem's 'unknown' function)";
-        diag_error(C->d, e->loc, "unknown function '%s'%s", name,
-                   hint ? hint : did_you_mean(C, suggest_name(C, name, 1)));
+        if (!hint) {
+            const char *near = suggest_function(C, name);
+            hint = near ? did_you_mean(C, near)
+                        : e->nargs == 1 && e->args->kind == EX_NAME && strcmp(e->args->id.name, "t") == 0
+                              ? " (a signal of time is written as an expression of t, in a let; inputs "
+                                "from files are not built yet)"
+                              : "";
+        }
+        diag_error(C->d, e->loc, "unknown function '%s'%s", name, hint);
         return bad_val();
     }
     e->ref = REF_BUILTIN;
@@ -901,11 +952,16 @@ static Local *declare(Checker *C, LocalKind k, Ident id, Stmt *s)
         return NULL;
     }
     if (reserved_name(id.name) || (!S->is_problem && strcmp(id.name, "t") == 0)) {
-        diag_error(C->d, id.loc, "'%s' is %s; choose another name for this %s", id.name,
+        int time = strcmp(id.name, "t") == 0;
+        diag_error(C->d, id.loc, "'%s' is %s; choose another name for this %s%s", id.name,
                    builtin_index(id.name) >= 0 || strcmp(id.name, "integral") == 0
                        ? "a built-in function"
-                       : strcmp(id.name, "t") == 0 ? "time in a system" : "a predefined constant",
-                   local_kind_name[k]);
+                       : time ? "reserved: it is time in a system" : "a predefined constant",
+                   local_kind_name[k], time && k == L_COORD ? " (as in 'coord th')" : "");
+        if (k == L_COORD)
+            S->refused_coords++; /* no "declares no coordinates" on top */
+        if (time)
+            S->t_refused = 1;    /* nor "'t' has no derivative" at each use */
         return NULL;
     }
     Local *old = map_get(&S->names, id.name);
@@ -1257,12 +1313,20 @@ static void check_body(Checker *C, Item *it)
         Local *l;
         switch (s->kind) {
         case ST_PARAM:
+            if (!s->value && S->is_problem)
+                diag_error(C->d, s->loc, "a problem's parameter needs a value ('param %s = ...'): its domain and "
+                           "fixed ends are numbers", s->names[0].name);
             if ((l = declare(C, L_PARAM, s->names[0], s))) {
                 l->index = S->nparams;
                 push(C, &S->params, &S->nparams, l);
             }
             break;
         case ST_UNKNOWN:
+            if (!s->value) {
+                diag_error(C->d, s->loc, "an unknown needs the value its fit starts from, as in 'unknown %s = 1'",
+                           s->names[0].name);
+                break;
+            }
             if ((l = declare(C, L_UNKNOWN, s->names[0], s))) {
                 Expr *v = s->value;
                 if (v->kind == EX_CALL && (strcmp(v->id.name, "poly") == 0 ||
@@ -1320,6 +1384,8 @@ static void check_body(Checker *C, Item *it)
                            s->names[0].name, ast_stmt_keyword(prev->kind));
                 break;
             }
+            if (C->broken && strcmp(s->names[0].name, "L") != 0)
+                break; /* after a syntax error, likely the rest of a list the parser gave up on */
             if (strcmp(s->names[0].name, "L") != 0 || s->names[0].primes) {
                 diag_error(C->d, s->loc,
                            "'%s = ...': only the Lagrangian is assigned like this; write 'let %s = "
@@ -1368,7 +1434,6 @@ static void check_body(Checker *C, Item *it)
 
     /* Pass 2: expressions, in order. */
     C->need_smooth = 1;
-    Map forced = {0};
     Map fixed = {0};
     Map symmetries = {0};
     for (Stmt *s = it->stmts; s; s = s->next) {
@@ -1380,8 +1445,8 @@ static void check_body(Checker *C, Item *it)
         case ST_PARAM:
         case ST_UNKNOWN:
             l = local(C, s->names[0].name);
-            if (s->kind == ST_UNKNOWN && s->value->ref == REF_UNKNOWN_FN)
-                break;
+            if (!s->value || (s->kind == ST_UNKNOWN && s->value->ref == REF_UNKNOWN_FN))
+                break; /* a symbolic parameter: a job or --set gives its value */
             if (l && l->stmt == s) {
                 double x;
                 if (const_value(C, s->value, &x)) {
@@ -1442,15 +1507,16 @@ static void check_body(Checker *C, Item *it)
         }
         case ST_FORCE: {
             Local *c = local(C, s->names[0].name);
-            if (!c || c->kind != L_COORD || s->names[0].primes)
-                diag_error(C->d, s->names[0].loc, "force on '%s', which is not a coordinate of '%s'%s",
-                           s->names[0].name, it->name.name,
-                           did_you_mean(C, suggest_name(C, s->names[0].name, 0)));
-            else if (map_get(&forced, c->name))
-                diag_error(C->d, s->names[0].loc, "a second force on '%s'; add the terms in one force statement",
-                           c->name);
-            else
-                map_put(C->a, &forced, c->name, s);
+            if (c && c->kind != L_COORD && c->kind != L_DISSIPATION)
+                diag_error(C->d, s->names[0].loc, "force on '%s', which is %s %s of '%s': only coordinates take "
+                           "forces (force q = ..., the generalised force on the coordinate q)",
+                           s->names[0].name, article(local_kind_name[c->kind]), local_kind_name[c->kind],
+                           it->name.name);
+            else if (!c || c->kind != L_COORD || s->names[0].primes)
+                diag_error(C->d, s->names[0].loc, "force on '%s%s', which is not a coordinate of '%s'%s",
+                           s->names[0].name, s->names[0].primes ? "'" : "", it->name.name,
+                           s->names[0].primes ? " (a force acts on a coordinate; its velocity follows)"
+                                              : did_you_mean(C, suggest_coord(C, s->names[0].name)));
             C->need_smooth = 0; /* a force is evaluated, not differentiated */
             resolve(C, s->value, CX_SYSTEM);
             C->need_smooth = 1;
@@ -1550,8 +1616,9 @@ static void check_body(Checker *C, Item *it)
     }
     if (!S->is_problem) {
         if (S->ncoords == 0)
-            diag_error(C->d, it->name.loc, "system '%s' declares no coordinates (add 'coord q, ...')",
-                       it->name.name);
+            if (S->refused_coords == 0)
+                diag_error(C->d, it->name.loc, "system '%s' declares no coordinates (add 'coord q, ...')",
+                           it->name.name);
         if (!L && !accel)
             diag_error(C->d, it->name.loc,
                        "system '%s' has neither a Lagrangian ('L = ...') nor accelerations ('accel ...')",
@@ -1673,11 +1740,11 @@ static Local *coord_ref(Checker *C, JobState *J, Ident id, int max_primes, const
         for (int i = 0; i < S->ncoords; i++)
             names[i] = S->coords[i]->name;
         const char *sugg = diag_suggest(id.name, names, S->ncoords);
-        diag_error(C->d, id.loc, "%s '%s%s' is not a %s of '%s'%s (%ss: %s)", what, id.name,
+        diag_error(C->d, id.loc, "%s '%s%s', which is not a %s of '%s' (%s%s%ss: %s)", what, id.name,
                    id.primes == 1 ? "'" : id.primes > 1 ? "''" : "",
                    S->is_problem ? "field" : max_primes ? "coordinate or velocity" : "coordinate",
-                   S->item->name.name, did_you_mean(C, sugg),
-                   S->is_problem ? "field" : "coordinate", word_list(C, names, S->ncoords));
+                   S->item->name.name, sugg ? arena_printf(C->a, "did you mean '%s'? ", sugg) : "",
+                   "its ", S->is_problem ? "field" : "coordinate", word_list(C, names, S->ncoords));
         return NULL;
     }
     return l;

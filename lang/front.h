@@ -36,6 +36,7 @@ typedef struct Parser {
     int last_close;      /* the last token was ')' with primes directly after it: (e)' */
     int aborted;         /* a fatal scanner error: stop quietly */
     int broken;          /* a syntax error inside the item being parsed */
+    int lex_error_line;  /* the line of the lexer's last error: the parser says nothing more there */
     char tok[48];        /* text of the last name or number (for messages) */
 } Parser;
 

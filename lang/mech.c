@@ -828,6 +828,13 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
         for (const Stmt *s = sys->stmts; s; s = s->next) {
             if (s->kind != (pass == 0 ? ST_PARAM : ST_UNKNOWN))
                 continue;
+            if (!s->value) { /* symbolic: the job's value (lang/run.c checks there is one) */
+                values[ip] = NAN;
+                m->par_default[ip] = 0;
+                S->vars[m->par[ip]].value = NAN;
+                ip++;
+                continue;
+            }
             SymId e = tr(&T, s->value);
             double *x = alloc(S, (size_t)S->nvars, sizeof *x);
             for (int k = 0; k < ip; k++)
@@ -863,7 +870,7 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
         case ST_FORCE:
             for (int i = 0; i < n; i++)
                 if (strcmp(m->names[i], s->names[0].name) == 0)
-                    m->Q[i] = tr(&T, s->value);
+                    m->Q[i] = sym_add2(S, m->Q[i], tr(&T, s->value)); /* several forces on q add */
             break;
         case ST_SYMMETRY:
             sym_generators(&T, s);
@@ -1116,6 +1123,11 @@ static void sym_invariance(Mech *m, MechSym *y)
     uint64_t st = 0x9E3779B97F4A7C15ull;
     double big = 0, worst = 0;
     for (int k = 0; k < 64; k++) {
+        for (int j = 0; j < m->np; j++)
+            if (isnan(S->vars[m->par[j]].value)) { /* a symbolic parameter: drawn in [0.5, 2] */
+                st = st * 6364136223846793005ull + 1442695040888963407ull;
+                x[m->par[j]] = 0.5 + 1.5 * (double)(st >> 11) / 9007199254740992.0;
+            }
         for (int i = 0; i < m->n; i++)
             for (int o = 0; o < 2; o++) {
                 st = st * 6364136223846793005ull + 1442695040888963407ull;

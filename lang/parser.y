@@ -61,6 +61,7 @@ static Setting *mk_setting(Parser *P, Ident head, SettingForm f, Loc loc);
 static Assign *mk_assign(Parser *P, Ident name, Expr *v, Expr *hi, Expr *count, Loc loc);
 static Setting *add_setting(Setting *rev, Setting *s, int after_comma);
 static void yyerror(const Loc *loc, yyscan_t scanner, Parser *P, const char *msg);
+static void unknown_statement(Parser *P, Ident word, Ident name);
 
 /* Reverse a list built backwards; one function per list type. */
 #define DEFINE_REVERSE(T)                                                      \
@@ -262,6 +263,7 @@ stmt:
   | "maximize" expr             { $$ = mk_stmt(P, ST_MAXIMIZE, @$); $$->value = $2; }
   | "stationary" expr           { $$ = mk_stmt(P, ST_STATIONARY, @$); $$->value = $2; }
   | "symmetry" NAME ':' gens    { $$ = mk_symmetry(P, $2, REVERSE(Stmt, $4), @$); }
+  | NAME NAME '=' expr          { $$ = NULL; unknown_statement(P, $1, $2); }
   | error                       { $$ = NULL; P->broken = 1; }
     ;
 
@@ -274,6 +276,9 @@ decl:
     NAME '=' expr               { $$ = mk_stmt(P, ST_PARAM, @$);
                                   $$->names = arena_alloc(P->arena, sizeof *$$->names);
                                   $$->names[0] = $1; $$->nnames = 1; $$->value = $3; }
+  | NAME                        { $$ = mk_stmt(P, ST_PARAM, @$); /* symbolic: no value (param m, k) */
+                                  $$->names = arena_alloc(P->arena, sizeof *$$->names);
+                                  $$->names[0] = $1; $$->nnames = 1; }
     ;
 
 fixes:
@@ -633,6 +638,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
     char what[96], msg[512];
     yysymbol_kind_t got = yypcontext_token(ctx);
     const Loc *at = yypcontext_location(ctx);
+    if (at->first_line == P->lex_error_line)
+        return 0; /* the lexer said what is wrong on this line: one error, no cascade */
     describe(P, got, 1, what, sizeof what);
     int want_name = 0, want_close = 0, want_sep = 0, want_value = 0;
     for (int i = 0; i < n; i++) {
@@ -680,11 +687,30 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
     return 0;
 }
 
+/* `WORD name = expr` where WORD is no statement keyword: what it is. */
+static void unknown_statement(Parser *P, Ident word, Ident name)
+{
+    static const char *const words[] = {"param", "coord", "let", "force", "dissipation", "accel", "net",
+                                        "unknown", "symmetry", "domain", "field", "fix", "subject", "minimize",
+                                        "maximize", "stationary"};
+    if (strcmp(word.name, "constraint") == 0 || strcmp(word.name, "constrain") == 0)
+        diag_error(P->diag, word.loc, "holonomic constraints ('%s %s = ...') are not supported yet: write the "
+                   "system in coordinates the constraint leaves free (for rolling without slipping, y = R*theta, "
+                   "keep theta and write y as an expression of it)", word.name, name.name);
+    else {
+        const char *near = diag_suggest(word.name, words, (int)(sizeof words / sizeof words[0]));
+        diag_error(P->diag, word.loc, "'%s' is not a statement%s%s%s", word.name, near ? " (did you mean '" : "",
+                   near ? near : "", near ? "'?)" : "");
+    }
+    P->broken = 1;
+}
+
 static void yyerror(const Loc *loc, yyscan_t scanner, Parser *P, const char *msg)
 {
     (void)scanner;
     if (P->aborted)
         return;
+
     if (strcmp(msg, "memory exhausted") == 0)
         diag_error(P->diag, *loc, "input nested too deeply for the parser");
     else

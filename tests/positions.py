@@ -11,15 +11,17 @@ symbolic core, so a kinetic energy can be written from where each mass is.
    against L = m l^2 (th'^2 + sin(th)^2 ph'^2)/2 + m g l cos(th): the same.
 3. Records: x1'' and (x1 + y2)' against their closed forms computed here
    from the recorded t1, t2, their rates and accelerations, to 1e-12.
-4. A force and a dissipation written with a let's rate (the damper acts
-   on the bob's horizontal velocity x'): against the hand-written
-   generalised force, the same rows.
+4. A dissipation written with a let's rate (the damper acts on the
+   bob's horizontal velocity x'): against the hand-written generalised
+   force, the same rows; and two force statements on one coordinate add
+   (the same rows as one force of their sum).
 5. An action (the variational engine) of a system written with positions
    equals the hand-written system's: the stationary path and the action
    to 1e-10.
 6. Located errors: a let's rate that contains accelerations in L, (e)''
    in L, a third derivative in a record, (e)' in a job's init, a prime
-   after a space, a symmetry generator that is a let's rate.
+   after a space, a symmetry generator that is a let's rate; `lag el` of
+   a system that is not there suggests the nearest and exits 1.
 """
 import math
 import os
@@ -149,6 +151,16 @@ def main():
         report(d <= 1e-12, "a dissipation of a let's rate equals the generalised force by hand (%.2g)" % d,
                why_a + why_b)
 
+        # 4b. two forces on one coordinate add (as two dissipations do)
+        two = damped_hand.replace("    force th = -c*l^2*cos(th)^2*th'\n",
+                                  "    force th = -0.5*c*l^2*cos(th)^2*th'\n    force th = -0.5*c*l^2*cos(th)^2*th'\n")
+        b2, why2 = rows_of(tmp, "two", "P", two, job)
+        if b2:
+            for r in b2:
+                r.pop("E", None)
+        d = same_rows(b2, b)
+        report(d <= 1e-15, "two forces on one coordinate add: the same motion as their sum (%.2g)" % d, why2)
+
         # 5. the action of a system written with positions
         job = "action DP { from 0: t1 = 0.2, t2 = -0.1; to 1: t1 = 0.5, t2 = 0.4; points 201; output \"OUT\" }\n"
         pa, ja = run_json(LAG, tmp, "apos.lag", DP_POS + job.replace("OUT", "apos.csv"))
@@ -185,6 +197,13 @@ def main():
         bad("generator", base + "    L = 0.5*v^2\n    symmetry s: q -> x'\n}\n",
             "generator.lag:6:22: error: a generator is a function of the coordinates (and t), not of the "
             "velocities: 'x'' is a velocity")
+        # lag el of a system that is not there: the nearest, exit 1
+        with open(os.path.join(tmp, "two.lag"), "w") as f:
+            f.write(DP_POS.replace("system DP", "system Pendulum2") + DP_HAND.replace("system DP", "system Cart"))
+        import subprocess
+        p = subprocess.run([LAG, "el", os.path.join(tmp, "two.lag"), "Pendulum"], capture_output=True, text=True)
+        report(p.returncode == 1 and p.stderr.strip() == "lag: el: no system 'Pendulum' in the program (did you "
+               "mean 'Pendulum2'?)", "lag el of a missing system suggests the nearest, exit 1", p.stderr)
     finish()
 
 
