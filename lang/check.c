@@ -1615,10 +1615,9 @@ static void check_body(Checker *C, Item *it)
         return;
     }
     if (!S->is_problem) {
-        if (S->ncoords == 0)
-            if (S->refused_coords == 0)
-                diag_error(C->d, it->name.loc, "system '%s' declares no coordinates (add 'coord q, ...')",
-                           it->name.name);
+        if (S->ncoords == 0 && S->refused_coords == 0)
+            diag_error(C->d, it->name.loc, "system '%s' declares no coordinates (add 'coord q, ...')",
+                       it->name.name);
         if (!L && !accel)
             diag_error(C->d, it->name.loc,
                        "system '%s' has neither a Lagrangian ('L = ...') nor accelerations ('accel ...')",
@@ -1740,11 +1739,11 @@ static Local *coord_ref(Checker *C, JobState *J, Ident id, int max_primes, const
         for (int i = 0; i < S->ncoords; i++)
             names[i] = S->coords[i]->name;
         const char *sugg = diag_suggest(id.name, names, S->ncoords);
-        diag_error(C->d, id.loc, "%s '%s%s', which is not a %s of '%s' (%s%s%ss: %s)", what, id.name,
+        diag_error(C->d, id.loc, "%s '%s%s', which is not a %s of '%s' (%sits %ss: %s)", what, id.name,
                    id.primes == 1 ? "'" : id.primes > 1 ? "''" : "",
                    S->is_problem ? "field" : max_primes ? "coordinate or velocity" : "coordinate",
                    S->item->name.name, sugg ? arena_printf(C->a, "did you mean '%s'? ", sugg) : "",
-                   "its ", S->is_problem ? "field" : "coordinate", word_list(C, names, S->ncoords));
+                   S->is_problem ? "field" : "coordinate", word_list(C, names, S->ncoords));
         return NULL;
     }
     return l;
