@@ -98,6 +98,14 @@ static void print_lag(Mech *m, FILE *out)
         }
     } else if (m->singular) {
         fputs("# no accelerations: the mass matrix is singular (det M = 0 for every state)\n", out);
+    } else if (m->acc_part) {
+        for (int i = 0; i < n; i++) {
+            snprintf(name, sizeof name, "accel_%s", m->names[i]);
+            if (m->acc_part[i])
+                line(m, out, "", name, m->acc_part[i]);
+            else
+                fprintf(out, "# %s: from M q'' = f, solved numerically (coupled)\n", name);
+        }
     } else if (n == 3) {
         /* Cramer's rule in the names above: a closed form for any M. */
         const char *q0 = m->names[0], *q1 = m->names[1], *q2 = m->names[2];
@@ -184,6 +192,27 @@ static void print_text(Mech *m, FILE *out)
         }
     } else if (m->singular) {
         fputs("  accelerations: none: the mass matrix is singular (det M = 0 for every state)\n", out);
+    } else if (m->acc_part) {
+        fputs("  accelerations:\n", out);
+        for (int i = 0; i < n; i++) {
+            snprintf(name, sizeof name, "%s''", m->names[i]);
+            if (m->acc_part[i])
+                line(m, out, "    ", name, m->acc_part[i]);
+            else
+                fprintf(out, "    %s: from M q'' = f, solved numerically (coupled)\n", name);
+        }
+    } else if (n == 3) {
+        /* the closed form --lag prints too: Cramer's rule in M and f above */
+        const char *q0 = m->names[0], *q1 = m->names[1], *q2 = m->names[2];
+        fputs("  accelerations (Cramer's rule in M and f above; evaluated numerically):\n", out);
+        fprintf(out, "    det M = M_1_1*(M_2_2*M_3_3 - M_2_3*M_3_2) - M_1_2*(M_2_1*M_3_3 - M_2_3*M_3_1)"
+                     " + M_1_3*(M_2_1*M_3_2 - M_2_2*M_3_1)\n");
+        fprintf(out, "    %s'' = (f_%s*(M_2_2*M_3_3 - M_2_3*M_3_2) - M_1_2*(f_%s*M_3_3 - M_2_3*f_%s)"
+                     " + M_1_3*(f_%s*M_3_2 - M_2_2*f_%s))/det M\n", q0, q0, q1, q2, q1, q2);
+        fprintf(out, "    %s'' = (M_1_1*(f_%s*M_3_3 - M_2_3*f_%s) - f_%s*(M_2_1*M_3_3 - M_2_3*M_3_1)"
+                     " + M_1_3*(M_2_1*f_%s - f_%s*M_3_1))/det M\n", q1, q1, q2, q0, q2, q1);
+        fprintf(out, "    %s'' = (M_1_1*(M_2_2*f_%s - f_%s*M_3_2) - M_1_2*(M_2_1*f_%s - f_%s*M_3_1)"
+                     " + f_%s*(M_2_1*M_3_2 - M_2_2*M_3_1))/det M\n", q2, q2, q1, q2, q1, q0);
     } else {
         fputs("  accelerations: M q'' = f is solved numerically\n", out);
     }

@@ -1019,6 +1019,40 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
      * is caught where it happens */
     if (!m->learned && (m->m_diagonal || n <= 2 || m->m_constant))
         closed_form(m);
+    if (!m->learned && m->accel == MECH_ACCEL_NONE && !m->singular) {
+        /* a coordinate whose row of M is zero off the diagonal (a rolling
+         * disc's angle) has its closed form even when the others are solved
+         * numerically */
+        int any = 0, coupled[2], nc = 0;
+        SymId *part = alloc(S, (size_t)n, sizeof *part);
+        for (int i = 0; i < n; i++) {
+            int alone = m->M[i * n + i] != S->zero;
+            for (int j = 0; j < n && alone; j++)
+                alone = j == i || m->M[i * n + j] == S->zero;
+            part[i] = alone ? sym_div(S, m->f[i], m->M[i * n + i]) : 0;
+            any |= alone;
+            if (!alone && nc < 2)
+                coupled[nc] = i;
+            nc += !alone;
+        }
+        if (any && nc == 2) {
+            /* the rest is a 2 x 2 block (M is symmetric: a decoupled row's
+             * column is zero too): its closed form, as for n = 2 */
+            int a = coupled[0], b = coupled[1];
+            const SymId *M = m->M;
+            SymId det = sym_sub(S, sym_mul2(S, M[a * n + a], M[b * n + b]), sym_mul2(S, M[a * n + b], M[b * n + a]));
+            if (det != S->zero) {
+                part[a] = sym_div(S, sym_sub(S, sym_mul2(S, M[b * n + b], m->f[a]), sym_mul2(S, M[a * n + b], m->f[b])),
+                                  det);
+                part[b] = sym_div(S, sym_sub(S, sym_mul2(S, M[a * n + a], m->f[b]), sym_mul2(S, M[b * n + a], m->f[a])),
+                                  det);
+                m->acc = part;
+                m->accel = MECH_ACCEL_SYMBOLIC;
+                any = 0;
+            }
+        }
+        m->acc_part = any ? part : NULL;
+    }
     return 0;
 }
 

@@ -55,6 +55,8 @@ typedef struct Mech {
     SymId *M;           /* mass matrix, n*n row-major */
     SymId *f;           /* right-hand side, n */
     SymId *acc;         /* accelerations, n (when accel != NONE) */
+    SymId *acc_part;    /* accel NONE: each decoupled coordinate's closed form f_i / M_ii (its row
+                           of M is zero off the diagonal), 0 for a coupled one; or NULL */
     MechAccel accel;
     SymId E;            /* energy q'.p - L */
     int explicit_time;  /* L (or D, Q) depends on t */

@@ -22,6 +22,9 @@ symbolic core, so a kinetic energy can be written from where each mass is.
    in L, a third derivative in a record, (e)' in a job's init, a prime
    after a space, a symmetry generator that is a let's rate; `lag el` of
    a system that is not there suggests the nearest and exits 1.
+7. `lag el` and `lag el --lag` say the same of a system with one
+   decoupled coordinate among three coupled ones: its closed form in both,
+   the others solved numerically in both.
 """
 import math
 import os
@@ -197,6 +200,25 @@ def main():
         bad("generator", base + "    L = 0.5*v^2\n    symmetry s: q -> x'\n}\n",
             "generator.lag:6:22: error: a generator is a function of the coordinates (and t), not of the "
             "velocities: 'x'' is a velocity")
+        # lag el's text and --lag say the same of a partly decoupled system
+        four = """system Four {
+    coord a, b, c, d
+    L = 0.5*a'^2 + 0.5*b'^2 + 0.5*c'^2 + a'*b'*cos(c) + b'*c'*cos(a) + 0.5*d'^2 - cos(a) - d^2
+}
+"""
+        with open(os.path.join(tmp, "four.lag"), "w") as f:
+            f.write(four)
+        import subprocess
+        pt = subprocess.run([LAG, "el", os.path.join(tmp, "four.lag")], capture_output=True, text=True)
+        pl = subprocess.run([LAG, "el", "--lag", os.path.join(tmp, "four.lag")], capture_output=True, text=True)
+        text_ok = "    d'' = -2*d" in pt.stdout and all("    %s'': from M q'' = f, solved numerically (coupled)" % q
+                                                        in pt.stdout for q in "abc")
+        lag_ok = "accel_d = -2*d" in pl.stdout and all("# accel_%s: from M q'' = f, solved numerically (coupled)" % q
+                                                       in pl.stdout for q in "abc")
+        report(pt.returncode == 0 and pl.returncode == 0 and text_ok and lag_ok,
+               "lag el and --lag agree: the decoupled d'' = -2*d in closed form, a, b, c solved numerically",
+               pt.stdout + pl.stdout)
+
         # lag el of a system that is not there: the nearest, exit 1
         with open(os.path.join(tmp, "two.lag"), "w") as f:
             f.write(DP_POS.replace("system DP", "system Pendulum2") + DP_HAND.replace("system DP", "system Cart"))
