@@ -78,6 +78,13 @@ static void expr(FILE *out, const Expr *e)
         expr(out, e->a);
         fputc(')', out);
         break;
+    case EX_COMP:
+        fputs("(. ", out);
+        expr(out, e->a);
+        fputc(' ', out);
+        ident(out, e->id);
+        fputc(')', out);
+        break;
     case EX_ADD:
     case EX_SUB:
     case EX_MUL:

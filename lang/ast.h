@@ -34,7 +34,9 @@ typedef enum ExprKind {
     EX_POW,  /* a ^ b */
     EX_CALL, /* id(args) */
     EX_LIST, /* [args] */
-    EX_PRIME /* (a)' : the total time derivative of a, id.primes times */
+    EX_PRIME, /* (a)' : the total time derivative of a, id.primes times */
+    EX_COMP   /* a.x : a vector's component id.name (x, y or z; index 0, 1, 2 once checked),
+               * its time derivative when id.primes > 0 (a.x') */
 } ExprKind;
 
 /* What a name in an expression refers to (filled in by the checker). */
@@ -55,7 +57,8 @@ typedef enum RefKind {
     REF_PI,        /* pi */
     REF_E,         /* e */
     REF_INTEGRAL,  /* integral(...) in a problem */
-    REF_RANDOM     /* uniform(a, b) / normal(m, s) in a job's init */
+    REF_RANDOM,    /* uniform(a, b) / normal(m, s) in a job's init */
+    REF_VECFN      /* vec, dot, cross, norm (called); index: 1, 2, 3, 4 */
 } RefKind;
 
 typedef struct Expr {

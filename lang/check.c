@@ -191,6 +191,7 @@ typedef struct Local {
     int pointwise;      /* lets in problems: depends on a field or the domain variable */
     int net_in, net_out;/* nets */
     int relu_net;       /* nets: activation relu */
+    int dim;            /* lets: 0 for a number, else the vector's components (2 or 3) */
 } Local;
 
 typedef struct Scope {
@@ -234,6 +235,7 @@ typedef struct Val {
     int pointwise;      /* depends on a field or the domain variable */
     int random;         /* a draw, uniform(a, b) or normal(m, s), inside (a job's init) */
     int bad;            /* an error was reported inside */
+    int dim;            /* 0: a number; 2 or 3: a vector of that many components */
 } Val;
 
 /* Where an expression stands, which decides what names may appear. */
@@ -325,6 +327,7 @@ static char *did_you_mean(Checker *C, const char *s)
 /* ---------- expressions ---------- */
 
 static Val resolve(Checker *C, Expr *e, Ctx cx);
+static Val resolve_any(Checker *C, Expr *e, Ctx cx);
 static int deriv_order(const Expr *e, int depth);
 
 static Val bad_val(void)
@@ -367,7 +370,7 @@ static int deriv_order(const Expr *e, int depth)
         return e->id.primes;
     if (e->kind == EX_NAME && e->ref == REF_LET && e->decl)
         return deriv_order(((const Stmt *)e->decl)->value, depth + 1) + e->id.primes;
-    int r = deriv_order(e->a, depth + 1) + (e->kind == EX_PRIME ? e->id.primes : 0);
+    int r = deriv_order(e->a, depth + 1) + (e->kind == EX_PRIME || e->kind == EX_COMP ? e->id.primes : 0);
     int b = deriv_order(e->b, depth + 1);
     r = b > r ? b : r;
     for (const Expr *a = e->args; a; a = a->next) {
@@ -526,6 +529,7 @@ static Val resolve_name(Checker *C, Expr *e, Ctx cx)
             e->ref = REF_LET;
             r.relu = l->relu;
             r.pointwise = l->pointwise;
+            r.dim = l->dim;
             if (primes > 0 && !rate_allowed(C, e, cx, name, l->stmt->value, primes))
                 return bad_val();
             if (l->pointwise && cx == CX_OBJECTIVE) {
@@ -590,6 +594,59 @@ static Val resolve_name(Checker *C, Expr *e, Ctx cx)
     return bad_val();
 }
 
+/* The vector functions: 1 vec (numbers in), 2 dot, 3 cross, 4 norm
+ * (vectors in); 0 for any other name. */
+static int vector_function(const char *name)
+{
+    static const char *const names[] = {"vec", "dot", "cross", "norm"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(name, names[i]) == 0)
+            return i + 1;
+    return 0;
+}
+
+static Val vector_call(Checker *C, Expr *e, Ctx cx, int fn, const Val *vs)
+{
+    const char *name = e->id.name;
+    Val r = {0};
+    for (int i = 0; i < e->nargs; i++)
+        r = merge(r, vs[i]);
+    if (cx == CX_CONST || cx == CX_INIT || cx == CX_GUESS) {
+        diag_error(C->d, e->loc, "%s(...) is a vector operation: vectors belong in a system's or a problem's "
+                   "lets and expressions, not in a constant", name);
+        return bad_val();
+    }
+    int want = fn == 4 ? 1 : 2;
+    if (fn == 1 ? e->nargs < 2 || e->nargs > 3 : e->nargs != want) {
+        if (fn == 1)
+            diag_error(C->d, e->loc, "vec takes 2 or 3 components, not %d", e->nargs);
+        else
+            diag_error(C->d, e->loc, "%s takes %d argument%s, not %d", name, want, want == 1 ? "" : "s",
+                       e->nargs);
+        return bad_val();
+    }
+    e->ref = REF_VECFN;
+    e->index = fn;
+    if (fn == 1) {
+        r.dim = e->nargs;
+        return r;
+    }
+    for (int i = 0; i < e->nargs; i++)
+        if (!vs[i].dim) {
+            diag_error(C->d, e->loc, "%s takes vectors; argument %d is a number", name, i + 1);
+            return bad_val();
+        }
+    if (fn == 4)
+        return r;
+    if (vs[0].dim != vs[1].dim) {
+        diag_error(C->d, e->loc, "%s of a %d-D and a %d-D vector", name, vs[0].dim, vs[1].dim);
+        return bad_val();
+    }
+    /* cross of 3-D vectors is a vector; of 2-D ones, the number u.x v.y - u.y v.x */
+    r.dim = fn == 3 && vs[0].dim == 3 ? 3 : 0;
+    return r;
+}
+
 static Val resolve_call(Checker *C, Expr *e, Ctx cx)
 {
     const char *name = e->id.name;
@@ -606,8 +663,9 @@ static Val resolve_call(Checker *C, Expr *e, Ctx cx)
     int is_integral = !l && strcmp(name, "integral") == 0;
     int is_random = !l && cx == CX_INIT && (strcmp(name, "uniform") == 0 || strcmp(name, "normal") == 0);
     Ctx argcx = is_integral ? CX_INTEGRAND : is_random ? CX_CONST : cx;
+    int vector_fn = !l && !global(C, name) ? vector_function(name) : 0;
     for (Expr *a = e->args; a; a = a->next, i++) {
-        vs[i] = resolve(C, a, argcx);
+        vs[i] = vector_fn > 1 ? resolve_any(C, a, argcx) : resolve(C, a, argcx);
         r = merge(r, vs[i]);
         if (!vs[i].is_const)
             all_const = 0;
@@ -617,6 +675,8 @@ static Val resolve_call(Checker *C, Expr *e, Ctx cx)
     if (r.bad)
         return r;
 
+    if (vector_fn)
+        return vector_call(C, e, cx, vector_fn, vs);
     if (is_integral) {
         if (cx != CX_OBJECTIVE) {
             diag_error(C->d, e->loc, "integral(...) %s",
@@ -771,9 +831,38 @@ static Val resolve_node(Checker *C, Expr *e, Ctx cx)
     case EX_CALL:
         return resolve_call(C, e, cx);
     case EX_NEG: {
-        Val a = resolve(C, e->a, cx);
+        Val a = resolve_any(C, e->a, cx);
         if (a.is_const)
             a.v = -a.v;
+        return a;
+    }
+    case EX_COMP: {
+        Val a = resolve_any(C, e->a, cx);
+        if (a.bad)
+            return a;
+        const char *c = e->id.name;
+        int k = strcmp(c, "x") == 0 ? 0 : strcmp(c, "y") == 0 ? 1 : strcmp(c, "z") == 0 ? 2 : -1;
+        if (!a.dim) {
+            diag_error(C->d, e->loc, "'.%s' takes a component of a vector, and this is a number", c);
+            return bad_val();
+        }
+        if (k < 0 || k >= a.dim) {
+            diag_error(C->d, e->loc, "a %d-D vector has the components %s, not '.%s'", a.dim,
+                       a.dim == 2 ? ".x and .y" : ".x, .y and .z", c);
+            return bad_val();
+        }
+        if (e->id.primes) {
+            if ((cx != CX_SYSTEM && cx != CX_RECORD) || (C->scope && C->scope->is_problem)) {
+                diag_error(C->d, e->loc, "'.%s' with primes is a time derivative: it may appear in a system's L, "
+                           "lets, forces, dissipation and accelerations, and in a job's 'record'", c);
+                return bad_val();
+            }
+            if (!rate_allowed(C, e, cx, NULL, e->a, e->id.primes))
+                return bad_val();
+        }
+        e->index = k;
+        a.dim = 0;
+        a.is_const = 0;
         return a;
     }
     case EX_PRIME: {
@@ -782,7 +871,7 @@ static Val resolve_node(Checker *C, Expr *e, Ctx cx)
                                      "dissipation and accelerations, and in a job's 'record'");
             return bad_val();
         }
-        Val a = resolve(C, e->a, cx);
+        Val a = resolve_any(C, e->a, cx);
         if (a.bad || !rate_allowed(C, e, cx, NULL, e->a, e->id.primes))
             return bad_val();
         if (a.is_const)
@@ -790,9 +879,35 @@ static Val resolve_node(Checker *C, Expr *e, Ctx cx)
         return a;
     }
     default: {
-        Val a = resolve(C, e->a, cx);
-        Val b = resolve(C, e->b, cx);
+        Val a = resolve_any(C, e->a, cx);
+        Val b = resolve_any(C, e->b, cx);
         r = merge(a, b);
+        if (!r.bad && (a.dim || b.dim)) {
+            /* vectors: u + v, u - v (the same dimension), s*u, u*s, u/s */
+            int k = e->kind;
+            const char *why = NULL;
+            if ((k == EX_ADD || k == EX_SUB) && a.dim != b.dim)
+                why = a.dim && b.dim ? arena_printf(C->a, "a %d-D and a %d-D vector cannot be %s", a.dim, b.dim,
+                                                    k == EX_ADD ? "added" : "subtracted")
+                                     : arena_printf(C->a, "a vector and a number cannot be %s",
+                                                    k == EX_ADD ? "added" : "subtracted");
+            else if (k == EX_MUL && a.dim && b.dim)
+                why = "the product of two vectors is dot(u, v) or cross(u, v), not '*'";
+            else if (k == EX_DIV && b.dim)
+                why = "a vector cannot divide";
+            else if (k == EX_POW)
+                why = "a vector has no power: write dot(u, u) for its square";
+            if (why) {
+                diag_error(C->d, e->loc, "%s", why);
+                return bad_val();
+            }
+            r.dim = a.dim ? a.dim : b.dim;
+            if (e->kind == EX_DIV && b.is_const && b.v == 0) {
+                diag_error(C->d, e->loc, "division by zero");
+                return bad_val();
+            }
+            return r;
+        }
         if (r.bad || !a.is_const || !b.is_const) {
             if (e->kind == EX_DIV && b.is_const && b.v == 0 && !r.bad) {
                 diag_error(C->d, e->loc, "division by zero");
@@ -824,12 +939,26 @@ static Val resolve_node(Checker *C, Expr *e, Ctx cx)
 /* Resolve e; a constant node keeps its value (Expr.folded), so that an
  * initial value with draws inside can be evaluated per sample
  * (check_draw_eval) without the checker. */
-static Val resolve(Checker *C, Expr *e, Ctx cx)
+static Val resolve_any(Checker *C, Expr *e, Ctx cx)
 {
     Val r = resolve_node(C, e, cx);
     if (r.is_const && !r.bad) {
         e->folded = 1;
         e->folded_v = r.v;
+    }
+    return r;
+}
+
+/* Resolve e where a number is needed (everywhere but the operands of the
+ * vector operations and a let's value). */
+static Val resolve(Checker *C, Expr *e, Ctx cx)
+{
+    Val r = resolve_any(C, e, cx);
+    if (!r.bad && r.dim) {
+        diag_error(C->d, e->loc, "this is a %d-D vector where a number is needed: take a component "
+                   "(%s.x), dot(u, v) or norm(u)", r.dim,
+                   e->kind == EX_NAME ? e->id.name : "(...)");
+        return bad_val();
     }
     return r;
 }
@@ -1231,7 +1360,7 @@ static void check_let(Checker *C, Stmt *s, Ctx cx)
     Expr *e = s->value;
     Local *net = e->kind == EX_CALL ? local(C, e->id.name) : NULL;
     int outs = net && net->kind == L_NET ? net->net_out : 1;
-    v = resolve(C, e, cx);
+    v = s->nnames == 1 ? resolve_any(C, e, cx) : resolve(C, e, cx);
     if (!v.bad && outs != s->nnames) {
         if (s->nnames > 1 && !(net && net->kind == L_NET))
             diag_error(C->d, e->loc,
@@ -1248,6 +1377,7 @@ static void check_let(Checker *C, Stmt *s, Ctx cx)
             l->visible = 1;
             l->relu = v.relu;
             l->pointwise = v.pointwise;
+            l->dim = v.bad ? 0 : v.dim;
         }
     }
 }

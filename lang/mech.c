@@ -124,6 +124,77 @@ static SymId time_deriv(Mech *m, SymId v)
     return r;
 }
 
+/* The components of a vector value (a SYM_VEC node, or the zero vector):
+ * its length, 0 for a number. */
+static int vdim(Sym *S, SymId v)
+{
+    return (int)sym_node(S, v)->len;
+}
+
+/* The time derivative of a number or, component by component, of a vector. */
+static SymId rate_of(Mech *m, SymId v)
+{
+    Sym *S = m->S;
+    int n = vdim(S, v);
+    if (!n)
+        return time_deriv(m, v);
+    SymId c[3];
+    for (int i = 0; i < n && i < 3; i++)
+        c[i] = time_deriv(m, sym_comp(S, v, i));
+    return sym_vec(S, c, n);
+}
+
+/* An arithmetic operation on numbers, or on vectors component by
+ * component (u + v, u - v, s*u, u*s, u/s, -u; the checker allows no other). */
+static SymId arith(Sym *S, ExprKind k, SymId a, SymId b)
+{
+    int n = vdim(S, a) ? vdim(S, a) : b ? vdim(S, b) : 0;
+    if (!n) {
+        switch (k) {
+        case EX_NEG: return sym_neg(S, a);
+        case EX_ADD: return sym_add2(S, a, b);
+        case EX_SUB: return sym_sub(S, a, b);
+        case EX_MUL: return sym_mul2(S, a, b);
+        case EX_DIV: return sym_div(S, a, b);
+        default: return sym_pow(S, a, b);
+        }
+    }
+    SymId c[3];
+    for (int i = 0; i < n && i < 3; i++) {
+        SymId x = vdim(S, a) ? sym_comp(S, a, i) : a;
+        SymId y = b ? (vdim(S, b) ? sym_comp(S, b, i) : b) : 0;
+        c[i] = arith(S, k, x, y);
+    }
+    return sym_vec(S, c, n);
+}
+
+/* dot(u, v), and cross(u, v): a vector in 3-D, u.x v.y - u.y v.x in 2-D. */
+static SymId vdot(Sym *S, SymId u, SymId v)
+{
+    SymId t[3];
+    int n = vdim(S, u);
+    for (int i = 0; i < n && i < 3; i++)
+        t[i] = sym_mul2(S, sym_comp(S, u, i), sym_comp(S, v, i));
+    return sym_add(S, t, n);
+}
+
+static SymId vcross(Sym *S, SymId u, SymId v)
+{
+    SymId a[3], b[3], c[3];
+    int n = vdim(S, u);
+    for (int i = 0; i < n && i < 3; i++) {
+        a[i] = sym_comp(S, u, i);
+        b[i] = sym_comp(S, v, i);
+    }
+    if (n == 2)
+        return sym_sub(S, sym_mul2(S, a[0], b[1]), sym_mul2(S, a[1], b[0]));
+    for (int i = 0; i < 3; i++) {
+        int j = (i + 1) % 3, k = (i + 2) % 3;
+        c[i] = sym_sub(S, sym_mul2(S, a[j], b[k]), sym_mul2(S, a[k], b[j]));
+    }
+    return sym_vec(S, c, 3);
+}
+
 /* The time derivative (primes of them) of e: the let a primed name
  * refers to, or the operand of (e)'.  Built in the system's own
  * variables; on an action's interval (T->prob) the coordinates, velocities
@@ -145,6 +216,9 @@ static SymId tr_rate(Tr *T, const Expr *e, int primes)
         v = let_value(&C, let);
         if (v && let->nnames > 1)
             v = sym_comp(S, v, e->index);
+    } else if (e->kind == EX_COMP) {
+        v = tr(&C, e->a);
+        v = vdim(S, v) > e->index ? sym_comp(S, v, e->index) : 0;
     } else
         v = tr(&C, e->a);
     T->errors = C.errors;
@@ -154,7 +228,7 @@ static SymId tr_rate(Tr *T, const Expr *e, int primes)
     if (!v)
         return S->zero;
     for (int k = 0; k < primes; k++)
-        v = time_deriv(m, v);
+        v = rate_of(m, v);
     if (!T->prob)
         return v;
     const Problem *P = T->prob;
@@ -583,20 +657,47 @@ static SymId tr(Tr *T, const Expr *e)
     case EX_NAME:
         return tr_name(T, e);
     case EX_NEG:
-        return sym_neg(S, tr(T, e->a));
+        return arith(S, EX_NEG, tr(T, e->a), 0);
     case EX_PRIME:
         return tr_rate(T, e, e->id.primes);
+    case EX_COMP: {
+        if (e->id.primes)
+            return tr_rate(T, e, e->id.primes);
+        SymId v = tr(T, e->a);
+        return vdim(S, v) > e->index ? sym_comp(S, v, e->index) : S->zero;
+    }
     case EX_ADD:
-        return sym_add2(S, tr(T, e->a), tr(T, e->b));
     case EX_SUB:
-        return sym_sub(S, tr(T, e->a), tr(T, e->b));
     case EX_MUL:
-        return sym_mul2(S, tr(T, e->a), tr(T, e->b));
     case EX_DIV:
-        return sym_div(S, tr(T, e->a), tr(T, e->b));
-    case EX_POW:
-        return sym_pow(S, tr(T, e->a), tr(T, e->b));
+    case EX_POW: {
+        if (e->kind == EX_POW && e->a->kind == EX_CALL && e->a->ref == REF_VECFN && e->a->index == 4 &&
+            e->b->kind == EX_NUM && fmod(e->b->num, 2) == 0) {
+            /* norm(u)^2k = dot(u, u)^k, exactly (a sum of squares is not negative) */
+            SymId u = tr(T, e->a->args);
+            return sym_powi(S, vdot(S, u, u), e->b->num / 2);
+        }
+        /* the right operand first: the order the nodes are made in (which the IR's
+         * instruction order follows) is the one the golden files record */
+        SymId b = tr(T, e->b);
+        return arith(S, e->kind, tr(T, e->a), b);
+    }
     case EX_CALL: {
+        if (e->ref == REF_VECFN) {
+            SymId v[3] = {0, 0, 0};
+            int n = 0;
+            for (const Expr *a = e->args; a && n < 3; a = a->next)
+                v[n++] = tr(T, a);
+            switch (e->index) {
+            case 1: return sym_vec(S, v, n);
+            case 2: return vdot(S, v[0], v[1]);
+            case 3: return vcross(S, v[0], v[1]);
+            default: {
+                SymId d = vdot(S, v[0], v[0]);
+                return sym_fn(S, FN_SQRT, d, 0);
+            }
+            }
+        }
         if (e->ref == REF_EXTERN)
             return tr_extern(T, e);
         if (e->ref == REF_INTEGRAL && T->prob)

@@ -120,6 +120,7 @@ static Stmt *prepend_stmts(Stmt *rev, Stmt *run)
 %token <id> SIMULATE "simulate" TRAIN "train" COMPARE "compare" SOLVE "solve" ACTION "action"
 %token <id> INFER "infer" SYMMETRY "symmetry"
 %token <num> PRIMES "primes"
+%token <id> COMPONENT "component"
 %token DOTDOT ".." ARROW "->" SWAP "<->"
 %token SEP "newline"
 
@@ -352,6 +353,7 @@ primary:
   | '[' opt_args ']'            { $$ = mk_call(P, EX_LIST, (Ident){0}, $2, @$); }
   | '(' expr ')'                { $$ = $2; $$->loc = @$; }
   | '(' expr ')' PRIMES         { $$ = mk_unary(P, EX_PRIME, $2, @$); $$->id.primes = (int)$4; }
+  | primary COMPONENT           { $$ = mk_unary(P, EX_COMP, $1, @$); $$->id = $2; }
     ;
 
 opt_args:
