@@ -97,7 +97,11 @@ typedef enum StmtKind {
     ST_MINIMIZE,    /* minimize value */
     ST_STATIONARY,  /* stationary value */
     ST_MAXIMIZE,    /* maximize value (the sign-flipped minimize) */
-    ST_SYMMETRY     /* symmetry NAME: q -> expr, ... (names[1..], exprs) or a <-> b, ... (swap) */
+    ST_SYMMETRY,    /* symmetry NAME: q -> expr, ... (names[1..], exprs) or a <-> b, ... (swap) */
+    ST_BODY,        /* body NAME { mass m, at r, ... } (func "body") or point NAME { mass m, at r }
+                     * (func "point"): netargs are its properties.  The parser writes what it
+                     * contributes to T as lets after it (lang/parser.y: desugar_bodies) */
+    ST_GRAVITY      /* gravity g = vec(...): a marker; the parser writes `let g = ...` after it */
 } StmtKind;
 
 typedef struct NetArg {

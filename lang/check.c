@@ -1259,7 +1259,8 @@ static void check_net(Checker *C, Stmt *s, Local *l)
 static int stmt_in_system(StmtKind k)
 {
     return k == ST_PARAM || k == ST_COORD || k == ST_LET || k == ST_ASSIGN || k == ST_ACCEL ||
-           k == ST_FORCE || k == ST_DISSIPATION || k == ST_NET || k == ST_SYMMETRY || k == ST_UNKNOWN;
+           k == ST_FORCE || k == ST_DISSIPATION || k == ST_NET || k == ST_SYMMETRY || k == ST_UNKNOWN ||
+           k == ST_BODY || k == ST_GRAVITY;
 }
 
 /* symmetry NAME: q -> expr, ... (a continuous transformation's generator,
@@ -1435,7 +1436,8 @@ static void check_body(Checker *C, Item *it)
     Stmt *L = NULL, *accel = NULL, *objective = NULL;
     for (Stmt *s = it->stmts, *prev = NULL; s; prev = s, s = s->next) {
         if (S->is_problem ? !stmt_in_problem(s->kind) : !stmt_in_system(s->kind)) {
-            const char *kw = s->kind == ST_ASSIGN ? "L = ..." : ast_stmt_keyword(s->kind);
+            const char *kw = s->kind == ST_ASSIGN ? "L = ..." : s->kind == ST_BODY ? s->func.name
+                                                                                  : ast_stmt_keyword(s->kind);
             diag_error(C->d, s->loc, "'%s' belongs in a %s, not in a %s", kw,
                        S->is_problem ? "system" : "problem", what);
             continue;

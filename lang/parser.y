@@ -62,6 +62,7 @@ static Assign *mk_assign(Parser *P, Ident name, Expr *v, Expr *hi, Expr *count, 
 static Setting *add_setting(Setting *rev, Setting *s, int after_comma);
 static void yyerror(const Loc *loc, yyscan_t scanner, Parser *P, const char *msg);
 static void unknown_statement(Parser *P, Ident word, Ident name);
+static Stmt *desugar_bodies(Parser *P, Stmt *stmts, Loc end);
 
 /* Reverse a list built backwards; one function per list type. */
 #define DEFINE_REVERSE(T)                                                      \
@@ -132,7 +133,7 @@ static Stmt *prepend_stmts(Stmt *rev, Stmt *run)
 %type <item> items item
 %type <stmt> stmts stmt decls decl fixes fix subjects subject gens gen
 %type <expr> expr primary args opt_args names opt_names exprs
-%type <netarg> netargs netarg
+%type <netarg> netargs netarg props prop
 %type <fn> fns fn
 %type <setting> settings setting_list setting
 %type <assign> assign
@@ -165,7 +166,8 @@ item:
                                   $$->fns = REVERSE(ExternFn, $4);
                                   for (ExternFn *f = $$->fns; f; f = f->next) f->lib = $2; }
   | "system" NAME '{' stmts '}' { $$ = arena_alloc(P->arena, sizeof *$$); $$->kind = IT_SYSTEM;
-                                  $$->loc = @1; $$->name = $2; $$->stmts = REVERSE(Stmt, $4); }
+                                  $$->loc = @1; $$->name = $2;
+                                  $$->stmts = desugar_bodies(P, REVERSE(Stmt, $4), @5); }
   | "problem" NAME '{' stmts '}' { $$ = arena_alloc(P->arena, sizeof *$$); $$->kind = IT_PROBLEM;
                                   $$->loc = @1; $$->name = $2; $$->stmts = REVERSE(Stmt, $4); }
   | jobkind names '{' settings '}' {
@@ -264,7 +266,20 @@ stmt:
   | "maximize" expr             { $$ = mk_stmt(P, ST_MAXIMIZE, @$); $$->value = $2; }
   | "stationary" expr           { $$ = mk_stmt(P, ST_STATIONARY, @$); $$->value = $2; }
   | "symmetry" NAME ':' gens    { $$ = mk_symmetry(P, $2, REVERSE(Stmt, $4), @$); }
-  | NAME NAME '=' expr          { $$ = NULL; unknown_statement(P, $1, $2); }
+  | NAME NAME '=' expr          { $$ = NULL;
+                                  if (strcmp($1.name, "gravity") == 0) {
+                                      $$ = mk_stmt(P, ST_GRAVITY, @$);
+                                      $$->names = arena_alloc(P->arena, sizeof *$$->names);
+                                      $$->names[0] = $2; $$->nnames = 1; $$->value = $4;
+                                  } else
+                                      unknown_statement(P, $1, $2); }
+  | NAME NAME '{' props '}'     { $$ = NULL;
+                                  if (strcmp($1.name, "body") == 0 || strcmp($1.name, "point") == 0) {
+                                      $$ = mk_stmt(P, ST_BODY, @$); $$->func = $1;
+                                      $$->names = arena_alloc(P->arena, sizeof *$$->names);
+                                      $$->names[0] = $2; $$->nnames = 1; $$->netargs = REVERSE(NetArg, $4);
+                                  } else
+                                      unknown_statement(P, $1, $2); }
   | error                       { $$ = NULL; P->broken = 1; }
     ;
 
@@ -325,6 +340,29 @@ netargs:
 
 netarg:
     NAME '=' expr               { $$ = arena_alloc(P->arena, sizeof *$$); $$->key = $1; $$->value = $3; }
+    ;
+
+/* A body's properties: `mass m, at r, inertia (A, B, C)`; a parenthesised
+ * tuple of two or more is an EX_LIST. */
+props:
+    prop
+  | props prop                  { $2->next = $1; $$ = $2; }
+  | props ',' prop              { $3->next = $1; $$ = $3; }
+    ;
+
+prop:
+    NAME expr                   { $$ = arena_alloc(P->arena, sizeof *$$); $$->key = $1; $$->value = $2; }
+  | NAME '(' expr ',' exprs ')' { $$ = arena_alloc(P->arena, sizeof *$$); $$->key = $1;
+                                  /* exprs is reversed (last first): the first goes at its end */
+                                  Expr *tail = $5;
+                                  while (tail->next)
+                                      tail = tail->next;
+                                  tail->next = $3;
+                                  $3->next = NULL;
+                                  Loc tuple = @2;
+                                  tuple.last_line = @6.last_line;
+                                  tuple.last_column = @6.last_column;
+                                  $$->value = mk_call(P, EX_LIST, (Ident){0}, $5, tuple); }
     ;
 
 exprs:
@@ -733,4 +771,292 @@ int front_parse(Parser *P, const char *text, size_t len)
     yy_delete_buffer(buf, scanner);
     yylex_destroy(scanner);
     return P->diag->errors - before;
+}
+
+/* ---- bodies, points and gravity ----
+ *
+ * `point NAME { mass m, at r }`, `body NAME { mass m, at r, inertia I,
+ * angle th }` (2-D) or `body NAME { mass m, at r, inertia (A, B, C[, Ixy,
+ * Iyz, Izx]), angles (phi, theta, psi)[, convention zxz | zyx] }` (3-D) and
+ * `gravity g = vec(...)` are written here as lets the checker and the
+ * symbolic core treat like any other: each body's mass and position as
+ * lets NAME#m and NAME#at (a name no user can write), a 3-D body's angles
+ * and its angular velocity in its own frame (NAME#w), then after the last
+ * of these statements `let T = ...` (every kinetic energy) and `let V =
+ * ...` (-m g.r of every body and point; 0 without gravity), and `L = T - V`
+ * when the system states neither L nor accel. */
+
+static Expr *d_name(Parser *P, const char *name, int primes, Loc loc)
+{
+    Expr *e = mk_expr(P, EX_NAME, loc);
+    e->id = (Ident){name, primes, loc};
+    return e;
+}
+
+static Expr *d_num(Parser *P, double v, Loc loc)
+{
+    Expr *e = mk_expr(P, EX_NUM, loc);
+    e->num = v;
+    return e;
+}
+
+static Expr *d_bin(Parser *P, ExprKind k, Expr *a, Expr *b)
+{
+    return mk_binary(P, k, a, b, a->loc);
+}
+
+static Expr *d_call(Parser *P, const char *f, Expr *a, Expr *b, Expr *c)
+{
+    /* mk_call takes the arguments reversed */
+    Expr *rev = a;
+    a->next = NULL;
+    if (b) {
+        b->next = rev;
+        rev = b;
+    }
+    if (c) {
+        c->next = rev;
+        rev = c;
+    }
+    return mk_call(P, EX_CALL, (Ident){f, 0, a->loc}, rev, a->loc);
+}
+
+static Expr *d_comp(Parser *P, Expr *a, const char *c)
+{
+    Expr *e = mk_unary(P, EX_COMP, a, a->loc);
+    e->id = (Ident){c, 0, a->loc};
+    return e;
+}
+
+static Stmt *d_let(Parser *P, const char *name, Expr *value, Loc loc)
+{
+    Stmt *s = mk_stmt(P, ST_LET, loc);
+    s->names = arena_alloc(P->arena, sizeof *s->names);
+    s->names[0] = (Ident){name, 0, loc};
+    s->nnames = 1;
+    s->value = value;
+    return s;
+}
+
+static Expr *d_sum(Parser *P, Expr *sum, Expr *term)
+{
+    return sum ? d_bin(P, EX_ADD, sum, term) : term;
+}
+
+static const NetArg *prop_of(const Stmt *b, const char *key)
+{
+    for (const NetArg *a = b->netargs; a; a = a->next)
+        if (strcmp(a->key.name, key) == 0)
+            return a;
+    return NULL;
+}
+
+/* sin(x), cos(x) of a let's name */
+static Expr *d_fn(Parser *P, const char *f, const char *x, Loc loc)
+{
+    return d_call(P, f, d_name(P, x, 0, loc), NULL, NULL);
+}
+
+/* The angular velocity in the body's frame from the rates of the angles
+ * a (rotated about first), b, c of an intrinsic convention:
+ *   zxz (proper Euler angles phi, theta, psi):
+ *     w = (a' sin b sin c + b' cos c, a' sin b cos c - b' sin c, a' cos b + c')
+ *   zyx (yaw, pitch, roll):
+ *     w = (c' - a' sin b, b' cos c + a' cos b sin c, a' cos b cos c - b' sin c)
+ * (Goldstein, Classical Mechanics, 3rd ed., eq. 4.87, and its Tait-Bryan
+ * counterpart; tests/bodies.py checks both against R^T dR/dt.) */
+static Expr *omega(Parser *P, int zyx, const char *a, const char *b, const char *c, Loc loc)
+{
+#define N(x, p) d_name(P, x, p, loc)
+#define MUL(x, y) d_bin(P, EX_MUL, x, y)
+    Expr *w1, *w2, *w3;
+    if (!zyx) {
+        w1 = d_bin(P, EX_ADD, MUL(MUL(N(a, 1), d_fn(P, "sin", b, loc)), d_fn(P, "sin", c, loc)),
+                   MUL(N(b, 1), d_fn(P, "cos", c, loc)));
+        w2 = d_bin(P, EX_SUB, MUL(MUL(N(a, 1), d_fn(P, "sin", b, loc)), d_fn(P, "cos", c, loc)),
+                   MUL(N(b, 1), d_fn(P, "sin", c, loc)));
+        w3 = d_bin(P, EX_ADD, MUL(N(a, 1), d_fn(P, "cos", b, loc)), N(c, 1));
+    } else {
+        w1 = d_bin(P, EX_SUB, N(c, 1), MUL(N(a, 1), d_fn(P, "sin", b, loc)));
+        w2 = d_bin(P, EX_ADD, MUL(N(b, 1), d_fn(P, "cos", c, loc)),
+                   MUL(MUL(N(a, 1), d_fn(P, "cos", b, loc)), d_fn(P, "sin", c, loc)));
+        w3 = d_bin(P, EX_SUB, MUL(MUL(N(a, 1), d_fn(P, "cos", b, loc)), d_fn(P, "cos", c, loc)),
+                   MUL(N(b, 1), d_fn(P, "sin", c, loc)));
+    }
+    return d_call(P, "vec", w1, w2, w3);
+#undef N
+#undef MUL
+}
+
+static Stmt *desugar_bodies(Parser *P, Stmt *stmts, Loc end)
+{
+    Stmt *last = NULL, *gravity = NULL;
+    int has_L = 0;
+    for (Stmt *s = stmts; s; s = s->next) {
+        if (s->kind == ST_BODY || s->kind == ST_GRAVITY)
+            last = s;
+        has_L |= s->kind == ST_ASSIGN || s->kind == ST_ACCEL;
+        if (s->kind == ST_GRAVITY) {
+            if (gravity) {
+                diag_error(P->diag, s->loc, "a system has one gravity");
+                diag_note(P->diag, gravity->loc, "the first is here");
+            }
+            gravity = s;
+        }
+    }
+    if (!last)
+        return stmts;
+    Expr *T = NULL, *V = NULL;
+    for (Stmt *s = stmts; s; s = s->next) {
+        Stmt *after = s->next, *run = NULL, **tail = &run;
+#define ADD(st) (*tail = (st), tail = &(*tail)->next)
+        if (s->kind == ST_GRAVITY)
+            ADD(d_let(P, s->names[0].name, s->value, s->loc));
+        if (s->kind == ST_BODY) {
+            const char *name = s->names[0].name;
+            int point = strcmp(s->func.name, "point") == 0;
+            Loc loc = s->loc;
+            static const char *const keys[] = {"mass", "at", "inertia", "angle", "angles", "convention"};
+            for (const NetArg *a = s->netargs; a; a = a->next) {
+                int k = 0;
+                while (k < 6 && strcmp(a->key.name, keys[k]) != 0)
+                    k++;
+                if (k == 6 || (point && k > 1))
+                    diag_error(P->diag, a->key.loc, "a %s has no property '%s'; %s", s->func.name, a->key.name,
+                               point ? "a point has a mass and a position: point NAME { mass m, at r }"
+                                     : "a body has mass, at, inertia, and angle (2-D) or angles and "
+                                       "convention (3-D)");
+                for (const NetArg *b = s->netargs; b != a; b = b->next)
+                    if (strcmp(a->key.name, b->key.name) == 0)
+                        diag_error(P->diag, a->key.loc, "'%s' is given twice", a->key.name);
+            }
+            const NetArg *m = prop_of(s, "mass"), *at = prop_of(s, "at"), *I = prop_of(s, "inertia"),
+                         *ang = prop_of(s, "angle"), *angs = prop_of(s, "angles"), *conv = prop_of(s, "convention");
+            if (!m || !at) {
+                diag_error(P->diag, loc, "%s '%s' needs %s", s->func.name, name,
+                           !m && !at ? "a mass and a position ('mass m, at r')" : !m ? "a mass ('mass m')"
+                                                                                  : "a position ('at r', a vector)");
+                goto contributed;
+            }
+            const char *mn = arena_printf(P->arena, "%s#m", name), *rn = arena_printf(P->arena, "%s#at", name);
+            ADD(d_let(P, mn, m->value, loc));
+            ADD(d_let(P, rn, at->value, loc));
+            /* 1/2 m dot(r', r') */
+            Expr *t = d_bin(P, EX_MUL, d_bin(P, EX_MUL, d_num(P, 0.5, loc), d_name(P, mn, 0, loc)),
+                            d_call(P, "dot", d_name(P, rn, 1, loc), d_name(P, rn, 1, loc), NULL));
+            if (!point) {
+                if ((ang != NULL) == (angs != NULL)) {
+                    if (ang)
+                        diag_error(P->diag, angs->key.loc, "body '%s' has both 'angle' (2-D) and 'angles' (3-D): "
+                                   "keep the one for its space", name);
+                    else
+                        diag_error(P->diag, loc, "body '%s' needs its orientation: 'angle th' in 2-D or "
+                                   "'angles (phi, theta, psi)' in 3-D", name);
+                    goto contributed;
+                }
+                if (!I) {
+                    diag_error(P->diag, loc, "body '%s' needs its moment of inertia about its centre of mass "
+                               "('inertia I' in 2-D, 'inertia (A, B, C)' in 3-D); a point mass is "
+                               "'point %s { mass m, at r }'", name, name);
+                    goto contributed;
+                }
+                if (ang) {
+                    if (I->value->kind == EX_LIST || ang->value->kind == EX_LIST || conv) {
+                        diag_error(P->diag, conv ? conv->key.loc : I->value->kind == EX_LIST ? I->value->loc
+                                                                                         : ang->value->loc,
+                                   "a body with one angle turns in a plane: its inertia is one number and it "
+                                   "has no convention (3-D bodies have 'angles (phi, theta, psi)')");
+                        goto contributed;
+                    }
+                    /* + 1/2 I (angle')^2 */
+                    Expr *rate = mk_unary(P, EX_PRIME, ang->value, ang->value->loc);
+                    rate->id.primes = 1;
+                    t = d_bin(P, EX_ADD, t, d_bin(P, EX_MUL, d_bin(P, EX_MUL, d_num(P, 0.5, loc), I->value),
+                                                  d_bin(P, EX_POW, rate, d_num(P, 2, loc))));
+                } else {
+                    const Expr *al = angs->value;
+                    int ni = I->value->kind == EX_LIST ? I->value->nargs : 1;
+                    if (al->kind != EX_LIST || al->nargs != 3 || (ni != 3 && ni != 6)) {
+                        diag_error(P->diag, al->kind != EX_LIST || al->nargs != 3 ? al->loc : I->value->loc, "%s",
+                                   al->kind != EX_LIST || al->nargs != 3
+                                       ? "'angles' are three: (phi, theta, psi), rotated about in that order"
+                                       : "a 3-D body's inertia is (A, B, C), its principal moments, or (Ixx, Iyy, "
+                                         "Izz, Ixy, Iyz, Izx), the tensor's entries in the body's frame");
+                        goto contributed;
+                    }
+                    int zyx = 0;
+                    if (conv) {
+                        const char *c = conv->value->kind == EX_NAME ? conv->value->id.name : "";
+                        zyx = strcmp(c, "zyx") == 0;
+                        if (!zyx && strcmp(c, "zxz") != 0) {
+                            diag_error(P->diag, conv->value->loc, "unknown convention; 'zxz' (Euler angles, the "
+                                       "default) or 'zyx' (yaw, pitch, roll), both rotations about the body's "
+                                       "own axes");
+                            goto contributed;
+                        }
+                    }
+                    const char *an[3];
+                    int k = 0;
+                    for (Expr *x = al->args, *nx; x; x = nx, k++) {
+                        nx = x->next;
+                        an[k] = arena_printf(P->arena, "%s#%d", name, k + 1);
+                        ADD(d_let(P, an[k], x, loc));
+                    }
+                    const char *wn = arena_printf(P->arena, "%s#w", name);
+                    ADD(d_let(P, wn, omega(P, zyx, an[0], an[1], an[2], loc), loc));
+                    Expr *in[6];
+                    k = 0;
+                    if (I->value->kind == EX_LIST)
+                        for (Expr *x = I->value->args, *nx; x; x = nx) {
+                            nx = x->next;
+                            x->next = NULL;
+                            in[k++] = x;
+                        }
+                    static const char *const ax[3] = {"x", "y", "z"};
+                    Expr *rot = NULL;
+                    for (int i = 0; i < 3; i++) /* 1/2 I_ii w_i^2 */
+                        rot = d_sum(P, rot, d_bin(P, EX_MUL, d_bin(P, EX_MUL, d_num(P, 0.5, loc), in[i]),
+                                                  d_bin(P, EX_POW, d_comp(P, d_name(P, wn, 0, loc), ax[i]),
+                                                        d_num(P, 2, loc))));
+                    for (int i = 0; ni == 6 && i < 3; i++) /* I_xy w_x w_y + I_yz w_y w_z + I_zx w_z w_x */
+                        rot = d_sum(P, rot, d_bin(P, EX_MUL, in[3 + i],
+                                                  d_bin(P, EX_MUL, d_comp(P, d_name(P, wn, 0, loc), ax[i]),
+                                                        d_comp(P, d_name(P, wn, 0, loc), ax[(i + 1) % 3]))));
+                    t = d_bin(P, EX_ADD, t, rot);
+                }
+            }
+            T = d_sum(P, T, t);
+            if (gravity) /* - m dot(g, r) */
+                V = d_sum(P, V, d_bin(P, EX_MUL, d_name(P, mn, 0, loc),
+                                      d_call(P, "dot", d_name(P, gravity->names[0].name, 0, loc),
+                                             d_name(P, rn, 0, loc), NULL)));
+        }
+    contributed:
+        if (s == last) {
+            Loc loc = s->loc;
+            ADD(d_let(P, "T", T ? T : d_num(P, 0, loc), loc));
+            ADD(d_let(P, "V", V ? mk_unary(P, EX_NEG, V, V->loc) : d_num(P, 0, loc), loc));
+        }
+#undef ADD
+        if (run) { /* splice the lets in after s, and go on after them */
+            Stmt *end_run = run;
+            while (end_run->next)
+                end_run = end_run->next;
+            end_run->next = after;
+            s->next = run;
+            s = end_run;
+        }
+    }
+    if (!has_L) {
+        Stmt *L = mk_stmt(P, ST_ASSIGN, end);
+        L->names = arena_alloc(P->arena, sizeof *L->names);
+        L->names[0] = (Ident){"L", 0, end};
+        L->nnames = 1;
+        L->value = d_bin(P, EX_SUB, d_name(P, "T", 0, end), d_name(P, "V", 0, end));
+        Stmt **p = &stmts;
+        while (*p)
+            p = &(*p)->next;
+        *p = L;
+    }
+    return stmts;
 }
