@@ -24,7 +24,7 @@ import subprocess
 import os
 import tempfile
 
-from lagtest import program, read_csv, err, worst, run_json, run_lag, report, finish
+from lagtest import program, read_csv, err, worst, run_json, report, finish
 
 LAG, SRCDIR = program()
 
