@@ -18,7 +18,7 @@ const char *ast_stmt_keyword(StmtKind k)
     static const char *const names[] = {
         "param", "coord", "let", "=", "accel", "force", "dissipation", "net",
         "domain", "field", "unknown", "fix", "subject", "minimize", "stationary", "maximize", "symmetry",
-        "body", "gravity"};
+        "body", "gravity", "input"};
     return names[k];
 }
 

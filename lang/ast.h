@@ -58,7 +58,8 @@ typedef enum RefKind {
     REF_E,         /* e */
     REF_INTEGRAL,  /* integral(...) in a problem */
     REF_RANDOM,    /* uniform(a, b) / normal(m, s) in a job's init */
-    REF_VECFN      /* vec, dot, cross, norm (called); index: 1, 2, 3, 4 */
+    REF_VECFN,     /* vec, dot, cross, norm (called); index: 1, 2, 3, 4 */
+    REF_INPUT      /* an input F(t) (called); decl: its ST_INPUT */
 } RefKind;
 
 typedef struct Expr {
@@ -101,7 +102,8 @@ typedef enum StmtKind {
     ST_BODY,        /* body NAME { mass m, at r, ... } (func "body") or point NAME { mass m, at r }
                      * (func "point"): netargs are its properties.  The parser writes what it
                      * contributes to T as lets after it (lang/parser.y: desugar_bodies) */
-    ST_GRAVITY      /* gravity g = vec(...): a marker; the parser writes `let g = ...` after it */
+    ST_GRAVITY,     /* gravity g = vec(...): a marker; the parser writes `let g = ...` after it */
+    ST_INPUT        /* input F(t) = value, or input F(t) from "file" (at: the string) { netargs } */
 } StmtKind;
 
 typedef struct NetArg {
@@ -124,6 +126,8 @@ typedef struct Stmt {
     NetArg *netargs; /* ST_NET keyword arguments */
     int swap;        /* ST_SYMMETRY: an exchange of coordinates (pairs in names[1..]) */
     int mixed;       /* ST_SYMMETRY: both kinds of generator (an error) */
+    void *input;     /* ST_INPUT from a file: its samples, read by the checker (runtime/input.h
+                      * InputFn[5], one per derivative order), or NULL */
     struct Stmt *next;
 } Stmt;
 

@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "runtime/input.h"
+#include "runtime/io.h"
 #include "runtime/mem.h"
 
 /* ---------- a string-keyed hash map in the arena ---------- */
@@ -166,12 +168,12 @@ typedef struct Global {
 } Global;
 
 typedef enum LocalKind {
-    L_PARAM, L_COORD, L_LET, L_NET, L_DOMAIN, L_FIELD, L_UNKNOWN, L_UNKNOWN_FN, L_DISSIPATION
+    L_PARAM, L_COORD, L_LET, L_NET, L_DOMAIN, L_FIELD, L_UNKNOWN, L_UNKNOWN_FN, L_DISSIPATION, L_INPUT
 } LocalKind;
 
 static const char *const local_kind_name[] = {
     "parameter", "coordinate", "let", "net", "domain variable", "field", "unknown",
-    "unknown function", "dissipation function"};
+    "unknown function", "dissipation function", "input"};
 
 static const char *article(const char *word)
 {
@@ -728,6 +730,20 @@ static Val resolve_call(Checker *C, Expr *e, Ctx cx)
             r.relu = e;
         return r;
     }
+    if (l && l->kind == L_INPUT) {
+        if (cx != CX_SYSTEM && cx != CX_RECORD) {
+            diag_error(C->d, e->loc, "input '%s' is a signal of time: it may appear in a system's L, lets, forces, "
+                       "dissipation and in a job's 'record'", name);
+            return bad_val();
+        }
+        if (e->nargs != 1) {
+            diag_error(C->d, e->loc, "input '%s' takes 1 argument (the time), not %d", name, e->nargs);
+            return bad_val();
+        }
+        e->ref = REF_INPUT;
+        e->decl = l->stmt;
+        return r;
+    }
     if (l && l->kind == L_UNKNOWN_FN) {
         e->ref = REF_UNKNOWN_FN;
         e->decl = l->stmt;
@@ -783,8 +799,8 @@ static Val resolve_call(Checker *C, Expr *e, Ctx cx)
             const char *near = suggest_function(C, name);
             hint = near ? did_you_mean(C, near)
                         : e->nargs == 1 && e->args->kind == EX_NAME && strcmp(e->args->id.name, "t") == 0
-                              ? " (a signal of time is written as an expression of t, in a let; inputs "
-                                "from files are not built yet)"
+                              ? arena_printf(C->a, " (a signal of time is declared as an input: 'input %s(t) "
+                                             "from \"file.csv\"' or 'input %s(t) = ...')", name, name)
                               : "";
         }
         diag_error(C->d, e->loc, "unknown function '%s'%s", name, hint);
@@ -1260,7 +1276,7 @@ static int stmt_in_system(StmtKind k)
 {
     return k == ST_PARAM || k == ST_COORD || k == ST_LET || k == ST_ASSIGN || k == ST_ACCEL ||
            k == ST_FORCE || k == ST_DISSIPATION || k == ST_NET || k == ST_SYMMETRY || k == ST_UNKNOWN ||
-           k == ST_BODY || k == ST_GRAVITY;
+           k == ST_BODY || k == ST_GRAVITY || k == ST_INPUT;
 }
 
 /* symmetry NAME: q -> expr, ... (a continuous transformation's generator,
@@ -1355,6 +1371,115 @@ static void no_relu(Checker *C, Val v, const char *where)
 }
 
 /* A destructuring let: `let a, b = g(...)` with g a net of out = 2. */
+/* Whether e uses a coordinate or a velocity (through lets too). */
+static const Expr *state_in(const Expr *e, int depth)
+{
+    if (!e || depth > 64)
+        return NULL;
+    if (e->kind == EX_NAME && e->ref == REF_COORD)
+        return e;
+    if (e->kind == EX_NAME && e->ref == REF_LET && e->decl && state_in(((const Stmt *)e->decl)->value, depth + 1))
+        return e;
+    const Expr *r = state_in(e->a, depth + 1);
+    if (!r)
+        r = state_in(e->b, depth + 1);
+    for (const Expr *a = e->args; a && !r; a = a->next)
+        r = state_in(a, depth + 1);
+    return r;
+}
+
+/* input F(t) = expr: a function of t (and parameters) alone; input F(t)
+ * from "file.csv" { interpolation linear | cubic, outside error | hold,
+ * column NAME, time NAME }: the file is read now, its times strictly
+ * increasing, into the samples the runtime interpolates. */
+static void check_input(Checker *C, Stmt *s)
+{
+    const char *name = s->names[0].name;
+    if (strcmp(s->names[1].name, "t") != 0) {
+        diag_error(C->d, s->names[1].loc, "an input is a function of time: write 'input %s(t)'", name);
+        return;
+    }
+    if (s->value) {
+        Val v = resolve(C, s->value, CX_SYSTEM);
+        const Expr *q = v.bad ? NULL : state_in(s->value, 0);
+        if (q)
+            diag_error(C->d, q->loc, "an input is a function of time alone; '%s' depends on the coordinates "
+                       "(write it as a let)", q->id.name);
+        else if (!v.bad && deriv_order(s->value, 0))
+            diag_error(C->d, s->value->loc, "an input is a function of time alone");
+        return;
+    }
+    static const char *const keys[] = {"interpolation", "outside", "column", "time"};
+    const char *opt[4] = {"linear", "error", name, "t"};
+    for (const NetArg *a = s->netargs; a; a = a->next) {
+        int k = 0;
+        while (k < 4 && strcmp(a->key.name, keys[k]) != 0)
+            k++;
+        if (k == 4 || a->value->kind != EX_NAME || a->value->id.primes) {
+            if (k == 4)
+                diag_error(C->d, a->key.loc, "an input has no option '%s'; its options are interpolation (linear, "
+                           "cubic), outside (error, hold), column NAME and time NAME", a->key.name);
+            else
+                diag_error(C->d, a->value->loc, "'%s' takes a word", a->key.name);
+            return;
+        }
+        opt[k] = a->value->id.name;
+        if ((k == 0 && strcmp(opt[0], "linear") && strcmp(opt[0], "cubic")) ||
+            (k == 1 && strcmp(opt[1], "error") && strcmp(opt[1], "hold"))) {
+            diag_error(C->d, a->value->loc, "%s is %s", keys[k], k == 0 ? "linear or cubic" : "error or hold");
+            return;
+        }
+    }
+    const char *file = s->at->str;
+    const char *path = diag_beside(C->d, C->a, file, s->at->loc);
+    CsvTable tab = {0};
+    int io = 0;
+    char err[512];
+    if (csv_read(path, &tab, &io, err, sizeof err) != 0) {
+        diag_error(C->d, s->at->loc, "input '%s': %s", name, err);
+        return;
+    }
+    int ct = csv_column(&tab, opt[3]), cy = csv_column(&tab, opt[2]);
+    int cubic = strcmp(opt[0], "cubic") == 0;
+    long n = tab.nrows;
+    if (ct < 0 || cy < 0) {
+        diag_error(C->d, s->at->loc, "input '%s': %s has no column '%s'%s", name, file, ct < 0 ? opt[3] : opt[2],
+                   ct < 0 ? " (the times; name another with 'time NAME')"
+                          : " (the values; name another with 'column NAME')");
+        csv_table_free(&tab);
+        return;
+    }
+    if (n < (cubic ? 3 : 2)) {
+        diag_error(C->d, s->at->loc, "input '%s': %s has %ld row%s; %s interpolation needs at least %d", name, file,
+                   n, n == 1 ? "" : "s", opt[0], cubic ? 3 : 2);
+        csv_table_free(&tab);
+        return;
+    }
+    double *t = arena_alloc(C->a, (size_t)n * sizeof *t), *y = arena_alloc(C->a, (size_t)n * sizeof *y);
+    for (long i = 0; i < n; i++) {
+        t[i] = tab.data[i * tab.ncols + ct];
+        y[i] = tab.data[i * tab.ncols + cy];
+        if (i > 0 && !(t[i] > t[i - 1])) {
+            diag_error(C->d, s->at->loc, "input '%s': the times in %s must increase strictly, but data row %ld "
+                       "has t = %g after %g", name, file, i + 1, t[i], t[i - 1]);
+            csv_table_free(&tab);
+            return;
+        }
+    }
+    csv_table_free(&tab);
+    InputData *d = arena_alloc(C->a, sizeof *d);
+    *d = (InputData){name, file, (int)n, t, y, NULL, strcmp(opt[1], "hold") == 0, arena_alloc(C->a, sizeof(int))};
+    if (cubic) {
+        double *m = arena_alloc(C->a, (size_t)n * sizeof *m), *work = arena_alloc(C->a, (size_t)n * sizeof *work);
+        input_spline((int)n, t, y, m, work);
+        d->m = m;
+    }
+    InputFn *fns = arena_alloc(C->a, 5 * sizeof *fns);
+    for (int k = 0; k < 5; k++)
+        fns[k] = (InputFn){d, k};
+    s->input = fns;
+}
+
 static void check_let(Checker *C, Stmt *s, Ctx cx)
 {
     Val v;
@@ -1552,6 +1677,9 @@ static void check_body(Checker *C, Item *it)
         case ST_DISSIPATION:
             declare(C, L_DISSIPATION, s->names[0], s);
             break;
+        case ST_INPUT:
+            declare(C, L_INPUT, s->names[0], s);
+            break;
         case ST_LET: /* declared now, visible from its definition on */
             for (int i = 0; i < s->nnames; i++)
                 if ((l = declare(C, L_LET, s->names[i], s)))
@@ -1589,6 +1717,9 @@ static void check_body(Checker *C, Item *it)
             break;
         case ST_LET:
             check_let(C, s, S->is_problem ? CX_PLET : CX_SYSTEM);
+            break;
+        case ST_INPUT:
+            check_input(C, s);
             break;
         case ST_DOMAIN: /* its ends may use the params before it */
             if (!S->domain || S->domain->stmt != s)

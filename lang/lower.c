@@ -291,7 +291,7 @@ static int lower_node(Lower *L, SymId id)
         int regs[16];
         for (int i = 0; i < x.n && i < 16; i++)
             regs[i] = node_reg(L, x.args[i]);
-        int slot = ir_extern(L->p, ex->name, ex->fn, ex->nargs, x.u.var);
+        int slot = ir_extern(L->p, ex->name, ex->fn, ex->nargs, x.u.var, ex->data);
         int at = ir_aux(L->p, regs, x.n);
         int a = ++L->nvirt; /* a call is never shared by value numbering: it is cheap to keep */
         ir_emit(L->p, IR_CALL, a, at, x.n, slot);

@@ -16,6 +16,7 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "runtime/input.h"
 #include "runtime/io.h"
 #include "runtime/mem.h"
 #include "runtime/weights.h"
@@ -340,6 +341,39 @@ static SymId tr_extern(Tr *T, const Expr *e)
     SymId args[16];
     int n = call_args(T, e, args, 16);
     return sym_ext(S, k, args, n, 0);
+}
+
+/* An input F(arg): data as the extern "F" whose derivatives are the
+ * externs "F'", "F''", ... (each one's grad the next: the interpolant's own
+ * derivatives); an expression input as its value with t replaced by arg. */
+static SymId tr_input(Tr *T, const Expr *e)
+{
+    Sym *S = T->S;
+    Mech *m = T->m;
+    const Stmt *in = e->decl;
+    SymId arg = tr(T, e->args);
+    if (!in->input) {
+        SymId v = tr(T, in->value);
+        SymId *with = mem_xalloc((size_t)S->nvars * sizeof *with);
+        memset(with, 0, (size_t)S->nvars * sizeof *with);
+        with[m->t] = arg;
+        v = sym_replace(S, v, with);
+        mem_free(with);
+        return v;
+    }
+    const InputFn *fns = in->input;
+    int k[5];
+    for (int order = 0; order < 5; order++) {
+        k[order] = sym_add_extern(S, arena_printf(S->arena, "%s%.*s", in->names[0].name, order, "''''"), 1, NULL);
+        S->externs[k[order]].data = &fns[order];
+    }
+    for (int order = 0; order < 5; order++)
+        if (!S->externs[k[order]].grad) {
+            int *g = mem_xalloc(sizeof *g); /* sym_free frees it */
+            *g = k[order < 4 ? order + 1 : 4]; /* the fourth derivative is 0, and so is its own */
+            S->externs[k[order]].grad = g;
+        }
+    return sym_ext(S, k[0], &arg, 1, 0);
 }
 
 double mech_const_value(const Expr *e)
@@ -700,6 +734,8 @@ static SymId tr(Tr *T, const Expr *e)
         }
         if (e->ref == REF_EXTERN)
             return tr_extern(T, e);
+        if (e->ref == REF_INPUT)
+            return tr_input(T, e);
         if (e->ref == REF_INTEGRAL && T->prob)
             return sym_mul2(S, sym_var(S, T->prob->h), tr(T, e->args));
         if (e->ref == REF_UNKNOWN_FN) {

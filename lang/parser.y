@@ -63,6 +63,8 @@ static Setting *add_setting(Setting *rev, Setting *s, int after_comma);
 static void yyerror(const Loc *loc, yyscan_t scanner, Parser *P, const char *msg);
 static void unknown_statement(Parser *P, Ident word, Ident name);
 static Stmt *desugar_bodies(Parser *P, Stmt *stmts, Loc end);
+static Stmt *mk_input(Parser *P, Ident word, Ident name, Ident arg, const Ident *from, Expr *file,
+                      NetArg *opts, Loc loc);
 
 /* Reverse a list built backwards; one function per list type. */
 #define DEFINE_REVERSE(T)                                                      \
@@ -273,6 +275,14 @@ stmt:
                                       $$->names[0] = $2; $$->nnames = 1; $$->value = $4;
                                   } else
                                       unknown_statement(P, $1, $2); }
+  | NAME NAME '(' NAME ')' '=' expr {
+                                  $$ = mk_input(P, $1, $2, $4, NULL, NULL, NULL, @$); if ($$) $$->value = $7; }
+  | NAME NAME '(' NAME ')' NAME STRING {
+                                  Expr *f = mk_expr(P, EX_STR, @7); f->str = $7;
+                                  $$ = mk_input(P, $1, $2, $4, &$6, f, NULL, @$); }
+  | NAME NAME '(' NAME ')' NAME STRING '{' props '}' {
+                                  Expr *f = mk_expr(P, EX_STR, @7); f->str = $7;
+                                  $$ = mk_input(P, $1, $2, $4, &$6, f, REVERSE(NetArg, $9), @$); }
   | NAME NAME '{' props '}'     { $$ = NULL;
                                   if (strcmp($1.name, "body") == 0 || strcmp($1.name, "point") == 0) {
                                       $$ = mk_stmt(P, ST_BODY, @$); $$->func = $1;
@@ -1059,4 +1069,27 @@ static Stmt *desugar_bodies(Parser *P, Stmt *stmts, Loc end)
         *p = L;
     }
     return stmts;
+}
+
+/* input F(t) = expr, input F(t) from "file.csv" [{ options }] */
+static Stmt *mk_input(Parser *P, Ident word, Ident name, Ident arg, const Ident *from, Expr *file,
+                      NetArg *opts, Loc loc)
+{
+    if (strcmp(word.name, "input") != 0) {
+        diag_error(P->diag, word.loc, "unknown statement '%s'; a function of time given as data or as an "
+                   "expression is 'input %s(%s) from \"file.csv\"' or 'input %s(%s) = ...'", word.name,
+                   name.name, arg.name, name.name, arg.name);
+        return NULL;
+    }
+    if (from && strcmp(from->name, "from") != 0)
+        diag_error(P->diag, from->loc, "'input %s(%s) %s ...': write 'from' before the file", name.name, arg.name,
+                   from->name);
+    Stmt *s = mk_stmt(P, ST_INPUT, loc);
+    s->names = arena_alloc(P->arena, 2 * sizeof *s->names);
+    s->names[0] = name;
+    s->names[1] = arg;
+    s->nnames = 2;
+    s->at = file;
+    s->netargs = opts;
+    return s;
 }

@@ -1223,7 +1223,7 @@ int sym_add_extern(Sym *S, const char *name, int nargs, void *fn)
         S->capexterns = S->capexterns ? 2 * S->capexterns : 8;
         S->externs = mem_xrealloc(S->externs, (size_t)S->capexterns * sizeof *S->externs);
     }
-    S->externs[S->nexterns] = (SymExtern){name, nargs, fn, NULL};
+    S->externs[S->nexterns] = (SymExtern){name, nargs, fn, NULL, NULL};
     return S->nexterns++;
 }
 
@@ -1236,7 +1236,7 @@ SymId sym_ext(Sym *S, int ext, const SymId *args, int nargs, uint32_t deriv)
  * symbolic core and the VM agree exactly. */
 double sym_ext_eval(const SymExtern *e, uint32_t deriv, const double *x)
 {
-    IrExtern ir = {e->name, e->fn, e->nargs, deriv};
+    IrExtern ir = {e->name, e->fn, e->nargs, deriv, e->data};
     return ir_extern_eval(&ir, x);
 }
 

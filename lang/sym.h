@@ -53,6 +53,7 @@ typedef struct SymExtern {
     int nargs;
     void *fn;     /* double fn(double, ...) */
     int *grad;    /* nargs extern indices of its partial derivatives, or NULL */
+    const void *data; /* an input's samples (runtime/input.h InputFn) instead of fn, or NULL */
 } SymExtern;
 
 typedef enum SymAct { ACT_SOFTPLUS, ACT_TANH, ACT_SIGMOID, ACT_RELU2, ACT_RELU, ACT_COUNT } SymAct;

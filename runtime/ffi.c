@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "runtime/input.h"
 #include "runtime/ir.h"
 
 enum { MAX_ARGS = 16 };
@@ -44,8 +45,13 @@ static double call(void *fn, int n, const double *x)
  * smooth function), coarser for nested ones */
 static double eval(const IrExtern *e, uint32_t deriv, const double *x)
 {
-    if (deriv == 0)
+    if (deriv == 0) {
+        if (e->data) {
+            const InputFn *f = e->data;
+            return input_eval(f->data, f->order, x[0]);
+        }
         return call(e->fn, e->nargs, x);
+    }
     int i = (int)(deriv & 15u) - 1, depth = 0;
     for (uint32_t d = deriv; d; d >>= 4)
         depth++;

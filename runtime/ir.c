@@ -88,13 +88,14 @@ int ir_aux(IrProgram *p, const int *regs, int n)
     return p->naux - n;
 }
 
-int ir_extern(IrProgram *p, const char *name, void *fn, int nargs, uint32_t deriv)
+int ir_extern(IrProgram *p, const char *name, void *fn, int nargs, uint32_t deriv, const void *data)
 {
     for (int i = 0; i < p->nexterns; i++)
-        if (p->externs[i].fn == fn && p->externs[i].deriv == deriv && strcmp(p->externs[i].name, name) == 0)
+        if (p->externs[i].fn == fn && p->externs[i].data == data && p->externs[i].deriv == deriv &&
+            strcmp(p->externs[i].name, name) == 0)
             return i;
     p->externs = mem_xrealloc(p->externs, (size_t)(p->nexterns + 1) * sizeof *p->externs);
-    p->externs[p->nexterns] = (IrExtern){name, fn, nargs, deriv};
+    p->externs[p->nexterns] = (IrExtern){name, fn, nargs, deriv, data};
     return p->nexterns++;
 }
 

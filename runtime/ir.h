@@ -86,6 +86,7 @@ typedef struct IrExtern {
     void *fn;            /* double fn(double, ...) */
     int nargs;
     uint32_t deriv;
+    const void *data;    /* an input's samples (runtime/input.h InputFn), evaluated instead of fn; or NULL */
 } IrExtern;
 
 /* A weight matrix or bias vector of a network (cols = 1 for a vector). */
@@ -149,7 +150,7 @@ IrProgram *ir_new(const char *name);
 int ir_emit(IrProgram *p, IrOp op, int a, int b, int c, int k);
 int ir_konst(IrProgram *p, double v); /* index of a constant (shared when equal) */
 int ir_aux(IrProgram *p, const int *regs, int n); /* store a register list; its index */
-int ir_extern(IrProgram *p, const char *name, void *fn, int nargs, uint32_t deriv); /* slot */
+int ir_extern(IrProgram *p, const char *name, void *fn, int nargs, uint32_t deriv, const void *data); /* slot */
 
 int ir_tensor(IrProgram *p, const char *name, int rows, int cols, const double *data); /* slot */
 /* Recompute the tensors' transposes after their data changed (training). */

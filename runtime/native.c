@@ -327,6 +327,12 @@ int native_attach(IrProgram *p, char *err, size_t errlen)
         return -1;
     }
     for (int i = 0; i < p->nexterns; i++)
+        if (p->externs[i].data) {
+            snprintf(err, errlen, "%s uses the input '%s', which only the VM evaluates for now", p->name,
+                     p->externs[i].name);
+            return -1;
+        }
+    for (int i = 0; i < p->nexterns; i++)
         if (p->externs[i].deriv) {
             snprintf(err, errlen, "%s uses a derivative of '%s' by differences, which only the VM "
                      "evaluates", p->name, p->externs[i].name);
