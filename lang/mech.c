@@ -364,8 +364,7 @@ static SymId tr_input(Tr *T, const Expr *e)
     const InputFn *fns = in->input;
     int k[5];
     for (int order = 0; order < 5; order++) {
-        k[order] = sym_add_extern(S, arena_printf(S->arena, "%s%.*s", in->names[0].name, order, "''''"), 1, NULL);
-        S->externs[k[order]].data = &fns[order];
+        k[order] = sym_add_input(S, arena_printf(S->arena, "%s%.*s", in->names[0].name, order, "''''"), &fns[order]);
     }
     for (int order = 0; order < 5; order++)
         if (!S->externs[k[order]].grad) {

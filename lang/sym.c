@@ -1217,13 +1217,26 @@ static SymId vec_diff(Sym *S, SymId id, int var)
 int sym_add_extern(Sym *S, const char *name, int nargs, void *fn)
 {
     for (int i = 0; i < S->nexterns; i++)
-        if (strcmp(S->externs[i].name, name) == 0)
+        if (!S->externs[i].data && strcmp(S->externs[i].name, name) == 0)
             return i;
     if (S->nexterns == S->capexterns) {
         S->capexterns = S->capexterns ? 2 * S->capexterns : 8;
         S->externs = mem_xrealloc(S->externs, (size_t)S->capexterns * sizeof *S->externs);
     }
     S->externs[S->nexterns] = (SymExtern){name, nargs, fn, NULL, NULL};
+    return S->nexterns++;
+}
+
+int sym_add_input(Sym *S, const char *name, const void *data)
+{
+    for (int i = 0; i < S->nexterns; i++)
+        if (S->externs[i].data == data)
+            return i;
+    if (S->nexterns == S->capexterns) {
+        S->capexterns = S->capexterns ? 2 * S->capexterns : 8;
+        S->externs = mem_xrealloc(S->externs, (size_t)S->capexterns * sizeof *S->externs);
+    }
+    S->externs[S->nexterns] = (SymExtern){name, 1, NULL, NULL, data};
     return S->nexterns++;
 }
 

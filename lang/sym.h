@@ -206,6 +206,9 @@ double sym_act_eval(SymAct act, int order, double x);
 
 /* Extern functions: register one (or find it by name); a call node. */
 int sym_add_extern(Sym *S, const char *name, int nargs, void *fn);
+/* An input's interpolant of one argument (data: a runtime/input.h InputFn),
+ * found by its data, not by its name: two systems may each have an F. */
+int sym_add_input(Sym *S, const char *name, const void *data);
 SymId sym_ext(Sym *S, int ext, const SymId *args, int nargs, uint32_t deriv);
 /* The value of extern `ext` (with derivative descriptor deriv) at x. */
 double sym_ext_eval(const SymExtern *e, uint32_t deriv, const double *x);
