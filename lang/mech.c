@@ -356,16 +356,15 @@ static SymId tr_input(Tr *T, const Expr *e)
         SymId v = tr(T, in->value);
         SymId *with = mem_xalloc((size_t)S->nvars * sizeof *with);
         memset(with, 0, (size_t)S->nvars * sizeof *with);
-        with[m->t] = arg;
+        with[T->prob ? T->prob->x : m->t] = arg; /* t, or an action's midpoint time */
         v = sym_replace(S, v, with);
         mem_free(with);
         return v;
     }
     const InputFn *fns = in->input;
     int k[5];
-    for (int order = 0; order < 5; order++) {
+    for (int order = 0; order < 5; order++)
         k[order] = sym_add_input(S, arena_printf(S->arena, "%s%.*s", in->names[0].name, order, "''''"), &fns[order]);
-    }
     for (int order = 0; order < 5; order++)
         if (!S->externs[k[order]].grad) {
             int *g = mem_xalloc(sizeof *g); /* sym_free frees it */

@@ -21,6 +21,8 @@ F = A sin(W t), has the closed form
    (x'' = F(t_end) beyond it, checked against the closed form of a
    constant force).
 6. `lag el` prints an input as a function: f_x = F(t) - k*x.
+7. An expression input in an `action` (t read at each interval's
+   midpoint): u(t - 1) gives the action the hand-written formula gives.
 """
 import math
 import os
@@ -147,6 +149,31 @@ simulate S { time 0 .. 6, every 0.5; tol 1e-12; output "OUT" }
                    % worst(e))
         else:
             report(False, "outside hold", why)
+
+        # 7. an expression input in an action (the variational engine reads t at each
+        # interval's midpoint): u(t - 1) as the formula written by hand
+        act = """system S {
+    param k = 3
+    coord x
+    input u(t) = 0.2*t
+    L = 0.5*x'^2 - 0.5*k*x^2 + u(t - 1)*x
+}
+system H {
+    param k = 3
+    coord x
+    L = 0.5*x'^2 - 0.5*k*x^2 + 0.2*(t - 1)*x
+}
+action S { from 0: x = 0, to 1: x = 0.5 }
+action H { from 0: x = 0, to 1: x = 0.5 }
+"""
+        with open(os.path.join(tmp, "act.lag"), "w") as f:
+            f.write(act)
+        p = subprocess.run([os.path.abspath(LAG), "run", "act.lag"], capture_output=True, text=True, timeout=120,
+                           cwd=tmp)
+        vals = [ln.split(" S = ")[1].split(",")[0] for ln in p.stderr.splitlines() if " S = " in ln]
+        report(p.returncode == 0 and len(vals) == 2 and vals[0] == vals[1],
+               "an expression input in an action: the action of u(t - 1) equals the hand-written one (%s)"
+               % ", ".join(vals), p.stderr)
 
         # 6. lag el prints inputs as functions of t
         path = os.path.join(tmp, "osc_cubic.lag")
