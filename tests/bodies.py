@@ -24,22 +24,13 @@ import math
 import os
 import tempfile
 
-from lagtest import program, read_csv, err, worst, run_json, report, finish
+from lagtest import program, read_csv, err, worst, run_json, report, finish, sim_rows, same_rows
 
 LAG, SRCDIR = program()
 
 
 def rows_of(tmp, name, text, job):
-    p, _ = run_json(LAG, tmp, name + ".lag", text + job.replace("OUT", name + ".csv"))
-    if p.returncode != 0:
-        return None, p.stderr
-    return read_csv(os.path.join(tmp, name + ".csv")), ""
-
-
-def same_rows(a, b):
-    if not a or not b or len(a) != len(b):
-        return math.inf
-    return worst(err(ra[k], rb[k]) / max(1.0, abs(rb[k])) for ra, rb in zip(a, b) for k in rb)
+    return sim_rows(LAG, tmp, name, text, job)
 
 
 PHYS = """system P {

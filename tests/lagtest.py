@@ -125,6 +125,23 @@ def run_json(lag, tmp, name, text, *args, timeout=300):
         js = []
     return p, js
 
+def sim_rows(lag, tmp, name, text, job):
+    """Run text + job (OUT in job stands for NAME.csv) from tmp/NAME.lag; the
+    CSV's rows, or None and the stderr."""
+    p, _ = run_json(lag, tmp, name + ".lag", text + job.replace("OUT", name + ".csv"))
+    if p.returncode != 0:
+        return None, p.stderr
+    return read_csv(os.path.join(tmp, name + ".csv")), ""
+
+
+def same_rows(a, b):
+    """The largest difference between two runs' rows, relative to max(1, |b|);
+    inf when either is missing, they differ in length, or a value is not finite."""
+    if not a or not b or len(a) != len(b):
+        return math.inf
+    return worst(err(ra[k], rb[k]) / max(1.0, abs(rb[k])) for ra, rb in zip(a, b) for k in rb)
+
+
 def run_lag(lag, tmp, name, text, files=None, timeout=60):
     """Write text to tmp/NAME.lag (and files into tmp) and `lag run --quiet -o tmp` it."""
     for fname, content in (files or {}).items():
