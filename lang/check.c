@@ -790,7 +790,7 @@ static Val resolve_call(Checker *C, Expr *e, Ctx cx)
     if (b < 0) {
         const char *hint = NULL;
         if (strcmp(name, "uniform") == 0 || strcmp(name, "normal") == 0) {
-            diag_error(C->d, e->loc, "%s(...) is not allowed here: random values are only allowed in a job's 'init' and in the 'param' of a train job's 'data from' block",
+            diag_error(C->d, e->loc, "%s(...) is not allowed here: random values are only allowed in a job's 'init', a simulate job's 'param' (a value per trajectory) and the 'param' of a train job's 'data from' block",
                        name);
             return bad_val();
         } else if (strcmp(name, "poly") == 0 || strcmp(name, "spline") == 0)
@@ -2256,10 +2256,11 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
                                               : " (it has no parameters)");
                     }
                 }
-                if (J->spec == settings_job(SETTINGS_DATA)) {
-                    /* drawn per sample in a data block */
+                if (J->spec == settings_job(SETTINGS_DATA) || J->spec == settings_job(JOB_SIMULATE)) {
+                    /* drawn per sample in a data block, per trajectory in a simulation */
                     C->scope = NULL;
-                    drawn_value(C, a, "a parameter of the data");
+                    drawn_value(C, a, J->spec == settings_job(JOB_SIMULATE) ? "a parameter of a simulation"
+                                                                            : "a parameter of the data");
                     C->scope = saved;
                 } else if (job_const(C, a->value, &v))
                     a->v = v;

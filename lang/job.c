@@ -90,6 +90,57 @@ double *job_params(const Job *J, Sym *S, const Setting *settings, const IrProgra
     return params;
 }
 
+int job_defaults_follow(const Job *J, const Mech *m, const Item *sys, const Assign **list, const int *idx,
+                        int count)
+{
+    for (int j = 0; j < m->np && m->par_default; j++)
+        for (int q = 0; q < count && m->par_default[j]; q++)
+            if (idx[q] != j && sym_depends(m->S, m->par_default[j], m->par[idx[q]], -1)) {
+                diag_error(&J->F->diag, list[q]->name.loc, "'%s' is drawn per sample, but the default of '%s' "
+                           "in '%s' is computed from it; give '%s' its own value, or draw it too",
+                           list[q]->name.name, m->S->vars[m->par[j]].name, sys->name.name,
+                           m->S->vars[m->par[j]].name);
+                return 0;
+            }
+    return 1;
+}
+
+int job_drawn_params(const Job *J, Mech *m, const Setting *settings, const Item *model, const Assign ***out, Sym *S)
+{
+    int count = 0;
+    for (const Setting *s = settings; s; s = s->next)
+        if (s->form == SET_ASSIGNS && strcmp(s->head.name, "param") == 0)
+            for (const Assign *a = s->assigns; a; a = a->next)
+                count += a->draw != 0;
+    if (count == 0)
+        return 0;
+    const Assign **list = arena_alloc(S->arena, (size_t)count * sizeof *list);
+    int *idx = arena_alloc(S->arena, (size_t)count * sizeof *idx), k = 0, bad = 0;
+    for (const Setting *s = settings; s; s = s->next)
+        if (s->form == SET_ASSIGNS && strcmp(s->head.name, "param") == 0)
+            for (const Assign *a = s->assigns; a; a = a->next) {
+                if (!a->draw)
+                    continue;
+                int j = 0;
+                while (j < m->np && strcmp(S->vars[m->par[j]].name, a->name.name) != 0)
+                    j++;
+                if (j == m->np) {
+                    diag_error(&J->F->diag, a->name.loc, "'%s' is drawn per sample, so it is an input of the "
+                               "model: declare 'param %s' in '%s' (and use it, e.g. as an input of its net)",
+                               a->name.name, a->name.name, model->name.name);
+                    bad = 1;
+                }
+                list[k] = a;
+                idx[k++] = j;
+            }
+    if (bad || !job_defaults_follow(J, m, model, list, idx, count))
+        return -1;
+    m->sampled = idx;
+    m->nsampled = count;
+    *out = list;
+    return count;
+}
+
 void job_init_draws(const Setting *init, const Mech *m, TrainDraw *d)
 {
     for (int i = 0; i < 2 * m->n; i++)

@@ -80,6 +80,18 @@ int job_not_yet(const Job *J, const char *what);
 double *job_params(const Job *J, Sym *S, const Setting *settings, const IrProgram *p, const Item *sys,
                    const Mech *m);
 
+/* The parameters a list of settings draws per sample (`param g =
+ * normal(0, 1)` in a data block, `param W = uniform(1, 3)` in a simulate
+ * job), in order, into *out; each must be a parameter of m (the system
+ * model), whose m->sampled they become.  Returns how many, or -1 after an
+ * error (a parameter m lacks, or a default of m computed from a drawn one). */
+int job_drawn_params(const Job *J, Mech *m, const Setting *settings, const Item *model, const Assign ***out, Sym *S);
+/* Whether no parameter default of m (system sys) is computed from one of
+ * the count drawn parameters (list, at indices idx into m->par): such a
+ * default would not follow the draws (error reported). */
+int job_defaults_follow(const Job *J, const Mech *m, const Item *sys, const Assign **list, const int *idx,
+                        int count);
+
 /* The distribution of each of the 2n state components of m from an `init`
  * setting (or NULL): constants, uniform(a, b), normal(m, s); components not
  * named are 0. */

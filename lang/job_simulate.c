@@ -83,6 +83,25 @@ int job_simulate(Job *J)
         return m.io_errors ? 4 : 1;
     }
     int n = m.n, rc = 0;
+    /* parameters drawn per trajectory (param W = uniform(1, 3)): inputs of
+     * every program after (q, q'), drawn after each trajectory's state */
+    const Assign **drawn = NULL;
+    int ns = job_drawn_params(J, &m, set, sys, &drawn, S);
+    if (ns < 0) {
+        diag_flush(&F->diag);
+        sym_free(S);
+        return 1;
+    }
+    for (int k = 0; k < ns; k++)
+        for (int j = 0; j < J->run->nsets; j++)
+            if (J->run->sets[j].sys == sys && strcmp(J->run->sets[j].param, drawn[k]->name.name) == 0) {
+                fprintf(stderr, "lag: %s: simulate %s: --set %s.%s gives a value to a parameter this job draws "
+                        "per trajectory ('param %s = %s(...)'); give one or the other\n", J->where, sys->name.name,
+                        sys->name.name, drawn[k]->name.name, drawn[k]->name.name,
+                        drawn[k]->draw == 1 ? "uniform" : drawn[k]->draw == 2 ? "normal" : "...");
+                sym_free(S);
+                return 1;
+            }
     /* a learned system's right-hand side as a tape: the same values, and
      * each layer's sigmoid computed once for all derivative orders */
     IrProgram *rhs = m.learned ? lower_rhs_tape(&m) : lower_rhs(&m);
@@ -134,13 +153,20 @@ int job_simulate(Job *J)
     }
 
     /* Settings (checked: constants with values). */
-    double *y0 = arena_alloc(S->arena, (size_t)samples * (size_t)(2 * n) * sizeof *y0);
+    const int w = 2 * n + ns;
+    double *y0 = arena_alloc(S->arena, (size_t)samples * (size_t)w * sizeof *y0);
     const char **columns = job_state_columns(&m);
+    const char **sampled_names = arena_alloc(S->arena, (size_t)(ns + 1) * sizeof *sampled_names);
     /* initial states: constants, or draws from uniform(a, b) / normal(m, s)
-     * for each trajectory, reproducible from the seed */
-    TrainDraw *draws = arena_alloc(S->arena, (size_t)(2 * n) * sizeof *draws);
+     * for each trajectory, reproducible from the seed; then the drawn
+     * parameters */
+    TrainDraw *draws = arena_alloc(S->arena, (size_t)w * sizeof *draws);
     job_init_draws(settings_get(set, "init"), &m, draws);
-    job_draw_states(draws, 2 * n, (unsigned long)settings_num(set, JOB_SIMULATE, "seed"), samples, y0);
+    for (int k = 0; k < ns; k++) {
+        draws[2 * n + k] = job_draw_of(drawn[k]);
+        sampled_names[k] = drawn[k]->name.name;
+    }
+    job_draw_states(draws, w, (unsigned long)settings_num(set, JOB_SIMULATE, "seed"), samples, y0);
     double *params = job_params(J, S, set, rhs, sys, &m);
     char *outpath = job_output(J, settings_get(set, "output"));
     char *plotpath = job_output(J, settings_get(set, "plot"));
@@ -154,6 +180,8 @@ int job_simulate(Job *J)
         .n = n,
         .columns = columns,
         .samples = samples,
+        .nsampled = ns,
+        .sampled_names = sampled_names,
         .y0 = y0,
         .params = params,
         .t0 = t0,
@@ -167,7 +195,7 @@ int job_simulate(Job *J)
         .started = opt->started,
     };
     SimResult res;
-    res.y = arena_alloc(S->arena, (size_t)samples * (size_t)(2 * n) * sizeof *res.y);
+    res.y = arena_alloc(S->arena, (size_t)samples * (size_t)w * sizeof *res.y);
     rc = variational ? var_run(&sj, del, &res) : sim_run(&sj, &res);
     if (opt->json && sim_json(stdout, &sj, &res) != 0 && rc == 0)
         rc = 4;

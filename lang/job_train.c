@@ -123,64 +123,6 @@ static int write_curve(const Job *J, const char *path, const TrainResult *res)
     return 0;
 }
 
-/* Whether no parameter default of m (system sys) is computed from one of
- * the count drawn parameters (list, at indices idx into m->par): such a
- * default would not follow the draws (error reported). */
-static int defaults_follow(const Job *J, const Mech *m, const Item *sys, const Assign **list, const int *idx,
-                           int count)
-{
-    for (int j = 0; j < m->np && m->par_default; j++)
-        for (int q = 0; q < count && m->par_default[j]; q++)
-            if (idx[q] != j && sym_depends(m->S, m->par_default[j], m->par[idx[q]], -1)) {
-                diag_error(&J->F->diag, list[q]->name.loc, "'%s' is drawn per sample, but the default of '%s' "
-                           "in '%s' is computed from it; give '%s' its own value, or draw it too",
-                           list[q]->name.name, m->S->vars[m->par[j]].name, sys->name.name,
-                           m->S->vars[m->par[j]].name);
-                return 0;
-            }
-    return 1;
-}
-
-/* The parameters the data block draws per sample (param g = normal(0, 1)
- * in 'data from'), in order, into *out; each must be a parameter of the
- * model too, whose m->sampled they become.  Returns how many, or -1 after
- * an error. */
-static int drawn_params(const Job *J, Mech *m, const Setting *data, const Assign ***out, Sym *S)
-{
-    int count = 0;
-    for (const Setting *s = data->sub; s; s = s->next)
-        if (s->form == SET_ASSIGNS && strcmp(s->head.name, "param") == 0)
-            for (const Assign *a = s->assigns; a; a = a->next)
-                count += a->draw != 0;
-    if (count == 0)
-        return 0;
-    const Assign **list = arena_alloc(S->arena, (size_t)count * sizeof *list);
-    int *idx = arena_alloc(S->arena, (size_t)count * sizeof *idx), k = 0, bad = 0;
-    for (const Setting *s = data->sub; s; s = s->next)
-        if (s->form == SET_ASSIGNS && strcmp(s->head.name, "param") == 0)
-            for (const Assign *a = s->assigns; a; a = a->next) {
-                if (!a->draw)
-                    continue;
-                int j = 0;
-                while (j < m->np && strcmp(S->vars[m->par[j]].name, a->name.name) != 0)
-                    j++;
-                if (j == m->np) {
-                    diag_error(&J->F->diag, a->name.loc, "'%s' is drawn per sample, so it is an input of the "
-                               "model: declare 'param %s' in '%s' (and use it, e.g. as an input of its net)",
-                               a->name.name, a->name.name, J->target->name.name);
-                    bad = 1;
-                }
-                list[k] = a;
-                idx[k++] = j;
-            }
-    if (bad || !defaults_follow(J, m, J->target, list, idx, count))
-        return -1;
-    m->sampled = idx;
-    m->nsampled = count;
-    *out = list;
-    return count;
-}
-
 TrainJob job_train_job(Job *J, Sym *S, const Mech *m, const IrProgram *model, const char *const *columns)
 {
     const Setting *set = J->item->settings, *loss_s = settings_get(set, "loss");
@@ -348,7 +290,7 @@ int job_train(Job *J)
      * state (ns inputs in all) */
     const Assign **drawn = NULL;
     int ndrawn = 0;
-    if (data_s->form == SET_BLOCK && (ndrawn = drawn_params(J, &m, data_s, &drawn, S)) < 0) {
+    if (data_s->form == SET_BLOCK && (ndrawn = job_drawn_params(J, &m, data_s->sub, J->target, &drawn, S)) < 0) {
         diag_flush(&F->diag);
         sym_free(S);
         return 1;
@@ -425,7 +367,7 @@ int job_train(Job *J)
             }
             dm.sampled = idx;
             dm.nsampled = ndrawn;
-            if (!defaults_follow(J, &dm, dsys, drawn, idx, ndrawn)) {
+            if (!job_defaults_follow(J, &dm, dsys, drawn, idx, ndrawn)) {
                 diag_flush(&F->diag);
                 rc = 1;
                 goto done;
@@ -442,17 +384,11 @@ int job_train(Job *J)
         for (int k = 0; k < ndrawn; k++)
             draws[n2 + k] = job_draw_of(drawn[k]);
         tj.draw = draws;
-        if (time && ndrawn) {
-            diag_error(&F->diag, drawn[0]->loc, "a parameter drawn per sample needs drawn states: the states "
-                       "along trajectories ('time') share their system's parameters");
-            diag_note(&F->diag, time->loc, "the data are taken along trajectories here");
-            diag_flush(&F->diag);
-            rc = 1;
-            goto done;
-        }
         if (time) {
             /* states along trajectories: `samples` of them (default 1) from
-             * initial states drawn from `init`, every `every` */
+             * initial states drawn from `init`, every `every`; a drawn
+             * parameter is drawn per trajectory, after its initial state,
+             * and rides along in every state kept (ns values) */
             double t0 = time->v1, t1 = time->v2;
             double dt = every ? every->v1 : (t1 - t0) / 100;
             double ntraj = samples ? samples->v1 : 1, rows = (t1 - t0) / dt + 1;
@@ -464,15 +400,17 @@ int job_train(Job *J)
                 goto done;
             }
             int nt = (int)ntraj;
-            double *y0 = mem_xalloc((size_t)nt * (size_t)n2 * sizeof *y0), *yend = mem_xalloc((size_t)nt * (size_t)n2 * sizeof *yend);
-            job_draw_states(draws, n2, dseed, nt, y0);
-            Rows got = {NULL, NULL, 0, 0, (size_t)n2};
+            double *y0 = mem_xalloc((size_t)nt * (size_t)ns * sizeof *y0), *yend = mem_xalloc((size_t)nt * (size_t)ns * sizeof *yend);
+            job_draw_states(draws, ns, dseed, nt, y0);
+            Rows got = {NULL, NULL, 0, 0, (size_t)ns};
             SimJob sj = {
                 .system = dsys->name.name,
                 .rhs = source,
                 .n = n,
                 .columns = columns,
                 .samples = nt,
+                .nsampled = ndrawn,
+                .sampled_names = columns + n2,
                 .y0 = y0,
                 .params = tj.source_params,
                 .t0 = t0,
@@ -505,15 +443,15 @@ int job_train(Job *J)
             Vm *vm = vm_alloc(&sp, 1, 1);
             size_t kept = 0;
             for (size_t r = 0; r < got.n; r++) {
-                double *a = targets + kept * (size_t)n, *y = states + r * (size_t)n2;
-                if (vm_run(vm, source, 1, y, n2, got.t[r], tj.source_params, a, n) != VM_OK)
+                double *a = targets + kept * (size_t)n, *y = states + r * (size_t)ns;
+                if (vm_run(vm, source, 1, y, ns, got.t[r], tj.source_params, a, n) != VM_OK)
                     continue;
                 int fin = 1;
                 for (int i = 0; i < n; i++)
                     fin &= isfinite(a[i]) != 0;
                 if (!fin)
                     continue;
-                memmove(states + kept * (size_t)n2, y, (size_t)n2 * sizeof *y);
+                memmove(states + kept * (size_t)ns, y, (size_t)ns * sizeof *y);
                 kept++;
             }
             vm_free(vm);

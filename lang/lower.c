@@ -377,30 +377,26 @@ static void begin(Lower *L, Mech *m, const char *name)
     }
     L->varkind[m->t] = IN_TIME;
     IrProgram *p = L->p;
-    /* accelerations (used by records) are inputs after the state */
-    p->nstate = (m->a ? 3 : 2) * m->n;
-    p->state_names = arena_alloc(S->arena, (size_t)(3 * m->n + 1) * sizeof *p->state_names);
-    for (int i = 0; i < m->n; i++) {
+    /* inputs: q, q', the parameters drawn per sample, then the
+     * accelerations (used by records): every program of a system reads
+     * (q, q', drawn) at the same places, whether it takes q'' or not */
+    const int n = m->n, ns = m->nsampled;
+    p->nstate = 2 * n + ns + (m->a ? n : 0);
+    p->state_names = arena_alloc(S->arena, (size_t)(3 * n + ns + 1) * sizeof *p->state_names);
+    for (int i = 0; i < n; i++) {
         p->state_names[i] = S->vars[m->q[i]].name;
-        p->state_names[m->n + i] = S->vars[m->v[i]].name;
+        p->state_names[n + i] = S->vars[m->v[i]].name;
         if (m->a) {
             L->varkind[m->a[i]] = IN_STATE;
-            L->varindex[m->a[i]] = 2 * m->n + i;
-            p->state_names[2 * m->n + i] = S->vars[m->a[i]].name;
+            L->varindex[m->a[i]] = 2 * n + ns + i;
+            p->state_names[2 * n + ns + i] = S->vars[m->a[i]].name;
         }
     }
-    /* parameters drawn per sample: inputs after the state */
-    if (m->nsampled) {
-        const char **names = arena_alloc(S->arena, (size_t)(p->nstate + m->nsampled) * sizeof *names);
-        memcpy(names, p->state_names, (size_t)p->nstate * sizeof *names);
-        for (int k = 0; k < m->nsampled; k++) {
-            int v = m->par[m->sampled[k]];
-            L->varkind[v] = IN_STATE;
-            L->varindex[v] = p->nstate + k;
-            names[p->nstate + k] = S->vars[v].name;
-        }
-        p->state_names = names;
-        p->nstate += m->nsampled;
+    for (int k = 0; k < ns; k++) {
+        int v = m->par[m->sampled[k]];
+        L->varkind[v] = IN_STATE;
+        L->varindex[v] = 2 * n + k;
+        p->state_names[2 * n + k] = S->vars[v].name;
     }
     p->nparams = m->np;
     p->param_names = arena_alloc(S->arena, (size_t)(m->np + 1) * sizeof *p->param_names);

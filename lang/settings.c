@@ -34,8 +34,8 @@ static const SettingSpec simulate_specs[] = {
     OUTPUT_ROW("the CSV file of states, energy and records"),
     PLOT_ROW("a figure of the coordinates, energy and records against time"),
     {"record", SK_RECORD, NONE, 0, NAN, "—", "extra output columns: expressions of the system, which may use q'' (given any number of times)"},
-    PARAM_ROW,
-    SEED_ROW("the initial-state draws"),
+    {"param", SK_PARAMS, NONE, 0, NAN, "—", "override parameters of the target (given any number of times); a draw (uniform, normal, or an expression of them) is drawn per trajectory and written as a column"},
+    SEED_ROW("the initial-state and parameter draws"),
 };
 
 static const SettingSpec train_specs[] = {

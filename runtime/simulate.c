@@ -2,7 +2,10 @@
  * runtime/simulate.c — the simulate job (see simulate.h).
  *
  * The state is y = (q, q'); dy/dt = (q', a) with a from the right-hand-side
- * program run by the VM for one sample.  The GSL driver lands exactly on
+ * program run by the VM for one sample.  Parameters drawn per trajectory
+ * ride along after (q, q') with a zero derivative, so every program reads
+ * them as inputs after its state and a stepper leaves them exactly as
+ * drawn.  The GSL driver lands exactly on
  * each output time (t0 + k*every), so every CSV row is at a requested time.
  * GSL's abort-on-error handler is switched off: failures come back as
  * status codes and become exit status 3 with the time and the state.
@@ -60,15 +63,29 @@ typedef struct Ctx {
     double *in;        /* q, q', q'' for a Jacobian from M q'' = f */
 } Ctx;
 
+int sim_width(const SimJob *job)
+{
+    return 2 * job->n + job->nsampled;
+}
+
+/* The name of component i of a trajectory's state (q, q', drawn parameters). */
+static const char *state_name(const SimJob *job, int i)
+{
+    return i < 2 * job->n ? job->columns[i] : job->sampled_names[i - 2 * job->n];
+}
+
 static int rhs(double t, const double y[], double dydt[], void *params)
 {
     Ctx *c = params;
     const SimJob *job = c->job;
-    int n = job->n, m = 2 * n, B = job->samples;
+    int n = job->n, m = sim_width(job), B = job->samples;
     c->evals++;
-    for (int s = 0; s < B; s++)
+    for (int s = 0; s < B; s++) {
         for (int i = 0; i < n; i++)
             dydt[(size_t)s * m + i] = y[(size_t)s * m + n + i];
+        for (int i = 2 * n; i < m; i++)
+            dydt[(size_t)s * m + i] = 0; /* drawn parameters stay */
+    }
     /* the accelerations of all trajectories in one run of the program
      * (compiled code is called directly: this is the hot path) */
     int bad = -1;
@@ -100,39 +117,39 @@ static int rhs(double t, const double y[], double dydt[], void *params)
     return GSL_SUCCESS;
 }
 
+/* The Jacobian of (q', a) by (q, q') from the jac program; rows and
+ * columns of drawn parameters are 0 (a parameter's increment is always 0,
+ * so d(a)/d(parameter) never enters a Newton step). */
 static int jacobian(double t, const double y[], double *dfdy, double dfdt[], void *params)
 {
     Ctx *c = params;
     const SimJob *job = c->job;
-    int n = job->n, m = 2 * n;
+    int n = job->n, m = 2 * n, w = sim_width(job);
     c->evals++;
     const double *in = y;
-    int stride = m;
+    int stride = w;
     if (job->jac_uses_accel) {
-        /* inputs (q, q', q''): the accelerations first, from M q'' = f */
-        memcpy(c->in, y, (size_t)m * sizeof *y);
-        if (vm_run(c->vm, job->rhs, 1, y, m, t, job->params, c->in + m, n) != VM_OK) {
+        /* inputs (q, q', drawn parameters, q''): the accelerations first, from M q'' = f */
+        memcpy(c->in, y, (size_t)w * sizeof *y);
+        if (vm_run(c->vm, job->rhs, 1, y, w, t, job->params, c->in + w, n) != VM_OK) {
             c->failed = 1;
             snprintf(c->why, sizeof c->why, "the mass matrix is singular");
             return GSL_EBADFUNC;
         }
         in = c->in;
-        stride = 3 * n;
+        stride = w + n;
     }
     if (vm_run(c->vm_jac, job->jac, 1, in, stride, t, job->params, c->jac, n * m + n) != VM_OK) {
         c->failed = 1;
         snprintf(c->why, sizeof c->why, "the mass matrix is singular");
         return GSL_EBADFUNC;
     }
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < m; j++) {
-            dfdy[i * m + j] = j == n + i; /* d(q_i')/d(y_j) */
-            dfdy[(n + i) * m + j] = c->jac[i * m + j];
-        }
-    for (int i = 0; i < n; i++) {
-        dfdt[i] = 0;
-        dfdt[n + i] = c->jac[n * m + i];
-    }
+    for (int i = 0; i < w; i++)
+        for (int j = 0; j < w; j++)
+            dfdy[i * w + j] = i < n ? j == n + i                    /* d(q_i')/d(y_j) */
+                            : i < m && j < m ? c->jac[(i - n) * m + j] : 0;
+    for (int i = 0; i < w; i++)
+        dfdt[i] = i >= n && i < m ? c->jac[n * m + i - n] : 0;
     return GSL_SUCCESS;
 }
 
@@ -147,8 +164,8 @@ double sim_clock(void)
 static void state_text(const SimJob *job, const double *y, char *buf, size_t len)
 {
     size_t k = 0;
-    for (int i = 0; i < 2 * job->n && k < len; i++)
-        k += (size_t)snprintf(buf + k, len - k, "%s%s = %.6g", i ? ", " : "", job->columns[i], y[i]);
+    for (int i = 0; i < sim_width(job) && k < len; i++)
+        k += (size_t)snprintf(buf + k, len - k, "%s%s = %.6g", i ? ", " : "", state_name(job, i), y[i]);
 }
 
 /* What a failed gsl_odeiv2_driver_apply means, in words, and what to try.
@@ -163,7 +180,7 @@ static void failure_text(int st, const Ctx *c, const double *y, size_t ny, char 
     if (bad < ny) {
         snprintf(buf, len, "the solution left the range of double precision (%s = %g); the model's "
                  "solution probably blows up at a finite time: check the model (a potential unbounded "
-                 "below?) or integrate over a shorter time span", job->columns[bad % (size_t)(2 * job->n)],
+                 "below?) or integrate over a shorter time span", state_name(job, (int)(bad % (size_t)sim_width(job))),
                  y[bad]);
         return;
     }
@@ -182,7 +199,7 @@ static void failure_text(int st, const Ctx *c, const double *y, size_t ny, char 
             snprintf(buf, len, "the step size fell below what double precision resolves (GSL: step-size "
                      "underflow) as %s grew to %.3g: the solution seems to blow up; check the model (a "
                      "potential unbounded below?) or integrate over a shorter time span; if it should stay "
-                     "finite, try a tighter tol or another method", job->columns[big % (size_t)(2 * job->n)],
+                     "finite, try a tighter tol or another method", state_name(job, (int)(big % (size_t)sim_width(job))),
                      y[big]);
         else
             snprintf(buf, len, "the step size fell below what double precision resolves without meeting "
@@ -233,11 +250,11 @@ struct SimSink {
     CsvWriter *csv;
     Vm *vm_energy, *vm_rhs, *vm_record;
     int B;            /* trajectories */
-    int ncols;        /* t, traj?, 2n state, E?, records */
+    int ncols;        /* t, traj?, 2n state, drawn parameters, E?, records */
     double *row;      /* one row */
     double *E;        /* B energies */
     double *e0;       /* B initial energies */
-    double *in;       /* B x (q, q', q'') for the record program */
+    double *in;       /* B x (q, q', drawn parameters, q'') for the record program */
     double *rec;      /* B x records */
     double *kept;     /* rows kept for the figure (first trajectory per time...) */
     size_t nkept, capkept;
@@ -294,7 +311,7 @@ static int kept_width(const SimSink *k)
 
 SimSink *sim_sink_open(const SimJob *job, SimResult *res)
 {
-    int n = job->n, m = 2 * n, B = job->samples;
+    int n = job->n, m = sim_width(job), B = job->samples;
     SimSink *k = mem_xalloc(sizeof *k);
     memset(k, 0, sizeof *k);
     k->job = job;
@@ -308,7 +325,7 @@ SimSink *sim_sink_open(const SimJob *job, SimResult *res)
     k->row = mem_xalloc((size_t)k->ncols * sizeof *k->row);
     k->E = mem_xalloc((size_t)B * sizeof *k->E);
     k->e0 = mem_xalloc((size_t)B * sizeof *k->e0);
-    k->in = mem_xalloc((size_t)B * (size_t)(3 * n + 1) * sizeof *k->in);
+    k->in = mem_xalloc((size_t)B * (size_t)(3 * n + job->nsampled + 1) * sizeof *k->in);
     k->rec = mem_xalloc((size_t)B * (size_t)(nrec + 1) * sizeof *k->rec);
     if (job->energy)
         k->vm_energy = vm_alloc(&job->energy, 1, B);
@@ -323,7 +340,7 @@ SimSink *sim_sink_open(const SimJob *job, SimResult *res)
         if (B > 1)
             cols[c++] = "traj";
         for (int i = 0; i < m; i++)
-            cols[c++] = job->columns[i];
+            cols[c++] = state_name(job, i);
         if (job->energy)
             cols[c++] = "E";
         for (int i = 0; i < nrec; i++)
@@ -348,7 +365,7 @@ void sim_sink_row(SimSink *k, double t, const double *y, const double *a)
 {
     const SimJob *job = k->job;
     SimResult *res = k->res;
-    int n = job->n, m = 2 * n, B = k->B;
+    int n = job->n, m = sim_width(job), B = k->B, ri = m + n;
     int nrec = job->record ? job->record->nout : 0;
     if (job->energy) {
         /* an energy the VM cannot evaluate is written as NaN and counted,
@@ -371,14 +388,15 @@ void sim_sink_row(SimSink *k, double t, const double *y, const double *a)
             res->e0 = k->e0[0];
     }
     if (job->record) {
+        /* rows (q, q', drawn parameters, q'') */
         for (int s = 0; s < B; s++)
-            memcpy(k->in + (size_t)s * 3 * n, y + (size_t)s * m, (size_t)m * sizeof *y);
+            memcpy(k->in + (size_t)s * ri, y + (size_t)s * m, (size_t)m * sizeof *y);
         if (a)
             for (int s = 0; s < B; s++)
-                memcpy(k->in + (size_t)s * 3 * n + m, a + (size_t)s * n, (size_t)n * sizeof *a);
+                memcpy(k->in + (size_t)s * ri + m, a + (size_t)s * n, (size_t)n * sizeof *a);
         else /* accelerations that cannot be computed are NaN (and records using them) */
-            sim_run_each(k->vm_rhs, job->rhs, B, k->in, 3 * n, t, job->params, k->in + m, 3 * n, n);
-        sim_run_each(k->vm_record, job->record, B, k->in, 3 * n, t, job->params, k->rec, nrec, nrec);
+            sim_run_each(k->vm_rhs, job->rhs, B, y, m, t, job->params, k->in + m, ri, n);
+        sim_run_each(k->vm_record, job->record, B, k->in, ri, t, job->params, k->rec, nrec, nrec);
         /* a record value that is not finite (the VM stopped, or q'' was
          * not available) is counted: reported, not passed off as data */
         for (int s = 0; s < B; s++)
@@ -527,7 +545,7 @@ void sim_sink_close(SimSink *k)
 
 int sim_run(const SimJob *job, SimResult *res)
 {
-    int n = job->n, m = 2 * n;
+    int n = job->n, m = sim_width(job);
     double start = sim_clock();
     res->setup_s = job->started > 0 ? start - job->started : 0;
     memset(res->message, 0, sizeof res->message);
@@ -561,8 +579,8 @@ int sim_run(const SimJob *job, SimResult *res)
         return res->status;
     }
     Ctx c = {job, vm_alloc(&job->rhs, 1, B), vm_alloc(&jac, 1, 1), 0, 0, 0, "", NULL, NULL};
-    c.jac = mem_xalloc((size_t)(n * m + n + 1) * sizeof *c.jac);
-    c.in = mem_xalloc((size_t)(3 * n + 1) * sizeof *c.in);
+    c.jac = mem_xalloc((size_t)(2 * n * n + n + 1) * sizeof *c.jac);
+    c.in = mem_xalloc((size_t)(3 * n + job->nsampled + 1) * sizeof *c.in);
     /* an ensemble is one system of B x 2n equations: GSL steps it with one
      * step size (set by the most demanding trajectory), the VM evaluates
      * all trajectories in each call */
@@ -700,8 +718,8 @@ int sim_json(FILE *out, const SimJob *job, const SimResult *res)
         /* an ensemble: one array per coordinate and velocity, by trajectory */
         json_t *qa = sim_jnew(json_array()), *va = sim_jnew(json_array());
         for (int s = 0; s < B; s++) {
-            sim_japp(qa, sim_jreal(res->y[(size_t)s * 2 * n + i]));
-            sim_japp(va, sim_jreal(res->y[(size_t)s * 2 * n + n + i]));
+            sim_japp(qa, sim_jreal(res->y[(size_t)s * (size_t)sim_width(job) + i]));
+            sim_japp(va, sim_jreal(res->y[(size_t)s * (size_t)sim_width(job) + n + i]));
         }
         sim_jset(q, job->columns[i], qa);
         sim_jset(v, job->columns[n + i], va);

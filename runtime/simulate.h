@@ -23,16 +23,20 @@ typedef struct SimJob {
     int n;                        /* coordinates */
     const char *const *columns;   /* 2n names: coordinates then velocities */
     int samples;                  /* trajectories integrated together (an ensemble), >= 1 */
-    const double *y0;             /* samples x 2n initial values */
+    int nsampled;                 /* parameters drawn per trajectory: every program's inputs
+                                     after its state (q, q' or q, q', q''), constant in time */
+    const char *const *sampled_names; /* their names (nsampled) */
+    const double *y0;             /* samples x (2n + nsampled): initial q, q', then the drawn
+                                     parameters */
     const double *params;         /* rhs->nparams values */
     double t0, t1, every;
     const char *method;           /* a GSL odeiv2 stepper name */
     double tol;
     const char *output;           /* CSV path, or NULL */
     const char *plot;             /* figure path (.png/.svg/.pdf), or NULL */
-    const IrProgram *record;      /* extra columns: inputs q, q', q'' (3n); or NULL */
+    const IrProgram *record;      /* extra columns: inputs q, q', drawn parameters, q''; or NULL */
     double started;               /* when the process started (sim_clock), for setup_s */
-    /* called with every output row's states (samples x 2n), e.g. to
+    /* called with every output row's states (samples x (2n + nsampled)), e.g. to
      * collect training data along trajectories; or NULL */
     void (*on_row)(void *ctx, double t, const double *y, int samples);
     void *on_row_ctx;
@@ -43,7 +47,7 @@ typedef struct SimResult {
     char message[1024];           /* why, when status != 0 */
     unsigned long steps, rhs_evals;
     double t;                     /* where the run ended */
-    double *y;                    /* samples x 2n: the final states (caller's buffer) */
+    double *y;                    /* samples x (2n + nsampled): the final states (caller's buffer) */
     int has_energy;
     double e0, max_rel_drift;     /* drift relative to |E0|, or absolute when |E0| < 1e-8 */
     long energy_failures;         /* rows (x trajectories) whose E could not be evaluated or is
@@ -58,7 +62,9 @@ typedef struct SimResult {
  * kept for a figure.  Shared by the steppers (sim_run, var_run). */
 typedef struct SimSink SimSink;
 SimSink *sim_sink_open(const SimJob *job, SimResult *res);
-/* The output rows at time t: states y (samples x 2n) and accelerations a
+/* The width of a trajectory's state in y0, res->y and the rows: 2n + nsampled. */
+int sim_width(const SimJob *job);
+/* The output rows at time t: states y (samples x sim_width) and accelerations a
  * (samples x n, or NULL when the stepper has none at hand). */
 void sim_sink_row(SimSink *k, double t, const double *y, const double *a);
 /* Close the CSV (kept when the run failed numerically) and draw the figure. */
@@ -78,7 +84,7 @@ double sim_clock(void);
  * Jacobian. */
 int sim_method_known(const char *method, int *implicit);
 
-/* Run the job.  res->y must point to 2n doubles.  Returns res->status. */
+/* Run the job.  res->y must point to samples x sim_width doubles.  Returns res->status. */
 int sim_run(const SimJob *job, SimResult *res);
 
 /* One JSON line (LANGUAGE.md §5) describing the run.  Returns 0, or 4

@@ -34,8 +34,8 @@ typedef struct Del {
     const SimJob *job;
     const IrProgram *prog;
     Vm *vm;
-    int n;
-    double *y, *out; /* state (2n) and outputs */
+    int n, w;        /* coordinates; the width of a state, 2n + drawn parameters */
+    double *y, *out; /* state (w: the trajectory's drawn parameters after q, q') and outputs */
     unsigned long evals;
 } Del;
 
@@ -46,7 +46,7 @@ static int eval(Del *d, const double *m, const double *v, double t)
     memcpy(d->y, m, (size_t)n * sizeof *m);
     memcpy(d->y + n, v, (size_t)n * sizeof *v);
     d->evals++;
-    return vm_run(d->vm, d->prog, 1, d->y, 2 * n, t, d->job->params, d->out, 0) == VM_OK ? 0 : -1;
+    return vm_run(d->vm, d->prog, 1, d->y, d->w, t, d->job->params, d->out, 0) == VM_OK ? 0 : -1;
 }
 
 #define LQ(d) ((d)->out)
@@ -144,13 +144,24 @@ static int var_step(Del *d, double *q, double *p, double *comp, const double *v,
     return 0;
 }
 
-/* States (q, q') of B trajectories, one after another, from q and v. */
-static void pack_states(double *y, const double *q, const double *v, int B, int n)
+/* States (q, q', drawn parameters) of B trajectories, one after another,
+ * from q, v and the parameters of y0. */
+static void pack_states(double *y, const double *q, const double *v, const SimJob *job)
 {
-    for (int s = 0; s < B; s++) {
-        memcpy(y + (size_t)s * 2 * n, q + (size_t)s * n, (size_t)n * sizeof *q);
-        memcpy(y + (size_t)s * 2 * n + n, v + (size_t)s * n, (size_t)n * sizeof *v);
+    int n = job->n, w = sim_width(job);
+    for (int s = 0; s < job->samples; s++) {
+        double *r = y + (size_t)s * (size_t)w;
+        memcpy(r, q + (size_t)s * n, (size_t)n * sizeof *q);
+        memcpy(r + n, v + (size_t)s * n, (size_t)n * sizeof *v);
+        memcpy(r + 2 * n, job->y0 + (size_t)s * (size_t)w + 2 * n, (size_t)job->nsampled * sizeof *r);
     }
+}
+
+/* Trajectory s's drawn parameters into the evaluation state. */
+static void use_sample(Del *d, int s)
+{
+    memcpy(d->y + 2 * d->n, d->job->y0 + (size_t)s * (size_t)d->w + 2 * d->n,
+           (size_t)d->job->nsampled * sizeof *d->y);
 }
 
 /* "trajectory s: " in an ensemble, nothing for a single run. */
@@ -165,7 +176,7 @@ static const char *which(const SimJob *job, int s, char *buf, size_t len)
 
 int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
 {
-    int n = job->n, m2 = 2 * n, B = job->samples;
+    int n = job->n, m2 = sim_width(job), B = job->samples;
     double h = job->every, start = sim_clock();
     res->setup_s = job->started > 0 ? start - job->started : 0;
     res->status = 0;
@@ -176,7 +187,7 @@ int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
 
     /* the trajectories of an ensemble step in lock-step, one after the
      * other at each step, so each is what a single run would give */
-    Del d = {job, del, vm_alloc(&del, 1, 1), n, NULL, NULL, 0};
+    Del d = {job, del, vm_alloc(&del, 1, 1), n, m2, NULL, NULL, 0};
     d.y = mem_xalloc((size_t)m2 * sizeof *d.y);
     d.out = mem_xalloc((size_t)(del->nout + 1) * sizeof *d.out);
     size_t bn = (size_t)B * (size_t)n;
@@ -193,6 +204,7 @@ int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
     for (int s = 0; s < B && res->status == 0; s++) {
         memcpy(q + (size_t)s * n, job->y0 + (size_t)s * m2, (size_t)n * sizeof *q);
         memcpy(v + (size_t)s * n, job->y0 + (size_t)s * m2 + n, (size_t)n * sizeof *v);
+        use_sample(&d, s);
         if (eval(&d, q + (size_t)s * n, v + (size_t)s * n, t) != 0) {
             res->status = 3;
             snprintf(res->message, sizeof res->message, "%sthe equations are not finite at t = %.10g",
@@ -211,7 +223,7 @@ int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
     for (long k = 0; res->status == 0; k++) {
         /* output q_k with the velocity of its momentum */
         for (int s = 0; s < B && k > 0; s++)
-            if (velocity(&d, q + (size_t)s * n, p + (size_t)s * n, t, v + (size_t)s * n, w + 4 * n, w) != 0) {
+            if (use_sample(&d, s), velocity(&d, q + (size_t)s * n, p + (size_t)s * n, t, v + (size_t)s * n, w + 4 * n, w) != 0) {
                 res->status = 3;
                 snprintf(res->message, sizeof res->message,
                          "%sthe mass matrix is singular at t = %.10g (variational step %ld)",
@@ -220,7 +232,7 @@ int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
             }
         if (res->status != 0)
             break;
-        pack_states(yrow, q, v, B, n);
+        pack_states(yrow, q, v, job);
         sim_sink_row(sink, t, yrow, NULL);
         if (res->status != 0)
             break;
@@ -228,7 +240,7 @@ int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
             break;
         h = k == nsteps - 1 ? last : h_full;
         for (int s = 0; s < B; s++)
-            if (var_step(&d, q + (size_t)s * n, p + (size_t)s * n, comp + (size_t)s * n,
+            if (use_sample(&d, s), var_step(&d, q + (size_t)s * n, p + (size_t)s * n, comp + (size_t)s * n,
                          v + (size_t)s * n, t, h, w) != 0) {
                 res->status = 3;
                 snprintf(res->message, sizeof res->message,
@@ -242,7 +254,7 @@ int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
         res->steps++;
     }
     res->t = t;
-    pack_states(res->y, q, v, B, n);
+    pack_states(res->y, q, v, job);
     res->rhs_evals = d.evals;
     sim_sink_close(sink);
     mem_free(yrow);

@@ -10,16 +10,17 @@ the loss weight of train (TAP).
    data x'' = g with g ~ U(-2, 2) per sample, a model L = x'^2/2 + f(g) x
    learns f(g) = g (validation error a few per cent), and the trained model
    run at g = 1.5 and g = -0.5 has those accelerations.  A model that does
-   not use g cannot fit: its error stays near 100 %.
+   not use g cannot fit: its error stays near 100 %.  Data along
+   trajectories (time, samples) draw g per trajectory: the model learns
+   f(g) = g from them too.
 3. The weight: a model whose acceleration is one learned constant c, fit
    to a CSV of accelerations a_i at states x_i, with 'weight x^2': MSE
    converges to the weighted mean sum x^2 a / sum x^2 and L1 to the
    weighted median, both computed here (and far from the unweighted ones);
    the loss of one step over the whole set is the weighted mean error at
    the model's constant over the targets' RMS, computed here.
-4. Bad input: a drawn parameter the model does not have, a drawn parameter
-   with states along trajectories, a weight that calls a net, a negative
-   weight (with the state where it is), a draw in a simulate's param.
+4. Bad input: a drawn parameter the model does not have, a weight that calls a net, a negative
+   weight (with the state where it is), a draw in a compare's param.
 """
 import math
 import os
@@ -110,6 +111,16 @@ simulate Model {
         got.append(err(a, g))
     report(worst(got) <= 0.05 * 1.5, "the trained model run at g = 1.5 and g = -0.5 accelerates by g "
            "(errors %s)" % got)
+    # along trajectories: g drawn per trajectory rides along in its states
+    along = text.replace("""        init x = uniform(-1, 1), x' = uniform(-1, 1)
+        param g = uniform(-2, 2)""", """        init x = uniform(-1, 1), x' = uniform(-1, 1)
+        param g = uniform(-2, 2)
+        samples 40, time 0 .. 1, every 0.05""")
+    p, js = run_json(LAG, tmp, "along.lag", along)
+    ok = p.returncode == 0 and js and js[0].get("job") == "train"
+    rel = num(js[0]["validation_rel_rms"]) if ok and js[0]["validation_rel_rms"] is not None else math.inf
+    report(ok and rel <= 0.05, "data along 40 trajectories, g drawn per trajectory: the model learns a = g "
+           "(validation error %.3g)" % rel, p.stderr)
     blind = text.replace("f(g)*x", "f(x)*x")
     p, js = run_json(LAG, tmp, "blind.lag", blind)
     rel = num(js[0]["validation_rel_rms"]) if p.returncode == 0 and js else -1
@@ -210,11 +221,6 @@ def test_errors(tmp):
     steps 2
 }
 """, "'g' is drawn per sample, so it is an input of the model")
-    check_error(tmp, "drawn_along_time", DATA + MODEL + """train Model {
-    data from Data { param g = normal(0, 1), time 0 .. 1, init x = 0.1 }
-    steps 2
-}
-""", "a parameter drawn per sample needs drawn states")
     check_error(tmp, "weight_net", DATA + MODEL + """train Model {
     data from Data { init x = uniform(-1, 1) }
     weight 1 + f(x)^2
@@ -227,11 +233,11 @@ def test_errors(tmp):
     steps 2
 }
 """, "the loss weight is -")
-    check_error(tmp, "draw_in_simulate_param", DATA + """simulate Data {
+    check_error(tmp, "draw_in_compare_param", DATA + DATA.replace("Data", "Other") + """compare Data, Other {
     param g = 2*normal(0, 1)
     time 0 .. 1
 }
-""", "the 'param' of a train job's 'data from' block")
+""", "a simulate job's 'param' (a value per trajectory) and the 'param' of a train job's 'data from' block")
 
 
 def main():

@@ -9,6 +9,9 @@ symbolic core, so a kinetic energy can be written from where each mass is.
    seeded random starts, 0.5 s every 0.05, every row equal to 1e-12.
 2. The spherical pendulum from its Cartesian position (x, y, z of the bob)
    against L = m l^2 (th'^2 + sin(th)^2 ph'^2)/2 + m g l cos(th): the same.
+1c. Every stdlib pendulum (stdlib/pendulums.lag, written with position
+   vectors) moves as its Lagrangian expanded by hand in generalised
+   coordinates, given here: three seeded random starts each, to 1e-12.
 3. Records: x1'' and (x1 + y2)' against their closed forms computed here
    from the recorded t1, t2, their rates and accelerations, to 1e-12.
 4. A dissipation written with a let's rate (the damper acts on the
@@ -67,6 +70,27 @@ SPH_HAND = """system S {
 }
 """
 
+# The stdlib's pendulums as they were written before positions: name, params,
+# coordinates, L expanded by hand, random starts.
+STDLIB_HAND = (
+    ("SimplePendulum", "m = 1, l = 1, g = 9.81", "th",
+     "0.5*m*l^2*th'^2 + m*g*l*cos(th)",
+     "th = uniform(-2, 2), th' = uniform(-1, 1)"),
+    ("DoublePendulum", "m1 = 1, m2 = 1, l1 = 1, l2 = 1, g = 9.81", "t1, t2",
+     "0.5*(m1 + m2)*l1^2*t1'^2 + 0.5*m2*l2^2*t2'^2 + m2*l1*l2*t1'*t2'*cos(t1 - t2)"
+     " + (m1 + m2)*g*l1*cos(t1) + m2*g*l2*cos(t2)",
+     "t1 = uniform(-2, 2), t2 = uniform(-2, 2), t1' = uniform(-1, 1), t2' = uniform(-1, 1)"),
+    ("SphericalPendulum", "m = 1, l = 1, g = 9.81", "theta, phi",
+     "0.5*m*l^2*(theta'^2 + sin(theta)^2*phi'^2) + m*g*l*cos(theta)",
+     "theta = uniform(0.3, 2.5), phi = uniform(-3, 3), theta' = uniform(-1, 1), phi' = uniform(0.5, 2)"),
+    ("CartPendulum", "M = 1, m = 0.2, l = 0.5, g = 9.81", "x, theta",
+     "0.5*(M + m)*x'^2 + m*l*x'*theta'*cos(theta) + 0.5*m*l^2*theta'^2 + m*g*l*cos(theta)",
+     "x = uniform(-1, 1), theta = uniform(-2, 2), x' = uniform(-1, 1), theta' = uniform(-1, 1)"),
+    ("DrivenPendulum", "m = 1, l = 1, g = 9.81, a = 0.05, w = 60", "th",
+     "0.5*m*(l^2*th'^2 + 2*l*th'*sin(th)*(-a*w*sin(w*t)) + (a*w*sin(w*t))^2) - m*g*(a*cos(w*t) - l*cos(th))",
+     "th = uniform(-2, 2), th' = uniform(-1, 1)"),
+)
+
 
 def rows_of(tmp, name, system, text, job):
     return sim_rows(LAG, tmp, name, text, job)
@@ -102,6 +126,21 @@ def main():
         d = same_rows(a, b)
         report(d <= 1e-12, "examples/double_pendulum.lag moves as the hand-expanded double pendulum (%.2g)" % d,
                why_a + why_b)
+
+        # 1c. the stdlib's pendulums against their hand-expanded Lagrangians
+        with open(os.path.join(SRCDIR, "stdlib", "pendulums.lag")) as f:
+            stdlib = f.read()
+        for name, params, coords, lag, init in STDLIB_HAND:
+            start = stdlib.index("system %s {" % name)
+            written = stdlib[start:stdlib.index("\n}\n", start) + 3]
+            hand = "system %s {\n    param %s\n    coord %s\n    L = %s\n}\n" % (name, params, coords, lag)
+            job = ("simulate %s { init %s; samples 3, seed 5; time 0 .. 0.5, every 0.05; tol 1e-13; output \"OUT\" }\n"
+                   % (name, init))
+            a, why_a = rows_of(tmp, "std" + name, name, written, job)
+            b, why_b = rows_of(tmp, "hand" + name, name, hand, job)
+            d = same_rows(a, b)
+            report(d <= 1e-12, "stdlib %s (positions) moves as its hand-expanded Lagrangian (%.2g)" % (name, d),
+                   why_a + why_b)
 
         # 3. records of rates and accelerations
         job = ("simulate DP { init t1 = 1, t2 = -0.5, t1' = 0.3; time 0 .. 1, every 0.1; "
