@@ -128,6 +128,9 @@ typedef struct Stmt {
     int mixed;       /* ST_SYMMETRY: both kinds of generator (an error) */
     void *input;     /* ST_INPUT from a file: its samples, read by the checker (runtime/input.h
                       * InputFn[5], one per derivative order), or NULL */
+    int written;     /* ST_LET: written by the parser for a body, point or gravity (its name is
+                      * NAME#..., T or V), not by the user; ST_BODY: its lets were all written
+                      * (no error in its properties) */
     struct Stmt *next;
 } Stmt;
 

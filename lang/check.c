@@ -1508,6 +1508,68 @@ static void check_let(Checker *C, Stmt *s, Ctx cx)
     }
 }
 
+/* The space of a system's bodies, points and gravity: one dimension for
+ * all, a vector for each position, a 3-D position for a body with angles. */
+typedef struct Space {
+    const Stmt *body;    /* the body or point whose lets are being checked */
+    const Stmt *gravity; /* the gravity statement, once seen */
+    int dim;             /* 2 or 3 once a position or the gravity has one */
+    const char *first;   /* what set dim, for the message */
+    int bad;             /* an error reported: T and V are not checked */
+} Space;
+
+static const NetArg *body_prop(const Stmt *b, const char *key)
+{
+    for (const NetArg *a = b ? b->netargs : NULL; a; a = a->next)
+        if (strcmp(a->key.name, key) == 0)
+            return a;
+    return NULL;
+}
+
+/* After a let the parser wrote for a body, point or gravity (s): its
+ * position's (or the gravity's) dimension against the others'. */
+static void check_space(Checker *C, Space *sp, const Stmt *s)
+{
+    const char *name = s->names[0].name, *hash = strchr(name, '#');
+    int grav = !hash && sp->gravity && strcmp(name, sp->gravity->names[0].name) == 0;
+    if (!grav && !(hash && strcmp(hash, "#at") == 0 && sp->body && sp->body->written))
+        return; /* (a body with an error in its properties has had its message) */
+    Local *l = local(C, name);
+    if (!l || l->stmt != s)
+        return;
+    const Stmt *b = grav ? sp->gravity : sp->body;
+    const char *what = grav ? "gravity" : b->func.name, *who = grav ? name : b->names[0].name;
+    const Expr *e = s->value;
+    if (e->kind == EX_LIST)
+        return; /* a tuple: reported as one */
+    if (l->dim == 0) {
+        if (grav)
+            diag_error(C->d, e->loc, "gravity '%s' is a number; gravity is a vector: vec(0, -9.81) in the plane, "
+                       "vec(0, 0, -9.81) in space", who);
+        else
+            diag_error(C->d, e->loc, "the position of %s '%s' is a number; 'at' takes a vector: vec(x, y) in the "
+                       "plane, vec(x, y, z) in space", what, who);
+        sp->bad = 1;
+        return;
+    }
+    if (!grav && body_prop(b, "angles") && l->dim != 3) {
+        diag_error(C->d, e->loc, "body '%s' turns in space ('angles'), so its position must be 3-D: "
+                   "vec(x, y, z)", who);
+        sp->bad = 1;
+        return;
+    }
+    if (sp->dim && l->dim != sp->dim) {
+        diag_error(C->d, e->loc, "%s '%s' is %d-D but %s is %d-D: the bodies, points and gravity of a system "
+                   "share one space", what, who, l->dim, sp->first, sp->dim);
+        sp->bad = 1;
+        return;
+    }
+    if (!sp->dim) {
+        sp->dim = l->dim;
+        sp->first = arena_printf(C->a, "%s '%s'", what, who);
+    }
+}
+
 /* Calls of a multi-output net are only allowed as a destructuring let. */
 static void single_outputs(Checker *C, Expr *e)
 {
@@ -1696,6 +1758,7 @@ static void check_body(Checker *C, Item *it)
     C->need_smooth = 1;
     Map fixed = {0};
     Map symmetries = {0};
+    Space space = {0};
     for (Stmt *s = it->stmts; s; s = s->next) {
         if (S->is_problem ? !stmt_in_problem(s->kind) : !stmt_in_system(s->kind))
             continue;
@@ -1716,7 +1779,21 @@ static void check_body(Checker *C, Item *it)
             }
             break;
         case ST_LET:
+            if (s->written && space.bad && (strcmp(s->names[0].name, "T") == 0 || strcmp(s->names[0].name, "V") == 0)) {
+                /* the energies of bodies already reported: no second message */
+                if ((l = local(C, s->names[0].name)) && l->stmt == s)
+                    l->visible = 1;
+                break;
+            }
             check_let(C, s, S->is_problem ? CX_PLET : CX_SYSTEM);
+            if (s->written)
+                check_space(C, &space, s);
+            break;
+        case ST_BODY:
+            space.body = s;
+            break;
+        case ST_GRAVITY:
+            space.gravity = s;
             break;
         case ST_INPUT:
             check_input(C, s);

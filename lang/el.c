@@ -71,6 +71,16 @@ static void print_lag(Mech *m, FILE *out)
         print_number(out, v->value);
         fputc('\n', out);
     }
+    /* an input read from a file is data, not an expression: named here so
+     * a reader knows what F(t) in the lines below stands for */
+    for (const Stmt *st = m->sys->stmts; st; st = st->next)
+        if (st->kind == ST_INPUT && st->at && st->at->kind == EX_STR) {
+            fprintf(out, "# %s(%s): input from \"%s\"", st->names[0].name, st->names[1].name, st->at->str);
+            for (const NetArg *o = st->netargs; o; o = o->next)
+                if (o->value && o->value->kind == EX_NAME)
+                    fprintf(out, ", %s %s", o->key.name, o->value->id.name);
+            fputc('\n', out);
+        }
     if (m->given_accel) {
         for (int i = 0; i < n; i++) {
             snprintf(name, sizeof name, "accel_%s", m->names[i]);

@@ -845,6 +845,7 @@ static Stmt *d_let(Parser *P, const char *name, Expr *value, Loc loc)
     s->names[0] = (Ident){name, 0, loc};
     s->nnames = 1;
     s->value = value;
+    s->written = 1;
     return s;
 }
 
@@ -1036,6 +1037,7 @@ static Stmt *desugar_bodies(Parser *P, Stmt *stmts, Loc end)
                 }
             }
             T = d_sum(P, T, t);
+            s->written = 1; /* well formed: the checker checks its space */
             if (gravity) /* - m dot(g, r) */
                 V = d_sum(P, V, d_bin(P, EX_MUL, d_name(P, mn, 0, loc),
                                       d_call(P, "dot", d_name(P, gravity->names[0].name, 0, loc),

@@ -20,7 +20,8 @@ F = A sin(W t), has the closed form
    the input, the time and the file); 'outside hold' holds the last value
    (x'' = F(t_end) beyond it, checked against the closed form of a
    constant force).
-6. `lag el` prints an input as a function: f_x = F(t) - k*x.
+6. `lag el` prints an input as a function: f_x = F(t) - k*x; `lag el --lag`
+   names the file and interpolation it stands for in a comment.
 7. An expression input in an `action` (t read at each interval's
    midpoint): u(t - 1) gives the action the hand-written formula gives.
 """
@@ -179,6 +180,13 @@ action H { from 0: x = 0, to 1: x = 0.5 }
         path = os.path.join(tmp, "osc_cubic.lag")
         r = subprocess.run([os.path.abspath(LAG), "el", path, "Osc"], capture_output=True, text=True, timeout=60, cwd=tmp)
         report(r.returncode == 0 and "f_x = F(t) - k*x" in r.stdout, "lag el prints the input as F(t)",
+               r.stderr + r.stdout[:300])
+        r = subprocess.run([os.path.abspath(LAG), "el", "--lag", path, "Osc"], capture_output=True, text=True,
+                           timeout=60, cwd=tmp)
+        named = [ln for ln in r.stdout.splitlines() if ln.startswith("# F(t): input from ")]
+        report(r.returncode == 0 and len(named) == 1 and "interpolation cubic" in named[0]
+               and "accel_x = (F(t) - k*x)/m" in r.stdout,
+               "lag el --lag names the input's file and interpolation beside its F(t) (%s)" % named,
                r.stderr + r.stdout[:300])
     finish()
 
