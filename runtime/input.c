@@ -33,12 +33,20 @@ void input_spline(int n, const double *t, const double *y, double *m, double *wo
         m[i] -= c[i] * m[i + 1];
 }
 
+static _Atomic unsigned long outside; /* values asked for outside the data (and not held) */
+
+unsigned long input_outside(void)
+{
+    return outside;
+}
+
 double input_eval(const InputData *d, int order, double x)
 {
     int n = d->n;
     if (!(x >= d->t[0] && x <= d->t[n - 1])) {
         if (d->hold && !isnan(x))
             return order ? 0 : x < d->t[0] ? d->y[0] : d->y[n - 1];
+        outside++;
         if (d->warned && !*d->warned) {
             *d->warned = 1;
             fprintf(stderr, "lag: input %s(t) is asked for its value at t = %g, outside its data (%g .. %g in "

@@ -18,6 +18,9 @@ typedef struct InputData {
 
 /* The derivative of the given order (0 .. 4) of the interpolant at x. */
 double input_eval(const InputData *d, int order, double x);
+/* How many values inputs have been asked for outside their data (not
+ * held) in this process: a run that fails after this grew failed there. */
+unsigned long input_outside(void);
 /* A natural cubic spline's second derivatives m[0..n-1] through (t, y);
  * work holds n doubles. */
 void input_spline(int n, const double *t, const double *y, double *m, double *work);

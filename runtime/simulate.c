@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "runtime/input.h"
 #include "runtime/io.h"
 #include "runtime/mem.h"
 #include "runtime/native.h"
@@ -61,6 +62,7 @@ typedef struct Ctx {
     char why[160];
     double *jac;       /* n x 2n + n scratch */
     double *in;        /* q, q', q'' for a Jacobian from M q'' = f */
+    unsigned long outside0; /* input_outside() when the run began */
 } Ctx;
 
 int sim_width(const SimJob *job)
@@ -182,6 +184,11 @@ static void failure_text(int st, const Ctx *c, const double *y, size_t ny, char 
                  "solution probably blows up at a finite time: check the model (a potential unbounded "
                  "below?) or integrate over a shorter time span", state_name(job, (int)(bad % (size_t)sim_width(job))),
                  y[bad]);
+        return;
+    }
+    if (c->failed && input_outside() > c->outside0) {
+        snprintf(buf, len, "an input was asked for its value outside its data (the message above): shorten "
+                 "the time span, extend the data or write 'outside hold'");
         return;
     }
     if (c->failed) {
@@ -578,7 +585,7 @@ int sim_run(const SimJob *job, SimResult *res)
                  job->method);
         return res->status;
     }
-    Ctx c = {job, vm_alloc(&job->rhs, 1, B), vm_alloc(&jac, 1, 1), 0, 0, 0, "", NULL, NULL};
+    Ctx c = {job, vm_alloc(&job->rhs, 1, B), vm_alloc(&jac, 1, 1), 0, 0, 0, "", NULL, NULL, input_outside()};
     c.jac = mem_xalloc((size_t)(2 * n * n + n + 1) * sizeof *c.jac);
     c.in = mem_xalloc((size_t)(3 * n + job->nsampled + 1) * sizeof *c.in);
     /* an ensemble is one system of B x 2n equations: GSL steps it with one
