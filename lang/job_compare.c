@@ -42,11 +42,6 @@ int job_compare(Job *J)
         return 1;
     }
     int samples = (int)nsamples;
-    if (implicit && samples > 1) {
-        fprintf(stderr, "lag: %s: compare: several starts (samples %d) with the implicit method %s is not "
-                "implemented yet: use an explicit stepper, or 'method variational'\n", J->where, samples, method);
-        return 2;
-    }
 
     Sym *S = sym_new(F->arena);
     Mech *mechs = arena_alloc(S->arena, (size_t)M * sizeof *mechs);

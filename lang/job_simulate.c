@@ -67,12 +67,6 @@ int job_simulate(Job *J)
     const char *method = settings_word(set, JOB_SIMULATE, "method");
     int implicit = 0;
     sim_method_known(method, &implicit);
-    if (implicit && samples > 1) {
-        fprintf(stderr, "lag: %s: simulate %s: an ensemble (samples %d) with the implicit method %s is not "
-                "implemented yet: use an explicit stepper, or 'method variational'\n", J->where, sys->name.name,
-                samples, method);
-        return 2;
-    }
     int variational = strcmp(method, "variational") == 0;
 
     Sym *S = sym_new(F->arena);

@@ -24,12 +24,20 @@
 
 #include "runtime/io.h"
 #include "runtime/mem.h"
+#include "runtime/vmath.h"
 
 extern char **environ;
 
 /* The VM's helpers, as C text (the same algorithms as runtime/vm.c). */
 static const char prelude[] =
     "#include <math.h>\n"
+    /* sin, cos, exp, log and pow are the VM's (runtime/vmath.h), set after loading */
+    "static double (*mf_[5])(double, double);\n"
+    "void lag_set_math(int i, void *fn) { mf_[i] = (double (*)(double, double))fn; }\n"
+    "static double sin_(double x) { return mf_[0](x, 0); }\n"
+    "static double cos_(double x) { return mf_[1](x, 0); }\n"
+    "static double exp_(double x) { return mf_[2](x, 0); }\n"
+    "static double log_(double x) { return mf_[3](x, 0); }\n"
     "static double powi_(double b, int n)\n"
     "{\n"
     "    double base = n < 0 ? 1 / b : b, v = 1;\n"
@@ -99,8 +107,8 @@ static const char prelude[] =
 static const char *unary_fn(IrOp op)
 {
     switch (op) {
-    case IR_SIN: return "sin";
-    case IR_COS: return "cos";
+    case IR_SIN: return "sin_";
+    case IR_COS: return "cos_";
     case IR_TAN: return "tan";
     case IR_ASIN: return "asin";
     case IR_ACOS: return "acos";
@@ -108,8 +116,8 @@ static const char *unary_fn(IrOp op)
     case IR_SINH: return "sinh";
     case IR_COSH: return "cosh";
     case IR_TANH: return "tanh";
-    case IR_EXP: return "exp";
-    case IR_LOG: return "log";
+    case IR_EXP: return "exp_";
+    case IR_LOG: return "log_";
     case IR_SQRT: return "sqrt";
     case IR_ABS: return "fabs";
     default: return NULL;
@@ -140,7 +148,7 @@ static void emit_instr(FILE *f, const IrProgram *p, const IrInstr *x)
     case IR_SQR: fprintf(f, "r%d = r%d * r%d;\n", x->a, x->b, x->b); break;
     case IR_RECIP: fprintf(f, "r%d = 1 / r%d;\n", x->a, x->b); break;
     case IR_POWI: fprintf(f, "r%d = powi_(r%d, %d);\n", x->a, x->b, x->k); break;
-    case IR_POW: fprintf(f, "r%d = pow(r%d, r%d);\n", x->a, x->b, x->c); break;
+    case IR_POW: fprintf(f, "r%d = mf_[4](r%d, r%d);\n", x->a, x->b, x->c); break;
     case IR_SIGN: fprintf(f, "r%d = (double)((r%d > 0) - (r%d < 0));\n", x->a, x->b, x->b); break;
     case IR_ATAN2: fprintf(f, "r%d = atan2(r%d, r%d);\n", x->a, x->b, x->c); break;
     case IR_MIN: fprintf(f, "r%d = fmin(r%d, r%d);\n", x->a, x->b, x->c); break;
@@ -409,6 +417,9 @@ int native_attach(IrProgram *p, char *err, size_t errlen)
         rc = -1;
         goto out;
     }
+    void (*set_math)(int, void *) = (void (*)(int, void *))dlsym(handle, "lag_set_math");
+    for (int i = 0; i < VMATH_NFNS && set_math; i++)
+        set_math(i, vmath_entry((VmathFn)i));
     void (*set_ext)(int, void *) = (void (*)(int, void *))dlsym(handle, "lag_set_ext");
     for (int i = 0; i < p->nexterns && set_ext; i++)
         set_ext(i, p->externs[i].fn);

@@ -119,7 +119,17 @@ int plot_panels(const char *path, const char *title, const char *xlabel, const d
                 ys[k++] = pn->series[s].y[(size_t)(npts - 1) * (size_t)pn->series[s].stride];
             plcol0(2 + s);
             plwidth(1.5);
-            plline(m, xs, ys);
+            /* the finite runs only (a trajectory that failed has NaN after) */
+            for (int i = 0; i < k;) {
+                while (i < k && !isfinite(ys[i]))
+                    i++;
+                int j = i;
+                while (j < k && isfinite(ys[j]))
+                    j++;
+                if (j > i)
+                    plline(j - i, xs + i, ys + i);
+                i = j;
+            }
             opts[s] = PL_LEGEND_LINE;
             colors[s] = 2 + s;
             styles[s] = 1;

@@ -27,6 +27,7 @@
 #include "runtime/mem.h"
 #include "runtime/native.h"
 #include "runtime/plot.h"
+#include "runtime/rkbatch.h"
 #include "runtime/vm.h"
 
 static const struct {
@@ -80,7 +81,7 @@ static int rhs(double t, const double y[], double dydt[], void *params)
 {
     Ctx *c = params;
     const SimJob *job = c->job;
-    int n = job->n, m = sim_width(job), B = job->samples;
+    int n = job->n, m = sim_width(job), B = 1; /* one trajectory (each has its own GSL system) */
     c->evals++;
     for (int s = 0; s < B; s++) {
         for (int i = 0; i < n; i++)
@@ -267,7 +268,13 @@ struct SimSink {
     size_t nkept, capkept;
     int first;
     long rows;        /* output rows (times x trajectories) */
+    const unsigned char *dead; /* B: trajectories that failed (no more rows), or NULL */
 };
+
+void sim_sink_dead(SimSink *k, const unsigned char *dead)
+{
+    k->dead = dead;
+}
 
 /* Run p for B samples; when the VM stops (a singular or non-finite matrix
  * in one sample), run the samples one by one so the others keep their
@@ -381,6 +388,8 @@ void sim_sink_row(SimSink *k, double t, const double *y, const double *a)
         for (int s = 0; s < B; s++) {
             if (k->first)
                 k->e0[s] = k->E[s];
+            if (k->dead && k->dead[s])
+                continue;
             if (!isfinite(k->E[s])) {
                 res->energy_failures++;
                 continue;
@@ -407,19 +416,22 @@ void sim_sink_row(SimSink *k, double t, const double *y, const double *a)
         /* a record value that is not finite (the VM stopped, or q'' was
          * not available) is counted: reported, not passed off as data */
         for (int s = 0; s < B; s++)
-            for (int r = 0; r < nrec; r++)
+            for (int r = 0; r < nrec && !(k->dead && k->dead[s]); r++)
                 if (!isfinite(k->rec[(size_t)s * nrec + r])) {
                     res->record_failures++;
                     break;
                 }
     }
-    k->rows += B;
+    for (int s = 0; s < B; s++)
+        k->rows += !(k->dead && k->dead[s]);
     k->first = 0;
     if (job->on_row)
         job->on_row(job->on_row_ctx, t, y, B);
     char err[256];
     for (int s = 0; s < B; s++) {
         int c = 0;
+        if (k->dead && k->dead[s])
+            continue; /* a trajectory that failed: no rows after */
         k->row[c++] = t;
         if (B > 1)
             k->row[c++] = s;
@@ -443,11 +455,12 @@ void sim_sink_row(SimSink *k, double t, const double *y, const double *a)
         double *r = k->kept + k->nkept++ * (size_t)w;
         r[0] = t;
         for (int s = 0; s < shown; s++) {
+            int gone = k->dead && k->dead[s];
             for (int i = 0; i < n; i++)
-                r[1 + s * per + i] = y[(size_t)s * m + i];
-            r[1 + s * per + n] = job->energy ? k->E[s] : 0;
+                r[1 + s * per + i] = gone ? NAN : y[(size_t)s * m + i];
+            r[1 + s * per + n] = gone ? NAN : job->energy ? k->E[s] : 0;
             for (int j = 0; j < nrp; j++)
-                r[1 + s * per + n + 1 + j] = k->rec[(size_t)s * nrec + j];
+                r[1 + s * per + n + 1 + j] = gone ? NAN : k->rec[(size_t)s * nrec + j];
         }
     }
 }
@@ -550,6 +563,191 @@ void sim_sink_close(SimSink *k)
     mem_free(k);
 }
 
+/* ---------- failures of trajectories ---------- */
+
+enum { FAIL_SHOWN = 10 }; /* failed trajectories of an ensemble named one by one */
+
+typedef struct Fails {
+    const SimJob *job;
+    long count;
+    int first;          /* the first failed trajectory */
+    double first_t;
+    char first_what[400], first_state[200];
+} Fails;
+
+/* Trajectory s failed at t (what, in words) in state y. */
+static void fail_note(Fails *f, int s, double t, const char *what, const double *y)
+{
+    const SimJob *job = f->job;
+    char state[200];
+    state_text(job, y, state, sizeof state);
+    if (f->count == 0) {
+        f->first = s;
+        f->first_t = t;
+        snprintf(f->first_what, sizeof f->first_what, "%s", what);
+        snprintf(f->first_state, sizeof f->first_state, "%s", state);
+    }
+    if (job->samples > 1 && f->count < FAIL_SHOWN)
+        fprintf(stderr, "lag: warning: simulate %s: trajectory %d failed at t = %.10g: %s (state: %s)%s\n",
+                job->system, s, t, what, state,
+                f->count == FAIL_SHOWN - 1 ? "; further failures are counted, not shown" : "");
+    f->count++;
+}
+
+/* The job's status and message from its failures. */
+static void fail_result(const Fails *f, SimResult *res)
+{
+    if (f->count == 0 || res->status != 0)
+        return;
+    res->status = 3;
+    if (f->job->samples == 1)
+        snprintf(res->message, sizeof res->message, "integration failed at t = %.10g: %s (state: %s)", f->first_t,
+                 f->first_what, f->first_state);
+    else
+        snprintf(res->message, sizeof res->message,
+                 "%ld of %d trajectories failed (each named above); the first, trajectory %d, at t = %.10g: %s "
+                 "(state: %s); the others ran to the end and their rows are written", f->count, f->job->samples,
+                 f->first, f->first_t, f->first_what, f->first_state);
+}
+
+/* ---------- the batched explicit Runge–Kutta (runtime/rkbatch.h) ---------- */
+
+enum { RHS_CHUNK = 256 }; /* lanes per VM run: registers stay in cache */
+
+typedef struct BatchCtx {
+    const SimJob *job;
+    Vm *vm;
+} BatchCtx;
+
+static int batch_rhs(void *ctx, int nb, const double *x, size_t ld, const double *ts, double *acc, size_t ald,
+                     unsigned char *why)
+{
+    BatchCtx *c = ctx;
+    const SimJob *job = c->job;
+    const IrProgram *p = job->rhs;
+    const int n = job->n, w = sim_width(job);
+    int failed = 0;
+    memset(why, 0, (size_t)nb);
+    if (p->native || nb == 1 || c->vm->cap == 1) {
+        /* compiled code (or one state) takes a row: one state at a time */
+        double row[w + 1], a[n + 1];
+        for (int r = 0; r < nb; r++) {
+            for (int i = 0; i < w; i++)
+                row[i] = x[(size_t)i * ld + (size_t)r];
+            c->vm->times = ts + r;
+            if (vm_run(c->vm, p, 1, row, w, ts[r], job->params, a, n) != VM_OK) {
+                why[r] = c->vm->not_finite ? 2 : 1;
+                for (int i = 0; i < n; i++)
+                    a[i] = NAN;
+                failed++;
+            }
+            for (int i = 0; i < n; i++)
+                acc[(size_t)i * ald + (size_t)r] = a[i];
+        }
+        c->vm->times = NULL;
+        return failed;
+    }
+    /* the VM over the batch, by component (Vm.soa), in chunks */
+    c->vm->soa = ld;
+    c->vm->soa_out = ald;
+    for (int at = 0; at < nb; at += RHS_CHUNK) {
+        int m = nb - at < RHS_CHUNK ? nb - at : RHS_CHUNK;
+        c->vm->times = ts + at;
+        if (vm_run(c->vm, p, m, x + at, w, ts[at], job->params, acc + at, n) == VM_OK)
+            continue;
+        /* which states cannot be evaluated: one by one */
+        for (int r = at; r < at + m; r++) {
+            c->vm->times = ts + r;
+            if (vm_run(c->vm, p, 1, x + r, w, ts[r], job->params, acc + r, n) != VM_OK) {
+                why[r] = c->vm->not_finite ? 2 : 1;
+                for (int i = 0; i < n; i++)
+                    acc[(size_t)i * ald + (size_t)r] = NAN;
+                failed++;
+            }
+        }
+    }
+    c->vm->soa = c->vm->soa_out = 0;
+    c->vm->times = NULL;
+    return failed;
+}
+
+static int run_batched(const SimJob *job, SimResult *res, const RkTableau *tab)
+{
+    const int n = job->n, w = sim_width(job), B = job->samples;
+    BatchCtx c = {job, NULL};
+    c.vm = vm_alloc(&job->rhs, 1, B < RHS_CHUNK ? B : RHS_CHUNK);
+    double h0 = job->every < 1e-3 ? job->every : 1e-3;
+    RkBatch *b = rk_new(tab, B, n, w, job->y0, job->t0, h0, job->tol, batch_rhs, &c);
+    Fails fails = {job, 0, 0, 0, "", ""};
+    unsigned long outside0 = input_outside();
+    SimSink *sink = sim_sink_open(job, res);
+    unsigned char *dead = mem_xalloc((size_t)B);
+    memset(dead, 0, (size_t)B);
+    sim_sink_dead(sink, dead);
+    double *acc = job->record ? mem_xalloc(((size_t)B * (size_t)n + 1) * sizeof *acc) : NULL;
+    double *y = mem_xalloc((size_t)B * (size_t)w * sizeof *y); /* by trajectory */
+    rk_states(b, y);
+    long nout = (long)floor((job->t1 - job->t0) / job->every + 1e-9);
+    int ends_early = job->t0 + (double)nout * job->every < job->t1 - 1e-12 * fabs(job->t1);
+    double t = job->t0;
+    for (long k = 0; res->status == 0 && k <= nout + ends_early; k++) {
+        double tk = k > nout ? job->t1 : job->t0 + (double)k * job->every;
+        if (k > 0) {
+            long before = b->failed;
+            rk_advance(b, tk);
+            rk_states(b, y);
+            if (b->failed > before)
+                for (int s = 0; s < B; s++)
+                    if (b->status[s] != RK_OK && !dead[s]) {
+                        char what[400];
+                        const double *ys = y + (size_t)s * (size_t)w;
+                        dead[s] = 1;
+                        if (input_outside() > outside0)
+                            snprintf(what, sizeof what, "an input was asked for its value outside its data (the "
+                                     "message above): shorten the time span, extend the data or write 'outside "
+                                     "hold'");
+                        else {
+                            Ctx cx = {job, NULL, NULL, 0, b->status[s] != RK_UNDERFLOW, s, "", NULL, NULL, outside0};
+                            if (b->status[s] == RK_NOT_FINITE)
+                                snprintf(cx.why, sizeof cx.why, "the acceleration of %s is not finite",
+                                         job->columns[b->which[s]]);
+                            else
+                                snprintf(cx.why, sizeof cx.why, "the mass matrix is %s",
+                                         b->status[s] == RK_SINGULAR ? "singular" : "not finite");
+                            failure_text(b->status[s] == RK_UNDERFLOW ? GSL_FAILURE : GSL_EBADFUNC, &cx, ys,
+                                         (size_t)w, what, sizeof what);
+                        }
+                        fail_note(&fails, s, b->fail_t[s], what, ys);
+                    }
+            if (fails.count == B)
+                break; /* nothing left to integrate */
+        }
+        t = tk;
+        const double *a = NULL;
+        if (job->record) { /* accelerations for the records: one more evaluation at tk */
+            for (int at = 0; at < B; at += c.vm->cap)
+                sim_run_each(c.vm, job->rhs, B - at < c.vm->cap ? B - at : c.vm->cap, y + (size_t)at * (size_t)w, w,
+                             tk, job->params, acc + (size_t)at * (size_t)n, n, n);
+            a = acc;
+        }
+        sim_sink_row(sink, tk, y, a);
+    }
+    res->t = B == 1 && fails.count ? fails.first_t : t;
+    memcpy(res->y, y, (size_t)B * (size_t)w * sizeof *res->y);
+    res->steps = b->steps;
+    res->rhs_evals = b->evals;
+    fail_result(&fails, res);
+    sim_sink_close(sink);
+    mem_free(dead);
+    mem_free(acc);
+    mem_free(y);
+    rk_free(b);
+    vm_free(c.vm);
+    return res->status;
+}
+
+/* ---------- GSL's steppers, trajectory by trajectory ---------- */
+
 int sim_run(const SimJob *job, SimResult *res)
 {
     int n = job->n, m = sim_width(job);
@@ -562,6 +760,12 @@ int sim_run(const SimJob *job, SimResult *res)
     res->e0 = res->max_rel_drift = 0;
     gsl_set_error_handler_off();
 
+    const RkTableau *tab = rk_tableau(job->method);
+    if (tab) {
+        run_batched(job, res, tab);
+        res->wall_s = sim_clock() - start;
+        return res->status;
+    }
     const gsl_odeiv2_step_type *type = NULL;
     int implicit = 0;
     for (size_t i = 0; i < sizeof steppers / sizeof steppers[0]; i++)
@@ -578,73 +782,78 @@ int sim_run(const SimJob *job, SimResult *res)
 
     const IrProgram *jac = job->jac ? job->jac : job->rhs;
     int B = job->samples;
-    if (B > 1 && implicit) {
-        res->status = 3;
-        snprintf(res->message, sizeof res->message,
-                 "method %s (implicit) does not take an ensemble; use an explicit stepper",
-                 job->method);
-        return res->status;
-    }
-    Ctx c = {job, vm_alloc(&job->rhs, 1, B), vm_alloc(&jac, 1, 1), 0, 0, 0, "", NULL, NULL, input_outside()};
+    /* each trajectory its own GSL system and driver (its own step size);
+     * one VM for all, run for one sample at a time */
+    Ctx c = {job, vm_alloc(&job->rhs, 1, 1), vm_alloc(&jac, 1, 1), 0, 0, 0, "", NULL, NULL, input_outside()};
     c.jac = mem_xalloc((size_t)(2 * n * n + n + 1) * sizeof *c.jac);
     c.in = mem_xalloc((size_t)(3 * n + job->nsampled + 1) * sizeof *c.in);
-    /* an ensemble is one system of B x 2n equations: GSL steps it with one
-     * step size (set by the most demanding trajectory), the VM evaluates
-     * all trajectories in each call */
-    gsl_odeiv2_system sys = {rhs, job->jac ? jacobian : NULL, (size_t)m * (size_t)B, &c};
+    gsl_odeiv2_system sys = {rhs, job->jac ? jacobian : NULL, (size_t)m, &c};
     double h0 = job->every < 1e-3 ? job->every : 1e-3;
-    gsl_odeiv2_driver *d = mem_fault() ? NULL : gsl_odeiv2_driver_alloc_y_new(&sys, type, h0, job->tol, job->tol);
-    if (!d)
-        mem_out_of_memory(0); /* the one way it fails with valid h0 and tol */
-
+    gsl_odeiv2_driver **d = mem_xalloc((size_t)B * sizeof *d);
+    for (int s = 0; s < B; s++) {
+        d[s] = mem_fault() ? NULL : gsl_odeiv2_driver_alloc_y_new(&sys, type, h0, job->tol, job->tol);
+        if (!d[s])
+            mem_out_of_memory(0); /* the one way it fails with valid h0 and tol */
+    }
+    Fails fails = {job, 0, 0, 0, "", ""};
     SimSink *sink = sim_sink_open(job, res);
-    double *y = res->y, t = job->t0;
-    double *dydt = mem_xalloc((size_t)m * (size_t)B * sizeof *dydt);
+    unsigned char *dead = mem_xalloc((size_t)B);
+    memset(dead, 0, (size_t)B);
+    sim_sink_dead(sink, dead);
+    double *y = res->y, *ts = mem_xalloc((size_t)B * sizeof *ts);
+    double *dydt = mem_xalloc((size_t)m * sizeof *dydt);
     double *acc = mem_xalloc((size_t)n * (size_t)B * sizeof *acc);
     memcpy(y, job->y0, (size_t)m * (size_t)B * sizeof *y);
+    for (int s = 0; s < B; s++)
+        ts[s] = job->t0;
     long nout = (long)floor((job->t1 - job->t0) / job->every + 1e-9);
     int ends_early = job->t0 + (double)nout * job->every < job->t1 - 1e-12 * fabs(job->t1);
+    double t = job->t0;
     for (long k = 0; res->status == 0 && k <= nout + ends_early; k++) {
         double tk = k > nout ? job->t1 : job->t0 + (double)k * job->every;
-        if (k > 0) {
+        for (int s = 0; s < B && k > 0; s++) {
+            if (dead[s])
+                continue;
+            double *ys = y + (size_t)s * (size_t)m;
             c.failed = 0; /* what a rejected trial step met is not this step's failure */
-            int st = gsl_odeiv2_driver_apply(d, &t, tk, y);
+            int st = gsl_odeiv2_driver_apply(d[s], &ts[s], tk, ys);
             if (st != GSL_SUCCESS) {
-                char state[200], which[48] = "", what[400];
-                int bad = c.failed ? c.bad : 0;
-                for (int s = 0; s < B && !c.failed; s++) /* the trajectory that left the range */
-                    for (int i = 0; i < m; i++)
-                        if (!isfinite(y[(size_t)s * m + i])) {
-                            bad = s;
-                            s = B;
-                            break;
-                        }
-                state_text(job, y + (size_t)bad * (size_t)m, state, sizeof state);
-                failure_text(st, &c, y + (size_t)bad * (size_t)m, (size_t)m, what, sizeof what);
-                if (B > 1)
-                    snprintf(which, sizeof which, "trajectory %d: ", bad);
-                res->status = 3;
-                snprintf(res->message, sizeof res->message,
-                         "integration failed at t = %.10g: %s%s (state: %s)", t, which, what, state);
-                break;
+                char what[400];
+                failure_text(st, &c, ys, (size_t)m, what, sizeof what);
+                dead[s] = 1;
+                fail_note(&fails, s, ts[s], what, ys);
             }
         }
+        if (fails.count == B)
+            break;
+        t = tk;
         /* accelerations for the record columns: one more RHS evaluation */
         const double *a = NULL;
-        if (job->record && rhs(t, y, dydt, &c) == GSL_SUCCESS) {
-            for (int s = 0; s < B; s++)
-                memcpy(acc + (size_t)s * n, dydt + (size_t)s * m + n, (size_t)n * sizeof *acc);
+        if (job->record) {
+            for (int s = 0; s < B; s++) {
+                if (dead[s] || rhs(tk, y + (size_t)s * (size_t)m, dydt, &c) != GSL_SUCCESS)
+                    for (int i = 0; i < n; i++)
+                        acc[(size_t)s * n + i] = NAN;
+                else
+                    memcpy(acc + (size_t)s * n, dydt + n, (size_t)n * sizeof *acc);
+            }
             a = acc;
         }
         sim_sink_row(sink, t, y, a);
     }
-    res->t = t;
-    res->steps = d->e->count;
+    res->t = B == 1 && fails.count ? fails.first_t : t;
+    for (int s = 0; s < B; s++) {
+        res->steps += d[s]->e->count;
+        gsl_odeiv2_driver_free(d[s]);
+    }
     res->rhs_evals = c.evals;
+    fail_result(&fails, res);
     sim_sink_close(sink);
+    mem_free(d);
+    mem_free(ts);
+    mem_free(dead);
     mem_free(dydt);
     mem_free(acc);
-    gsl_odeiv2_driver_free(d);
     vm_free(c.vm);
     vm_free(c.vm_jac);
     mem_free(c.jac);

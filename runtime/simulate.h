@@ -67,6 +67,9 @@ int sim_width(const SimJob *job);
 /* The output rows at time t: states y (samples x sim_width) and accelerations a
  * (samples x n, or NULL when the stepper has none at hand). */
 void sim_sink_row(SimSink *k, double t, const double *y, const double *a);
+/* The trajectories that failed (B flags, read at every row; NULL: none):
+ * they get no more rows, and their values count nowhere. */
+void sim_sink_dead(SimSink *k, const unsigned char *dead);
 /* Close the CSV (kept when the run failed numerically) and draw the figure. */
 void sim_sink_close(SimSink *k);
 

@@ -8,12 +8,14 @@
  */
 #include "runtime/vm.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
 #include "runtime/act.h"
 #include "runtime/blas.h"
 #include "runtime/mem.h"
+#include "runtime/vmath.h"
 
 /* A cached sigmoid of a span of input registers (programs that are tapes). */
 struct VmSigmoid {
@@ -500,9 +502,9 @@ static VmStatus run_one(Vm *vm, const IrProgram *p, int from, const double *stat
         r[x->a] = v;
         NEXT;
     }
-    CASE(POW): r[x->a] = pow(r[x->b], r[x->c]); NEXT;
-    CASE(SIN): r[x->a] = sin(r[x->b]); NEXT;
-    CASE(COS): r[x->a] = cos(r[x->b]); NEXT;
+    CASE(POW): r[x->a] = vmath_one(VMATH_POW, r[x->b], r[x->c]); NEXT;
+    CASE(SIN): r[x->a] = vmath_one(VMATH_SIN, r[x->b], 0); NEXT;
+    CASE(COS): r[x->a] = vmath_one(VMATH_COS, r[x->b], 0); NEXT;
     CASE(TAN): r[x->a] = tan(r[x->b]); NEXT;
     CASE(ASIN): r[x->a] = asin(r[x->b]); NEXT;
     CASE(ACOS): r[x->a] = acos(r[x->b]); NEXT;
@@ -510,8 +512,8 @@ static VmStatus run_one(Vm *vm, const IrProgram *p, int from, const double *stat
     CASE(SINH): r[x->a] = sinh(r[x->b]); NEXT;
     CASE(COSH): r[x->a] = cosh(r[x->b]); NEXT;
     CASE(TANH): r[x->a] = tanh(r[x->b]); NEXT;
-    CASE(EXP): r[x->a] = exp(r[x->b]); NEXT;
-    CASE(LOG): r[x->a] = log(r[x->b]); NEXT;
+    CASE(EXP): r[x->a] = vmath_one(VMATH_EXP, r[x->b], 0); NEXT;
+    CASE(LOG): r[x->a] = vmath_one(VMATH_LOG, r[x->b], 0); NEXT;
     CASE(SQRT): r[x->a] = sqrt(r[x->b]); NEXT;
     CASE(ABS): r[x->a] = fabs(r[x->b]); NEXT;
     CASE(SIGN): r[x->a] = (double)((r[x->b] > 0) - (r[x->b] < 0)); NEXT;
@@ -552,31 +554,16 @@ static VmStatus run_one(Vm *vm, const IrProgram *p, int from, const double *stat
     return VM_OK;
 }
 
-VmStatus vm_run(Vm *vm, const IrProgram *p, int B, const double *state, int state_stride,
-                double t, const double *params, double *out, int out_stride)
+/* A batch: each instruction a loop over the samples.  Compiled twice, for
+ * the baseline and for AVX2, and chosen when the program starts (GCC's
+ * target_clones); the loops are vectorised in both.  The results are the
+ * same: each operation is one IEEE operation per sample in either (the
+ * project compiles as ISO C, so nothing is contracted into an FMA). */
+__attribute__((target_clones("avx2", "default"), optimize("tree-vectorize", "vect-cost-model=dynamic")))
+static VmStatus run_batch(Vm *vm, const IrProgram *p, int from, int B, const double *state, int state_stride,
+                          double t, const double *params, double *out, int out_stride)
 {
-    if (p->native) {
-        /* compiled: same operations, same order (runtime/native.c) */
-        int rc = ((int (*)(int, const double *, int, double, const double *, double *, int))p->native)(
-            B, state, state_stride, t, params, out, out_stride);
-        if (rc == 0)
-            return VM_OK;
-        vm->bad_sample = rc - 1;
-        vm->not_finite = 0;
-        return VM_SINGULAR;
-    }
     const int B_req = B;
-    vm->gen++;
-    /* the prologue once per program and parameter set, for every sample */
-    int from = 0;
-    if (vm->prepared == p && vm->prepared_params == params)
-        from = p->nprologue;
-    else {
-        vm->prepared = p;
-        vm->prepared_params = params;
-    }
-    if (B == 1 && vm->cap == 1)
-        return run_one(vm, p, from, state, t, params, out);
     const size_t cap = (size_t)vm->cap;
     double *R = vm->regs;
     for (int i = from; i < p->ncode; i++) {
@@ -594,9 +581,13 @@ VmStatus vm_run(Vm *vm, const IrProgram *p, int B, const double *state, int stat
     break
         switch ((IrOp)x->op) {
         case IR_CONST: LOOP(p->konst[x->k]);
-        case IR_STATE: LOOP(state[(size_t)s * (size_t)state_stride + (size_t)x->k]);
+        case IR_STATE:
+            if (vm->soa) { /* component k of every sample, side by side */
+                LOOP(state[(size_t)x->k * vm->soa + (size_t)s]);
+            }
+            LOOP(state[(size_t)s * (size_t)state_stride + (size_t)x->k]);
         case IR_PARAM: LOOP(params[x->k]);
-        case IR_TIME: LOOP(t);
+        case IR_TIME: LOOP(vm->times ? vm->times[s] : t);
         case IR_MOV: LOOP(b[s]);
         case IR_ADD: LOOP(b[s] + c[s]);
         case IR_SUB: LOOP(b[s] - c[s]);
@@ -616,9 +607,9 @@ VmStatus vm_run(Vm *vm, const IrProgram *p, int B, const double *state, int stat
             }
             break;
         }
-        case IR_POW: LOOP(pow(b[s], c[s]));
-        case IR_SIN: LOOP(sin(b[s]));
-        case IR_COS: LOOP(cos(b[s]));
+        case IR_POW: vmath_row(VMATH_POW, b, c, a, (size_t)B); break;
+        case IR_SIN: vmath_row(VMATH_SIN, b, NULL, a, (size_t)B); break;
+        case IR_COS: vmath_row(VMATH_COS, b, NULL, a, (size_t)B); break;
         case IR_TAN: LOOP(tan(b[s]));
         case IR_ASIN: LOOP(asin(b[s]));
         case IR_ACOS: LOOP(acos(b[s]));
@@ -626,8 +617,8 @@ VmStatus vm_run(Vm *vm, const IrProgram *p, int B, const double *state, int stat
         case IR_SINH: LOOP(sinh(b[s]));
         case IR_COSH: LOOP(cosh(b[s]));
         case IR_TANH: LOOP(tanh(b[s]));
-        case IR_EXP: LOOP(exp(b[s]));
-        case IR_LOG: LOOP(log(b[s]));
+        case IR_EXP: vmath_row(VMATH_EXP, b, NULL, a, (size_t)B); break;
+        case IR_LOG: vmath_row(VMATH_LOG, b, NULL, a, (size_t)B); break;
         case IR_SQRT: LOOP(sqrt(b[s]));
         case IR_ABS: LOOP(fabs(b[s]));
         case IR_SIGN: LOOP((double)((b[s] > 0) - (b[s] < 0)));
@@ -643,18 +634,29 @@ VmStatus vm_run(Vm *vm, const IrProgram *p, int B, const double *state, int stat
                 const double *m10 = R + (size_t)mr[2] * cap, *m11 = R + (size_t)mr[3] * cap;
                 const double *f0 = R + (size_t)fr[0] * cap, *f1 = R + (size_t)fr[1] * cap;
                 double *x0 = R + (size_t)o[0] * cap, *x1 = R + (size_t)o[1] * cap;
+                /* all samples, then the first singular one (a loop without
+                 * an exit vectorises); the scale's maximum may ignore NaN
+                 * as it likes: with a NaN entry det is not finite */
+                int bad = 0;
                 for (s = 0; s < B; s++) {
                     double a00 = m00[s], a01 = m01[s], a10 = m10[s], a11 = m11[s];
                     double b0 = f0[s], b1 = f1[s];
                     double det = a00 * a11 - a01 * a10;
-                    double scale = fmax(fmax(fabs(a00), fabs(a01)), fmax(fabs(a10), fabs(a11)));
+                    double u = fabs(a00) > fabs(a01) ? fabs(a00) : fabs(a01);
+                    double v = fabs(a10) > fabs(a11) ? fabs(a10) : fabs(a11), scale = u > v ? u : v;
+                    bad |= !(fabs(det) <= DBL_MAX) | !(fabs(det) > 1e-13 * scale * scale);
+                    x0[s] = (a11 * b0 - a01 * b1) / det;
+                    x1[s] = (a00 * b1 - a10 * b0) / det;
+                }
+                for (s = 0; bad && s < B; s++) {
+                    double det = m00[s] * m11[s] - m01[s] * m10[s];
+                    double u = fabs(m00[s]) > fabs(m01[s]) ? fabs(m00[s]) : fabs(m01[s]);
+                    double v = fabs(m10[s]) > fabs(m11[s]) ? fabs(m10[s]) : fabs(m11[s]), scale = u > v ? u : v;
                     if (!isfinite(det) || !(fabs(det) > 1e-13 * scale * scale)) {
                         vm->not_finite = !isfinite(det);
                         vm->bad_sample = s;
                         return VM_SINGULAR;
                     }
-                    x0[s] = (a11 * b0 - a01 * b1) / det;
-                    x1[s] = (a00 * b1 - a10 * b0) / det;
                 }
                 break;
             }
@@ -684,6 +686,11 @@ VmStatus vm_run(Vm *vm, const IrProgram *p, int B, const double *state, int stat
             vec_op(vm, p, x, R, cap, B);
             break;
         case IR_OUT:
+            if (vm->soa_out) {
+                for (s = 0; s < B; s++)
+                    out[(size_t)x->a * vm->soa_out + (size_t)s] = b[s];
+                break;
+            }
             for (s = 0; s < B; s++)
                 out[(size_t)s * (size_t)out_stride + (size_t)x->a] = b[s];
             break;
@@ -693,4 +700,39 @@ VmStatus vm_run(Vm *vm, const IrProgram *p, int B, const double *state, int stat
 #undef LOOP
     }
     return VM_OK;
+}
+
+VmStatus vm_run(Vm *vm, const IrProgram *p, int B, const double *state, int state_stride,
+                double t, const double *params, double *out, int out_stride)
+{
+    if (p->native) {
+        /* compiled: same operations, same order (runtime/native.c); its
+         * time is one number, so samples at their own times go one by one */
+        typedef int (*Fn)(int, const double *, int, double, const double *, double *, int);
+        int rc = 0;
+        if (vm->times && p->uses_time) {
+            for (int s = 0; s < B && rc == 0; s++)
+                if (((Fn)p->native)(1, state + (size_t)s * (size_t)state_stride, state_stride, vm->times[s], params,
+                                    out + (size_t)s * (size_t)out_stride, out_stride) != 0)
+                    rc = s + 1;
+        } else
+            rc = ((Fn)p->native)(B, state, state_stride, t, params, out, out_stride);
+        if (rc == 0)
+            return VM_OK;
+        vm->bad_sample = rc - 1;
+        vm->not_finite = 0;
+        return VM_SINGULAR;
+    }
+    vm->gen++;
+    /* the prologue once per program and parameter set, for every sample */
+    int from = 0;
+    if (vm->prepared == p && vm->prepared_params == params)
+        from = p->nprologue;
+    else {
+        vm->prepared = p;
+        vm->prepared_params = params;
+    }
+    if (B == 1 && vm->cap == 1)
+        return run_one(vm, p, from, state, vm->times ? vm->times[0] : t, params, out);
+    return run_batch(vm, p, from, B, state, state_stride, t, params, out, out_stride);
 }

@@ -30,6 +30,11 @@ typedef struct Vm {
                             * the reverse sweep) */
     int nsig;
     unsigned gen;     /* runs so far: a cached sigmoid is valid for its own run */
+    size_t soa, soa_out; /* when not 0, the inputs (outputs) of a batch are by component: input k of
+                          * sample s at state[k * soa + s] (output a at out[a * soa_out + s]); the
+                          * strides of vm_run are then ignored.  Batches only (cap > 1) */
+    const double *times; /* when not NULL, sample s's time is times[s] (t of vm_run is ignored):
+                          * a batch of trajectories, each at its own time */
     int gemm;         /* batches of network layers as matrix products (runtime/blas.h):
                        * faster, but a sample's result then depends on the batch it is in
                        * (summation order); 0 keeps every sample equal to its own run.

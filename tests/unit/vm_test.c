@@ -2,7 +2,9 @@
  * tests/unit/vm_test.c — the IR verifier and the VM (TAP).
  *
  * vm-1: every arithmetic and math instruction, on one sample and on a
- *       batch, against the C library on the same inputs (exactly).
+ *       batch, against the C library on the same inputs (exactly), and
+ *       sin, cos, exp, log and pow against runtime/vmath.h's functions
+ *       (exactly).
  * vm-2: SOLVE: random 1x1..5x5 systems (residual), a singular matrix
  *       (status, sample), a non-finite one.
  * vm-3: the verifier refuses broken programs: a register read before it is
@@ -13,6 +15,12 @@
  *       central differences; a batch equals one sample at a time; every
  *       activation's derivatives 1..3 against differences of the one
  *       below; the verifier refuses a product writing over its operand.
+ * vm-7: runtime/vmath.h: over a sweep of arguments (random over wide
+ *       ranges, integers and half-integers of pi, 0, -0, subnormals,
+ *       huge values, infinities, NaN) a batch of any length equals its
+ *       values one at a time bit for bit, and every finite value is within
+ *       2 ulp of libm's (SLEEF's bound is 1 ulp of the exact value, libm's
+ *       about as much); non-finite results where libm's are.
  * vm-6: weights files: a write/read round trip keeps every bit (NaN,
  *       infinities, -0 and subnormals included); a flipped byte and a
  *       truncated file are refused with the reason.
@@ -21,12 +29,14 @@
  * (tests/unit/tap.h), which latches a NaN.
  */
 #define _POSIX_C_SOURCE 200809L /* mkstemp, truncate */
+#define _DEFAULT_SOURCE /* M_PI */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "runtime/ir.h"
 #include "runtime/vm.h"
+#include "runtime/vmath.h"
 #include "runtime/weights.h"
 
 #include <stdlib.h>
@@ -53,6 +63,88 @@ static IrProgram *one_op(IrOp op, int k)
     return p;
 }
 
+/* Distance in units in the last place (0 when equal; huge across signs). */
+static double ulps(double a, double b)
+{
+    if (a == b)
+        return 0;
+    long long ia, ib;
+    memcpy(&ia, &a, sizeof a);
+    memcpy(&ib, &b, sizeof b);
+    /* the bits as integers in the order of the values */
+    if (ia < 0)
+        ia = (long long)(0x8000000000000000ull - (unsigned long long)ia);
+    if (ib < 0)
+        ib = (long long)(0x8000000000000000ull - (unsigned long long)ib);
+    return ia > ib ? (double)(ia - ib) : (double)(ib - ia);
+}
+
+static double libm_fn(VmathFn f, double x, double y)
+{
+    switch (f) {
+    case VMATH_SIN: return sin(x);
+    case VMATH_COS: return cos(x);
+    case VMATH_EXP: return exp(x);
+    case VMATH_LOG: return log(x);
+    default: return pow(x, y);
+    }
+}
+
+/* vm-7 */
+static void test_vmath(void)
+{
+    enum { N = 200003 };
+    static double x[N], x2[N], yb[N];
+    static const char *const fname[] = {"sin", "cos", "exp", "log", "pow"};
+    const double edge[] = {0.0, -0.0, 4.9e-324, -4.9e-324, 2.2e-308, 1e-300, 1.0, -1.0, 0.5, 2.0, 1e22, -1e22,
+                           1e300, 709.78, 709.79, -745.1, -746, INFINITY, -INFINITY, NAN, M_PI, M_PI / 2,
+                           3 * M_PI / 2, 1e6 * M_PI, 6381956970095103.0 * 1073741824.0 * 1073741824.0};
+    const int nedge = (int)(sizeof edge / sizeof edge[0]);
+    for (int f = 0; f < VMATH_NFNS; f++) {
+        for (int i = 0; i < N; i++) {
+            double u = uniform(0, 1);
+            if (i < nedge)
+                x[i] = edge[i];
+            else if (i < nedge + 2000)
+                x[i] = (i - nedge - 1000) * (M_PI / 2); /* multiples of pi/2 */
+            else if (f == VMATH_SIN || f == VMATH_COS)
+                x[i] = i % 3 == 0 ? uniform(-10, 10) : i % 3 == 1 ? uniform(-1e5, 1e5) : ldexp(u, (int)uniform(-60, 60));
+            else if (f == VMATH_EXP)
+                x[i] = uniform(-745, 710);
+            else if (f == VMATH_LOG)
+                x[i] = ldexp(u, (int)uniform(-1070, 1020));
+            else
+                x[i] = i % 2 ? uniform(0, 10) : ldexp(u, (int)uniform(-40, 40));
+            x2[i] = i % 4 == 0 ? uniform(-5, 5) : i % 4 == 1 ? (double)(int)uniform(-12, 12) : uniform(-300, 300);
+        }
+        const double *yy = f == VMATH_POW ? x2 : NULL;
+        vmath_row((VmathFn)f, x, yy, yb, N);
+        long differ = 0, mismatch = 0;
+        double worst = 0;
+        for (int i = 0; i < N; i++) {
+            double one = vmath_one((VmathFn)f, x[i], x2[i]), ref = libm_fn((VmathFn)f, x[i], x2[i]);
+            if (memcmp(&one, &yb[i], sizeof one) != 0 && !(isnan(one) && isnan(yb[i])))
+                differ++;
+            if (isfinite(ref) != isfinite(one) || isnan(ref) != isnan(one))
+                mismatch++;
+            else if (isfinite(ref))
+                worst_update(&worst, ulps(one, ref));
+        }
+        /* the tails: every length 1 .. 9 of a row */
+        for (int len = 1; len <= 9; len++) {
+            double out[9];
+            vmath_row((VmathFn)f, x + 100, yy ? x2 + 100 : NULL, out, (size_t)len);
+            for (int i = 0; i < len; i++)
+                if (memcmp(&out[i], &yb[100 + i], sizeof out[i]) != 0)
+                    differ++;
+        }
+        ok(differ == 0 && mismatch == 0 && worst <= 2,
+           "vm-7.%d %s (%s): a batch equals its values one at a time (%ld differ); within %.0f ulp of libm "
+           "(bound 2) over %d arguments; %ld non-finite results where libm's are finite or the reverse",
+           f + 1, fname[f], vmath_kind(), differ, worst, N, mismatch);
+    }
+}
+
 static double reference(IrOp op, double x, double y, int k)
 {
     switch (op) {
@@ -71,9 +163,9 @@ static double reference(IrOp op, double x, double y, int k)
                 v *= b;
         return v;
     }
-    case IR_POW: return pow(x, y);
-    case IR_SIN: return sin(x);
-    case IR_COS: return cos(x);
+    case IR_POW: return vmath_one(VMATH_POW, x, y);
+    case IR_SIN: return vmath_one(VMATH_SIN, x, 0);
+    case IR_COS: return vmath_one(VMATH_COS, x, 0);
     case IR_TAN: return tan(x);
     case IR_ASIN: return asin(x);
     case IR_ACOS: return acos(x);
@@ -81,8 +173,8 @@ static double reference(IrOp op, double x, double y, int k)
     case IR_SINH: return sinh(x);
     case IR_COSH: return cosh(x);
     case IR_TANH: return tanh(x);
-    case IR_EXP: return exp(x);
-    case IR_LOG: return log(x);
+    case IR_EXP: return vmath_one(VMATH_EXP, x, 0);
+    case IR_LOG: return vmath_one(VMATH_LOG, x, 0);
     case IR_SQRT: return sqrt(x);
     case IR_ABS: return fabs(x);
     case IR_SIGN: return (x > 0) - (x < 0);
@@ -119,12 +211,15 @@ int main(void)
             double want = reference(ops[o], st[2 * s], st[2 * s + 1], k);
             good &= out1 == want && outB[s] == want;
         }
-        ok(good, "vm-1.%zu %s: one sample and a batch of %d equal the C library", o + 1,
-           ir_op_name(ops[o]), B);
+        ok(good, "vm-1.%zu %s: one sample and a batch of %d equal the %s", o + 1, ir_op_name(ops[o]), B,
+           ops[o] == IR_POW || ops[o] == IR_SIN || ops[o] == IR_COS || ops[o] == IR_EXP || ops[o] == IR_LOG
+               ? "functions of runtime/vmath.h" : "C library");
         vm_free(one);
         vm_free(batch);
         ir_free(p);
     }
+
+    test_vmath();
 
     /* vm-2: SOLVE */
     for (int k = 1; k <= 5; k++) {
