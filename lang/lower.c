@@ -617,10 +617,126 @@ static void hoist(Lower *L)
     mem_free(code);
 }
 
+static int is_trig(int op)
+{
+    return op == IR_SIN || op == IR_COS;
+}
+
+/* The registers instruction x reads (virtual registers; n of them). */
+static int reads(const IrProgram *p, const IrInstr *x, int *r, int max)
+{
+    int n = 0, ns = ir_op_sources((IrOp)x->op);
+    if (x->op == IR_SOLVE) {
+        for (int j = 0; j < x->k * x->k && n < max; j++)
+            r[n++] = p->aux[x->b + j];
+        for (int j = 0; j < x->k && n < max; j++)
+            r[n++] = p->aux[x->c + j];
+    } else if (x->op == IR_CALL) {
+        for (int j = 0; j < x->c && n < max; j++)
+            r[n++] = p->aux[x->b + j];
+    } else {
+        if (ns >= 1)
+            r[n++] = x->b;
+        if (ns >= 2)
+            r[n++] = x->c;
+    }
+    return n;
+}
+
+/* Order the per-sample instructions so that sines (and cosines) that do
+ * not depend on each other come one after another: a program running for
+ * one sample then evaluates up to four of them as one vector of SLEEF's
+ * (runtime/vmath.h), as fast as libm's one at a time, with the values each
+ * has alone.  A list schedule: of the instructions whose operands are
+ * ready, the first in the original order that is not a sine or cosine;
+ * when only those are ready, up to four of the first one's function.
+ * Only the order changes (the values do not); programs with vector
+ * instructions (networks) keep theirs. */
+static void group_trig(Lower *L)
+{
+    IrProgram *p = L->p;
+    const int from = p->nprologue, n = p->ncode - from;
+    int ntrig = 0;
+    for (int i = from; i < p->ncode; i++) {
+        int op = p->code[i].op;
+        if (op >= IR_VLOAD && op <= IR_VSUM)
+            return;
+        ntrig += is_trig(op);
+    }
+    if (ntrig < 2)
+        return;
+    int nv = L->nvirt + 1;
+    int *def = mem_xalloc((size_t)nv * sizeof *def); /* virtual register -> defining instruction */
+    for (int v = 0; v < nv; v++)
+        def[v] = -1;
+    for (int i = 0; i < n; i++) {
+        const IrInstr *x = &p->code[from + i];
+        if (x->op == IR_SOLVE)
+            for (int j = 0; j < x->k; j++)
+                def[p->aux[x->a + j]] = i;
+        else if (x->op != IR_OUT && x->a < nv)
+            def[x->a] = i;
+    }
+    int *order = mem_xalloc((size_t)(n + 1) * sizeof *order);
+    char *done = mem_xalloc((size_t)(n + 1));
+    enum { MAXR = 64 };
+    int r[MAXR];
+    for (int i = 0; i < n; i++)
+        done[i] = 0;
+    /* ready: every read register's definition is placed (count by rescans:
+     * programs are a few hundred instructions) */
+    int placed = 0;
+    while (placed < n) {
+        int pick = -1, trig = -1;
+        for (int i = 0; i < n && pick < 0; i++) {
+            if (done[i])
+                continue;
+            int nr = reads(p, &p->code[from + i], r, MAXR), ready = 1;
+            for (int j = 0; j < nr && ready; j++)
+                ready = !(r[j] >= 0 && r[j] < nv && def[r[j]] >= 0 && def[r[j]] != i && !done[def[r[j]]]);
+            if (!ready)
+                continue;
+            if (!is_trig(p->code[from + i].op))
+                pick = i;
+            else if (trig < 0)
+                trig = i;
+        }
+        if (pick >= 0) {
+            done[pick] = 1;
+            order[placed++] = pick;
+            continue;
+        }
+        /* only sines and cosines are ready: up to four of trig's function */
+        int op = p->code[from + trig].op, g = 0;
+        for (int i = trig; i < n && g < 4; i++) {
+            if (done[i] || p->code[from + i].op != op)
+                continue;
+            int nr = reads(p, &p->code[from + i], r, MAXR), ready = 1;
+            for (int j = 0; j < nr && ready; j++)
+                ready = !(r[j] >= 0 && r[j] < nv && def[r[j]] >= 0 && def[r[j]] != i && !done[def[r[j]]]);
+            if (!ready)
+                continue;
+            order[placed++] = i;
+            g++;
+        }
+        for (int q = placed - g; q < placed; q++) /* (placed after the scan: none reads another) */
+            done[order[q]] = 1;
+    }
+    IrInstr *code = mem_xalloc((size_t)(n + 1) * sizeof *code);
+    for (int i = 0; i < n; i++)
+        code[i] = p->code[from + order[i]];
+    memcpy(p->code + from, code, (size_t)n * sizeof *code);
+    mem_free(code);
+    mem_free(def);
+    mem_free(order);
+    mem_free(done);
+}
+
 static IrProgram *finish(Lower *L)
 {
     L->p->tape = L->keep;
     hoist(L);
+    group_trig(L);
     allocate(L);
     char err[256];
     if (ir_verify(L->p, err, sizeof err) != 0) {

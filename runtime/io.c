@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "runtime/dtoa.h"
+
 #include "runtime/mem.h"
 
 struct CsvWriter {
@@ -196,12 +198,12 @@ CsvWriter *csv_open(const char *path, const char *const *columns, int ncols, cha
 
 int csv_row(CsvWriter *w, const double *v, char *err, size_t errlen)
 {
-    /* the row is formatted into one buffer and written at once; a plain
-     * "%.17g" per number keeps printf on its fast path */
+    /* the row is formatted into one buffer and written at once; each
+     * number as the shortest text that reads back as it (runtime/dtoa.h) */
     char line[64 * 32];
     size_t k = 0;
     for (int i = 0; i < w->ncols; i++) {
-        if (k + 40 > sizeof line) {
+        if (k + DTOA_MAX + 2 > sizeof line) {
             if (fwrite(line, 1, k, w->f) != k) {
                 snprintf(err, errlen, "cannot write '%s': %s", w->path, strerror(errno));
                 return -1;
@@ -210,11 +212,7 @@ int csv_row(CsvWriter *w, const double *v, char *err, size_t errlen)
         }
         if (i)
             line[k++] = ',';
-        if (isnan(v[i])) { /* one spelling, whatever the sign bit */
-            memcpy(line + k, "nan", 3);
-            k += 3;
-        } else
-            k += (size_t)snprintf(line + k, sizeof line - k, "%.17g", v[i]);
+        k += (size_t)dtoa_short(v[i], line + k); /* nan: one spelling, whatever the sign bit */
     }
     line[k++] = '\n';
     if (fwrite(line, 1, k, w->f) != k) {

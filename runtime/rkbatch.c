@@ -255,11 +255,13 @@ static void eval_stage(RkBatch *b, int j, int nb)
     int bad = b->f(b->ctx, nb, b->ev, B, b->ets, b->ea, B, b->why);
     double *k = b->k + (size_t)j * (size_t)w * B;
     for (int i = 0; i < n; i++)
-        memcpy(k + (size_t)i * B, b->ev + (size_t)(n + i) * B, (size_t)nb * sizeof *k);
-    for (int i = 0; i < n; i++)
-        memcpy(k + (size_t)(n + i) * B, b->ea + (size_t)i * B, (size_t)nb * sizeof *k);
+        for (int p = 0; p < nb; p++) {
+            k[(size_t)i * B + (size_t)p] = b->ev[(size_t)(n + i) * B + (size_t)p];
+            k[(size_t)(n + i) * B + (size_t)p] = b->ea[(size_t)i * B + (size_t)p];
+        }
     for (int i = 2 * n; i < w; i++)
-        memset(k + (size_t)i * B, 0, (size_t)nb * sizeof *k);
+        for (int p = 0; p < nb; p++)
+            k[(size_t)i * B + (size_t)p] = 0;
     /* not finite: a NaN or infinity anywhere in the slot's accelerations */
     for (int p = 0; p < nb; p++) {
         double s = 0;
@@ -304,6 +306,8 @@ static void drop_failed(RkBatch *b, int *nact, int nstages)
             retire(b, p, nact, 1, nstages);
 }
 
+enum { FEW = 8 }; /* fewer active lanes than this: lane by lane */
+
 void rk_advance(RkBatch *b, double T)
 {
     const RkTableau *tab = b->tab;
@@ -338,6 +342,28 @@ void rk_advance(RkBatch *b, double T)
         const double *h0 = b->h0, *t = b->t;
         for (int j = 1; j < s; j++) {
             const Stage *st = &tab->st[j];
+            if (nact < FEW) { /* lane by lane: the same sums, without loops of one */
+                for (int p = 0; p < nact; p++) {
+                    const double h = h0[p];
+                    if (j == 1) {
+                        const double ah = st->terms[0].a * h;
+                        for (int i = 0; i < w; i++) {
+                            size_t ip = (size_t)i * B + (size_t)p;
+                            b->ev[ip] = b->y[ip] + ah * b->k[ip];
+                        }
+                    } else
+                        for (int i = 0; i < w; i++) {
+                            size_t ip = (size_t)i * B + (size_t)p;
+                            double sm = st->terms[0].a * b->k[(size_t)st->terms[0].k * kstride + ip];
+                            for (int q = 1; q < st->nterms; q++)
+                                sm += st->terms[q].a * b->k[(size_t)st->terms[q].k * kstride + ip];
+                            b->ev[ip] = b->y[ip] + h * sm;
+                        }
+                    b->ets[p] = t[p] + st->c * h;
+                }
+                eval_stage(b, j, nact);
+                continue;
+            }
             for (int i = 0; i < w; i++) {
                 const double *y = b->y + (size_t)i * B;
                 double *r = b->ev + (size_t)i * B;
@@ -371,7 +397,22 @@ void rk_advance(RkBatch *b, double T)
         b->steps += (unsigned long)nact;
         for (int p = 0; p < nact; p++)
             rmax[p] = DBL_MIN;
-        for (int i = 0; i < w; i++) {
+        for (int p = 0; p < nact && nact < FEW; p++) /* lane by lane, as above */
+            for (int i = 0; i < w; i++) {
+                size_t ip = (size_t)i * B + (size_t)p;
+                double d = tab->b[0].a * b->k[(size_t)tab->b[0].k * kstride + ip];
+                for (int q = 1; q < tab->nb; q++)
+                    d += tab->b[q].a * b->k[(size_t)tab->b[q].k * kstride + ip];
+                double e = tab->e[0].a * b->k[(size_t)tab->e[0].k * kstride + ip];
+                for (int q = 1; q < tab->ne; q++)
+                    e += tab->e[q].a * b->k[(size_t)tab->e[q].k * kstride + ip];
+                double yn = b->y[ip] + h0[p] * d;
+                b->ev[ip] = yn;
+                double err = tab->diff ? h0[p] * (e - d) : h0[p] * e;
+                double r = fabs(err) / fabs(tol * fabs(yn) + tol);
+                rmax[p] = r > rmax[p] ? r : rmax[p];
+            }
+        for (int i = 0; i < w && nact >= FEW; i++) {
             const double *y = b->y + (size_t)i * B;
             double *yn = b->ev + (size_t)i * B;
             const double *kq = b->k + (size_t)tab->b[0].k * kstride + (size_t)i * B;

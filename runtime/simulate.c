@@ -760,7 +760,11 @@ int sim_run(const SimJob *job, SimResult *res)
     res->e0 = res->max_rel_drift = 0;
     gsl_set_error_handler_off();
 
-    const RkTableau *tab = rk_tableau(job->method);
+    /* an ensemble of rkf45, rkck or rk8pd trajectories as one batch of
+     * lanes; a single trajectory through GSL's own driver, which gives it
+     * the same values (a lane is GSL's arithmetic to the bit) with less
+     * overhead for one */
+    const RkTableau *tab = job->samples > 1 ? rk_tableau(job->method) : NULL;
     if (tab) {
         run_batched(job, res, tab);
         res->wall_s = sim_clock() - start;

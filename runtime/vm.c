@@ -450,6 +450,26 @@ static void vec_op(Vm *vm, const IrProgram *p, const IrInstr *x, double *R, size
     }
 }
 
+/* Up to four consecutive instructions of op (sines or cosines; lowering
+ * puts independent ones together, lang/lower.c) as one vector, when none
+ * reads what an earlier one writes; returns the last one done. */
+static const IrInstr *trig_group(double *r, const IrInstr *x, const IrInstr *end, int op, VmathFn fn)
+{
+    double in[4] = {0, 0, 0, 0}, res[4];
+    int g = 0;
+    for (const IrInstr *y = x; y < end && y->op == op && g < 4; y++, g++) {
+        for (int j = 0; j < g; j++)
+            if (y->b == x[j].a)
+                goto run;
+        in[g] = r[y->b];
+    }
+run:
+    vmath_group(fn, in, res, g);
+    for (int j = 0; j < g; j++)
+        r[x[j].a] = res[j];
+    return x + g - 1;
+}
+
 /* One sample (the common case of a single trajectory): registers are plain
  * doubles, no loop per instruction.  With GCC or Clang the dispatch is a
  * jump through a table of label addresses (one indirect branch per
@@ -503,8 +523,8 @@ static VmStatus run_one(Vm *vm, const IrProgram *p, int from, const double *stat
         NEXT;
     }
     CASE(POW): r[x->a] = vmath_one(VMATH_POW, r[x->b], r[x->c]); NEXT;
-    CASE(SIN): r[x->a] = vmath_one(VMATH_SIN, r[x->b], 0); NEXT;
-    CASE(COS): r[x->a] = vmath_one(VMATH_COS, r[x->b], 0); NEXT;
+    CASE(SIN): x = trig_group(r, x, end, IR_SIN, VMATH_SIN); NEXT;
+    CASE(COS): x = trig_group(r, x, end, IR_COS, VMATH_COS); NEXT;
     CASE(TAN): r[x->a] = tan(r[x->b]); NEXT;
     CASE(ASIN): r[x->a] = asin(r[x->b]); NEXT;
     CASE(ACOS): r[x->a] = acos(r[x->b]); NEXT;

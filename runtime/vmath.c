@@ -189,6 +189,44 @@ void vmath_row(VmathFn fn, const double *x, const double *x2, double *y, size_t 
         y[i] = f(x[i], x2 ? x2[i] : 0);
 }
 
+#ifdef VMATH_X86
+AVX2 static void group_avx2(VmathFn fn, const double *x, double *y, int g)
+{
+    double a[4], r[4];
+    for (int j = 0; j < 4; j++)
+        a[j] = x[j < g ? j : 0]; /* the padding: the first value again, of its own class */
+    __m256d v = _mm256_loadu_pd(a);
+    if (fn == VMATH_SIN || fn == VMATH_COS) {
+        /* one class for all four (the usual case) at the cost of three
+         * comparisons; else as trig4 */
+        __m256d av = _mm256_andnot_pd(_mm256_set1_pd(-0.0), v);
+        int m0 = _mm256_movemask_pd(_mm256_cmp_pd(av, _mm256_set1_pd(15), _CMP_LT_OQ));
+        int m1 = _mm256_movemask_pd(_mm256_cmp_pd(av, _mm256_set1_pd(1e9), _CMP_LT_OQ));
+        int m2 = _mm256_movemask_pd(_mm256_cmp_pd(av, _mm256_set1_pd(1e14), _CMP_LT_OQ));
+        if ((m0 == 0 || m0 == 15) && (m1 == 0 || m1 == 15) && (m2 == 0 || m2 == 15))
+            _mm256_storeu_pd(r, v1[fn](v));
+        else
+            trig4(v1[fn], a, r);
+    } else
+        _mm256_storeu_pd(r, v1[fn](v));
+    for (int j = 0; j < g; j++)
+        y[j] = r[j];
+}
+#endif
+
+void vmath_group(VmathFn fn, const double *x, double *y, int g)
+{
+    ready();
+#ifdef VMATH_X86
+    if (use_sleef && g > 1 && fn != VMATH_POW) {
+        group_avx2(fn, x, y, g);
+        return;
+    }
+#endif
+    for (int j = 0; j < g; j++)
+        y[j] = s1[fn](x[j], 0);
+}
+
 double vmath_one(VmathFn fn, double x, double x2)
 {
     ready();

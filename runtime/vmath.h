@@ -20,6 +20,9 @@ typedef enum VmathFn { VMATH_SIN, VMATH_COS, VMATH_EXP, VMATH_LOG, VMATH_POW, VM
 
 /* y[i] := fn(x[i]) (pow: fn(x[i], x2[i])), i < n; y may be x. */
 void vmath_row(VmathFn fn, const double *x, const double *x2, double *y, size_t n);
+/* g <= 4 values of fn (not pow) as one vector: what vmath_one gives for
+ * each, at the cost of about one. */
+void vmath_group(VmathFn fn, const double *x, double *y, int g);
 /* One value, as vmath_row computes it. */
 double vmath_one(VmathFn fn, double x, double x2);
 /* "sleef-avx2" or "libm": which functions are in use (loads them). */

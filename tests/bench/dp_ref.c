@@ -4,7 +4,8 @@
  * GSL's rk8pd through gsl_odeiv2_driver, writing the same CSV as
  * `lag run` (t, t1, t2, t1', t2', E with %.17g).
  *
- * usage: dp_ref T_END EVERY TOL OUT.csv
+ * usage: dp_ref T_END EVERY TOL OUT.csv [T1 T2 T1' T2']  (the start;
+ * default 3 pi/7, 3 pi/4 at rest)
  */
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_odeiv2.h>
@@ -42,8 +43,8 @@ static double energy(const double y[])
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: dp_ref T_END EVERY TOL OUT.csv\n");
+    if (argc != 5 && argc != 9) {
+        fprintf(stderr, "usage: dp_ref T_END EVERY TOL OUT.csv [T1 T2 T1' T2']\n");
         return 2;
     }
     double t1 = atof(argv[1]), every = atof(argv[2]), tol = atof(argv[3]);
@@ -54,6 +55,8 @@ int main(int argc, char **argv)
     gsl_odeiv2_driver *d =
         gsl_odeiv2_driver_alloc_y_new(&sys, gsl_odeiv2_step_rk8pd, every < 1e-3 ? every : 1e-3, tol, tol);
     double y[4] = {3 * M_PI / 7, 3 * M_PI / 4, 0, 0}, t = 0;
+    for (int i = 0; argc == 9 && i < 4; i++)
+        y[i] = atof(argv[5 + i]);
     fprintf(out, "t,t1,t2,t1',t2',E\n");
     long n = (long)floor(t1 / every + 1e-9);
     for (long k = 0; k <= n; k++) {
