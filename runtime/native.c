@@ -33,7 +33,9 @@ static const char prelude[] =
     "#include <math.h>\n"
     /* sin, cos, exp, log and pow are the VM's (runtime/vmath.h), set after loading */
     "static double (*mf_[5])(double, double);\n"
-    "void lag_set_math(int i, void *fn) { mf_[i] = (double (*)(double, double))fn; }\n"
+    "static void (*mg_)(int, const double *, double *, int);\n"
+    "void lag_set_math(int i, void *fn) { if (i < 5) mf_[i] = (double (*)(double, double))fn;"
+    " else mg_ = (void (*)(int, const double *, double *, int))fn; }\n"
     "static double sin_(double x) { return mf_[0](x, 0); }\n"
     "static double cos_(double x) { return mf_[1](x, 0); }\n"
     "static double exp_(double x) { return mf_[2](x, 0); }\n"
@@ -206,8 +208,32 @@ int native_source(const IrProgram *p, char **text, size_t *len)
           "        const double *st = state + (long)s * ss;\n"
           "        double *o = out + (long)s * os;\n"
           "        (void)st;\n        (void)o;\n", f);
-    for (int i = p->nprologue; i < p->ncode; i++)
-        emit_instr(f, p, &p->code[i]);
+    for (int i = p->nprologue; i < p->ncode; i++) {
+        /* consecutive independent sines (or cosines) as one vector, as
+         * the VM does for one sample (runtime/vm.c, trig_group) */
+        const IrInstr *x = &p->code[i];
+        int g = 0;
+        if (x->op == IR_SIN || x->op == IR_COS)
+            for (g = 1; g < 4 && i + g < p->ncode && p->code[i + g].op == x->op; g++) {
+                int dep = 0;
+                for (int j = 0; j < g; j++)
+                    dep |= p->code[i + g].b == p->code[i + j].a;
+                if (dep)
+                    break;
+            }
+        if (g < 2) {
+            emit_instr(f, p, x);
+            continue;
+        }
+        fprintf(f, "        {\n            double gi_[4] = {");
+        for (int j = 0; j < g; j++)
+            fprintf(f, "%sr%d", j ? ", " : "", p->code[i + j].b);
+        fprintf(f, "}, go_[4];\n            mg_(%d, gi_, go_, %d);\n", x->op == IR_SIN ? 0 : 1, g);
+        for (int j = 0; j < g; j++)
+            fprintf(f, "            r%d = go_[%d];\n", p->code[i + j].a, j);
+        fputs("        }\n", f);
+        i += g - 1;
+    }
     fputs("    }\n    return 0;\n}\n", f);
     return fclose(f) == 0 ? 0 : -1;
 }
@@ -420,6 +446,8 @@ int native_attach(IrProgram *p, char *err, size_t errlen)
     void (*set_math)(int, void *) = (void (*)(int, void *))dlsym(handle, "lag_set_math");
     for (int i = 0; i < VMATH_NFNS && set_math; i++)
         set_math(i, vmath_entry((VmathFn)i));
+    if (set_math)
+        set_math(VMATH_NFNS, vmath_group_entry());
     void (*set_ext)(int, void *) = (void (*)(int, void *))dlsym(handle, "lag_set_ext");
     for (int i = 0; i < p->nexterns && set_ext; i++)
         set_ext(i, p->externs[i].fn);

@@ -247,3 +247,16 @@ void *vmath_entry(VmathFn fn)
     memcpy(&p, &f, sizeof p);
     return p;
 }
+
+static void group_entry(int fn, const double *x, double *y, int g)
+{
+    vmath_group(fn == 0 ? VMATH_SIN : VMATH_COS, x, y, g);
+}
+
+void *vmath_group_entry(void)
+{
+    void *p;
+    void (*f)(int, const double *, double *, int) = group_entry;
+    memcpy(&p, &f, sizeof p);
+    return p;
+}

@@ -30,5 +30,8 @@ const char *vmath_kind(void);
 /* The scalar entry points of compiled code (runtime/native.c): each fn
  * as double (*)(double, double). */
 void *vmath_entry(VmathFn fn);
+/* vmath_group for compiled code, as void (*)(int fn, const double *x,
+ * double *y, int g): fn 0 for sin, 1 for cos. */
+void *vmath_group_entry(void);
 
 #endif

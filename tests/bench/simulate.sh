@@ -87,7 +87,7 @@ EOF
 sed 's/SAMPLES/10000/; s/SEED/7/' "$tmp/ens.lag" >"$tmp/ens10k.lag"
 : >"$tmp/ens.times"
 for i in $(seq 3); do
-    "$LAG" run --json "$tmp/ens10k.lag" | grep -o '"wall_s":[0-9.e-]*' | cut -d: -f2 >>"$tmp/ens.times"
+    "$LAG" run --json --quiet "$tmp/ens10k.lag" | grep -o '"wall_s":[0-9.e-]*' | cut -d: -f2 >>"$tmp/ens.times"
 done
 ens=$(median <"$tmp/ens.times")
 # single runs of the same distribution: lag's own time (wall_s: integration
@@ -99,7 +99,7 @@ ens=$(median <"$tmp/ens.times")
 for seed in $(seq 1 100); do
     sed "s/SAMPLES/1/; s/SEED/$seed/; s/^    method rk8pd, tol 1e-10$/    method rk8pd, tol 1e-10, output \"one.csv\"/" "$tmp/ens.lag" >"$tmp/ens1.lag"
     s0=$EPOCHREALTIME
-    "$LAG" run --json -o "$tmp" "$tmp/ens1.lag" | grep -o '"wall_s":[0-9.e-]*' | cut -d: -f2 >>"$tmp/single.times"
+    "$LAG" run --json --quiet -o "$tmp" "$tmp/ens1.lag" | grep -o '"wall_s":[0-9.e-]*' | cut -d: -f2 >>"$tmp/single.times"
     s1=$EPOCHREALTIME
     echo "$s1 - $s0" | bc -l >>"$tmp/single_proc.times"
     start=$(sed -n 2p "$tmp/one.csv" | cut -d, -f2-5 | tr ',' ' ')
