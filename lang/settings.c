@@ -31,7 +31,7 @@ static const SettingSpec simulate_specs[] = {
     {"method", SK_WORD, WORDS(steppers), 0, NAN, "rk8pd", "the GSL stepper, or the symplectic variational integrator"},
     TOL_ROW(1e-8, "1e-8", "the error tolerance per step (absolute and relative)"),
     {"samples", SK_INT1, NONE, 0, 1, "1", "the number of trajectories (an ensemble)"},
-    OUTPUT_ROW("the CSV file of states, energy and records"),
+    OUTPUT_ROW("the CSV file of states, energy and records; a name ending in .h5 writes an HDF5 table instead"),
     PLOT_ROW("a figure of the coordinates, energy and records against time"),
     {"record", SK_RECORD, NONE, 0, NAN, "—", "extra output columns: expressions of the system, which may use q'' (given any number of times)"},
     {"param", SK_PARAMS, NONE, 0, NAN, "—", "override parameters of the target (given any number of times); a draw (uniform, normal, or an expression of them) is drawn per trajectory and written as a column"},

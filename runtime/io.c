@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "runtime/dtoa.h"
+#include "runtime/h5.h"
 
 #include "runtime/mem.h"
 
@@ -23,7 +24,12 @@ struct CsvWriter {
     char *path;  /* final name */
     char *tmp;   /* temporary name beside it */
     int ncols;
+    H5Table *h5; /* an HDF5 table instead of text (runtime/h5.h), rows gathered in buf */
+    double *buf;
+    size_t nbuf;
 };
+
+enum { H5_ROWS = 4096 }; /* rows gathered before they go to the file */
 
 int io_make_dirs(const char *dir, unsigned mode)
 {
@@ -161,12 +167,32 @@ static void track_tmp(char *tmp, int on)
 CsvWriter *csv_open(const char *path, const char *const *columns, int ncols, char *err,
                     size_t errlen)
 {
+    return csv_open_table(path, "table", columns, ncols, err, errlen);
+}
+
+CsvWriter *csv_open_table(const char *path, const char *table, const char *const *columns, int ncols, char *err,
+                          size_t errlen)
+{
     CsvWriter *w = mem_xalloc(sizeof *w);
     memset(w, 0, sizeof *w);
     w->path = mem_xalloc(strlen(path) + 1);
     strcpy(w->path, path);
     w->tmp = io_tmp_path(path);
     w->ncols = ncols;
+    if (h5_is_path(path)) {
+        track_tmp(w->tmp, 1);
+        w->h5 = h5_open(w->tmp, path, table, columns, ncols, err, errlen);
+        if (!w->h5) {
+            remove(w->tmp);
+            track_tmp(w->tmp, 0);
+            mem_free(w->path);
+            mem_free(w->tmp);
+            mem_free(w);
+            return NULL;
+        }
+        w->buf = mem_xalloc((size_t)H5_ROWS * (size_t)ncols * sizeof *w->buf);
+        return w;
+    }
     w->f = fopen(w->tmp, "w");
     if (w->f)
         track_tmp(w->tmp, 1);
@@ -196,8 +222,27 @@ CsvWriter *csv_open(const char *path, const char *const *columns, int ncols, cha
     return w;
 }
 
+int csv_attr_text(CsvWriter *w, const char *key, const char *value, char *err, size_t errlen)
+{
+    return w->h5 ? h5_attr_text(w->h5, key, value, err, errlen) : 0;
+}
+
+int csv_attr_num(CsvWriter *w, const char *key, double value, char *err, size_t errlen)
+{
+    return w->h5 ? h5_attr_num(w->h5, key, value, err, errlen) : 0;
+}
+
 int csv_row(CsvWriter *w, const double *v, char *err, size_t errlen)
 {
+    if (w->h5) {
+        memcpy(w->buf + w->nbuf * (size_t)w->ncols, v, (size_t)w->ncols * sizeof *v);
+        if (++w->nbuf == H5_ROWS) {
+            int rc = h5_rows(w->h5, w->buf, w->nbuf, err, errlen);
+            w->nbuf = 0;
+            return rc;
+        }
+        return 0;
+    }
     /* the row is formatted into one buffer and written at once; each
      * number as the shortest text that reads back as it (runtime/dtoa.h) */
     char line[64 * 32];
@@ -227,17 +272,29 @@ int csv_close(CsvWriter *w, int keep, char *err, size_t errlen)
     if (!w)
         return 0;
     int rc = 0;
-    /* an earlier write error (a full disk) must not be renamed into place:
-     * ferror, then the flush and close */
-    errno = 0;
-    int werr = fflush(w->f) != 0 || ferror(w->f);
-    int saved = errno;
-    if ((fclose(w->f) != 0 || werr) && keep) {
-        if (werr)
-            errno = saved ? saved : EIO;
-        snprintf(err, errlen, "cannot write '%s': %s", w->path, strerror(errno));
-        rc = -1;
-        keep = 0;
+    if (w->h5) {
+        char e2[300];
+        int bad = h5_rows(w->h5, w->buf, w->nbuf, e2, sizeof e2) != 0;
+        bad |= h5_close(w->h5, bad ? NULL : e2, sizeof e2) != 0;
+        mem_free(w->buf);
+        if (bad && keep) {
+            snprintf(err, errlen, "%s", e2);
+            rc = -1;
+            keep = 0;
+        }
+    } else {
+        /* an earlier write error (a full disk) must not be renamed into
+         * place: ferror, then the flush and close */
+        errno = 0;
+        int werr = fflush(w->f) != 0 || ferror(w->f);
+        int saved = errno;
+        if ((fclose(w->f) != 0 || werr) && keep) {
+            if (werr)
+                errno = saved ? saved : EIO;
+            snprintf(err, errlen, "cannot write '%s': %s", w->path, strerror(errno));
+            rc = -1;
+            keep = 0;
+        }
     }
     if (keep && rename(w->tmp, w->path) != 0) {
         snprintf(err, errlen, "cannot create '%s': %s", w->path, strerror(errno));

@@ -5,8 +5,9 @@
  * temporary name in the same directory and renamed to its own name when
  * closed, so an interrupted run never leaves a half-written file; rows
  * written before a numerical failure are kept (the caller closes with
- * keep = 1).  Numbers are written with %.17g, enough to
- * read back every double exactly.
+ * keep = 1).  Numbers are written as the shortest text that reads back as
+ * the same double (runtime/dtoa.h).  A path ending in .h5 or .hdf5 is an
+ * HDF5 table instead (runtime/h5.h), written and placed the same way.
  */
 #ifndef LAG_IO_H
 #define LAG_IO_H
@@ -19,6 +20,13 @@ typedef struct CsvWriter CsvWriter;
 /* Open; NULL on failure with a message in err. */
 CsvWriter *csv_open(const char *path, const char *const *columns, int ncols, char *err,
                     size_t errlen);
+/* The same, naming the table (an HDF5 file's dataset; a CSV file has no
+ * name for it). */
+CsvWriter *csv_open_table(const char *path, const char *table, const char *const *columns, int ncols, char *err,
+                          size_t errlen);
+/* An attribute of the table (HDF5: of its dataset; CSV: none, 0). */
+int csv_attr_text(CsvWriter *w, const char *key, const char *value, char *err, size_t errlen);
+int csv_attr_num(CsvWriter *w, const char *key, double value, char *err, size_t errlen);
 /* Write one row of ncols numbers; 0, or -1 with a message in err. */
 int csv_row(CsvWriter *w, const double *values, char *err, size_t errlen);
 /* Close: keep = 1 renames the file into place, keep = 0 removes it.

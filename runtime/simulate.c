@@ -359,9 +359,17 @@ SimSink *sim_sink_open(const SimJob *job, SimResult *res)
             cols[c++] = "E";
         for (int i = 0; i < nrec; i++)
             cols[c++] = job->record->out_names[i];
-        char err[256];
-        k->csv = csv_open(job->output, cols, k->ncols, err, sizeof err);
-        if (!k->csv) {
+        char err[512];
+        k->csv = csv_open_table(job->output, "simulate", cols, k->ncols, err, sizeof err);
+        /* the job's settings beside the rows (an HDF5 table's attributes) */
+        int bad = !k->csv || csv_attr_text(k->csv, "system", job->system, err, sizeof err) ||
+                  csv_attr_text(k->csv, "method", job->method, err, sizeof err) ||
+                  csv_attr_num(k->csv, "tol", job->tol, err, sizeof err) ||
+                  csv_attr_num(k->csv, "t0", job->t0, err, sizeof err) ||
+                  csv_attr_num(k->csv, "t1", job->t1, err, sizeof err) ||
+                  csv_attr_num(k->csv, "every", job->every, err, sizeof err) ||
+                  csv_attr_num(k->csv, "samples", job->samples, err, sizeof err);
+        if (bad) {
             res->status = 4;
             snprintf(res->message, sizeof res->message, "%s", err);
         }

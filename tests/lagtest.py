@@ -162,10 +162,16 @@ def report(ok, what, why="", todo=None):
     _results.append((bool(ok), what, why, todo))
 
 
+def skip(what, reason):
+    """A test point that cannot run here (a missing optional part): TAP's SKIP."""
+    _results.append((True, what, "", "\0" + reason))
+
+
 def finish():
     print("1..%d" % len(_results))
     for i, (ok, what, why, todo) in enumerate(_results, 1):
-        print("%s %d - %s%s" % ("ok" if ok else "not ok", i, what, " # TODO %s" % todo if todo else ""))
+        note = (" # SKIP %s" % todo[1:]) if todo and todo.startswith("\0") else (" # TODO %s" % todo if todo else "")
+        print("%s %d - %s%s" % ("ok" if ok else "not ok", i, what, note))
         if not ok and why:
             for line in str(why).splitlines():
                 print("# " + line)
