@@ -308,6 +308,10 @@ static void drop_failed(RkBatch *b, int *nact, int nstages)
 
 enum { FEW = 8 }; /* fewer active lanes than this: lane by lane */
 
+/* Compiled for the baseline and for AVX2 (chosen at start, as the VM's
+ * batch loops are): the loops over lanes vectorise, each lane's sums still
+ * one IEEE operation after another in GSL's order (ISO C: no FMA). */
+__attribute__((target_clones("avx2", "default"), optimize("tree-vectorize", "vect-cost-model=dynamic")))
 void rk_advance(RkBatch *b, double T)
 {
     const RkTableau *tab = b->tab;
