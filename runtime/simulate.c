@@ -59,7 +59,6 @@ typedef struct Ctx {
     Vm *vm, *vm_jac; /* one per program: each keeps its prologue */
     unsigned long evals;
     int failed;        /* the VM or a non-finite value stopped the RHS */
-    int bad;           /* ...in this trajectory */
     char why[160];
     double *jac;       /* n x 2n + n scratch */
     double *in;        /* q, q', q'' for a Jacobian from M q'' = f */
@@ -77,46 +76,37 @@ static const char *state_name(const SimJob *job, int i)
     return i < 2 * job->n ? job->columns[i] : job->sampled_names[i - 2 * job->n];
 }
 
+/* dy/dt of one trajectory (each has its own GSL system). */
 static int rhs(double t, const double y[], double dydt[], void *params)
 {
     Ctx *c = params;
     const SimJob *job = c->job;
-    int n = job->n, m = sim_width(job), B = 1; /* one trajectory (each has its own GSL system) */
+    int n = job->n, m = sim_width(job);
     c->evals++;
-    for (int s = 0; s < B; s++) {
-        for (int i = 0; i < n; i++)
-            dydt[(size_t)s * m + i] = y[(size_t)s * m + n + i];
-        for (int i = 2 * n; i < m; i++)
-            dydt[(size_t)s * m + i] = 0; /* drawn parameters stay */
-    }
-    /* the accelerations of all trajectories in one run of the program
-     * (compiled code is called directly: this is the hot path) */
-    int bad = -1;
+    for (int i = 0; i < n; i++)
+        dydt[i] = y[n + i];
+    for (int i = 2 * n; i < m; i++)
+        dydt[i] = 0; /* drawn parameters stay */
+    /* compiled code is called directly: this is the hot path */
+    int failed;
     if (job->rhs->native) {
-        int rc = ((IrNativeFn)job->rhs->native)(B, y, m, t, job->params, dydt + n, m);
-        if (rc != 0) {
-            bad = rc - 1;
+        failed = ((IrNativeFn)job->rhs->native)(1, y, m, t, job->params, dydt + n, m) != 0;
+        if (failed)
             c->vm->not_finite = 0;
-        }
-    } else if (vm_run(c->vm, job->rhs, B, y, m, t, job->params, dydt + n, m) != VM_OK) {
-        bad = c->vm->bad_sample;
-    }
-    if (bad >= 0) {
+    } else
+        failed = vm_run(c->vm, job->rhs, 1, y, m, t, job->params, dydt + n, m) != VM_OK;
+    if (failed) {
         c->failed = 1;
-        c->bad = bad;
         snprintf(c->why, sizeof c->why, "the mass matrix is %s",
                  c->vm->not_finite ? "not finite" : "singular");
         return GSL_EBADFUNC;
     }
-    for (int s = 0; s < B; s++)
-        for (int i = 0; i < n; i++)
-            if (!isfinite(dydt[(size_t)s * m + n + i])) {
-                c->failed = 1;
-                c->bad = s;
-                snprintf(c->why, sizeof c->why, "the acceleration of %s is not finite",
-                         job->columns[i]);
-                return GSL_EBADFUNC;
-            }
+    for (int i = 0; i < n; i++)
+        if (!isfinite(dydt[n + i])) {
+            c->failed = 1;
+            snprintf(c->why, sizeof c->why, "the acceleration of %s is not finite", job->columns[i]);
+            return GSL_EBADFUNC;
+        }
     return GSL_SUCCESS;
 }
 
@@ -715,7 +705,7 @@ static int run_batched(const SimJob *job, SimResult *res, const RkTableau *tab)
                                      "message above): shorten the time span, extend the data or write 'outside "
                                      "hold'");
                         else {
-                            Ctx cx = {job, NULL, NULL, 0, b->status[s] != RK_UNDERFLOW, s, "", NULL, NULL, outside0};
+                            Ctx cx = {job, NULL, NULL, 0, b->status[s] != RK_UNDERFLOW, "", NULL, NULL, outside0};
                             if (b->status[s] == RK_NOT_FINITE)
                                 snprintf(cx.why, sizeof cx.why, "the acceleration of %s is not finite",
                                          job->columns[b->which[s]]);
@@ -796,7 +786,7 @@ int sim_run(const SimJob *job, SimResult *res)
     int B = job->samples;
     /* each trajectory its own GSL system and driver (its own step size);
      * one VM for all, run for one sample at a time */
-    Ctx c = {job, vm_alloc(&job->rhs, 1, 1), vm_alloc(&jac, 1, 1), 0, 0, 0, "", NULL, NULL, input_outside()};
+    Ctx c = {job, vm_alloc(&job->rhs, 1, 1), vm_alloc(&jac, 1, 1), 0, 0, "", NULL, NULL, input_outside()};
     c.jac = mem_xalloc((size_t)(2 * n * n + n + 1) * sizeof *c.jac);
     c.in = mem_xalloc((size_t)(3 * n + job->nsampled + 1) * sizeof *c.in);
     gsl_odeiv2_system sys = {rhs, job->jac ? jacobian : NULL, (size_t)m, &c};

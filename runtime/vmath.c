@@ -29,10 +29,10 @@ typedef __m256d (*V2)(__m256d, __m256d);
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int use_sleef;
-static volatile int loaded; /* load() has run (a fast path around pthread_once) */
+static int loaded; /* load() has run (a fast path around pthread_once; atomic) */
 /* one value: SLEEF's scalar functions with FMA, which compute what a lane
- * of the AVX2 ones computes (checked on 10^6 arguments of each function:
- * tests/unit/vmath_test.c); libm's when SLEEF is not in use */
+ * of the AVX2 ones computes (checked on 2*10^5 arguments of each
+ * function: tests/unit/vm_test.c, vm-7); libm's when SLEEF is not in use */
 static double (*s1[VMATH_NFNS])(double, double);
 #ifdef VMATH_X86
 static V1 v1[VMATH_NFNS];
@@ -166,12 +166,12 @@ static void load(void)
         s1[VMATH_LOG] = m_log;
         s1[VMATH_POW] = m_pow;
     }
-    loaded = 1;
+    __atomic_store_n(&loaded, 1, __ATOMIC_RELEASE);
 }
 
 static void ready(void)
 {
-    if (!loaded)
+    if (!__atomic_load_n(&loaded, __ATOMIC_ACQUIRE))
         pthread_once(&once, load);
 }
 
