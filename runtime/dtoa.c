@@ -122,7 +122,7 @@ static int slow(double v, char *buf)
             continue;
         if (!got)
             got = d; /* 17 correctly rounded digits always read back */
-        while (got % 10 == 0) {
+        while (got && got % 10 == 0) {
             got /= 10;
             dexp++;
         }
@@ -177,7 +177,7 @@ int dtoa_short(double v, char *buf)
         c -= pw;
     uint64_t digits = c / pw;
     int dexp = p - k;
-    while (digits % 10 == 0) { /* (none: p is the most; kept as a guard) */
+    while (digits && digits % 10 == 0) { /* (none: p is the most; kept as a guard) */
         digits /= 10;
         dexp++;
     }
