@@ -20,8 +20,7 @@
 /* The line the job ends with: what it wrote, its rows, the energy drift. */
 static void summarize(const Job *J, const SimJob *sj, const SimResult *res)
 {
-    long nout = (long)floor((sj->t1 - sj->t0) / sj->every + 1e-9);
-    long rows = nout + 1 + (sj->t0 + (double)nout * sj->every < sj->t1 - 1e-12 * fabs(sj->t1));
+    long rows = sim_rows_out(sj);
     char drift[160] = "";
     if (res->has_energy && res->drift_unknown)
         snprintf(drift, sizeof drift, ", energy drift unknown (E is not finite at the start)");

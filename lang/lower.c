@@ -643,6 +643,18 @@ static int reads(const IrProgram *p, const IrInstr *x, int *r, int max)
     return n;
 }
 
+/* Whether instruction i (of the n from p->nprologue) has every register it
+ * reads defined by a placed instruction, or before the section (def[v] < 0). */
+static int operands_placed(const IrProgram *p, int i, const int *def, int nv, const char *done)
+{
+    enum { MAXR = 64 };
+    int r[MAXR], nr = reads(p, &p->code[p->nprologue + i], r, MAXR);
+    for (int j = 0; j < nr; j++)
+        if (r[j] >= 0 && r[j] < nv && def[r[j]] >= 0 && def[r[j]] != i && !done[def[r[j]]])
+            return 0;
+    return 1;
+}
+
 /* Order the per-sample instructions so that sines (and cosines) that do
  * not depend on each other come one after another: a program running for
  * one sample then evaluates up to four of them as one vector of SLEEF's
@@ -679,22 +691,14 @@ static void group_trig(Lower *L)
     }
     int *order = mem_xalloc((size_t)(n + 1) * sizeof *order);
     char *done = mem_xalloc((size_t)(n + 1));
-    enum { MAXR = 64 };
-    int r[MAXR];
-    for (int i = 0; i < n; i++)
-        done[i] = 0;
+    memset(done, 0, (size_t)(n + 1));
     /* ready: every read register's definition is placed (count by rescans:
      * programs are a few hundred instructions) */
     int placed = 0;
     while (placed < n) {
         int pick = -1, trig = -1;
         for (int i = 0; i < n && pick < 0; i++) {
-            if (done[i])
-                continue;
-            int nr = reads(p, &p->code[from + i], r, MAXR), ready = 1;
-            for (int j = 0; j < nr && ready; j++)
-                ready = !(r[j] >= 0 && r[j] < nv && def[r[j]] >= 0 && def[r[j]] != i && !done[def[r[j]]]);
-            if (!ready)
+            if (done[i] || !operands_placed(p, i, def, nv, done))
                 continue;
             if (!is_trig(p->code[from + i].op))
                 pick = i;
@@ -709,12 +713,7 @@ static void group_trig(Lower *L)
         /* only sines and cosines are ready: up to four of trig's function */
         int op = p->code[from + trig].op, g = 0;
         for (int i = trig; i < n && g < 4; i++) {
-            if (done[i] || p->code[from + i].op != op)
-                continue;
-            int nr = reads(p, &p->code[from + i], r, MAXR), ready = 1;
-            for (int j = 0; j < nr && ready; j++)
-                ready = !(r[j] >= 0 && r[j] < nv && def[r[j]] >= 0 && def[r[j]] != i && !done[def[r[j]]]);
-            if (!ready)
+            if (done[i] || p->code[from + i].op != op || !operands_placed(p, i, def, nv, done))
                 continue;
             order[placed++] = i;
             g++;

@@ -164,6 +164,19 @@ static void track_tmp(char *tmp, int on)
         }
 }
 
+/* A writer that could not be opened: its temporary file gone, NULL. */
+static CsvWriter *open_failed(CsvWriter *w, int made)
+{
+    if (made) {
+        remove(w->tmp);
+        track_tmp(w->tmp, 0);
+    }
+    mem_free(w->path);
+    mem_free(w->tmp);
+    mem_free(w);
+    return NULL;
+}
+
 CsvWriter *csv_open(const char *path, const char *const *columns, int ncols, char *err,
                     size_t errlen)
 {
@@ -182,14 +195,8 @@ CsvWriter *csv_open_table(const char *path, const char *table, const char *const
     if (h5_is_path(path)) {
         track_tmp(w->tmp, 1);
         w->h5 = h5_open(w->tmp, path, table, columns, ncols, err, errlen);
-        if (!w->h5) {
-            remove(w->tmp);
-            track_tmp(w->tmp, 0);
-            mem_free(w->path);
-            mem_free(w->tmp);
-            mem_free(w);
-            return NULL;
-        }
+        if (!w->h5)
+            return open_failed(w, 1);
         w->buf = mem_xalloc((size_t)H5_ROWS * (size_t)ncols * sizeof *w->buf);
         return w;
     }
@@ -198,10 +205,7 @@ CsvWriter *csv_open_table(const char *path, const char *table, const char *const
         track_tmp(w->tmp, 1);
     if (!w->f) {
         snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
-        mem_free(w->path);
-        mem_free(w->tmp);
-        mem_free(w);
-        return NULL;
+        return open_failed(w, 0);
     }
     /* the header: a failed write is an I/O error now, not a file that
      * silently lacks its column names */
@@ -212,12 +216,7 @@ CsvWriter *csv_open_table(const char *path, const char *table, const char *const
     if (bad || fputc('\n', w->f) == EOF || ferror(w->f)) {
         snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno ? errno : EIO));
         fclose(w->f);
-        remove(w->tmp);
-        track_tmp(w->tmp, 0);
-        mem_free(w->path);
-        mem_free(w->tmp);
-        mem_free(w);
-        return NULL;
+        return open_failed(w, 1);
     }
     return w;
 }

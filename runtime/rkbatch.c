@@ -308,15 +308,44 @@ static void drop_failed(RkBatch *b, int *nact, int nstages)
 
 enum { FEW = 8 }; /* fewer active lanes than this: lane by lane */
 
+#define VECTORISE __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
+
+/* sum over the terms of a_q k_q, in their order, for component ip (i B + p)
+ * of one lane */
+VECTORISE static inline double lane_sum(const RkBatch *b, const Term *t, int nt, size_t ip)
+{
+    const size_t kstride = (size_t)b->w * (size_t)b->B;
+    double sum = t[0].a * b->k[(size_t)t[0].k * kstride + ip];
+    for (int q = 1; q < nt; q++)
+        sum += t[q].a * b->k[(size_t)t[q].k * kstride + ip];
+    return sum;
+}
+
+/* The same for component i of the lanes [0, nact), into out: term by
+ * term over the lanes, each lane's sum in the same order */
+VECTORISE static inline void row_sum(const RkBatch *b, const Term *t, int nt, int i, int nact, double *out)
+{
+    const size_t B = (size_t)b->B, kstride = (size_t)b->w * B;
+    const double *kq = b->k + (size_t)t[0].k * kstride + (size_t)i * B;
+    for (int p = 0; p < nact; p++)
+        out[p] = t[0].a * kq[p];
+    for (int q = 1; q < nt; q++) {
+        const double aq = t[q].a;
+        kq = b->k + (size_t)t[q].k * kstride + (size_t)i * B;
+        for (int p = 0; p < nact; p++)
+            out[p] += aq * kq[p];
+    }
+}
+
 /* Compiled for the baseline and for AVX2 (chosen at start, as the VM's
  * batch loops are): the loops over lanes vectorise, each lane's sums still
  * one IEEE operation after another in GSL's order (ISO C: no FMA). */
-__attribute__((target_clones("avx2", "default"), optimize("tree-vectorize", "vect-cost-model=dynamic")))
+__attribute__((target_clones("avx2", "default"))) VECTORISE
 void rk_advance(RkBatch *b, double T)
 {
     const RkTableau *tab = b->tab;
     const int w = b->w, s = tab->stages;
-    const size_t B = (size_t)b->B, kstride = (size_t)w * B;
+    const size_t B = (size_t)b->B;
     const double tol = b->tol, S = 0.9;
     /* the live lanes short of T to the front */
     int nact = 0;
@@ -358,10 +387,7 @@ void rk_advance(RkBatch *b, double T)
                     } else
                         for (int i = 0; i < w; i++) {
                             size_t ip = (size_t)i * B + (size_t)p;
-                            double sm = st->terms[0].a * b->k[(size_t)st->terms[0].k * kstride + ip];
-                            for (int q = 1; q < st->nterms; q++)
-                                sm += st->terms[q].a * b->k[(size_t)st->terms[q].k * kstride + ip];
-                            b->ev[ip] = b->y[ip] + h * sm;
+                            b->ev[ip] = b->y[ip] + h * lane_sum(b, st->terms, st->nterms, ip);
                         }
                     b->ets[p] = t[p] + st->c * h;
                 }
@@ -377,16 +403,7 @@ void rk_advance(RkBatch *b, double T)
                         r[p] = y[p] + a * h0[p] * k1[p];
                     continue;
                 }
-                const double *kq = b->k + (size_t)st->terms[0].k * kstride + (size_t)i * B;
-                const double a0 = st->terms[0].a;
-                for (int p = 0; p < nact; p++)
-                    sum[p] = a0 * kq[p];
-                for (int q = 1; q < st->nterms; q++) {
-                    const double aq = st->terms[q].a;
-                    kq = b->k + (size_t)st->terms[q].k * kstride + (size_t)i * B;
-                    for (int p = 0; p < nact; p++)
-                        sum[p] += aq * kq[p];
-                }
+                row_sum(b, st->terms, st->nterms, i, nact, sum);
                 for (int p = 0; p < nact; p++)
                     r[p] = y[p] + h0[p] * sum[p];
             }
@@ -404,12 +421,7 @@ void rk_advance(RkBatch *b, double T)
         for (int p = 0; p < nact && nact < FEW; p++) /* lane by lane, as above */
             for (int i = 0; i < w; i++) {
                 size_t ip = (size_t)i * B + (size_t)p;
-                double d = tab->b[0].a * b->k[(size_t)tab->b[0].k * kstride + ip];
-                for (int q = 1; q < tab->nb; q++)
-                    d += tab->b[q].a * b->k[(size_t)tab->b[q].k * kstride + ip];
-                double e = tab->e[0].a * b->k[(size_t)tab->e[0].k * kstride + ip];
-                for (int q = 1; q < tab->ne; q++)
-                    e += tab->e[q].a * b->k[(size_t)tab->e[q].k * kstride + ip];
+                double d = lane_sum(b, tab->b, tab->nb, ip), e = lane_sum(b, tab->e, tab->ne, ip);
                 double yn = b->y[ip] + h0[p] * d;
                 b->ev[ip] = yn;
                 double err = tab->diff ? h0[p] * (e - d) : h0[p] * e;
@@ -419,25 +431,9 @@ void rk_advance(RkBatch *b, double T)
         for (int i = 0; i < w && nact >= FEW; i++) {
             const double *y = b->y + (size_t)i * B;
             double *yn = b->ev + (size_t)i * B;
-            const double *kq = b->k + (size_t)tab->b[0].k * kstride + (size_t)i * B;
-            for (int p = 0; p < nact; p++)
-                sum[p] = tab->b[0].a * kq[p];
-            for (int q = 1; q < tab->nb; q++) {
-                const double aq = tab->b[q].a;
-                kq = b->k + (size_t)tab->b[q].k * kstride + (size_t)i * B;
-                for (int p = 0; p < nact; p++)
-                    sum[p] += aq * kq[p];
-            }
             double *e = b->ets; /* (the times are not needed any more) */
-            kq = b->k + (size_t)tab->e[0].k * kstride + (size_t)i * B;
-            for (int p = 0; p < nact; p++)
-                e[p] = tab->e[0].a * kq[p];
-            for (int q = 1; q < tab->ne; q++) {
-                const double aq = tab->e[q].a;
-                kq = b->k + (size_t)tab->e[q].k * kstride + (size_t)i * B;
-                for (int p = 0; p < nact; p++)
-                    e[p] += aq * kq[p];
-            }
+            row_sum(b, tab->b, tab->nb, i, nact, sum);
+            row_sum(b, tab->e, tab->ne, i, nact, e);
             for (int p = 0; p < nact; p++) {
                 yn[p] = y[p] + h0[p] * sum[p];
                 double err = tab->diff ? h0[p] * (e[p] - sum[p]) : h0[p] * e[p];

@@ -70,6 +70,24 @@ int sim_width(const SimJob *job)
     return 2 * job->n + job->nsampled;
 }
 
+/* The output times t0 + k every, and t1 last when the span is not a
+ * whole number of intervals. */
+static long whole_intervals(const SimJob *job)
+{
+    return (long)floor((job->t1 - job->t0) / job->every + 1e-9);
+}
+
+long sim_rows_out(const SimJob *job)
+{
+    long nout = whole_intervals(job);
+    return nout + 1 + (job->t0 + (double)nout * job->every < job->t1 - 1e-12 * fabs(job->t1));
+}
+
+double sim_time_out(const SimJob *job, long k)
+{
+    return k > whole_intervals(job) ? job->t1 : job->t0 + (double)k * job->every;
+}
+
 /* The name of component i of a trajectory's state (q, q', drawn parameters). */
 static const char *state_name(const SimJob *job, int i)
 {
@@ -161,43 +179,44 @@ static void state_text(const SimJob *job, const double *y, char *buf, size_t len
         k += (size_t)snprintf(buf + k, len - k, "%s%s = %.6g", i ? ", " : "", state_name(job, i), y[i]);
 }
 
-/* What a failed gsl_odeiv2_driver_apply means, in words, and what to try.
- * y: the state where it stopped (2n x B values). */
-static void failure_text(int st, const Ctx *c, const double *y, size_t ny, char *buf, size_t len)
+/* Why a trajectory stopped, in words, and what to try: st is GSL's status
+ * (GSL_EBADFUNC when the right-hand side refused), why what the
+ * right-hand side met (or NULL), outside whether an input was asked for a
+ * value outside its data meanwhile; y the state where it stopped. */
+static void failure_text(const SimJob *job, int st, const char *why, int outside, const double *y, char *buf,
+                         size_t len)
 {
-    size_t bad = ny;
-    for (size_t i = 0; i < ny && bad == ny; i++)
+    int w = sim_width(job), bad = w;
+    for (int i = 0; i < w && bad == w; i++)
         if (!isfinite(y[i]))
             bad = i;
-    const SimJob *job = c->job;
-    if (bad < ny) {
+    if (bad < w) {
         snprintf(buf, len, "the solution left the range of double precision (%s = %g); the model's "
                  "solution probably blows up at a finite time: check the model (a potential unbounded "
-                 "below?) or integrate over a shorter time span", state_name(job, (int)(bad % (size_t)sim_width(job))),
-                 y[bad]);
+                 "below?) or integrate over a shorter time span", state_name(job, bad), y[bad]);
         return;
     }
-    if (c->failed && input_outside() > c->outside0) {
+    if (why && outside) {
         snprintf(buf, len, "an input was asked for its value outside its data (the message above): shorten "
                  "the time span, extend the data or write 'outside hold'");
         return;
     }
-    if (c->failed) {
+    if (why) {
         snprintf(buf, len, "%s; check the model near this state, or integrate over a shorter time "
-                 "span", c->why);
+                 "span", why);
         return;
     }
     switch (st) {
     case GSL_FAILURE: { /* the step cannot be made smaller and still meet tol */
-        size_t big = 0;
-        for (size_t i = 1; i < ny; i++)
+        int big = 0;
+        for (int i = 1; i < w; i++)
             if (fabs(y[i]) > fabs(y[big]))
                 big = i;
-        if (ny > 0 && fabs(y[big]) > 1e12)
+        if (fabs(y[big]) > 1e12)
             snprintf(buf, len, "the step size fell below what double precision resolves (GSL: step-size "
                      "underflow) as %s grew to %.3g: the solution seems to blow up; check the model (a "
                      "potential unbounded below?) or integrate over a shorter time span; if it should stay "
-                     "finite, try a tighter tol or another method", state_name(job, (int)(big % (size_t)sim_width(job))),
+                     "finite, try a tighter tol or another method", state_name(job, big),
                      y[big]);
         else
             snprintf(buf, len, "the step size fell below what double precision resolves without meeting "
@@ -685,11 +704,10 @@ static int run_batched(const SimJob *job, SimResult *res, const RkTableau *tab)
     double *acc = job->record ? mem_xalloc(((size_t)B * (size_t)n + 1) * sizeof *acc) : NULL;
     double *y = mem_xalloc((size_t)B * (size_t)w * sizeof *y); /* by trajectory */
     rk_states(b, y);
-    long nout = (long)floor((job->t1 - job->t0) / job->every + 1e-9);
-    int ends_early = job->t0 + (double)nout * job->every < job->t1 - 1e-12 * fabs(job->t1);
+    long nrows = sim_rows_out(job);
     double t = job->t0;
-    for (long k = 0; res->status == 0 && k <= nout + ends_early; k++) {
-        double tk = k > nout ? job->t1 : job->t0 + (double)k * job->every;
+    for (long k = 0; res->status == 0 && k < nrows; k++) {
+        double tk = sim_time_out(job, k);
         if (k > 0) {
             long before = b->failed;
             rk_advance(b, tk);
@@ -697,24 +715,18 @@ static int run_batched(const SimJob *job, SimResult *res, const RkTableau *tab)
             if (b->failed > before)
                 for (int s = 0; s < B; s++)
                     if (b->status[s] != RK_OK && !dead[s]) {
-                        char what[400];
+                        char what[400], why[160];
                         const double *ys = y + (size_t)s * (size_t)w;
                         dead[s] = 1;
-                        if (input_outside() > outside0)
-                            snprintf(what, sizeof what, "an input was asked for its value outside its data (the "
-                                     "message above): shorten the time span, extend the data or write 'outside "
-                                     "hold'");
-                        else {
-                            Ctx cx = {job, NULL, NULL, 0, b->status[s] != RK_UNDERFLOW, "", NULL, NULL, outside0};
-                            if (b->status[s] == RK_NOT_FINITE)
-                                snprintf(cx.why, sizeof cx.why, "the acceleration of %s is not finite",
-                                         job->columns[b->which[s]]);
-                            else
-                                snprintf(cx.why, sizeof cx.why, "the mass matrix is %s",
-                                         b->status[s] == RK_SINGULAR ? "singular" : "not finite");
-                            failure_text(b->status[s] == RK_UNDERFLOW ? GSL_FAILURE : GSL_EBADFUNC, &cx, ys,
-                                         (size_t)w, what, sizeof what);
-                        }
+                        if (b->status[s] == RK_NOT_FINITE)
+                            snprintf(why, sizeof why, "the acceleration of %s is not finite",
+                                     job->columns[b->which[s]]);
+                        else
+                            snprintf(why, sizeof why, "the mass matrix is %s",
+                                     b->status[s] == RK_SINGULAR ? "singular" : "not finite");
+                        int underflow = b->status[s] == RK_UNDERFLOW;
+                        failure_text(job, underflow ? GSL_FAILURE : GSL_EBADFUNC, underflow ? NULL : why,
+                                     input_outside() > outside0, ys, what, sizeof what);
                         fail_note(&fails, s, b->fail_t[s], what, ys);
                     }
             if (fails.count == B)
@@ -808,11 +820,10 @@ int sim_run(const SimJob *job, SimResult *res)
     memcpy(y, job->y0, (size_t)m * (size_t)B * sizeof *y);
     for (int s = 0; s < B; s++)
         ts[s] = job->t0;
-    long nout = (long)floor((job->t1 - job->t0) / job->every + 1e-9);
-    int ends_early = job->t0 + (double)nout * job->every < job->t1 - 1e-12 * fabs(job->t1);
+    long nrows = sim_rows_out(job);
     double t = job->t0;
-    for (long k = 0; res->status == 0 && k <= nout + ends_early; k++) {
-        double tk = k > nout ? job->t1 : job->t0 + (double)k * job->every;
+    for (long k = 0; res->status == 0 && k < nrows; k++) {
+        double tk = sim_time_out(job, k);
         for (int s = 0; s < B && k > 0; s++) {
             if (dead[s])
                 continue;
@@ -821,7 +832,7 @@ int sim_run(const SimJob *job, SimResult *res)
             int st = gsl_odeiv2_driver_apply(d[s], &ts[s], tk, ys);
             if (st != GSL_SUCCESS) {
                 char what[400];
-                failure_text(st, &c, ys, (size_t)m, what, sizeof what);
+                failure_text(job, st, c.failed ? c.why : NULL, input_outside() > c.outside0, ys, what, sizeof what);
                 dead[s] = 1;
                 fail_note(&fails, s, ts[s], what, ys);
             }

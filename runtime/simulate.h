@@ -64,6 +64,10 @@ typedef struct SimSink SimSink;
 SimSink *sim_sink_open(const SimJob *job, SimResult *res);
 /* The width of a trajectory's state in y0, res->y and the rows: 2n + nsampled. */
 int sim_width(const SimJob *job);
+/* The output rows of one trajectory, and the time of row k: t0 + k every,
+ * and t1 last when the span is not a whole number of intervals. */
+long sim_rows_out(const SimJob *job);
+double sim_time_out(const SimJob *job, long k);
 /* The output rows at time t: states y (samples x sim_width) and accelerations a
  * (samples x n, or NULL when the stepper has none at hand). */
 void sim_sink_row(SimSink *k, double t, const double *y, const double *a);

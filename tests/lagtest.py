@@ -29,6 +29,11 @@ Files and runs:
                        write text to tmp/NAME.lag and each of files (name:
                        content) into tmp, `lag run --quiet -o tmp` it: the
                        CompletedProcess (for the located errors of bad input)
+  sim_rows, same_rows  a simulate job's rows; the largest difference of two runs'
+  DOUBLE_PENDULUM      the double pendulum expanded by hand (system DP)
+
+TAP: report(ok, what, why, todo) each point, skip(what, reason) one that
+cannot run here, finish() the plan and the points.
 """
 import csv
 import json
@@ -50,6 +55,17 @@ def program():
         print("Bail out! %s not built" % lag)
         sys.exit(1)
     return lag, srcdir
+
+
+# The double pendulum in its generalised coordinates (absolute angles from
+# the downward vertical), expanded by hand: system DP, unit masses and rods.
+DOUBLE_PENDULUM = """system DP {
+    param m1 = 1, m2 = 1, l1 = 1, l2 = 1, g = 9.81
+    coord t1, t2
+    L = 0.5*(m1 + m2)*l1^2*t1'^2 + 0.5*m2*l2^2*t2'^2 + m2*l1*l2*t1'*t2'*cos(t1 - t2)
+      + (m1 + m2)*g*l1*cos(t1) + m2*g*l2*cos(t2)
+}
+"""
 
 
 def num(text):

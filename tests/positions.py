@@ -33,7 +33,7 @@ import math
 import os
 import tempfile
 
-from lagtest import program, read_csv, err, worst, run_json, run_lag, report, finish, sim_rows, same_rows
+from lagtest import program, read_csv, err, worst, run_json, run_lag, report, finish, sim_rows, same_rows, DOUBLE_PENDULUM
 
 LAG, SRCDIR = program()
 
@@ -47,13 +47,7 @@ DP_POS = """system DP {
     L = 0.5*m1*(x1'^2 + y1'^2) + 0.5*m2*(x2'^2 + y2'^2) - m1*g*y1 - m2*g*y2
 }
 """
-DP_HAND = """system DP {
-    param m1 = 1.3, m2 = 0.7, l1 = 1.1, l2 = 0.9, g = 9.81
-    coord t1, t2
-    L = 0.5*(m1 + m2)*l1^2*t1'^2 + 0.5*m2*l2^2*t2'^2 + m2*l1*l2*t1'*t2'*cos(t1 - t2)
-      + (m1 + m2)*g*l1*cos(t1) + m2*g*l2*cos(t2)
-}
-"""
+DP_HAND = DOUBLE_PENDULUM.replace("m1 = 1, m2 = 1, l1 = 1, l2 = 1", "m1 = 1.3, m2 = 0.7, l1 = 1.1, l2 = 0.9")
 SPH_POS = """system S {
     param m = 0.8, l = 1.2, g = 9.81
     coord th, ph
@@ -118,7 +112,7 @@ def main():
             text = f.read()
         start = text.index("system DoublePendulum {")
         example = text[start:text.index("\n}\n", start) + 3].replace("DoublePendulum", "DP")
-        hand = DP_HAND.replace("m1 = 1.3, m2 = 0.7, l1 = 1.1, l2 = 0.9", "m1 = 1, m2 = 1, l1 = 1, l2 = 1")
+        hand = DOUBLE_PENDULUM
         job = ("simulate DP { init t1 = uniform(-2, 2), t2 = uniform(-2, 2), t1' = uniform(-1, 1), t2' = uniform(-1, 1); "
                "samples 5, seed 4; time 0 .. 0.5, every 0.05; tol 1e-13; output \"OUT\" }\n")
         a, why_a = rows_of(tmp, "expos", "DP", example, job)

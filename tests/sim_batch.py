@@ -32,17 +32,11 @@ import os
 import subprocess
 import tempfile
 
-from lagtest import program, run_json, report, finish
+from lagtest import program, run_json, report, finish, DOUBLE_PENDULUM
 
 LAG, SRCDIR = program()
 
-DP = """system DP {
-    param m1 = 1, m2 = 1, l1 = 1, l2 = 1, g = 9.81
-    coord t1, t2
-    L = 0.5*(m1 + m2)*l1^2*t1'^2 + 0.5*m2*l2^2*t2'^2 + m2*l1*l2*t1'*t2'*cos(t1 - t2)
-      + (m1 + m2)*g*l1*cos(t1) + m2*g*l2*cos(t2)
-}
-"""
+DP = DOUBLE_PENDULUM
 
 DRIVEN = """system DP {
     param m = 1, l = 1, g = 9.81, a = 0.2, w = 7

@@ -21,17 +21,11 @@ import subprocess
 import sys
 import tempfile
 
-from lagtest import program, report, skip, finish
+from lagtest import program, report, skip, finish, DOUBLE_PENDULUM
 
 LAG, SRCDIR = program()
 
-DP = """system DP {
-    param m1 = 1, m2 = 1, l1 = 1, l2 = 1, g = 9.81
-    coord t1, t2
-    L = 0.5*(m1 + m2)*l1^2*t1'^2 + 0.5*m2*l2^2*t2'^2 + m2*l1*l2*t1'*t2'*cos(t1 - t2)
-      + (m1 + m2)*g*l1*cos(t1) + m2*g*l2*cos(t2)
-}
-simulate DP {
+DP = DOUBLE_PENDULUM + """simulate DP {
     init t1 = uniform(-2, 2), t2 = uniform(-2, 2)
     samples 12, seed 4
     time 0 .. 10, every 0.01
