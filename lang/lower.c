@@ -407,6 +407,31 @@ static void begin(Lower *L, Mech *m, const char *name)
     }
 }
 
+static int is_trig(int op)
+{
+    return op == IR_SIN || op == IR_COS;
+}
+
+static int is_product(int op)
+{
+    return op == IR_VMATVEC || op == IR_VMATTVEC;
+}
+
+/* Whether y may run as one with x: sines (or cosines), or products of the
+ * same kind with the same matrix. */
+static int same_group(const IrInstr *x, const IrInstr *y)
+{
+    return x->op == y->op && (is_trig(x->op) || (is_product(x->op) && x->c == y->c));
+}
+
+/* The last instruction of the run of products that starts at x. */
+static int product_run_end(const IrProgram *p, int i)
+{
+    while (i + 1 < p->ncode && same_group(&p->code[i], &p->code[i + 1]))
+        i++;
+    return i;
+}
+
 /* Spans by liveness: a span is placed when first written and freed after
  * its last read (outputs are placed before operands are freed, so a product
  * never writes over its operand); a freed span is reused by the next span
@@ -433,10 +458,13 @@ static int alloc_spans(Lower *L)
     for (int i = 0; i < p->ncode; i++) {
         const IrInstr *x = &p->code[i];
         int ns = x->op == IR_SOLVE || x->op == IR_CALL ? 0 : ir_op_sources((IrOp)x->op);
+        /* a run of products with one matrix is one pass (runtime/matvec.h):
+         * its operands live to its end, so no output is placed over one */
+        int at = is_product(x->op) ? product_run_end(p, i) : i;
         if (ns >= 1 && ISV(x->b))
-            last[L->vbase[x->b - VBASE]] = i;
+            last[L->vbase[x->b - VBASE]] = at;
         if (ns >= 2 && ISV(x->c))
-            last[L->vbase[x->c - VBASE]] = i;
+            last[L->vbase[x->c - VBASE]] = at;
     }
     for (int i = 0; i < p->ncode; i++) {
         const IrInstr *x = &p->code[i];
@@ -457,13 +485,24 @@ static int alloc_spans(Lower *L)
                     last[s] = i;
             }
         }
-        int ns = x->op == IR_SOLVE || x->op == IR_CALL ? 0 : ir_op_sources((IrOp)x->op);
-        for (int o = 0; o < ns; o++) {
-            int r = o == 0 ? x->b : x->c;
-            if (ISV(r) && last[L->vbase[r - VBASE]] == i && !L->keep) {
-                int s = L->vbase[r - VBASE];
-                last[s] = -2; /* freed once */
-                freelist[nfree++] = s;
+        /* operands freed after their last reader (a run of products: all
+         * of the run's, after its last) */
+        int lo = i;
+        if (is_product(x->op) && product_run_end(p, i) > i)
+            lo = i + 1; /* none yet */
+        else
+            while (is_product(x->op) && lo > 0 && same_group(&p->code[lo - 1], x))
+                lo--;
+        for (int h = lo; h <= i; h++) {
+            const IrInstr *y = &p->code[h];
+            int ns = y->op == IR_SOLVE || y->op == IR_CALL ? 0 : ir_op_sources((IrOp)y->op);
+            for (int o = 0; o < ns; o++) {
+                int r = o == 0 ? y->b : y->c;
+                if (ISV(r) && last[L->vbase[r - VBASE]] == i && !L->keep) {
+                    int s = L->vbase[r - VBASE];
+                    last[s] = -2; /* freed once */
+                    freelist[nfree++] = s;
+                }
             }
         }
         if (x->op != IR_OUT && x->op != IR_SOLVE && ISV(x->a)) {
@@ -617,125 +656,177 @@ static void hoist(Lower *L)
     mem_free(code);
 }
 
-static int is_trig(int op)
-{
-    return op == IR_SIN || op == IR_COS;
-}
-
-/* The registers instruction x reads (virtual registers; n of them). */
+/* The registers (virtual, one per span component) instruction x reads,
+ * or -1 when there are more than max. */
 static int reads(const IrProgram *p, const IrInstr *x, int *r, int max)
 {
-    int n = 0, ns = ir_op_sources((IrOp)x->op);
-    if (x->op == IR_SOLVE) {
-        for (int j = 0; j < x->k * x->k && n < max; j++)
-            r[n++] = p->aux[x->b + j];
-        for (int j = 0; j < x->k && n < max; j++)
-            r[n++] = p->aux[x->c + j];
-    } else if (x->op == IR_CALL) {
-        for (int j = 0; j < x->c && n < max; j++)
-            r[n++] = p->aux[x->b + j];
-    } else {
-        if (ns >= 1)
-            r[n++] = x->b;
-        if (ns >= 2)
-            r[n++] = x->c;
+    int n = 0;
+    if (x->op == IR_SOLVE || x->op == IR_CALL) {
+        int nr = x->op == IR_SOLVE ? x->k * x->k + x->k : x->c, at = x->b;
+        for (int j = 0; j < nr; j++) {
+            if (n == max)
+                return -1;
+            r[n++] = p->aux[x->op == IR_SOLVE && j >= x->k * x->k ? x->c + j - x->k * x->k : at + j];
+        }
+        return n;
+    }
+    int ns = ir_op_sources((IrOp)x->op), len[3];
+    ir_spans(p, x, &len[0], &len[1], &len[2]);
+    for (int o = 0; o < ns; o++) {
+        int base = o == 0 ? x->b : x->c;
+        for (int j = 0; j < (ISV(base) ? len[o + 1] : 1); j++) {
+            if (n == max)
+                return -1;
+            r[n++] = base + j;
+        }
     }
     return n;
 }
 
-/* Whether instruction i (of the n from p->nprologue) has every register it
- * reads defined by a placed instruction, or before the section (def[v] < 0). */
-static int operands_placed(const IrProgram *p, int i, const int *def, int nv, const char *done)
-{
-    enum { MAXR = 64 };
-    int r[MAXR], nr = reads(p, &p->code[p->nprologue + i], r, MAXR);
-    for (int j = 0; j < nr; j++)
-        if (r[j] >= 0 && r[j] < nv && def[r[j]] >= 0 && def[r[j]] != i && !done[def[r[j]]])
-            return 0;
-    return 1;
-}
-
-/* Order the per-sample instructions so that sines (and cosines) that do
- * not depend on each other come one after another: a program running for
- * one sample then evaluates up to four of them as one vector of SLEEF's
- * (runtime/vmath.h), as fast as libm's one at a time, with the values each
- * has alone.  A list schedule: of the instructions whose operands are
- * ready, the first in the original order that is not a sine or cosine;
- * when only those are ready, up to four of the first one's function.
- * Only the order changes (the values do not); programs with vector
- * instructions (networks) keep theirs. */
-static void group_trig(Lower *L)
+/* Order the per-sample instructions so that independent ones of a kind
+ * come one after another: up to four sines (or cosines), which a program
+ * running for one sample evaluates as one vector of SLEEF's
+ * (runtime/vmath.h), as fast as libm's one at a time; and products with
+ * the same matrix (a layer's forward pass and its tangents), which it
+ * evaluates in one pass over the matrix (runtime/matvec.h).  A list
+ * schedule: of the instructions whose operands are ready, the first in
+ * the original order that is neither; when only those are ready, the
+ * first one's group.  Only the order changes (the values do not); a
+ * section that writes a register twice keeps its order. */
+static void group_independent(Lower *L)
 {
     IrProgram *p = L->p;
     const int from = p->nprologue, n = p->ncode - from;
-    int ntrig = 0;
-    for (int i = from; i < p->ncode; i++) {
-        int op = p->code[i].op;
-        if (op >= IR_VLOAD && op <= IR_VSUM)
-            return;
-        ntrig += is_trig(op);
-    }
-    if (ntrig < 2)
+    int ngroup = 0;
+    for (int i = from; i < p->ncode; i++)
+        ngroup += is_trig(p->code[i].op) || is_product(p->code[i].op);
+    if (ngroup < 2)
         return;
-    int nv = L->nvirt + 1;
-    int *def = mem_xalloc((size_t)nv * sizeof *def); /* virtual register -> defining instruction */
-    for (int v = 0; v < nv; v++)
+    const int nv = L->nvirt + 1, nvec = L->nvec;
+    int *def = mem_xalloc((size_t)(nv + nvec) * sizeof *def); /* register -> defining instruction */
+    int *vdef = def + nv;                                      /* span component -> the same */
+    for (int v = 0; v < nv + nvec; v++)
         def[v] = -1;
-    for (int i = 0; i < n; i++) {
+    int ok = 1;
+    for (int i = 0; i < n && ok; i++) {
         const IrInstr *x = &p->code[from + i];
-        if (x->op == IR_SOLVE)
-            for (int j = 0; j < x->k; j++)
-                def[p->aux[x->a + j]] = i;
-        else if (x->op != IR_OUT && x->a < nv)
-            def[x->a] = i;
+        int alen, blen, clen;
+        if (x->op == IR_SOLVE) {
+            for (int j = 0; j < x->k && ok; j++) {
+                int v = p->aux[x->a + j];
+                ok = !ISV(v) && def[v] < 0;
+                if (ok)
+                    def[v] = i;
+            }
+        } else if (x->op != IR_OUT) {
+            ir_spans(p, x, &alen, &blen, &clen);
+            for (int j = 0; j < (ISV(x->a) ? alen : 1) && ok; j++) {
+                int *d = ISV(x->a) ? &vdef[x->a - VBASE + j] : &def[x->a];
+                ok = *d < 0;
+                *d = i;
+            }
+        }
     }
-    int *order = mem_xalloc((size_t)(n + 1) * sizeof *order);
-    char *done = mem_xalloc((size_t)(n + 1));
-    memset(done, 0, (size_t)(n + 1));
-    /* ready: every read register's definition is placed (count by rescans:
-     * programs are a few hundred instructions) */
-    int placed = 0;
-    while (placed < n) {
-        int pick = -1, trig = -1;
-        for (int i = 0; i < n && pick < 0; i++) {
-            if (done[i] || !operands_placed(p, i, def, nv, done))
+    /* each instruction's distinct predecessors in the section, and the
+     * number not yet placed */
+    int *npred = mem_xalloc((size_t)(n + 1) * sizeof *npred), *stamp = mem_xalloc((size_t)(n + 1) * sizeof *stamp);
+    int *succ_at = mem_xalloc((size_t)(n + 2) * sizeof *succ_at), *succ = NULL;
+    int *pred = NULL, *pred_of = NULL, npairs = 0, cappairs = 0;
+    enum { MAXR = 4096 };
+    int *r = mem_xalloc(MAXR * sizeof *r);
+    for (int i = 0; i <= n; i++)
+        npred[i] = 0, stamp[i] = -1;
+    for (int i = 0; i < n && ok; i++) {
+        int nr = reads(p, &p->code[from + i], r, MAXR);
+        ok = nr >= 0;
+        for (int j = 0; j < nr; j++) {
+            int d = ISV(r[j]) ? vdef[r[j] - VBASE] : r[j] >= 0 && r[j] < nv ? def[r[j]] : -1;
+            if (d < 0 || d == i || stamp[d] == i)
                 continue;
-            if (!is_trig(p->code[from + i].op))
-                pick = i;
-            else if (trig < 0)
-                trig = i;
+            stamp[d] = i;
+            if (npairs == cappairs) {
+                cappairs = cappairs ? 2 * cappairs : 1024;
+                pred = mem_xrealloc(pred, (size_t)cappairs * sizeof *pred);
+                pred_of = mem_xrealloc(pred_of, (size_t)cappairs * sizeof *pred_of);
+            }
+            pred[npairs] = d;
+            pred_of[npairs++] = i;
+            npred[i]++;
         }
-        if (pick >= 0) {
-            done[pick] = 1;
-            order[placed++] = pick;
-            continue;
-        }
-        /* only sines and cosines are ready: up to four of trig's function */
-        int op = p->code[from + trig].op, g = 0;
-        for (int i = trig; i < n && g < 4; i++) {
-            if (done[i] || p->code[from + i].op != op || !operands_placed(p, i, def, nv, done))
-                continue;
-            order[placed++] = i;
-            g++;
-        }
-        for (int q = placed - g; q < placed; q++) /* (placed after the scan: none reads another) */
-            done[order[q]] = 1;
     }
-    IrInstr *code = mem_xalloc((size_t)(n + 1) * sizeof *code);
-    for (int i = 0; i < n; i++)
-        code[i] = p->code[from + order[i]];
-    memcpy(p->code + from, code, (size_t)n * sizeof *code);
-    mem_free(code);
+    if (ok) {
+        /* successors, by predecessor (a counting sort of the pairs) */
+        for (int i = 0; i <= n + 1; i++)
+            succ_at[i] = 0;
+        for (int q = 0; q < npairs; q++)
+            succ_at[pred[q] + 1]++;
+        for (int i = 0; i < n; i++)
+            succ_at[i + 1] += succ_at[i];
+        succ = mem_xalloc((size_t)(npairs + 1) * sizeof *succ);
+        int *fill = stamp; /* reused: the next free slot of each */
+        for (int i = 0; i < n; i++)
+            fill[i] = succ_at[i];
+        for (int q = 0; q < npairs; q++)
+            succ[fill[pred[q]]++] = pred_of[q];
+        int *order = mem_xalloc((size_t)(n + 1) * sizeof *order);
+        char *done = mem_xalloc((size_t)(n + 1));
+        memset(done, 0, (size_t)(n + 1));
+        int placed = 0;
+#define PLACE(i)                                                                   \
+    do {                                                                           \
+        order[placed++] = (i);                                                     \
+    } while (0)
+        while (placed < n) {
+            int pick = -1, lead = -1;
+            for (int i = 0; i < n && pick < 0; i++) {
+                if (done[i] || npred[i] > 0)
+                    continue;
+                const IrInstr *x = &p->code[from + i];
+                if (!is_trig(x->op) && !is_product(x->op))
+                    pick = i;
+                else if (lead < 0)
+                    lead = i;
+            }
+            int g0 = placed;
+            if (pick >= 0)
+                PLACE(pick);
+            else /* only sines, cosines and products are ready: lead's group */
+                for (int i = lead, g = 0; i < n && (g < 4 || !is_trig(p->code[from + lead].op)); i++)
+                    if (!done[i] && npred[i] == 0 && same_group(&p->code[from + lead], &p->code[from + i])) {
+                        PLACE(i);
+                        g++;
+                    }
+            for (int q = g0; q < placed; q++) { /* (after the scan: none of a group reads another) */
+                int i = order[q];
+                done[i] = 1;
+                for (int s2 = succ_at[i]; s2 < succ_at[i + 1]; s2++)
+                    npred[succ[s2]]--;
+            }
+        }
+#undef PLACE
+        IrInstr *code = mem_xalloc((size_t)(n + 1) * sizeof *code);
+        for (int i = 0; i < n; i++)
+            code[i] = p->code[from + order[i]];
+        memcpy(p->code + from, code, (size_t)n * sizeof *code);
+        mem_free(code);
+        mem_free(order);
+        mem_free(done);
+    }
     mem_free(def);
-    mem_free(order);
-    mem_free(done);
+    mem_free(npred);
+    mem_free(stamp);
+    mem_free(succ_at);
+    mem_free(succ);
+    mem_free(pred);
+    mem_free(pred_of);
+    mem_free(r);
 }
 
 static IrProgram *finish(Lower *L)
 {
     L->p->tape = L->keep;
     hoist(L);
-    group_trig(L);
+    group_independent(L);
     allocate(L);
     char err[256];
     if (ir_verify(L->p, err, sizeof err) != 0) {

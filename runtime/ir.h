@@ -63,7 +63,7 @@
     X(VMUL, 2, "r[a+i] := r[b+i] * r[c+i], i < k")                                 \
     X(VSCALE, 2, "r[a+i] := r[b] * r[c+i], i < k")                                 \
     X(VACT, 1, "r[a+i] := act_(c>>4)^(order c&15)(r[b+i]), i < k")                 \
-    X(VSUM, 1, "r[a] := sum_i r[b+i], i < k")                                      \
+    X(VSUM, 1, "r[a] := sum_i r[b+i], i < k, as 8 interleaved partial sums added pairwise") \
     X(OUT, 1, "out[a] := r[b]")
 
 typedef enum IrOp {

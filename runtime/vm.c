@@ -14,6 +14,7 @@
 
 #include "runtime/act.h"
 #include "runtime/blas.h"
+#include "runtime/matvec.h"
 #include "runtime/mem.h"
 #include "runtime/vmath.h"
 
@@ -298,6 +299,44 @@ const double *vm_sigmoid_rows(Vm *vm, int reg, int n, int B)
     return e->s;
 }
 
+/* VSUM (runtime/ir.h): eight interleaved partial sums, each in the order
+ * of its terms, then added pairwise; for one sample, the eight in one
+ * vector register (no add waits for the one before). */
+VM_KERNEL static double vsum_flat(const double *restrict b, size_t n)
+{
+    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++)
+            s[l] = s[l] + b[i + (size_t)l];
+    for (int l = 0; i < n; i++, l++)
+        s[l] = s[l] + b[i];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+/* The same for every sample of a batch: a[s] := VSUM of component rows
+ * b[i * cap + s], i < n, samples in chunks so the partial sums stay small. */
+VM_KERNEL static void vsum_rows(double *restrict a, const double *restrict b, size_t cap, size_t n, size_t B)
+{
+    enum { CHUNK = 64 };
+    double part[8][CHUNK];
+    for (size_t s0 = 0; s0 < B; s0 += CHUNK) {
+        const size_t m = B - s0 < CHUNK ? B - s0 : CHUNK;
+        for (int l = 0; l < 8; l++)
+            for (size_t s = 0; s < m; s++)
+                part[l][s] = 0;
+        for (size_t i = 0; i < n; i++) {
+            const double *bi = b + i * cap + s0;
+            double *pl = part[i % 8];
+            for (size_t s = 0; s < m; s++)
+                pl[s] = pl[s] + bi[s];
+        }
+        for (size_t s = 0; s < m; s++)
+            a[s0 + s] = ((part[0][s] + part[1][s]) + (part[2][s] + part[3][s])) +
+                        ((part[4][s] + part[5][s]) + (part[6][s] + part[7][s]));
+    }
+}
+
 /* The elementwise vector instructions over one sample's contiguous span. */
 VM_KERNEL static void flat_op(int op, double *restrict a, const double *b, const double *c, size_t n)
 {
@@ -321,6 +360,14 @@ VM_KERNEL static void flat_op(int op, double *restrict a, const double *b, const
     }
 }
 
+/* The matrix A of matvec_cols for W x (tr = 0) or W^T x: W's cached
+ * transpose, or W itself when a dimension is 1 (its layout is then its
+ * transpose's) or for W^T x. */
+static const double *product_matrix(const IrTensor *w, int tr)
+{
+    return tr || !w->wt ? w->data : w->wt;
+}
+
 static void vec_op(Vm *vm, const IrProgram *p, const IrInstr *x, double *R, size_t cap, int B)
 {
     double *a = R + (size_t)x->a * cap;
@@ -342,29 +389,12 @@ static void vec_op(Vm *vm, const IrProgram *p, const IrInstr *x, double *R, size
     case IR_VMATVEC:
     case IR_VMATTVEC: {
         const IrTensor *w = &p->tensors[x->c];
-        if (cap == 1) {
-            /* one sample: a sum of scaled columns (or rows), each output an
-             * independent accumulator, so the loop vectorises; the terms
-             * are added in the same order as below */
-            double *restrict ao = a;
-            const double *restrict bi = b, *restrict W = w->data;
-            const size_t nr = (size_t)w->rows, nc = (size_t)w->cols;
-            if (x->op == IR_VMATVEC && w->wt) {
-                for (size_t i = 0; i < nr; i++)
-                    ao[i] = 0;
-                axpy_block(ao, w->wt, nr, bi, nc, nr);
-            } else if (x->op == IR_VMATVEC) {
-                for (size_t i = 0; i < nr; i++) {
-                    double sum = 0;
-                    for (size_t j = 0; j < nc; j++)
-                        sum += W[i * nc + j] * bi[j];
-                    ao[i] = sum;
-                }
-            } else {
-                for (size_t j = 0; j < nc; j++)
-                    ao[j] = 0;
-                axpy_block(ao, W, nc, bi, nr, nc);
-            }
+        if (cap == 1) { /* one sample: runtime/matvec.h, in the batch's order of terms */
+            double *y = a;
+            const double *in = b;
+            const int tr = x->op == IR_VMATTVEC;
+            matvec_cols(1, &y, product_matrix(w, tr), (size_t)(tr ? w->cols : w->rows), &in,
+                        (size_t)(tr ? w->rows : w->cols));
             break;
         }
         if (vm->gemm) {
@@ -438,12 +468,10 @@ static void vec_op(Vm *vm, const IrProgram *p, const IrInstr *x, double *R, size
         break;
     }
     case IR_VSUM:
-        for (int s = 0; s < B; s++) {
-            double sum = 0;
-            for (int i = 0; i < n; i++)
-                sum += b[(size_t)i * cap + (size_t)s];
-            a[s] = sum;
-        }
+        if (cap == 1)
+            a[0] = vsum_flat(b, (size_t)n);
+        else
+            vsum_rows(a, b, cap, (size_t)n, (size_t)B);
         break;
     default:
         break;
@@ -467,6 +495,41 @@ run:
     vmath_group(fn, in, res, g);
     for (int j = 0; j < g; j++)
         r[x[j].a] = res[j];
+    return x + g - 1;
+}
+
+/* Whether [a, a + n) and [b, b + m) share a register. */
+static int spans_meet(int a, int n, int b, int m)
+{
+    return a < b + m && b < a + n;
+}
+
+/* Up to MATVEC_MAXCOLS consecutive products of x's kind with x's matrix
+ * (lowering puts independent ones together, lang/lower.c) in one pass
+ * over the matrix, when no output overlaps an input; returns the last one
+ * done.  Each output is what its product gives alone. */
+static const IrInstr *products_one(const IrProgram *p, const IrInstr *x, const IrInstr *end, double *r)
+{
+    const IrTensor *w = &p->tensors[x->c];
+    const int tr = x->op == IR_VMATTVEC, nout = tr ? w->cols : w->rows, nin = tr ? w->rows : w->cols;
+    double *y[MATVEC_MAXCOLS];
+    const double *in[MATVEC_MAXCOLS];
+    int g = 0;
+    for (const IrInstr *z = x; z < end && z->op == x->op && z->c == x->c && g < MATVEC_MAXCOLS; z++, g++) {
+        int meet = spans_meet(z->a, nout, z->b, nin);
+        for (int h = 0; h < g && !meet; h++)
+            meet = spans_meet(z->a, nout, x[h].b, nin) || spans_meet(x[h].a, nout, z->b, nin);
+        if (meet)
+            break;
+        y[g] = r + z->a;
+        in[g] = r + z->b;
+    }
+    if (g == 0) { /* (lowering never writes a product over its operand) */
+        y[0] = r + x->a;
+        in[0] = r + x->b;
+        g = 1;
+    }
+    matvec_cols(g, y, product_matrix(w, tr), (size_t)nout, in, (size_t)nin);
     return x + g - 1;
 }
 
@@ -553,10 +616,12 @@ static VmStatus run_one(Vm *vm, const IrProgram *p, int from, const double *stat
         r[x->a] = ir_extern_eval(&p->externs[x->k], args);
         NEXT;
     }
-    CASE(VLOAD):
-    CASE(VONES):
     CASE(VMATVEC):
     CASE(VMATTVEC):
+        x = products_one(p, x, end, r);
+        NEXT;
+    CASE(VLOAD):
+    CASE(VONES):
     CASE(VADD):
     CASE(VMUL):
     CASE(VSCALE):
