@@ -89,18 +89,35 @@ static Kernel *const avx2[MATVEC_MAXCOLS] = {avx2_1, avx2_2, avx2_3, avx2_4};
 static Kernel *const avx512[MATVEC_MAXCOLS] = {avx512_1, avx512_2, avx512_3, avx512_4};
 #endif
 
+static Kernel *const *kernels(int kind)
+{
+#if defined(__x86_64__) && !defined(__clang__)
+    if (kind == 2)
+        return __builtin_cpu_supports("avx512f") ? avx512 : NULL;
+    if (kind == 1)
+        return __builtin_cpu_supports("avx2") ? avx2 : NULL;
+#endif
+    return kind == 0 ? base : NULL;
+}
+
 void matvec_cols(int ncols, double *const *y, const double *A, size_t nout, const double *const *x, size_t nin)
 {
     if (ncols < 1 || ncols > MATVEC_MAXCOLS)
         return;
-    Kernel *const *k = base;
-#if defined(__x86_64__) && !defined(__clang__)
-    if (__builtin_cpu_supports("avx512f"))
-        k = avx512;
-    else if (__builtin_cpu_supports("avx2"))
-        k = avx2;
-#endif
+    Kernel *const *k = NULL;
+    for (int kind = 2; kind >= 0 && !k; kind--)
+        k = kernels(kind);
     k[ncols - 1](y, A, nout, x, nin);
+}
+
+int matvec_cols_kind(int kind, int ncols, double *const *y, const double *A, size_t nout, const double *const *x,
+                     size_t nin)
+{
+    Kernel *const *k = kernels(kind);
+    if (!k || ncols < 1 || ncols > MATVEC_MAXCOLS)
+        return -1;
+    k[ncols - 1](y, A, nout, x, nin);
+    return 0;
 }
 
 #else /* no vector extensions: the rows one at a time */
@@ -109,6 +126,15 @@ void matvec_cols(int ncols, double *const *y, const double *A, size_t nout, cons
 {
     if (ncols >= 1 && ncols <= MATVEC_MAXCOLS)
         rows_left(ncols, y, A, nout, x, nin, 0);
+}
+
+int matvec_cols_kind(int kind, int ncols, double *const *y, const double *A, size_t nout, const double *const *x,
+                     size_t nin)
+{
+    if (kind != 0 || ncols < 1 || ncols > MATVEC_MAXCOLS)
+        return -1;
+    rows_left(ncols, y, A, nout, x, nin, 0);
+    return 0;
 }
 
 #endif

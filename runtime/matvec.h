@@ -25,4 +25,10 @@ enum { MATVEC_MAXCOLS = 4 };
 
 void matvec_cols(int ncols, double *const *y, const double *A, size_t nout, const double *const *x, size_t nin);
 
+/* The same with one instruction set's kernels (tests): kind 0 the
+ * baseline, 1 AVX2, 2 AVX-512.  Returns -1 (nothing done) when this build
+ * or CPU has not got them. */
+int matvec_cols_kind(int kind, int ncols, double *const *y, const double *A, size_t nout, const double *const *x,
+                     size_t nin);
+
 #endif

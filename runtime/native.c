@@ -23,7 +23,9 @@
 #include <unistd.h>
 
 #include "runtime/io.h"
+#include "runtime/matvec.h"
 #include "runtime/mem.h"
+#include "runtime/vm.h"
 #include "runtime/vmath.h"
 
 extern char **environ;
@@ -183,6 +185,123 @@ static void emit_instr(FILE *f, const IrProgram *p, const IrInstr *x)
     }
 }
 
+static int has_vector(const IrProgram *p)
+{
+    for (int i = 0; i < p->ncode; i++)
+        if (p->code[i].op >= IR_VLOAD && p->code[i].op <= IR_VSUM)
+            return 1;
+    return 0;
+}
+
+/* What a network's program calls back: the VM's products, activations
+ * and sums (runtime/matvec.h, runtime/vm.h), so that a compiled program's
+ * values are the VM's, bit for bit. */
+static const char vector_prelude[] =
+    "static void (*mv_)(int, double *const *, const double *, unsigned long, const double *const *,"
+    " unsigned long);\n"
+    "static void (*va_)(int, int, const double *, double *, unsigned long);\n"
+    "static double (*vs_)(const double *, unsigned long);\n"
+    "static void (*vd_)(int, const double *, double *, unsigned long);\n"
+    "void lag_set_vector(int i, void *fn)\n"
+    "{\n"
+    "    if (i == 0) mv_ = (void (*)(int, double *const *, const double *, unsigned long,"
+    " const double *const *, unsigned long))fn;\n"
+    "    else if (i == 1) va_ = (void (*)(int, int, const double *, double *, unsigned long))fn;\n"
+    "    else if (i == 2) vs_ = (double (*)(const double *, unsigned long))fn;\n"
+    "    else vd_ = (void (*)(int, const double *, double *, unsigned long))fn;\n"
+    "}\n";
+
+/* A tape's sigmoid rows (see IR_VACT below): input span, length, offset in S_. */
+typedef struct Sigmoids {
+    int *reg, *len, *off, n, total;
+} Sigmoids;
+
+static int spans_meet(int a, int n, int b, int m)
+{
+    return a < b + m && b < a + n;
+}
+
+/* Vector instruction i (and, for a product, the products with its matrix
+ * that follow it, as the VM takes them: runtime/vm.c) as C over R_, the
+ * lengths written out.  Returns the number of instructions done. */
+static int emit_vector(FILE *f, const IrProgram *p, int i, Sigmoids *sig)
+{
+    const IrInstr *x = &p->code[i];
+    const int n = x->k;
+    switch ((IrOp)x->op) {
+    case IR_VLOAD:
+        fprintf(f, "        for (int i_ = 0; i_ < %d; i_++) R_[%d + i_] = T_[%d][i_];\n", n, x->a, x->c);
+        return 1;
+    case IR_VONES:
+        fprintf(f, "        for (int i_ = 0; i_ < %d; i_++) R_[%d + i_] = 1;\n", n, x->a);
+        return 1;
+    case IR_VADD:
+    case IR_VMUL:
+        fprintf(f, "        for (int i_ = 0; i_ < %d; i_++) R_[%d + i_] = R_[%d + i_] %c R_[%d + i_];\n", n, x->a,
+                x->b, x->op == IR_VADD ? '+' : '*', x->c);
+        return 1;
+    case IR_VSCALE:
+        fprintf(f, "        { const double s_ = R_[%d]; for (int i_ = 0; i_ < %d; i_++) R_[%d + i_] = s_ * R_[%d + i_]; }\n",
+                x->b, n, x->a, x->c);
+        return 1;
+    case IR_VACT: {
+        const int act = x->c >> 4, k = x->c & 15;
+        if (!(p->tape && ((act == IR_ACT_SOFTPLUS && k >= 1) || act == IR_ACT_SIGMOID))) {
+            fprintf(f, "        va_(%d, %d, R_ + %d, R_ + %d, %d);\n", act, k, x->b, x->a, n);
+            return 1;
+        }
+        /* a tape's input sigmoid, once per sample for all orders (as the
+         * VM's vm_sigmoid_rows): where the first reader of the span is */
+        int at = -1;
+        for (int j = 0; j < sig->n && at < 0; j++)
+            if (sig->reg[j] == x->b && sig->len[j] == n)
+                at = sig->off[j];
+        if (at < 0) {
+            sig->reg = mem_xrealloc(sig->reg, (size_t)(sig->n + 1) * sizeof *sig->reg);
+            sig->len = mem_xrealloc(sig->len, (size_t)(sig->n + 1) * sizeof *sig->len);
+            sig->off = mem_xrealloc(sig->off, (size_t)(sig->n + 1) * sizeof *sig->off);
+            sig->reg[sig->n] = x->b;
+            sig->len[sig->n] = n;
+            sig->off[sig->n++] = at = sig->total;
+            sig->total += n;
+            fprintf(f, "        va_(%d, 0, R_ + %d, S_ + %d, %d);\n", IR_ACT_SIGMOID, x->b, at, n);
+        }
+        fprintf(f, "        vd_(%d, S_ + %d, R_ + %d, %d);\n", act == IR_ACT_SOFTPLUS ? k - 1 : k, at, x->a, n);
+        return 1;
+    }
+    case IR_VSUM:
+        fprintf(f, "        R_[%d] = vs_(R_ + %d, %d);\n", x->a, x->b, n);
+        return 1;
+    case IR_VMATVEC:
+    case IR_VMATTVEC: {
+        const IrTensor *w = &p->tensors[x->c];
+        const int tr = x->op == IR_VMATTVEC, nout = tr ? w->cols : w->rows, nin = tr ? w->rows : w->cols;
+        int g = 0;
+        for (const IrInstr *z = x; z < p->code + p->ncode && z->op == x->op && z->c == x->c && g < 4; z++, g++) {
+            int meet = spans_meet(z->a, nout, z->b, nin);
+            for (int h = 0; h < g && !meet; h++)
+                meet = spans_meet(z->a, nout, x[h].b, nin) || spans_meet(x[h].a, nout, z->b, nin);
+            if (meet)
+                break;
+        }
+        if (g == 0)
+            g = 1;
+        fputs("        {\n            double *y_[4] = {", f);
+        for (int j = 0; j < g; j++)
+            fprintf(f, "%sR_ + %d", j ? ", " : "", x[j].a);
+        fputs("};\n            const double *x_[4] = {", f);
+        for (int j = 0; j < g; j++)
+            fprintf(f, "%sR_ + %d", j ? ", " : "", x[j].b);
+        fprintf(f, "};\n            mv_(%d, y_, %s[%d], %d, x_, %d);\n        }\n", g, tr || !w->wt ? "T_" : "TT_",
+                x->c, nout, nin);
+        return g;
+    }
+    default:
+        fputs("        /* ? */\n", f);
+        return 1;
+    }
+}
+
 int native_source(const IrProgram *p, char **text, size_t *len)
 {
     FILE *f = open_memstream(text, len);
@@ -191,23 +310,49 @@ int native_source(const IrProgram *p, char **text, size_t *len)
     fprintf(f, "/* %s, compiled by lag from its IR */\n%s", p->name, prelude);
     /* registers are static: the prologue (what depends only on constants
      * and parameters) runs when the parameter array changes and its values
-     * stay, as the VM keeps them in its registers */
-    for (int r = 0; r < p->nregs; r++)
-        fprintf(f, "static double r%d;\n", r);
+     * stay, as the VM keeps them in its registers.  A network's program
+     * reads and writes spans of them: one array then, rN its Nth element. */
+    const int vector = has_vector(p);
+    if (vector) {
+        fprintf(f, "%s", vector_prelude);
+        fprintf(f, "static double R_[%d] __attribute__((aligned(64)));\n", p->nregs > 0 ? p->nregs : 1);
+        for (int r = 0; r < p->nregs; r++)
+            fprintf(f, "#define r%d R_[%d]\n", r, r);
+        fprintf(f, "static const double *T_[%d], *TT_[%d];\n"
+                "void lag_set_tensor(int i, const double *w, const double *wt) { T_[i] = w; TT_[i] = wt; }\n",
+                p->ntensors ? p->ntensors : 1, p->ntensors ? p->ntensors : 1);
+    } else
+        for (int r = 0; r < p->nregs; r++)
+            fprintf(f, "static double r%d;\n", r);
     fputs("static const double *prepared;\n", f);
     /* extern functions: their addresses are given after loading */
     fprintf(f, "static void *ext_[%d];\nvoid lag_set_ext(int i, void *fn) { ext_[i] = fn; }\n",
             p->nexterns ? p->nexterns : 1);
+    /* the function into its own text first: the sigmoid rows it needs are
+     * known at its end and declared before it */
+    char *btext = NULL;
+    size_t blen = 0;
+    FILE *bf = open_memstream(&btext, &blen);
+    if (!bf) {
+        fclose(f);
+        free(*text);
+        return -1;
+    }
+    Sigmoids sig = {NULL, NULL, NULL, 0, 0};
     fputs("int lag_fn(int B, const double *state, int ss, double t, const double *params,\n"
-          "           double *out, int os)\n{\n    (void)t;\n", f);
-    fputs("    if (params != prepared || !params) {\n", f);
-    for (int i = 0; i < p->nprologue; i++)
-        emit_instr(f, p, &p->code[i]);
+          "           double *out, int os)\n{\n    (void)t;\n", bf);
+    fputs("    if (params != prepared || !params) {\n", bf);
+    for (int i = 0; i < p->nprologue; i++) {
+        if (p->code[i].op >= IR_VLOAD && p->code[i].op <= IR_VSUM)
+            i += emit_vector(bf, p, i, &sig) - 1;
+        else
+            emit_instr(bf, p, &p->code[i]);
+    }
     fputs("        prepared = params;\n    }\n"
           "    for (int s = 0; s < B; s++) {\n"
           "        const double *st = state + (long)s * ss;\n"
           "        double *o = out + (long)s * os;\n"
-          "        (void)st;\n        (void)o;\n", f);
+          "        (void)st;\n        (void)o;\n", bf);
     for (int i = p->nprologue; i < p->ncode; i++) {
         /* consecutive independent sines (or cosines) as one vector, as
          * the VM does for one sample (runtime/vm.c, trig_group) */
@@ -221,21 +366,39 @@ int native_source(const IrProgram *p, char **text, size_t *len)
                 if (dep)
                     break;
             }
-        if (g < 2) {
-            emit_instr(f, p, x);
+        if (x->op >= IR_VLOAD && x->op <= IR_VSUM) {
+            i += emit_vector(bf, p, i, &sig) - 1;
             continue;
         }
-        fprintf(f, "        {\n            double gi_[4] = {");
+        if (g < 2) {
+            emit_instr(bf, p, x);
+            continue;
+        }
+        fprintf(bf, "        {\n            double gi_[4] = {");
         for (int j = 0; j < g; j++)
-            fprintf(f, "%sr%d", j ? ", " : "", p->code[i + j].b);
-        fprintf(f, "}, go_[4];\n            mg_(%d, gi_, go_, %d);\n", x->op == IR_SIN ? 0 : 1, g);
+            fprintf(bf, "%sr%d", j ? ", " : "", p->code[i + j].b);
+        fprintf(bf, "}, go_[4];\n            mg_(%d, gi_, go_, %d);\n", x->op == IR_SIN ? 0 : 1, g);
         for (int j = 0; j < g; j++)
-            fprintf(f, "            r%d = go_[%d];\n", p->code[i + j].a, j);
-        fputs("        }\n", f);
+            fprintf(bf, "            r%d = go_[%d];\n", p->code[i + j].a, j);
+        fputs("        }\n", bf);
         i += g - 1;
     }
-    fputs("    }\n    return 0;\n}\n", f);
-    return fclose(f) == 0 ? 0 : -1;
+    fputs("    }\n    return 0;\n}\n", bf);
+    int bad = fclose(bf) != 0;
+    if (vector)
+        fprintf(f, "static double S_[%d];\n", sig.total > 0 ? sig.total : 1);
+    if (!bad)
+        fwrite(btext, 1, blen, f);
+    free(btext);
+    mem_free(sig.reg);
+    mem_free(sig.len);
+    mem_free(sig.off);
+    if (fclose(f) != 0 || bad) {
+        free(*text);
+        *text = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 /* The cache directory: $LAG_CACHE, $XDG_CACHE_HOME/lag, ~/.cache/lag, or
@@ -353,13 +516,6 @@ static int run_compiler(const char *cc, const char *flags, const char *out, cons
 
 int native_attach(IrProgram *p, char *err, size_t errlen)
 {
-    int vector = 0;
-    for (int i = 0; i < p->ncode; i++)
-        vector |= p->code[i].op >= IR_VLOAD && p->code[i].op <= IR_VSUM;
-    if (vector) {
-        snprintf(err, errlen, "%s evaluates a network, which only the VM runs for now", p->name);
-        return -1;
-    }
     for (int i = 0; i < p->nexterns; i++)
         if (p->externs[i].data) {
             snprintf(err, errlen, "%s uses the input '%s', which only the VM evaluates for now", p->name,
@@ -448,6 +604,23 @@ int native_attach(IrProgram *p, char *err, size_t errlen)
         set_math(i, vmath_entry((VmathFn)i));
     if (set_math)
         set_math(VMATH_NFNS, vmath_group_entry());
+    void (*set_vector)(int, void *) = (void (*)(int, void *))dlsym(handle, "lag_set_vector");
+    void (*set_tensor)(int, const double *, const double *) =
+        (void (*)(int, const double *, const double *))dlsym(handle, "lag_set_tensor");
+    if (has_vector(p) && (!set_vector || !set_tensor)) {
+        snprintf(err, errlen, "cannot load %s: it has no network entry points", so);
+        dlclose(handle);
+        rc = -1;
+        goto out;
+    }
+    if (set_vector) {
+        set_vector(0, (void *)matvec_cols);
+        set_vector(1, (void *)vm_act_row);
+        set_vector(2, (void *)vm_vsum);
+        set_vector(3, (void *)vm_sigmoid_deriv);
+    }
+    for (int i = 0; i < p->ntensors && set_tensor; i++)
+        set_tensor(i, p->tensors[i].data, p->tensors[i].wt);
     void (*set_ext)(int, void *) = (void (*)(int, void *))dlsym(handle, "lag_set_ext");
     for (int i = 0; i < p->nexterns && set_ext; i++)
         set_ext(i, p->externs[i].fn);

@@ -314,6 +314,11 @@ VM_KERNEL static double vsum_flat(const double *restrict b, size_t n)
     return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
+double vm_vsum(const double *b, size_t n)
+{
+    return vsum_flat(b, n);
+}
+
 /* The same for every sample of a batch: a[s] := VSUM of component rows
  * b[i * cap + s], i < n, samples in chunks so the partial sums stay small. */
 VM_KERNEL static void vsum_rows(double *restrict a, const double *restrict b, size_t cap, size_t n, size_t B)

@@ -57,6 +57,8 @@ void vm_act_row(IrAct act, int k, const double *x, double *y, size_t n);
 const double *vm_sigmoid_rows(Vm *vm, int reg, int n, int B);
 /* y[i] := the k-th derivative of the sigmoid (0 <= k <= 4), from s[i]. */
 void vm_sigmoid_deriv(int k, const double *s, double *y, size_t n);
+/* VSUM of one sample's contiguous span, as the VM computes it. */
+double vm_vsum(const double *b, size_t n);
 /* A VM able to run any of the programs given with batches of up to cap. */
 Vm *vm_alloc(const IrProgram *const *progs, int nprogs, int cap);
 void vm_free(Vm *vm); /* vm_free(NULL) is a no-op */

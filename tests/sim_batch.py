@@ -25,6 +25,14 @@ ensembles now take) give each trajectory a GSL driver of its own.
 5. The ensemble's per-trajectory steps: the JSON's steps equal the sum of
    the single runs' steps (each trajectory its own step size, none set by
    the others).
+6. Learned systems (a network L, three coordinates: a layer's forward pass
+   and its four tangents are five products with one matrix, which one
+   sample evaluates four and one at a time in register-blocked passes,
+   runtime/matvec.h, and a batch row by row): every trajectory of an
+   ensemble equals its single run bit for bit with rkf45 (the batched
+   stepper) and rk4; --native equals the VM bit for bit, single runs and
+   ensembles; and the program runs the independent products with the
+   hidden matrix one after another (lowering's schedule, `lag ir`).
 """
 import csv
 import math
@@ -43,6 +51,13 @@ DRIVEN = """system DP {
     coord t1
     let r = vec(l*sin(t1), a*cos(w*t) - l*cos(t1))
     L = 0.5*m*dot(r', r') - m*g*r.y
+}
+"""
+
+LEARNED = """system DP {
+    coord t1, t2, t3
+    net f = mlp(in = 6, hidden = [24, 24], out = 1)
+    L = f(cos(t1), sin(t1), t2, t1', t2', t3') + 2*(t1'^2 + t2'^2 + t3'^2) - 0.5*t3^2
 }
 """
 
@@ -163,7 +178,51 @@ def main():
             good = good and p1.returncode == 0 and same_bits(r, one, ["t1", "t1'", "E"])
         report(good, "a trajectory whose mass matrix turns singular is reported (%s) and the other %d run to the end, "
                "each its single run; exit 3" % (failed, len(trajs) - len(failed)), msg)
+    with tempfile.TemporaryDirectory() as tmp:
+        learned(tmp)
     finish()
+
+
+def learned(tmp):
+    os.environ["LAG_CACHE"] = os.path.join(tmp, "cache")
+    init = "t1 = uniform(-1, 1), t2 = uniform(-1, 1), t3 = 0.3, t1' = uniform(-0.5, 0.5)"
+    coords = ["t1", "t2", "t3"]
+    for method in ("rkf45", "rk4"):
+        good, why, _, _ = members_vs_singles(tmp, "net_" + method, LEARNED, coords, init, method, samples=4)
+        report(good, "a learned L (three coordinates, 24 x 24), %s: each of 4 trajectories equals its single run "
+               "bit for bit" % method, why)
+        good, why, _, _ = members_vs_singles(tmp, "netnat_" + method, LEARNED, coords, init, method, samples=4,
+                                             extra=("--native",))
+        report(good and "interpreting instead" not in why,
+               "a learned L, %s, --native: each of 4 trajectories equals its single run bit for bit" % method, why)
+    job = ("simulate DP { init %s; samples 6, seed 3; time 0 .. 2, every 0.1; method rkf45, tol 1e-9; "
+           "output \"OUT\" }\n" % init)
+    p1, _, vm = run(tmp, "net_vm", LEARNED + job)
+    p2, _, nat = run(tmp, "net_native", LEARNED + job, "--native")
+    keys = coords + [c + "'" for c in coords] + ["E"]
+    good = p1.returncode == 0 and p2.returncode == 0 and len(vm) == len(nat) == 6 * 21 and all(
+        float(a[k]) == float(b[k]) for a, b in zip(vm, nat) for k in keys)
+    report(good and "interpreting instead" not in p2.stderr,
+           "a learned L, --native: an ensemble of 6 equals the VM's bit for bit", p1.stderr + p2.stderr)
+    # the schedule: the hidden layer's products (f.W2) come in runs, the
+    # forward pass with its tangents (several columns), then the reverse
+    path = os.path.join(tmp, "net_ir.lag")
+    with open(path, "w") as f:
+        f.write(LEARNED)
+    ir = subprocess.run([LAG, "ir", path], capture_output=True, text=True)
+    runs, cur = [], 0
+    for line in ir.stdout.splitlines():
+        if "program " in line and "DP.rhs" not in line and runs:
+            break
+        w = line.split()
+        if len(w) > 3 and w[1] == "VMATVEC" and w[3] == "f.W2,":
+            cur += 1
+        elif cur:
+            runs.append(cur)
+            cur = 0
+    report(ir.returncode == 0 and runs and max(runs) >= 4,
+           "lag ir: the rhs computes the hidden layer's forward pass and tangents as one run of products "
+           "(runs of W2 x: %s)" % runs, ir.stderr)
 
 
 if __name__ == "__main__":
