@@ -768,7 +768,7 @@ int job_infer(Job *J)
         WeightsTensor *wt = mem_xalloc((size_t)S->ntensors * sizeof *wt);
         for (int t = 0; t < S->ntensors; t++) {
             const SymTensor *st = &S->tensors[t];
-            mech_trained_set(&J->run->trained, prob, st->name, st->rows, st->cols, st->data);
+            mech_trained_set(&J->run->trained, prob, st->name, st->rows, st->cols, st->data, 64);
             wt[t] = (WeightsTensor){(char *)st->name, st->rows, st->cols, st->data};
         }
         char err[1024];

@@ -133,6 +133,16 @@ int job_simulate(Job *J)
     if (implicit)
         jac = job_jacobian(&m, sys->name.name, &jac_uses_accel);
 
+    /* precision: as set, else single when a net's weights were trained so */
+    const Setting *prec_s = settings_get(set, "precision");
+    const int single = prec_s ? strcmp(prec_s->e1->id.name, "single") == 0 : m.single_weights;
+    if (single) {
+        IrProgram *progs[5] = {rhs, energy, jac, del, record};
+        for (int i = 0; i < 5; i++)
+            if (progs[i] && progs[i]->ntensors > 0)
+                ir_set_single(progs[i]);
+    }
+
     if (opt->native) {
         /* compile what the job runs; where that fails, the VM interprets */
         IrProgram *progs[5] = {rhs, energy, jac, del, record};
@@ -181,6 +191,7 @@ int job_simulate(Job *J)
         .t1 = t1,
         .every = every,
         .method = method,
+        .single = single && rhs->ntensors > 0,
         .tol = settings_num(set, JOB_SIMULATE, "tol"),
         .output = outpath,
         .plot = plotpath,

@@ -140,6 +140,7 @@ TrainJob job_train_job(Job *J, Sym *S, const Mech *m, const IrProgram *model, co
         .clip = settings_num(set, JOB_TRAIN, "clip"),
         .weight_decay = settings_num(set, JOB_TRAIN, "weight_decay"),
         .cosine = strcmp(settings_word(set, JOB_TRAIN, "schedule"), "cosine") == 0,
+        .single = strcmp(settings_word(set, JOB_TRAIN, "precision"), "single") == 0,
         .seed = (unsigned long)settings_num(set, JOB_TRAIN, "seed"),
     };
     /* every weight of the system's nets, in the order they were made */
@@ -222,7 +223,7 @@ int job_train_fit(Job *J, Sym *S, TrainJob *tjp, long dropped)
     if (rc == 0) {
         for (int k = 0; k < tj.ntensors; k++)
             mech_trained_set(&J->run->trained, sys, tj.tensors[k].name, tj.tensors[k].rows, tj.tensors[k].cols,
-                             tj.tensors[k].data);
+                             tj.tensors[k].data, tj.single ? 32 : 64);
         RunState *R = J->run;
         int at = 0;
         while (at < R->nval && R->val_sys[at] != sys)

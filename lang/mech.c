@@ -430,14 +430,15 @@ static void load_weights(Tr *T, NetLayers *N, const Expr *wfile)
     const char *path = wfile->str;
     path = diag_beside(T->d, T->S->arena, path, wfile->loc);
     WeightsTensor *w;
-    int n;
+    int n, bits;
     char err[1024];
-    if (weights_read(path, &w, &n, err, sizeof err) != 0) {
+    if (weights_read_bits(path, &w, &n, &bits, err, sizeof err) != 0) {
         diag_error(T->d, wfile->loc, "%s", err);
         T->errors++;
         T->io_errors++;
         return;
     }
+    T->m->single_weights |= bits == 32;
     const char *net = N->decl->names[0].name;
     const size_t nl = strlen(net);
     /* the net's own tensors when the file names them, else the file's */
@@ -477,7 +478,7 @@ static void load_weights(Tr *T, NetLayers *N, const Expr *wfile)
 }
 
 void mech_trained_set(MechTrained **list, const Item *sys, const char *name, int rows, int cols,
-                      const double *data)
+                      const double *data, int bits)
 {
     MechTrained *t = *list;
     while (t && !(t->sys == sys && strcmp(t->name, name) == 0))
@@ -499,6 +500,7 @@ void mech_trained_set(MechTrained **list, const Item *sys, const char *name, int
         t->data = mem_xalloc((size_t)rows * (size_t)cols * sizeof *t->data);
     t->rows = rows;
     t->cols = cols;
+    t->bits = bits;
     memcpy(t->data, data, (size_t)rows * (size_t)cols * sizeof *t->data);
 }
 
@@ -529,6 +531,7 @@ static void use_trained(Tr *T, const Stmt *decl, int tensor)
             return;
         }
         memcpy(st->data, t->data, (size_t)t->rows * (size_t)t->cols * sizeof *t->data);
+        T->m->single_weights |= t->bits == 32;
     }
 }
 

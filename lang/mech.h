@@ -72,6 +72,8 @@ typedef struct Mech {
     int nnets, allow_nets;
     int io_errors;      /* a weights file could not be read: exit status 4 */
     const struct MechTrained *trained; /* weights trained earlier in the run, or NULL */
+    int single_weights; /* some net's weights were trained in single precision (a weights file
+                         * or an earlier job): what simulate's precision defaults to */
     MechSym *syms;      /* the declared symmetries */
     int nsyms;
 } Mech;
@@ -92,12 +94,14 @@ typedef struct MechTrained {
     char *name;
     int rows, cols;
     double *data;
+    int bits;           /* the precision it was trained in: 64, or 32 (float32 values) */
     struct MechTrained *next;
 } MechTrained;
 
-/* Record (a copy of) a trained tensor of sys in *list. */
+/* Record (a copy of) a trained tensor of sys in *list, trained in bits
+ * (64 or 32) of precision. */
 void mech_trained_set(MechTrained **list, const Item *sys, const char *name, int rows, int cols,
-                      const double *data);
+                      const double *data, int bits);
 void mech_trained_free(MechTrained *list);
 /* The value of a checked constant expression. */
 double mech_const_value(const Expr *e);

@@ -12,6 +12,7 @@ static const char *const steppers[] = {"rk2", "rk4", "rkf45", "rkck", "rk8pd", "
 static const char *const optimizers[] = {"adam"};
 static const char *const schedules[] = {"constant", "cosine"};
 static const char *const fit_methods[] = {"lm", "lmaccel", "lbfgs"};
+static const char *const precisions[] = {"double", "single"};
 
 #define WORDS(w) w, (int)(sizeof w / sizeof w[0])
 #define NONE NULL, 0
@@ -36,6 +37,7 @@ static const SettingSpec simulate_specs[] = {
     {"record", SK_RECORD, NONE, 0, NAN, "—", "extra output columns: expressions of the system, which may use q'' (given any number of times)"},
     {"param", SK_PARAMS, NONE, 0, NAN, "—", "override parameters of the target (given any number of times); a draw (uniform, normal, or an expression of them) is drawn per trajectory and written as a column"},
     SEED_ROW("the initial-state and parameter draws"),
+    {"precision", SK_WORD, WORDS(precisions), 0, NAN, "as trained", "the nets' layer products in float64 or float32 (default: single when a net's weights file was trained in single precision)"},
 };
 
 static const SettingSpec train_specs[] = {
@@ -58,6 +60,7 @@ static const SettingSpec train_specs[] = {
     PLOT_ROW("the training and validation loss against the step"),
     PARAM_ROW,
     SEED_ROW("every draw, shuffle and split"),
+    {"precision", SK_WORD, WORDS(precisions), 0, NAN, "double", "the nets' weights rounded to float32 and their layer products in float32 (single), or float64; the loss, the solve of M q'' = f and the optimiser stay double"},
 };
 
 static const SettingSpec data_specs[] = {

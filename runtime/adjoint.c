@@ -21,6 +21,10 @@ struct Adjoint {
     double *work; /* a SOLVE's transposed matrix and right side */
     double *row;  /* cap doubles */
     unsigned char *live; /* register -> its adjoint has been written this sweep */
+    unsigned char *fresh; /* tensor -> its gradient is not written yet (adj_run_fresh), or NULL */
+    float *fbuf;          /* a single program's float32 products (IrProgram.single): three spans
+                           * of the widest layer and a tensor's gradient */
+    size_t fspan;         /* floats in a span: widest layer x cap */
 };
 
 /* Registers whose adjoint nothing has written yet hold stale values: a
@@ -35,6 +39,25 @@ static double *acc(Adjoint *A, int r, int len, int B)
             A->live[r + i] = 1;
         }
     return A->bar + (size_t)r * (size_t)A->cap;
+}
+
+/* Register r's adjoint row, to receive a contribution: *add is 1 when it
+ * holds some already (add to it), 0 when this is the first (write it: no
+ * zeroing first). */
+static double *row_to(Adjoint *A, int r, int *add)
+{
+    *add = A->live[r];
+    A->live[r] = 1;
+    return A->bar + (size_t)r * (size_t)A->cap;
+}
+
+/* Tensor t's gradient is written, not added to, the first time (fresh). */
+static int grad_add(Adjoint *A, int t)
+{
+    if (!A->fresh || !A->fresh[t])
+        return 1;
+    A->fresh[t] = 0;
+    return 0;
 }
 
 /* For a matrix product into registers r..r+len-1: 0 when none holds a
@@ -98,12 +121,24 @@ Adjoint *adj_alloc(const IrProgram *p, int cap, char *err, size_t errlen)
     if (!ok)
         return NULL;
     Adjoint *A = mem_xalloc(sizeof *A);
+    memset(A, 0, sizeof *A);
     A->cap = cap < 1 ? 1 : cap;
     A->nregs = p->nregs;
     A->bar = mem_xalloc((size_t)(p->nregs ? p->nregs : 1) * (size_t)A->cap * sizeof *A->bar);
     A->work = mem_xalloc((size_t)(kmax * kmax + 2 * kmax) * sizeof *A->work);
     A->row = mem_xalloc((size_t)A->cap * sizeof *A->row);
     A->live = mem_xalloc((size_t)(p->nregs + 1));
+    if (p->single) {
+        size_t dim = 1, big = 1;
+        for (int t = 0; t < p->ntensors; t++) {
+            size_t r = (size_t)p->tensors[t].rows, c = (size_t)p->tensors[t].cols;
+            dim = r > dim ? r : dim;
+            dim = c > dim ? c : dim;
+            big = r * c > big ? r * c : big;
+        }
+        A->fspan = dim * (size_t)A->cap;
+        A->fbuf = mem_xalloc((3 * A->fspan + big) * sizeof *A->fbuf);
+    }
     return A;
 }
 
@@ -115,6 +150,7 @@ void adj_free(Adjoint *A)
     mem_free(A->work);
     mem_free(A->row);
     mem_free(A->live);
+    mem_free(A->fbuf);
     mem_free(A);
 }
 
@@ -198,6 +234,61 @@ static int solve_live(Adjoint *A, const IrProgram *p, const IrInstr *x, int B)
     return 1;
 }
 
+/* rows x B doubles (stride ld) to floats (stride B) */
+static void to_float(float *f, const double *d, size_t ld, int rows, int B)
+{
+    for (int i = 0; i < rows; i++)
+        for (int s = 0; s < B; s++)
+            f[(size_t)i * (size_t)B + (size_t)s] = (float)d[(size_t)i * ld + (size_t)s];
+}
+
+/* d := f (add 0) or d += f (add 1), rows x B */
+static void from_float(double *d, size_t ld, const float *f, int rows, int B, int add)
+{
+    for (int i = 0; i < rows; i++) {
+        double *di = d + (size_t)i * ld;
+        const float *fi = f + (size_t)i * (size_t)B;
+        if (add)
+            for (int s = 0; s < B; s++)
+                di[s] += fi[s];
+        else
+            for (int s = 0; s < B; s++)
+                di[s] = fi[s];
+    }
+}
+
+/* A layer product's reverse sweep in float32 (IrProgram.single), as the
+ * forward one: the adjoint and the operand rounded to float32, both
+ * products by sgemm, the results widened into the double adjoint and
+ * gradient. */
+static void product_back_single(Adjoint *A, Vm *vm, const IrProgram *p, const IrInstr *x, int B,
+                                double *const *grad)
+{
+    const size_t vc = (size_t)vm->cap, ac = (size_t)A->cap;
+    const IrTensor *w = &p->tensors[x->c];
+    const int tr = x->op == IR_VMATTVEC, nout = tr ? w->cols : w->rows, nin = tr ? w->rows : w->cols;
+    float *Yb = A->fbuf, *T = Yb + A->fspan, *Xf = T + A->fspan, *G = Xf + A->fspan;
+    to_float(Yb, A->bar + (size_t)x->a * ac, ac, nout, B);
+    to_float(Xf, vm->regs + (size_t)x->b * vc, vc, nin, B);
+    /* xbar += W^T ybar (y = W x) or W ybar (y = W^T x) */
+    int add = beta(A, x->b, nin, B) != 0;
+    blas_sgemm(!tr, 0, nin, B, nout, 1, w->f, w->cols, Yb, B, 0, T, B);
+    from_float(A->bar + (size_t)x->b * ac, ac, T, nin, B, add);
+    /* Wbar += ybar x^T or x ybar^T, summed over the batch */
+    if (!tr)
+        blas_sgemm(0, 1, w->rows, w->cols, B, 1, Yb, B, Xf, B, 0, G, w->cols);
+    else
+        blas_sgemm(0, 1, w->rows, w->cols, B, 1, Xf, B, Yb, B, 0, G, w->cols);
+    double *g = grad[x->c];
+    const size_t n = (size_t)w->rows * (size_t)w->cols;
+    if (grad_add(A, x->c))
+        for (size_t i = 0; i < n; i++)
+            g[i] += G[i];
+    else
+        for (size_t i = 0; i < n; i++)
+            g[i] = G[i];
+}
+
 static void vec_back(Adjoint *A, Vm *vm, const IrProgram *p, const IrInstr *x, int B,
                      double *const *grad)
 {
@@ -209,51 +300,70 @@ static void vec_back(Adjoint *A, Vm *vm, const IrProgram *p, const IrInstr *x, i
     switch ((IrOp)x->op) {
     case IR_VLOAD: {
         double *g = grad[x->c];
+        const int add = grad_add(A, x->c);
         for (int i = 0; i < n; i++) {
             double sum = 0;
             for (int s = 0; s < B; s++)
                 sum += ab[(size_t)i * ac + (size_t)s];
-            g[i] += sum;
+            g[i] = add ? g[i] + sum : sum;
         }
         break;
     }
-    case IR_VMATVEC: {
-        /* y = W x: xbar += W^T ybar, Wbar += ybar x^T (over the batch) */
-        const IrTensor *w = &p->tensors[x->c];
-        double be = beta(A, x->b, w->cols, B);
-        blas_gemm(1, 0, w->cols, B, w->rows, 1, w->data, w->cols, ab, (int)ac, be,
-                  A->bar + (size_t)x->b * ac, (int)ac);
-        blas_gemm(0, 1, w->rows, w->cols, B, 1, ab, (int)ac, bv, (int)vc, 1, grad[x->c], w->cols);
-        break;
-    }
+    case IR_VMATVEC:
     case IR_VMATTVEC: {
-        /* y = W^T x: xbar += W ybar, Wbar += x ybar^T */
+        if (p->single) {
+            product_back_single(A, vm, p, x, B, grad);
+            break;
+        }
         const IrTensor *w = &p->tensors[x->c];
-        double be = beta(A, x->b, w->rows, B);
-        blas_gemm(0, 0, w->rows, B, w->cols, 1, w->data, w->cols, ab, (int)ac, be,
-                  A->bar + (size_t)x->b * ac, (int)ac);
-        blas_gemm(0, 1, w->rows, w->cols, B, 1, bv, (int)vc, ab, (int)ac, 1, grad[x->c], w->cols);
+        const int tr = x->op == IR_VMATTVEC, nin = tr ? w->rows : w->cols, nout = tr ? w->cols : w->rows;
+        /* y = W x: xbar += W^T ybar, Wbar += ybar x^T; y = W^T x: xbar +=
+         * W ybar, Wbar += x ybar^T (over the batch) */
+        double be = beta(A, x->b, nin, B);
+        blas_gemm(!tr, 0, nin, B, nout, 1, w->data, w->cols, ab, (int)ac, be, A->bar + (size_t)x->b * ac, (int)ac);
+        if (!tr)
+            blas_gemm(0, 1, w->rows, w->cols, B, 1, ab, (int)ac, bv, (int)vc, grad_add(A, x->c), grad[x->c],
+                      w->cols);
+        else
+            blas_gemm(0, 1, w->rows, w->cols, B, 1, bv, (int)vc, ab, (int)ac, grad_add(A, x->c), grad[x->c],
+                      w->cols);
         break;
     }
     case IR_VADD:
-        bb = acc(A, x->b, n, B);
-        cb = acc(A, x->c, n, B);
-        for (int i = 0; i < n; i++)
-            for (int s = 0; s < B; s++) {
-                size_t o = (size_t)i * ac + (size_t)s;
-                bb[o] += ab[o];
-                cb[o] += ab[o];
-            }
-        break;
     case IR_VMUL:
-        bb = acc(A, x->b, n, B);
-        cb = acc(A, x->c, n, B);
-        for (int i = 0; i < n; i++)
-            for (int s = 0; s < B; s++) {
-                size_t o = (size_t)i * ac + (size_t)s, v = (size_t)i * vc + (size_t)s;
-                bb[o] += ab[o] * cv[v];
-                cb[o] += ab[o] * bv[v];
-            }
+        /* row by row: an operand row's first contribution is written, not
+         * added to a zeroed row (b and c may be one register: b's row is
+         * taken first, so c's then adds to it) */
+        for (int i = 0; i < n; i++) {
+            const double *abi = ab + (size_t)i * ac, *bvi = bv + (size_t)i * vc, *cvi = cv + (size_t)i * vc;
+            int addb, addc;
+            double *bbi = row_to(A, x->b + i, &addb);
+            if (x->op == IR_VADD) {
+                if (addb)
+                    for (int s = 0; s < B; s++)
+                        bbi[s] += abi[s];
+                else
+                    memcpy(bbi, abi, (size_t)B * sizeof *bbi);
+            } else if (addb)
+                for (int s = 0; s < B; s++)
+                    bbi[s] += abi[s] * cvi[s];
+            else
+                for (int s = 0; s < B; s++)
+                    bbi[s] = abi[s] * cvi[s];
+            double *cbi = row_to(A, x->c + i, &addc);
+            const double *f = x->op == IR_VADD ? NULL : bvi;
+            if (addc && f)
+                for (int s = 0; s < B; s++)
+                    cbi[s] += abi[s] * f[s];
+            else if (addc)
+                for (int s = 0; s < B; s++)
+                    cbi[s] += abi[s];
+            else if (f)
+                for (int s = 0; s < B; s++)
+                    cbi[s] = abi[s] * f[s];
+            else
+                memcpy(cbi, abi, (size_t)B * sizeof *cbi);
+        }
         break;
     case IR_VSCALE: /* a_i = b c_i, b one value per sample */
         bb = acc(A, x->b, 1, B);
@@ -271,32 +381,62 @@ static void vec_back(Adjoint *A, Vm *vm, const IrProgram *p, const IrInstr *x, i
         const int act = x->c >> 4, k = (x->c & 15) + 1;
         const int viasig = p->tape && (act == IR_ACT_SOFTPLUS || act == IR_ACT_SIGMOID);
         const double *sg = viasig ? vm_sigmoid_rows(vm, x->b, n, B) : NULL;
-        bb = acc(A, x->b, n, B);
         for (int i = 0; i < n; i++) {
             if (viasig)
                 vm_sigmoid_deriv(act == IR_ACT_SOFTPLUS ? k - 1 : k, sg + (size_t)i * vc, d, (size_t)B);
             else
                 vm_act_row((IrAct)act, k, bv + (size_t)i * vc, d, (size_t)B);
             const double *abi = ab + (size_t)i * ac;
-            double *bbi = bb + (size_t)i * ac;
-            for (int s = 0; s < B; s++)
-                bbi[s] += abi[s] * d[s];
+            int add;
+            double *bbi = row_to(A, x->b + i, &add);
+            if (add)
+                for (int s = 0; s < B; s++)
+                    bbi[s] += abi[s] * d[s];
+            else
+                for (int s = 0; s < B; s++)
+                    bbi[s] = abi[s] * d[s];
         }
         break;
     }
     case IR_VSUM:
-        bb = acc(A, x->b, n, B);
-        for (int i = 0; i < n; i++)
-            for (int s = 0; s < B; s++)
-                bb[(size_t)i * ac + (size_t)s] += ab[s];
+        for (int i = 0; i < n; i++) {
+            int add;
+            double *bbi = row_to(A, x->b + i, &add);
+            if (add)
+                for (int s = 0; s < B; s++)
+                    bbi[s] += ab[s];
+            else
+                memcpy(bbi, ab, (size_t)B * sizeof *bbi);
+        }
         break;
     default: /* VONES: constant */
         break;
     }
 }
 
+static void sweep(Adjoint *A, Vm *vm, const IrProgram *p, int B, const double *outbar, double *const *grad);
+
 void adj_run(Adjoint *A, Vm *vm, const IrProgram *p, int B, const double *outbar,
              double *const *grad)
+{
+    A->fresh = NULL;
+    sweep(A, vm, p, B, outbar, grad);
+}
+
+void adj_run_fresh(Adjoint *A, Vm *vm, const IrProgram *p, int B, const double *outbar, double *const *grad,
+                   unsigned char *fresh)
+{
+    A->fresh = fresh;
+    sweep(A, vm, p, B, outbar, grad);
+    for (int t = 0; t < p->ntensors; t++) /* tensors the outputs do not depend on */
+        if (fresh[t]) {
+            memset(grad[t], 0, (size_t)p->tensors[t].rows * (size_t)p->tensors[t].cols * sizeof *grad[t]);
+            fresh[t] = 0;
+        }
+    A->fresh = NULL;
+}
+
+static void sweep(Adjoint *A, Vm *vm, const IrProgram *p, int B, const double *outbar, double *const *grad)
 {
     const size_t vc = (size_t)vm->cap, ac = (size_t)A->cap;
     memset(A->live, 0, (size_t)p->nregs);

@@ -30,5 +30,10 @@ void adj_free(Adjoint *A); /* adj_free(NULL) is a no-op */
  * out[s][o] with respect to tensor t, for every tensor of p. */
 void adj_run(Adjoint *A, Vm *vm, const IrProgram *p, int B, const double *outbar,
              double *const *grad);
+/* The same, but grad[t] with fresh[t] set is written rather than added to
+ * (its old contents ignored: no zeroing first; zeroed when nothing depends
+ * on tensor t); every fresh[t] is 0 on return. */
+void adj_run_fresh(Adjoint *A, Vm *vm, const IrProgram *p, int B, const double *outbar, double *const *grad,
+                   unsigned char *fresh);
 
 #endif

@@ -15,10 +15,13 @@
  * 101, no transpose 111, transpose 112). */
 typedef void (*DgemmFn)(int, int, int, int, int, int, double, const double *, int, const double *, int,
                         double, double *, int);
+typedef void (*SgemmFn)(int, int, int, int, int, int, float, const float *, int, const float *, int, float,
+                        float *, int);
 typedef void (*ThreadsFn)(int);
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static DgemmFn dgemm;
+static SgemmFn sgemm;
 static ThreadsFn set_threads;
 static int fallback; /* OpenBLAS could not be loaded: plain loops */
 
@@ -58,9 +61,12 @@ static void load_once(void)
             continue;
         }
         dgemm = (DgemmFn)dlsym(h, "cblas_dgemm");
+        sgemm = (SgemmFn)dlsym(h, "cblas_sgemm");
         set_threads = (ThreadsFn)dlsym(h, "openblas_set_num_threads");
-        if (!dgemm) {
-            why = "it has no cblas_dgemm";
+        if (!dgemm || !sgemm) {
+            why = "it has no cblas_dgemm or cblas_sgemm";
+            dgemm = NULL;
+            sgemm = NULL;
             set_threads = NULL;
             dlclose(h);
         }
@@ -117,6 +123,34 @@ void blas_gemm(int ta, int tb, int m, int n, int k, double alpha, const double *
             c[j] = beta == 0 ? 0 : beta * c[j];
         for (int p = 0; p < k; p++) {
             double a = alpha * (ta ? A[(size_t)p * (size_t)lda + (size_t)i] : A[(size_t)i * (size_t)lda + (size_t)p]);
+            if (a == 0)
+                continue;
+            if (tb)
+                for (int j = 0; j < n; j++)
+                    c[j] += a * B[(size_t)j * (size_t)ldb + (size_t)p];
+            else
+                for (int j = 0; j < n; j++)
+                    c[j] += a * B[(size_t)p * (size_t)ldb + (size_t)j];
+        }
+    }
+}
+
+void blas_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *A, int lda, const float *B,
+                int ldb, float beta, float *C, int ldc)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    load();
+    if (sgemm) {
+        sgemm(101, ta ? 112 : 111, tb ? 112 : 111, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    for (int i = 0; i < m; i++) {
+        float *c = C + (size_t)i * (size_t)ldc;
+        for (int j = 0; j < n; j++)
+            c[j] = beta == 0 ? 0 : beta * c[j];
+        for (int p = 0; p < k; p++) {
+            float a = alpha * (ta ? A[(size_t)p * (size_t)lda + (size_t)i] : A[(size_t)i * (size_t)lda + (size_t)p]);
             if (a == 0)
                 continue;
             if (tb)

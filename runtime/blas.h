@@ -15,6 +15,10 @@
 void blas_gemm(int ta, int tb, int m, int n, int k, double alpha, const double *A, int lda,
                const double *B, int ldb, double beta, double *C, int ldc);
 
+/* The same in float32 (cblas_sgemm). */
+void blas_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *A, int lda, const float *B,
+                int ldb, float beta, float *C, int ldc);
+
 /* Limit OpenBLAS to n threads (n >= 1); 0 when applied, -1 when OpenBLAS
  * is not loaded. */
 int blas_threads(int n);

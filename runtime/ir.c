@@ -50,8 +50,11 @@ void ir_free(IrProgram *p)
     mem_free(p->konst);
     mem_free(p->aux);
     mem_free(p->externs);
-    for (int k = 0; k < p->ntensors; k++)
+    for (int k = 0; k < p->ntensors; k++) {
         mem_free(p->tensors[k].wt);
+        mem_free(p->tensors[k].f);
+        mem_free(p->tensors[k].ft);
+    }
     mem_free(p->tensors);
     mem_free(p);
 }
@@ -99,16 +102,20 @@ int ir_extern(IrProgram *p, const char *name, void *fn, int nargs, uint32_t deri
     return p->nexterns++;
 }
 
+static void float_copies(IrTensor *w);
+
 int ir_tensor(IrProgram *p, const char *name, int rows, int cols, const double *data)
 {
     for (int i = 0; i < p->ntensors; i++)
         if (p->tensors[i].data == data && p->tensors[i].rows == rows && p->tensors[i].cols == cols)
             return i;
     p->tensors = mem_xrealloc(p->tensors, (size_t)(p->ntensors + 1) * sizeof *p->tensors);
-    p->tensors[p->ntensors] = (IrTensor){name, rows, cols, data, NULL};
+    p->tensors[p->ntensors] = (IrTensor){name, rows, cols, data, NULL, NULL, NULL};
     if (rows > 1 && cols > 1 && data)
         p->tensors[p->ntensors].wt = mem_xalloc((size_t)rows * (size_t)cols * sizeof(double));
     p->ntensors++;
+    if (p->single)
+        float_copies(&p->tensors[p->ntensors - 1]);
     ir_tensor_refresh(p);
     return p->ntensors - 1;
 }
@@ -117,12 +124,47 @@ void ir_tensor_refresh(IrProgram *p)
 {
     for (int k = 0; k < p->ntensors; k++) {
         IrTensor *w = &p->tensors[k];
-        if (!w->wt)
-            continue;
-        for (int i = 0; i < w->rows; i++)
-            for (int j = 0; j < w->cols; j++)
-                w->wt[(size_t)j * (size_t)w->rows + (size_t)i] = w->data[(size_t)i * (size_t)w->cols + (size_t)j];
+        const size_t rows = (size_t)w->rows, cols = (size_t)w->cols;
+        if (w->wt)
+            for (size_t i = 0; i < rows; i++)
+                for (size_t j = 0; j < cols; j++)
+                    w->wt[j * rows + i] = w->data[i * cols + j];
+        if (w->f)
+            for (size_t i = 0; i < rows * cols; i++)
+                w->f[i] = (float)w->data[i];
+        if (w->ft)
+            for (size_t i = 0; i < rows; i++)
+                for (size_t j = 0; j < cols; j++)
+                    w->ft[j * rows + i] = (float)w->data[i * cols + j];
     }
+}
+
+/* A tensor's float copies (the transpose where the double one has it). */
+static void float_copies(IrTensor *w)
+{
+    const size_t n = (size_t)w->rows * (size_t)w->cols;
+    if (!w->data || w->f)
+        return;
+    w->f = mem_xalloc(n * sizeof *w->f);
+    if (w->wt)
+        w->ft = mem_xalloc(n * sizeof *w->ft);
+}
+
+void ir_tensor_refresh_float(IrProgram *p)
+{
+    for (int k = 0; k < p->ntensors; k++) {
+        IrTensor *w = &p->tensors[k];
+        for (size_t i = 0; w->f && i < (size_t)w->rows * (size_t)w->cols; i++)
+            w->f[i] = (float)w->data[i];
+    }
+}
+
+void ir_set_single(IrProgram *p)
+{
+    p->single = 1;
+    for (int k = 0; k < p->ntensors; k++)
+        float_copies(&p->tensors[k]);
+    ir_tensor_refresh(p);
 }
 
 void ir_spans(const IrProgram *p, const IrInstr *x, int *alen, int *blen, int *clen)

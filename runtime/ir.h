@@ -95,6 +95,7 @@ typedef struct IrTensor {
     int rows, cols;
     const double *data; /* row-major; owned by the caller */
     double *wt;         /* its transpose (cols x rows), the program's: see ir_tensor_refresh */
+    float *f, *ft;      /* data and its transpose rounded to float32, when the program is single */
 } IrTensor;
 
 /* Activation functions of VACT (the order of SymAct in lang/sym.h). */
@@ -129,6 +130,7 @@ typedef struct IrProgram {
     const char **out_names;
     int uses_time;       /* whether TIME appears */
     int tape;            /* no register is written twice (lang/lower.h: lower_rhs_tape) */
+    int single;          /* layer products (VMATVEC, VMATTVEC) in float32: ir_set_single */
     void *native;        /* compiled form (runtime/native.h), or NULL: the VM interprets */
     void *native_handle; /* its dlopen handle */
 } IrProgram;
@@ -153,8 +155,17 @@ int ir_aux(IrProgram *p, const int *regs, int n); /* store a register list; its 
 int ir_extern(IrProgram *p, const char *name, void *fn, int nargs, uint32_t deriv, const void *data); /* slot */
 
 int ir_tensor(IrProgram *p, const char *name, int rows, int cols, const double *data); /* slot */
-/* Recompute the tensors' transposes after their data changed (training). */
+/* Recompute the tensors' transposes (and float copies) after their data
+ * changed (training). */
 void ir_tensor_refresh(IrProgram *p);
+/* Make p's layer products float32 (`precision single`): each operand and
+ * weight rounded to float32, the terms multiplied and added in float32 in
+ * the order of the double products, the result widened to double; every
+ * other instruction stays double.  Keeps float copies of the tensors. */
+void ir_set_single(IrProgram *p);
+/* Only the float copies of the data (not the transposes): what training's
+ * products read (runtime/vm.h: gemm), after each update. */
+void ir_tensor_refresh_float(IrProgram *p);
 
 /* The lengths of the register spans an instruction writes (a) and reads
  * (b, c): 1 for scalars, the vector length for vector instructions. */

@@ -25,10 +25,15 @@ enum { MATVEC_MAXCOLS = 4 };
 
 void matvec_cols(int ncols, double *const *y, const double *A, size_t nout, const double *const *x, size_t nin);
 
-/* The same with one instruction set's kernels (tests): kind 0 the
- * baseline, 1 AVX2, 2 AVX-512.  Returns -1 (nothing done) when this build
- * or CPU has not got them. */
-int matvec_cols_kind(int kind, int ncols, double *const *y, const double *A, size_t nout, const double *const *x,
-                     size_t nin);
+/* The float32 products of `precision single` (runtime/ir.h: ir_set_single):
+ * A in float32, each x[m][k] rounded to float32, each term's product and
+ * sum in float32 in the same order, y[m][o] the float32 sum widened. */
+void matvec_cols_f(int ncols, double *const *y, const float *A, size_t nout, const double *const *x, size_t nin);
+
+/* Either with one instruction set's kernels (tests): kind 0 the baseline,
+ * 1 AVX2, 2 AVX-512; the float32 ones when Af is not NULL.  Returns -1
+ * (nothing done) when this build or CPU has not got them. */
+int matvec_cols_kind(int kind, int ncols, double *const *y, const double *A, const float *Af, size_t nout,
+                     const double *const *x, size_t nin);
 
 #endif

@@ -202,13 +202,17 @@ static const char vector_prelude[] =
     "static void (*va_)(int, int, const double *, double *, unsigned long);\n"
     "static double (*vs_)(const double *, unsigned long);\n"
     "static void (*vd_)(int, const double *, double *, unsigned long);\n"
+    "static void (*mvf_)(int, double *const *, const float *, unsigned long, const double *const *,"
+    " unsigned long);\n"
     "void lag_set_vector(int i, void *fn)\n"
     "{\n"
     "    if (i == 0) mv_ = (void (*)(int, double *const *, const double *, unsigned long,"
     " const double *const *, unsigned long))fn;\n"
     "    else if (i == 1) va_ = (void (*)(int, int, const double *, double *, unsigned long))fn;\n"
     "    else if (i == 2) vs_ = (double (*)(const double *, unsigned long))fn;\n"
-    "    else vd_ = (void (*)(int, const double *, double *, unsigned long))fn;\n"
+    "    else if (i == 3) vd_ = (void (*)(int, const double *, double *, unsigned long))fn;\n"
+    "    else mvf_ = (void (*)(int, double *const *, const float *, unsigned long, const double *const *,"
+    " unsigned long))fn;\n"
     "}\n";
 
 /* A tape's sigmoid rows (see IR_VACT below): input span, length, offset in S_. */
@@ -292,8 +296,12 @@ static int emit_vector(FILE *f, const IrProgram *p, int i, Sigmoids *sig)
         fputs("};\n            const double *x_[4] = {", f);
         for (int j = 0; j < g; j++)
             fprintf(f, "%sR_ + %d", j ? ", " : "", x[j].b);
-        fprintf(f, "};\n            mv_(%d, y_, %s[%d], %d, x_, %d);\n        }\n", g, tr || !w->wt ? "T_" : "TT_",
-                x->c, nout, nin);
+        if (p->single) /* float32 products: the tensors' float copies */
+            fprintf(f, "};\n            mvf_(%d, y_, %s[%d], %d, x_, %d);\n        }\n", g,
+                    tr || !w->ft ? "TF_" : "TFT_", x->c, nout, nin);
+        else
+            fprintf(f, "};\n            mv_(%d, y_, %s[%d], %d, x_, %d);\n        }\n", g, tr || !w->wt ? "T_" : "TT_",
+                    x->c, nout, nin);
         return g;
     }
     default:
@@ -318,9 +326,12 @@ int native_source(const IrProgram *p, char **text, size_t *len)
         fprintf(f, "static double R_[%d] __attribute__((aligned(64)));\n", p->nregs > 0 ? p->nregs : 1);
         for (int r = 0; r < p->nregs; r++)
             fprintf(f, "#define r%d R_[%d]\n", r, r);
+        const int nt = p->ntensors ? p->ntensors : 1;
         fprintf(f, "static const double *T_[%d], *TT_[%d];\n"
-                "void lag_set_tensor(int i, const double *w, const double *wt) { T_[i] = w; TT_[i] = wt; }\n",
-                p->ntensors ? p->ntensors : 1, p->ntensors ? p->ntensors : 1);
+                "void lag_set_tensor(int i, const double *w, const double *wt) { T_[i] = w; TT_[i] = wt; }\n"
+                "static const float *TF_[%d], *TFT_[%d];\n"
+                "void lag_set_tensor_f(int i, const float *w, const float *wt) { TF_[i] = w; TFT_[i] = wt; }\n",
+                nt, nt, nt, nt);
     } else
         for (int r = 0; r < p->nregs; r++)
             fprintf(f, "static double r%d;\n", r);
@@ -618,9 +629,14 @@ int native_attach(IrProgram *p, char *err, size_t errlen)
         set_vector(1, (void *)vm_act_row);
         set_vector(2, (void *)vm_vsum);
         set_vector(3, (void *)vm_sigmoid_deriv);
+        set_vector(4, (void *)matvec_cols_f);
     }
+    void (*set_tensor_f)(int, const float *, const float *) =
+        (void (*)(int, const float *, const float *))dlsym(handle, "lag_set_tensor_f");
     for (int i = 0; i < p->ntensors && set_tensor; i++)
         set_tensor(i, p->tensors[i].data, p->tensors[i].wt);
+    for (int i = 0; i < p->ntensors && set_tensor_f; i++)
+        set_tensor_f(i, p->tensors[i].f, p->tensors[i].ft);
     void (*set_ext)(int, void *) = (void (*)(int, void *))dlsym(handle, "lag_set_ext");
     for (int i = 0; i < p->nexterns && set_ext; i++)
         set_ext(i, p->externs[i].fn);

@@ -373,6 +373,7 @@ SimSink *sim_sink_open(const SimJob *job, SimResult *res)
         /* the job's settings beside the rows (an HDF5 table's attributes) */
         int bad = !k->csv || csv_attr_text(k->csv, "system", job->system, err, sizeof err) ||
                   csv_attr_text(k->csv, "method", job->method, err, sizeof err) ||
+                  csv_attr_text(k->csv, "precision", job->single ? "single" : "double", err, sizeof err) ||
                   csv_attr_num(k->csv, "tol", job->tol, err, sizeof err) ||
                   csv_attr_num(k->csv, "t0", job->t0, err, sizeof err) ||
                   csv_attr_num(k->csv, "t1", job->t1, err, sizeof err) ||
@@ -932,6 +933,7 @@ int sim_json(FILE *out, const SimJob *job, const SimResult *res)
     sim_jset(o, "job", json_string("simulate"));
     sim_jset(o, "system", json_string(job->system));
     sim_jset(o, "method", json_string(job->method));
+    sim_jset(o, "precision", json_string(job->single ? "single" : "double"));
     sim_jset(o, "status", json_integer(res->status));
     sim_jset(o, "steps", json_integer((json_int_t)res->steps));
     sim_jset(o, "rhs_evals", json_integer((json_int_t)res->rhs_evals));

@@ -31,6 +31,7 @@ typedef struct SimJob {
     const double *params;         /* rhs->nparams values */
     double t0, t1, every;
     const char *method;           /* a GSL odeiv2 stepper name */
+    int single;                   /* the nets' layer products in float32 (`precision single`) */
     double tol;
     const char *output;           /* CSV path, or NULL */
     const char *plot;             /* figure path (.png/.svg/.pdf), or NULL */

@@ -166,6 +166,7 @@ typedef struct Worker {
     Adjoint *adj;
     double *out, *outbar;     /* chunk x n */
     double **g;               /* gradient views (into cgrad) by tensor slot */
+    unsigned char *fresh;     /* by tensor slot: its view not yet written this step (adj_run_fresh) */
     /* the symmetry penalty's (job->penalty): its VM, sweep, outputs and
      * their adjoints (chunk x 2), and gradient views by its own tensors */
     Vm *pvm;
@@ -314,10 +315,21 @@ static double weight_sum(const Trainer *T, const double *xs, int B)
     return sum;
 }
 
+/* precision single: the products' float32 weights from the current ones */
+static void single_weights(Trainer *T)
+{
+    if (!T->job->single)
+        return;
+    ir_tensor_refresh_float(T->model);
+    if (T->job->penalty)
+        ir_tensor_refresh_float((IrProgram *)T->job->penalty);
+}
+
 /* Loss and relative RMS error on the validation set: its chunks in
  * parallel, their sums added in chunk order. */
 static void validate(Trainer *T, double *vloss, double *vrel)
 {
+    single_weights(T);
     const int n = T->n, n2 = T->width;
     const int nc = (T->nval + T->chunk - 1) / T->chunk;
     double *part = mem_xalloc((size_t)nc * 5 * sizeof *part);
@@ -401,9 +413,9 @@ static uint64_t hash_program(const IrProgram *p, uint64_t h)
 static uint64_t signature(const TrainJob *job)
 {
     uint64_t h = IO_FNV_INIT;
-    double v[14] = {job->steps, job->batch, job->lr, job->warmup, job->clip,
+    double v[15] = {job->steps, job->batch, job->lr, job->warmup, job->clip,
                     job->weight_decay, job->cosine, (double)job->seed, job->l1,
-                    job->validate, job->nvalidate_fresh, job->n, job->nfixed, job->ntensors};
+                    job->validate, job->nvalidate_fresh, job->n, job->nfixed, job->ntensors, job->single};
     h = io_fnv1a(v, sizeof v, h);
     for (int k = 0; k < job->ntensors; k++) {
         int shape[2] = {job->tensors[k].rows, job->tensors[k].cols};
@@ -450,8 +462,11 @@ static int checkpoint_write(Trainer *T, char *err, size_t errlen)
         }
     }
     uint64_t sig = signature(job);
-    double state[5] = {T->step, T->updates, T->lr_scale, (double)(sig >> 32), (double)(sig & 0xffffffffu)};
-    w[nt - 1] = (WeightsTensor){"train.state", 5, 1, state};
+    /* the counters, the signature, and the precision the products run in
+     * (the weights themselves are the optimiser's, in double) */
+    double state[6] = {T->step, T->updates, T->lr_scale, (double)(sig >> 32), (double)(sig & 0xffffffffu),
+                       job->single ? 32 : 64};
+    w[nt - 1] = (WeightsTensor){"train.state", 6, 1, state};
     int rc = weights_write(job->checkpoint, w, nt, err, errlen);
     for (int k = 0; k < 3 * job->ntensors; k++)
         mem_free(names[k]);
@@ -475,7 +490,16 @@ static int checkpoint_read(Trainer *T)
         return -1;
     }
     int ok = nt == 3 * job->ntensors + 1 && strcmp(w[nt - 1].name, "train.state") == 0 &&
-             w[nt - 1].rows == 5;
+             (w[nt - 1].rows == 5 || w[nt - 1].rows == 6);
+    /* (a checkpoint of five counters is from before precision: double) */
+    const int bits = ok && w[nt - 1].rows == 6 ? (int)w[nt - 1].data[5] : 64;
+    if (ok && bits != (job->single ? 32 : 64)) {
+        fprintf(stderr, "lag: warning: train %s: '%s' is a checkpoint of a precision %s run and this one is "
+                "%s; starting afresh and overwriting it\n", job->job, job->checkpoint,
+                bits == 32 ? "single" : "double", job->single ? "single" : "double");
+        weights_free(w, nt);
+        return 0;
+    }
     uint64_t sig = signature(job);
     if (ok) {
         const double *st = w[nt - 1].data;
@@ -557,6 +581,7 @@ static double step(Trainer *T)
 {
     const TrainJob *job = T->job;
     const int n = T->n;
+    single_weights(T);
     /* the batch a chunk at a time (its registers stay in cache), chunks in
      * parallel; each chunk's gradient is its own, and they are added in
      * chunk order, so the sum is the same for any number of threads */
@@ -567,17 +592,20 @@ static double step(Trainer *T)
         double *xs = T->xs + (size_t)at * (size_t)T->width, *ys = T->ys + (size_t)at * n;
         double *g = T->cgrad + (size_t)c * T->G;
         long nbad = 0;
-        memset(g, 0, T->G * sizeof *g);
         int b = forward(T, W, xs, ys, len, &nbad);
         double l = 0, pen = 0;
         if (b > 0) {
             for (int k = 0; k < T->model->ntensors; k++)
                 W->g[k] = g + T->goff[k];
             l = loss(T, W, b, xs, ys, W->outbar, NULL, NULL, T->wbatch);
-            adj_run(W->adj, W->vm, T->model, b, W->outbar, W->g);
+            /* the sweep writes the chunk's gradient (the first product or
+             * sum into each tensor's part with beta = 0): no zeroing first */
+            memset(W->fresh, 1, (size_t)T->model->ntensors);
+            adj_run_fresh(W->adj, W->vm, T->model, b, W->outbar, W->g, W->fresh);
             if (job->penalty)
                 pen = penalty(T, W, xs, b, g);
-        }
+        } else
+            memset(g, 0, T->G * sizeof *g);
         T->cval[4 * c] = l + pen, T->cval[4 * c + 1] = b, T->cval[4 * c + 2] = (double)nbad;
         T->cval[4 * c + 3] = pen;
     }
@@ -684,6 +712,11 @@ int train_run(const TrainJob *job, TrainResult *res)
     T.job = job;
     T.res = res;
     T.model = (IrProgram *)job->model;
+    if (job->single) { /* before the VMs and sweeps: their float32 buffers */
+        ir_set_single(T.model);
+        if (job->penalty)
+            ir_set_single((IrProgram *)job->penalty);
+    }
     T.n = job->n;
     T.B = job->batch;
     T.lr_scale = 1;
@@ -802,6 +835,7 @@ int train_run(const TrainJob *job, TrainResult *res)
         W->out = mem_xalloc((size_t)T.chunk * n * sizeof(double));
         W->outbar = mem_xalloc((size_t)T.chunk * n * sizeof(double));
         W->g = mem_xalloc(((size_t)T.model->ntensors + 1) * sizeof *W->g);
+        W->fresh = mem_xalloc((size_t)T.model->ntensors + 1);
         if (job->penalty) {
             const IrProgram *pp = job->penalty;
             W->pvm = vm_alloc(&pp, 1, T.chunk);
@@ -959,6 +993,10 @@ int train_run(const TrainJob *job, TrainResult *res)
     }
     if (job->progress)
         fputc('\n', stderr);
+    if (job->single) /* the network trained is the float32 one: keep (and save) its weights */
+        for (int k = 0; k < job->ntensors; k++)
+            for (size_t i = 0; i < (size_t)job->tensors[k].rows * (size_t)job->tensors[k].cols; i++)
+                job->tensors[k].data[i] = (float)job->tensors[k].data[i];
     ir_tensor_refresh(T.model);
     res->steps = T.step;
     res->val_loss = vloss;
@@ -969,7 +1007,7 @@ int train_run(const TrainJob *job, TrainResult *res)
         for (int k = 0; k < job->ntensors; k++)
             w[k] = (WeightsTensor){(char *)job->tensors[k].name, job->tensors[k].rows, job->tensors[k].cols,
                                    job->tensors[k].data};
-        if (weights_write(job->save, w, job->ntensors, err, sizeof err) != 0) {
+        if (weights_write_bits(job->save, w, job->ntensors, job->single ? 32 : 64, err, sizeof err) != 0) {
             snprintf(res->message, sizeof res->message, "%s", err);
             res->status = 4;
         }
@@ -998,6 +1036,7 @@ out:
         mem_free(T.w[i].out);
         mem_free(T.w[i].outbar);
         mem_free(T.w[i].g);
+        mem_free(T.w[i].fresh);
         vm_free(T.w[i].pvm);
         adj_free(T.w[i].padj);
         mem_free(T.w[i].pout);
@@ -1036,6 +1075,7 @@ int train_json(FILE *out, const TrainJob *job, const TrainResult *res)
     sim_jset(l, "validation", isnan(res->val_loss) ? json_null() : sim_jreal(res->val_loss));
     sim_jset(o, "loss", l);
     sim_jset(o, "loss_kind", json_string(job->l1 ? "l1" : "mse"));
+    sim_jset(o, "precision", json_string(job->single ? "single" : "double"));
     sim_jset(o, "validation_rel_rms", isnan(res->val_rel_rms) ? json_null() : sim_jreal(res->val_rel_rms));
     if (job->penalty)
         sim_jset(o, "penalty", sim_jreal(res->penalty));

@@ -74,6 +74,10 @@ typedef struct TrainJob {
     int steps, batch;
     double lr, warmup, clip, weight_decay;
     int cosine;                   /* learning-rate schedule: cosine decay (1) or constant */
+    int single;                   /* precision single: the model's (and penalty's) layer products in
+                                   * float32 (ir_set_single) from float32-rounded weights; the weights
+                                   * kept and updated in double by Adam, rounded at the end (saved,
+                                   * and kept for later jobs, as float32 values) */
     double validate;              /* held-out fraction of a fixed set */
     int nvalidate_fresh;          /* validation states drawn once for fresh data (0: none) */
     unsigned long seed;

@@ -25,6 +25,8 @@ struct VmSigmoid {
     double *s; /* n x cap */
 };
 
+static float *single_buffer(Vm *vm, const IrProgram *p);
+
 Vm *vm_alloc(const IrProgram *const *progs, int nprogs, int cap)
 {
     Vm *vm = mem_xalloc(sizeof *vm);
@@ -41,7 +43,30 @@ Vm *vm_alloc(const IrProgram *const *progs, int nprogs, int cap)
     vm->regs = mem_xalloc((size_t)(vm->nregs ? vm->nregs : 1) * (size_t)vm->cap * sizeof *vm->regs);
     vm->worklen = k * k + k + 1;
     vm->work = mem_xalloc((size_t)vm->worklen * sizeof *vm->work);
+    for (int i = 0; i < nprogs; i++)
+        if (progs[i]->single)
+            single_buffer(vm, progs[i]);
     return vm;
+}
+
+/* Room for a single program's float32 products: an input and an output
+ * span of the widest layer for every sample, and a row of sums. */
+static float *single_buffer(Vm *vm, const IrProgram *p)
+{
+    size_t dim = 1;
+    for (int t = 0; t < p->ntensors; t++) {
+        if ((size_t)p->tensors[t].rows > dim)
+            dim = (size_t)p->tensors[t].rows;
+        if ((size_t)p->tensors[t].cols > dim)
+            dim = (size_t)p->tensors[t].cols;
+    }
+    size_t len = (2 * dim + 1) * (size_t)vm->cap;
+    if (len > vm->fbuflen) {
+        mem_free(vm->fbuf);
+        vm->fbuf = mem_xalloc(len * sizeof *vm->fbuf);
+        vm->fbuflen = len;
+    }
+    return vm->fbuf;
 }
 
 void vm_forget(Vm *vm)
@@ -56,6 +81,7 @@ void vm_free(Vm *vm)
         return;
     mem_free(vm->regs);
     mem_free(vm->work);
+    mem_free(vm->fbuf);
     for (int i = 0; i < vm->nsig; i++)
         mem_free(vm->sig[i].s);
     mem_free(vm->sig);
@@ -373,6 +399,59 @@ static const double *product_matrix(const IrTensor *w, int tr)
     return tr || !w->wt ? w->data : w->wt;
 }
 
+/* The same among the float32 copies (IrProgram.single). */
+static const float *product_matrix_f(const IrTensor *w, int tr)
+{
+    return tr || !w->ft ? w->f : w->ft;
+}
+
+/* acc[s] := sum over j < cols of coef[j] * (float)x[j * ld + s], s < B, in
+ * float32 and in the order of j: what matvec_cols_f gives each sample. */
+VM_KERNEL static void axpy_rows_f(float *restrict acc, const double *restrict x, size_t ld, const float *coef,
+                                  size_t cols, size_t B)
+{
+    for (size_t s = 0; s < B; s++)
+        acc[s] = 0;
+    for (size_t j = 0; j < cols; j++) {
+        const float a = coef[j];
+        const double *xj = x + j * ld;
+        for (size_t s = 0; s < B; s++)
+            acc[s] = acc[s] + a * (float)xj[s];
+    }
+}
+
+/* A layer's product for a batch in float32 (IrProgram.single): by BLAS
+ * (vm->gemm) or row by row in each sample's order. */
+static void product_single(Vm *vm, const IrProgram *p, const IrInstr *x, double *a, const double *b, size_t cap,
+                           int B)
+{
+    const IrTensor *w = &p->tensors[x->c];
+    const int tr = x->op == IR_VMATTVEC, rows = tr ? w->cols : w->rows, cols = tr ? w->rows : w->cols;
+    float *buf = vm->fbuf && vm->fbuflen >= (size_t)(2 * (rows > cols ? rows : cols) + 1) * cap
+                     ? vm->fbuf : single_buffer(vm, p);
+    if (vm->gemm) {
+        float *X = buf, *Y = buf + (size_t)cols * (size_t)B;
+        for (int j = 0; j < cols; j++)
+            for (int s = 0; s < B; s++)
+                X[(size_t)j * (size_t)B + (size_t)s] = (float)b[(size_t)j * cap + (size_t)s];
+        blas_sgemm(tr, 0, rows, B, cols, 1, w->f, w->cols, X, B, 0, Y, B);
+        for (int i = 0; i < rows; i++)
+            for (int s = 0; s < B; s++)
+                a[(size_t)i * cap + (size_t)s] = Y[(size_t)i * (size_t)B + (size_t)s];
+        return;
+    }
+    float *acc = buf;
+    for (int i = 0; i < rows; i++) {
+        /* output i's coefficients: row i of W, or of W^T (its float copy,
+         * or W itself when a dimension is 1) */
+        const float *coef = !tr ? w->f + (size_t)i * (size_t)w->cols
+                                : (w->ft ? w->ft : w->f) + (size_t)i * (size_t)w->rows;
+        axpy_rows_f(acc, b, cap, coef, (size_t)cols, (size_t)B);
+        for (int s = 0; s < B; s++)
+            a[(size_t)i * cap + (size_t)s] = acc[s];
+    }
+}
+
 static void vec_op(Vm *vm, const IrProgram *p, const IrInstr *x, double *R, size_t cap, int B)
 {
     double *a = R + (size_t)x->a * cap;
@@ -398,8 +477,16 @@ static void vec_op(Vm *vm, const IrProgram *p, const IrInstr *x, double *R, size
             double *y = a;
             const double *in = b;
             const int tr = x->op == IR_VMATTVEC;
-            matvec_cols(1, &y, product_matrix(w, tr), (size_t)(tr ? w->cols : w->rows), &in,
-                        (size_t)(tr ? w->rows : w->cols));
+            if (p->single)
+                matvec_cols_f(1, &y, product_matrix_f(w, tr), (size_t)(tr ? w->cols : w->rows), &in,
+                              (size_t)(tr ? w->rows : w->cols));
+            else
+                matvec_cols(1, &y, product_matrix(w, tr), (size_t)(tr ? w->cols : w->rows), &in,
+                            (size_t)(tr ? w->rows : w->cols));
+            break;
+        }
+        if (p->single) {
+            product_single(vm, p, x, a, b, cap, B);
             break;
         }
         if (vm->gemm) {
@@ -534,7 +621,10 @@ static const IrInstr *products_one(const IrProgram *p, const IrInstr *x, const I
         in[0] = r + x->b;
         g = 1;
     }
-    matvec_cols(g, y, product_matrix(w, tr), (size_t)nout, in, (size_t)nin);
+    if (p->single)
+        matvec_cols_f(g, y, product_matrix_f(w, tr), (size_t)nout, in, (size_t)nin);
+    else
+        matvec_cols(g, y, product_matrix(w, tr), (size_t)nout, in, (size_t)nin);
     return x + g - 1;
 }
 

@@ -40,6 +40,8 @@ typedef struct Vm {
                        * (summation order); 0 keeps every sample equal to its own run.
                        * The products read the weights directly, never the transposes
                        * ir_tensor_refresh caches */
+    float *fbuf;      /* a single program's (IrProgram.single) float32 operands and results */
+    size_t fbuflen;
 } Vm;
 
 /* Solve A x = f in place (x returned in f) by Gaussian elimination with

@@ -14,7 +14,7 @@
 #include "runtime/mem.h"
 
 static const unsigned char magic[8] = {'L', 'A', 'G', 'W', '\r', '\n', 0x1a, '\n'};
-enum { VERSION = 1, MAX_TENSORS = 4096, MAX_DIM = WEIGHTS_MAX_DIM };
+enum { VERSION = 1, VERSION_BITS = 2, MAX_TENSORS = 4096, MAX_DIM = WEIGHTS_MAX_DIM };
 #define MAX_BYTES ((size_t)1 << 32) /* 4 GiB: far beyond any net lag builds */
 
 /* A growing byte buffer. */
@@ -52,8 +52,30 @@ static uint64_t get_le(const unsigned char *p, int bytes)
     return v;
 }
 
+/* Whether v is a float32 value (a NaN counts as one). */
+static int is_float(double v)
+{
+    return v != v || (double)(float)v == v;
+}
+
 int weights_write(const char *path, const WeightsTensor *t, int n, char *err, size_t errlen)
 {
+    return weights_write_bits(path, t, n, 64, err, errlen);
+}
+
+int weights_write_bits(const char *path, const WeightsTensor *t, int n, int bits, char *err, size_t errlen)
+{
+    if (bits != 64 && bits != 32) {
+        snprintf(err, errlen, "cannot write '%s': precision of %d bits (64 or 32)", path, bits);
+        return -1;
+    }
+    for (int k = 0; k < n && bits == 32; k++)
+        for (size_t i = 0; i < (size_t)t[k].rows * (size_t)t[k].cols; i++)
+            if (!is_float(t[k].data[i])) {
+                snprintf(err, errlen, "cannot write '%s' as float32 weights: tensor '%.40s' holds %.17g", path,
+                         t[k].name, t[k].data[i]);
+                return -1;
+            }
     /* refuse what weights_read would refuse, before anything is written */
     if (n < 0 || n > MAX_TENSORS) {
         snprintf(err, errlen, "cannot write '%s': %d tensors (a weights file holds at most %d)", path, n,
@@ -76,8 +98,10 @@ int weights_write(const char *path, const WeightsTensor *t, int n, char *err, si
     }
     Buf b = {0};
     put(&b, magic, sizeof magic);
-    put_le(&b, VERSION, 4);
+    put_le(&b, bits == 64 ? VERSION : VERSION_BITS, 4);
     put_le(&b, (uint64_t)n, 4);
+    if (bits != 64)
+        put_le(&b, (uint64_t)bits, 4);
     for (int k = 0; k < n; k++) {
         size_t len = strlen(t[k].name);
         put_le(&b, len, 2);
@@ -85,9 +109,9 @@ int weights_write(const char *path, const WeightsTensor *t, int n, char *err, si
         put_le(&b, (uint64_t)t[k].rows, 4);
         put_le(&b, (uint64_t)t[k].cols, 4);
         for (size_t i = 0; i < (size_t)t[k].rows * (size_t)t[k].cols; i++) {
-            uint64_t bits;
-            memcpy(&bits, &t[k].data[i], sizeof bits);
-            put_le(&b, bits, 8);
+            uint64_t word;
+            memcpy(&word, &t[k].data[i], sizeof word);
+            put_le(&b, word, 8);
         }
     }
     put_le(&b, io_fnv1a(b.p, b.n, IO_FNV_INIT), 8);
@@ -127,6 +151,13 @@ void weights_free(WeightsTensor *t, int n)
 
 int weights_read(const char *path, WeightsTensor **out, int *nout, char *err, size_t errlen)
 {
+    int bits;
+    return weights_read_bits(path, out, nout, &bits, err, errlen);
+}
+
+int weights_read_bits(const char *path, WeightsTensor **out, int *nout, int *bits, char *err, size_t errlen)
+{
+    *bits = 64;
     *out = NULL;
     *nout = 0;
     FILE *f = fopen(path, "rb");
@@ -152,17 +183,28 @@ int weights_read(const char *path, WeightsTensor **out, int *nout, char *err, si
         why = "it is not a lag weights file (no LAGW header)";
     else if (b.n < 16 + 8)
         why = "it is truncated";
-    else if (get_le(b.p + 8, 4) != VERSION) {
-        snprintf(err, errlen, "weights file '%s' has version %llu; this lag reads version %d", path,
-                 (unsigned long long)get_le(b.p + 8, 4), VERSION);
+    else if (get_le(b.p + 8, 4) != VERSION && get_le(b.p + 8, 4) != VERSION_BITS) {
+        snprintf(err, errlen, "weights file '%s' has version %llu; this lag reads versions %d and %d", path,
+                 (unsigned long long)get_le(b.p + 8, 4), VERSION, VERSION_BITS);
         mem_free(b.p);
         return -1;
     } else if (get_le(b.p + b.n - 8, 8) != io_fnv1a(b.p, b.n - 8, IO_FNV_INIT))
         why = "its checksum does not match (the file is corrupted or truncated)";
+    else if (get_le(b.p + 8, 4) == VERSION_BITS && b.n < 20 + 8)
+        why = "it is truncated";
     else {
         uint64_t count = get_le(b.p + 12, 4);
         size_t at = 16, end = b.n - 8;
-        if (count > MAX_TENSORS)
+        if (get_le(b.p + 8, 4) == VERSION_BITS) { /* the precision the weights were trained in */
+            uint64_t w = get_le(b.p + 16, 4);
+            at = 20;
+            if (w != 32 && w != 64)
+                why = "it declares a precision other than 32 or 64 bits";
+            *bits = (int)w;
+        }
+        if (why)
+            ;
+        else if (count > MAX_TENSORS)
             why = "it declares too many tensors";
         else
             t = mem_xalloc((size_t)(count + 1) * sizeof *t);
@@ -191,8 +233,10 @@ int weights_read(const char *path, WeightsTensor **out, int *nout, char *err, si
             t[n].cols = (int)cols;
             t[n].data = mem_xalloc((size_t)(rows * cols) * sizeof(double));
             for (size_t i = 0; i < rows * cols; i++, at += 8) {
-                uint64_t bits = get_le(b.p + at, 8);
-                memcpy(&t[n].data[i], &bits, sizeof bits);
+                uint64_t word = get_le(b.p + at, 8);
+                memcpy(&t[n].data[i], &word, sizeof word);
+                if (*bits == 32 && !is_float(t[n].data[i]) && !why)
+                    why = "it declares float32 weights but holds a value that is not one";
             }
             n++;
         }

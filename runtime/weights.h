@@ -4,8 +4,11 @@
  * Layout (all integers little-endian; docs/runtime.md):
  *   8 bytes   magic "LAGW\r\n\032\n" (a text-mode transfer or a truncated
  *             copy shows at once)
- *   u32       version (1)
+ *   u32       version (1; 2 when the next field is there)
  *   u32       number of tensors
+ *   u32       (version 2) the precision the weights were trained in: 32
+ *             (train's `precision single`: each weight a float32 value,
+ *             stored as the double it equals) or 64
  *   per tensor: u16 name length (1..WEIGHTS_MAX_NAME), the name, u32 rows,
  *             u32 cols, rows*cols IEEE-754 doubles, row-major
  *   u64       FNV-1a 64 of every byte before it
@@ -33,11 +36,16 @@ typedef struct WeightsTensor {
 
 /* Write n tensors to path atomically.  0, or -1 with a message in err. */
 int weights_write(const char *path, const WeightsTensor *t, int n, char *err, size_t errlen);
+/* The same with the precision recorded: bits 64 writes version 1 (what
+ * weights_write writes), 32 version 2. */
+int weights_write_bits(const char *path, const WeightsTensor *t, int n, int bits, char *err, size_t errlen);
 
 /* Read a file: *t (n tensors, weights_free them).  0, or -1 with a message
  * in err saying what is wrong (missing, not a weights file, newer version,
  * truncated, corrupted). */
 int weights_read(const char *path, WeightsTensor **t, int *n, char *err, size_t errlen);
+/* The same, and the precision recorded (*bits: 64 for version 1). */
+int weights_read_bits(const char *path, WeightsTensor **t, int *n, int *bits, char *err, size_t errlen);
 void weights_free(WeightsTensor *t, int n);
 
 #endif

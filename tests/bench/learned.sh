@@ -3,7 +3,8 @@
 #
 # An LNN-shaped system, L = f(cos t1, sin t1, t1', t2') + 5 (t1'^2 + t2'^2)
 # with f an MLP 4 -> W -> W -> 1 (softplus, lnn init), integrated with rk4
-# for 301 output rows, interpreted and --native.  Prints the wall time, the
+# for 301 output rows, interpreted and --native (and W=128 with
+# `precision single`).  Prints the wall time, the
 # number of right-hand-side evaluations and the time per evaluation, and
 # what 301 fixed rk4 steps (1204 evaluations: the LNN tutorial's test)
 # would take at that rate.  Then the memory bound: the bytes of weights an
@@ -21,7 +22,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export LAG_CACHE="$tmp/cache"
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); load $(cut -d' ' -f1-3 /proc/loadavg)"
-for W in 32 128; do
+for run in 32 128 128s; do
+    W=${run%s}
+    prec=double
+    [ "$run" != "$W" ] && prec=single
     cat >"$tmp/lnn.lag" <<LAG
 system LDP {
     coord t1, t2
@@ -33,6 +37,7 @@ simulate LDP {
     every 0.1
     method rk4, tol 1e-6
     init t1 = 0.3, t2 = 0.2
+    precision $prec
     output "lnn.csv"
 }
 LAG
@@ -45,9 +50,9 @@ LAG
             evals=$(sed -n 's/.*"rhs_evals":\([0-9]*\).*/\1/p' <<<"$json")
             if [ -z "$best" ] || awk -v a="$wall" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$wall; fi
         done
-        awk -v W="$W" -v w="$best" -v n="$evals" -v how="${how:-VM}" 'BEGIN {
-            printf "learned double pendulum W=%d (%s): %d rhs evaluations in %.3f s = %.2f us each; 301 rk4 steps (1204 evaluations) ~ %.2f ms\n",
-                   W, how, n, w, 1e6 * w / n, 1204e3 * w / n }'
+        awk -v W="$W" -v w="$best" -v n="$evals" -v how="${how:-VM}" -v prec="$prec" 'BEGIN {
+            printf "learned double pendulum W=%d (%s, %s): %d rhs evaluations in %.3f s = %.2f us each; 301 rk4 steps (1204 evaluations) ~ %.2f ms\n",
+                   W, how, prec, n, w, 1e6 * w / n, 1204e3 * w / n }'
     done
 done
 if "$CC" -O3 -march=native -o "$tmp/l2read" "$srcdir/tests/bench/l2read.c" 2>/dev/null; then

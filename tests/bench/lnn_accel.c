@@ -4,12 +4,14 @@
  * products through OpenBLAS, chunks in parallel), and the machine's dgemm
  * rate at the network's shapes.  A benchmark, not a test.
  *
- *   lnn_accel FILE.lag SYSTEM B
+ *   lnn_accel FILE.lag SYSTEM B [single]
  *
  * prints one line of key=value pairs: the median time of B accelerations
  * (ms), their rate, the floating-point operations of the layer products
  * per sample (counted from the program: 2 rows cols per matrix-vector
  * product), the rate that makes, and dgemm's rate for W x W times W x B.
+ * With `single`, the layer products in float32 (`precision single`) and
+ * sgemm's rate instead.
  */
 #include <math.h>
 #include <stdio.h>
@@ -43,10 +45,11 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: lnn_accel FILE.lag SYSTEM B\n");
+    if (argc != 4 && !(argc == 5 && strcmp(argv[4], "single") == 0)) {
+        fprintf(stderr, "usage: lnn_accel FILE.lag SYSTEM B [single]\n");
         return 2;
     }
+    const int single = argc == 5;
     int B = atoi(argv[3]);
     Front F;
     if (front_load(&F, argv[1], stderr) != 0)
@@ -64,6 +67,8 @@ int main(int argc, char **argv)
     if (mech_build(&m, S, &F.diag, sys, MECH_NETS) != 0)
         return 1;
     IrProgram *p = lower_rhs_tape(&m);
+    if (single)
+        ir_set_single(p);
     const int n = m.n;
     double flops = 0; /* per sample, in the layer products */
     int W = 0;
@@ -120,16 +125,26 @@ int main(int argc, char **argv)
         A[i] = 1e-3 * (i % 97);
     for (int i = 0; i < W * B; i++)
         X[i] = 1e-3 * (i % 89);
+    float *Af = calloc((size_t)W * W, sizeof *Af), *Xf = calloc((size_t)W * B, sizeof *Xf),
+          *Yf = calloc((size_t)W * B, sizeof *Yf);
+    for (int i = 0; i < W * W; i++)
+        Af[i] = (float)A[i];
+    for (int i = 0; i < W * B; i++)
+        Xf[i] = (float)X[i];
     double g[7];
     for (int rep = 0; rep < 7; rep++) {
         double t0 = now();
         for (int it = 0; it < 20; it++)
-            blas_gemm(0, 0, W, B, W, 1, A, W, X, B, 0, Y, B);
+            if (single)
+                blas_sgemm(0, 0, W, B, W, 1, Af, W, Xf, B, 0, Yf, B);
+            else
+                blas_gemm(0, 0, W, B, W, 1, A, W, X, B, 0, Y, B);
         g[rep] = 2.0 * W * W * B * 20 / (now() - t0) / 1e9;
     }
     qsort(g, 7, sizeof *g, cmp);
     printf("W=%d B=%d threads=%d chunk=%d accel_ms=%.3f accel_per_s=%.0f flops_per_sample=%.0f "
-           "gflops=%.1f dgemm_gflops=%.1f blas=%s\n",
-           W, B, nw, chunk, 1e3 * t, B / t, flops, flops * B / t / 1e9, g[3], blas_backend());
+           "gflops=%.1f %s_gflops=%.1f blas=%s\n",
+           W, B, nw, chunk, 1e3 * t, B / t, flops, flops * B / t / 1e9, single ? "sgemm" : "dgemm", g[3],
+           blas_backend());
     return 0;
 }

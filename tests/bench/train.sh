@@ -9,6 +9,7 @@
 #     and dgemm's rate at the same shapes;
 #   - one training step, batch 256, MSE on the accelerations, Adam: lag's
 #     `samples_per_s` over 300 steps;
+#   - the same with `precision single` (float32 layer products, sgemm);
 #   - PyTorch (python3-torch) in float64 and float32, its two fastest
 #     methods (manual_mlp, double_backward), best of the two, 2 threads, with
 #     OPENBLAS_CORETYPE set as lag sets it (the stronger reference: in this
@@ -73,10 +74,24 @@ LAG
             out=$(cd "$tmp" && /usr/bin/python3 lnn_torch.py --dtype $dt --widths $W --methods manual_mlp,double_backward 2>&1 | grep "^W=")
             best_a=$(awk '{for (i = 1; i <= NF; i++) if ($i == "accel_B1024_ms") print $(i + 2)}' <<<"$out" | sort -g | head -1)
             best_t=$(awk '{for (i = 1; i <= NF; i++) if ($i == "train_step_B256_ms") print $(i + 2)}' <<<"$out" | sort -g | head -1)
+            if [ "$dt" = float32 ]; then t32_a=$best_a; t32_t=$best_t; fi
             awk -v W="$W" -v dt="$dt" -v a="$best_a" -v t="$best_t" -v la="$accel_ms" -v lt="$step_ms" 'BEGIN {
                 printf "  torch %s W=%d: accelerations %.2f ms, training step %.2f ms -> lag is %.2fx (accelerations), %.2fx (training)\n",
                        dt, W, a, t, a / la, t / lt }'
         done
+    fi
+    # precision single: the layer products in float32 (sgemm)
+    sed 's/validate 0$/validate 0, precision single/' "$tmp/w$W.lag" >"$tmp/s$W.lag"
+    acc=$("$LNN_ACCEL" "$tmp/s$W.lag" LNN 1024 single)
+    saccel_ms=$(sed -n 's/.*accel_ms=\([0-9.]*\).*/\1/p' <<<"$acc")
+    sgfl=$(sed -n 's/.* gflops=\([0-9.]*\).*/\1/p' <<<"$acc")
+    sg=$(sed -n 's/.*sgemm_gflops=\([0-9.]*\).*/\1/p' <<<"$acc")
+    ssps=$("$LAG" run --json --quiet -o "$tmp" "$tmp/s$W.lag" | sed -n 's/.*"samples_per_s":\([0-9.e+-]*\).*/\1/p')
+    sstep_ms=$(awk -v s="$ssps" 'BEGIN { printf "%.2f", 256e3 / s }')
+    echo "lag W=$W precision single: accelerations B=1024 $saccel_ms ms ($sgfl GFLOP/s in the layer products; sgemm at W x W x 1024: $sg GFLOP/s); training step B=256 $sstep_ms ms"
+    if [ "$have_torch" = 1 ]; then
+        awk -v W="$W" -v a="$t32_a" -v t="$t32_t" -v la="$saccel_ms" -v lt="$sstep_ms" 'BEGIN {
+            printf "  against torch float32 W=%d: lag single is %.2fx (accelerations), %.2fx (training)\n", W, a / la, t / lt }'
     else
         echo "  (PyTorch not run: python3-torch or $ANCHORS missing)"
     fi

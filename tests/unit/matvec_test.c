@@ -7,6 +7,8 @@
  *           output equals the sum written out in the order of its terms,
  *           bit for bit, and a column's output does not depend on the
  *           columns beside it.
+ * matvec-4: the same for the float32 kernels (precision single): each
+ *           output the float32 sum of float32 terms in order, widened.
  * matvec-2: a VM program with runs of products with one matrix (W x four
  *           times, then W^T y three times), each summed by VSUM: one
  *           sample and a batch equal each other bit for bit and equal the
@@ -36,6 +38,15 @@ static double ref_product(const double *A, size_t nout, const double *x, size_t 
     return s;
 }
 
+/* the same in float32 (matvec_cols_f) */
+static double ref_product_f(const float *A, size_t nout, const double *x, size_t nin, size_t o)
+{
+    float s = 0;
+    for (size_t k = 0; k < nin; k++)
+        s = s + A[k * nout + o] * (float)x[k];
+    return s;
+}
+
 /* VSUM's order (runtime/ir.h) */
 static double ref_vsum(const double *b, int n)
 {
@@ -50,7 +61,7 @@ static int same_bits(double a, double b)
     return memcmp(&a, &b, sizeof a) == 0;
 }
 
-static void test_kernels(void)
+static void test_kernels(int single)
 {
     static const size_t rows[] = {1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 23, 24, 31, 32, 33, 40, 63, 64, 65,
                                   127, 128, 129, 200, 500};
@@ -58,12 +69,15 @@ static void test_kernels(void)
     static const char *kinds[] = {"baseline", "AVX2", "AVX-512"};
     const size_t maxr = 500, maxk = 129;
     double *A = malloc(maxr * maxk * sizeof *A), *x[4], *y[4], *alone = malloc(maxr * sizeof *alone);
+    float *Af = malloc(maxr * maxk * sizeof *Af);
     for (int m = 0; m < 4; m++) {
         x[m] = malloc(maxk * sizeof *x[m]);
         y[m] = malloc(maxr * sizeof *y[m]);
     }
     for (size_t i = 0; i < maxr * maxk; i++) /* magnitudes over six decades, both signs */
         A[i] = uniform(-1, 1) * pow(10, uniform(-3, 3));
+    for (size_t i = 0; i < maxr * maxk; i++)
+        Af[i] = (float)A[i];
     for (int m = 0; m < 4; m++)
         for (size_t k = 0; k < maxk; k++)
             x[m][k] = uniform(-2, 2);
@@ -76,31 +90,35 @@ static void test_kernels(void)
                     for (int m = 0; m < 4; m++)
                         for (size_t o = 0; o < nout; o++)
                             y[m][o] = NAN;
-                    if (matvec_cols_kind(kind, nc, y, A, nout, (const double *const *)x, nin) != 0) {
+                    if (matvec_cols_kind(kind, nc, y, A, single ? Af : NULL, nout, (const double *const *)x,
+                                         nin) != 0) {
                         have = 0;
                         break;
                     }
                     cases++;
                     for (int m = 0; m < nc; m++)
                         for (size_t o = 0; o < nout; o++)
-                            exact &= same_bits(y[m][o], ref_product(A, nout, x[m], nin, o));
+                            exact &= same_bits(y[m][o], single ? ref_product_f(Af, nout, x[m], nin, o)
+                                                               : ref_product(A, nout, x[m], nin, o));
                     /* the last column alone */
                     double *ya = alone;
                     const double *xa = x[nc - 1];
-                    matvec_cols_kind(kind, 1, &ya, A, nout, &xa, nin);
+                    matvec_cols_kind(kind, 1, &ya, A, single ? Af : NULL, nout, &xa, nin);
                     for (size_t o = 0; o < nout; o++)
                         independent &= same_bits(alone[o], y[nc - 1][o]);
                 }
         if (!have && cases == 0) {
-            printf("ok %d - matvec-1.%d # SKIP this CPU or build has no %s kernels\n", ++test_no, kind + 1,
-                   kinds[kind]);
+            printf("ok %d - matvec-%d.%d # SKIP this CPU or build has no %s kernels\n", ++test_no,
+                   single ? 4 : 1, kind + 1, kinds[kind]);
             continue;
         }
         ok(have && exact && independent,
-           "matvec-1.%d %s kernels, %d cases: every output the sum in the order of its terms, bit for bit%s",
-           kind + 1, kinds[kind], cases, independent ? "" : " (a column depends on its neighbours)");
+           "matvec-%d.%d %s%s kernels, %d cases: every output the sum in the order of its terms, bit for bit%s",
+           single ? 4 : 1, kind + 1, kinds[kind], single ? " float32" : "", cases,
+           independent ? "" : " (a column depends on its neighbours)");
     }
     free(A);
+    free(Af);
     free(alone);
     for (int m = 0; m < 4; m++) {
         free(x[m]);
@@ -236,7 +254,8 @@ static void test_vsum(void)
 int main(void)
 {
     ok(worst_selfcheck(), "matvec-0 the worst-error helper latches a NaN or an infinity");
-    test_kernels();
+    test_kernels(0);
+    test_kernels(1);
     test_vm_runs();
     test_vsum();
     printf("1..%d\n", test_no);

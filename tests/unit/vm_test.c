@@ -23,7 +23,10 @@
  *       about as much); non-finite results where libm's are.
  * vm-6: weights files: a write/read round trip keeps every bit (NaN,
  *       infinities, -0 and subnormals included); a flipped byte and a
- *       truncated file are refused with the reason.
+ *       truncated file are refused with the reason; a float32 file
+ *       (version 2) records its 32 bits and keeps its values, a double
+ *       that is not a float32 value is refused when writing one, and a
+ *       version-2 file of other bits (checksum made right) is refused.
  *
  * Every vm_run's status is checked; worst errors go through worst_update
  * (tests/unit/tap.h), which latches a NaN.
@@ -31,6 +34,7 @@
 #define _POSIX_C_SOURCE 200809L /* mkstemp, truncate */
 #define _DEFAULT_SOURCE /* M_PI */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -465,6 +469,37 @@ int main(void)
             err[0] = 0;
         ok(weights_read(path, &back, &n, err, sizeof err) != 0 && (strstr(err, "truncated") || strstr(err, "checksum")),
            "vm-6.3 a truncated file is refused (%s)", err);
+        double wf[4] = {0.5, -1.25f, (float)0.1, NAN};
+        WeightsTensor tf[1] = {{"W1", 2, 2, wf}};
+        int bits = 0;
+        good = weights_write_bits(path, tf, 1, 32, err, sizeof err) == 0 &&
+               weights_read_bits(path, &back, &n, &bits, err, sizeof err) == 0 && n == 1 && bits == 32 &&
+               memcmp(back[0].data, wf, sizeof wf) == 0;
+        weights_free(back, n);
+        ok(good, "vm-6.4 a float32 weights file records 32 bits and keeps its values (%s)", good ? "" : err);
+        wf[2] = 0.1;
+        ok(weights_write_bits(path, tf, 1, 32, err, sizeof err) != 0 && strstr(err, "float32"),
+           "vm-6.5 a double that is not a float32 value is refused in a float32 file (%s)", err);
+        /* bits 48 with the checksum made right: refused for the precision */
+        wf[2] = (float)0.1;
+        weights_write_bits(path, tf, 1, 32, err, sizeof err);
+        f = fopen(path, "r+b");
+        unsigned char buf[256];
+        size_t len = f ? fread(buf, 1, sizeof buf, f) : 0;
+        if (f && len > 28) {
+            buf[16] = 48;
+            uint64_t h = 1469598103934665603ull;
+            for (size_t i = 0; i < len - 8; i++)
+                h = (h ^ buf[i]) * 1099511628211ull;
+            for (int i = 0; i < 8; i++)
+                buf[len - 8 + (size_t)i] = (unsigned char)(h >> (8 * i));
+            fseek(f, 0, SEEK_SET);
+            fwrite(buf, 1, len, f);
+        }
+        if (f)
+            fclose(f);
+        ok(weights_read_bits(path, &back, &n, &bits, err, sizeof err) != 0 && strstr(err, "precision") && !back,
+           "vm-6.6 a version-2 file of 48 bits is refused (%s)", err);
         remove(path);
     }
     printf("1..%d\n", test_no);
