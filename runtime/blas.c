@@ -107,6 +107,25 @@ int blas_threads(int n)
     return 0;
 }
 
+/* The products as plain loops (when OpenBLAS cannot be loaded), in type T. */
+#define GEMM_LOOPS(T)                                                                                      \
+    for (int i = 0; i < m; i++) {                                                                          \
+        T *c = C + (size_t)i * (size_t)ldc;                                                                \
+        for (int j = 0; j < n; j++)                                                                        \
+            c[j] = beta == 0 ? 0 : beta * c[j];                                                            \
+        for (int p = 0; p < k; p++) {                                                                      \
+            T a = alpha * (ta ? A[(size_t)p * (size_t)lda + (size_t)i] : A[(size_t)i * (size_t)lda + (size_t)p]); \
+            if (a == 0)                                                                                    \
+                continue;                                                                                  \
+            if (tb)                                                                                        \
+                for (int j = 0; j < n; j++)                                                                \
+                    c[j] += a * B[(size_t)j * (size_t)ldb + (size_t)p];                                    \
+            else                                                                                           \
+                for (int j = 0; j < n; j++)                                                                \
+                    c[j] += a * B[(size_t)p * (size_t)ldb + (size_t)j];                                    \
+        }                                                                                                  \
+    }
+
 void blas_gemm(int ta, int tb, int m, int n, int k, double alpha, const double *A, int lda,
                const double *B, int ldb, double beta, double *C, int ldc)
 {
@@ -117,22 +136,7 @@ void blas_gemm(int ta, int tb, int m, int n, int k, double alpha, const double *
         dgemm(101, ta ? 112 : 111, tb ? 112 : 111, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    for (int i = 0; i < m; i++) {
-        double *c = C + (size_t)i * (size_t)ldc;
-        for (int j = 0; j < n; j++)
-            c[j] = beta == 0 ? 0 : beta * c[j];
-        for (int p = 0; p < k; p++) {
-            double a = alpha * (ta ? A[(size_t)p * (size_t)lda + (size_t)i] : A[(size_t)i * (size_t)lda + (size_t)p]);
-            if (a == 0)
-                continue;
-            if (tb)
-                for (int j = 0; j < n; j++)
-                    c[j] += a * B[(size_t)j * (size_t)ldb + (size_t)p];
-            else
-                for (int j = 0; j < n; j++)
-                    c[j] += a * B[(size_t)p * (size_t)ldb + (size_t)j];
-        }
-    }
+    GEMM_LOOPS(double);
 }
 
 void blas_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *A, int lda, const float *B,
@@ -145,20 +149,5 @@ void blas_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *A
         sgemm(101, ta ? 112 : 111, tb ? 112 : 111, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    for (int i = 0; i < m; i++) {
-        float *c = C + (size_t)i * (size_t)ldc;
-        for (int j = 0; j < n; j++)
-            c[j] = beta == 0 ? 0 : beta * c[j];
-        for (int p = 0; p < k; p++) {
-            float a = alpha * (ta ? A[(size_t)p * (size_t)lda + (size_t)i] : A[(size_t)i * (size_t)lda + (size_t)p]);
-            if (a == 0)
-                continue;
-            if (tb)
-                for (int j = 0; j < n; j++)
-                    c[j] += a * B[(size_t)j * (size_t)ldb + (size_t)p];
-            else
-                for (int j = 0; j < n; j++)
-                    c[j] += a * B[(size_t)p * (size_t)ldb + (size_t)j];
-        }
-    }
+    GEMM_LOOPS(float);
 }

@@ -4,8 +4,11 @@
  * The emitted C is straight-line code over local doubles, one statement
  * per instruction, with the VM's own formulas for POWI and SOLVE, compiled
  * with -ffp-contract=off so no multiply-add is fused: results are the
- * VM's, bit for bit.  Compiled objects are cached by the hash of their
- * source, so a model is compiled once per machine.
+ * VM's, bit for bit.  A network's program keeps its registers in one
+ * array, writes its elementwise instructions as loops of their lengths
+ * and calls the VM's own products, activations and sums (emit_vector).
+ * Compiled objects are cached by the hash of their source, so a model is
+ * compiled once per machine.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "runtime/native.h"

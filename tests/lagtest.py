@@ -128,6 +128,31 @@ def lagw(tensors):
     return b + struct.pack("<Q", h)
 
 
+def read_lagw(path):
+    """(version, bits, {name: (rows, cols, values)}) of a .lagw file, read
+    independently of lag (docs/runtime.md; the checksum checked)."""
+    b = open(path, "rb").read()
+    assert b[:8] == b"LAGW\r\n\x1a\n", "magic"
+    h = 1469598103934665603
+    for c in b[:-8]:
+        h = ((h ^ c) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    assert struct.unpack("<Q", b[-8:])[0] == h, "checksum"
+    version, count = struct.unpack("<II", b[8:16])
+    at, bits = 16, 64
+    if version == 2:
+        (bits,) = struct.unpack("<I", b[16:20])
+        at = 20
+    out = {}
+    for _ in range(count):
+        (nl,) = struct.unpack("<H", b[at:at + 2])
+        name = b[at + 2:at + 2 + nl].decode()
+        rows, cols = struct.unpack("<II", b[at + 2 + nl:at + 10 + nl])
+        at += 10 + nl
+        out[name] = (rows, cols, struct.unpack("<%dd" % (rows * cols), b[at:at + 8 * rows * cols]))
+        at += 8 * rows * cols
+    return version, bits, out
+
+
 def run_json(lag, tmp, name, text, *args, timeout=300):
     """Write text to tmp/name and run it with --json --quiet, outputs in tmp."""
     path = os.path.join(tmp, name)

@@ -69,30 +69,6 @@ def run(tmp, name, text, *args):
     return p, [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
 
 
-def read_lagw(path):
-    """(version, bits, tensors) of a .lagw file, read independently of lag."""
-    b = open(path, "rb").read()
-    assert b[:8] == b"LAGW\r\n\x1a\n", "magic"
-    h = 1469598103934665603
-    for c in b[:-8]:
-        h = ((h ^ c) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
-    assert struct.unpack("<Q", b[-8:])[0] == h, "checksum"
-    version, count = struct.unpack("<II", b[8:16])
-    at, bits = 16, 64
-    if version == 2:
-        (bits,) = struct.unpack("<I", b[16:20])
-        at = 20
-    out = {}
-    for _ in range(count):
-        (nl,) = struct.unpack("<H", b[at:at + 2])
-        name = b[at + 2:at + 2 + nl].decode()
-        rows, cols = struct.unpack("<II", b[at + 2 + nl:at + 10 + nl])
-        at += 10 + nl
-        out[name] = (rows, cols, struct.unpack("<%dd" % (rows * cols), b[at:at + 8 * rows * cols]))
-        at += 8 * rows * cols
-    return version, bits, out
-
-
 def is_float32(v):
     return struct.unpack("<f", struct.pack("<f", v))[0] == v
 
@@ -142,7 +118,7 @@ def main():
                        "precision single: an LNN learns the oscillator to %.3g %% validation error (< 1 %%)"
                        % (100 * t.get("validation_rel_rms", float("nan"))), p.stderr)
         try:
-            version, bits, T = read_lagw(os.path.join(tmp, "s32.lagw"))
+            version, bits, T = lagtest.read_lagw(os.path.join(tmp, "s32.lagw"))
             floats = all(is_float32(v) for _, _, d in T.values() for v in d)
             lagtest.report(version == 2 and bits == 32 and floats and len(T) == 6,
                            "the saved file: version 2, 32 bits recorded, every weight a float32 value (%d tensors)"
