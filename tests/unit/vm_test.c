@@ -134,6 +134,20 @@ static void test_vmath(void)
             else if (isfinite(ref))
                 worst_update(&worst, ulps(one, ref));
         }
+        /* groups (one sample's independent sines or cosines, runtime/vm.c):
+         * 2 to 4 values drawn across the argument classes, mixed or not */
+        for (int gi = 0; gi < 20000 && f != VMATH_POW; gi++) {
+            double in[4], out[4];
+            int g = 2 + gi % 3;
+            for (int j = 0; j < g; j++)
+                in[j] = x[(size_t)(uniform(0, 1) * (N - 1))];
+            vmath_group((VmathFn)f, in, out, g);
+            for (int j = 0; j < g; j++) {
+                double one = vmath_one((VmathFn)f, in[j], 0);
+                if (memcmp(&one, &out[j], sizeof one) != 0 && !(isnan(one) && isnan(out[j])))
+                    differ++;
+            }
+        }
         /* the tails: every length 1 .. 9 of a row */
         for (int len = 1; len <= 9; len++) {
             double out[9];
@@ -143,7 +157,7 @@ static void test_vmath(void)
                     differ++;
         }
         ok(differ == 0 && mismatch == 0 && worst <= 2,
-           "vm-7.%d %s (%s): a batch equals its values one at a time (%ld differ); within %.0f ulp of libm "
+           "vm-7.%d %s (%s): a batch and groups of 2-4 equal their values one at a time (%ld differ); within %.0f ulp of libm "
            "(bound 2) over %d arguments; %ld non-finite results where libm's are finite or the reverse",
            f + 1, fname[f], vmath_kind(), differ, worst, N, mismatch);
     }
