@@ -51,6 +51,23 @@ static double *row_to(Adjoint *A, int r, int *add)
     return A->bar + (size_t)r * (size_t)A->cap;
 }
 
+/* dst := a f (a when f is NULL), or dst += the same when add: a row's
+ * contribution, B samples. */
+static void contribute(double *restrict dst, int add, const double *a, const double *f, int B)
+{
+    if (add && f)
+        for (int s = 0; s < B; s++)
+            dst[s] += a[s] * f[s];
+    else if (add)
+        for (int s = 0; s < B; s++)
+            dst[s] += a[s];
+    else if (f)
+        for (int s = 0; s < B; s++)
+            dst[s] = a[s] * f[s];
+    else
+        memcpy(dst, a, (size_t)B * sizeof *dst);
+}
+
 /* Tensor t's gradient is written, not added to, the first time (fresh). */
 static int grad_add(Adjoint *A, int t)
 {
@@ -335,34 +352,13 @@ static void vec_back(Adjoint *A, Vm *vm, const IrProgram *p, const IrInstr *x, i
          * added to a zeroed row (b and c may be one register: b's row is
          * taken first, so c's then adds to it) */
         for (int i = 0; i < n; i++) {
-            const double *abi = ab + (size_t)i * ac, *bvi = bv + (size_t)i * vc, *cvi = cv + (size_t)i * vc;
-            int addb, addc;
-            double *bbi = row_to(A, x->b + i, &addb);
-            if (x->op == IR_VADD) {
-                if (addb)
-                    for (int s = 0; s < B; s++)
-                        bbi[s] += abi[s];
-                else
-                    memcpy(bbi, abi, (size_t)B * sizeof *bbi);
-            } else if (addb)
-                for (int s = 0; s < B; s++)
-                    bbi[s] += abi[s] * cvi[s];
-            else
-                for (int s = 0; s < B; s++)
-                    bbi[s] = abi[s] * cvi[s];
-            double *cbi = row_to(A, x->c + i, &addc);
-            const double *f = x->op == IR_VADD ? NULL : bvi;
-            if (addc && f)
-                for (int s = 0; s < B; s++)
-                    cbi[s] += abi[s] * f[s];
-            else if (addc)
-                for (int s = 0; s < B; s++)
-                    cbi[s] += abi[s];
-            else if (f)
-                for (int s = 0; s < B; s++)
-                    cbi[s] = abi[s] * f[s];
-            else
-                memcpy(cbi, abi, (size_t)B * sizeof *cbi);
+            const double *abi = ab + (size_t)i * ac;
+            const int mul = x->op == IR_VMUL;
+            int add;
+            double *bbi = row_to(A, x->b + i, &add);
+            contribute(bbi, add, abi, mul ? cv + (size_t)i * vc : NULL, B);
+            double *cbi = row_to(A, x->c + i, &add);
+            contribute(cbi, add, abi, mul ? bv + (size_t)i * vc : NULL, B);
         }
         break;
     case IR_VSCALE: /* a_i = b c_i, b one value per sample */
@@ -386,15 +382,9 @@ static void vec_back(Adjoint *A, Vm *vm, const IrProgram *p, const IrInstr *x, i
                 vm_sigmoid_deriv(act == IR_ACT_SOFTPLUS ? k - 1 : k, sg + (size_t)i * vc, d, (size_t)B);
             else
                 vm_act_row((IrAct)act, k, bv + (size_t)i * vc, d, (size_t)B);
-            const double *abi = ab + (size_t)i * ac;
             int add;
             double *bbi = row_to(A, x->b + i, &add);
-            if (add)
-                for (int s = 0; s < B; s++)
-                    bbi[s] += abi[s] * d[s];
-            else
-                for (int s = 0; s < B; s++)
-                    bbi[s] = abi[s] * d[s];
+            contribute(bbi, add, ab + (size_t)i * ac, d, B);
         }
         break;
     }
@@ -402,11 +392,7 @@ static void vec_back(Adjoint *A, Vm *vm, const IrProgram *p, const IrInstr *x, i
         for (int i = 0; i < n; i++) {
             int add;
             double *bbi = row_to(A, x->b + i, &add);
-            if (add)
-                for (int s = 0; s < B; s++)
-                    bbi[s] += ab[s];
-            else
-                memcpy(bbi, ab, (size_t)B * sizeof *bbi);
+            contribute(bbi, add, ab, NULL, B);
         }
         break;
     default: /* VONES: constant */

@@ -202,11 +202,9 @@ int weights_read_bits(const char *path, WeightsTensor **out, int *nout, int *bit
                 why = "it declares a precision other than 32 or 64 bits";
             *bits = (int)w;
         }
-        if (why)
-            ;
-        else if (count > MAX_TENSORS)
+        if (!why && count > MAX_TENSORS)
             why = "it declares too many tensors";
-        else
+        else if (!why)
             t = mem_xalloc((size_t)(count + 1) * sizeof *t);
         for (uint64_t k = 0; !why && k < count; k++) {
             if (end - at < 2) {
