@@ -136,16 +136,13 @@ int job_simulate(Job *J)
     /* precision: as set, else single when a net's weights were trained so */
     const Setting *prec_s = settings_get(set, "precision");
     const int single = prec_s ? strcmp(prec_s->e1->id.name, "single") == 0 : m.single_weights;
-    if (single) {
-        IrProgram *progs[5] = {rhs, energy, jac, del, record};
-        for (int i = 0; i < 5; i++)
-            if (progs[i] && progs[i]->ntensors > 0)
-                ir_set_single(progs[i]);
-    }
+    IrProgram *progs[5] = {rhs, energy, jac, del, record};
+    for (int i = 0; i < 5 && single; i++)
+        if (progs[i] && progs[i]->ntensors > 0)
+            ir_set_single(progs[i]);
 
     if (opt->native) {
         /* compile what the job runs; where that fails, the VM interprets */
-        IrProgram *progs[5] = {rhs, energy, jac, del, record};
         for (int i = 0; i < 5; i++) {
             char err[512];
             if (progs[i] && native_attach(progs[i], err, sizeof err) != 0) {

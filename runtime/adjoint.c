@@ -146,13 +146,8 @@ Adjoint *adj_alloc(const IrProgram *p, int cap, char *err, size_t errlen)
     A->row = mem_xalloc((size_t)A->cap * sizeof *A->row);
     A->live = mem_xalloc((size_t)(p->nregs + 1));
     if (p->single) {
-        size_t dim = 1, big = 1;
-        for (int t = 0; t < p->ntensors; t++) {
-            size_t r = (size_t)p->tensors[t].rows, c = (size_t)p->tensors[t].cols;
-            dim = r > dim ? r : dim;
-            dim = c > dim ? c : dim;
-            big = r * c > big ? r * c : big;
-        }
+        size_t dim, big;
+        ir_tensor_extent(p, &dim, &big);
         A->fspan = dim * (size_t)A->cap;
         A->fbuf = mem_xalloc((3 * A->fspan + big) * sizeof *A->fbuf);
     }

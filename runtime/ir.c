@@ -150,6 +150,38 @@ static void float_copies(IrTensor *w)
         w->ft = mem_xalloc(n * sizeof *w->ft);
 }
 
+/* Whether [a, a + n) and [b, b + m) share a register. */
+static int spans_meet(int a, int n, int b, int m)
+{
+    return a < b + m && b < a + n;
+}
+
+int ir_product_group(const IrProgram *p, const IrInstr *x, const IrInstr *end, int max)
+{
+    const IrTensor *w = &p->tensors[x->c];
+    const int tr = x->op == IR_VMATTVEC, nout = tr ? w->cols : w->rows, nin = tr ? w->rows : w->cols;
+    int g = 0;
+    for (const IrInstr *z = x; z < end && z->op == x->op && z->c == x->c && g < max; z++, g++) {
+        int meet = spans_meet(z->a, nout, z->b, nin);
+        for (int h = 0; h < g && !meet; h++)
+            meet = spans_meet(z->a, nout, x[h].b, nin) || spans_meet(x[h].a, nout, z->b, nin);
+        if (meet)
+            break;
+    }
+    return g > 0 ? g : 1; /* (lowering never writes a product over its operand) */
+}
+
+void ir_tensor_extent(const IrProgram *p, size_t *dim, size_t *elems)
+{
+    *dim = *elems = 1;
+    for (int t = 0; t < p->ntensors; t++) {
+        const size_t r = (size_t)p->tensors[t].rows, c = (size_t)p->tensors[t].cols;
+        *dim = r > *dim ? r : *dim;
+        *dim = c > *dim ? c : *dim;
+        *elems = r * c > *elems ? r * c : *elems;
+    }
+}
+
 void ir_tensor_refresh_float(IrProgram *p)
 {
     for (int k = 0; k < p->ntensors; k++) {

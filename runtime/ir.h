@@ -171,6 +171,16 @@ void ir_tensor_refresh_float(IrProgram *p);
  * (b, c): 1 for scalars, the vector length for vector instructions. */
 void ir_spans(const IrProgram *p, const IrInstr *x, int *alen, int *blen, int *clen);
 
+/* How many of the products from x on (at most max, all before end) the
+ * runtime takes as one pass over their matrix (runtime/matvec.h):
+ * consecutive, of x's kind, with x's matrix, and no output overlapping
+ * any of their inputs; at least 1. */
+int ir_product_group(const IrProgram *p, const IrInstr *x, const IrInstr *end, int max);
+
+/* The largest dimension of p's tensors (*dim, at least 1) and the most
+ * elements in one (*elems, at least 1): room for a layer's operands. */
+void ir_tensor_extent(const IrProgram *p, size_t *dim, size_t *elems);
+
 /* The value of an extern (or its difference quotient) at x: runtime/ffi.c. */
 double ir_extern_eval(const IrExtern *e, const double *x);
 

@@ -68,25 +68,19 @@ static void rows_left_f(int ncols, double *const *y, const float *A, size_t nout
         }                                                                          \
     }
 
-#define KERNEL(NAME, ATTR, V, L, M, NB)                                            \
-    ATTR static void NAME(double *const *y, const double *restrict A, size_t nout, \
+/* A kernel: A of element type T (double, or float for float32 products),
+ * then the rows left one at a time by TAIL. */
+#define KERNEL_OF(NAME, ATTR, T, TAIL, V, L, M, NB)                                \
+    ATTR static void NAME(double *const *y, const T *restrict A, size_t nout,      \
                           const double *const *x, size_t nin)                      \
     {                                                                              \
         size_t o = 0;                                                              \
-        BLOCKS(double, V, L, M, NB)                                                \
-        BLOCKS(double, V, L, M, 1)                                                 \
-        rows_left(M, y, A, nout, x, nin, o);                                       \
+        BLOCKS(T, V, L, M, NB)                                                     \
+        BLOCKS(T, V, L, M, 1)                                                      \
+        TAIL(M, y, A, nout, x, nin, o);                                            \
     }
-
-#define KERNEL_F(NAME, ATTR, V, L, M, NB)                                          \
-    ATTR static void NAME(double *const *y, const float *restrict A, size_t nout,  \
-                          const double *const *x, size_t nin)                      \
-    {                                                                              \
-        size_t o = 0;                                                              \
-        BLOCKS(float, V, L, M, NB)                                                 \
-        BLOCKS(float, V, L, M, 1)                                                  \
-        rows_left_f(M, y, A, nout, x, nin, o);                                     \
-    }
+#define KERNEL(NAME, ATTR, V, L, M, NB) KERNEL_OF(NAME, ATTR, double, rows_left, V, L, M, NB)
+#define KERNEL_F(NAME, ATTR, V, L, M, NB) KERNEL_OF(NAME, ATTR, float, rows_left_f, V, L, M, NB)
 
 typedef void Kernel(double *const *, const double *restrict, size_t, const double *const *, size_t);
 typedef void KernelF(double *const *, const float *restrict, size_t, const double *const *, size_t);

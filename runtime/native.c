@@ -223,11 +223,6 @@ typedef struct Sigmoids {
     int *reg, *len, *off, n, total;
 } Sigmoids;
 
-static int spans_meet(int a, int n, int b, int m)
-{
-    return a < b + m && b < a + n;
-}
-
 /* Vector instruction i (and, for a product, the products with its matrix
  * that follow it, as the VM takes them: runtime/vm.c) as C over R_, the
  * lengths written out.  Returns the number of instructions done. */
@@ -283,16 +278,7 @@ static int emit_vector(FILE *f, const IrProgram *p, int i, Sigmoids *sig)
     case IR_VMATTVEC: {
         const IrTensor *w = &p->tensors[x->c];
         const int tr = x->op == IR_VMATTVEC, nout = tr ? w->cols : w->rows, nin = tr ? w->rows : w->cols;
-        int g = 0;
-        for (const IrInstr *z = x; z < p->code + p->ncode && z->op == x->op && z->c == x->c && g < 4; z++, g++) {
-            int meet = spans_meet(z->a, nout, z->b, nin);
-            for (int h = 0; h < g && !meet; h++)
-                meet = spans_meet(z->a, nout, x[h].b, nin) || spans_meet(x[h].a, nout, z->b, nin);
-            if (meet)
-                break;
-        }
-        if (g == 0)
-            g = 1;
+        const int g = ir_product_group(p, x, p->code + p->ncode, MATVEC_MAXCOLS);
         fputs("        {\n            double *y_[4] = {", f);
         for (int j = 0; j < g; j++)
             fprintf(f, "%sR_ + %d", j ? ", " : "", x[j].a);

@@ -53,13 +53,8 @@ Vm *vm_alloc(const IrProgram *const *progs, int nprogs, int cap)
  * span of the widest layer for every sample, and a row of sums. */
 static float *single_buffer(Vm *vm, const IrProgram *p)
 {
-    size_t dim = 1;
-    for (int t = 0; t < p->ntensors; t++) {
-        if ((size_t)p->tensors[t].rows > dim)
-            dim = (size_t)p->tensors[t].rows;
-        if ((size_t)p->tensors[t].cols > dim)
-            dim = (size_t)p->tensors[t].cols;
-    }
+    size_t dim, elems;
+    ir_tensor_extent(p, &dim, &elems);
     size_t len = (2 * dim + 1) * (size_t)vm->cap;
     if (len > vm->fbuflen) {
         mem_free(vm->fbuf);
@@ -405,6 +400,17 @@ static const float *product_matrix_f(const IrTensor *w, int tr)
     return tr || !w->ft ? w->f : w->ft;
 }
 
+/* g products of one sample with w (W^T when tr), in p's precision. */
+static void product_cols(const IrProgram *p, const IrTensor *w, int tr, int g, double *const *y,
+                         const double *const *in)
+{
+    const size_t nout = (size_t)(tr ? w->cols : w->rows), nin = (size_t)(tr ? w->rows : w->cols);
+    if (p->single)
+        matvec_cols_f(g, y, product_matrix_f(w, tr), nout, in, nin);
+    else
+        matvec_cols(g, y, product_matrix(w, tr), nout, in, nin);
+}
+
 /* acc[s] := sum over j < cols of coef[j] * (float)x[j * ld + s], s < B, in
  * float32 and in the order of j: what matvec_cols_f gives each sample. */
 VM_KERNEL static void axpy_rows_f(float *restrict acc, const double *restrict x, size_t ld, const float *coef,
@@ -427,8 +433,7 @@ static void product_single(Vm *vm, const IrProgram *p, const IrInstr *x, double 
 {
     const IrTensor *w = &p->tensors[x->c];
     const int tr = x->op == IR_VMATTVEC, rows = tr ? w->cols : w->rows, cols = tr ? w->rows : w->cols;
-    float *buf = vm->fbuf && vm->fbuflen >= (size_t)(2 * (rows > cols ? rows : cols) + 1) * cap
-                     ? vm->fbuf : single_buffer(vm, p);
+    float *buf = single_buffer(vm, p);
     if (vm->gemm) {
         float *X = buf, *Y = buf + (size_t)cols * (size_t)B;
         for (int j = 0; j < cols; j++)
@@ -474,15 +479,7 @@ static void vec_op(Vm *vm, const IrProgram *p, const IrInstr *x, double *R, size
     case IR_VMATTVEC: {
         const IrTensor *w = &p->tensors[x->c];
         if (cap == 1) { /* one sample: runtime/matvec.h, in the batch's order of terms */
-            double *y = a;
-            const double *in = b;
-            const int tr = x->op == IR_VMATTVEC;
-            if (p->single)
-                matvec_cols_f(1, &y, product_matrix_f(w, tr), (size_t)(tr ? w->cols : w->rows), &in,
-                              (size_t)(tr ? w->rows : w->cols));
-            else
-                matvec_cols(1, &y, product_matrix(w, tr), (size_t)(tr ? w->cols : w->rows), &in,
-                            (size_t)(tr ? w->rows : w->cols));
+            product_cols(p, w, x->op == IR_VMATTVEC, 1, &a, &b);
             break;
         }
         if (p->single) {
@@ -590,41 +587,20 @@ run:
     return x + g - 1;
 }
 
-/* Whether [a, a + n) and [b, b + m) share a register. */
-static int spans_meet(int a, int n, int b, int m)
-{
-    return a < b + m && b < a + n;
-}
-
 /* Up to MATVEC_MAXCOLS consecutive products of x's kind with x's matrix
  * (lowering puts independent ones together, lang/lower.c) in one pass
- * over the matrix, when no output overlaps an input; returns the last one
- * done.  Each output is what its product gives alone. */
+ * over the matrix (ir_product_group); returns the last one done.  Each
+ * output is what its product gives alone. */
 static const IrInstr *products_one(const IrProgram *p, const IrInstr *x, const IrInstr *end, double *r)
 {
-    const IrTensor *w = &p->tensors[x->c];
-    const int tr = x->op == IR_VMATTVEC, nout = tr ? w->cols : w->rows, nin = tr ? w->rows : w->cols;
     double *y[MATVEC_MAXCOLS];
     const double *in[MATVEC_MAXCOLS];
-    int g = 0;
-    for (const IrInstr *z = x; z < end && z->op == x->op && z->c == x->c && g < MATVEC_MAXCOLS; z++, g++) {
-        int meet = spans_meet(z->a, nout, z->b, nin);
-        for (int h = 0; h < g && !meet; h++)
-            meet = spans_meet(z->a, nout, x[h].b, nin) || spans_meet(x[h].a, nout, z->b, nin);
-        if (meet)
-            break;
-        y[g] = r + z->a;
-        in[g] = r + z->b;
+    const int g = ir_product_group(p, x, end, MATVEC_MAXCOLS);
+    for (int j = 0; j < g; j++) {
+        y[j] = r + x[j].a;
+        in[j] = r + x[j].b;
     }
-    if (g == 0) { /* (lowering never writes a product over its operand) */
-        y[0] = r + x->a;
-        in[0] = r + x->b;
-        g = 1;
-    }
-    if (p->single)
-        matvec_cols_f(g, y, product_matrix_f(w, tr), (size_t)nout, in, (size_t)nin);
-    else
-        matvec_cols(g, y, product_matrix(w, tr), (size_t)nout, in, (size_t)nin);
+    product_cols(p, &p->tensors[x->c], x->op == IR_VMATTVEC, g, y, in);
     return x + g - 1;
 }
 
