@@ -238,6 +238,28 @@ SymId sym_var(Sym *S, int var)
     return intern(S, SYM_VAR, 0, 0, NULL, (uint64_t)var);
 }
 
+/* Sort n elements of the given size, stably: an insertion sort for the
+ * few terms or factors most nodes have (qsort's set-up costs more than
+ * the sort there), qsort above that.  Both keep equal keys in their
+ * order, so the result is the same either way. */
+static void sort_terms(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n > 24 || size > 32) {
+        qsort(base, n, size, cmp);
+        return;
+    }
+    char *v = base, key[32];
+    for (size_t i = 1; i < n; i++) {
+        size_t j = i;
+        if (cmp(v + (j - 1) * size, v + i * size) <= 0)
+            continue;
+        memcpy(key, v + i * size, size);
+        for (; j > 0 && cmp(v + (j - 1) * size, key) > 0; j--)
+            memcpy(v + j * size, v + (j - 1) * size, size);
+        memcpy(v + j * size, key, size);
+    }
+}
+
 static int cmp_id(const void *a, const void *b)
 {
     SymId x = *(const SymId *)a, y = *(const SymId *)b;
@@ -501,7 +523,7 @@ SymId sym_add(Sym *S, const SymId *terms, int n)
             t[k++] = (Term){core, c};
     }
     il_free(&flat);
-    qsort(t, (size_t)k, sizeof *t, cmp_term);
+    sort_terms(t, (size_t)k, sizeof *t, cmp_term);
     int m = 0; /* merge equal cores, drop zero coefficients */
     for (int i = 0; i < k;) {
         int j = i;
@@ -537,7 +559,7 @@ SymId sym_add(Sym *S, const SymId *terms, int n)
     else if (out.n == 1)
         r = out.v[0];
     else {
-        qsort(out.v, (size_t)out.n, sizeof *out.v, cmp_id);
+        sort_terms(out.v, (size_t)out.n, sizeof *out.v, cmp_id);
         r = intern(S, SYM_ADD, 0, out.n, out.v, 0);
         if (!S->in_radical) {
             SymId better = combine_radicals(S, r);
@@ -711,7 +733,7 @@ SymId sym_mul(Sym *S, const SymId *factors, int n)
         mem_free(f);
         return sym_num(S, coef);
     }
-    qsort(f, (size_t)k, sizeof *f, cmp_factor);
+    sort_terms(f, (size_t)k, sizeof *f, cmp_factor);
     /* Collect powers of one base: positive and negative exponents separately,
      * combined only where that cannot remove a singularity. */
     IdList out;
@@ -808,7 +830,7 @@ SymId sym_mul(Sym *S, const SymId *factors, int n)
     if (out.n == 0)
         r = sym_num(S, coef);
     else {
-        qsort(out.v, (size_t)out.n, sizeof *out.v, cmp_id);
+        sort_terms(out.v, (size_t)out.n, sizeof *out.v, cmp_id);
         if (out.n == 1)
             r = scale(S, coef, out.v[0]);
         else {

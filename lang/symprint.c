@@ -125,16 +125,23 @@ static long factor_key(const Sym *S, SymId id)
 
 static const Sym *sort_sym;
 
-static int cmp_long(const void *a, const void *b)
-{
-    long x = *(const long *)a, y = *(const long *)b;
-    return (x > y) - (x < y);
-}
-
 static int cmp_factor_key(const void *a, const void *b)
 {
     long x = factor_key(sort_sym, *(const SymId *)a), y = factor_key(sort_sym, *(const SymId *)b);
     return (x > y) - (x < y);
+}
+
+/* A term's few factor keys in ascending order (an insertion sort: this
+ * runs inside every comparison of terms, where qsort's set-up dominates). */
+static void sort_keys(long *v, int n)
+{
+    for (int i = 1; i < n; i++) {
+        long key = v[i];
+        int j = i;
+        for (; j > 0 && v[j - 1] > key; j--)
+            v[j] = v[j - 1];
+        v[j] = key;
+    }
 }
 
 /* Compare two terms of a sum by the print keys of their factors, in
@@ -157,8 +164,8 @@ static int cmp_terms(const void *pa, const void *pb)
         ka[i] = factor_key(S, fa[i]);
     for (int i = 0; i < lb; i++)
         kb[i] = factor_key(S, fb[i]);
-    qsort(ka, (size_t)la, sizeof *ka, cmp_long);
-    qsort(kb, (size_t)lb, sizeof *kb, cmp_long);
+    sort_keys(ka, la);
+    sort_keys(kb, lb);
     for (int i = 0; i < la && i < lb; i++)
         if (ka[i] != kb[i])
             return ka[i] < kb[i] ? -1 : 1;
