@@ -238,10 +238,11 @@ SymId sym_var(Sym *S, int var)
     return intern(S, SYM_VAR, 0, 0, NULL, (uint64_t)var);
 }
 
-/* Sort n elements of the given size, stably: an insertion sort for the
- * few terms or factors most nodes have (qsort's set-up costs more than
- * the sort there), qsort above that.  Both keep equal keys in their
- * order, so the result is the same either way. */
+/* Sort n elements of the given size: an insertion sort for the few terms
+ * or factors most nodes have (qsort's set-up costs more than the sort
+ * there), qsort above that.  The insertion sort is stable, as glibc's
+ * qsort (a merge sort) is in practice, so terms with one core still have
+ * their coefficients summed in the order they came. */
 static void sort_terms(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
 {
     if (n > 24 || size > 32) {
