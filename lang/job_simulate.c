@@ -194,6 +194,8 @@ int job_simulate(Job *J)
         .plot = plotpath,
         .record = record,
         .started = opt->started,
+        .split = !variational, /* an ensemble's trajectories over the ranks (the variational
+                                  integrator's run on every rank alike) */
     };
     SimResult res;
     res.y = arena_alloc(S->arena, (size_t)samples * (size_t)w * sizeof *res.y);

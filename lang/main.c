@@ -21,6 +21,7 @@
 #include "lang/run.h"
 #include "runtime/simulate.h"
 #include "runtime/mem.h"
+#include "runtime/par.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0.1.0"
@@ -265,6 +266,10 @@ static int cmd_run(int argc, char **argv)
         else
             file = a;
     }
+    if (!par_root()) { /* rank 0 reports; the others' stderr is a buffer */
+        opt.quiet = 1;
+        opt.progress = 0;
+    }
     if (rc == -1)
         rc = command_help(CMD_RUN);
     else if (rc == 0 && !file)
@@ -306,9 +311,8 @@ static int cmd_ir(int argc, char **argv)
     return rc;
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
-    started = sim_clock();
     /* Fault injection for the tests: make the Nth allocation fail. */
     const char *fail = getenv("LAG_FAIL_ALLOC");
     if (fail && *fail)
@@ -333,4 +337,14 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "ir") == 0)
         return cmd_ir(argc - 2, argv + 2);
     return usage_of(-1, "unknown command '%s'", cmd);
+}
+
+int main(int argc, char **argv)
+{
+    started = sim_clock();
+    /* under mpirun: join the ranks (ranks other than 0 print nothing) */
+    int rc = par_begin(&argc, &argv);
+    if (rc != 0)
+        return rc;
+    return par_end(dispatch(argc, argv));
 }

@@ -13,6 +13,7 @@
 #include "lang/job.h"
 #include "runtime/io.h"
 #include "runtime/mem.h"
+#include "runtime/par.h"
 
 /* Whether settings (a job's, or a data block's) or --set give parameter
  * name of sys a value. */
@@ -92,7 +93,7 @@ int run_program(Front *F, const RunOptions *opt)
         return rc;
     if (check_values(F, &R, opt) != 0)
         return 1;
-    if (opt->outdir && io_make_dirs(opt->outdir, 0777) != 0) {
+    if (opt->outdir && par_root() && io_make_dirs(opt->outdir, 0777) != 0) {
         fprintf(stderr, "lag: error: cannot create the output directory '%s': %s\n", opt->outdir,
                 strerror(errno));
         return 4;

@@ -28,6 +28,7 @@
 #include "runtime/train.h"
 #include "runtime/variational.h"
 #include "runtime/vm.h"
+#include "runtime/par.h"
 
 enum { CHUNK = 4096 };
 
@@ -829,6 +830,8 @@ static json_t *summary_object(const CmpJob *job, const CmpResult *res)
 
 static void write_summary(const CmpJob *job, const CmpResult *res, CmpResult *wres)
 {
+    if (!par_root())
+        return; /* rank 0 writes the run's files (runtime/par.h) */
     char *path = with_suffix(job->output, "_summary.json");
     char err[512];
     json_t *o = summary_object(job, res);

@@ -35,6 +35,7 @@
 #include "runtime/io.h"
 #include "runtime/mem.h"
 #include "runtime/plot.h"
+#include "runtime/par.h"
 
 enum {
     MAX_POINTS = 8000,
@@ -661,6 +662,8 @@ static int check_panel(const char *path, const FigPanel *pn, int p, char *err, s
 int figure_draw(const char *path, const char *title, const FigPanel *panels, int npanels, int ncols,
                 char *err, size_t errlen)
 {
+    if (!par_root())
+        return 0; /* rank 0 draws the run's figures (runtime/par.h) */
     const char *dev = plot_device(path);
     if (!dev) {
         snprintf(err, errlen, "plot '%s': the name must end in .png, .svg or .pdf", path);

@@ -18,6 +18,7 @@
 #include "runtime/h5.h"
 
 #include "runtime/mem.h"
+#include "runtime/par.h"
 
 struct CsvWriter {
     FILE *f;
@@ -27,6 +28,7 @@ struct CsvWriter {
     H5Table *h5; /* an HDF5 table instead of text (runtime/h5.h), rows gathered in buf */
     double *buf;
     size_t nbuf;
+    int off;     /* a rank other than 0 of an MPI run: rows go nowhere (runtime/par.h) */
 };
 
 enum { H5_ROWS = 4096 }; /* rows gathered before they go to the file */
@@ -190,8 +192,12 @@ CsvWriter *csv_open_table(const char *path, const char *table, const char *const
     memset(w, 0, sizeof *w);
     w->path = mem_xalloc(strlen(path) + 1);
     strcpy(w->path, path);
-    w->tmp = io_tmp_path(path);
     w->ncols = ncols;
+    if (!par_root()) { /* rank 0 writes the run's files */
+        w->off = 1;
+        return w;
+    }
+    w->tmp = io_tmp_path(path);
     if (h5_is_path(path)) {
         track_tmp(w->tmp, 1);
         w->h5 = h5_open(w->tmp, path, table, columns, ncols, err, errlen);
@@ -233,6 +239,8 @@ int csv_attr_num(CsvWriter *w, const char *key, double value, char *err, size_t 
 
 int csv_row(CsvWriter *w, const double *v, char *err, size_t errlen)
 {
+    if (w->off)
+        return 0;
     if (w->h5) {
         memcpy(w->buf + w->nbuf * (size_t)w->ncols, v, (size_t)w->ncols * sizeof *v);
         if (++w->nbuf == H5_ROWS) {
@@ -271,6 +279,11 @@ int csv_close(CsvWriter *w, int keep, char *err, size_t errlen)
     if (!w)
         return 0;
     int rc = 0;
+    if (w->off) {
+        mem_free(w->path);
+        mem_free(w);
+        return 0;
+    }
     if (w->h5) {
         char e2[300];
         int bad = h5_rows(w->h5, w->buf, w->nbuf, e2, sizeof e2) != 0;
@@ -626,6 +639,8 @@ void csv_table_free(CsvTable *t)
 
 int io_check_writable(const char *path, char *err, size_t errlen)
 {
+    if (!par_root())
+        return 0; /* only rank 0 writes: its check is the one that counts */
     size_t len = strlen(path) + 32;
     char *probe = mem_xalloc(len);
     snprintf(probe, len, "%s.probe%ld", path, (long)getpid());

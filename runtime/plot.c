@@ -17,6 +17,7 @@
 
 #include "runtime/io.h"
 #include "runtime/mem.h"
+#include "runtime/par.h"
 
 enum { MAX_POINTS = 8000 };
 
@@ -42,6 +43,8 @@ int plot_panels(const char *path, const char *title, const char *xlabel, const d
                 int xstride, int npts, const PlotPanel *panels, int npanels, char *err,
                 size_t errlen)
 {
+    if (!par_root())
+        return 0; /* rank 0 draws the run's figures (runtime/par.h) */
     const char *dev = plot_device(path);
     if (!dev) {
         snprintf(err, errlen, "plot '%s': the name must end in .png, .svg or .pdf", path);

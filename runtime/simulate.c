@@ -26,6 +26,7 @@
 #include "runtime/io.h"
 #include "runtime/mem.h"
 #include "runtime/native.h"
+#include "runtime/par.h"
 #include "runtime/plot.h"
 #include "runtime/rkbatch.h"
 #include "runtime/vm.h"
@@ -593,12 +594,10 @@ typedef struct Fails {
     char first_what[400], first_state[200];
 } Fails;
 
-/* Trajectory s failed at t (what, in words) in state y. */
-static void fail_note(Fails *f, int s, double t, const char *what, const double *y)
+/* Trajectory s failed at t (what, in words) in the state described. */
+static void fail_note(Fails *f, int s, double t, const char *what, const char *state)
 {
     const SimJob *job = f->job;
-    char state[200];
-    state_text(job, y, state, sizeof state);
     if (f->count == 0) {
         f->first = s;
         f->first_t = t;
@@ -610,6 +609,118 @@ static void fail_note(Fails *f, int s, double t, const char *what, const double 
                 job->system, s, t, what, state,
                 f->count == FAIL_SHOWN - 1 ? "; further failures are counted, not shown" : "");
     f->count++;
+}
+
+/* ---------- an ensemble shared among the ranks of an MPI run ---------- */
+
+/* A failure as it travels to rank 0: the trajectory, when, why, where. */
+typedef struct FailMsg {
+    int s;
+    double t;
+    char what[400], state[200];
+} FailMsg;
+
+/* Each rank integrates the block [lo, hi) of the trajectories (all of
+ * them when the job is not split, or in one process); at every output
+ * row the blocks' states, accelerations and new failures travel to rank
+ * 0 in rank order, which is trajectory order, so rank 0 writes what one
+ * process writes. */
+typedef struct Share {
+    const SimJob *job;
+    int on;             /* split over several ranks */
+    long lo, hi;        /* this rank's block */
+    FailMsg *msg;       /* this row's failures in the block */
+    int nmsg, capmsg;
+} Share;
+
+static void share_begin(Share *sh, const SimJob *job)
+{
+    memset(sh, 0, sizeof *sh);
+    sh->job = job;
+    sh->on = job->split && par_size() > 1;
+    if (sh->on)
+        par_block(job->samples, &sh->lo, &sh->hi);
+    else
+        sh->hi = job->samples;
+}
+
+/* Whether this process keeps the rows (writes them, counts failures). */
+static int share_writes(const Share *sh)
+{
+    return !sh->on || par_root();
+}
+
+/* Trajectory s (of the whole ensemble) failed at t in state y. */
+static void share_fail(Share *sh, int s, double t, const char *what, const double *y)
+{
+    if (sh->nmsg == sh->capmsg) {
+        sh->capmsg = sh->capmsg ? 2 * sh->capmsg : 8;
+        sh->msg = mem_xrealloc(sh->msg, (size_t)sh->capmsg * sizeof *sh->msg);
+    }
+    FailMsg *m = &sh->msg[sh->nmsg++];
+    memset(m, 0, sizeof *m);
+    m->s = s;
+    m->t = t;
+    snprintf(m->what, sizeof m->what, "%s", what);
+    state_text(sh->job, y, m->state, sizeof m->state);
+}
+
+/* The row's failures noted on the process that writes (in trajectory
+ * order) and marked dead there; the states (per values each) gathered
+ * from the blocks into all (on rank 0; in place in one process). */
+static void share_row(Share *sh, Fails *f, unsigned char *dead, const double *mine, double *all, int per)
+{
+    FailMsg *m = sh->msg;
+    size_t nm = (size_t)sh->nmsg;
+    void *got = NULL;
+    if (sh->on) {
+        size_t bytes;
+        par_gather(mine, sh->job->samples, per, all);
+        got = par_gather_bytes(sh->msg, nm * sizeof *m, &bytes);
+        m = got;
+        nm = bytes / sizeof *m;
+    }
+    if (share_writes(sh))
+        for (size_t i = 0; i < nm; i++) {
+            dead[m[i].s] = 1;
+            fail_note(f, m[i].s, m[i].t, m[i].what, m[i].state);
+        }
+    sh->nmsg = 0;
+    mem_free(got);
+}
+
+/* Gather one more per-trajectory array (accelerations). */
+static void share_gather(const Share *sh, const double *mine, double *all, int per)
+{
+    if (sh->on)
+        par_gather(mine, sh->job->samples, per, all);
+}
+
+/* What rank 0 decided after the row: whether to stop (every trajectory
+ * failed) and its status (an output it could not write); the same on
+ * every rank. */
+static int share_stop(const Share *sh, SimResult *res, int stop)
+{
+    if (!sh->on)
+        return stop;
+    int v[2] = {stop, res->status};
+    par_bcast(v, sizeof v);
+    res->status = v[1];
+    return v[0];
+}
+
+/* The end: rank 0's final states, steps and evaluations summed, the
+ * status agreed. */
+static void share_end(Share *sh, SimResult *res, double *y)
+{
+    if (sh->on) {
+        par_bcast(y, (size_t)sh->job->samples * (size_t)sim_width(sh->job) * sizeof *y);
+        res->steps = (unsigned long)par_sum_long((long)res->steps);
+        res->rhs_evals = (unsigned long)par_sum_long((long)res->rhs_evals);
+        par_bcast(&res->status, sizeof res->status);
+        par_bcast(&res->t, sizeof res->t);
+    }
+    mem_free(sh->msg);
 }
 
 /* The job's status and message from its failures. */
@@ -692,33 +803,43 @@ static int batch_rhs(void *ctx, int nb, const double *x, size_t ld, const double
 static int run_batched(const SimJob *job, SimResult *res, const RkTableau *tab)
 {
     const int n = job->n, w = sim_width(job), B = job->samples;
+    Share sh;
+    share_begin(&sh, job);
+    const int lo = (int)sh.lo, Bl = (int)(sh.hi - sh.lo); /* this rank's block */
     BatchCtx c = {job, NULL};
-    c.vm = vm_alloc(&job->rhs, 1, B < RHS_CHUNK ? B : RHS_CHUNK);
+    c.vm = vm_alloc(&job->rhs, 1, Bl < 1 ? 1 : Bl < RHS_CHUNK ? Bl : RHS_CHUNK);
     double h0 = job->every < 1e-3 ? job->every : 1e-3;
-    RkBatch *b = rk_new(tab, B, n, w, job->y0, job->t0, h0, job->tol, batch_rhs, &c);
+    RkBatch *b = Bl > 0 ? rk_new(tab, Bl, n, w, job->y0 + (size_t)lo * (size_t)w, job->t0, h0, job->tol,
+                                 batch_rhs, &c) : NULL;
     Fails fails = {job, 0, 0, 0, "", ""};
     unsigned long outside0 = input_outside();
-    SimSink *sink = sim_sink_open(job, res);
+    SimSink *sink = share_writes(&sh) ? sim_sink_open(job, res) : NULL;
     unsigned char *dead = mem_xalloc((size_t)B);
     memset(dead, 0, (size_t)B);
-    sim_sink_dead(sink, dead);
+    if (sink)
+        sim_sink_dead(sink, dead);
+    share_stop(&sh, res, 0); /* an output rank 0 cannot write: nobody starts */
     double *acc = job->record ? mem_xalloc(((size_t)B * (size_t)n + 1) * sizeof *acc) : NULL;
-    double *y = mem_xalloc((size_t)B * (size_t)w * sizeof *y); /* by trajectory */
-    rk_states(b, y);
+    double *y = mem_xalloc(((size_t)B * (size_t)w + 1) * sizeof *y); /* by trajectory */
+    /* the block's states and accelerations: in place, or gathered into y and acc */
+    double *yl = sh.on ? mem_xalloc(((size_t)Bl * (size_t)w + 1) * sizeof *yl) : y;
+    double *accl = sh.on && acc ? mem_xalloc(((size_t)Bl * (size_t)n + 1) * sizeof *accl) : acc;
+    if (b)
+        rk_states(b, yl);
     long nrows = sim_rows_out(job);
     double t = job->t0;
     for (long k = 0; res->status == 0 && k < nrows; k++) {
         double tk = sim_time_out(job, k);
-        if (k > 0) {
+        if (k > 0 && b) {
             long before = b->failed;
             rk_advance(b, tk);
-            rk_states(b, y);
+            rk_states(b, yl);
             if (b->failed > before)
-                for (int s = 0; s < B; s++)
-                    if (b->status[s] != RK_OK && !dead[s]) {
+                for (int s = 0; s < Bl; s++)
+                    if (b->status[s] != RK_OK && !dead[lo + s]) {
                         char what[400], why[160];
-                        const double *ys = y + (size_t)s * (size_t)w;
-                        dead[s] = 1;
+                        const double *ys = yl + (size_t)s * (size_t)w;
+                        dead[lo + s] = 1;
                         if (b->status[s] == RK_NOT_FINITE)
                             snprintf(why, sizeof why, "the acceleration of %s is not finite",
                                      job->columns[b->which[s]]);
@@ -728,31 +849,41 @@ static int run_batched(const SimJob *job, SimResult *res, const RkTableau *tab)
                         int underflow = b->status[s] == RK_UNDERFLOW;
                         failure_text(job, underflow ? GSL_FAILURE : GSL_EBADFUNC, underflow ? NULL : why,
                                      input_outside() > outside0, ys, what, sizeof what);
-                        fail_note(&fails, s, b->fail_t[s], what, ys);
+                        share_fail(&sh, lo + s, b->fail_t[s], what, ys);
                     }
-            if (fails.count == B)
-                break; /* nothing left to integrate */
         }
-        t = tk;
         const double *a = NULL;
         if (job->record) { /* accelerations for the records: one more evaluation at tk */
-            for (int at = 0; at < B; at += c.vm->cap)
-                sim_run_each(c.vm, job->rhs, B - at < c.vm->cap ? B - at : c.vm->cap, y + (size_t)at * (size_t)w, w,
-                             tk, job->params, acc + (size_t)at * (size_t)n, n, n);
+            for (int at = 0; at < Bl; at += c.vm->cap)
+                sim_run_each(c.vm, job->rhs, Bl - at < c.vm->cap ? Bl - at : c.vm->cap, yl + (size_t)at * (size_t)w,
+                             w, tk, job->params, accl + (size_t)at * (size_t)n, n, n);
+            share_gather(&sh, accl, acc, n);
             a = acc;
         }
-        sim_sink_row(sink, tk, y, a);
+        share_row(&sh, &fails, dead, yl, y, w);
+        if (share_stop(&sh, res, k > 0 && fails.count == B))
+            break; /* nothing left to integrate */
+        t = tk;
+        if (sink)
+            sim_sink_row(sink, tk, y, a);
     }
     res->t = B == 1 && fails.count ? fails.first_t : t;
     memcpy(res->y, y, (size_t)B * (size_t)w * sizeof *res->y);
-    res->steps = b->steps;
-    res->rhs_evals = b->evals;
+    res->steps = b ? b->steps : 0;
+    res->rhs_evals = b ? b->evals : 0;
     fail_result(&fails, res);
-    sim_sink_close(sink);
+    if (sink)
+        sim_sink_close(sink);
+    share_end(&sh, res, res->y);
     mem_free(dead);
+    if (accl != acc)
+        mem_free(accl);
     mem_free(acc);
+    if (yl != y)
+        mem_free(yl);
     mem_free(y);
-    rk_free(b);
+    if (b)
+        rk_free(b);
     vm_free(c.vm);
     return res->status;
 }
@@ -797,6 +928,9 @@ int sim_run(const SimJob *job, SimResult *res)
 
     const IrProgram *jac = job->jac ? job->jac : job->rhs;
     int B = job->samples;
+    Share sh;
+    share_begin(&sh, job);
+    const int lo = (int)sh.lo, hi = (int)sh.hi; /* this rank's block */
     /* each trajectory its own GSL system and driver (its own step size);
      * one VM for all, run for one sample at a time */
     Ctx c = {job, vm_alloc(&job->rhs, 1, 1), vm_alloc(&jac, 1, 1), 0, 0, "", NULL, NULL, input_outside()};
@@ -805,17 +939,24 @@ int sim_run(const SimJob *job, SimResult *res)
     gsl_odeiv2_system sys = {rhs, job->jac ? jacobian : NULL, (size_t)m, &c};
     double h0 = job->every < 1e-3 ? job->every : 1e-3;
     gsl_odeiv2_driver **d = mem_xalloc((size_t)B * sizeof *d);
-    for (int s = 0; s < B; s++) {
+    memset(d, 0, (size_t)B * sizeof *d);
+    for (int s = lo; s < hi; s++) {
         d[s] = mem_fault() ? NULL : gsl_odeiv2_driver_alloc_y_new(&sys, type, h0, job->tol, job->tol);
         if (!d[s])
             mem_out_of_memory(0); /* the one way it fails with valid h0 and tol */
     }
     Fails fails = {job, 0, 0, 0, "", ""};
-    SimSink *sink = sim_sink_open(job, res);
+    SimSink *sink = share_writes(&sh) ? sim_sink_open(job, res) : NULL;
     unsigned char *dead = mem_xalloc((size_t)B);
     memset(dead, 0, (size_t)B);
-    sim_sink_dead(sink, dead);
+    if (sink)
+        sim_sink_dead(sink, dead);
+    share_stop(&sh, res, 0); /* an output rank 0 cannot write: nobody starts */
+    /* every trajectory's state where this rank's block is integrated in
+     * place; the others' arrive on rank 0 at each row */
     double *y = res->y, *ts = mem_xalloc((size_t)B * sizeof *ts);
+    double *yall = sh.on ? mem_xalloc((size_t)m * (size_t)B * sizeof *yall) : y;
+    double *accl = sh.on ? mem_xalloc(((size_t)n * (size_t)(hi - lo) + 1) * sizeof *accl) : NULL;
     double *dydt = mem_xalloc((size_t)m * sizeof *dydt);
     double *acc = mem_xalloc((size_t)n * (size_t)B * sizeof *acc);
     memcpy(y, job->y0, (size_t)m * (size_t)B * sizeof *y);
@@ -825,7 +966,7 @@ int sim_run(const SimJob *job, SimResult *res)
     double t = job->t0;
     for (long k = 0; res->status == 0 && k < nrows; k++) {
         double tk = sim_time_out(job, k);
-        for (int s = 0; s < B && k > 0; s++) {
+        for (int s = lo; s < hi && k > 0; s++) {
             if (dead[s])
                 continue;
             double *ys = y + (size_t)s * (size_t)m;
@@ -835,34 +976,45 @@ int sim_run(const SimJob *job, SimResult *res)
                 char what[400];
                 failure_text(job, st, c.failed ? c.why : NULL, input_outside() > c.outside0, ys, what, sizeof what);
                 dead[s] = 1;
-                fail_note(&fails, s, ts[s], what, ys);
+                share_fail(&sh, s, ts[s], what, ys);
             }
         }
-        if (fails.count == B)
-            break;
-        t = tk;
         /* accelerations for the record columns: one more RHS evaluation */
         const double *a = NULL;
         if (job->record) {
-            for (int s = 0; s < B; s++) {
+            double *al = sh.on ? accl - (size_t)lo * n : acc;
+            for (int s = lo; s < hi; s++) {
                 if (dead[s] || rhs(tk, y + (size_t)s * (size_t)m, dydt, &c) != GSL_SUCCESS)
                     for (int i = 0; i < n; i++)
-                        acc[(size_t)s * n + i] = NAN;
+                        al[(size_t)s * n + i] = NAN;
                 else
-                    memcpy(acc + (size_t)s * n, dydt + n, (size_t)n * sizeof *acc);
+                    memcpy(al + (size_t)s * n, dydt + n, (size_t)n * sizeof *al);
             }
+            share_gather(&sh, accl, acc, n);
             a = acc;
         }
-        sim_sink_row(sink, t, y, a);
+        share_row(&sh, &fails, dead, y + (size_t)lo * (size_t)m, yall, m);
+        if (share_stop(&sh, res, k > 0 && fails.count == B))
+            break;
+        t = tk;
+        if (sink)
+            sim_sink_row(sink, t, yall, a);
     }
     res->t = B == 1 && fails.count ? fails.first_t : t;
-    for (int s = 0; s < B; s++) {
+    for (int s = lo; s < hi; s++) {
         res->steps += d[s]->e->count;
         gsl_odeiv2_driver_free(d[s]);
     }
     res->rhs_evals = c.evals;
     fail_result(&fails, res);
-    sim_sink_close(sink);
+    if (sink)
+        sim_sink_close(sink);
+    if (sh.on) {
+        memcpy(y, yall, (size_t)m * (size_t)B * sizeof *y);
+        mem_free(yall);
+        mem_free(accl);
+    }
+    share_end(&sh, res, y);
     mem_free(d);
     mem_free(ts);
     mem_free(dead);

@@ -41,6 +41,11 @@ typedef struct SimJob {
      * collect training data along trajectories; or NULL */
     void (*on_row)(void *ctx, double t, const double *y, int samples);
     void *on_row_ctx;
+    /* the trajectories are shared among the ranks of an MPI run
+     * (runtime/par.h): each integrates its block, rank 0 writes the rows
+     * of all in trajectory order, the same bytes as one process; 0: every
+     * rank runs them all (with on_row: each needs every row) */
+    int split;
 } SimJob;
 
 typedef struct SimResult {

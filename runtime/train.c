@@ -35,6 +35,7 @@
 #include "runtime/simulate.h"
 #include "runtime/vm.h"
 #include "runtime/weights.h"
+#include "runtime/par.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -1013,7 +1014,7 @@ int train_run(const TrainJob *job, TrainResult *res)
         }
         mem_free(w);
     }
-    if (res->status == 0 && job->checkpoint)
+    if (res->status == 0 && job->checkpoint && par_root())
         remove(job->checkpoint); /* finished: nothing to resume */
     if (res->status == 0 && job->plot && npts > 0 && draw_curve(job, c_at, c_tr, c_va, npts, err, sizeof err) != 0) {
         snprintf(res->message, sizeof res->message, "%s", err);

@@ -12,6 +12,7 @@
 
 #include "runtime/io.h"
 #include "runtime/mem.h"
+#include "runtime/par.h"
 
 static const unsigned char magic[8] = {'L', 'A', 'G', 'W', '\r', '\n', 0x1a, '\n'};
 enum { VERSION = 1, VERSION_BITS = 2, MAX_TENSORS = 4096, MAX_DIM = WEIGHTS_MAX_DIM };
@@ -65,6 +66,8 @@ int weights_write(const char *path, const WeightsTensor *t, int n, char *err, si
 
 int weights_write_bits(const char *path, const WeightsTensor *t, int n, int bits, char *err, size_t errlen)
 {
+    if (!par_root())
+        return 0; /* rank 0 writes the run's files (runtime/par.h) */
     if (bits != 64 && bits != 32) {
         snprintf(err, errlen, "cannot write '%s': precision of %d bits (64 or 32)", path, bits);
         return -1;

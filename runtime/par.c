@@ -1,0 +1,428 @@
+/*
+ * runtime/par.c — the ranks of an MPI run (see par.h).
+ *
+ * MPI's functions are looked up in the library (dlopen, RTLD_GLOBAL so
+ * that Open MPI's own plugins find its symbols) when mpirun or srun
+ * started the process with more than one rank; otherwise nothing is
+ * loaded and every operation is the serial identity.  Open MPI's
+ * predefined handles (MPI_COMM_WORLD, MPI_DOUBLE, ...) are addresses of
+ * objects in the library, so they are looked up too; MPICH's are
+ * constants.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "runtime/par.h"
+
+#include <config.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime/mem.h"
+
+#ifdef HAVE_MPI
+#include <dlfcn.h>
+#include <mpi.h>
+
+static struct {
+    int (*init)(int *, char ***);
+    int (*finalize)(void);
+    int (*comm_rank)(MPI_Comm, int *);
+    int (*comm_size)(MPI_Comm, int *);
+    int (*gather)(const void *, int, MPI_Datatype, void *, int, MPI_Datatype, int, MPI_Comm);
+    int (*gatherv)(const void *, int, MPI_Datatype, void *, const int *, const int *, MPI_Datatype, int,
+                   MPI_Comm);
+    int (*allgather)(const void *, int, MPI_Datatype, void *, int, MPI_Datatype, MPI_Comm);
+    int (*allgatherv)(const void *, int, MPI_Datatype, void *, const int *, const int *, MPI_Datatype,
+                      MPI_Comm);
+    int (*bcast)(void *, int, MPI_Datatype, int, MPI_Comm);
+    int (*allreduce)(const void *, void *, int, MPI_Datatype, MPI_Op, MPI_Comm);
+    int (*barrier)(MPI_Comm);
+    MPI_Comm world;
+    MPI_Datatype dbl, byte, lng, integer;
+    MPI_Op sum, max;
+} M;
+#endif
+
+static int rank, size = 1, joined;
+static int err_fd = -1;    /* a non-root rank's real stderr (its own goes to a buffer) */
+static FILE *err_buf;      /* that buffer */
+static int ended;
+
+int par_rank(void)
+{
+    return rank;
+}
+
+int par_size(void)
+{
+    return size;
+}
+
+int par_root(void)
+{
+    return rank == 0;
+}
+
+void par_block_of(long n, int r, long *lo, long *hi)
+{
+    long q = n / size, m = n % size;
+    *lo = r * q + (r < m ? r : m);
+    *hi = *lo + q + (r < m);
+}
+
+void par_block(long n, long *lo, long *hi)
+{
+    par_block_of(n, rank, lo, hi);
+}
+
+/* The number of ranks the launcher says there are: a positive number, 0
+ * when it says nothing (not under a launcher), -1 when it says there are
+ * ranks but not how many. */
+static int launched_size(void)
+{
+    const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v)
+            return atoi(v) > 0 ? atoi(v) : -1;
+    }
+    if (getenv("PMIX_RANK") || getenv("PMI_RANK") || getenv("OMPI_COMM_WORLD_RANK"))
+        return -1;
+    return 0;
+}
+
+/* A non-root rank's messages: shown (after a label) when it ends
+ * differently from rank 0, or leaves without par_end (an exit on the
+ * way: out of memory), never otherwise, so a run prints each message
+ * once. */
+static void replay(void)
+{
+    if (!err_buf || err_fd < 0)
+        return;
+    fflush(stderr);
+    long len = ftell(err_buf);
+    if (len > 0) {
+        char head[64];
+        int k = snprintf(head, sizeof head, "lag: rank %d of %d said:\n", rank, size);
+        if (write(err_fd, head, (size_t)k) < 0)
+            return;
+        rewind(err_buf);
+        char buf[4096];
+        size_t got;
+        while ((got = fread(buf, 1, sizeof buf, err_buf)) > 0)
+            if (write(err_fd, buf, got) < 0)
+                break;
+    }
+    fclose(err_buf);
+    err_buf = NULL;
+}
+
+static void at_exit(void)
+{
+    if (!ended)
+        replay();
+}
+
+/* Stdout to /dev/null, stderr into a temporary buffer: ranks other than 0
+ * run the same front end and would print everything again. */
+static void quiet_rank(void)
+{
+    fflush(stdout);
+    fflush(stderr);
+    int null = open("/dev/null", O_WRONLY);
+    if (null >= 0) {
+        dup2(null, 1);
+        close(null);
+    }
+    err_buf = tmpfile();
+    if (err_buf) {
+        err_fd = dup(2);
+        dup2(fileno(err_buf), 2);
+        atexit(at_exit);
+    }
+}
+
+#ifdef HAVE_MPI
+static int load(char *why, size_t len)
+{
+    void *h = dlopen(LAG_MPI_SONAME, RTLD_NOW | RTLD_GLOBAL);
+    if (!h) {
+        snprintf(why, len, "cannot load %s (%s): install the Debian package openmpi-bin", LAG_MPI_SONAME,
+                 dlerror());
+        return -1;
+    }
+    struct {
+        void **to;
+        const char *name;
+    } fns[] = {
+        {(void **)&M.init, "MPI_Init"},           {(void **)&M.finalize, "MPI_Finalize"},
+        {(void **)&M.comm_rank, "MPI_Comm_rank"}, {(void **)&M.comm_size, "MPI_Comm_size"},
+        {(void **)&M.gather, "MPI_Gather"},       {(void **)&M.gatherv, "MPI_Gatherv"},
+        {(void **)&M.allgather, "MPI_Allgather"}, {(void **)&M.allgatherv, "MPI_Allgatherv"},
+        {(void **)&M.bcast, "MPI_Bcast"},         {(void **)&M.allreduce, "MPI_Allreduce"},
+        {(void **)&M.barrier, "MPI_Barrier"},
+    };
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
+        if (!(*fns[i].to = dlsym(h, fns[i].name))) {
+            snprintf(why, len, "%s has no %s", LAG_MPI_SONAME, fns[i].name);
+            return -1;
+        }
+#ifdef OPEN_MPI
+    struct {
+        void **to;
+        const char *name;
+    } objs[] = {
+        {(void **)&M.world, "ompi_mpi_comm_world"}, {(void **)&M.dbl, "ompi_mpi_double"},
+        {(void **)&M.byte, "ompi_mpi_byte"},        {(void **)&M.lng, "ompi_mpi_long"},
+        {(void **)&M.integer, "ompi_mpi_int"},      {(void **)&M.sum, "ompi_mpi_op_sum"},
+        {(void **)&M.max, "ompi_mpi_op_max"},
+    };
+    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++)
+        if (!(*objs[i].to = dlsym(h, objs[i].name))) {
+            snprintf(why, len, "%s has no %s (is it Open MPI?)", LAG_MPI_SONAME, objs[i].name);
+            return -1;
+        }
+#else
+    M.world = MPI_COMM_WORLD;
+    M.dbl = MPI_DOUBLE;
+    M.byte = MPI_BYTE;
+    M.lng = MPI_LONG;
+    M.integer = MPI_INT;
+    M.sum = MPI_SUM;
+    M.max = MPI_MAX;
+#endif
+    return 0;
+}
+#endif
+
+int par_begin(int *argc, char ***argv)
+{
+    int n = launched_size();
+    if (n == 0 || n == 1)
+        return 0; /* one process: nothing to join, nothing loaded */
+#ifdef HAVE_MPI
+    char why[512];
+    if (load(why, sizeof why) != 0) {
+        fprintf(stderr, "lag: error: started by an MPI launcher, but %s\n", why);
+        return 2;
+    }
+    M.init(argc, argv);
+    M.comm_rank(M.world, &rank);
+    M.comm_size(M.world, &size);
+    joined = 1;
+    if (rank != 0)
+        quiet_rank();
+    return 0;
+#else
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "lag: error: started by an MPI launcher with %s ranks, but this lag was built without MPI "
+            "(each rank would run the whole job and write the same files): rebuild with ./configure --with-mpi "
+            "(Debian packages libopenmpi-dev and openmpi-bin), or run it as one process\n",
+            n > 0 ? "several" : "an unknown number of");
+    return 2;
+#endif
+}
+
+int par_end(int status)
+{
+    if (!joined)
+        return status;
+#ifdef HAVE_MPI
+    int *all = mem_xalloc((size_t)size * sizeof *all);
+    M.allgather(&status, 1, M.integer, all, 1, M.integer, M.world);
+    /* rank 0's status, or when it succeeded the first rank's failure */
+    int final = all[0], root = all[0];
+    for (int r = 0; r < size && final == 0; r++)
+        final = all[r];
+    mem_free(all);
+    if (rank != 0 && status != root)
+        replay();
+    ended = 1;
+    M.finalize();
+    joined = 0;
+    return final;
+#else
+    return status;
+#endif
+}
+
+#ifdef HAVE_MPI
+/* Counts and displacements (in units of `per` values of `unit` bytes) of
+ * the ranks' blocks of n items, as MPI's ints; -1 when they do not fit. */
+static int layout(long n, int per, int **counts, int **displs)
+{
+    *counts = mem_xalloc((size_t)size * sizeof **counts);
+    *displs = mem_xalloc((size_t)size * sizeof **displs);
+    for (int r = 0; r < size; r++) {
+        long lo, hi;
+        par_block_of(n, r, &lo, &hi);
+        if ((hi - lo) * (long)per > INT_MAX || lo * (long)per > INT_MAX)
+            return -1;
+        (*counts)[r] = (int)((hi - lo) * per);
+        (*displs)[r] = (int)(lo * per);
+    }
+    return 0;
+}
+
+static void too_big(void)
+{
+    fprintf(stderr, "lag: error: a gather of more than 2^31 values per rank: use more ranks or fewer items\n");
+    exit(3);
+}
+#endif
+
+void par_gather(const double *mine, long n, int per, double *all)
+{
+    long lo, hi;
+    par_block(n, &lo, &hi);
+    if (!joined) {
+        if (all != mine)
+            memcpy(all, mine, (size_t)(hi - lo) * (size_t)per * sizeof *all);
+        return;
+    }
+#ifdef HAVE_MPI
+    int *counts, *displs;
+    if (layout(n, per, &counts, &displs) != 0)
+        too_big();
+    M.gatherv(mine, counts[rank], M.dbl, all, counts, displs, M.dbl, 0, M.world);
+    mem_free(counts);
+    mem_free(displs);
+#endif
+}
+
+void par_allgather(const double *mine, long n, int per, double *all)
+{
+    long lo, hi;
+    par_block(n, &lo, &hi);
+    if (!joined) {
+        if (all != mine)
+            memcpy(all, mine, (size_t)(hi - lo) * (size_t)per * sizeof *all);
+        return;
+    }
+#ifdef HAVE_MPI
+    int *counts, *displs;
+    if (layout(n, per, &counts, &displs) != 0)
+        too_big();
+    M.allgatherv(mine, counts[rank], M.dbl, all, counts, displs, M.dbl, M.world);
+    mem_free(counts);
+    mem_free(displs);
+#endif
+}
+
+void *par_gather_bytes(const void *mine, size_t nbytes, size_t *total)
+{
+    if (!joined) {
+        void *all = mem_xalloc(nbytes + 1);
+        memcpy(all, mine, nbytes);
+        *total = nbytes;
+        return all;
+    }
+#ifdef HAVE_MPI
+    if (nbytes > INT_MAX)
+        too_big();
+    int mine_n = (int)nbytes;
+    int *counts = NULL, *displs = NULL;
+    if (rank == 0)
+        counts = mem_xalloc((size_t)size * sizeof *counts);
+    M.gather(&mine_n, 1, M.integer, counts, 1, M.integer, 0, M.world);
+    char *all = NULL;
+    size_t sum = 0;
+    if (rank == 0) {
+        displs = mem_xalloc((size_t)size * sizeof *displs);
+        for (int r = 0; r < size; r++) {
+            if (sum > INT_MAX)
+                too_big();
+            displs[r] = (int)sum;
+            sum += (size_t)counts[r];
+        }
+        all = mem_xalloc(sum + 1);
+    }
+    M.gatherv(mine, mine_n, M.byte, all, counts, displs, M.byte, 0, M.world);
+    mem_free(counts);
+    mem_free(displs);
+    *total = sum;
+    return all;
+#else
+    return NULL;
+#endif
+}
+
+void par_bcast(void *buf, size_t nbytes)
+{
+    if (!joined)
+        return;
+#ifdef HAVE_MPI
+    char *p = buf;
+    while (nbytes > 0) { /* in pieces MPI's int counts can hold */
+        int k = nbytes > (size_t)1 << 30 ? 1 << 30 : (int)nbytes;
+        M.bcast(p, k, M.byte, 0, M.world);
+        p += k;
+        nbytes -= (size_t)k;
+    }
+#endif
+}
+
+long par_sum_long(long x)
+{
+    if (!joined)
+        return x;
+#ifdef HAVE_MPI
+    long y = 0;
+    M.allreduce(&x, &y, 1, M.lng, M.sum, M.world);
+    return y;
+#else
+    return x;
+#endif
+}
+
+int par_max_int(int x)
+{
+    if (!joined)
+        return x;
+#ifdef HAVE_MPI
+    int y = 0;
+    M.allreduce(&x, &y, 1, M.integer, M.max, M.world);
+    return y;
+#else
+    return x;
+#endif
+}
+
+void par_sum_doubles(double *x, long n)
+{
+    if (!joined || n <= 0)
+        return;
+#ifdef HAVE_MPI
+    /* every rank's values on every rank, added in rank order: MPI's own
+     * reduction may add them in any order */
+    double *all = mem_xalloc((size_t)n * (size_t)size * sizeof *all);
+    int *counts = mem_xalloc((size_t)size * sizeof *counts), *displs = mem_xalloc((size_t)size * sizeof *displs);
+    if (n > INT_MAX / size)
+        too_big();
+    for (int r = 0; r < size; r++)
+        counts[r] = (int)n, displs[r] = (int)(r * n);
+    M.allgatherv(x, (int)n, M.dbl, all, counts, displs, M.dbl, M.world);
+    for (long i = 0; i < n; i++) {
+        double s = all[i];
+        for (int r = 1; r < size; r++)
+            s += all[(size_t)r * (size_t)n + (size_t)i];
+        x[i] = s;
+    }
+    mem_free(all);
+    mem_free(counts);
+    mem_free(displs);
+#endif
+}
+
+void par_barrier(void)
+{
+    if (!joined)
+        return;
+#ifdef HAVE_MPI
+    M.barrier(M.world);
+#endif
+}
