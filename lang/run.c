@@ -116,6 +116,10 @@ int run_program(Front *F, const RunOptions *opt)
            : it->job == JOB_COMPARE  ? job_compare(&J)
            : it->job == JOB_INFER    ? job_infer(&J)
                                      : job_not_yet(&J, "this kind of job");
+        /* under MPI every rank goes on as rank 0 does (only it writes, so
+         * only it meets an output it cannot write), and only once rank
+         * 0's files are in place: a later job may read them */
+        par_bcast(&rc, sizeof rc);
     }
     mech_trained_free(R.trained);
     mem_free(R.val_sys);

@@ -22,6 +22,10 @@
 
 #include "runtime/mem.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #ifdef HAVE_MPI
 #include <dlfcn.h>
 #include <mpi.h>
@@ -146,6 +150,24 @@ static void quiet_rank(void)
 }
 
 #ifdef HAVE_MPI
+/* The ranks on one machine share its cores: unless OMP_NUM_THREADS says
+ * otherwise, each runs cores / (ranks here) threads (OpenMP's and, set
+ * before OpenBLAS is opened, the BLAS's), not one per core each. */
+static void share_cores(void)
+{
+    if (getenv("OMP_NUM_THREADS"))
+        return;
+    const char *v = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    long here = v && atoi(v) > 0 ? atoi(v) : size, cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int k = cpus / here > 1 ? (int)(cpus / here) : 1;
+#ifdef _OPENMP
+    omp_set_num_threads(k);
+#endif
+    char text[16];
+    snprintf(text, sizeof text, "%d", k);
+    setenv("OPENBLAS_NUM_THREADS", text, 0);
+}
+
 static int load(char *why, size_t len)
 {
     void *h = dlopen(LAG_MPI_SONAME, RTLD_NOW | RTLD_GLOBAL);
@@ -215,6 +237,7 @@ int par_begin(int *argc, char ***argv)
     joined = 1;
     if (rank != 0)
         quiet_rank();
+    share_cores();
     return 0;
 #else
     (void)argc;
@@ -288,7 +311,9 @@ void par_gather(const double *mine, long n, int per, double *all)
     int *counts, *displs;
     if (layout(n, per, &counts, &displs) != 0)
         too_big();
-    M.gatherv(mine, counts[rank], M.dbl, all, counts, displs, M.dbl, 0, M.world);
+    /* mine already in its place in all: MPI wants that said (MPI_IN_PLACE) */
+    const void *send = rank == 0 && mine == all + displs[rank] ? MPI_IN_PLACE : mine;
+    M.gatherv(send, counts[rank], M.dbl, all, counts, displs, M.dbl, 0, M.world);
     mem_free(counts);
     mem_free(displs);
 #endif
@@ -307,9 +332,34 @@ void par_allgather(const double *mine, long n, int per, double *all)
     int *counts, *displs;
     if (layout(n, per, &counts, &displs) != 0)
         too_big();
-    M.allgatherv(mine, counts[rank], M.dbl, all, counts, displs, M.dbl, M.world);
+    const void *send = mine == all + displs[rank] ? MPI_IN_PLACE : mine;
+    M.allgatherv(send, counts[rank], M.dbl, all, counts, displs, M.dbl, M.world);
     mem_free(counts);
     mem_free(displs);
+#endif
+}
+
+void par_allgatherv(const double *mine, const long *counts, double *all)
+{
+    if (!joined) {
+        if (all != mine)
+            memcpy(all, mine, (size_t)counts[0] * sizeof *all);
+        return;
+    }
+#ifdef HAVE_MPI
+    int *c = mem_xalloc((size_t)size * sizeof *c), *d = mem_xalloc((size_t)size * sizeof *d);
+    long at = 0;
+    for (int r = 0; r < size; r++) {
+        if (counts[r] > INT_MAX || at > INT_MAX)
+            too_big();
+        c[r] = (int)counts[r];
+        d[r] = (int)at;
+        at += counts[r];
+    }
+    const void *send = mine == all + d[rank] ? MPI_IN_PLACE : mine;
+    M.allgatherv(send, c[rank], M.dbl, all, c, d, M.dbl, M.world);
+    mem_free(c);
+    mem_free(d);
 #endif
 }
 
@@ -424,5 +474,38 @@ void par_barrier(void)
         return;
 #ifdef HAVE_MPI
     M.barrier(M.world);
+#endif
+}
+
+void *par_allgather_bytes(const void *mine, size_t nbytes, size_t *total)
+{
+    if (!joined) {
+        void *all = mem_xalloc(nbytes + 1);
+        memcpy(all, mine, nbytes);
+        *total = nbytes;
+        return all;
+    }
+#ifdef HAVE_MPI
+    if (nbytes > INT_MAX)
+        too_big();
+    int mine_n = (int)nbytes;
+    int *counts = mem_xalloc((size_t)size * sizeof *counts), *displs = mem_xalloc((size_t)size * sizeof *displs);
+    M.allgather(&mine_n, 1, M.integer, counts, 1, M.integer, M.world);
+    size_t sum = 0;
+    for (int r = 0; r < size; r++) {
+        if (sum > INT_MAX)
+            too_big();
+        displs[r] = (int)sum;
+        sum += (size_t)counts[r];
+    }
+    char *all = mem_xalloc(sum + 1);
+    M.allgatherv(mine, mine_n, M.byte, all, counts, displs, M.byte, M.world);
+    mem_free(counts);
+    mem_free(displs);
+    *total = sum;
+    return all;
+#else
+    *total = 0;
+    return NULL;
 #endif
 }

@@ -47,9 +47,14 @@ void par_block(long n, long *lo, long *hi);
 /* Each rank's `count` doubles (its block of `per` doubles per item, for
  * the blocks of par_block(n)) concatenated in rank order into all: on
  * rank 0 (par_gather) or on every rank (par_allgather).  all holds
- * n * per doubles; on other ranks par_gather's all may be NULL. */
+ * n * per doubles; on other ranks par_gather's all may be NULL.  mine may
+ * be the block's own place in all (then it is not copied). */
 void par_gather(const double *mine, long n, int per, double *all);
 void par_allgather(const double *mine, long n, int per, double *all);
+
+/* Each rank's counts[rank] doubles concatenated in rank order into all
+ * (sum of counts), on every rank; counts are the same on every rank. */
+void par_allgatherv(const double *mine, const long *counts, double *all);
 
 /* Variable-size pieces in rank order: each rank's nbytes bytes, and on
  * rank 0 a buffer of them all (freed by the caller with mem_free) and
@@ -71,5 +76,10 @@ void par_sum_doubles(double *x, long n);
 
 /* Wait for every rank. */
 void par_barrier(void);
+
+/* Variable-size pieces in rank order on every rank: each rank's nbytes
+ * bytes concatenated into a buffer (freed by the caller with mem_free)
+ * and its length. */
+void *par_allgather_bytes(const void *mine, size_t nbytes, size_t *total);
 
 #endif

@@ -185,8 +185,12 @@ typedef struct Trainer {
     Worker *w;                /* one per thread */
     int nw;
     int nchunks;
-    double *cgrad;            /* each chunk's gradient (nchunks x G), summed in chunk order */
+    double *cgrad;            /* each chunk's gradient (nchunks x G), summed by a fixed tree (sum_tree) */
     double *cval;             /* each chunk's loss parts (nchunks x 4) */
+    long clo, chi;            /* the chunks this rank computes (all of them in one process) */
+    long *nodes;              /* the tree's nodes each rank sends, as (lo, hi) pairs (tree_cover) */
+    long *nodes_at;           /* rank r's nodes are nodes[2 * nodes_at[r] .. 2 * nodes_at[r + 1]) */
+    double *nodes_buf;        /* their sums as they travel: this rank's, then every rank's */
     size_t G;                 /* the program's tensor sizes added up */
     size_t *goff;             /* program tensor slot -> offset in a gradient */
     gsl_rng *rng;
@@ -337,8 +341,10 @@ static void validate(Trainer *T, double *vloss, double *vrel)
     double *xs = mem_xalloc((size_t)T->nval * n2 * sizeof *xs), *ys = mem_xalloc((size_t)T->nval * n * sizeof *ys);
     memcpy(xs, T->vs, (size_t)T->nval * n2 * sizeof *xs);
     memcpy(ys, T->vt, (size_t)T->nval * n * sizeof *ys);
+    long clo, chi; /* this rank's chunks; the parts of all of them travel to every rank */
+    par_block(nc, &clo, &chi);
 #pragma omp parallel for schedule(static) num_threads(T->nw)
-    for (int c = 0; c < nc; c++) {
+    for (int c = (int)clo; c < (int)chi; c++) {
         Worker *W = &T->w[thread_id()];
         int at = c * T->chunk, B = T->nval - at < T->chunk ? T->nval - at : T->chunk;
         long nbad = 0;
@@ -349,6 +355,7 @@ static void validate(Trainer *T, double *vloss, double *vrel)
         part[5 * c + 3] = weight_sum(T, xs + (size_t)at * n2, b);
         part[5 * c + 4] = b;
     }
+    par_allgather(part + 5 * clo, nc, 5, part);
     double sum = 0, sq = 0, ysq = 0, count = 0, good = 0;
     for (int c = 0; c < nc; c++)
         sum += part[5 * c], sq += part[5 * c + 1], ysq += part[5 * c + 2], count += part[5 * c + 3],
@@ -576,6 +583,122 @@ static double penalty(const Trainer *T, Worker *W, const double *xs, int b, doub
     return k * sum;
 }
 
+/* ---------- the gradient's sum over the chunks ----------
+ *
+ * The chunks' gradients are added by a fixed binary tree over the chunk
+ * indices (the node [lo, hi) is its left part, the largest power of two
+ * below hi - lo, plus its right part), never in an order that depends on
+ * the threads or ranks.  Under MPI each rank computes a contiguous block
+ * of chunks, adds up the largest nodes that lie inside its block (a
+ * handful: tree_cover), and every rank receives every rank's node sums
+ * and finishes the tree above them: the same additions, in the same
+ * order, as one process makes, so the weights after K steps are the same
+ * bits for 1, 2, 3 or 4 ranks with the same global batch. */
+
+static long tree_mid(long lo, long hi)
+{
+    long h = 1;
+    while (2 * h < hi - lo)
+        h *= 2;
+    return lo + h;
+}
+
+/* The sum of the rows [lo, hi) of the chunk gradients into row lo. */
+static void tree_sum(double *rows, size_t G, long lo, long hi)
+{
+    if (hi - lo < 2)
+        return;
+    long mid = tree_mid(lo, hi);
+    tree_sum(rows, G, lo, mid);
+    tree_sum(rows, G, mid, hi);
+    double *a = rows + (size_t)lo * G;
+    const double *b = rows + (size_t)mid * G;
+    for (size_t i = 0; i < G; i++)
+        a[i] += b[i];
+}
+
+/* The largest nodes of the tree over [lo, hi) inside [a, b), in order,
+ * appended to out as (lo, hi) pairs; returns how many were added. */
+static long tree_cover(long lo, long hi, long a, long b, long *out)
+{
+    if (hi <= a || lo >= b || hi <= lo)
+        return 0;
+    if (a <= lo && hi <= b) {
+        out[0] = lo, out[1] = hi;
+        return 1;
+    }
+    long mid = tree_mid(lo, hi), k = tree_cover(lo, mid, a, b, out);
+    return k + tree_cover(mid, hi, a, b, out + 2 * k);
+}
+
+/* Finish the tree over [lo, hi) above the nodes the ranks sent (whose sums
+ * are already in their rows lo). */
+static void tree_finish(const Trainer *T, long lo, long hi)
+{
+    long nn = T->nodes_at[par_size()];
+    for (long k = 0; k < nn; k++)
+        if (T->nodes[2 * k] == lo && T->nodes[2 * k + 1] == hi)
+            return;
+    if (hi - lo < 2)
+        return;
+    long mid = tree_mid(lo, hi);
+    tree_finish(T, lo, mid);
+    tree_finish(T, mid, hi);
+    double *a = T->cgrad + (size_t)lo * T->G;
+    const double *b = T->cgrad + (size_t)mid * T->G;
+    for (size_t i = 0; i < T->G; i++)
+        a[i] += b[i];
+}
+
+/* Which chunks this rank computes and the nodes every rank sends. */
+static void tree_plan(Trainer *T)
+{
+    int P = par_size();
+    par_block(T->nchunks, &T->clo, &T->chi);
+    /* a block of c chunks is covered by at most 2 log2(c) + 2 nodes */
+    long cap = 0;
+    for (long c = 1; c < T->nchunks; c *= 2)
+        cap += 2;
+    cap = (cap + 2) * P;
+    T->nodes = mem_xalloc((size_t)(2 * cap) * sizeof *T->nodes);
+    T->nodes_at = mem_xalloc((size_t)(P + 1) * sizeof *T->nodes_at);
+    T->nodes_at[0] = 0;
+    for (int r = 0; r < P; r++) {
+        long a, b;
+        par_block_of(T->nchunks, r, &a, &b);
+        T->nodes_at[r + 1] = T->nodes_at[r] + tree_cover(0, T->nchunks, a, b, T->nodes + 2 * T->nodes_at[r]);
+    }
+    T->nodes_buf = mem_xalloc(((size_t)T->nodes_at[P] * T->G + 1) * sizeof *T->nodes_buf);
+}
+
+/* The batch's gradient (into T->grad[0]) and loss parts (T->cval, every
+ * chunk's) from the chunks this rank computed. */
+static void tree_reduce(Trainer *T)
+{
+    const int r = par_rank(), P = par_size();
+    const size_t G = T->G;
+    long mine = T->nodes_at[r + 1] - T->nodes_at[r];
+    const long *my = T->nodes + 2 * T->nodes_at[r];
+    for (long k = 0; k < mine; k++)
+        tree_sum(T->cgrad, G, my[2 * k], my[2 * k + 1]);
+    if (P > 1) {
+        double *buf = T->nodes_buf + (size_t)T->nodes_at[r] * G;
+        for (long k = 0; k < mine; k++)
+            memcpy(buf + (size_t)k * G, T->cgrad + (size_t)my[2 * k] * G, G * sizeof *buf);
+        long *counts = mem_xalloc((size_t)P * sizeof *counts);
+        for (int q = 0; q < P; q++)
+            counts[q] = (T->nodes_at[q + 1] - T->nodes_at[q]) * (long)G;
+        par_allgatherv(buf, counts, T->nodes_buf);
+        mem_free(counts);
+        for (long k = 0; k < T->nodes_at[P]; k++)
+            memcpy(T->cgrad + (size_t)T->nodes[2 * k] * G, T->nodes_buf + (size_t)k * G, G * sizeof *buf);
+        /* the loss parts of every chunk, for the sums in chunk order */
+        par_allgather(T->cval + 4 * T->clo, T->nchunks, 4, T->cval);
+        tree_finish(T, 0, T->nchunks);
+    }
+    memcpy(T->grad[0], T->cgrad, G * sizeof *T->grad[0]); /* the root's sum is row 0 */
+}
+
 /* One optimisation step at T->step: returns the batch loss (NaN when the
  * step had to be undone). */
 static double step(Trainer *T)
@@ -583,11 +706,12 @@ static double step(Trainer *T)
     const TrainJob *job = T->job;
     const int n = T->n;
     single_weights(T);
-    /* the batch a chunk at a time (its registers stay in cache), chunks in
-     * parallel; each chunk's gradient is its own, and they are added in
-     * chunk order, so the sum is the same for any number of threads */
+    /* the batch a chunk at a time (its registers stay in cache), this
+     * rank's chunks in parallel; each chunk's gradient is its own, and
+     * they are added by a fixed tree (tree_reduce), so the sum is the same
+     * for any number of threads or ranks */
 #pragma omp parallel for schedule(static) num_threads(T->nw)
-    for (int c = 0; c < T->nchunks; c++) {
+    for (int c = (int)T->clo; c < (int)T->chi; c++) {
         Worker *W = &T->w[thread_id()];
         int at = c * T->chunk, len = T->B - at < T->chunk ? T->B - at : T->chunk;
         double *xs = T->xs + (size_t)at * (size_t)T->width, *ys = T->ys + (size_t)at * n;
@@ -610,6 +734,7 @@ static double step(Trainer *T)
         T->cval[4 * c] = l + pen, T->cval[4 * c + 1] = b, T->cval[4 * c + 2] = (double)nbad;
         T->cval[4 * c + 3] = pen;
     }
+    tree_reduce(T); /* the slots' gradients are views into T->grad[0] */
     double l = 0, pen = 0;
     int good = 0;
     for (int c = 0; c < T->nchunks; c++) {
@@ -617,12 +742,6 @@ static double step(Trainer *T)
         pen += T->cval[4 * c + 3];
         good += (int)T->cval[4 * c + 1];
         T->res->bad_samples += (long)T->cval[4 * c + 2];
-    }
-    for (size_t i = 0; i < T->G; i++) {
-        double sum = 0;
-        for (int c = 0; c < T->nchunks; c++)
-            sum += T->cgrad[(size_t)c * T->G + i];
-        T->grad[0][i] = sum; /* the slots' gradients are views into one array */
     }
     if (good == 0)
         return NAN;
@@ -863,6 +982,7 @@ int train_run(const TrainJob *job, TrainResult *res)
     }
     T.cgrad = mem_xalloc(((size_t)T.nchunks * T.G + 1) * sizeof *T.cgrad);
     T.cval = mem_xalloc((size_t)T.nchunks * 4 * sizeof *T.cval);
+    tree_plan(&T);
     double *gall = mem_xalloc((T.G + 1) * sizeof *gall);
     T.grad = mem_xalloc(((size_t)T.model->ntensors + 1) * sizeof *T.grad);
     T.grad[0] = gall;
@@ -1030,6 +1150,9 @@ out:
     mem_free(T.grad);
     mem_free(T.cgrad);
     mem_free(T.cval);
+    mem_free(T.nodes);
+    mem_free(T.nodes_at);
+    mem_free(T.nodes_buf);
     mem_free(T.goff);
     for (int i = 0; T.w && i < T.nw; i++) {
         vm_free(T.w[i].vm);
