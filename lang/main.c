@@ -47,7 +47,9 @@ static const Command commands[NCMDS] = {
                  "                        [--set SYSTEM.param=value] [-o DIR] [--native]\n"
                  "                        [--max-steps N]\n",
                  "  run FILE.lag     check the file, then run its jobs in order (simulate,\n"
-                 "                   train, solve, action, compare and infer)\n",
+                 "                   train, solve, action, compare and infer); under\n"
+                 "                   mpirun -n N, ensembles, training batches and grids\n"
+                 "                   split over the ranks, the same files (docs/scaling.md)\n",
                  "  --json           print one JSON object per job on stdout\n"
                  "  --quiet          no progress and no summary line on stderr\n"
                  "  --progress       progress on stderr even when it is not a terminal\n"
@@ -55,7 +57,8 @@ static const Command commands[NCMDS] = {
                  "  --set S.p=v      override parameter p of system S (may be repeated)\n"
                  "  -o DIR           write relative output paths under DIR\n"
                  "  --native         compile the lowered programs to machine code\n"
-                 "  --max-steps N    train for at most N steps (a quick trial of a long file)\n"},
+                 "  --max-steps N    train for at most N steps (a quick trial of a long file)\n"
+},
     [CMD_CHECK] = {"check", "lag check FILE.lag [--ast]\n",
                    "  check FILE.lag   parse and check only; report every error found\n",
                    "  --ast            print the syntax tree (for debugging and tests)\n"},

@@ -34,6 +34,21 @@ enum { CHUNK = 4096 };
 
 /* ---------- batches ---------- */
 
+/* Whether p has network layers (run as matrix products). */
+static int has_layers(const IrProgram *p)
+{
+    for (int i = 0; i < p->ncode; i++)
+        if (p->code[i].op == IR_VMATVEC || p->code[i].op == IR_VMATTVEC)
+            return 1;
+    return 0;
+}
+
+/* The states eval_states takes at a time. */
+static int chunk_of(const IrProgram *p)
+{
+    return has_layers(p) ? train_chunk_size(p, CHUNK) : CHUNK;
+}
+
 /* Program p (nout outputs) at B states (stride 2n) into out (stride nout);
  * a state where it fails gives NaN.  Returns the number of failures.
  *
@@ -46,10 +61,7 @@ enum { CHUNK = 4096 };
 static long eval_states(const IrProgram *p, const double *params, long B, const double *states, int stride,
                         double t, double *out)
 {
-    int layers = 0;
-    for (int i = 0; i < p->ncode && !layers; i++)
-        layers = p->code[i].op == IR_VMATVEC || p->code[i].op == IR_VMATTVEC;
-    const int chunk = !layers ? CHUNK : train_chunk_size(p, CHUNK);
+    const int layers = has_layers(p), chunk = chunk_of(p);
     const long nc = (B + chunk - 1) / chunk;
     int nw = 1;
 #ifdef _OPENMP
@@ -84,6 +96,37 @@ static long eval_states(const IrProgram *p, const double *params, long B, const 
     return failed;
 }
 
+/* eval_states shared among the ranks of an MPI run (runtime/par.h): each
+ * evaluates a contiguous block of the states, and every rank gets all of
+ * out in state order.  A program with layers is split on eval_states'
+ * own chunks: a matrix product may round a state differently in a chunk
+ * of another size, and a chunk with a failing state is evaluated state
+ * by state, so only whole chunks give each state the bits one process
+ * gives it.  Returns the failures over all the states. */
+static long eval_shared(const IrProgram *p, const double *params, long B, const double *states, int stride,
+                        double t, double *out)
+{
+    const int P = par_size();
+    if (P == 1)
+        return eval_states(p, params, B, states, stride, t, out);
+    const long unit = has_layers(p) ? chunk_of(p) : 1;
+    long *counts = mem_xalloc((size_t)P * sizeof *counts), lo = 0, hi = 0;
+    for (int r = 0; r < P; r++) {
+        long a, b;
+        par_block_of((B + unit - 1) / unit, r, &a, &b);
+        a = a * unit < B ? a * unit : B;
+        b = b * unit < B ? b * unit : B;
+        counts[r] = (b - a) * p->nout;
+        if (r == par_rank())
+            lo = a, hi = b;
+    }
+    long failed = eval_states(p, params, hi - lo, states + (size_t)lo * (size_t)stride, stride, t,
+                              out + (size_t)lo * (size_t)p->nout);
+    par_allgatherv(out + (size_t)lo * (size_t)p->nout, counts, out);
+    mem_free(counts);
+    return par_sum_long(failed);
+}
+
 /* ---------- trajectories ---------- */
 
 typedef struct Rows {
@@ -108,22 +151,101 @@ static void keep_row(void *ctx, double t, const double *y, int samples)
     r->n++;
 }
 
-/* Integrate model md from every start, one run each (a start that needs
- * small steps does not hold the others back, and one that fails does not
- * stop them), into rows. */
-static int integrate(const CmpJob *job, const CmpModel *md, Rows *rows, CmpModelResult *mr, int m)
+/* One start's run as it travels between the ranks: this header, then its
+ * rows' times, their states (2n values each) and its message's bytes. */
+typedef struct StartRun {
+    int rc;         /* the run's status */
+    int own_known;  /* the drift of the model's own energy is known */
+    double own;     /* ...and is this */
+    long rows;      /* the rows it reached */
+    int msglen;     /* its message's bytes with their terminator (none when rc == 0) */
+} StartRun;
+
+/* Runs of starts, one after another in a growing buffer. */
+typedef struct Runs {
+    char *b;
+    size_t n, cap;
+} Runs;
+
+static void runs_put(Runs *k, const void *v, size_t len)
+{
+    if (k->n + len > k->cap) {
+        k->cap = k->n + len > 2 * k->cap ? k->n + len : 2 * k->cap;
+        k->b = mem_xrealloc(k->b, k->cap);
+    }
+    memcpy(k->b + k->n, v, len);
+    k->n += len;
+}
+
+/* What integrate keeps over the starts, in start order. */
+typedef struct Took {
+    int first;     /* the first failing start's status */
+    double own;
+    int own_known;
+} Took;
+
+/* Start s's run, packed at *at, into its column of the rows (new rows
+ * NaN for the other starts) and into the status and drift over the
+ * starts; *at moves past it. */
+static void take_start(const CmpJob *job, int s, const char **at, Rows *rows, Took *tk, CmpModelResult *mr)
 {
     const int n2 = 2 * job->n, S = job->samples;
+    StartRun h;
+    memcpy(&h, *at, sizeof h);
+    const char *t = *at + sizeof h, *y = t + (size_t)h.rows * sizeof(double);
+    const char *msg = y + (size_t)h.rows * (size_t)n2 * sizeof(double);
+    *at = msg + h.msglen;
+    if (h.rc != 0 && !tk->first) {
+        tk->first = h.rc;
+        if (S > 1)
+            snprintf(mr->message, sizeof mr->message, "start %d: %.900s", s + 1, msg);
+        else
+            snprintf(mr->message, sizeof mr->message, "%s", msg);
+    }
+    if (h.own_known)
+        tk->own = fmax(tk->own, h.own);
+    else
+        tk->own_known = 0;
+    if (h.rows > rows->n) {
+        if (h.rows > rows->cap) {
+            rows->cap = h.rows;
+            rows->t = mem_xrealloc(rows->t, (size_t)rows->cap * sizeof *rows->t);
+            rows->y = mem_xrealloc(rows->y, (size_t)rows->cap * (size_t)rows->width * sizeof *rows->y);
+        }
+        for (long r = rows->n; r < h.rows; r++) {
+            memcpy(&rows->t[r], t + (size_t)r * sizeof(double), sizeof(double));
+            for (int i = 0; i < rows->width; i++)
+                rows->y[(size_t)r * (size_t)rows->width + (size_t)i] = NAN;
+        }
+        rows->n = h.rows;
+    }
+    for (long r = 0; r < h.rows; r++)
+        memcpy(rows->y + (size_t)r * (size_t)rows->width + (size_t)s * (size_t)n2,
+               y + (size_t)r * (size_t)n2 * sizeof(double), (size_t)n2 * sizeof(double));
+    rows->count[s] = h.rows;
+}
+
+/* Integrate model md from every start, one run each (a start that needs
+ * small steps does not hold the others back, and one that fails does not
+ * stop them), into rows.  The ranks of an MPI run share the starts in
+ * contiguous blocks; the runs travel to every rank and are taken in
+ * start order, so every rank holds the rows, the first failure and the
+ * drift one process finds. */
+static int integrate(const CmpJob *job, const CmpModel *md, Rows *rows, CmpModelResult *mr, int m)
+{
+    const int n2 = 2 * job->n, S = job->samples, split = par_size() > 1;
     rows->width = S * n2;
     rows->count = mem_xalloc((size_t)S * sizeof *rows->count);
     Rows one = {.width = n2};
-    int variational = strcmp(job->method, "variational") == 0, first = 0;
-    double own = 0;
-    int own_known = 1;
+    int variational = strcmp(job->method, "variational") == 0;
+    Took tk = {.first = 0, .own = 0, .own_known = 1};
+    Runs runs = {0};
     SimResult sr;
     memset(&sr, 0, sizeof sr);
     sr.y = mem_xalloc((size_t)n2 * sizeof *sr.y);
-    for (int s = 0; s < S; s++) {
+    long lo, hi;
+    par_block(S, &lo, &hi);
+    for (int s = (int)lo; s < hi; s++) {
         if (job->progress)
             fprintf(stderr, "\rcompare: integrating %s (%d of %d), start %d of %d   ", md->name, m + 1, job->nmodels,
                     s + 1, S);
@@ -149,42 +271,41 @@ static int integrate(const CmpJob *job, const CmpModel *md, Rows *rows, CmpModel
             .on_row_ctx = &one,
         };
         int rc = variational ? var_run(&sj, md->del, &sr) : sim_run(&sj, &sr);
-        if (rc != 0 && !first) {
-            first = rc;
-            if (S > 1)
-                snprintf(mr->message, sizeof mr->message, "start %d: %.900s", s + 1, sr.message);
-            else
-                snprintf(mr->message, sizeof mr->message, "%s", sr.message);
+        StartRun h = {
+            .rc = rc,
+            .own_known = sr.has_energy && !sr.drift_unknown,
+            .own = sr.max_rel_drift,
+            .rows = one.n,
+            .msglen = rc != 0 ? (int)strnlen(sr.message, sizeof sr.message - 1) + 1 : 0,
+        };
+        runs_put(&runs, &h, sizeof h);
+        runs_put(&runs, one.t, (size_t)one.n * sizeof *one.t);
+        runs_put(&runs, one.y, (size_t)one.n * (size_t)n2 * sizeof *one.y);
+        if (h.msglen) {
+            runs_put(&runs, sr.message, (size_t)h.msglen - 1);
+            runs_put(&runs, "", 1);
         }
-        if (sr.has_energy && !sr.drift_unknown)
-            own = fmax(own, sr.max_rel_drift);
-        else
-            own_known = 0;
-        /* into its column of the rows, new rows NaN for the other starts */
-        if (one.n > rows->n) {
-            if (one.n > rows->cap) {
-                rows->cap = one.n;
-                rows->t = mem_xrealloc(rows->t, (size_t)rows->cap * sizeof *rows->t);
-                rows->y = mem_xrealloc(rows->y, (size_t)rows->cap * (size_t)rows->width * sizeof *rows->y);
-            }
-            for (long r = rows->n; r < one.n; r++) {
-                rows->t[r] = one.t[r];
-                for (int i = 0; i < rows->width; i++)
-                    rows->y[(size_t)r * (size_t)rows->width + (size_t)i] = NAN;
-            }
-            rows->n = one.n;
+        if (!split) { /* taken at once: only one start's rows are held twice */
+            const char *at = runs.b;
+            take_start(job, s, &at, rows, &tk, mr);
+            runs.n = 0;
         }
-        for (long r = 0; r < one.n; r++)
-            memcpy(rows->y + (size_t)r * (size_t)rows->width + (size_t)s * (size_t)n2,
-                   one.y + (size_t)r * (size_t)n2, (size_t)n2 * sizeof *one.y);
-        rows->count[s] = one.n;
     }
+    if (split) {
+        size_t total;
+        char *all = par_allgather_bytes(runs.b, runs.n, &total);
+        const char *at = all;
+        for (int s = 0; s < S; s++)
+            take_start(job, s, &at, rows, &tk, mr);
+        mem_free(all);
+    }
+    mem_free(runs.b);
     mem_free(sr.y);
     mem_free(one.t);
     mem_free(one.y);
-    mr->status = first;
-    mr->own_energy_drift = own_known && md->energy ? own : NAN;
-    return first;
+    mr->status = tk.first;
+    mr->own_energy_drift = tk.own_known && md->energy ? tk.own : NAN;
+    return tk.first;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -382,7 +503,7 @@ static void grid_run(const CmpJob *job, const Rows *ref, Grid *g, CmpResult *res
     g->occ = mem_xalloc(C * sizeof *g->occ);
     const CmpModel *r0 = &job->models[0];
     double t0 = sim_clock();
-    res->models[0].grid_failures = eval_states(r0->rhs, r0->params, (long)G, g->s, n2, 0, g->aref);
+    res->models[0].grid_failures = eval_shared(r0->rhs, r0->params, (long)G, g->s, n2, 0, g->aref);
     res->models[0].grid_accel_s = sim_clock() - t0;
     double *am = mem_xalloc(G * (size_t)n * sizeof *am);
     double *Lr = NULL, *Lrb = NULL, *Lm = mem_xalloc(G * sizeof *Lm), *Lmb = mem_xalloc(G * sizeof *Lmb);
@@ -390,8 +511,8 @@ static void grid_run(const CmpJob *job, const Rows *ref, Grid *g, CmpResult *res
     if (r0->lagr) {
         Lr = mem_xalloc(G * sizeof *Lr);
         Lrb = mem_xalloc(G * sizeof *Lrb);
-        eval_states(r0->lagr, r0->params, (long)G, g->s, n2, 0, Lr);
-        eval_states(r0->lagr, r0->params, (long)G, g->sbar, n2, 0, Lrb);
+        eval_shared(r0->lagr, r0->params, (long)G, g->s, n2, 0, Lr);
+        eval_shared(r0->lagr, r0->params, (long)G, g->sbar, n2, 0, Lrb);
         /* even in the velocities: every difference at rounding level */
         double big = 0, odd = 0;
         for (size_t i = 0; i < G; i++)
@@ -409,7 +530,7 @@ static void grid_run(const CmpJob *job, const Rows *ref, Grid *g, CmpResult *res
         const double *a = g->aref;
         if (m > 0) {
             double ta = sim_clock();
-            mr->grid_failures = eval_states(md->rhs, md->params, (long)G, g->s, n2, 0, am);
+            mr->grid_failures = eval_shared(md->rhs, md->params, (long)G, g->s, n2, 0, am);
             mr->grid_accel_s = sim_clock() - ta;
             a = am;
         }
@@ -460,9 +581,9 @@ static void grid_run(const CmpJob *job, const Rows *ref, Grid *g, CmpResult *res
             g->L[(size_t)m * C + c] = g->Lfit[(size_t)m * C + c] = NAN;
         if (!md->lagr || !Lr)
             continue;
-        eval_states(md->lagr, md->params, (long)G, g->s, n2, 0, Lm);
+        eval_shared(md->lagr, md->params, (long)G, g->s, n2, 0, Lm);
         if (even)
-            eval_states(md->lagr, md->params, (long)G, g->sbar, n2, 0, Lmb);
+            eval_shared(md->lagr, md->params, (long)G, g->sbar, n2, 0, Lmb);
         double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
         long k = 0;
         for (size_t i = 0; i < G; i++) {
@@ -572,8 +693,8 @@ static void sym_metrics(const CmpJob *job, const Rows *rows, const Grid *g, CmpR
         for (int k = 0; k < job->nsyms; k++) {
             mr->sym_residual[k] = mr->sym_charge_drift[k] = NAN;
             if (md->sym_dl && md->sym_dl[k] && md->lagr && G > 0) {
-                eval_states(md->sym_dl[k], md->params, G, states, n2, 0, dl);
-                eval_states(md->lagr, md->params, G, states, n2, 0, L);
+                eval_shared(md->sym_dl[k], md->params, G, states, n2, 0, dl);
+                eval_shared(md->lagr, md->params, G, states, n2, 0, L);
                 /* states where L is not finite (a singular potential's centre) are left out */
                 double a = 0, b = 0;
                 long used = 0;
@@ -588,7 +709,7 @@ static void sym_metrics(const CmpJob *job, const Rows *rows, const Grid *g, CmpR
             if (md->sym_q && md->sym_q[k] && rows[m].n > 0) {
                 long R = rows[m].n;
                 double *Q = mem_xalloc((size_t)R * (size_t)S * sizeof *Q), *drift = mem_xalloc((size_t)S * sizeof *drift);
-                eval_states(md->sym_q[k], md->params, R * S, rows[m].y, n2, 0, Q);
+                eval_shared(md->sym_q[k], md->params, R * S, rows[m].y, n2, 0, Q);
                 for (int s0 = 0; s0 < S; s0++) {
                     double q0 = Q[s0], sc = fabs(q0) > 1e-8 ? fabs(q0) : 1, w = 0;
                     for (long r = 0; r < rows[m].count[s0]; r++) {
@@ -1094,7 +1215,7 @@ int cmp_run(const CmpJob *job, CmpResult *res)
         const CmpModel *r0 = &job->models[0];
         if (r0->energy && rows[m].n > 0) {
             rows[m].E = mem_xalloc((size_t)rows[m].n * (size_t)job->samples * sizeof *rows[m].E);
-            eval_states(r0->energy, r0->params, rows[m].n * job->samples, rows[m].y, n2, 0, rows[m].E);
+            eval_shared(r0->energy, r0->params, rows[m].n * job->samples, rows[m].y, n2, 0, rows[m].E);
         }
     }
     if (job->progress)
@@ -1134,7 +1255,7 @@ int cmp_run(const CmpJob *job, CmpResult *res)
         if (res->status == 0)
             write_summary(job, res, res);
     }
-    if (job->plot && res->status == 0)
+    if (job->plot && res->status == 0 && par_root()) /* rank 0 draws (runtime/par.h) */
         draw(job, rows, g, res);
     if (g)
         grid_free(g);

@@ -66,6 +66,7 @@
 #include "runtime/figure.h"
 #include "runtime/io.h"
 #include "runtime/mem.h"
+#include "runtime/par.h"
 #include "runtime/simulate.h"
 
 #define UNIDENTIFIED 1e-10 /* a scaled Fisher eigenvalue below this times the largest */
@@ -604,55 +605,117 @@ static void net_uncertainty(Fit *F, double *cov)
 
 static int fit(Fit *F, double *u0, double *theta, int *iterations, int quiet);
 
+/* Where a solve at the estimate starts: its solution with its
+ * sensitivities (the tangent predictor), and the largest residual seen. */
+typedef struct Estimate {
+    double *ylast, *dy, *theta_last;
+    int predict;
+    double worst;
+} Estimate;
+
+static void estimate_save(const Fit *F, Estimate *e)
+{
+    const size_t tot = (size_t)F->N * (size_t)F->nf;
+    memcpy(e->ylast, F->ylast, tot * sizeof *e->ylast);
+    memcpy(e->dy, F->dy, tot * (size_t)F->np * sizeof *e->dy);
+    memcpy(e->theta_last, F->theta_last, (size_t)F->np * sizeof *e->theta_last);
+    e->predict = F->predict;
+    e->worst = F->worst;
+}
+
+static void estimate_restore(Fit *F, const Estimate *e)
+{
+    const size_t tot = (size_t)F->N * (size_t)F->nf;
+    memcpy(F->ylast, e->ylast, tot * sizeof *F->ylast);
+    memcpy(F->dy, e->dy, tot * (size_t)F->np * sizeof *F->dy);
+    memcpy(F->theta_last, e->theta_last, (size_t)F->np * sizeof *F->theta_last);
+    F->predict = e->predict;
+    F->worst = e->worst;
+}
+
 /* Refit on job->samples noise realisations drawn from the fitted model:
  * each observation is the fit's value there plus sigma_i N(0, 1) (a
- * generator seeded by the job's seed), each refit starts from the
- * estimate; the refits' spread (standard deviation) of each unknown into
- * res->refit_stderr, their count into res->refits.  The estimate's own
- * solution and residuals are restored after. */
+ * generator seeded by the job's seed, realisation k from its draws
+ * k nobs ..), each refit starts from the estimate and its solution, so
+ * that the refits are independent of one another and the ranks of an
+ * MPI run share them in contiguous blocks; their estimates travel to
+ * every rank and are summed in refit order.  The refits' spread
+ * (standard deviation) of each unknown into res->refit_stderr, their
+ * count into res->refits.  The estimate's own solution and residuals are
+ * restored after. */
 static void refits(Fit *F, const double *cov)
 {
     const InferJob *job = F->job;
     InferResult *res = F->res;
-    const int np = F->np, nobs = F->nobs, N = job->samples;
+    const int np = F->np, nobs = F->nobs, N = job->samples, per = np + 1;
+    const size_t tot = (size_t)F->N * (size_t)F->nf;
     (void)cov;
     double *fitted = mem_xalloc((size_t)nobs * sizeof *fitted), *est = mem_xalloc((size_t)np * sizeof *est);
-    double *u = mem_xalloc((size_t)np * sizeof *u), *th = mem_xalloc((size_t)np * sizeof *th);
+    double *u = mem_xalloc((size_t)np * sizeof *u);
     double *sum = mem_xalloc((size_t)np * sizeof *sum), *sum2 = mem_xalloc((size_t)np * sizeof *sum2);
     for (int i = 0; i < nobs; i++)
         fitted[i] = F->value[i] + F->r[i] * job->obs[i].sigma;
     memcpy(est, job->theta, (size_t)np * sizeof *est);
-    for (int t = 0; t < np; t++)
-        sum[t] = sum2[t] = 0;
+    Estimate at = {
+        .ylast = mem_xalloc(tot * sizeof(double)),
+        .dy = mem_xalloc((tot * (size_t)np + 1) * sizeof(double)),
+        .theta_last = mem_xalloc(((size_t)np + 1) * sizeof(double)),
+    };
+    estimate_save(F, &at);
+    long lo, hi;
+    par_block(N, &lo, &hi);
+    /* per refit: whether it converged, then its estimate */
+    double *got = mem_xalloc(((size_t)N * (size_t)per + 1) * sizeof *got);
     gsl_rng *rng = gsl_checked(mem_fault() ? NULL : gsl_rng_alloc(gsl_rng_mt19937));
     gsl_rng_set(rng, job->seed);
-    int good = 0;
+    for (long j = 0; j < lo * nobs; j++) /* the earlier blocks' realisations */
+        gsl_ran_gaussian(rng, job->obs[j % nobs].sigma);
+    const int solves0 = res->forward_solves, newton0 = res->newton_iterations;
+    double secs0[3] = {res->solve_s, res->sens_s, res->adj_s};
     double t0 = sim_clock(), last = 0;
-    for (int k = 0; k < N; k++) {
+    for (long k = lo; k < hi; k++) {
+        double *g = got + (size_t)k * (size_t)per;
+        g[0] = 0;
         for (int i = 0; i < nobs; i++)
             F->value[i] = fitted[i] + gsl_ran_gaussian(rng, job->obs[i].sigma);
+        estimate_restore(F, &at);
         to_u(job, est, u);
         F->have = 0;
         int iters;
-        if (forward(F, est) != 0)
-            continue;
-        memcpy(F->u_at, u, (size_t)np * sizeof *u);
-        if (fit(F, u, th, &iters, 1) != GSL_SUCCESS)
-            continue;
-        good++;
-        for (int t = 0; t < np; t++) {
-            double d = th[t] - est[t];
-            sum[t] += d;
-            sum2[t] += d * d;
+        if (forward(F, est) == 0) {
+            memcpy(F->u_at, u, (size_t)np * sizeof *u);
+            g[0] = fit(F, u, g + 1, &iters, 1) == GSL_SUCCESS;
         }
         double now = sim_clock();
-        if (job->progress && (now - last > 0.25 || k + 1 == N)) {
+        if (job->progress && (now - last > 0.25 || k + 1 == hi)) {
             last = now;
-            fprintf(stderr, "\rinfer %s: refit %d/%d  %.1f s  ", job->problem, k + 1, N, now - t0);
+            fprintf(stderr, "\rinfer %s: refit %ld/%ld  %.1f s  ", job->problem, k + 1 - lo, hi - lo, now - t0);
         }
     }
     if (job->progress && N > 0)
         fputc('\n', stderr);
+    par_allgather(got + (size_t)lo * (size_t)per, N, per, got);
+    res->forward_solves = solves0 + (int)par_sum_long(res->forward_solves - solves0);
+    res->newton_iterations = newton0 + (int)par_sum_long(res->newton_iterations - newton0);
+    double secs[3] = {res->solve_s - secs0[0], res->sens_s - secs0[1], res->adj_s - secs0[2]};
+    par_sum_doubles(secs, 3); /* the seconds of every rank's refits */
+    res->solve_s = secs0[0] + secs[0];
+    res->sens_s = secs0[1] + secs[1];
+    res->adj_s = secs0[2] + secs[2];
+    int good = 0;
+    for (int t = 0; t < np; t++)
+        sum[t] = sum2[t] = 0;
+    for (int k = 0; k < N; k++) {
+        const double *g = got + (size_t)k * (size_t)per;
+        if (!g[0])
+            continue;
+        good++;
+        for (int t = 0; t < np; t++) {
+            double d = g[1 + t] - est[t];
+            sum[t] += d;
+            sum2[t] += d * d;
+        }
+    }
     res->refits = good;
     for (int t = 0; t < np; t++)
         res->refit_stderr[t] = good > 1 ? sqrt((sum2[t] - sum[t] * sum[t] / good) / (good - 1)) : NAN;
@@ -660,13 +723,17 @@ static void refits(Fit *F, const double *cov)
     for (int i = 0; i < nobs; i++)
         F->value[i] = job->obs[i].value;
     memcpy(job->theta, est, (size_t)np * sizeof *est);
+    estimate_restore(F, &at);
     F->have = 0;
     forward(F, est);
     gsl_rng_free(rng);
+    mem_free(at.ylast);
+    mem_free(at.dy);
+    mem_free(at.theta_last);
+    mem_free(got);
     mem_free(fitted);
     mem_free(est);
     mem_free(u);
-    mem_free(th);
     mem_free(sum);
     mem_free(sum2);
 }
@@ -1373,11 +1440,15 @@ int infer_run(const InferJob *job, InferResult *res)
 
     /* outputs must be writable: found out before the fit */
     const char *outs[3] = {job->output, job->nodes_output, job->plot};
-    for (int i = 0; i < 3; i++)
-        if (outs[i] && io_check_writable(outs[i], res->message, sizeof res->message) != 0) {
+    for (int i = 0; i < 3 && res->status == 0; i++)
+        if (outs[i] && io_check_writable(outs[i], res->message, sizeof res->message) != 0)
             res->status = 4;
-            goto out;
-        }
+    /* only rank 0 checks, as it alone writes: its finding is every rank's,
+     * so that none goes on to the refits' exchanges alone (runtime/par.h) */
+    par_bcast(&res->status, sizeof res->status);
+    par_bcast(res->message, sizeof res->message);
+    if (res->status != 0)
+        goto out;
     /* the start must solve */
     if ((F.nw > 0 && job->set_w(job->net_ctx, job->w) != 0) || forward(&F, job->theta) != 0) {
         snprintf(res->message, sizeof res->message, "the forward problem cannot be solved at the start: %s",

@@ -29,6 +29,8 @@ struct CsvWriter {
     double *buf;
     size_t nbuf;
     int off;     /* a rank other than 0 of an MPI run: rows go nowhere (runtime/par.h) */
+    char *line;  /* a text row being formatted (csv_format) */
+    size_t cap;
 };
 
 enum { H5_ROWS = 4096 }; /* rows gathered before they go to the file */
@@ -250,24 +252,40 @@ int csv_row(CsvWriter *w, const double *v, char *err, size_t errlen)
         }
         return 0;
     }
-    /* the row is formatted into one buffer and written at once; each
-     * number as the shortest text that reads back as it (runtime/dtoa.h) */
-    char line[64 * 32];
+    /* the row is formatted into one buffer and written at once */
     size_t k = 0;
-    for (int i = 0; i < w->ncols; i++) {
-        if (k + DTOA_MAX + 2 > sizeof line) {
-            if (fwrite(line, 1, k, w->f) != k) {
-                snprintf(err, errlen, "cannot write '%s': %s", w->path, strerror(errno));
-                return -1;
-            }
-            k = 0;
-        }
-        if (i)
-            line[k++] = ',';
-        k += (size_t)dtoa_short(v[i], line + k); /* nan: one spelling, whatever the sign bit */
+    csv_format(v, w->ncols, &w->line, &k, &w->cap);
+    return csv_text(w, w->line, k, err, errlen);
+}
+
+void csv_format(const double *v, int ncols, char **buf, size_t *len, size_t *cap)
+{
+    size_t need = *len + (size_t)ncols * (DTOA_MAX + 1) + 2;
+    if (need > *cap) {
+        *cap = need > 2 * *cap ? need : 2 * *cap;
+        *buf = mem_xrealloc(*buf, *cap);
     }
-    line[k++] = '\n';
-    if (fwrite(line, 1, k, w->f) != k) {
+    /* each number as the shortest text that reads back as it (runtime/dtoa.h) */
+    char *p = *buf + *len;
+    for (int i = 0; i < ncols; i++) {
+        if (i)
+            *p++ = ',';
+        p += dtoa_short(v[i], p); /* nan: one spelling, whatever the sign bit */
+    }
+    *p++ = '\n';
+    *len = (size_t)(p - *buf);
+}
+
+int csv_is_text(const char *path)
+{
+    return !h5_is_path(path);
+}
+
+int csv_text(CsvWriter *w, const char *text, size_t len, char *err, size_t errlen)
+{
+    if (w->off || len == 0)
+        return 0;
+    if (fwrite(text, 1, len, w->f) != len) {
         snprintf(err, errlen, "cannot write '%s': %s", w->path, strerror(errno));
         return -1;
     }
@@ -279,6 +297,7 @@ int csv_close(CsvWriter *w, int keep, char *err, size_t errlen)
     if (!w)
         return 0;
     int rc = 0;
+    mem_free(w->line);
     if (w->off) {
         mem_free(w->path);
         mem_free(w);

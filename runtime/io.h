@@ -29,6 +29,15 @@ int csv_attr_text(CsvWriter *w, const char *key, const char *value, char *err, s
 int csv_attr_num(CsvWriter *w, const char *key, double value, char *err, size_t errlen);
 /* Write one row of ncols numbers; 0, or -1 with a message in err. */
 int csv_row(CsvWriter *w, const double *values, char *err, size_t errlen);
+/* Rows formatted where they are computed and written elsewhere (the ranks
+ * of an MPI run format their blocks' rows; rank 0 writes the text):
+ * csv_format appends one row of ncols numbers, as csv_row writes it, to
+ * the growing buffer *buf (length *len, capacity *cap; mem_free it);
+ * csv_text writes such rows to a text writer (0, or -1 with a message);
+ * csv_is_text tells whether a path's rows are text (not HDF5). */
+void csv_format(const double *values, int ncols, char **buf, size_t *len, size_t *cap);
+int csv_text(CsvWriter *w, const char *text, size_t len, char *err, size_t errlen);
+int csv_is_text(const char *path);
 /* Close: keep = 1 renames the file into place, keep = 0 removes it.
  * Returns 0, or -1 with a message in err.  csv_close(NULL, ...) is a no-op. */
 int csv_close(CsvWriter *w, int keep, char *err, size_t errlen);

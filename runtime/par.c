@@ -51,9 +51,6 @@ static struct {
 #endif
 
 static int rank, size = 1, joined;
-static int err_fd = -1;    /* a non-root rank's real stderr (its own goes to a buffer) */
-static FILE *err_buf;      /* that buffer */
-static int ended;
 
 int par_rank(void)
 {
@@ -97,6 +94,11 @@ static int launched_size(void)
         return -1;
     return 0;
 }
+
+#ifdef HAVE_MPI
+static int err_fd = -1;    /* a non-root rank's real stderr (its own goes to a buffer) */
+static FILE *err_buf;      /* that buffer */
+static int ended;
 
 /* A non-root rank's messages: shown (after a label) when it ends
  * differently from rank 0, or leaves without par_end (an exit on the
@@ -149,7 +151,6 @@ static void quiet_rank(void)
     }
 }
 
-#ifdef HAVE_MPI
 /* The ranks on one machine share its cores: unless OMP_NUM_THREADS says
  * otherwise, each runs cores / (ranks here) threads (OpenMP's and, set
  * before OpenBLAS is opened, the BLAS's), not one per core each. */
@@ -403,9 +404,11 @@ void *par_gather_bytes(const void *mine, size_t nbytes, size_t *total)
 
 void par_bcast(void *buf, size_t nbytes)
 {
+#ifndef HAVE_MPI
+    (void)buf, (void)nbytes;
+#else
     if (!joined)
         return;
-#ifdef HAVE_MPI
     char *p = buf;
     while (nbytes > 0) { /* in pieces MPI's int counts can hold */
         int k = nbytes > (size_t)1 << 30 ? 1 << 30 : (int)nbytes;
@@ -444,9 +447,11 @@ int par_max_int(int x)
 
 void par_sum_doubles(double *x, long n)
 {
+#ifndef HAVE_MPI
+    (void)x, (void)n;
+#else
     if (!joined || n <= 0)
         return;
-#ifdef HAVE_MPI
     /* every rank's values on every rank, added in rank order: MPI's own
      * reduction may add them in any order */
     double *all = mem_xalloc((size_t)n * (size_t)size * sizeof *all);

@@ -32,6 +32,20 @@ Files and runs:
   sim_rows, same_rows  a simulate job's rows; the largest difference of two runs'
   DOUBLE_PENDULUM      the double pendulum expanded by hand (system DP)
 
+Under mpirun (tests/mpi.py, tests/mpi_compare.py):
+  mpi_launcher(lag)    (the mpirun command line, None, None); or (None, why
+                       the points are skipped, None): no mpirun ($MPIRUN),
+                       or lag built without MPI; or (None, None, the failure)
+                       when lag does not run under it
+  mpi_run(lag, cmd, ranks, tmp, name, text, *args)
+                       tmp/NAME.lag run plainly (ranks 0) or on that many
+                       ranks, outputs in tmp/NAME.RANKS: (the process, its
+                       files {name: bytes, or a summary's JSON}, its --json
+                       lines, lag's own lines on stderr), all without times
+  mpi_same(lag, cmd, tmp, name, text, ranks=(1, 2, 3), rc=0, *args)
+                       plainly, then on each number of ranks: (ok, why, the
+                       plain run's files, its messages)
+
 TAP: report(ok, what, why, todo) each point, skip(what, reason) one that
 cannot run here, finish() the plan and the points.
 """
@@ -39,6 +53,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -195,6 +210,82 @@ def run_lag(lag, tmp, name, text, files=None, timeout=60):
 
 # TAP: report() each test point, finish() prints the plan and the points.
 _results = []
+
+
+def mpi_launcher(lag):
+    mpirun = os.environ.get("MPIRUN") or "mpirun"
+    exe = shutil.which(mpirun)
+    if not exe:
+        return None, "%s not found (install openmpi-bin)" % mpirun, None
+    cmd = [exe, "--oversubscribe"]
+    if os.geteuid() == 0:
+        cmd.append("--allow-run-as-root")
+    # Leak checking is off in the ranks: Open MPI's own allocations at exit,
+    # made in plugins it has unloaded, cannot be told apart from lag's (the
+    # single-process tests check lag's); the sanitizers' other checks stay.
+    os.environ["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+    cmd += ["-x", "ASAN_OPTIONS"]
+    p = subprocess.run(cmd + ["-n", "2", lag, "--version"], capture_output=True, text=True, timeout=120)
+    if "built without MPI" in p.stderr:
+        return None, "lag was built without MPI (./configure --with-mpi)", None
+    if p.returncode != 0 or p.stdout.count("lag ") != 1:
+        return None, None, "%s -n 2 lag --version: exit %d, stdout %r\n%s" % (mpirun, p.returncode, p.stdout,
+                                                                             p.stderr[-3000:])
+    return cmd, None, None
+
+
+def untimed(o):
+    """A JSON value without what the clock decides: keys ending in _s
+    (wall_s, samples_per_s, ...) and a training curve's times."""
+    if isinstance(o, dict):
+        return {k: ([p[:1] + p[2:] for p in v] if k == "curve" else untimed(v))
+                for k, v in o.items() if not k.endswith("_s")}
+    if isinstance(o, list):
+        return [untimed(v) for v in o]
+    return o
+
+
+def mpi_run(lag, cmd, ranks, tmp, name, text, *args):
+    path = os.path.join(tmp, name + ".lag")
+    with open(path, "w") as f:
+        f.write(text)
+    out = os.path.join(tmp, "%s.%d" % (name, ranks))
+    os.makedirs(out, exist_ok=True)
+    argv = [lag, "run", path, "--json", "--quiet", "-o", out] + list(args)
+    if ranks:
+        argv = cmd + ["-n", str(ranks)] + argv
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    got = {}
+    for fname in sorted(os.listdir(out)):
+        with open(os.path.join(out, fname), "rb") as f:
+            b = f.read()
+        got[fname] = untimed(json.loads(b)) if fname.endswith("_summary.json") else b
+    try:
+        js = [untimed(json.loads(l)) for l in p.stdout.splitlines() if l.startswith("{")]
+    except ValueError:
+        js = None
+    return p, got, js, [l.replace(out, "OUT") for l in p.stderr.splitlines() if l.startswith("lag")]
+
+
+def mpi_same(lag, cmd, tmp, name, text, ranks=(1, 2, 3), rc=0, *args):
+    p0, want, js0, said0 = mpi_run(lag, cmd, 0, tmp, name, text, *args)
+    why = []
+    if p0.returncode != rc:
+        why.append("plain run: exit %d (want %d)\n%s" % (p0.returncode, rc, p0.stderr[-1500:]))
+    if rc == 0 and (not want or not js0 or any(isinstance(b, bytes) and not b for b in want.values())):
+        why.append("plain run: no files, an empty file or no --json: %s" % sorted(want))
+    for n in ranks:
+        p, got, js, said = mpi_run(lag, cmd, n, tmp, name, text, *args)
+        if p.returncode != rc:
+            why.append("%d ranks: exit %d (want %d)\n%s" % (n, p.returncode, rc, p.stderr[-1500:]))
+        diff = sorted(f for f in set(got) | set(want) if got.get(f) != want.get(f))
+        if diff:
+            why.append("%d ranks: files differ: %s" % (n, diff))
+        if js != js0:
+            why.append("%d ranks: --json differs:\n%s\n%s" % (n, js, js0))
+        if said != said0:
+            why.append("%d ranks: messages differ:\n%s\n%s" % (n, said, said0))
+    return not why, "\n".join(why), want, said0
 
 
 def report(ok, what, why="", todo=None):

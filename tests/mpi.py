@@ -34,93 +34,13 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lagtest import DOUBLE_PENDULUM, finish, program, report, skip  # noqa: E402
+from lagtest import DOUBLE_PENDULUM, finish, mpi_launcher, mpi_run, mpi_same, program, report, skip  # noqa: E402
 
 LAG, SRCDIR = program()
 LAG = os.path.abspath(LAG)
-MPIRUN = os.environ.get("MPIRUN") or "mpirun"
 POINTS = ["simulate rk8pd ensemble", "simulate rk4 and msbdf ensembles", "failures in later blocks",
           "train fresh data", "train fixed data with validation", "train resumed under other ranks",
           "replicated jobs", "lag el once", "bad input once"]
-
-
-def launcher():
-    """The mpirun command line and None; or None and why the points are
-    skipped; or None, None and the failure of lag under mpirun."""
-    exe = shutil.which(MPIRUN)
-    if not exe:
-        return None, "%s not found (install openmpi-bin)" % MPIRUN, None
-    cmd = [exe, "--oversubscribe"]
-    if os.geteuid() == 0:
-        cmd.append("--allow-run-as-root")
-    # Leak checking is off in the ranks: Open MPI's own allocations at exit,
-    # made in plugins it has unloaded, cannot be told apart from lag's (the
-    # single-process tests check lag's); the sanitizers' other checks stay.
-    os.environ["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
-    cmd += ["-x", "ASAN_OPTIONS"]
-    p = subprocess.run(cmd + ["-n", "2", LAG, "--version"], capture_output=True, text=True, timeout=120)
-    if "built without MPI" in p.stderr:
-        return None, "lag was built without MPI (./configure --with-mpi)", None
-    if p.returncode != 0 or p.stdout.count("lag ") != 1:
-        return None, None, "%s -n 2 lag --version: exit %d, stdout %r\n%s" % (MPIRUN, p.returncode, p.stdout,
-                                                                             p.stderr[-3000:])
-    return cmd, None, None
-
-
-def run(cmd, ranks, tmp, name, text, *args):
-    """Write tmp/NAME.lag, run it (ranks 0: a plain process) with outputs
-    in tmp/NAME.RANKS; (process, output directory)."""
-    path = os.path.join(tmp, name + ".lag")
-    with open(path, "w") as f:
-        f.write(text)
-    out = os.path.join(tmp, "%s.%d" % (name, ranks))
-    os.makedirs(out, exist_ok=True)
-    argv = [LAG, "run", path, "--quiet", "-o", out] + list(args)
-    if ranks:
-        argv = cmd + ["-n", str(ranks)] + argv
-    return subprocess.run(argv, capture_output=True, text=True, timeout=600), out
-
-
-def files(out):
-    """{name: bytes} of the files a run wrote."""
-    got = {}
-    for f in sorted(os.listdir(out)):
-        with open(os.path.join(out, f), "rb") as fh:
-            got[f] = fh.read()
-    return got
-
-
-def summary(p):
-    """The --json lines without what depends on the clock."""
-    objs = []
-    for line in p.stdout.splitlines():
-        o = json.loads(line)
-        for k in ("wall_s", "setup_s", "samples_per_s", "grid_accel_s", "curve"):
-            o.pop(k, None)
-        objs.append(o)
-    return objs
-
-
-def same_everywhere(cmd, tmp, name, text, ranks=(1, 2, 3), rc=0, json_too=True):
-    """Run plainly and under each number of ranks: (ok, why, plain run)."""
-    p0, out0 = run(cmd, 0, tmp, name, text, "--json")
-    want = files(out0)
-    why = []
-    if p0.returncode != rc:
-        why.append("plain run: exit %d\n%s" % (p0.returncode, p0.stderr))
-    if not want or any(len(b) == 0 for b in want.values()):
-        why.append("plain run wrote no files: %s" % list(want))
-    for n in ranks:
-        p, out = run(cmd, n, tmp, name, text, "--json")
-        if p.returncode != rc:
-            why.append("%d ranks: exit %d (want %d)\n%s" % (n, p.returncode, rc, p.stderr[-2000:]))
-        got = files(out)
-        if got != want:
-            diff = [f for f in set(got) | set(want) if got.get(f) != want.get(f)]
-            why.append("%d ranks: files differ: %s" % (n, diff))
-        if json_too and summary(p) != summary(p0):
-            why.append("%d ranks: --json differs:\n%s\n%s" % (n, summary(p), summary(p0)))
-    return not why, "\n".join(why), p0
 
 
 ENSEMBLE = DOUBLE_PENDULUM + """
@@ -186,7 +106,7 @@ def spring_data(path):
 
 
 def main():
-    cmd, why, broken = launcher()
+    cmd, why, broken = mpi_launcher(LAG)
     if not cmd:
         for what in POINTS:
             if broken:
@@ -197,22 +117,22 @@ def main():
         return
     tmp = tempfile.mkdtemp(prefix="lag_mpi_")
     try:
-        ok, why, p0 = same_everywhere(cmd, tmp, "rk8pd", ENSEMBLE % "rk8pd")
+        ok, why, _, _ = mpi_same(LAG, cmd, tmp, "rk8pd", ENSEMBLE % "rk8pd")
         report(ok, "mpi-1 simulate: an rk8pd ensemble of 7 with records writes the same CSV bytes and --json "
                "as one process under 1, 2 and 3 ranks", why)
 
-        ok1, why1, _ = same_everywhere(cmd, tmp, "rk4", ENSEMBLE % "rk4")
-        ok2, why2, _ = same_everywhere(cmd, tmp, "msbdf", ENSEMBLE % "msbdf")
+        ok1, why1, _, _ = mpi_same(LAG, cmd, tmp, "rk4", ENSEMBLE % "rk4")
+        ok2, why2, _, _ = mpi_same(LAG, cmd, tmp, "msbdf", ENSEMBLE % "msbdf")
         report(ok1 and ok2, "mpi-2 simulate: rk4 and msbdf ensembles (a GSL driver per trajectory) write the "
                "same bytes under 1, 2 and 3 ranks", why1 + why2)
 
         good, whys = True, []
         for method in ("rk8pd", "rk4"):
-            ok, why, p0 = same_everywhere(cmd, tmp, "fail_" + method, SINGULAR % method, rc=3)
+            ok, why, _, _ = mpi_same(LAG, cmd, tmp, "fail_" + method, SINGULAR % method, rc=3)
             whys.append(why)
             good = good and ok
             for n in (2, 3):
-                p, _ = run(cmd, n, tmp, "fail_%s_msg" % method, SINGULAR % method)
+                p, _, _, _ = mpi_run(LAG, cmd, n, tmp, "fail_%s_msg" % method, SINGULAR % method)
                 err = p.stderr
                 once = err.count("3 of 7 trajectories failed") == 1
                 named = all(err.count("trajectory %d failed at t = " % s) == 1 for s in (0, 5, 6))
@@ -224,18 +144,19 @@ def main():
                "exit 3 under every number of ranks, each failure and the summary printed once, the others' rows "
                "the same bytes", "\n".join(whys))
 
-        ok, why, _ = same_everywhere(cmd, tmp, "fresh", FRESH % {"steps": 40, "extra": ""}, ranks=(1, 2, 3, 4))
+        ok, why, _, _ = mpi_same(LAG, cmd, tmp, "fresh", FRESH % {"steps": 40, "extra": ""}, ranks=(1, 2, 3, 4))
         report(ok, "mpi-4 train: 40 steps on fresh data, a batch of 200 in 7 chunks split over 1, 2, 3 and 4 "
                "ranks: the same weights bytes and losses as one process", why)
 
         spring_data(os.path.join(tmp, "spring.csv"))
-        ok, why, _ = same_everywhere(cmd, tmp, "fixed", FIXED % {"tmp": tmp})
+        ok, why, _, _ = mpi_same(LAG, cmd, tmp, "fixed", FIXED % {"tmp": tmp})
         report(ok, "mpi-5 train: a fixed data set with a validation split (chunks of validation too): the same "
                "weights, losses and validation error under 1, 2 and 3 ranks", why)
 
         # a run under 2 ranks killed after its first checkpoint, resumed under 3
         text = FRESH % {"steps": 3000, "extra": "\n    checkpoint every 100"}
-        whole, wout = run(cmd, 0, tmp, "whole", text)
+        whole, _, _, _ = mpi_run(LAG, cmd, 0, tmp, "whole", text)
+        wout = os.path.join(tmp, "whole.0")
         path = os.path.join(tmp, "cut.lag")
         with open(path, "w") as f:
             f.write(text)
@@ -280,7 +201,7 @@ problem Chain {
 }
 solve Chain { points 81; guess y = -0.5*x*(1 - x); output "chain.csv" }
 """
-        ok, why, _ = same_everywhere(cmd, tmp, "replicated", repl, ranks=(2, 3))
+        ok, why, _, _ = mpi_same(LAG, cmd, tmp, "replicated", repl, ranks=(2, 3))
         report(ok, "mpi-7 jobs that run on every rank alike (the variational integrator, solve) write each file "
                "once, the bytes of one process", why)
 
@@ -292,8 +213,8 @@ solve Chain { points 81; guess y = -0.5*x*(1 - x); output "chain.csv" }
                p2.stdout[:2000] + p2.stderr)
 
         bad = "system S {\n    coord x\n    L = x'^2 +\n}\nsimulate S { init x = 1; time 0 .. 1 }\n"
-        p1, _ = run(cmd, 0, tmp, "bad", bad)
-        p2, _ = run(cmd, 2, tmp, "bad", bad)
+        p1, _, _, _ = mpi_run(LAG, cmd, 0, tmp, "bad", bad)
+        p2, _, _, _ = mpi_run(LAG, cmd, 2, tmp, "bad", bad)
         first = p1.stderr.splitlines()[0] if p1.stderr else "?"
         report(p1.returncode == 1 and p2.returncode == 1 and p2.stderr.count(first) == 1
                and "rank 1" not in p2.stderr,
