@@ -174,6 +174,21 @@ static void settings(FILE *out, const Setting *s, int indent)
     for (; s; s = s->next) {
         fprintf(out, "%*s(", indent, "");
         ident(out, s->head);
+        if (s->form == SET_WHEN) {
+            fputs(" when", out);
+            if (s->e1) {
+                fputc(' ', out);
+                expr(out, s->e1);
+            }
+            if (s->word.name) {
+                fprintf(out, " %s ", s->word.name);
+                expr(out, s->e2);
+            }
+            if (s->dir.name)
+                fprintf(out, " %s", s->dir.name);
+            fputs(")\n", out);
+            continue;
+        }
         if (s->form == SET_WORD || s->form == SET_BLOCK)
             fprintf(out, " %s", s->word.name);
         if (s->form == SET_BLOCK)

@@ -153,6 +153,8 @@ typedef enum SettingForm {
     SET_AT,      /* head e1: a = v, ...           (from 0: t1 = 0.1) */
     SET_WORD,    /* head word e1                  (checkpoint every 100, loss accel l1) */
     SET_BLOCK,   /* head word NAME { settings }   (data from System { ... }) */
+    SET_WHEN,    /* head when e1 word e2 dir      (stop when y crosses 0 falling): word, e2
+                  * and dir may be missing (their names NULL) for the checker to report */
     SET_CONT     /* a = v: continues the previous list (merged by the parser
                   * after a comma; left in place, an error, otherwise) */
 } SettingForm;
@@ -166,7 +168,8 @@ typedef struct Assign {
     /* Folded by the checker (jobs' settings only): */
     double v, v_hi, v_count; /* value (or low end), high end, point count */
     int draw;                /* 0: the constant v; 1: uniform(p1, p2); 2: normal(p1, p2);
-                              * 3: an expression of draws (check_draw_eval of value) */
+                              * 3: an expression of draws (check_draw_eval of value);
+                              * 4: grid(v, v_hi, v_count), an axis of a grid of starts */
     double p1, p2;
     struct Assign *next;
 } Assign;
@@ -176,8 +179,9 @@ typedef struct Setting {
     Loc loc;
     SettingForm form;
     Expr *e1, *e2;
-    Ident word;      /* SET_WORD, SET_BLOCK */
+    Ident word;      /* SET_WORD, SET_BLOCK, SET_WHEN */
     Ident target;    /* SET_BLOCK: the system named */
+    Ident dir;       /* SET_WHEN: rising or falling, or no name (either way) */
     Assign *assigns; /* SET_ASSIGNS, SET_AT, SET_CONT */
     struct Setting *sub; /* SET_BLOCK */
     const struct Setting *list_before; /* SET_CONT: a list setting just before it */

@@ -795,6 +795,8 @@ static Val resolve_call(Checker *C, Expr *e, Ctx cx)
             return bad_val();
         } else if (strcmp(name, "poly") == 0 || strcmp(name, "spline") == 0)
             hint = " (poly(k) and spline(k) declare a problem's 'unknown' function)";
+        else if (strcmp(name, "grid") == 0)
+            hint = " (grid(a, b, n) is a whole initial value in a simulate job's 'init': a grid of starts)";
         if (!hint) {
             const char *near = suggest_function(C, name);
             hint = near ? did_you_mean(C, near)
@@ -2178,6 +2180,94 @@ static void check_penalty(Checker *C, JobState *J, Setting *s)
                    source ? " or in its data's system '" : "", source ? source->name.name : "", source ? "'" : "");
 }
 
+/* stop when EXPR crosses 0 [rising|falling] (simulate): EXPR an
+ * expression of the target system as a record's, without q''. */
+static void check_stop(Checker *C, JobState *J, Setting *s)
+{
+    static const char *const crosses[] = {"crosses"}, *const dirs[] = {"rising", "falling"};
+    if (s->form != SET_WHEN) {
+        diag_error(C->d, s->loc, "'stop' is written 'stop when EXPR crosses 0', with 'rising' or 'falling' after it "
+                   "for one direction only");
+        return;
+    }
+    if (!s->e1) {
+        diag_error(C->d, s->loc, "'stop when' needs a condition: 'stop when EXPR crosses 0'");
+        return;
+    }
+    Scope *S = J->S;
+    if (S) {
+        Scope *saved = C->scope;
+        int smooth = C->need_smooth;
+        C->scope = S;
+        C->need_smooth = 0; /* evaluated, never differentiated: abs(q) - pi is fine */
+        Val r = resolve(C, s->e1, CX_SYSTEM);
+        if (!r.bad)
+            single_outputs(C, s->e1);
+        C->scope = saved;
+        C->need_smooth = smooth;
+        if (!r.bad && r.is_const)
+            diag_error(C->d, s->e1->loc, "the condition of 'stop when' is the constant %g: it never crosses 0 (write "
+                       "an expression of the coordinates, velocities, parameters and t)", r.v);
+    }
+    if (!s->word.name) {
+        diag_error(C->d, s->loc, "'stop when' needs 'crosses 0' after the expression: 'stop when EXPR crosses 0'");
+        return;
+    }
+    if (strcmp(s->word.name, "=") == 0) {
+        diag_error(C->d, s->word.loc, "a stop condition is 'stop when EXPR crosses 0' (for A = B write 'stop when "
+                   "A - B crosses 0')");
+        return;
+    }
+    if (strcmp(s->word.name, "crosses") != 0) {
+        diag_error(C->d, s->word.loc, "expected 'crosses 0' after the expression of 'stop when', not '%s'%s",
+                   s->word.name, did_you_mean(C, diag_suggest(s->word.name, crosses, 1)));
+        return;
+    }
+    double v = 0;
+    if (job_const(C, s->e2, &v) && v != 0)
+        diag_error(C->d, s->e2->loc, "a stop condition crosses 0, not %g (write 'stop when EXPR - %g crosses 0')", v,
+                   v);
+    if (s->dir.name && word_in(s->dir.name, dirs, 2) < 0)
+        diag_error(C->d, s->dir.loc, "unknown direction '%s' of a crossing: 'rising' (upwards through 0) or "
+                   "'falling' (downwards); without one, either way%s", s->dir.name,
+                   did_you_mean(C, diag_suggest(s->dir.name, dirs, 2)));
+}
+
+/* init q = grid(a, b, n) in a simulate job: n values from a to b; the
+ * ensemble is every combination of the grid axes (Assign.draw 4). */
+static int is_grid(const Expr *e)
+{
+    return e->kind == EX_CALL && !e->id.primes && strcmp(e->id.name, "grid") == 0;
+}
+
+static void grid_value(Checker *C, JobState *J, Assign *a)
+{
+    Expr *e = a->value;
+    if (J->spec != settings_job(JOB_SIMULATE)) {
+        diag_error(C->d, e->loc, "grid(a, b, n), a grid of starts, is only in a simulate job's 'init'%s",
+                   J->spec == settings_job(JOB_COMPARE) ? " (compare's grid of states is its 'grid' setting)" : "");
+        return;
+    }
+    if (e->nargs != 3) {
+        diag_error(C->d, e->loc, "grid takes 3 arguments (from, to, points), not %d", e->nargs);
+        return;
+    }
+    double lo = 0, hi = 0, n = 0;
+    Expr *points = e->args->next->next;
+    if (!(job_const(C, e->args, &lo) & job_const(C, e->args->next, &hi) & job_const(C, points, &n)))
+        return;
+    if (!(lo < hi))
+        diag_error(C->d, e->loc, "grid(a, b, n) needs a < b (got %g and %g)", lo, hi);
+    else if (n != floor(n) || n < 2 || n > 1e7)
+        diag_error(C->d, points->loc, "grid points must be a whole number from 2 to 10000000 (got %g)", n);
+    else {
+        a->draw = 4;
+        a->v = lo;
+        a->v_hi = hi;
+        a->v_count = n;
+    }
+}
+
 static void check_setting(Checker *C, JobState *J, Setting *s)
 {
     const SettingSpec *sp = settings_find(J->spec, s->head.name);
@@ -2211,7 +2301,7 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
                             : arena_printf(C->a, " (its settings: %s)", job_spec_names(C, J->spec)));
         return;
     }
-    if (J->seen[idx] && sp->kind != SK_PARAMS && sp->kind != SK_RECORD) {
+    if (J->seen[idx] && sp->kind != SK_PARAMS && sp->kind != SK_RECORD && sp->kind != SK_STOP) {
         diag_error(C->d, s->head.loc, "'%s' is given twice in %s", s->head.name, J->where);
         diag_note(C->d, J->seen[idx]->head.loc, "first given here");
         return;
@@ -2316,6 +2406,10 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
             switch (sp->kind) {
             case SK_INIT:
                 coord_ref(C, J, a->name, 1, "init names");
+                if (is_grid(a->value)) {
+                    grid_value(C, J, a);
+                    break;
+                }
                 C->scope = NULL;
                 drawn_value(C, a, "an initial value");
                 C->scope = saved;
@@ -2506,6 +2600,9 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
     case SK_PENALTY:
         check_penalty(C, J, s);
         return;
+    case SK_STOP:
+        check_stop(C, J, s);
+        return;
     case SK_SYSEXPR:
         if (!want_form(C, s, SET_EXPR, arena_printf(C->a, "an expression, as in '%s 1 + x^2'", s->head.name)) || !S)
             return;
@@ -2532,10 +2629,41 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
     }
 }
 
+/* What a simulate job's settings say together: a grid of starts sets the
+ * number of trajectories; events come from 'stop when', which the
+ * variational integrator's fixed steps do not locate. */
+static void check_simulate(Checker *C, const Setting *list)
+{
+    const Setting *init = settings_get(list, "init"), *samples = settings_get(list, "samples");
+    double size = 1;
+    const char *dims = "";
+    int axes = 0;
+    for (const Assign *a = init && init->form == SET_ASSIGNS ? init->assigns : NULL; a; a = a->next)
+        if (a->draw == 4) {
+            size *= a->v_count;
+            dims = arena_printf(C->a, "%s%s%g", dims, axes++ ? " x " : "", a->v_count);
+        }
+    if (axes && samples && samples->form == SET_EXPR && samples->v1 != size)
+        diag_error(C->d, samples->e1->loc, "samples %g contradicts the grid of starts in 'init' (%s%s%g "
+                   "trajectories): leave 'samples' out", samples->v1, axes > 1 ? dims : "", axes > 1 ? " = " : "",
+                   size);
+    const Setting *stop = settings_get(list, "stop"), *events = settings_get(list, "events"),
+                  *method = settings_get(list, "method");
+    if (events && !stop)
+        diag_error(C->d, events->loc, "'events' writes the events of 'stop when EXPR crosses 0', and this job has "
+                   "none");
+    if (stop && method && method->form == SET_EXPR && method->e1->kind == EX_NAME &&
+        strcmp(method->e1->id.name, "variational") == 0)
+        diag_error(C->d, stop->loc, "'stop when' needs one of GSL's steppers: the variational integrator's fixed "
+                   "steps locate no events (use e.g. method rk8pd)");
+}
+
 static void check_settings(Checker *C, JobState *J, Setting *list)
 {
     for (Setting *s = list; s; s = s->next)
         check_setting(C, J, s);
+    if (J->spec == settings_job(JOB_SIMULATE))
+        check_simulate(C, list);
     const Setting *to = settings_get(list, "to"), *every = settings_get(list, "every");
     if (J->have_at[0] && J->have_at[1] && !(J->at[0] < J->at[1]) && to)
         diag_error(C->d, to->e1->loc, "the end time %g must be after the start time %g", J->at[1], J->at[0]);

@@ -37,6 +37,8 @@ typedef struct Parser {
     int aborted;         /* a fatal scanner error: stop quietly */
     int broken;          /* a syntax error inside the item being parsed */
     int lex_error_line;  /* the line of the lexer's last error: the parser says nothing more there */
+    int at_setting;      /* the last token may end a setting (',', ';', '{', a newline in a job body) */
+    int stop_head;       /* the last token was a setting named `stop`: `when` after it is WHEN */
     char tok[48];        /* text of the last name or number (for messages) */
 } Parser;
 

@@ -14,13 +14,16 @@
 #include "runtime/io.h"
 #include "runtime/mem.h"
 #include "runtime/native.h"
+#include "runtime/rkbatch.h"
 #include "runtime/simulate.h"
 #include "runtime/variational.h"
 
-/* The line the job ends with: what it wrote, its rows, the energy drift. */
+/* The line the job ends with: what it wrote, its rows, the energy drift
+ * (and with `stop when`, where the run stopped, or how many trajectories
+ * did). */
 static void summarize(const Job *J, const SimJob *sj, const SimResult *res)
 {
-    long rows = sim_rows_out(sj);
+    long rows = sj->stop ? res->rows : sim_rows_out(sj);
     char drift[160] = "";
     if (res->has_energy && res->drift_unknown)
         snprintf(drift, sizeof drift, ", energy drift unknown (E is not finite at the start)");
@@ -30,16 +33,70 @@ static void summarize(const Job *J, const SimJob *sj, const SimResult *res)
     if (res->energy_failures || res->record_failures)
         snprintf(drift + strlen(drift), sizeof drift - strlen(drift), ", %ld energy and %ld record rows not finite",
                  res->energy_failures, res->record_failures);
-    char traj[48] = "";
+    char traj[48] = "", stop[200] = "";
     if (sj->samples > 1)
-        snprintf(traj, sizeof traj, " x %d trajectories", sj->samples);
+        snprintf(traj, sizeof traj, sj->stop ? " of %d trajectories" : " x %d trajectories", sj->samples);
+    if (sj->stop && sj->samples > 1)
+        snprintf(stop, sizeof stop, ", %ld of %d stopped", res->stopped, sj->samples);
+    else if (sj->stop && res->stopped)
+        snprintf(stop, sizeof stop, " (stop when %.150s crosses 0)", sj->stop_text[res->stop_k[0]]);
+    else if (sj->stop)
+        snprintf(stop, sizeof stop, " (no stop)");
+    if (sj->events)
+        snprintf(stop + strlen(stop), sizeof stop - strlen(stop), ", events in %.100s", sj->events);
     char wrote[64] = "";
     if (!sj->output && !sj->plot)
         snprintf(wrote, sizeof wrote, " (no output file)");
-    job_summary(J, "%s%s%s%s%s%ld rows%s%s, %s to t = %g%s", sj->output ? "wrote " : "",
+    job_summary(J, "%s%s%s%s%s%ld rows%s%s, %s to t = %g%s%s", sj->output ? "wrote " : "",
                 sj->output ? sj->output : "", sj->output && sj->plot ? " and " : sj->plot ? "wrote " : "",
                 sj->plot ? sj->plot : "", sj->output || sj->plot ? ": " : "", rows, traj, drift, sj->method,
-                res->t, wrote);
+                res->t, stop, wrote);
+}
+
+/* The source text of a range, white space (and comments) in it one space:
+ * a `stop when` condition as written, for the JSON. */
+static const char *source_text(Front *F, Arena *a, Loc loc)
+{
+    const Source *src = &F->diag.src[loc.file];
+    size_t from = src->len, to = src->len;
+    int line = 1, col = 1;
+    for (size_t i = 0; i < src->len; i++) {
+        unsigned char b = (unsigned char)src->text[i];
+        if ((b & 0xC0) == 0x80)
+            continue; /* a UTF-8 continuation byte: columns count characters */
+        if (line == loc.first_line && col == loc.first_column)
+            from = i;
+        if (line == loc.last_line && col == loc.last_column + 1) {
+            to = i;
+            break;
+        }
+        if (b == '\n') {
+            if (line == loc.last_line) {
+                to = i;
+                break;
+            }
+            line++;
+            col = 1;
+        } else
+            col++;
+    }
+    size_t len = to > from ? to - from : 0, k = 0;
+    char *out = arena_alloc(a, len + 1);
+    for (size_t i = from; i < from + len; i++) {
+        char c = src->text[i];
+        if (c == '#')
+            while (i + 1 < from + len && src->text[i + 1] != '\n')
+                i++;
+        else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            if (k > 0 && out[k - 1] != ' ')
+                out[k++] = ' ';
+        } else
+            out[k++] = c;
+    }
+    while (k > 0 && out[k - 1] == ' ')
+        k--;
+    out[k] = 0;
+    return out;
 }
 
 int job_simulate(Job *J)
@@ -49,6 +106,13 @@ int job_simulate(Job *J)
     const RunOptions *opt = J->opt;
     const Setting *set = job->settings;
     double nsamples = settings_num(set, JOB_SIMULATE, "samples");
+    /* a grid of starts (init q = grid(a, b, n)) is as many trajectories as
+     * it has points (the checker saw that 'samples', if given, agrees) */
+    const Setting *init_s = settings_get(set, "init");
+    int ngrid = 0;
+    for (const Assign *a = init_s ? init_s->assigns : NULL; a; a = a->next)
+        if (a->draw == 4)
+            nsamples = ngrid++ ? nsamples * a->v_count : a->v_count;
     /* sizes a run could never finish or hold: refused before anything starts */
     const Setting *time = settings_get(set, "time"), *every_s = settings_get(set, "every");
     double t0 = time->v1, t1 = time->v2, span = t1 - t0;
@@ -57,8 +121,8 @@ int job_simulate(Job *J)
     if (nsamples > 1e7 || rows > 1e9 || rows * nsamples > 1e10) {
         diag_error(&F->diag, job->loc,
                    "%.3g trajectories of %.3g output rows is more than a run can hold (at most "
-                   "1e7 trajectories, 1e9 rows, 1e10 in all): raise 'every' or lower 'samples'",
-                   nsamples, rows);
+                   "1e7 trajectories, 1e9 rows, 1e10 in all): raise 'every' or %s",
+                   nsamples, rows, ngrid ? "make the grid of starts coarser" : "lower 'samples'");
         diag_flush(&F->diag);
         return 1;
     }
@@ -98,7 +162,7 @@ int job_simulate(Job *J)
     /* a learned system's right-hand side as a tape: the same values, and
      * each layer's sigmoid computed once for all derivative orders */
     IrProgram *rhs = m.learned ? lower_rhs_tape(&m) : lower_rhs(&m);
-    IrProgram *energy = NULL, *jac = NULL, *del = NULL, *record = NULL;
+    IrProgram *energy = NULL, *jac = NULL, *del = NULL, *record = NULL, *stop = NULL;
     /* record columns, from every 'record' setting, in order */
     int nrec = 0;
     for (const Setting *s = job->settings; s; s = s->next)
@@ -123,6 +187,31 @@ int job_simulate(Job *J)
         }
         record = lower_exprs(&m, arena_printf(S->arena, "%s.record", sys->name.name), roots, names, nrec);
     }
+    /* the stop conditions, from every 'stop when', in order: one program */
+    int nstop = 0;
+    for (const Setting *s = set; s; s = s->next)
+        nstop += s->form == SET_WHEN && strcmp(s->head.name, "stop") == 0;
+    int *stop_dir = arena_alloc(S->arena, (size_t)(nstop + 1) * sizeof *stop_dir);
+    const char **stop_text = arena_alloc(S->arena, (size_t)(nstop + 1) * sizeof *stop_text);
+    if (nstop) {
+        SymId *roots = arena_alloc(S->arena, (size_t)nstop * sizeof *roots);
+        const char **names = arena_alloc(S->arena, (size_t)nstop * sizeof *names);
+        int k = 0;
+        for (const Setting *s = set; s; s = s->next)
+            if (s->form == SET_WHEN && strcmp(s->head.name, "stop") == 0) {
+                names[k] = arena_printf(S->arena, "stop%d", k + 1);
+                stop_dir[k] = !s->dir.name ? RK_EITHER : strcmp(s->dir.name, "rising") == 0 ? RK_RISING : RK_FALLING;
+                stop_text[k] = source_text(F, S->arena, s->e1->loc);
+                roots[k] = mech_expr(&m, &F->diag, s->e1);
+                if (!roots[k++])
+                    rc = 1;
+            }
+        if (rc) {
+            diag_flush(&F->diag);
+            goto done;
+        }
+        stop = lower_exprs(&m, arena_printf(S->arena, "%s.stop", sys->name.name), roots, names, nstop);
+    }
     if (!m.given_accel) {
         const char *ename = "E";
         energy = lower_exprs(&m, arena_printf(S->arena, "%s.energy", sys->name.name), &m.E, &ename, 1);
@@ -136,14 +225,14 @@ int job_simulate(Job *J)
     /* precision: as set, else single when a net's weights were trained so */
     const Setting *prec_s = settings_get(set, "precision");
     const int single = prec_s ? strcmp(prec_s->e1->id.name, "single") == 0 : m.single_weights;
-    IrProgram *progs[5] = {rhs, energy, jac, del, record};
-    for (int i = 0; i < 5 && single; i++)
+    IrProgram *progs[6] = {rhs, energy, jac, del, record, stop};
+    for (int i = 0; i < 6 && single; i++)
         if (progs[i] && progs[i]->ntensors > 0)
             ir_set_single(progs[i]);
 
     if (opt->native) {
         /* compile what the job runs; where that fails, the VM interprets */
-        for (int i = 0; i < 5; i++) {
+        for (int i = 0; i < 6; i++) {
             char err[512];
             if (progs[i] && native_attach(progs[i], err, sizeof err) != 0) {
                 fprintf(stderr, "lag: warning: --native: %s; interpreting instead\n", err);
@@ -167,9 +256,28 @@ int job_simulate(Job *J)
         sampled_names[k] = drawn[k]->name.name;
     }
     job_draw_states(draws, w, (unsigned long)settings_num(set, JOB_SIMULATE, "seed"), samples, y0);
+    /* the grid of starts: trajectory s is point (i_1, ..., i_g) of the
+     * axes in the order written, the first axis slowest; axis values
+     * a + (b - a) i/(n - 1), b itself last */
+    SimGrid *grid = arena_alloc(S->arena, (size_t)(ngrid + 1) * sizeof *grid);
+    int gk = 0;
+    for (const Assign *a = init_s ? init_s->assigns : NULL; a; a = a->next)
+        for (int i = 0; i < n && a->draw == 4; i++)
+            if (strcmp(a->name.name, m.names[i]) == 0)
+                grid[gk++] = (SimGrid){a->name.primes ? n + i : i, a->v, a->v_hi, (int)a->v_count};
+    for (int s = 0; s < samples && ngrid; s++) {
+        long rest = s;
+        for (int g = ngrid - 1; g >= 0; g--) {
+            int i = (int)(rest % grid[g].n);
+            rest /= grid[g].n;
+            y0[(size_t)s * (size_t)w + (size_t)grid[g].comp] =
+                i == grid[g].n - 1 ? grid[g].hi : grid[g].lo + (grid[g].hi - grid[g].lo) * i / (grid[g].n - 1);
+        }
+    }
     double *params = job_params(J, S, set, rhs, sys, &m);
     char *outpath = job_output(J, settings_get(set, "output"));
     char *plotpath = job_output(J, settings_get(set, "plot"));
+    char *eventspath = job_output(J, settings_get(set, "events"));
     SimJob sj = {
         .system = sys->name.name,
         .rhs = rhs,
@@ -196,9 +304,17 @@ int job_simulate(Job *J)
         .started = opt->started,
         .split = !variational, /* an ensemble's trajectories over the ranks (the variational
                                   integrator's run on every rank alike) */
+        .stop = stop,
+        .stop_dir = stop_dir,
+        .stop_text = stop_text,
+        .events = eventspath,
+        .grid = grid,
+        .ngrid = ngrid,
     };
     SimResult res;
     res.y = arena_alloc(S->arena, (size_t)samples * (size_t)w * sizeof *res.y);
+    res.stop_t = arena_alloc(S->arena, (size_t)samples * sizeof *res.stop_t);
+    res.stop_k = arena_alloc(S->arena, (size_t)samples * sizeof *res.stop_k);
     rc = variational ? var_run(&sj, del, &res) : sim_run(&sj, &res);
     if (opt->json && sim_json(stdout, &sj, &res) != 0 && rc == 0)
         rc = 4;
@@ -208,12 +324,14 @@ int job_simulate(Job *J)
         summarize(J, &sj, &res);
     mem_free(outpath);
     mem_free(plotpath);
+    mem_free(eventspath);
 done:
     ir_free(rhs);
     ir_free(energy);
     ir_free(jac);
     ir_free(del);
     ir_free(record);
+    ir_free(stop);
     sym_free(S);
     return rc;
 }

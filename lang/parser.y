@@ -125,6 +125,7 @@ static Stmt *prepend_stmts(Stmt *rev, Stmt *run)
 %token <num> PRIMES "primes"
 %token <id> COMPONENT "component"
 %token DOTDOT ".." ARROW "->" SWAP "<->"
+%token WHEN "when" /* only right after a setting named `stop` (lexer.l) */
 %token SEP "newline"
 
 %left '+' '-'
@@ -474,6 +475,18 @@ setting:
                                   $$ = mk_setting(P, $1, SET_BLOCK, @$); $$->word = $2;
                                   $$->target = $3; $$->sub = REVERSE(Setting, $5); }
   | assign                      { $$ = mk_setting(P, $1->name, SET_CONT, @$); $$->assigns = $1; }
+    /* stop when EXPR crosses 0 [rising|falling]; the words are the
+     * checker's to name in its messages, and the forms without them are
+     * here so that it can say what is missing */
+  | head WHEN                   { $$ = mk_setting(P, $1, SET_WHEN, @$); }
+  | head WHEN expr              { $$ = mk_setting(P, $1, SET_WHEN, @$); $$->e1 = $3; }
+  | head WHEN expr NAME expr    { $$ = mk_setting(P, $1, SET_WHEN, @$); $$->e1 = $3; $$->word = $4;
+                                  $$->e2 = $5; }
+  | head WHEN expr NAME expr NAME {
+                                  $$ = mk_setting(P, $1, SET_WHEN, @$); $$->e1 = $3; $$->word = $4;
+                                  $$->e2 = $5; $$->dir = $6; }
+  | head WHEN expr '=' expr     { $$ = mk_setting(P, $1, SET_WHEN, @$); $$->e1 = $3;
+                                  $$->word = (Ident){"=", 0, @4}; $$->e2 = $5; }
   | error                       { $$ = NULL; P->broken = 1; }
     ;
 

@@ -26,15 +26,17 @@ static const char *const precisions[] = {"double", "single"};
 #define TOL_ROW(d, text, what) {"tol", SK_POS, NONE, 0, d, text, what}
 
 static const SettingSpec simulate_specs[] = {
-    {"init", SK_INIT, NONE, 0, NAN, "0", "initial coordinates and velocities: constants, or uniform(a, b) / normal(m, s) per trajectory"},
+    {"init", SK_INIT, NONE, 0, NAN, "0", "initial coordinates and velocities: constants, or uniform(a, b) / normal(m, s) per trajectory, or grid(a, b, n), n values from a to b: the ensemble is every combination of the grids (the first slowest)"},
     {"time", SK_RANGE, NONE, 1, NAN, "—", "the time span a .. b"},
     {"every", SK_POS, NONE, 0, NAN, "(b − a)/1000", "the output interval"},
     {"method", SK_WORD, WORDS(steppers), 0, NAN, "rk8pd", "the GSL stepper, or the symplectic variational integrator"},
     TOL_ROW(1e-8, "1e-8", "the error tolerance per step (absolute and relative)"),
-    {"samples", SK_INT1, NONE, 0, 1, "1", "the number of trajectories (an ensemble)"},
+    {"samples", SK_INT1, NONE, 0, 1, "1", "the number of trajectories (an ensemble); with grid(...) in init, the grid's size"},
     OUTPUT_ROW("the CSV file of states, energy and records; a name ending in .h5 writes an HDF5 table instead"),
-    PLOT_ROW("a figure of the coordinates, energy and records against time"),
+    PLOT_ROW("a figure of the coordinates, energy and records against time; with 'stop when' and a grid of starts of one or two axes, the time each start takes to stop"),
     {"record", SK_RECORD, NONE, 0, NAN, "—", "extra output columns: expressions of the system, which may use q'' (given any number of times)"},
+    {"stop", SK_STOP, NONE, 0, NAN, "—", "end a trajectory where EXPR (of q, q', the parameters and t) crosses 0: upwards with rising, downwards with falling, either way without; given any number of times, the first crossing ends it, located on the step (its last row and final state are there)"},
+    {"events", SK_FILE, NONE, 0, NAN, "—", "the CSV file of the events: a row for each trajectory a 'stop when' ended, with traj, t and its state there"},
     {"param", SK_PARAMS, NONE, 0, NAN, "—", "override parameters of the target (given any number of times); a draw (uniform, normal, or an expression of them) is drawn per trajectory and written as a column"},
     SEED_ROW("the initial-state and parameter draws"),
     {"precision", SK_WORD, WORDS(precisions), 0, NAN, "as trained", "the nets' layer products in float64 or float32 (default: single when a net's weights file was trained in single precision)"},
@@ -181,6 +183,7 @@ const char *settings_kind_text(const SettingSpec *sp)
     case SK_PENALTY: return "SYMMETRY λ";
     case SK_SYSEXPR: return "an expression of q, q'";
     case SK_BOUNDS: return "u = a .. b, ...";
+    case SK_STOP: return "when EXPR crosses 0 [rising \\| falling]";
     }
     return "";
 }

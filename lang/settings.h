@@ -37,7 +37,8 @@ typedef enum SetKind {
     SK_CHECKPOINT, /* every N */
     SK_PENALTY,    /* SYMMETRY weight: a declared symmetry and a number >= 0 */
     SK_SYSEXPR,    /* an expression of the target system's q, q', parameters and lets */
-    SK_BOUNDS      /* unknown = a .. b, ... */
+    SK_BOUNDS,     /* unknown = a .. b, ... */
+    SK_STOP        /* when EXPR crosses 0 [rising|falling]: an expression of the target system */
 } SetKind;
 
 typedef struct SettingSpec {

@@ -11,6 +11,11 @@
  * The coefficients are those of the papers GSL cites: Fehlberg's 4(5),
  * Cash and Karp (ACM TOMS 16, 1990) and Prince and Dormand's 8(7)
  * (J. Comp. Appl. Math. 7, 1981), in GSL's rational forms.
+ *
+ * Events: a lane whose step crosses 0 leaves the batch at once (its step
+ * kept in the park), and the lanes parked are located together when the
+ * batch reaches the output time, their trial steps evaluated as one batch
+ * the way a step's stages are.
  */
 #include "runtime/rkbatch.h"
 
@@ -145,6 +150,52 @@ const RkTableau *rk_tableau(const char *method)
     return NULL;
 }
 
+/* Lanes that crossed 0 on their last step: each step (its start, the
+ * derivative there, its end, the functions at both ends) kept apart from
+ * the batch's slots, and the locator's scratch, for up to cap lanes at a
+ * time. */
+typedef struct RkPark {
+    int cap, n;
+    int *lane, *slot;          /* cap: the trajectory, and its slot in the batch (out of the live range) */
+    double *t, *te;            /* cap: the step's start; the time at the bracket's hi */
+    RkLocate *L;               /* cap */
+    unsigned char *done;       /* cap: located */
+    double *y, *yhi;           /* w x cap by component: the step's start, the state at hi */
+    double *k;                 /* stages x w x cap: k1 (from the batch), then a trial's stages */
+    double *glo, *ghi;         /* cap x K (by entry): the functions at lo and at hi */
+    /* the trial steps of the entries still narrowing, packed: i is entry act[i] */
+    int *act;
+    double *theta;             /* cap: the trial's step size */
+    double *ev, *ets, *ea, *gm; /* w x cap, cap, n x cap, K x cap */
+    unsigned char *why, *bad;  /* cap */
+} RkPark;
+
+static void park_free(RkPark *pk)
+{
+    if (!pk)
+        return;
+    mem_free(pk->lane);
+    mem_free(pk->slot);
+    mem_free(pk->t);
+    mem_free(pk->te);
+    mem_free(pk->L);
+    mem_free(pk->done);
+    mem_free(pk->y);
+    mem_free(pk->yhi);
+    mem_free(pk->k);
+    mem_free(pk->glo);
+    mem_free(pk->ghi);
+    mem_free(pk->act);
+    mem_free(pk->theta);
+    mem_free(pk->ev);
+    mem_free(pk->ets);
+    mem_free(pk->ea);
+    mem_free(pk->gm);
+    mem_free(pk->why);
+    mem_free(pk->bad);
+    mem_free(pk);
+}
+
 RkBatch *rk_new(const RkTableau *tab, int B, int n, int w, const double *y0, double t0, double h0, double tol,
                 RkRhs f, void *ctx)
 {
@@ -207,6 +258,11 @@ void rk_free(RkBatch *b)
     mem_free(b->ets);
     mem_free(b->sum);
     mem_free(b->rmax);
+    mem_free(b->gy);
+    mem_free(b->gn);
+    mem_free(b->event_t);
+    mem_free(b->event_k);
+    park_free(b->park);
     mem_free(b);
 }
 
@@ -240,6 +296,10 @@ static void swap_slots(RkBatch *b, int p, int q, int nstages, int ev)
     SWAP(double, b->h0[p], b->h0[q]);
     SWAP(unsigned char, b->fin[p], b->fin[q]);
     SWAP(double, b->rmax[p], b->rmax[q]);
+    for (int k = 0; k < b->K; k++) {
+        SWAP(double, b->gy[(size_t)k * B + (size_t)p], b->gy[(size_t)k * B + (size_t)q]);
+        SWAP(double, b->gn[(size_t)k * B + (size_t)p], b->gn[(size_t)k * B + (size_t)q]);
+    }
 }
 
 /* Evaluate the states of b->ev in slots [0, nb) at b->ets into stage j
@@ -311,13 +371,12 @@ enum { FEW = 8 }; /* fewer active lanes than this: lane by lane */
 #define VECTORISE __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
 
 /* sum over the terms of a_q k_q, in their order, for component ip (i B + p)
- * of one lane */
-VECTORISE static inline double lane_sum(const RkBatch *b, const Term *t, int nt, size_t ip)
+ * of one lane; stage q at k + q kstride */
+VECTORISE static inline double lane_sum(const double *k, size_t kstride, const Term *t, int nt, size_t ip)
 {
-    const size_t kstride = (size_t)b->w * (size_t)b->B;
-    double sum = t[0].a * b->k[(size_t)t[0].k * kstride + ip];
+    double sum = t[0].a * k[(size_t)t[0].k * kstride + ip];
     for (int q = 1; q < nt; q++)
-        sum += t[q].a * b->k[(size_t)t[q].k * kstride + ip];
+        sum += t[q].a * k[(size_t)t[q].k * kstride + ip];
     return sum;
 }
 
@@ -335,6 +394,164 @@ VECTORISE static inline void row_sum(const RkBatch *b, const Term *t, int nt, in
         for (int p = 0; p < nact; p++)
             out[p] += aq * kq[p];
     }
+}
+
+enum { PARK_CAP = 1024 }; /* lanes located together at most */
+
+static void locate(RkBatch *b);
+
+/* The K functions at the end of each active lane's step (in ev): at T
+ * for a step onto it, else at t + h, the time the lane would take. */
+static void ends_events(RkBatch *b, double T, int nact)
+{
+    for (int p = 0; p < nact; p++)
+        b->ets[p] = b->fin[p] ? T : b->t[p] + b->h0[p];
+    b->g(b->gctx, nact, b->ev, (size_t)b->B, b->ets, b->gn, (size_t)b->B, b->why);
+}
+
+/* Slot p's lane crossed on the step it just took (to T with fin): its
+ * step goes to the park to be located, the lane out of the batch (its
+ * state and time set when it is located).  (While the control looks at
+ * the lanes, a lane moved into another's slot takes its k1 along, which
+ * the park may need: the retires there move one stage with events.) */
+static void park(RkBatch *b, int p, double T, int *nact)
+{
+    RkPark *pk = b->park;
+    if (pk->n == pk->cap)
+        locate(b);
+    const size_t B = (size_t)b->B, C = (size_t)pk->cap, q = (size_t)pk->n++;
+    const int l = b->lane[p], K = b->K;
+    pk->lane[q] = l;
+    pk->t[q] = b->t[p];
+    pk->te[q] = b->fin[p] ? T : b->t[p] + b->h0[p];
+    pk->done[q] = 0;
+    for (int i = 0; i < b->w; i++) {
+        pk->y[i * C + q] = b->y[i * B + (size_t)p];
+        pk->k[i * C + q] = b->k[i * B + (size_t)p];
+        pk->yhi[i * C + q] = b->ev[i * B + (size_t)p];
+    }
+    for (int k = 0; k < K; k++) {
+        pk->glo[q * (size_t)K + (size_t)k] = b->gy[(size_t)k * B + (size_t)p];
+        pk->ghi[q * (size_t)K + (size_t)k] = b->gn[(size_t)k * B + (size_t)p];
+    }
+    rk_locate_begin(&pk->L[q], b->t[p], b->h0[p]);
+    b->status[l] = RK_EVENT;
+    b->stopped++;
+    retire(b, p, nact, 1, 1);
+    pk->slot[q] = b->nlive; /* where retire put it: dead slots never move */
+}
+
+/* Stage j of the packed trial steps (states in ev at ets): na entries
+ * evaluated together, each entry's stage into its own k; an entry that
+ * cannot be evaluated is bad (its crossing stays at hi). */
+static void trial_eval(RkBatch *b, int j, int na)
+{
+    RkPark *pk = b->park;
+    const int n = b->n, w = b->w;
+    const size_t C = (size_t)pk->cap;
+    b->evals += (unsigned long)na;
+    int bad = b->f(b->ctx, na, pk->ev, C, pk->ets, pk->ea, C, pk->why);
+    double *k = pk->k + (size_t)j * (size_t)w * C;
+    for (int i = 0; i < na; i++) {
+        size_t q = (size_t)pk->act[i];
+        double s = 0;
+        for (int c = 0; c < n; c++) {
+            k[(size_t)c * C + q] = pk->ev[(size_t)(n + c) * C + (size_t)i];
+            k[(size_t)(n + c) * C + q] = pk->ea[(size_t)c * C + (size_t)i];
+            s += pk->ea[(size_t)c * C + (size_t)i] * 0.0;
+        }
+        for (int c = 2 * n; c < w; c++)
+            k[(size_t)c * C + q] = 0;
+        if (!(s == 0) || (bad && pk->why[i]))
+            pk->bad[i] = 1;
+    }
+}
+
+/* Locate the crossing of every parked lane: rounds of trial steps from
+ * the steps' starts (each a step as rk_advance takes it, lane by lane in
+ * GSL's order), one batch a stage, until every bracket is narrow; then
+ * each lane takes the state and time at its bracket's hi. */
+static void locate(RkBatch *b)
+{
+    RkPark *pk = b->park;
+    const RkTableau *tab = b->tab;
+    const int w = b->w, K = b->K;
+    const size_t B = (size_t)b->B, C = (size_t)pk->cap, kstride = (size_t)w * C;
+    double g[K + 1];
+    for (;;) {
+        int na = 0;
+        for (int q = 0; q < pk->n; q++) {
+            if (pk->done[q])
+                continue;
+            const size_t at = (size_t)q * (size_t)K;
+            double th = rk_locate_next(&pk->L[q], K, pk->glo + at, pk->ghi + at, b->dir);
+            if (th == 0) {
+                pk->done[q] = 1;
+                continue;
+            }
+            pk->theta[na] = th;
+            pk->bad[na] = 0;
+            pk->act[na++] = q;
+        }
+        if (na == 0)
+            break;
+        for (int j = 1; j < tab->stages; j++) {
+            const Stage *st = &tab->st[j];
+            for (int i = 0; i < na; i++) {
+                const size_t q = (size_t)pk->act[i];
+                const double h = pk->theta[i];
+                if (j == 1) {
+                    const double ah = st->terms[0].a * h;
+                    for (int c = 0; c < w; c++)
+                        pk->ev[(size_t)c * C + (size_t)i] = pk->y[(size_t)c * C + q] + ah * pk->k[(size_t)c * C + q];
+                } else
+                    for (int c = 0; c < w; c++) {
+                        const size_t cq = (size_t)c * C + q;
+                        pk->ev[(size_t)c * C + (size_t)i] = pk->y[cq] + h * lane_sum(pk->k, kstride, st->terms,
+                                                                                      st->nterms, cq);
+                    }
+                pk->ets[i] = pk->t[q] + st->c * h;
+            }
+            trial_eval(b, j, na);
+        }
+        for (int i = 0; i < na; i++) { /* the trial's end, and the functions there */
+            const size_t q = (size_t)pk->act[i];
+            const double h = pk->theta[i];
+            for (int c = 0; c < w; c++)
+                pk->ev[(size_t)c * C + (size_t)i] =
+                    pk->y[(size_t)c * C + q] + h * lane_sum(pk->k, kstride, tab->b, tab->nb, (size_t)c * C + q);
+            pk->ets[i] = pk->t[q] + h;
+        }
+        b->g(b->gctx, na, pk->ev, C, pk->ets, pk->gm, C, pk->why);
+        for (int i = 0; i < na; i++) {
+            const size_t q = (size_t)pk->act[i];
+            if (pk->bad[i]) {
+                pk->done[q] = 1;
+                continue;
+            }
+            for (int k = 0; k < K; k++)
+                g[k] = pk->gm[(size_t)k * C + (size_t)i];
+            int side = rk_locate_narrow(&pk->L[q], K, pk->theta[i], pk->glo + q * (size_t)K,
+                                        pk->ghi + q * (size_t)K, g, b->dir);
+            if (side < 0)
+                pk->done[q] = 1;
+            else if (side) {
+                pk->te[q] = pk->ets[i];
+                for (int c = 0; c < w; c++)
+                    pk->yhi[(size_t)c * C + q] = pk->ev[(size_t)c * C + (size_t)i];
+            }
+        }
+    }
+    for (int q = 0; q < pk->n; q++) {
+        const int l = pk->lane[q], sl = pk->slot[q];
+        for (int c = 0; c < w; c++)
+            b->y[(size_t)c * B + (size_t)sl] = pk->yhi[(size_t)c * C + (size_t)q];
+        b->t[sl] = pk->te[q];
+        b->event_t[l] = pk->te[q];
+        int k = rk_crossed(K, pk->glo + (size_t)q * (size_t)K, pk->ghi + (size_t)q * (size_t)K, 1, b->dir);
+        b->event_k[l] = k < 0 ? 0 : k;
+    }
+    pk->n = 0;
 }
 
 /* Compiled for the baseline and for AVX2 (chosen at start, as the VM's
@@ -387,7 +604,7 @@ void rk_advance(RkBatch *b, double T)
                     } else
                         for (int i = 0; i < w; i++) {
                             size_t ip = (size_t)i * B + (size_t)p;
-                            b->ev[ip] = b->y[ip] + h * lane_sum(b, st->terms, st->nterms, ip);
+                            b->ev[ip] = b->y[ip] + h * lane_sum(b->k, (size_t)w * B, st->terms, st->nterms, ip);
                         }
                     b->ets[p] = t[p] + st->c * h;
                 }
@@ -421,7 +638,8 @@ void rk_advance(RkBatch *b, double T)
         for (int p = 0; p < nact && nact < FEW; p++) /* lane by lane, as above */
             for (int i = 0; i < w; i++) {
                 size_t ip = (size_t)i * B + (size_t)p;
-                double d = lane_sum(b, tab->b, tab->nb, ip), e = lane_sum(b, tab->e, tab->ne, ip);
+                double d = lane_sum(b->k, (size_t)w * B, tab->b, tab->nb, ip),
+                       e = lane_sum(b->k, (size_t)w * B, tab->e, tab->ne, ip);
                 double yn = b->y[ip] + h0[p] * d;
                 b->ev[ip] = yn;
                 double err = tab->diff ? h0[p] * (e - d) : h0[p] * e;
@@ -441,6 +659,8 @@ void rk_advance(RkBatch *b, double T)
                 rmax[p] = r > rmax[p] ? r : rmax[p];
             }
         }
+        if (b->K) /* the event functions where each step ends, before the control takes it or not */
+            ends_events(b, T, nact);
         for (int p = 0; p < nact;) {
             const double h = b->h0[p];
             double hnew = h;
@@ -459,7 +679,7 @@ void rk_advance(RkBatch *b, double T)
                     b->status[l] = RK_UNDERFLOW;
                     b->fail_t[l] = b->t[p];
                     b->failed++;
-                    retire(b, p, &nact, 1, 0); /* slot p: another lane to look at */
+                    retire(b, p, &nact, 1, b->K ? 1 : 0); /* slot p: another lane to look at */
                 }
                 continue;
             }
@@ -471,6 +691,14 @@ void rk_advance(RkBatch *b, double T)
                     r = 1.0;
                 hnew = r * h;
             }
+            if (b->K) {
+                if (rk_crossed(b->K, b->gy + p, b->gn + p, B, b->dir) >= 0) {
+                    park(b, p, T, &nact); /* slot p: another lane to look at */
+                    continue;
+                }
+                for (int k = 0; k < b->K; k++)
+                    b->gy[(size_t)k * B + (size_t)p] = b->gn[(size_t)k * B + (size_t)p];
+            }
             for (int i = 0; i < w; i++)
                 b->y[(size_t)i * B + (size_t)p] = b->ev[(size_t)i * B + (size_t)p];
             b->t[p] = b->fin[p] ? T : b->t[p] + h;
@@ -481,7 +709,138 @@ void rk_advance(RkBatch *b, double T)
                 p++;
                 continue;
             }
-            retire(b, p, &nact, 0, 0); /* at T; slot p: another lane to look at */
+            retire(b, p, &nact, 0, b->K ? 1 : 0); /* at T; slot p: another lane to look at */
         }
     }
+    if (b->K && b->park->n)
+        locate(b);
+}
+
+/* ---------- events ---------- */
+
+void rk_events(RkBatch *b, int K, const int *dir, RkRhs g, void *ctx)
+{
+    const size_t B = (size_t)b->B, C = B < PARK_CAP ? B : PARK_CAP, w = (size_t)b->w;
+    b->K = K;
+    b->dir = dir;
+    b->g = g;
+    b->gctx = ctx;
+    b->gy = mem_xalloc((size_t)K * B * sizeof *b->gy);
+    b->gn = mem_xalloc((size_t)K * B * sizeof *b->gn);
+    b->event_t = mem_xalloc(B * sizeof *b->event_t);
+    b->event_k = mem_xalloc(B * sizeof *b->event_k);
+    for (size_t l = 0; l < B; l++) {
+        b->event_t[l] = NAN;
+        b->event_k[l] = -1;
+    }
+    RkPark *pk = b->park = mem_xalloc(sizeof *pk);
+    memset(pk, 0, sizeof *pk);
+    pk->cap = (int)C;
+    pk->lane = mem_xalloc(C * sizeof *pk->lane);
+    pk->slot = mem_xalloc(C * sizeof *pk->slot);
+    pk->t = mem_xalloc(C * sizeof *pk->t);
+    pk->te = mem_xalloc(C * sizeof *pk->te);
+    pk->L = mem_xalloc(C * sizeof *pk->L);
+    pk->done = mem_xalloc(C);
+    pk->y = mem_xalloc(w * C * sizeof *pk->y);
+    pk->yhi = mem_xalloc(w * C * sizeof *pk->yhi);
+    pk->k = mem_xalloc((size_t)b->tab->stages * w * C * sizeof *pk->k);
+    pk->glo = mem_xalloc((size_t)K * C * sizeof *pk->glo);
+    pk->ghi = mem_xalloc((size_t)K * C * sizeof *pk->ghi);
+    pk->act = mem_xalloc(C * sizeof *pk->act);
+    pk->theta = mem_xalloc(C * sizeof *pk->theta);
+    pk->ev = mem_xalloc(w * C * sizeof *pk->ev);
+    pk->ets = mem_xalloc(C * sizeof *pk->ets);
+    pk->ea = mem_xalloc(((size_t)b->n * C + 1) * sizeof *pk->ea);
+    pk->gm = mem_xalloc((size_t)K * C * sizeof *pk->gm);
+    pk->why = mem_xalloc(C);
+    pk->bad = mem_xalloc(C);
+    if (b->nlive > 0)
+        g(ctx, b->nlive, b->y, B, b->t, b->gy, B, b->why);
+}
+
+/* a went across 0 to b the way dir says */
+static int crosses(double a, double b, int dir)
+{
+    return (dir >= 0 && a < 0 && b >= 0) || (dir <= 0 && a > 0 && b <= 0);
+}
+
+int rk_crossed(int K, const double *g0, const double *g1, size_t stride, const int *dir)
+{
+    for (int k = 0; k < K; k++)
+        if (crosses(g0[(size_t)k * stride], g1[(size_t)k * stride], dir[k]))
+            return k;
+    return -1;
+}
+
+void rk_locate_begin(RkLocate *L, double t, double h)
+{
+    L->lo = 0;
+    L->hi = L->h = h;
+    L->tol = 100 * DBL_EPSILON * (fabs(t) + fabs(h)); /* CVODE's: what the time itself resolves, with room */
+    L->alpha = 1;
+    L->side = 0;
+    L->sideprev = -1;
+    L->iters = 0;
+}
+
+enum { LOCATE_ITERS = 100 }; /* a bound that superlinear convergence never meets */
+
+double rk_locate_next(RkLocate *L, int K, const double *glo, const double *ghi, const int *dir)
+{
+    if (!(L->hi - L->lo > L->tol) || L->iters >= LOCATE_ITERS)
+        return 0;
+    /* the function whose crossing the secant puts nearest lo */
+    int imax = -1;
+    double maxfrac = 0;
+    for (int k = 0; k < K; k++)
+        if (crosses(glo[k], ghi[k], dir[k])) {
+            double frac = fabs(ghi[k] / (ghi[k] - glo[k]));
+            if (imax < 0 || frac > maxfrac) {
+                maxfrac = frac;
+                imax = k;
+            }
+        }
+    if (imax < 0)
+        return 0;
+    /* the secant, with the end that stayed put twice weighted down */
+    if (L->sideprev == L->side)
+        L->alpha = L->side == 2 ? 2 * L->alpha : 0.5 * L->alpha;
+    else
+        L->alpha = 1;
+    double lo = L->lo, hi = L->hi, w = hi - lo;
+    double theta = hi - w * ghi[imax] / (ghi[imax] - L->alpha * glo[imax]);
+    /* at least half the tolerance inside either end (CVODE moves a trial
+     * too near an end inward by a fraction of the bracket, at most a
+     * fifth, that shrinks with it; half the tolerance at least, so that a
+     * root at an end to the last bits is bracketed at once) */
+    double frac = fabs(w / L->h) > 0.2 ? 0.2 : 0.5 * fabs(w / L->h), in = frac * w;
+    if (in < 0.5 * L->tol)
+        in = 0.5 * L->tol;
+    if (!(theta - lo >= 0.5 * L->tol))
+        theta = lo + in;
+    if (!(hi - theta >= 0.5 * L->tol))
+        theta = hi - in;
+    L->iters++;
+    return theta > lo && theta < hi ? theta : 0.5 * (lo + hi);
+}
+
+int rk_locate_narrow(RkLocate *L, int K, double theta, double *glo, double *ghi, const double *gm, const int *dir)
+{
+    /* a function that crosses in the bracket but has no value at the
+     * trial says nothing of where: the crossing stays at hi */
+    for (int k = 0; k < K; k++)
+        if (crosses(glo[k], ghi[k], dir[k]) && isnan(gm[k]))
+            return -1;
+    L->sideprev = L->side;
+    if (rk_crossed(K, glo, gm, 1, dir) >= 0) {
+        L->hi = theta;
+        memcpy(ghi, gm, (size_t)K * sizeof *ghi);
+        L->side = 1;
+        return 1;
+    }
+    L->lo = theta;
+    memcpy(glo, gm, (size_t)K * sizeof *glo);
+    L->side = 2;
+    return 0;
 }

@@ -17,6 +17,15 @@
  *
  * What is evaluated at each stage are the lanes still on their way to the
  * output time, as one batch: lanes that arrive, or fail, drop out.
+ *
+ * Events (rk_events): a lane stops where one of a few functions of its
+ * state crosses 0.  Each step's end is tested against its start; the
+ * crossing on a step is located by re-stepping from the step's start (a
+ * step of any size from there is a point of the solution as good as the
+ * step's end) with the Illinois variant of regula falsi that SUNDIALS'
+ * root finding uses (rk_locate_*), which a single run through GSL's own
+ * stepper (runtime/simulate.c) shares, so a lane stops where its single
+ * run stops, to the bit.
  */
 #ifndef LAG_RKBATCH_H
 #define LAG_RKBATCH_H
@@ -42,7 +51,8 @@ enum {
     RK_SINGULAR,     /* the mass matrix is singular */
     RK_NOT_FINITE_M, /* the mass matrix is not finite */
     RK_NOT_FINITE,   /* an acceleration is not finite (which: the coordinate) */
-    RK_UNDERFLOW     /* the step size fell below what the time resolves (GSL_FAILURE) */
+    RK_UNDERFLOW,    /* the step size fell below what the time resolves (GSL_FAILURE) */
+    RK_EVENT         /* not a failure: stopped where an event function crossed 0 (rk_events) */
 };
 
 /* The lanes live in slots, by component (component i of slot p at
@@ -69,6 +79,16 @@ typedef struct RkBatch {
     double *ev, *ea, *ets;   /* a stage's states (w x B), accelerations (n x B), times (B) */
     double *sum, *rmax;      /* B each */
     unsigned char *why;
+    /* events (rk_events): lanes stop where one of K functions crosses 0 */
+    int K;                   /* 0: no events */
+    const int *dir;          /* K: which way each crossing counts (RK_RISING, ...) */
+    RkRhs g;                 /* the functions of nb states, as f computes accelerations */
+    void *gctx;
+    double *gy, *gn;         /* K x B by slot: at each lane's state, at the end of its step tried */
+    double *event_t;         /* B by trajectory: when it stopped (status RK_EVENT) */
+    int *event_k;            /* B by trajectory: which function crossed */
+    long stopped;            /* lanes stopped at an event */
+    struct RkPark *park;     /* lanes that crossed on their last step, located together */
 } RkBatch;
 
 /* Allocate for B lanes of width w (n coordinates) from y0 (B x w, by
@@ -81,7 +101,54 @@ void rk_free(RkBatch *b);
  * gsl_odeiv2_driver_apply(driver, &t, T, y) for each lane alone.  Lanes
  * that fail on the way stop where they were, with their status set. */
 void rk_advance(RkBatch *b, double T);
-/* The states by trajectory (B x w; a failed one where it stopped). */
+/* The states by trajectory (B x w; a failed one where it stopped, one
+ * stopped at an event at the event). */
 void rk_states(const RkBatch *b, double *y);
+
+/* ---------- events ---------- */
+
+/* Which way a crossing of 0 counts. */
+enum { RK_EITHER = 0, RK_RISING = 1, RK_FALLING = -1 };
+
+/* Stop each lane where one of K functions of its state crosses 0, dir[k]
+ * the way function k must go (g computes them for nb states as f computes
+ * accelerations: K outputs); evaluated now at every lane's state.  A lane
+ * that crosses on a step stops there: status RK_EVENT, event_t and
+ * event_k, its state at the crossing (rk_states). */
+void rk_events(RkBatch *b, int K, const int *dir, RkRhs g, void *ctx);
+
+/* The first function that went across 0 from g0 to g1 (values stride
+ * apart): upwards (RK_RISING) is g0 < 0 <= g1, downwards g0 > 0 >= g1;
+ * a NaN never crosses.  -1 when none did. */
+int rk_crossed(int K, const double *g0, const double *g1, size_t stride, const int *dir);
+
+/* Locating the first crossing on a step of size h from time t that
+ * crossed: the bracket [lo, hi] of step sizes from the step's start (no
+ * crossing by lo, one by hi: hi is h at first), narrowed by trial steps
+ * of the sizes rk_locate_next proposes until it is within 100 rounding
+ * units of the time, the Illinois rule of SUNDIALS' CVODE (cvRootfind):
+ * the secant through the ends, the end that stayed put weighted down
+ * when the same end moved twice. */
+typedef struct RkLocate {
+    double h;       /* the step */
+    double lo, hi;  /* the bracket, as step sizes from the step's start */
+    double tol;     /* the width at which hi is the crossing */
+    double alpha;   /* the weight of the value at lo */
+    int side, sideprev; /* which end the bracket kept: 1 hi moved, 2 lo moved, 0 none yet */
+    int iters;
+} RkLocate;
+
+void rk_locate_begin(RkLocate *L, double t, double h);
+/* The next step size to try, strictly inside the bracket; 0 when hi is
+ * the crossing (the bracket is narrow enough, or holds none any more: a
+ * function that is not finite).  glo, ghi: the K functions at lo and
+ * hi. */
+double rk_locate_next(RkLocate *L, int K, const double *glo, const double *ghi, const int *dir);
+/* The functions gm at the trial step size theta: the bracket becomes
+ * [lo, theta] (returns 1: the caller keeps the state at theta as the
+ * crossing's) or [theta, hi] (0); glo or ghi takes gm.  -1: a function
+ * crossing in the bracket is NaN at theta, which says nothing: the
+ * crossing is hi. */
+int rk_locate_narrow(RkLocate *L, int K, double theta, double *glo, double *ghi, const double *gm, const int *dir);
 
 #endif

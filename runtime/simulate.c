@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "runtime/figure.h"
 #include "runtime/input.h"
 #include "runtime/io.h"
 #include "runtime/mem.h"
@@ -279,6 +280,9 @@ struct SimSink {
     int first;
     long rows;        /* output rows (times x trajectories) */
     const unsigned char *dead; /* B: trajectories that failed (no more rows), or NULL */
+    CsvWriter *events; /* the events file (job->events), or NULL */
+    int map;          /* the figure is the map of the times to stop over the grid of starts
+                         (no rows kept for it) */
 };
 
 void sim_sink_dead(SimSink *k, const unsigned char *dead)
@@ -296,13 +300,17 @@ long sim_run_each(Vm *vm, const IrProgram *p, int B, const double *in, int strid
     if (vm_run(vm, p, B, in, stride, t, params, out, ostride) == VM_OK)
         return 0;
     long failed = 0;
-    for (int s = 0; s < B; s++)
+    const double *times = vm->times; /* each sample at its own time: sample s's is times[s] */
+    for (int s = 0; s < B; s++) {
+        vm->times = times ? times + s : NULL;
         if (vm_run(vm, p, 1, in + (size_t)s * (size_t)stride, stride, t, params,
                    out + (size_t)s * (size_t)ostride, ostride) != VM_OK) {
             failed++;
             for (int o = 0; o < nout; o++)
                 out[(size_t)s * (size_t)ostride + (size_t)o] = NAN;
         }
+    }
+    vm->times = times;
     return failed;
 }
 
@@ -386,6 +394,25 @@ SimSink *sim_sink_open(const SimJob *job, SimResult *res)
         }
         mem_free(cols);
     }
+    if (job->events && res->status == 0) {
+        /* traj, t, the state there; which condition, when there are several */
+        int K = job->stop->nout, nc = 2 + m + (K > 1);
+        const char **cols = mem_xalloc((size_t)nc * sizeof *cols);
+        cols[0] = "traj";
+        cols[1] = "t";
+        for (int i = 0; i < m; i++)
+            cols[2 + i] = state_name(job, i);
+        if (K > 1)
+            cols[2 + m] = "stop";
+        char err[512];
+        k->events = csv_open_table(job->events, "events", cols, nc, err, sizeof err);
+        if (!k->events) {
+            res->status = 4;
+            snprintf(res->message, sizeof res->message, "%s", err);
+        }
+        mem_free(cols);
+    }
+    k->map = job->stop && job->plot && (job->ngrid == 1 || job->ngrid == 2);
     char perr[300];
     if (job->plot && res->status == 0 && io_check_writable(job->plot, perr, sizeof perr) != 0) {
         res->status = 4; /* found before integrating, not after */
@@ -394,7 +421,9 @@ SimSink *sim_sink_open(const SimJob *job, SimResult *res)
     return k;
 }
 
-void sim_sink_row(SimSink *k, double t, const double *y, const double *a)
+/* The rows at time t of every trajectory, or where ts (when not NULL) says
+ * for each: the row of a trajectory that stopped is at its event. */
+static void sink_row(SimSink *k, double t, const double *ts, const double *y, const double *a)
 {
     const SimJob *job = k->job;
     SimResult *res = k->res;
@@ -403,7 +432,9 @@ void sim_sink_row(SimSink *k, double t, const double *y, const double *a)
     if (job->energy) {
         /* an energy the VM cannot evaluate is written as NaN and counted,
          * never left as whatever the buffer held */
+        k->vm_energy->times = ts;
         sim_run_each(k->vm_energy, job->energy, B, y, m, t, job->params, k->E, 1, 1);
+        k->vm_energy->times = NULL;
         for (int s = 0; s < B; s++) {
             if (k->first)
                 k->e0[s] = k->E[s];
@@ -429,9 +460,14 @@ void sim_sink_row(SimSink *k, double t, const double *y, const double *a)
         if (a)
             for (int s = 0; s < B; s++)
                 memcpy(k->in + (size_t)s * ri + m, a + (size_t)s * n, (size_t)n * sizeof *a);
-        else /* accelerations that cannot be computed are NaN (and records using them) */
+        else { /* accelerations that cannot be computed are NaN (and records using them) */
+            k->vm_rhs->times = ts;
             sim_run_each(k->vm_rhs, job->rhs, B, y, m, t, job->params, k->in + m, ri, n);
+            k->vm_rhs->times = NULL;
+        }
+        k->vm_record->times = ts;
         sim_run_each(k->vm_record, job->record, B, k->in, ri, t, job->params, k->rec, nrec, nrec);
+        k->vm_record->times = NULL;
         /* a record value that is not finite (the VM stopped, or q'' was
          * not available) is counted: reported, not passed off as data */
         for (int s = 0; s < B; s++)
@@ -451,7 +487,7 @@ void sim_sink_row(SimSink *k, double t, const double *y, const double *a)
         int c = 0;
         if (k->dead && k->dead[s])
             continue; /* a trajectory that failed: no rows after */
-        k->row[c++] = t;
+        k->row[c++] = ts ? ts[s] : t;
         if (B > 1)
             k->row[c++] = s;
         memcpy(k->row + c, y + (size_t)s * m, (size_t)m * sizeof *y);
@@ -465,16 +501,18 @@ void sim_sink_row(SimSink *k, double t, const double *y, const double *a)
             snprintf(res->message, sizeof res->message, "%s", err);
         }
     }
-    if (job->plot) {
+    if (job->plot && !k->map) {
         int w = kept_width(k), shown = kept_shown(k), per = kept_per(k), nrp = plot_records(k);
         if (k->nkept == k->capkept) {
             k->capkept = k->capkept ? 2 * k->capkept : 1024;
             k->kept = mem_xrealloc(k->kept, k->capkept * (size_t)w * sizeof *k->kept);
         }
         double *r = k->kept + k->nkept++ * (size_t)w;
-        r[0] = t;
+        r[0] = B == 1 && ts ? ts[0] : t;
         for (int s = 0; s < shown; s++) {
-            int gone = k->dead && k->dead[s];
+            /* (the figure has one time a row: an ensemble's trajectory that
+             * stopped since the last row ends at that row) */
+            int gone = (k->dead && k->dead[s]) || (B > 1 && ts && ts[s] != t);
             for (int i = 0; i < n; i++)
                 r[1 + s * per + i] = gone ? NAN : y[(size_t)s * m + i];
             r[1 + s * per + n] = gone ? NAN : job->energy ? k->E[s] : 0;
@@ -482,6 +520,117 @@ void sim_sink_row(SimSink *k, double t, const double *y, const double *a)
                 r[1 + s * per + n + 1 + j] = gone ? NAN : k->rec[(size_t)s * nrec + j];
         }
     }
+}
+
+void sim_sink_row(SimSink *k, double t, const double *y, const double *a)
+{
+    sink_row(k, t, NULL, y, a);
+}
+
+/* The events file: a row for each trajectory that stopped, in trajectory
+ * order, with its state there (y: the final states, by trajectory). */
+static void sink_events(SimSink *k, const double *y)
+{
+    const SimJob *job = k->job;
+    SimResult *res = k->res;
+    int m = sim_width(job);
+    double row[m + 3];
+    char err[256];
+    for (int s = 0; s < k->B && k->events && res->status != 4; s++) {
+        if (isnan(res->stop_t[s]))
+            continue;
+        row[0] = s;
+        row[1] = res->stop_t[s];
+        memcpy(row + 2, y + (size_t)s * (size_t)m, (size_t)m * sizeof *y);
+        row[2 + m] = res->stop_k[s] + 1;
+        if (csv_row(k->events, row, err, sizeof err) != 0) {
+            res->status = 4;
+            snprintf(res->message, sizeof res->message, "%s", err);
+        }
+    }
+}
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The figure of a grid of starts that stop: the time each start takes to
+ * stop over the grid's two axes (a heatmap; a start that does not stop
+ * before the end is left white) beside the fraction of the starts stopped
+ * by each time; over one axis, the time to stop along it. */
+static void draw_map(SimSink *k)
+{
+    const SimJob *job = k->job;
+    SimResult *res = k->res;
+    const SimGrid *gx = &job->grid[0], *gy = job->ngrid > 1 ? &job->grid[1] : NULL;
+    const int nx = gx->n, ny = gy ? gy->n : 1, B = k->B;
+    double *z = mem_xalloc((size_t)B * sizeof *z), *x = mem_xalloc((size_t)nx * sizeof *x);
+    double *when = mem_xalloc(((size_t)B + 1) * sizeof *when);
+    double *frac = mem_xalloc(((size_t)B + 1) * sizeof *frac);
+    double lo = INFINITY, hi = 0;
+    int nstop = 0;
+    for (int ix = 0; ix < nx; ix++) {
+        x[ix] = ix == nx - 1 ? gx->hi : gx->lo + (gx->hi - gx->lo) * ix / (nx - 1);
+        for (int iy = 0; iy < ny; iy++) {
+            /* trajectory ix ny + iy: the first axis slowest */
+            double d = res->stop_t[(size_t)ix * (size_t)ny + (size_t)iy] - job->t0;
+            z[(size_t)iy * (size_t)nx + (size_t)ix] = d;
+            if (!isnan(d))
+                when[nstop++] = d;
+            lo = d < lo ? d : lo;
+            hi = d > hi ? d : hi;
+        }
+    }
+    /* the fraction stopped: a step up at each stop, flat to the end */
+    qsort(when, (size_t)nstop, sizeof *when, by_value);
+    for (int i = 0; i < nstop; i++)
+        frac[i] = (i + 1.0) / B;
+    when[nstop] = job->t1 - job->t0;
+    frac[nstop] = (double)nstop / B;
+    char title[300], white[120], err[300];
+    snprintf(title, sizeof title, "%s: the time each start takes to stop", job->system);
+    snprintf(white, sizeof white, "%s: no stop by t = %g", gy ? "white" : "no point", job->t1);
+    FigPanel p[2];
+    memset(p, 0, sizeof p);
+    p[0].xlabel = state_name(job, gx->comp);
+    if (gy) {
+        p[0].kind = FIG_HEATMAP;
+        p[0].title = white;
+        p[0].ylabel = state_name(job, gy->comp);
+        p[0].z = z;
+        p[0].nx = nx;
+        p[0].ny = ny;
+        p[0].x0 = gx->lo;
+        p[0].x1 = gx->hi;
+        p[0].y0 = gy->lo;
+        p[0].y1 = gy->hi;
+        p[0].zmin = p[0].zmax = NAN;
+        /* times spread over decades (a flip map's) read better in logarithms */
+        p[0].logz = lo > 0 && hi > 30 * lo;
+        p[0].zlabel = p[0].logz ? "time to stop (log scale)" : "time to stop";
+        p[1].kind = FIG_LINES;
+        p[1].title = "the starts stopped by each time";
+        p[1].xlabel = "time";
+        p[1].ylabel = "fraction stopped";
+        p[1].lines[0] = (FigLine){.x = when, .y = frac, .n = nstop + 1};
+        p[1].nlines = 1;
+    } else {
+        p[0].kind = FIG_LINES;
+        p[0].title = white;
+        p[0].ylabel = "time to stop";
+        p[0].lines[0] = (FigLine){.x = x, .y = z, .n = nx};
+        p[0].nlines = 1;
+    }
+    if (figure_draw(job->plot, title, p, gy ? 2 : 1, 2, err, sizeof err) != 0 && res->status == 0) {
+        res->status = 4;
+        snprintf(res->message, sizeof res->message, "%s", err);
+    }
+    mem_free(z);
+    mem_free(x);
+    mem_free(when);
+    mem_free(frac);
 }
 
 /* The figure: one panel per coordinate, then the relative energy error;
@@ -568,7 +717,14 @@ void sim_sink_close(SimSink *k)
         res->status = 4;
         snprintf(res->message, sizeof res->message, "%s", err);
     }
-    if (k->job->plot && k->nkept > 0 && res->status != 4)
+    if (k->events && csv_close(k->events, res->status != 4, err, sizeof err) != 0 && res->status == 0) {
+        res->status = 4;
+        snprintf(res->message, sizeof res->message, "%s", err);
+    }
+    res->rows = k->rows;
+    if (k->map && res->status != 4)
+        draw_map(k);
+    else if (k->job->plot && k->nkept > 0 && res->status != 4)
         draw(k);
     vm_free(k->vm_energy);
     vm_free(k->vm_rhs);
@@ -620,17 +776,31 @@ typedef struct FailMsg {
     char what[400], state[200];
 } FailMsg;
 
+/* An event as it travels to rank 0: the trajectory, when, which
+ * condition (its state travels with the others'). */
+typedef struct EventMsg {
+    int s, k;
+    double t;
+} EventMsg;
+
 /* Each rank integrates the block [lo, hi) of the trajectories (all of
  * them when the job is not split, or in one process); at every output
- * row the blocks' states, accelerations and new failures travel to rank
- * 0 in rank order, which is trajectory order, so rank 0 writes what one
- * process writes. */
+ * row the blocks' states, accelerations, new failures and new events
+ * travel to rank 0 in rank order, which is trajectory order, so rank 0
+ * writes what one process writes. */
 typedef struct Share {
     const SimJob *job;
     int on;             /* split over several ranks */
     long lo, hi;        /* this rank's block */
     FailMsg *msg;       /* this row's failures in the block */
     int nmsg, capmsg;
+    EventMsg *ev;       /* this row's events in the block */
+    int nev, capev;
+    /* where the rows are written: the trajectories that stopped since the
+     * last row (their last row is at their event), and the rows' times */
+    int *ended;
+    int nended;
+    double *row_t;
 } Share;
 
 static void share_begin(Share *sh, const SimJob *job)
@@ -642,6 +812,10 @@ static void share_begin(Share *sh, const SimJob *job)
         par_block(job->samples, &sh->lo, &sh->hi);
     else
         sh->hi = job->samples;
+    if (job->stop && (!sh->on || par_root())) {
+        sh->ended = mem_xalloc((size_t)job->samples * sizeof *sh->ended);
+        sh->row_t = mem_xalloc((size_t)job->samples * sizeof *sh->row_t);
+    }
 }
 
 /* Whether this process keeps the rows (writes them, counts failures). */
@@ -665,10 +839,60 @@ static void share_fail(Share *sh, int s, double t, const char *what, const doubl
     state_text(sh->job, y, m->state, sizeof m->state);
 }
 
+/* Trajectory s (of the whole ensemble) stopped at t, condition k. */
+static void share_event(Share *sh, int s, double t, int k)
+{
+    if (sh->nev == sh->capev) {
+        sh->capev = sh->capev ? 2 * sh->capev : 8;
+        sh->ev = mem_xrealloc(sh->ev, (size_t)sh->capev * sizeof *sh->ev);
+    }
+    sh->ev[sh->nev++] = (EventMsg){s, k, t};
+}
+
+/* The row's events noted on the process that writes, in trajectory order
+ * (res: when each stopped, and which condition). */
+static void share_events(Share *sh, SimResult *res)
+{
+    EventMsg *e = sh->ev;
+    size_t ne = (size_t)sh->nev;
+    void *got = NULL;
+    if (sh->on) {
+        size_t bytes;
+        got = par_gather_bytes(sh->ev, ne * sizeof *e, &bytes);
+        e = got;
+        ne = bytes / sizeof *e;
+    }
+    if (share_writes(sh))
+        for (size_t i = 0; i < ne; i++) {
+            res->stop_t[e[i].s] = e[i].t;
+            res->stop_k[e[i].s] = e[i].k;
+            res->stopped++;
+            sh->ended[sh->nended++] = e[i].s;
+        }
+    sh->nev = 0;
+    mem_free(got);
+}
+
+/* The time of each trajectory's row at output time t: NULL when all are
+ * at t, else t or, for those that stopped since the last row, their
+ * event's time. */
+static const double *share_times(Share *sh, const SimResult *res, double t)
+{
+    if (!sh->nended)
+        return NULL;
+    for (int s = 0; s < sh->job->samples; s++)
+        sh->row_t[s] = t;
+    for (int i = 0; i < sh->nended; i++)
+        sh->row_t[sh->ended[i]] = res->stop_t[sh->ended[i]];
+    return sh->row_t;
+}
+
 /* The row's failures noted on the process that writes (in trajectory
- * order) and marked dead there; the states (per values each) gathered
- * from the blocks into all (on rank 0; in place in one process). */
-static void share_row(Share *sh, Fails *f, unsigned char *dead, const double *mine, double *all, int per)
+ * order) and marked dead there, and its events noted; the states (per
+ * values each) gathered from the blocks into all (on rank 0; in place in
+ * one process). */
+static void share_row(Share *sh, Fails *f, unsigned char *dead, const double *mine, double *all, int per,
+                      SimResult *res)
 {
     FailMsg *m = sh->msg;
     size_t nm = (size_t)sh->nmsg;
@@ -687,6 +911,8 @@ static void share_row(Share *sh, Fails *f, unsigned char *dead, const double *mi
         }
     sh->nmsg = 0;
     mem_free(got);
+    if (sh->job->stop)
+        share_events(sh, res);
 }
 
 /* Gather one more per-trajectory array (accelerations). */
@@ -709,18 +935,40 @@ static int share_stop(const Share *sh, SimResult *res, int stop)
     return v[0];
 }
 
+/* After the row written: the trajectories that stopped get no more rows;
+ * whether none is left to integrate (rank 0's word, on every rank). */
+static int share_ended(Share *sh, unsigned char *dead, SimResult *res, long failed)
+{
+    if (!sh->job->stop)
+        return 0;
+    for (int i = 0; i < sh->nended; i++)
+        dead[sh->ended[i]] = 1;
+    sh->nended = 0;
+    return share_stop(sh, res, failed + res->stopped == sh->job->samples);
+}
+
 /* The end: rank 0's final states, steps and evaluations summed, the
  * status agreed. */
 static void share_end(Share *sh, SimResult *res, double *y)
 {
+    const SimJob *job = sh->job;
     if (sh->on) {
-        par_bcast(y, (size_t)sh->job->samples * (size_t)sim_width(sh->job) * sizeof *y);
+        par_bcast(y, (size_t)job->samples * (size_t)sim_width(job) * sizeof *y);
         res->steps = (unsigned long)par_sum_long((long)res->steps);
         res->rhs_evals = (unsigned long)par_sum_long((long)res->rhs_evals);
         par_bcast(&res->status, sizeof res->status);
         par_bcast(&res->t, sizeof res->t);
+        if (job->stop) {
+            par_bcast(res->stop_t, (size_t)job->samples * sizeof *res->stop_t);
+            par_bcast(res->stop_k, (size_t)job->samples * sizeof *res->stop_k);
+            par_bcast(&res->stopped, sizeof res->stopped);
+            par_bcast(&res->rows, sizeof res->rows);
+        }
     }
     mem_free(sh->msg);
+    mem_free(sh->ev);
+    mem_free(sh->ended);
+    mem_free(sh->row_t);
 }
 
 /* The job's status and message from its failures. */
@@ -743,18 +991,22 @@ static void fail_result(const Fails *f, SimResult *res)
 
 enum { RHS_CHUNK = 256 }; /* lanes per VM run: registers stay in cache */
 
+/* A program of the lanes' states: the right-hand side (its n
+ * accelerations), or the stop conditions. */
 typedef struct BatchCtx {
     const SimJob *job;
     Vm *vm;
+    const IrProgram *p;
+    int n; /* its outputs */
 } BatchCtx;
 
-static int batch_rhs(void *ctx, int nb, const double *x, size_t ld, const double *ts, double *acc, size_t ald,
-                     unsigned char *why)
+static int batch_eval(void *ctx, int nb, const double *x, size_t ld, const double *ts, double *acc, size_t ald,
+                      unsigned char *why)
 {
     BatchCtx *c = ctx;
     const SimJob *job = c->job;
-    const IrProgram *p = job->rhs;
-    const int n = job->n, w = sim_width(job);
+    const IrProgram *p = c->p;
+    const int n = c->n, w = sim_width(job);
     int failed = 0;
     memset(why, 0, (size_t)nb);
     if (p->native || nb == 1 || c->vm->cap == 1) {
@@ -806,11 +1058,20 @@ static int run_batched(const SimJob *job, SimResult *res, const RkTableau *tab)
     Share sh;
     share_begin(&sh, job);
     const int lo = (int)sh.lo, Bl = (int)(sh.hi - sh.lo); /* this rank's block */
-    BatchCtx c = {job, NULL};
-    c.vm = vm_alloc(&job->rhs, 1, Bl < 1 ? 1 : Bl < RHS_CHUNK ? Bl : RHS_CHUNK);
+    const int cap = Bl < 1 ? 1 : Bl < RHS_CHUNK ? Bl : RHS_CHUNK;
+    BatchCtx c = {job, vm_alloc(&job->rhs, 1, cap), job->rhs, n};
+    BatchCtx gc = {job, job->stop ? vm_alloc(&job->stop, 1, cap) : NULL, job->stop, job->stop ? job->stop->nout : 0};
     double h0 = job->every < 1e-3 ? job->every : 1e-3;
     RkBatch *b = Bl > 0 ? rk_new(tab, Bl, n, w, job->y0 + (size_t)lo * (size_t)w, job->t0, h0, job->tol,
-                                 batch_rhs, &c) : NULL;
+                                 batch_eval, &c) : NULL;
+    if (b && job->stop)
+        rk_events(b, gc.n, job->stop_dir, batch_eval, &gc);
+    /* the block's lanes that stopped, and the time of each lane's row (at
+     * its event for one that stopped since the last row) */
+    unsigned char *over = job->stop ? mem_xalloc((size_t)Bl + 1) : NULL;
+    double *tl = job->stop ? mem_xalloc(((size_t)Bl + 1) * sizeof *tl) : NULL;
+    if (over)
+        memset(over, 0, (size_t)Bl + 1);
     Fails fails = {job, 0, 0, 0, "", ""};
     unsigned long outside0 = input_outside();
     SimSink *sink = share_writes(&sh) ? sim_sink_open(job, res) : NULL;
@@ -830,13 +1091,23 @@ static int run_batched(const SimJob *job, SimResult *res, const RkTableau *tab)
     double t = job->t0;
     for (long k = 0; res->status == 0 && k < nrows; k++) {
         double tk = sim_time_out(job, k);
+        int nover = 0; /* lanes that stopped on the way to tk */
         if (k > 0 && b) {
-            long before = b->failed;
+            long before = b->failed, stopped = b->stopped;
             rk_advance(b, tk);
             rk_states(b, yl);
+            for (int s = 0; s < Bl && b->stopped > stopped; s++) {
+                tl[s] = tk;
+                if (b->status[s] == RK_EVENT && !over[s]) {
+                    over[s] = 1;
+                    tl[s] = b->event_t[s];
+                    nover++;
+                    share_event(&sh, lo + s, b->event_t[s], b->event_k[s]);
+                }
+            }
             if (b->failed > before)
                 for (int s = 0; s < Bl; s++)
-                    if (b->status[s] != RK_OK && !dead[lo + s]) {
+                    if (b->status[s] != RK_OK && b->status[s] != RK_EVENT && !dead[lo + s]) {
                         char what[400], why[160];
                         const double *ys = yl + (size_t)s * (size_t)w;
                         dead[lo + s] = 1;
@@ -853,28 +1124,38 @@ static int run_batched(const SimJob *job, SimResult *res, const RkTableau *tab)
                     }
         }
         const double *a = NULL;
-        if (job->record) { /* accelerations for the records: one more evaluation at tk */
-            for (int at = 0; at < Bl; at += c.vm->cap)
+        if (job->record) { /* accelerations for the records: one more evaluation at tk (or the event) */
+            for (int at = 0; at < Bl; at += c.vm->cap) {
+                c.vm->times = nover ? tl + at : NULL;
                 sim_run_each(c.vm, job->rhs, Bl - at < c.vm->cap ? Bl - at : c.vm->cap, yl + (size_t)at * (size_t)w,
                              w, tk, job->params, accl + (size_t)at * (size_t)n, n, n);
+            }
+            c.vm->times = NULL;
             share_gather(&sh, accl, acc, n);
             a = acc;
         }
-        share_row(&sh, &fails, dead, yl, y, w);
+        share_row(&sh, &fails, dead, yl, y, w, res);
         if (share_stop(&sh, res, k > 0 && fails.count == B))
             break; /* nothing left to integrate */
         t = tk;
         if (sink)
-            sim_sink_row(sink, tk, y, a);
+            sink_row(sink, tk, share_times(&sh, res, tk), y, a);
+        if (share_ended(&sh, dead, res, fails.count))
+            break; /* every trajectory stopped or failed */
     }
     res->t = B == 1 && fails.count ? fails.first_t : t;
     memcpy(res->y, y, (size_t)B * (size_t)w * sizeof *res->y);
     res->steps = b ? b->steps : 0;
     res->rhs_evals = b ? b->evals : 0;
     fail_result(&fails, res);
+    if (sink && job->events)
+        sink_events(sink, y);
     if (sink)
         sim_sink_close(sink);
     share_end(&sh, res, res->y);
+    mem_free(over);
+    mem_free(tl);
+    vm_free(gc.vm);
     mem_free(dead);
     if (accl != acc)
         mem_free(accl);
@@ -890,6 +1171,140 @@ static int run_batched(const SimJob *job, SimResult *res, const RkTableau *tab)
 
 /* ---------- GSL's steppers, trajectory by trajectory ---------- */
 
+/* Events on a trajectory of GSL's own stepper: its steps one by one
+ * (gsl_odeiv2_driver_apply's loop, written out so that each step's end
+ * can be tested), and a crossing located as the batched lanes locate it
+ * (runtime/rkbatch.h), by trial steps from the step's start: a step of
+ * the same stepper, whose arithmetic for rkf45, rkck and rk8pd is a
+ * lane's to the bit; for the multistep methods, whose step depends on
+ * the steps before it, a run of the same method from the step's start
+ * under the job's tolerance. */
+typedef struct Events {
+    const SimJob *job;
+    Ctx *c;
+    const gsl_odeiv2_system *sys;
+    Vm *vm;                   /* the stop program, one state at a time */
+    int K;
+    double *g;                /* samples x K: the functions at each trajectory's state */
+    double *glo, *ghi, *gm;   /* K each: at the bracket's ends, at a trial */
+    double *ya, *ym, *yerr, *dydt; /* the step's start, a trial's end, scratch, the derivative at ya */
+    gsl_odeiv2_driver *trial; /* its stepper takes the trial steps (multistep: it runs them) */
+    int multistep;
+} Events;
+
+static void events_eval(Events *E, double t, const double *y, double *g)
+{
+    if (vm_run(E->vm, E->job->stop, 1, y, sim_width(E->job), t, E->job->params, g, E->K) != VM_OK)
+        for (int k = 0; k < E->K; k++)
+            g[k] = NAN; /* a NaN never crosses */
+}
+
+static void events_open(Events *E, const SimJob *job, Ctx *c, const gsl_odeiv2_system *sys,
+                        const gsl_odeiv2_step_type *type, int lo, int hi)
+{
+    const int m = sim_width(job), K = job->stop->nout;
+    memset(E, 0, sizeof *E);
+    E->job = job;
+    E->c = c;
+    E->sys = sys;
+    E->K = K;
+    E->vm = vm_alloc(&job->stop, 1, 1);
+    E->g = mem_xalloc(((size_t)job->samples * (size_t)K + 1) * sizeof *E->g);
+    E->glo = mem_xalloc(3 * (size_t)K * sizeof *E->glo);
+    E->ghi = E->glo + K;
+    E->gm = E->ghi + K;
+    E->ya = mem_xalloc(4 * (size_t)m * sizeof *E->ya);
+    E->ym = E->ya + m;
+    E->yerr = E->ym + m;
+    E->dydt = E->yerr + m;
+    E->multistep = type == gsl_odeiv2_step_msadams || type == gsl_odeiv2_step_msbdf;
+    E->trial = mem_fault() ? NULL : gsl_odeiv2_driver_alloc_y_new(sys, type, job->every, job->tol, job->tol);
+    if (!E->trial)
+        mem_out_of_memory(0);
+    for (int s = lo; s < hi; s++)
+        events_eval(E, job->t0, job->y0 + (size_t)s * (size_t)m, E->g + (size_t)s * (size_t)K);
+}
+
+static void events_close(Events *E)
+{
+    if (!E->job)
+        return;
+    gsl_odeiv2_driver_free(E->trial);
+    vm_free(E->vm);
+    mem_free(E->g);
+    mem_free(E->glo);
+    mem_free(E->ya);
+}
+
+/* A trial step of size h from (ta, E->ya) into E->ym: GSL's status. */
+static int events_trial(Events *E, double ta, double h)
+{
+    memcpy(E->ym, E->ya, (size_t)sim_width(E->job) * sizeof *E->ym);
+    if (E->multistep) {
+        double t = ta;
+        gsl_odeiv2_driver_reset_hstart(E->trial, h);
+        return gsl_odeiv2_driver_apply(E->trial, &t, ta + h, E->ym);
+    }
+    gsl_odeiv2_step *st = E->trial->s;
+    gsl_odeiv2_step_reset(st);
+    return gsl_odeiv2_step_apply(st, ta, h, E->ym, E->yerr, st->type->can_use_dydt_in ? E->dydt : NULL, NULL,
+                                 E->sys);
+}
+
+/* The crossing on the step of size h from (ta, E->ya) to (*t, y), the
+ * functions at its start ga and end in E->ghi: *t and y become the
+ * crossing's.  Returns the condition that crossed. */
+static int events_locate(Events *E, double ta, double h, double *t, double *y, const double *ga)
+{
+    const int K = E->K;
+    const int *dir = E->job->stop_dir;
+    memcpy(E->glo, ga, (size_t)K * sizeof *ga);
+    RkLocate L;
+    rk_locate_begin(&L, ta, h);
+    /* the derivative at the start, once (a lane keeps its step's k1) */
+    int ok = E->multistep || !E->trial->s->type->can_use_dydt_in || rhs(ta, E->ya, E->dydt, E->c) == GSL_SUCCESS;
+    double th;
+    while (ok && (th = rk_locate_next(&L, K, E->glo, E->ghi, dir)) != 0) {
+        if (events_trial(E, ta, th) != GSL_SUCCESS)
+            break; /* the crossing stays at the bracket's end */
+        events_eval(E, ta + th, E->ym, E->gm);
+        int side = rk_locate_narrow(&L, K, th, E->glo, E->ghi, E->gm, dir);
+        if (side < 0)
+            break;
+        if (side) {
+            *t = ta + th;
+            memcpy(y, E->ym, (size_t)sim_width(E->job) * sizeof *y);
+        }
+    }
+    int k = rk_crossed(K, E->glo, E->ghi, 1, dir);
+    return k < 0 ? 0 : k;
+}
+
+/* Trajectory s (driver d) to T as gsl_odeiv2_driver_apply takes it (its
+ * bounds on the step, unset, never act), each step's end tested: at a
+ * crossing it stops there (*t and y the crossing's, *hit the condition;
+ * else -1).  Returns GSL's status. */
+static int events_advance(Events *E, gsl_odeiv2_driver *d, int s, double *t, double T, double *y, int *hit)
+{
+    const int m = sim_width(E->job), K = E->K;
+    double *g = E->g + (size_t)s * (size_t)K;
+    *hit = -1;
+    while (T - *t > 0.0) {
+        double ta = *t;
+        memcpy(E->ya, y, (size_t)m * sizeof *y);
+        int st = gsl_odeiv2_evolve_apply(d->e, d->c, d->s, d->sys, t, T, &d->h, y);
+        if (st != GSL_SUCCESS)
+            return st;
+        events_eval(E, *t, y, E->ghi);
+        if (rk_crossed(K, g, E->ghi, 1, E->job->stop_dir) >= 0) {
+            *hit = events_locate(E, ta, d->e->last_step, t, y, g);
+            return GSL_SUCCESS;
+        }
+        memcpy(g, E->ghi, (size_t)K * sizeof *g);
+    }
+    return GSL_SUCCESS;
+}
+
 int sim_run(const SimJob *job, SimResult *res)
 {
     int n = job->n, m = sim_width(job);
@@ -900,6 +1315,11 @@ int sim_run(const SimJob *job, SimResult *res)
     res->steps = res->rhs_evals = 0;
     res->has_energy = job->energy != NULL;
     res->e0 = res->max_rel_drift = 0;
+    res->stopped = res->rows = 0;
+    for (int s = 0; job->stop && s < job->samples; s++) {
+        res->stop_t[s] = NAN;
+        res->stop_k[s] = -1;
+    }
     gsl_set_error_handler_off();
 
     /* an ensemble of rkf45, rkck or rk8pd trajectories as one batch of
@@ -952,6 +1372,14 @@ int sim_run(const SimJob *job, SimResult *res)
     if (sink)
         sim_sink_dead(sink, dead);
     share_stop(&sh, res, 0); /* an output rank 0 cannot write: nobody starts */
+    /* `stop when`: the trajectories of the block that stopped */
+    Events E = {0};
+    unsigned char *over = NULL;
+    if (job->stop) {
+        events_open(&E, job, &c, &sys, type, lo, hi);
+        over = mem_xalloc((size_t)B);
+        memset(over, 0, (size_t)B);
+    }
     /* every trajectory's state where this rank's block is integrated in
      * place; the others' arrive on rank 0 at each row */
     double *y = res->y, *ts = mem_xalloc((size_t)B * sizeof *ts);
@@ -967,16 +1395,21 @@ int sim_run(const SimJob *job, SimResult *res)
     for (long k = 0; res->status == 0 && k < nrows; k++) {
         double tk = sim_time_out(job, k);
         for (int s = lo; s < hi && k > 0; s++) {
-            if (dead[s])
+            if (dead[s] || (over && over[s]))
                 continue;
             double *ys = y + (size_t)s * (size_t)m;
             c.failed = 0; /* what a rejected trial step met is not this step's failure */
-            int st = gsl_odeiv2_driver_apply(d[s], &ts[s], tk, ys);
+            int hit = -1;
+            int st = over ? events_advance(&E, d[s], s, &ts[s], tk, ys, &hit)
+                          : gsl_odeiv2_driver_apply(d[s], &ts[s], tk, ys);
             if (st != GSL_SUCCESS) {
                 char what[400];
                 failure_text(job, st, c.failed ? c.why : NULL, input_outside() > c.outside0, ys, what, sizeof what);
                 dead[s] = 1;
                 share_fail(&sh, s, ts[s], what, ys);
+            } else if (hit >= 0) {
+                over[s] = 1;
+                share_event(&sh, s, ts[s], hit);
             }
         }
         /* accelerations for the record columns: one more RHS evaluation */
@@ -984,7 +1417,8 @@ int sim_run(const SimJob *job, SimResult *res)
         if (job->record) {
             double *al = sh.on ? accl - (size_t)lo * n : acc;
             for (int s = lo; s < hi; s++) {
-                if (dead[s] || rhs(tk, y + (size_t)s * (size_t)m, dydt, &c) != GSL_SUCCESS)
+                /* (at its event for a trajectory that stopped) */
+                if (dead[s] || rhs(over && over[s] ? ts[s] : tk, y + (size_t)s * (size_t)m, dydt, &c) != GSL_SUCCESS)
                     for (int i = 0; i < n; i++)
                         al[(size_t)s * n + i] = NAN;
                 else
@@ -993,20 +1427,25 @@ int sim_run(const SimJob *job, SimResult *res)
             share_gather(&sh, accl, acc, n);
             a = acc;
         }
-        share_row(&sh, &fails, dead, y + (size_t)lo * (size_t)m, yall, m);
+        share_row(&sh, &fails, dead, y + (size_t)lo * (size_t)m, yall, m, res);
         if (share_stop(&sh, res, k > 0 && fails.count == B))
             break;
         t = tk;
         if (sink)
-            sim_sink_row(sink, t, yall, a);
+            sink_row(sink, t, share_times(&sh, res, t), yall, a);
+        if (share_ended(&sh, dead, res, fails.count))
+            break; /* every trajectory stopped or failed */
     }
-    res->t = B == 1 && fails.count ? fails.first_t : t;
+    /* where a single trajectory ended: its failure, its event, or the end */
+    res->t = B == 1 && fails.count ? fails.first_t : B == 1 && res->stopped ? res->stop_t[0] : t;
     for (int s = lo; s < hi; s++) {
         res->steps += d[s]->e->count;
         gsl_odeiv2_driver_free(d[s]);
     }
     res->rhs_evals = c.evals;
     fail_result(&fails, res);
+    if (sink && job->events)
+        sink_events(sink, yall);
     if (sink)
         sim_sink_close(sink);
     if (sh.on) {
@@ -1015,6 +1454,8 @@ int sim_run(const SimJob *job, SimResult *res)
         mem_free(accl);
     }
     share_end(&sh, res, y);
+    events_close(&E);
+    mem_free(over);
     mem_free(d);
     mem_free(ts);
     mem_free(dead);
@@ -1112,6 +1553,25 @@ int sim_json(FILE *out, const SimJob *job, const SimResult *res)
     sim_jset(fin, "coords", q);
     sim_jset(fin, "velocities", v);
     sim_jset(o, "final", fin);
+    if (job->stop) {
+        /* the count always; each event (in trajectory order) when the
+         * ensemble is small enough for a line of JSON to hold them */
+        sim_jset(o, "events_count", json_integer((json_int_t)res->stopped));
+        if (B <= SIM_EVENTS_LISTED) {
+            json_t *ev = sim_jnew(json_array());
+            for (int s = 0; s < B; s++) {
+                if (isnan(res->stop_t[s]))
+                    continue;
+                json_t *e = sim_jnew(json_object());
+                if (B > 1)
+                    sim_jset(e, "traj", json_integer(s));
+                sim_jset(e, "t", sim_jreal(res->stop_t[s]));
+                sim_jset(e, "when", json_string(job->stop_text[res->stop_k[s]]));
+                sim_japp(ev, e);
+            }
+            sim_jset(o, "events", ev);
+        }
+    }
     if (res->has_energy) {
         json_t *e = sim_jnew(json_object());
         sim_jset(e, "initial", sim_jreal(res->e0));

@@ -12,6 +12,14 @@
 
 #include "runtime/ir.h"
 
+/* An axis of a grid of starts (init q = grid(lo, hi, n)): component comp
+ * of the state takes lo + (hi - lo) i/(n - 1), i = 0 .. n - 1. */
+typedef struct SimGrid {
+    int comp;
+    double lo, hi;
+    int n;
+} SimGrid;
+
 typedef struct SimJob {
     const char *system;           /* for messages and the summary */
     const IrProgram *rhs;         /* outputs: the n accelerations */
@@ -46,6 +54,20 @@ typedef struct SimJob {
      * of all in trajectory order, the same bytes as one process; 0: every
      * rank runs them all (with on_row: each needs every row) */
     int split;
+    /* `stop when`: a trajectory ends where one of the stop program's
+     * outputs (its inputs those of the energy: q, q', drawn parameters, at
+     * t) crosses 0 the way stop_dir says (RK_RISING, RK_FALLING,
+     * RK_EITHER of runtime/rkbatch.h), at the first crossing, located on
+     * the step; its last row is there.  Not a failure. */
+    const IrProgram *stop;        /* or NULL */
+    const int *stop_dir;          /* stop->nout */
+    const char *const *stop_text; /* stop->nout: each condition as written, for the JSON */
+    const char *events;           /* the CSV file of the events, or NULL */
+    /* the grid of starts the ensemble is (trajectory s: the first axis
+     * slowest), or none; with stop and a plot over one or two axes, the
+     * figure is the time each start takes to stop */
+    const SimGrid *grid;
+    int ngrid;
 } SimJob;
 
 typedef struct SimResult {
@@ -60,6 +82,11 @@ typedef struct SimResult {
                                      not finite: written as NaN, left out of the drift */
     int drift_unknown;            /* E0 was not finite: the drift cannot be measured */
     long record_failures;         /* rows whose record values are not all finite */
+    /* with job->stop: the caller's buffers of samples values */
+    double *stop_t;               /* when each trajectory stopped (NaN: it did not) */
+    int *stop_k;                  /* which condition stopped it (-1: none) */
+    long stopped;                 /* trajectories stopped */
+    long rows;                    /* rows written (times x trajectories) */
     double wall_s;                /* integration and output */
     double setup_s;               /* from the process start to the first step */
 } SimResult;
@@ -99,6 +126,10 @@ int sim_method_known(const char *method, int *implicit);
 
 /* Run the job.  res->y must point to samples x sim_width doubles.  Returns res->status. */
 int sim_run(const SimJob *job, SimResult *res);
+
+/* The JSON lists the events of ensembles of at most this many
+ * trajectories one by one (events_count always). */
+enum { SIM_EVENTS_LISTED = 1000 };
 
 /* One JSON line (LANGUAGE.md §5) describing the run.  Returns 0, or 4
  * (with a message on stderr) when it cannot be written; out of memory

@@ -88,7 +88,7 @@ scale() {
 echo "# MPI strong scaling, 1 -> 2 ranks"
 echo
 echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "- machine: $(nproc --all) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "- lag: $("$LAG" --version); $("$MPIRUN" --version 2>&1 | head -1); median of $REPS runs, whole process (mpirun's start included)"
 echo
 echo "| job | 1 rank | 2 ranks | speed-up | ceiling (2 independent runs) | same bytes |"

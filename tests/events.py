@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""tests/events.py — `stop when EXPR crosses 0 [rising|falling]` and grids
+of starts in simulate jobs (TAP).
+
+1. A projectile's y reaches the ground at t = (v0 + sqrt(v0^2 + 2 g y0))/g:
+   the event time against that for every kind of stepper (the batched
+   lanes' rkf45, rkck, rk8pd through GSL's driver as single runs, rk4, the
+   multistep msadams and msbdf, the implicit rk4imp and bsimp); the last
+   CSV row is the event (y = 0 to rounding, the same as final in the
+   JSON, final.t the event time), no row after it, events in the JSON and
+   the events CSV, exit status 0.
+2. A pendulum released at rest from A crosses 0 falling a quarter period
+   later, K(sin(A/2)) sqrt(l/g) (K by the arithmetic-geometric mean), and
+   rising three quarters later; either way stops at the first; an
+   expression of t and one of velocities; two conditions, the first to
+   cross stops and is named.
+3. Ensembles of double pendulums with two flip conditions over a grid of
+   starts: every member equals its single run bit for bit, its event row
+   and its events CSV row included, for the batched rk8pd, rkf45, rkck
+   and for rk4 and msadams; --native gives the VM's events bit for bit.
+4. The grid of starts: trajectory s is (i, j) with s = i n_2 + j, values
+   a + (b - a) i/(n - 1); samples is the grid's size (and a contradicting
+   `samples` is refused); the JSON lists the events of at most 1000
+   trajectories and counts them always.
+5. Records and the energy at the event row are evaluated at the event's
+   time and state; a condition that is not finite (sqrt of a negative
+   number) never stops a trajectory.
+6. Bad input: located errors, with the exact text.
+7. Under mpirun (when there and lag is built with MPI): the chaos map
+   example (smaller) writes the same CSV, events CSV and figure for 1 and
+   2 ranks as one process.
+
+Numbers are compared through lagtest.close/worst, so a NaN never passes.
+"""
+import csv
+import math
+import os
+import tempfile
+
+from lagtest import (DOUBLE_PENDULUM, close, err, finish, mpi_launcher, mpi_same, num, program, report, run_json,
+                     run_lag, skip, worst)
+
+LAG, SRCDIR = program()
+
+PROJECTILE = """system Ball {
+    param g = 9.81
+    coord x, y
+    L = 0.5*(x'^2 + y'^2) - g*y
+}
+"""
+
+PENDULUM = """system Pend {
+    param g = 9.81, l = 1.3
+    coord th
+    L = 0.5*l^2*th'^2 + g*l*cos(th)
+}
+"""
+
+
+def read(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def text_rows(path):
+    with open(path) as f:
+        return f.read().splitlines()
+
+
+def run(tmp, name, text, *args):
+    """Run text (OUT: NAME.csv, EV: NAME_ev.csv); (process, JSON objects, rows, event rows)."""
+    text = text.replace("OUT", name + ".csv").replace("EV", name + "_ev.csv")
+    p, js = run_json(LAG, tmp, name + ".lag", text, *args)
+    out, ev = os.path.join(tmp, name + ".csv"), os.path.join(tmp, name + "_ev.csv")
+    return (p, js, read(out) if os.path.exists(out) else [], read(ev) if os.path.exists(ev) else [])
+
+
+def agm(a, b):
+    while abs(a - b) > 1e-16 * a:
+        a, b = (a + b) / 2, math.sqrt(a * b)
+    return a
+
+
+def quarter_period(amplitude, g, l):
+    """K(k) sqrt(l/g), k = sin(A/2): K(k) = pi / (2 agm(1, sqrt(1 - k^2)))."""
+    k = math.sin(amplitude / 2)
+    return math.pi / (2 * agm(1.0, math.sqrt(1 - k * k))) * math.sqrt(l / g)
+
+
+def projectile(tmp):
+    g, y0, v0 = 9.81, 10.0, 3.0
+    want = (v0 + math.sqrt(v0 * v0 + 2 * g * y0)) / g
+    for method in ("rk8pd", "rkf45", "rkck", "rk4", "msadams", "msbdf", "rk4imp", "bsimp"):
+        job = ("simulate Ball { init x' = 1, y = %g, y' = %g; time 0 .. 5, every 0.1; method %s, tol 1e-10\n"
+               "  stop when y crosses 0 falling; output \"OUT\"; events \"EV\" }\n" % (y0, v0, method))
+        p, js, rows, ev = run(tmp, "ball_" + method, PROJECTILE + job)
+        why = p.stderr
+        good = p.returncode == 0 and len(js) == 1 and len(rows) > 2 and len(ev) == 1
+        if good:
+            o, last = js[0], rows[-1]
+            t = num(last["t"])
+            # the multistep methods' trial runs are as good as their tolerance
+            tol = 1e-12 if method not in ("msadams", "msbdf") else 1e-7
+            good = (close(t, want, tol) and close(num(last["y"]), 0, 1e-9) and close(num(last["x"]), t, 1e-9)
+                    and num(rows[-2]["t"]) < t and all(num(r["t"]) <= t for r in rows)
+                    and o["final"]["t"] == t and o["final"]["coords"]["y"] == num(last["y"])
+                    and o["events_count"] == 1 and o["events"] == [{"t": t, "when": "y"}]
+                    and num(ev[0]["t"]) == t and num(ev[0]["y'"]) == num(last["y'"]) and ev[0]["traj"] == "0")
+            why += "event at %r, want %r (error %.3g)\n" % (t, want, err(t, want))
+        report(good, "%s: a projectile's y reaches 0 at (v0 + sqrt(v0^2 + 2 g y0))/g, the last row there, "
+               "final.t the event, events in the JSON and the CSV" % method, why)
+
+
+def pendulum(tmp):
+    g, l, A = 9.81, 1.3, 2.0
+    q = quarter_period(A, g, l)
+    cases = [("falling", "th crosses 0 falling", q, "th"), ("rising", "th crosses 0 rising", 3 * q, "th"),
+             ("either way", "th crosses 0", q, "th"),
+             ("a velocity: th' = 0 again at the far side", "th' crosses 0 rising", 2 * q, "th'"),
+             ("an expression of t", "t - 1.25 crosses 0", 1.25, "t - 1.25")]
+    for what, cond, want, text in cases:
+        job = ("simulate Pend { init th = %r; time 0 .. 10, every 0.05; method rk8pd, tol 1e-11\n"
+               "  stop when %s; output \"OUT\" }\n" % (A, cond))
+        p, js, rows, _ = run(tmp, "pend", PENDULUM + job)
+        t = js[0]["final"]["t"] if p.returncode == 0 and js else math.nan
+        t = t if t is not None else math.nan
+        good = close(t, want, 1e-9) and rows and num(rows[-1]["t"]) == t and js[0]["events"][0]["when"] == text
+        report(good, "pendulum released at %g: %s stops at %.12g (got %r, error %.3g)" % (A, what, want, t,
+               err(t, want)), p.stderr)
+    # two conditions: the first to cross stops, named by its text
+    job = ("simulate Pend { init th = %r; time 0 .. 10, every 0.05; method rkck, tol 1e-11\n"
+           "  stop when th crosses 0 rising\n  stop when th' + 1 crosses 0 falling\n  output \"OUT\"; events \"EV\" }\n"
+           % A)
+    p, js, rows, ev = run(tmp, "pend2", PENDULUM + job)
+    good = p.returncode == 0 and js and js[0]["events"][0]["when"] == "th' + 1" and ev and ev[0]["stop"] == "2"
+    good = good and close(num(rows[-1]["th'"]), -1, 1e-9) and js[0]["final"]["t"] < q
+    report(good, "two conditions: the first to cross (th' falls to -1 before th reaches 0) stops, named in the JSON "
+           "and the events CSV", p.stderr + str(js))
+
+
+def grid_pendulums(method, tmp, extra=()):
+    """The double pendulum over a 4 x 3 grid with two flip conditions."""
+    job = ("simulate DP { init t1 = grid(-3, 3, 4), t2 = grid(-2.9, 2.9, 3); time 0 .. 8, every 0.25\n"
+           "  method %s, tol 1e-9\n  stop when abs(t1) - pi crosses 0 rising\n"
+           "  stop when abs(t2) - pi crosses 0 rising\n  output \"OUT\"; events \"EV\" }\n" % method)
+    return run(tmp, "dp_" + method + "_".join(extra).replace("-", ""), DOUBLE_PENDULUM + job, *extra)
+
+
+def members(tmp):
+    for method in ("rk8pd", "rkf45", "rkck", "rk4", "msadams"):
+        p, js, rows, ev = grid_pendulums(method, tmp)
+        name = "dp_" + method
+        mine = {}
+        for r in text_rows(os.path.join(tmp, name + ".csv"))[1:]:
+            f = r.split(",")
+            mine.setdefault(int(f[1]), []).append(",".join(f[:1] + f[2:]))
+        evs = {int(r.split(",")[0]): r.split(",", 1)[1] for r in text_rows(os.path.join(tmp, name + "_ev.csv"))[1:]}
+        good, why = p.returncode == 0 and len(mine) == 12 and 0 < len(evs) < 12, p.stderr
+        for s, lines in sorted(mine.items()):
+            start = lines[0].split(",")
+            one = ("simulate DP { init t1 = %s, t2 = %s; time 0 .. 8, every 0.25\n  method %s, tol 1e-9\n"
+                   "  stop when abs(t1) - pi crosses 0 rising\n  stop when abs(t2) - pi crosses 0 rising\n"
+                   "  output \"OUT\"; events \"EV\" }\n" % (start[1], start[2], method))
+            p1, js1, _, _ = run(tmp, "one", DOUBLE_PENDULUM + one)
+            single = text_rows(os.path.join(tmp, "one.csv"))[1:]
+            single_ev = [r.split(",", 1)[1] for r in text_rows(os.path.join(tmp, "one_ev.csv"))[1:]]
+            if p1.returncode != 0 or single != lines or single_ev != ([evs[s]] if s in evs else []):
+                good = False
+                why += "trajectory %d differs from its single run:\n%s\n%s\n" % (s, lines[-1:], single[-1:])
+        report(good, "%s: each of 12 double pendulums of a grid with flip conditions (%d flip) equals its single "
+               "run bit for bit, event rows included" % (method, len(evs)), why)
+    p1, _, rows1, ev1 = grid_pendulums("rk8pd", tmp)
+    p2, _, rows2, ev2 = grid_pendulums("rk8pd", tmp, ("--native",))
+    report(p1.returncode == 0 and p2.returncode == 0 and rows1 == rows2 and ev1 == ev2 and ev1
+           and "interpreting instead" not in p2.stderr, "--native: the grid's rows and events are the VM's bit for bit",
+           p2.stderr)
+
+
+def grid_order(tmp):
+    job = ("simulate Ball { init x = grid(0, 1, 3), y' = grid(-1, 2, 4), y = 5; time 0 .. 1, every 0.5\n"
+           "  output \"OUT\" }\n")
+    p, js, rows, _ = run(tmp, "order", PROJECTILE + job)
+    first = [r for r in rows if num(r["t"]) == 0]
+    want = [(0.5 * i, -1 + j) for i in range(3) for j in range(4)]
+    good = p.returncode == 0 and js and js[0]["samples"] == 12 and len(first) == 12
+    good = good and all(num(r["traj"]) == s and num(r["x"]) == want[s][0] and num(r["y'"]) == want[s][1]
+                        and num(r["y"]) == 5 for s, r in enumerate(first))
+    report(good, "grid(a, b, n) in init: 3 x 4 = 12 trajectories, trajectory i*4 + j starts at the i-th x and the "
+           "j-th y', a + (b - a) i/(n - 1)", p.stderr)
+    # samples agreeing with the grid is fine; the JSON lists at most 1000 events, counts them all
+    job = ("simulate Ball { init y = grid(1, 2, 1001), y' = 1; samples 1001; time 0 .. 2, every 1\n"
+           "  stop when y crosses 0 falling }\n")
+    p, js, _, _ = run(tmp, "many", PROJECTILE + job)
+    o = js[0] if js else {}
+    times = [math.nan]
+    good = p.returncode == 0 and o.get("events_count") == 1001 and "events" not in o
+    job = job.replace("1001", "1000")
+    p2, js2, _, _ = run(tmp, "many", PROJECTILE + job)
+    o2 = js2[0] if js2 else {}
+    if p2.returncode == 0 and "events" in o2:
+        times = [e["t"] for e in o2["events"]]
+        good = (good and [e["traj"] for e in o2["events"]] == list(range(len(times)))
+                and o2["events_count"] == len(times))
+    # y0 = 1 + i/999: the fall from y0 with y' = 1 lands at (1 + sqrt(1 + 2 g y0))/g
+    want = [(1 + math.sqrt(1 + 2 * 9.81 * (1 + i / 999))) / 9.81 for i in range(len(times))]
+    good = good and len(times) == 1000 and worst(err(t, w) for t, w in zip(times, want)) < 1e-10
+    report(good, "1001 trajectories: events_count only (%s); 1000: each event listed, in trajectory order, at its "
+           "closed form" % o.get("events_count"), p.stderr + p2.stderr)
+
+
+def at_the_event(tmp):
+    # a pendulum driven at its pivot: t in the system, so every value at the event needs the event's time
+    driven = """system Driven {
+    param g = 9.81, a = 0.3, w = 5
+    coord th
+    let py = a*cos(w*t)
+    let x = sin(th)
+    let y = py - cos(th)
+    L = 0.5*(x'^2 + y'^2) - g*y
+}
+"""
+    job = ("simulate Driven { init th = grid(0.5, 1, 3); time 0 .. 5, every 0.1; method rk8pd, tol 1e-11\n"
+           "  stop when th crosses 0 falling\n  record when = t, drive = cos(5*t), acc = th''\n  output \"OUT\" }\n")
+    p, js, rows, _ = run(tmp, "driven", driven + job)
+    last = {}
+    for r in rows:
+        last[int(num(r["traj"]))] = r
+    good = p.returncode == 0 and len(last) == 3 and js and js[0]["events_count"] == 3
+    errs = []
+    for s, r in last.items():
+        t = num(r["t"])
+        t_ev = js[0]["events"][s]["t"] if good else math.nan
+        errs += [err(num(r["when"]), t), err(num(r["drive"]), math.cos(5 * t)), err(t, t_ev)]
+        # th'' from the equation of motion at the event's time and state (th = 0)
+        acc = -(9.81 - 0.3 * 25 * math.cos(5 * t)) * math.sin(num(r["th"]))
+        errs.append(err(num(r["acc"]), acc))
+    report(good and worst(errs) < 1e-9, "an explicit time: records (t, cos(5 t), th'') at the event row are at the "
+           "event's time and state (worst %.3g)" % worst(errs), p.stderr)
+    job = ("simulate Ball { init y = 3; time 0 .. 2, every 0.1\n  stop when sqrt(y) - 1e-300 crosses 0 falling\n"
+           "  output \"OUT\" }\n")
+    p, js, rows, _ = run(tmp, "nan", PROJECTILE + job)
+    good = p.returncode == 0 and js and js[0]["events_count"] == 0 and js[0]["events"] == [] and len(rows) == 21
+    good = good and js[0]["final"]["t"] == 2
+    report(good, "a condition that turns NaN (sqrt of y < 0) never stops the trajectory: it runs to the end",
+           p.stderr)
+
+
+ERRORS = [
+    ("stop when y crosses 1", "8:25: error: a stop condition crosses 0, not 1 (write 'stop when EXPR - 1 crosses 0')"),
+    ("stop when z crosses 0", "8:15: error: unknown name 'z' (did you mean 'x'?)"),
+    ("stop when y", "8:5: error: 'stop when' needs 'crosses 0' after the expression: 'stop when EXPR crosses 0'"),
+    ("stop when y across 0", "8:17: error: expected 'crosses 0' after the expression of 'stop when', not 'across'"),
+    ("stop when y crosses 0 up", "8:27: error: unknown direction 'up' of a crossing: 'rising' (upwards through 0) "
+     "or 'falling' (downwards); without one, either way"),
+    ("stop when y = 0", "8:17: error: a stop condition is 'stop when EXPR crosses 0' (for A = B write 'stop when "
+     "A - B crosses 0')"),
+    ("stop y", "8:5: error: 'stop' is written 'stop when EXPR crosses 0', with 'rising' or 'falling' after it for "
+     "one direction only"),
+    ("stop when y'' crosses 0", "8:15: error: 'y''' (an acceleration) is only allowed in a job's 'record' and in "
+     "data columns"),
+    ("stop when 2*pi crosses 0", "8:15: error: the condition of 'stop when' is the constant 6.28319: it never crosses "
+     "0 (write an expression of the coordinates, velocities, parameters and t)"),
+    ("stop when y crosses 0; method variational", "8:5: error: 'stop when' needs one of GSL's steppers: the "
+     "variational integrator's fixed steps locate no events (use e.g. method rk8pd)"),
+    ("events \"e.csv\"", "8:5: error: 'events' writes the events of 'stop when EXPR crosses 0', and this job has none"),
+    ("init x = grid(0, 1, 3), y = grid(0, 1, 2); samples 5", "8:56: error: samples 5 contradicts the grid of starts in "
+     "'init' (3 x 2 = 6 trajectories): leave 'samples' out"),
+    ("init x = grid(1, 0, 3)", "8:14: error: grid(a, b, n) needs a < b (got 1 and 0)"),
+    ("init x = grid(0, 1, 2.5)", "8:25: error: grid points must be a whole number from 2 to 10000000 (got 2.5)"),
+    ("init x = 2*grid(0, 1, 3)", "8:16: error: unknown function 'grid' (grid(a, b, n) is a whole initial value in a "
+     "simulate job's 'init': a grid of starts)"),
+]
+
+
+def bad_input(tmp):
+    for i, (setting, want) in enumerate(ERRORS):
+        text = PROJECTILE + "\nsimulate Ball {\n    %s\n    time 0 .. 1\n}\n" % setting
+        p = run_lag(LAG, tmp, "bad%d" % i, text)
+        first = p.stderr.splitlines()[0] if p.stderr else ""
+        report(p.returncode == 1 and first == "%s:%s" % (os.path.join(tmp, "bad%d.lag" % i), want) and "^" in p.stderr,
+               "bad input '%s': exit 1, %s" % (setting, want), "got exit %d:\n%s" % (p.returncode, p.stderr))
+    # 'when' stays a name everywhere but after 'stop'
+    text = "system W {\n    coord when\n    L = 0.5*when'^2 - 0.5*when^2\n}\nsimulate W { init when = 1; " \
+           "time 0 .. 1\n  record w2 = when^2\n  stop when when crosses 0 }\n"
+    p = run_lag(LAG, tmp, "when", text)
+    report(p.returncode == 0, "a coordinate named 'when' works in init, record and after 'stop when'", p.stderr)
+
+
+def mpi(tmp):
+    what = ("the chaos map (30 x 30) under mpirun: its CSV, events CSV, figure and JSON are the bytes of one "
+            "process for 1 and 2 ranks")
+    cmd, why_skip, broken = mpi_launcher(LAG)
+    if not cmd:
+        if broken:
+            report(False, what, broken)
+        else:
+            skip(what, why_skip)
+        return
+    with open(os.path.join(SRCDIR, "examples", "chaos_map.lag")) as f:
+        text = f.read().replace("const N = 100 ", "const N = 30 ").replace("const T = 10 ", "const T = 6 ")
+    good, why, files, _ = mpi_same(LAG, cmd, tmp, "chaos", text, (1, 2))
+    good = good and set(files) == {"chaos_map.csv", "chaos_map_flips.csv", "chaos_map.png"}
+    report(good and len(files.get("chaos_map_flips.csv", b"")) > 100, what, why)
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        projectile(tmp)
+        pendulum(tmp)
+        members(tmp)
+        grid_order(tmp)
+        at_the_event(tmp)
+        bad_input(tmp)
+        mpi(tmp)
+    finish()
+
+
+if __name__ == "__main__":
+    main()
