@@ -15,6 +15,7 @@
 #include <config.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -440,6 +441,23 @@ int par_max_int(int x)
     int y = 0;
     M.allreduce(&x, &y, 1, M.integer, M.max, M.world);
     return y;
+#else
+    return x;
+#endif
+}
+
+double par_max_double(double x)
+{
+    if (!joined)
+        return x;
+#ifdef HAVE_MPI
+    /* every rank's value, compared here: MPI's MAX need not pass a NaN on */
+    double *all = mem_xalloc((size_t)size * sizeof *all), m = -INFINITY;
+    M.allgather(&x, 1, M.dbl, all, 1, M.dbl, M.world);
+    for (int r = 0; r < size; r++)
+        m = isnan(all[r]) || all[r] > m ? all[r] : m;
+    mem_free(all);
+    return m;
 #else
     return x;
 #endif

@@ -68,6 +68,8 @@ void par_bcast(void *buf, size_t nbytes);
  * order does not matter). */
 long par_sum_long(long x);
 int par_max_int(int x);
+/* The largest of the ranks' x (NaN when one rank's is NaN). */
+double par_max_double(double x);
 
 /* The sum over the ranks of each of n doubles, on every rank, added in
  * rank order (so the same for a given number of ranks; callers that need

@@ -268,7 +268,13 @@ struct SimSink {
     SimResult *res;
     CsvWriter *csv;
     Vm *vm_energy, *vm_rhs, *vm_record;
-    int B;            /* trajectories */
+    int B;            /* the trajectories whose rows it makes: lo, lo + 1, ... */
+    int lo;
+    int all;          /* the ensemble's trajectories */
+    int shared;       /* a rank's block of an MPI run (share_begin): its rows formatted here,
+                         gathered and written by rank 0, its counts added at the close */
+    char *text;       /* this output time's rows, formatted (CSV) or as numbers (HDF5) */
+    size_t ntext, captext;
     int ncols;        /* t, traj?, 2n state, drawn parameters, E?, records */
     double *row;      /* one row */
     double *E;        /* B energies */
@@ -333,7 +339,7 @@ static int kept_per(const SimSink *k)
 
 static int kept_shown(const SimSink *k)
 {
-    return k->B < PLOT_TRAJ ? k->B : PLOT_TRAJ;
+    return k->all < PLOT_TRAJ ? k->all : PLOT_TRAJ;
 }
 
 static int kept_width(const SimSink *k)
@@ -341,35 +347,40 @@ static int kept_width(const SimSink *k)
     return 1 + kept_shown(k) * kept_per(k);
 }
 
-SimSink *sim_sink_open(const SimJob *job, SimResult *res)
+/* The sink of the trajectories [lo, hi) (all of them but under MPI);
+ * shared: a block of a run split over the ranks. */
+static SimSink *sink_open(const SimJob *job, SimResult *res, int lo, int hi, int shared)
 {
-    int n = job->n, m = sim_width(job), B = job->samples;
+    int n = job->n, m = sim_width(job), B = hi - lo, cap = B > 0 ? B : 1;
     SimSink *k = mem_xalloc(sizeof *k);
     memset(k, 0, sizeof *k);
     k->job = job;
     k->res = res;
     k->B = B;
+    k->lo = lo;
+    k->all = job->samples;
+    k->shared = shared;
     k->first = 1;
     res->energy_failures = res->record_failures = 0;
     res->drift_unknown = 0;
     int nrec = job->record ? job->record->nout : 0;
-    k->ncols = 1 + (B > 1) + m + (job->energy ? 1 : 0) + nrec;
+    k->ncols = 1 + (k->all > 1) + m + (job->energy ? 1 : 0) + nrec;
     k->row = mem_xalloc((size_t)k->ncols * sizeof *k->row);
-    k->E = mem_xalloc((size_t)B * sizeof *k->E);
-    k->e0 = mem_xalloc((size_t)B * sizeof *k->e0);
-    k->in = mem_xalloc((size_t)B * (size_t)(3 * n + job->nsampled + 1) * sizeof *k->in);
-    k->rec = mem_xalloc((size_t)B * (size_t)(nrec + 1) * sizeof *k->rec);
+    k->E = mem_xalloc((size_t)cap * sizeof *k->E);
+    k->e0 = mem_xalloc((size_t)cap * sizeof *k->e0);
+    k->in = mem_xalloc((size_t)cap * (size_t)(3 * n + job->nsampled + 1) * sizeof *k->in);
+    k->rec = mem_xalloc((size_t)cap * (size_t)(nrec + 1) * sizeof *k->rec);
     if (job->energy)
-        k->vm_energy = vm_alloc(&job->energy, 1, B);
+        k->vm_energy = vm_alloc(&job->energy, 1, cap);
     if (job->record) {
-        k->vm_record = vm_alloc(&job->record, 1, B);
-        k->vm_rhs = vm_alloc(&job->rhs, 1, B);
+        k->vm_record = vm_alloc(&job->record, 1, cap);
+        k->vm_rhs = vm_alloc(&job->rhs, 1, cap);
     }
     if (job->output) {
         const char **cols = mem_xalloc((size_t)k->ncols * sizeof *cols);
         int c = 0;
         cols[c++] = "t";
-        if (B > 1)
+        if (k->all > 1)
             cols[c++] = "traj";
         for (int i = 0; i < m; i++)
             cols[c++] = state_name(job, i);
@@ -421,6 +432,41 @@ SimSink *sim_sink_open(const SimJob *job, SimResult *res)
     return k;
 }
 
+SimSink *sim_sink_open(const SimJob *job, SimResult *res)
+{
+    return sink_open(job, res, 0, job->samples, 0);
+}
+
+/* A block's rows at one output time (k->text) to rank 0, which writes
+ * every block's in rank order: trajectory order, the bytes one process
+ * writes.  CSV rows travel as text, formatted where they were computed;
+ * HDF5 rows as numbers. */
+static void sink_gather(SimSink *k)
+{
+    SimResult *res = k->res;
+    size_t total;
+    char *all = par_gather_bytes(k->text, k->ntext, &total), err[256];
+    k->ntext = 0;
+    if (!all || !k->csv || res->status == 4) {
+        mem_free(all);
+        return;
+    }
+    int bad = 0;
+    if (csv_is_text(k->job->output))
+        bad = csv_text(k->csv, all, total, err, sizeof err) != 0;
+    else
+        for (size_t at = 0; at < total && !bad; at += (size_t)k->ncols * sizeof(double)) {
+            double row[k->ncols];
+            memcpy(row, all + at, sizeof row);
+            bad = csv_row(k->csv, row, err, sizeof err) != 0;
+        }
+    if (bad) {
+        res->status = 4;
+        snprintf(res->message, sizeof res->message, "%s", err);
+    }
+    mem_free(all);
+}
+
 /* The rows at time t of every trajectory, or where ts (when not NULL) says
  * for each: the row of a trajectory that stopped is at its event. */
 static void sink_row(SimSink *k, double t, const double *ts, const double *y, const double *a)
@@ -450,7 +496,7 @@ static void sink_row(SimSink *k, double t, const double *ts, const double *y, co
             else if (isnan(drift))
                 res->drift_unknown = 1; /* E0 itself could not be evaluated */
         }
-        if (k->first)
+        if (k->first && k->lo == 0 && B > 0)
             res->e0 = k->e0[0];
     }
     if (job->record) {
@@ -488,19 +534,33 @@ static void sink_row(SimSink *k, double t, const double *ts, const double *y, co
         if (k->dead && k->dead[s])
             continue; /* a trajectory that failed: no rows after */
         k->row[c++] = ts ? ts[s] : t;
-        if (B > 1)
-            k->row[c++] = s;
+        if (k->all > 1)
+            k->row[c++] = k->lo + s;
         memcpy(k->row + c, y + (size_t)s * m, (size_t)m * sizeof *y);
         c += m;
         if (job->energy)
             k->row[c++] = k->E[s];
         for (int r = 0; r < nrec; r++)
             k->row[c++] = k->rec[(size_t)s * nrec + r];
-        if (k->csv && res->status != 4 && csv_row(k->csv, k->row, err, sizeof err) != 0) {
+        if (k->shared && job->output) { /* for rank 0 to write (sink_gather) */
+            if (csv_is_text(job->output))
+                csv_format(k->row, k->ncols, &k->text, &k->ntext, &k->captext);
+            else {
+                size_t len = (size_t)k->ncols * sizeof *k->row;
+                if (k->ntext + len > k->captext) {
+                    k->captext = 2 * (k->ntext + len);
+                    k->text = mem_xrealloc(k->text, k->captext);
+                }
+                memcpy(k->text + k->ntext, k->row, len);
+                k->ntext += len;
+            }
+        } else if (k->csv && res->status != 4 && csv_row(k->csv, k->row, err, sizeof err) != 0) {
             res->status = 4;
             snprintf(res->message, sizeof res->message, "%s", err);
         }
     }
+    if (k->shared && job->output)
+        sink_gather(k);
     if (job->plot && !k->map) {
         int w = kept_width(k), shown = kept_shown(k), per = kept_per(k), nrp = plot_records(k);
         if (k->nkept == k->capkept) {
@@ -508,16 +568,18 @@ static void sink_row(SimSink *k, double t, const double *ts, const double *y, co
             k->kept = mem_xrealloc(k->kept, k->capkept * (size_t)w * sizeof *k->kept);
         }
         double *r = k->kept + k->nkept++ * (size_t)w;
-        r[0] = B == 1 && ts ? ts[0] : t;
-        for (int s = 0; s < shown; s++) {
+        r[0] = k->all == 1 && ts ? ts[0] : t;
+        for (int i = 1; i < w; i++)
+            r[i] = NAN; /* (under MPI, the shown trajectories of other blocks: theirs) */
+        for (int g = k->lo; g < shown && g < k->lo + B; g++) {
             /* (the figure has one time a row: an ensemble's trajectory that
              * stopped since the last row ends at that row) */
-            int gone = (k->dead && k->dead[s]) || (B > 1 && ts && ts[s] != t);
+            int s = g - k->lo, gone = (k->dead && k->dead[s]) || (k->all > 1 && ts && ts[s] != t);
             for (int i = 0; i < n; i++)
-                r[1 + s * per + i] = gone ? NAN : y[(size_t)s * m + i];
-            r[1 + s * per + n] = gone ? NAN : job->energy ? k->E[s] : 0;
+                r[1 + g * per + i] = gone ? NAN : y[(size_t)s * m + i];
+            r[1 + g * per + n] = gone ? NAN : job->energy ? k->E[s] : 0;
             for (int j = 0; j < nrp; j++)
-                r[1 + s * per + n + 1 + j] = gone ? NAN : k->rec[(size_t)s * nrec + j];
+                r[1 + g * per + n + 1 + j] = gone ? NAN : k->rec[(size_t)s * nrec + j];
         }
     }
 }
@@ -536,7 +598,7 @@ static void sink_events(SimSink *k, const double *y)
     int m = sim_width(job);
     double row[m + 3];
     char err[256];
-    for (int s = 0; s < k->B && k->events && res->status != 4; s++) {
+    for (int s = 0; s < k->all && k->events && res->status != 4; s++) {
         if (isnan(res->stop_t[s]))
             continue;
         row[0] = s;
@@ -565,7 +627,7 @@ static void draw_map(SimSink *k)
     const SimJob *job = k->job;
     SimResult *res = k->res;
     const SimGrid *gx = &job->grid[0], *gy = job->ngrid > 1 ? &job->grid[1] : NULL;
-    const int nx = gx->n, ny = gy ? gy->n : 1, B = k->B;
+    const int nx = gx->n, ny = gy ? gy->n : 1, B = k->all;
     double *z = mem_xalloc((size_t)B * sizeof *z), *x = mem_xalloc((size_t)nx * sizeof *x);
     double *when = mem_xalloc(((size_t)B + 1) * sizeof *when);
     double *frac = mem_xalloc(((size_t)B + 1) * sizeof *frac);
@@ -650,7 +712,7 @@ static void draw(SimSink *k)
     for (int s = 0; s < shown; s++) {
         for (int i = 0; i < n; i++) {
             char *l = labels[i * PLOT_TRAJ + s];
-            if (k->B > 1)
+            if (k->all > 1)
                 snprintf(l, 64, "%s, trajectory %d", job->columns[i], s);
             else
                 snprintf(l, 64, "%s", job->columns[i]);
@@ -663,7 +725,7 @@ static void draw(SimSink *k)
             for (size_t r = 0; r < k->nkept; r++)
                 rel[(size_t)s * k->nkept + r] = (k->kept[r * (size_t)w + 1 + s * per + n] - e0) / scale;
             char *l = labels[n * PLOT_TRAJ + s];
-            if (k->B > 1)
+            if (k->all > 1)
                 snprintf(l, 64, "trajectory %d", s);
             else
                 snprintf(l, 64, job->energy_conserved ? "energy error" : "energy change (not conserved)");
@@ -675,7 +737,7 @@ static void draw(SimSink *k)
         for (int j = 0; j < nrp; j++) {
             int pi = n + (job->energy ? 1 : 0) + j;
             char *l = labels[pi * PLOT_TRAJ + s];
-            if (k->B > 1)
+            if (k->all > 1)
                 snprintf(l, 64, "trajectory %d", s);
             else
                 snprintf(l, 64, "%s", job->record->out_names[j]);
@@ -685,9 +747,9 @@ static void draw(SimSink *k)
         }
     }
     char title[300], err[300];
-    if (k->B > 1)
+    if (k->all > 1)
         snprintf(title, sizeof title, "%s, %s, %d of %d trajectories", job->system, job->method,
-                 shown, k->B);
+                 shown, k->all);
     else
         snprintf(title, sizeof title, "%s, %s", job->system, job->method);
     if (plot_panels(job->plot, title, "t", k->kept, w, (int)k->nkept, panels, npanels, err,
@@ -700,10 +762,43 @@ static void draw(SimSink *k)
     mem_free(panels);
 }
 
+/* A block's counts added to the others' and the rows kept for the figure
+ * merged, on rank 0 (each shown trajectory's columns from its block). */
+static void sink_combine(SimSink *k)
+{
+    SimResult *res = k->res;
+    res->energy_failures = par_sum_long(res->energy_failures);
+    res->record_failures = par_sum_long(res->record_failures);
+    k->rows = par_sum_long(k->rows);
+    res->max_rel_drift = par_max_double(res->max_rel_drift);
+    res->drift_unknown = par_max_int(res->drift_unknown);
+    if (!k->job->plot || k->map)
+        return;
+    size_t w = (size_t)kept_width(k), total;
+    double *all = par_gather_bytes(k->kept, k->nkept * w * sizeof *k->kept, &total);
+    if (!all)
+        return;
+    int per = kept_per(k);
+    for (int g = 0; g < kept_shown(k); g++) {
+        int r = 0; /* the rank whose block holds trajectory g */
+        long lo, hi;
+        par_block_of(k->all, r, &lo, &hi);
+        while (g >= hi)
+            par_block_of(k->all, ++r, &lo, &hi);
+        const double *from = all + (size_t)r * k->nkept * w;
+        for (size_t i = 0; i < k->nkept; i++)
+            memcpy(k->kept + i * w + 1 + (size_t)g * per, from + i * w + 1 + (size_t)g * per,
+                   (size_t)per * sizeof *all);
+    }
+    mem_free(all);
+}
+
 void sim_sink_close(SimSink *k)
 {
     SimResult *res = k->res;
     char err[256];
+    if (k->shared)
+        sink_combine(k);
     if (res->energy_failures > 0)
         fprintf(stderr, "lag: warning: simulate %s: the energy E could not be evaluated (a singular or "
                 "non-finite value) in %ld of %ld rows; they hold NaN, and max_rel_drift covers only the "
@@ -735,6 +830,7 @@ void sim_sink_close(SimSink *k)
     mem_free(k->in);
     mem_free(k->rec);
     mem_free(k->kept);
+    mem_free(k->text);
     mem_free(k);
 }
 
@@ -784,10 +880,11 @@ typedef struct EventMsg {
 } EventMsg;
 
 /* Each rank integrates the block [lo, hi) of the trajectories (all of
- * them when the job is not split, or in one process); at every output
- * row the blocks' states, accelerations, new failures and new events
- * travel to rank 0 in rank order, which is trajectory order, so rank 0
- * writes what one process writes. */
+ * them when the job is not split, or in one process) and makes its rows
+ * (sink_open: energies, records, the text); at every output time the
+ * blocks' rows, new failures and new events travel to rank 0 in rank
+ * order, which is trajectory order, so rank 0 writes what one process
+ * writes; the final states travel once, at the end. */
 typedef struct Share {
     const SimJob *job;
     int on;             /* split over several ranks */
@@ -796,11 +893,9 @@ typedef struct Share {
     int nmsg, capmsg;
     EventMsg *ev;       /* this row's events in the block */
     int nev, capev;
-    /* where the rows are written: the trajectories that stopped since the
-     * last row (their last row is at their event), and the rows' times */
-    int *ended;
+    int *ended;         /* the block's trajectories that stopped since the last row: their
+                           last row is at their event, then none */
     int nended;
-    double *row_t;
 } Share;
 
 static void share_begin(Share *sh, const SimJob *job)
@@ -812,10 +907,14 @@ static void share_begin(Share *sh, const SimJob *job)
         par_block(job->samples, &sh->lo, &sh->hi);
     else
         sh->hi = job->samples;
-    if (job->stop && (!sh->on || par_root())) {
-        sh->ended = mem_xalloc((size_t)job->samples * sizeof *sh->ended);
-        sh->row_t = mem_xalloc((size_t)job->samples * sizeof *sh->row_t);
-    }
+    if (job->stop)
+        sh->ended = mem_xalloc(((size_t)(sh->hi - sh->lo) + 1) * sizeof *sh->ended);
+}
+
+/* The sink of this rank's block. */
+static SimSink *share_sink(const Share *sh, SimResult *res)
+{
+    return sink_open(sh->job, res, (int)sh->lo, (int)sh->hi, sh->on);
 }
 
 /* Whether this process keeps the rows (writes them, counts failures). */
@@ -847,6 +946,7 @@ static void share_event(Share *sh, int s, double t, int k)
         sh->ev = mem_xrealloc(sh->ev, (size_t)sh->capev * sizeof *sh->ev);
     }
     sh->ev[sh->nev++] = (EventMsg){s, k, t};
+    sh->ended[sh->nended++] = s;
 }
 
 /* The row's events noted on the process that writes, in trajectory order
@@ -867,39 +967,20 @@ static void share_events(Share *sh, SimResult *res)
             res->stop_t[e[i].s] = e[i].t;
             res->stop_k[e[i].s] = e[i].k;
             res->stopped++;
-            sh->ended[sh->nended++] = e[i].s;
         }
     sh->nev = 0;
     mem_free(got);
 }
 
-/* The time of each trajectory's row at output time t: NULL when all are
- * at t, else t or, for those that stopped since the last row, their
- * event's time. */
-static const double *share_times(Share *sh, const SimResult *res, double t)
-{
-    if (!sh->nended)
-        return NULL;
-    for (int s = 0; s < sh->job->samples; s++)
-        sh->row_t[s] = t;
-    for (int i = 0; i < sh->nended; i++)
-        sh->row_t[sh->ended[i]] = res->stop_t[sh->ended[i]];
-    return sh->row_t;
-}
-
 /* The row's failures noted on the process that writes (in trajectory
- * order) and marked dead there, and its events noted; the states (per
- * values each) gathered from the blocks into all (on rank 0; in place in
- * one process). */
-static void share_row(Share *sh, Fails *f, unsigned char *dead, const double *mine, double *all, int per,
-                      SimResult *res)
+ * order) and marked dead there, and its events noted. */
+static void share_row(Share *sh, Fails *f, unsigned char *dead, SimResult *res)
 {
     FailMsg *m = sh->msg;
     size_t nm = (size_t)sh->nmsg;
     void *got = NULL;
     if (sh->on) {
         size_t bytes;
-        par_gather(mine, sh->job->samples, per, all);
         got = par_gather_bytes(sh->msg, nm * sizeof *m, &bytes);
         m = got;
         nm = bytes / sizeof *m;
@@ -915,11 +996,26 @@ static void share_row(Share *sh, Fails *f, unsigned char *dead, const double *mi
         share_events(sh, res);
 }
 
-/* Gather one more per-trajectory array (accelerations). */
-static void share_gather(const Share *sh, const double *mine, double *all, int per)
+/* The blocks' final states (w values each) gathered into all on rank 0. */
+static void share_states(const Share *sh, const double *mine, double *all)
 {
     if (sh->on)
-        par_gather(mine, sh->job->samples, per, all);
+        par_gather(mine, sh->job->samples, sim_width(sh->job), all);
+}
+
+/* The times of the block's rows at output time t (into ts, by the block's
+ * trajectories): NULL when all are at t, else t or, for those that
+ * stopped since the last row, their event's time (at, by trajectory of
+ * the ensemble). */
+static const double *share_times(const Share *sh, double t, const double *at, double *ts)
+{
+    if (!sh->nended)
+        return NULL;
+    for (long s = sh->lo; s < sh->hi; s++)
+        ts[s - sh->lo] = t;
+    for (int i = 0; i < sh->nended; i++)
+        ts[sh->ended[i] - sh->lo] = at[sh->ended[i]];
+    return ts;
 }
 
 /* What rank 0 decided after the row: whether to stop (every trajectory
@@ -942,7 +1038,7 @@ static int share_ended(Share *sh, unsigned char *dead, SimResult *res, long fail
     if (!sh->job->stop)
         return 0;
     for (int i = 0; i < sh->nended; i++)
-        dead[sh->ended[i]] = 1;
+        dead[sh->ended[i]] = 1; /* (the block's own) */
     sh->nended = 0;
     return share_stop(sh, res, failed + res->stopped == sh->job->samples);
 }
@@ -968,7 +1064,6 @@ static void share_end(Share *sh, SimResult *res, double *y)
     mem_free(sh->msg);
     mem_free(sh->ev);
     mem_free(sh->ended);
-    mem_free(sh->row_t);
 }
 
 /* The job's status and message from its failures. */
@@ -1074,17 +1169,15 @@ static int run_batched(const SimJob *job, SimResult *res, const RkTableau *tab)
         memset(over, 0, (size_t)Bl + 1);
     Fails fails = {job, 0, 0, 0, "", ""};
     unsigned long outside0 = input_outside();
-    SimSink *sink = share_writes(&sh) ? sim_sink_open(job, res) : NULL;
+    SimSink *sink = share_sink(&sh, res);
     unsigned char *dead = mem_xalloc((size_t)B);
     memset(dead, 0, (size_t)B);
-    if (sink)
-        sim_sink_dead(sink, dead);
+    sim_sink_dead(sink, dead + lo);
     share_stop(&sh, res, 0); /* an output rank 0 cannot write: nobody starts */
-    double *acc = job->record ? mem_xalloc(((size_t)B * (size_t)n + 1) * sizeof *acc) : NULL;
+    double *accl = job->record ? mem_xalloc(((size_t)Bl * (size_t)n + 1) * sizeof *accl) : NULL;
     double *y = mem_xalloc(((size_t)B * (size_t)w + 1) * sizeof *y); /* by trajectory */
-    /* the block's states and accelerations: in place, or gathered into y and acc */
+    /* the block's states: in place, or gathered into y at the end */
     double *yl = sh.on ? mem_xalloc(((size_t)Bl * (size_t)w + 1) * sizeof *yl) : y;
-    double *accl = sh.on && acc ? mem_xalloc(((size_t)Bl * (size_t)n + 1) * sizeof *accl) : acc;
     if (b)
         rk_states(b, yl);
     long nrows = sim_rows_out(job);
@@ -1131,35 +1224,31 @@ static int run_batched(const SimJob *job, SimResult *res, const RkTableau *tab)
                              w, tk, job->params, accl + (size_t)at * (size_t)n, n, n);
             }
             c.vm->times = NULL;
-            share_gather(&sh, accl, acc, n);
-            a = acc;
+            a = accl;
         }
-        share_row(&sh, &fails, dead, yl, y, w, res);
+        share_row(&sh, &fails, dead, res);
         if (share_stop(&sh, res, k > 0 && fails.count == B))
             break; /* nothing left to integrate */
         t = tk;
-        if (sink)
-            sink_row(sink, tk, share_times(&sh, res, tk), y, a);
+        sink_row(sink, tk, nover ? tl : NULL, yl, a);
         if (share_ended(&sh, dead, res, fails.count))
             break; /* every trajectory stopped or failed */
     }
     res->t = B == 1 && fails.count ? fails.first_t : t;
+    share_states(&sh, yl, y);
     memcpy(res->y, y, (size_t)B * (size_t)w * sizeof *res->y);
     res->steps = b ? b->steps : 0;
     res->rhs_evals = b ? b->evals : 0;
     fail_result(&fails, res);
-    if (sink && job->events)
+    if (share_writes(&sh) && job->events)
         sink_events(sink, y);
-    if (sink)
-        sim_sink_close(sink);
+    sim_sink_close(sink);
     share_end(&sh, res, res->y);
     mem_free(over);
     mem_free(tl);
     vm_free(gc.vm);
     mem_free(dead);
-    if (accl != acc)
-        mem_free(accl);
-    mem_free(acc);
+    mem_free(accl);
     if (yl != y)
         mem_free(yl);
     mem_free(y);
@@ -1366,11 +1455,10 @@ int sim_run(const SimJob *job, SimResult *res)
             mem_out_of_memory(0); /* the one way it fails with valid h0 and tol */
     }
     Fails fails = {job, 0, 0, 0, "", ""};
-    SimSink *sink = share_writes(&sh) ? sim_sink_open(job, res) : NULL;
+    SimSink *sink = share_sink(&sh, res);
     unsigned char *dead = mem_xalloc((size_t)B);
     memset(dead, 0, (size_t)B);
-    if (sink)
-        sim_sink_dead(sink, dead);
+    sim_sink_dead(sink, dead + lo);
     share_stop(&sh, res, 0); /* an output rank 0 cannot write: nobody starts */
     /* `stop when`: the trajectories of the block that stopped */
     Events E = {0};
@@ -1381,12 +1469,12 @@ int sim_run(const SimJob *job, SimResult *res)
         memset(over, 0, (size_t)B);
     }
     /* every trajectory's state where this rank's block is integrated in
-     * place; the others' arrive on rank 0 at each row */
+     * place; the others' arrive on rank 0 at the end */
     double *y = res->y, *ts = mem_xalloc((size_t)B * sizeof *ts);
+    double *tl = mem_xalloc(((size_t)(hi - lo) + 1) * sizeof *tl); /* the block's rows' times */
     double *yall = sh.on ? mem_xalloc((size_t)m * (size_t)B * sizeof *yall) : y;
-    double *accl = sh.on ? mem_xalloc(((size_t)n * (size_t)(hi - lo) + 1) * sizeof *accl) : NULL;
     double *dydt = mem_xalloc((size_t)m * sizeof *dydt);
-    double *acc = mem_xalloc((size_t)n * (size_t)B * sizeof *acc);
+    double *acc = mem_xalloc(((size_t)n * (size_t)(hi - lo) + 1) * sizeof *acc); /* the block's */
     memcpy(y, job->y0, (size_t)m * (size_t)B * sizeof *y);
     for (int s = 0; s < B; s++)
         ts[s] = job->t0;
@@ -1415,7 +1503,7 @@ int sim_run(const SimJob *job, SimResult *res)
         /* accelerations for the record columns: one more RHS evaluation */
         const double *a = NULL;
         if (job->record) {
-            double *al = sh.on ? accl - (size_t)lo * n : acc;
+            double *al = acc - (size_t)lo * n;
             for (int s = lo; s < hi; s++) {
                 /* (at its event for a trajectory that stopped) */
                 if (dead[s] || rhs(over && over[s] ? ts[s] : tk, y + (size_t)s * (size_t)m, dydt, &c) != GSL_SUCCESS)
@@ -1424,15 +1512,13 @@ int sim_run(const SimJob *job, SimResult *res)
                 else
                     memcpy(al + (size_t)s * n, dydt + n, (size_t)n * sizeof *al);
             }
-            share_gather(&sh, accl, acc, n);
             a = acc;
         }
-        share_row(&sh, &fails, dead, y + (size_t)lo * (size_t)m, yall, m, res);
+        share_row(&sh, &fails, dead, res);
         if (share_stop(&sh, res, k > 0 && fails.count == B))
             break;
         t = tk;
-        if (sink)
-            sink_row(sink, t, share_times(&sh, res, t), yall, a);
+        sink_row(sink, t, share_times(&sh, t, ts, tl), y + (size_t)lo * (size_t)m, a);
         if (share_ended(&sh, dead, res, fails.count))
             break; /* every trajectory stopped or failed */
     }
@@ -1444,20 +1530,20 @@ int sim_run(const SimJob *job, SimResult *res)
     }
     res->rhs_evals = c.evals;
     fail_result(&fails, res);
-    if (sink && job->events)
+    share_states(&sh, y + (size_t)lo * (size_t)m, yall);
+    if (share_writes(&sh) && job->events)
         sink_events(sink, yall);
-    if (sink)
-        sim_sink_close(sink);
+    sim_sink_close(sink);
     if (sh.on) {
         memcpy(y, yall, (size_t)m * (size_t)B * sizeof *y);
         mem_free(yall);
-        mem_free(accl);
     }
     share_end(&sh, res, y);
     events_close(&E);
     mem_free(over);
     mem_free(d);
     mem_free(ts);
+    mem_free(tl);
     mem_free(dead);
     mem_free(dydt);
     mem_free(acc);

@@ -32,6 +32,8 @@ Files and runs:
   sim_rows, same_rows  a simulate job's rows; the largest difference of two runs'
   DOUBLE_PENDULUM      the double pendulum expanded by hand (system DP)
 
+import_h5py()         the h5py module, or None (Debian's python3-h5py, whatever python3 runs)
+
 Under mpirun (tests/mpi.py, tests/mpi_compare.py):
   mpi_launcher(lag)    (the mpirun command line, None, None); or (None, why
                        the points are skipped, None): no mpirun ($MPIRUN),
@@ -210,6 +212,20 @@ def run_lag(lag, tmp, name, text, files=None, timeout=60):
 
 # TAP: report() each test point, finish() prints the plan and the points.
 _results = []
+
+
+def import_h5py():
+    """The h5py module, or None: Debian's python3-h5py also for a python3
+    that is not Debian's own."""
+    try:
+        import h5py
+    except ImportError:
+        sys.path.append("/usr/lib/python3/dist-packages")
+        try:
+            import h5py
+        except ImportError:
+            return None
+    return h5py
 
 
 def mpi_launcher(lag):

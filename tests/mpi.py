@@ -34,11 +34,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lagtest import DOUBLE_PENDULUM, finish, mpi_launcher, mpi_run, mpi_same, program, report, skip  # noqa: E402
+from lagtest import DOUBLE_PENDULUM, finish, import_h5py, mpi_launcher, mpi_run, mpi_same, program, report, skip  # noqa: E402
 
 LAG, SRCDIR = program()
 LAG = os.path.abspath(LAG)
-POINTS = ["simulate rk8pd ensemble", "simulate rk4 and msbdf ensembles", "failures in later blocks",
+POINTS = ["simulate rk8pd ensemble", "simulate to HDF5", "simulate rk4 and msbdf ensembles", "failures in later blocks",
           "train fresh data", "train fixed data with validation", "train resumed under other ranks",
           "replicated jobs", "lag el once", "bad input once"]
 
@@ -51,6 +51,7 @@ simulate DP {
     method %s, tol 1e-9
     record a1 = t1'', swing = t1 - t2
     output "ens.csv"
+    plot "ens.svg"
 }
 """
 
@@ -118,8 +119,29 @@ def main():
     tmp = tempfile.mkdtemp(prefix="lag_mpi_")
     try:
         ok, why, _, _ = mpi_same(LAG, cmd, tmp, "rk8pd", ENSEMBLE % "rk8pd")
-        report(ok, "mpi-1 simulate: an rk8pd ensemble of 7 with records writes the same CSV bytes and --json "
-               "as one process under 1, 2 and 3 ranks", why)
+        report(ok, "mpi-1 simulate: an rk8pd ensemble of 7 with records writes the same CSV and figure bytes "
+               "and --json as one process under 1, 2 and 3 ranks (each rank formats its block's rows; the "
+               "figure's first 4 trajectories come from 2 blocks under 3 ranks)", why)
+
+        # HDF5: the rows travel as numbers; the files are compared by content
+        # (HDF5 records when a dataset was made)
+        h5py = import_h5py()
+        if h5py is None:
+            skip("mpi-1.1 simulate to HDF5 under 2 ranks", "python3-h5py is not installed")
+        else:
+            text = (ENSEMBLE % "rk8pd").replace('"ens.csv"', '"ens.h5"').replace('    plot "ens.svg"\n', "")
+            tables, why = [], ""
+            for n in (0, 2, 3):
+                p, _, _, _ = mpi_run(LAG, cmd, n, tmp, "h5", text)
+                try:
+                    with h5py.File(os.path.join(tmp, "h5.%d" % n, "ens.h5"), "r") as f:
+                        d = f["simulate"]
+                        tables.append((d[()].tobytes(), list(d.attrs["columns"]) if "columns" in d.attrs else None))
+                except (OSError, KeyError) as ex:
+                    why += "%d ranks: %r %s\n" % (n, ex, p.stderr)
+            report(not why and len(tables) == 3 and tables[0] == tables[1] == tables[2] and tables[0][0],
+                   "mpi-1.1 simulate to HDF5: the table's values and columns under 2 and 3 ranks are one "
+                   "process's, bit for bit", why)
 
         ok1, why1, _, _ = mpi_same(LAG, cmd, tmp, "rk4", ENSEMBLE % "rk4")
         ok2, why2, _, _ = mpi_same(LAG, cmd, tmp, "msbdf", ENSEMBLE % "msbdf")

@@ -18,10 +18,9 @@ Skipped when lag was built without HDF5 or python3-h5py is missing.
 import csv
 import os
 import subprocess
-import sys
 import tempfile
 
-from lagtest import program, report, skip, finish, DOUBLE_PENDULUM
+from lagtest import DOUBLE_PENDULUM, finish, import_h5py, program, report, skip
 
 LAG, SRCDIR = program()
 
@@ -43,17 +42,11 @@ def run(tmp, name, text):
 
 
 def main():
-    try:
-        import h5py
-    except ImportError:
-        # Debian's python3-h5py, for a python3 that is not Debian's own
-        sys.path.append("/usr/lib/python3/dist-packages")
-        try:
-            import h5py
-        except ImportError:
-            skip("HDF5 output", "python3-h5py is not installed")
-            finish()
-            return
+    h5py = import_h5py()
+    if h5py is None:
+        skip("HDF5 output", "python3-h5py is not installed")
+        finish()
+        return
     with tempfile.TemporaryDirectory() as tmp:
         p = run(tmp, "probe", DP.replace("OUT", "probe.h5").replace("samples 12", "samples 1").replace("10, every", "0.1, every"))
         if p.returncode != 0 and "built without HDF5" in p.stderr:
