@@ -420,30 +420,32 @@ void par_bcast(void *buf, size_t nbytes)
 #endif
 }
 
+#ifdef HAVE_MPI
+/* x combined over the ranks by op, on every rank (integers only: exact) */
+static void reduce(void *x, size_t bytes, MPI_Datatype type, MPI_Op op)
+{
+    char y[16];
+    M.allreduce(x, y, 1, type, op, M.world);
+    memcpy(x, y, bytes);
+}
+#endif
+
 long par_sum_long(long x)
 {
-    if (!joined)
-        return x;
 #ifdef HAVE_MPI
-    long y = 0;
-    M.allreduce(&x, &y, 1, M.lng, M.sum, M.world);
-    return y;
-#else
-    return x;
+    if (joined)
+        reduce(&x, sizeof x, M.lng, M.sum);
 #endif
+    return x;
 }
 
 int par_max_int(int x)
 {
-    if (!joined)
-        return x;
 #ifdef HAVE_MPI
-    int y = 0;
-    M.allreduce(&x, &y, 1, M.integer, M.max, M.world);
-    return y;
-#else
-    return x;
+    if (joined)
+        reduce(&x, sizeof x, M.integer, M.max);
 #endif
+    return x;
 }
 
 double par_max_double(double x)

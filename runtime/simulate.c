@@ -949,19 +949,28 @@ static void share_event(Share *sh, int s, double t, int k)
     sh->ended[sh->nended++] = s;
 }
 
+/* This row's messages of the block (n of size bytes at mine): as they
+ * are, or under MPI every block's in rank order on rank 0 (*got to
+ * mem_free); *count how many. */
+static const void *share_msgs(const Share *sh, const void *mine, size_t n, size_t size, void **got, size_t *count)
+{
+    *got = NULL;
+    *count = n;
+    if (!sh->on)
+        return mine;
+    size_t bytes;
+    *got = par_gather_bytes(mine, n * size, &bytes);
+    *count = bytes / size;
+    return *got;
+}
+
 /* The row's events noted on the process that writes, in trajectory order
  * (res: when each stopped, and which condition). */
 static void share_events(Share *sh, SimResult *res)
 {
-    EventMsg *e = sh->ev;
-    size_t ne = (size_t)sh->nev;
-    void *got = NULL;
-    if (sh->on) {
-        size_t bytes;
-        got = par_gather_bytes(sh->ev, ne * sizeof *e, &bytes);
-        e = got;
-        ne = bytes / sizeof *e;
-    }
+    void *got;
+    size_t ne;
+    const EventMsg *e = share_msgs(sh, sh->ev, (size_t)sh->nev, sizeof(EventMsg), &got, &ne);
     if (share_writes(sh))
         for (size_t i = 0; i < ne; i++) {
             res->stop_t[e[i].s] = e[i].t;
@@ -976,15 +985,9 @@ static void share_events(Share *sh, SimResult *res)
  * order) and marked dead there, and its events noted. */
 static void share_row(Share *sh, Fails *f, unsigned char *dead, SimResult *res)
 {
-    FailMsg *m = sh->msg;
-    size_t nm = (size_t)sh->nmsg;
-    void *got = NULL;
-    if (sh->on) {
-        size_t bytes;
-        got = par_gather_bytes(sh->msg, nm * sizeof *m, &bytes);
-        m = got;
-        nm = bytes / sizeof *m;
-    }
+    void *got;
+    size_t nm;
+    const FailMsg *m = share_msgs(sh, sh->msg, (size_t)sh->nmsg, sizeof(FailMsg), &got, &nm);
     if (share_writes(sh))
         for (size_t i = 0; i < nm; i++) {
             dead[m[i].s] = 1;

@@ -35,10 +35,10 @@ Files and runs:
 import_h5py()         the h5py module, or None (Debian's python3-h5py, whatever python3 runs)
 
 Under mpirun (tests/mpi.py, tests/mpi_compare.py):
-  mpi_launcher(lag)    (the mpirun command line, None, None); or (None, why
-                       the points are skipped, None): no mpirun ($MPIRUN),
-                       or lag built without MPI; or (None, None, the failure)
-                       when lag does not run under it
+  mpi_launcher(lag, points)
+                       the mpirun command line; or None after skipping each
+                       of points (no mpirun, $MPIRUN, or lag built without
+                       MPI) or failing each (lag does not run under it)
   mpi_run(lag, cmd, ranks, tmp, name, text, *args)
                        tmp/NAME.lag run plainly (ranks 0) or on that many
                        ranks, outputs in tmp/NAME.RANKS: (the process, its
@@ -228,26 +228,36 @@ def import_h5py():
     return h5py
 
 
-def mpi_launcher(lag):
+def mpi_launcher(lag, points):
     mpirun = os.environ.get("MPIRUN") or "mpirun"
     exe = shutil.which(mpirun)
+    why, broken = None, None
     if not exe:
-        return None, "%s not found (install openmpi-bin)" % mpirun, None
-    cmd = [exe, "--oversubscribe"]
-    if os.geteuid() == 0:
-        cmd.append("--allow-run-as-root")
-    # Leak checking is off in the ranks: Open MPI's own allocations at exit,
-    # made in plugins it has unloaded, cannot be told apart from lag's (the
-    # single-process tests check lag's); the sanitizers' other checks stay.
-    os.environ["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
-    cmd += ["-x", "ASAN_OPTIONS"]
-    p = subprocess.run(cmd + ["-n", "2", lag, "--version"], capture_output=True, text=True, timeout=120)
-    if "built without MPI" in p.stderr:
-        return None, "lag was built without MPI (./configure --with-mpi)", None
-    if p.returncode != 0 or p.stdout.count("lag ") != 1:
-        return None, None, "%s -n 2 lag --version: exit %d, stdout %r\n%s" % (mpirun, p.returncode, p.stdout,
-                                                                             p.stderr[-3000:])
-    return cmd, None, None
+        why = "%s not found (install openmpi-bin)" % mpirun
+    else:
+        cmd = [exe, "--oversubscribe"]
+        if os.geteuid() == 0:
+            cmd.append("--allow-run-as-root")
+        # Leak checking is off in the ranks: Open MPI's own allocations at
+        # exit, made in plugins it has unloaded, cannot be told apart from
+        # lag's (the single-process tests check lag's); the sanitizers'
+        # other checks stay.
+        os.environ["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+        cmd += ["-x", "ASAN_OPTIONS"]
+        p = subprocess.run(cmd + ["-n", "2", lag, "--version"], capture_output=True, text=True, timeout=120)
+        if "built without MPI" in p.stderr:
+            why = "lag was built without MPI (./configure --with-mpi)"
+        elif p.returncode != 0 or p.stdout.count("lag ") != 1:
+            broken = "%s -n 2 lag --version: exit %d, stdout %r\n%s" % (mpirun, p.returncode, p.stdout,
+                                                                       p.stderr[-3000:])
+        else:
+            return cmd
+    for what in points:
+        if broken:
+            report(False, "%s: lag runs under mpirun" % what, broken)
+        else:
+            skip(what, why)
+    return None
 
 
 def untimed(o):
