@@ -53,11 +53,16 @@ int mem_fault(void)
     return should_fail();
 }
 
-static void (*oom_hook)(void);
+enum { OOM_HOOKS = 4 };
+static void (*oom_hook[OOM_HOOKS])(void);
 
 void mem_on_out_of_memory(void (*fn)(void))
 {
-    oom_hook = fn;
+    for (int i = 0; i < OOM_HOOKS; i++)
+        if (!oom_hook[i] || oom_hook[i] == fn) {
+            oom_hook[i] = fn;
+            return;
+        }
 }
 
 void mem_out_of_memory(size_t size)
@@ -71,9 +76,9 @@ void mem_out_of_memory(size_t size)
         fprintf(stderr, "lag: error: out of memory (allocating %zu bytes)\n", size);
     else
         fprintf(stderr, "lag: error: out of memory\n");
-    if (oom_hook)
-        oom_hook();
     fflush(NULL);
+    for (int i = 0; i < OOM_HOOKS && oom_hook[i]; i++)
+        oom_hook[i]();
     _exit(4);
 }
 

@@ -27,8 +27,9 @@ _Noreturn void mem_out_of_memory(size_t size);
 /* Run fn (once) when the out-of-memory exit is taken: it ends the process
  * with _exit, not exit, because it may be taken in one thread of a
  * parallel region while another is inside OpenBLAS, whose exit-time
- * destructor would free the buffers that thread is using.  The hook is
- * the cleanup that must still happen (io.c: removing temporaries). */
+ * destructor would free the buffers that thread is using.  The hooks
+ * (up to 4, run in the order given) are the cleanup that must still
+ * happen (io.c: removing temporaries; par.c: a rank's messages shown). */
 void mem_on_out_of_memory(void (*fn)(void));
 
 /* For allocations made outside these functions: 1 when fault injection

@@ -149,6 +149,7 @@ static void quiet_rank(void)
         err_fd = dup(2);
         dup2(fileno(err_buf), 2);
         atexit(at_exit);
+        mem_on_out_of_memory(at_exit); /* (which leaves by _exit) */
     }
 }
 

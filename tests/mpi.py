@@ -19,7 +19,8 @@ evenly, and the files it writes are compared byte for byte:
    under 3 saves the bytes of an uninterrupted run;
 5. jobs that run on every rank alike (the variational integrator, solve)
    write their files once and the same; `lag el` prints once; bad input is
-   reported once with exit status 1.
+   reported once with exit status 1; a rank that alone runs out of memory
+   has its message shown, once, under its label.
 
 Skipped when mpirun is not there ($MPIRUN, default mpirun) or lag was
 built without MPI (it says so and exits 2 under a launcher).
@@ -40,7 +41,7 @@ LAG, SRCDIR = program()
 LAG = os.path.abspath(LAG)
 POINTS = ["simulate rk8pd ensemble", "simulate to HDF5", "simulate rk4 and msbdf ensembles", "failures in later blocks",
           "train fresh data", "train fixed data with validation", "train resumed under other ranks",
-          "replicated jobs", "lag el once", "bad input once"]
+          "replicated jobs", "lag el once", "a rank out of memory", "bad input once"]
 
 
 ENSEMBLE = DOUBLE_PENDULUM + """
@@ -228,6 +229,23 @@ solve Chain { points 81; guess y = -0.5*x*(1 - x); output "chain.csv" }
         report(p1.returncode == 0 and p2.returncode == 0 and p1.stdout == p2.stdout and p1.stdout,
                "mpi-8 lag el under 2 ranks prints the equations once, as one process does",
                p2.stdout[:2000] + p2.stderr)
+
+        # rank 1 alone runs out of memory (its 300th allocation fails): its
+        # message, kept in its buffer, is shown once under its label
+        wrap = os.path.join(tmp, "rank1_oom.sh")
+        with open(wrap, "w") as f:
+            f.write('#!/bin/sh\n[ "$OMPI_COMM_WORLD_RANK" = 1 ] && export LAG_FAIL_ALLOC=300\nexec "$@"\n')
+        os.chmod(wrap, 0o755)
+        path = os.path.join(tmp, "oom.lag")
+        with open(path, "w") as f:
+            f.write(ENSEMBLE % "rk8pd")
+        p = subprocess.run(cmd + ["-n", "2", wrap, LAG, "run", path, "--quiet", "-o", tmp], capture_output=True,
+                           text=True, timeout=300)
+        said = p.stderr.split("lag: rank 1 of 2 said:\n")
+        report(p.returncode == 4 and len(said) == 2 and said[1].startswith("lag: error: out of memory")
+               and p.stderr.count("out of memory") == 1,
+               "mpi-10 rank 1 alone runs out of memory: exit 4, its message shown once under 'lag: rank 1 of 2 "
+               "said:'", p.stderr)
 
         bad = "system S {\n    coord x\n    L = x'^2 +\n}\nsimulate S { init x = 1; time 0 .. 1 }\n"
         p1, _, _, _ = mpi_run(LAG, cmd, 0, tmp, "bad", bad)
