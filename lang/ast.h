@@ -159,6 +159,9 @@ typedef enum SettingForm {
                   * after a comma; left in place, an error, otherwise) */
 } SettingForm;
 
+/* How a job's assignment gives its value (Assign.draw). */
+enum { ASSIGN_VALUE, ASSIGN_UNIFORM, ASSIGN_NORMAL, ASSIGN_DRAWS, ASSIGN_GRID };
+
 typedef struct Assign {
     Ident name;
     Expr *value; /* value, or the low end of a range */
@@ -167,9 +170,10 @@ typedef struct Assign {
     Loc loc;
     /* Folded by the checker (jobs' settings only): */
     double v, v_hi, v_count; /* value (or low end), high end, point count */
-    int draw;                /* 0: the constant v; 1: uniform(p1, p2); 2: normal(p1, p2);
-                              * 3: an expression of draws (check_draw_eval of value);
-                              * 4: grid(v, v_hi, v_count), an axis of a grid of starts */
+    int draw;                /* ASSIGN_VALUE: the constant v; ASSIGN_UNIFORM: uniform(p1, p2);
+                              * ASSIGN_NORMAL: normal(p1, p2); ASSIGN_DRAWS: an expression of
+                              * draws (check_draw_eval of value); ASSIGN_GRID: grid(v, v_hi,
+                              * v_count), an axis of a grid of starts */
     double p1, p2;
     struct Assign *next;
 } Assign;

@@ -2118,7 +2118,7 @@ static const Expr *net_call_in(const Expr *e)
 
 /* An initial value (or a data block's parameter): a constant, a draw
  * uniform(a, b) / normal(m, s), or an expression with draws inside
- * (Assign.draw 3), such as 0.99999*tanh(normal(0, 2)). */
+ * (ASSIGN_DRAWS), such as 0.99999*tanh(normal(0, 2)). */
 static void drawn_value(Checker *C, Assign *a, const char *what)
 {
     Val r = resolve(C, a->value, CX_INIT);
@@ -2133,11 +2133,11 @@ static void drawn_value(Checker *C, Assign *a, const char *what)
         a->v = r.v;
     else if (a->value->kind == EX_CALL && a->value->ref == REF_RANDOM) {
         /* constant arguments, checked by resolve */
-        a->draw = strcmp(a->value->id.name, "uniform") == 0 ? 1 : 2;
+        a->draw = strcmp(a->value->id.name, "uniform") == 0 ? ASSIGN_UNIFORM : ASSIGN_NORMAL;
         a->p1 = a->value->args->folded_v;
         a->p2 = a->value->args->next->folded_v;
     } else
-        a->draw = 3;
+        a->draw = ASSIGN_DRAWS;
 }
 
 /* The symmetry statement called name in system it, or NULL. */
@@ -2234,7 +2234,7 @@ static void check_stop(Checker *C, JobState *J, Setting *s)
 }
 
 /* init q = grid(a, b, n) in a simulate job: n values from a to b; the
- * ensemble is every combination of the grid axes (Assign.draw 4). */
+ * ensemble is every combination of the grid axes (ASSIGN_GRID). */
 static int is_grid(const Expr *e)
 {
     return e->kind == EX_CALL && !e->id.primes && strcmp(e->id.name, "grid") == 0;
@@ -2261,7 +2261,7 @@ static void grid_value(Checker *C, JobState *J, Assign *a)
     else if (n != floor(n) || n < 2 || n > 1e7)
         diag_error(C->d, points->loc, "grid points must be a whole number from 2 to 10000000 (got %g)", n);
     else {
-        a->draw = 4;
+        a->draw = ASSIGN_GRID;
         a->v = lo;
         a->v_hi = hi;
         a->v_count = n;
@@ -2639,7 +2639,7 @@ static void check_simulate(Checker *C, const Setting *list)
     const char *dims = "";
     int axes = 0;
     for (const Assign *a = init && init->form == SET_ASSIGNS ? init->assigns : NULL; a; a = a->next)
-        if (a->draw == 4) {
+        if (a->draw == ASSIGN_GRID) {
             size *= a->v_count;
             dims = arena_printf(C->a, "%s%s%g", dims, axes++ ? " x " : "", a->v_count);
         }

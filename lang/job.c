@@ -111,7 +111,7 @@ int job_drawn_params(const Job *J, Mech *m, const Setting *settings, const Item 
     for (const Setting *s = settings; s; s = s->next)
         if (s->form == SET_ASSIGNS && strcmp(s->head.name, "param") == 0)
             for (const Assign *a = s->assigns; a; a = a->next)
-                count += a->draw != 0;
+                count += a->draw != ASSIGN_VALUE;
     if (count == 0)
         return 0;
     const Assign **list = arena_alloc(S->arena, (size_t)count * sizeof *list);
@@ -119,7 +119,7 @@ int job_drawn_params(const Job *J, Mech *m, const Setting *settings, const Item 
     for (const Setting *s = settings; s; s = s->next)
         if (s->form == SET_ASSIGNS && strcmp(s->head.name, "param") == 0)
             for (const Assign *a = s->assigns; a; a = a->next) {
-                if (!a->draw)
+                if (a->draw == ASSIGN_VALUE)
                     continue;
                 int j = 0;
                 while (j < m->np && strcmp(S->vars[m->par[j]].name, a->name.name) != 0)
@@ -165,9 +165,9 @@ static double draw_expr(const void *e, void *rng)
 TrainDraw job_draw_of(const Assign *a)
 {
     switch (a->draw) {
-    case 1: return (TrainDraw){DRAW_UNIFORM, a->p1, a->p2, NULL, NULL};
-    case 2: return (TrainDraw){DRAW_NORMAL, a->p1, a->p2, NULL, NULL};
-    case 3: return (TrainDraw){DRAW_EXPR, 0, 0, draw_expr, a->value};
+    case ASSIGN_UNIFORM: return (TrainDraw){DRAW_UNIFORM, a->p1, a->p2, NULL, NULL};
+    case ASSIGN_NORMAL: return (TrainDraw){DRAW_NORMAL, a->p1, a->p2, NULL, NULL};
+    case ASSIGN_DRAWS: return (TrainDraw){DRAW_EXPR, 0, 0, draw_expr, a->value};
     default: return (TrainDraw){DRAW_CONST, a->v, 0, NULL, NULL};
     }
 }

@@ -111,7 +111,7 @@ int job_simulate(Job *J)
     const Setting *init_s = settings_get(set, "init");
     int ngrid = 0;
     for (const Assign *a = init_s ? init_s->assigns : NULL; a; a = a->next)
-        if (a->draw == 4)
+        if (a->draw == ASSIGN_GRID)
             nsamples = ngrid++ ? nsamples * a->v_count : a->v_count;
     /* sizes a run could never finish or hold: refused before anything starts */
     const Setting *time = settings_get(set, "time"), *every_s = settings_get(set, "every");
@@ -155,7 +155,7 @@ int job_simulate(Job *J)
                 fprintf(stderr, "lag: %s: simulate %s: --set %s.%s gives a value to a parameter this job draws "
                         "per trajectory ('param %s = %s(...)'); give one or the other\n", J->where, sys->name.name,
                         sys->name.name, drawn[k]->name.name, drawn[k]->name.name,
-                        drawn[k]->draw == 1 ? "uniform" : drawn[k]->draw == 2 ? "normal" : "...");
+                        drawn[k]->draw == ASSIGN_UNIFORM ? "uniform" : drawn[k]->draw == ASSIGN_NORMAL ? "normal" : "...");
                 sym_free(S);
                 return 1;
             }
@@ -262,7 +262,7 @@ int job_simulate(Job *J)
     SimGrid *grid = arena_alloc(S->arena, (size_t)(ngrid + 1) * sizeof *grid);
     int gk = 0;
     for (const Assign *a = init_s ? init_s->assigns : NULL; a; a = a->next)
-        for (int i = 0; i < n && a->draw == 4; i++)
+        for (int i = 0; i < n && a->draw == ASSIGN_GRID; i++)
             if (strcmp(a->name.name, m.names[i]) == 0)
                 grid[gk++] = (SimGrid){a->name.primes ? n + i : i, a->v, a->v_hi, (int)a->v_count};
     for (int s = 0; s < samples && ngrid; s++) {
