@@ -613,24 +613,25 @@ typedef struct Estimate {
     double worst;
 } Estimate;
 
-static void estimate_save(const Fit *F, Estimate *e)
+/* The solve state of the fit into e (save) or back from it. */
+static void estimate_copy(Fit *F, Estimate *e, int save)
 {
     const size_t tot = (size_t)F->N * (size_t)F->nf;
-    memcpy(e->ylast, F->ylast, tot * sizeof *e->ylast);
-    memcpy(e->dy, F->dy, tot * (size_t)F->np * sizeof *e->dy);
-    memcpy(e->theta_last, F->theta_last, (size_t)F->np * sizeof *e->theta_last);
-    e->predict = F->predict;
-    e->worst = F->worst;
-}
-
-static void estimate_restore(Fit *F, const Estimate *e)
-{
-    const size_t tot = (size_t)F->N * (size_t)F->nf;
-    memcpy(F->ylast, e->ylast, tot * sizeof *F->ylast);
-    memcpy(F->dy, e->dy, tot * (size_t)F->np * sizeof *F->dy);
-    memcpy(F->theta_last, e->theta_last, (size_t)F->np * sizeof *F->theta_last);
-    F->predict = e->predict;
-    F->worst = e->worst;
+    struct {
+        double *fit, *kept;
+        size_t n;
+    } parts[3] = {{F->ylast, e->ylast, tot}, {F->dy, e->dy, tot * (size_t)F->np},
+                  {F->theta_last, e->theta_last, (size_t)F->np}};
+    for (int i = 0; i < 3; i++)
+        memcpy(save ? parts[i].kept : parts[i].fit, save ? parts[i].fit : parts[i].kept,
+               parts[i].n * sizeof(double));
+    if (save) {
+        e->predict = F->predict;
+        e->worst = F->worst;
+    } else {
+        F->predict = e->predict;
+        F->worst = e->worst;
+    }
 }
 
 /* Refit on job->samples noise realisations drawn from the fitted model:
@@ -661,7 +662,7 @@ static void refits(Fit *F, const double *cov)
         .dy = mem_xalloc((tot * (size_t)np + 1) * sizeof(double)),
         .theta_last = mem_xalloc(((size_t)np + 1) * sizeof(double)),
     };
-    estimate_save(F, &at);
+    estimate_copy(F, &at, 1);
     long lo, hi;
     par_block(N, &lo, &hi);
     /* per refit: whether it converged, then its estimate */
@@ -678,7 +679,7 @@ static void refits(Fit *F, const double *cov)
         g[0] = 0;
         for (int i = 0; i < nobs; i++)
             F->value[i] = fitted[i] + gsl_ran_gaussian(rng, job->obs[i].sigma);
-        estimate_restore(F, &at);
+        estimate_copy(F, &at, 0);
         to_u(job, est, u);
         F->have = 0;
         int iters;
@@ -723,7 +724,7 @@ static void refits(Fit *F, const double *cov)
     for (int i = 0; i < nobs; i++)
         F->value[i] = job->obs[i].value;
     memcpy(job->theta, est, (size_t)np * sizeof *est);
-    estimate_restore(F, &at);
+    estimate_copy(F, &at, 0);
     F->have = 0;
     forward(F, est);
     gsl_rng_free(rng);

@@ -171,6 +171,22 @@ static void share_cores(void)
     setenv("OPENBLAS_NUM_THREADS", text, 0);
 }
 
+/* A function or object of the library, and where its address goes. */
+typedef struct Symbol {
+    void **to;
+    const char *name;
+} Symbol;
+
+static int lookup(void *h, const Symbol *sym, size_t n, const char *hint, char *why, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(*sym[i].to = dlsym(h, sym[i].name))) {
+            snprintf(why, len, "%s has no %s%s", LAG_MPI_SONAME, sym[i].name, hint);
+            return -1;
+        }
+    return 0;
+}
+
 static int load(char *why, size_t len)
 {
     void *h = dlopen(LAG_MPI_SONAME, RTLD_NOW | RTLD_GLOBAL);
@@ -179,10 +195,7 @@ static int load(char *why, size_t len)
                  dlerror());
         return -1;
     }
-    struct {
-        void **to;
-        const char *name;
-    } fns[] = {
+    const Symbol fns[] = {
         {(void **)&M.init, "MPI_Init"},           {(void **)&M.finalize, "MPI_Finalize"},
         {(void **)&M.comm_rank, "MPI_Comm_rank"}, {(void **)&M.comm_size, "MPI_Comm_size"},
         {(void **)&M.gather, "MPI_Gather"},       {(void **)&M.gatherv, "MPI_Gatherv"},
@@ -190,26 +203,17 @@ static int load(char *why, size_t len)
         {(void **)&M.bcast, "MPI_Bcast"},         {(void **)&M.allreduce, "MPI_Allreduce"},
         {(void **)&M.barrier, "MPI_Barrier"},
     };
-    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
-        if (!(*fns[i].to = dlsym(h, fns[i].name))) {
-            snprintf(why, len, "%s has no %s", LAG_MPI_SONAME, fns[i].name);
-            return -1;
-        }
+    if (lookup(h, fns, sizeof fns / sizeof fns[0], "", why, len) != 0)
+        return -1;
 #ifdef OPEN_MPI
-    struct {
-        void **to;
-        const char *name;
-    } objs[] = {
+    const Symbol objs[] = {
         {(void **)&M.world, "ompi_mpi_comm_world"}, {(void **)&M.dbl, "ompi_mpi_double"},
         {(void **)&M.byte, "ompi_mpi_byte"},        {(void **)&M.lng, "ompi_mpi_long"},
         {(void **)&M.integer, "ompi_mpi_int"},      {(void **)&M.sum, "ompi_mpi_op_sum"},
         {(void **)&M.max, "ompi_mpi_op_max"},
     };
-    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++)
-        if (!(*objs[i].to = dlsym(h, objs[i].name))) {
-            snprintf(why, len, "%s has no %s (is it Open MPI?)", LAG_MPI_SONAME, objs[i].name);
-            return -1;
-        }
+    if (lookup(h, objs, sizeof objs / sizeof objs[0], " (is it Open MPI?)", why, len) != 0)
+        return -1;
 #else
     M.world = MPI_COMM_WORLD;
     M.dbl = MPI_DOUBLE;
