@@ -305,11 +305,13 @@ static void too_big(void)
 }
 #endif
 
-void par_gather(const double *mine, long n, int per, double *all)
+/* The blocks in rank order into all: on rank 0, or on every rank. */
+static void gather(const double *mine, long n, int per, double *all, int everywhere)
 {
     long lo, hi;
     par_block(n, &lo, &hi);
-    if (!joined) {
+    if (!joined) { /* one process: a copy, whoever receives */
+        (void)everywhere;
         if (all != mine)
             memcpy(all, mine, (size_t)(hi - lo) * (size_t)per * sizeof *all);
         return;
@@ -319,31 +321,24 @@ void par_gather(const double *mine, long n, int per, double *all)
     if (layout(n, per, &counts, &displs) != 0)
         too_big();
     /* mine already in its place in all: MPI wants that said (MPI_IN_PLACE) */
-    const void *send = rank == 0 && mine == all + displs[rank] ? MPI_IN_PLACE : mine;
-    M.gatherv(send, counts[rank], M.dbl, all, counts, displs, M.dbl, 0, M.world);
+    const void *send = (everywhere || rank == 0) && mine == all + displs[rank] ? MPI_IN_PLACE : mine;
+    if (everywhere)
+        M.allgatherv(send, counts[rank], M.dbl, all, counts, displs, M.dbl, M.world);
+    else
+        M.gatherv(send, counts[rank], M.dbl, all, counts, displs, M.dbl, 0, M.world);
     mem_free(counts);
     mem_free(displs);
 #endif
 }
 
+void par_gather(const double *mine, long n, int per, double *all)
+{
+    gather(mine, n, per, all, 0);
+}
+
 void par_allgather(const double *mine, long n, int per, double *all)
 {
-    long lo, hi;
-    par_block(n, &lo, &hi);
-    if (!joined) {
-        if (all != mine)
-            memcpy(all, mine, (size_t)(hi - lo) * (size_t)per * sizeof *all);
-        return;
-    }
-#ifdef HAVE_MPI
-    int *counts, *displs;
-    if (layout(n, per, &counts, &displs) != 0)
-        too_big();
-    const void *send = mine == all + displs[rank] ? MPI_IN_PLACE : mine;
-    M.allgatherv(send, counts[rank], M.dbl, all, counts, displs, M.dbl, M.world);
-    mem_free(counts);
-    mem_free(displs);
-#endif
+    gather(mine, n, per, all, 1);
 }
 
 void par_allgatherv(const double *mine, const long *counts, double *all)
