@@ -365,43 +365,6 @@ void par_allgatherv(const double *mine, const long *counts, double *all)
 #endif
 }
 
-void *par_gather_bytes(const void *mine, size_t nbytes, size_t *total)
-{
-    if (!joined) {
-        void *all = mem_xalloc(nbytes + 1);
-        memcpy(all, mine, nbytes);
-        *total = nbytes;
-        return all;
-    }
-#ifdef HAVE_MPI
-    if (nbytes > INT_MAX)
-        too_big();
-    int mine_n = (int)nbytes;
-    int *counts = NULL, *displs = NULL;
-    if (rank == 0)
-        counts = mem_xalloc((size_t)size * sizeof *counts);
-    M.gather(&mine_n, 1, M.integer, counts, 1, M.integer, 0, M.world);
-    char *all = NULL;
-    size_t sum = 0;
-    if (rank == 0) {
-        displs = mem_xalloc((size_t)size * sizeof *displs);
-        for (int r = 0; r < size; r++) {
-            if (sum > INT_MAX)
-                too_big();
-            displs[r] = (int)sum;
-            sum += (size_t)counts[r];
-        }
-        all = mem_xalloc(sum + 1);
-    }
-    M.gatherv(mine, mine_n, M.byte, all, counts, displs, M.byte, 0, M.world);
-    mem_free(counts);
-    mem_free(displs);
-    *total = sum;
-    return all;
-#else
-    return NULL;
-#endif
-}
 
 void par_bcast(void *buf, size_t nbytes)
 {
@@ -502,7 +465,9 @@ void par_barrier(void)
 #endif
 }
 
-void *par_allgather_bytes(const void *mine, size_t nbytes, size_t *total)
+/* Each rank's bytes in rank order: on rank 0 (NULL elsewhere), or on
+ * every rank. */
+static void *gather_bytes(const void *mine, size_t nbytes, size_t *total, int everywhere)
 {
     if (!joined) {
         void *all = mem_xalloc(nbytes + 1);
@@ -514,23 +479,45 @@ void *par_allgather_bytes(const void *mine, size_t nbytes, size_t *total)
     if (nbytes > INT_MAX)
         too_big();
     int mine_n = (int)nbytes;
-    int *counts = mem_xalloc((size_t)size * sizeof *counts), *displs = mem_xalloc((size_t)size * sizeof *displs);
-    M.allgather(&mine_n, 1, M.integer, counts, 1, M.integer, M.world);
+    const int here = everywhere || rank == 0; /* this rank receives */
+    int *counts = here ? mem_xalloc((size_t)size * sizeof *counts) : NULL;
+    int *displs = here ? mem_xalloc((size_t)size * sizeof *displs) : NULL;
+    if (everywhere)
+        M.allgather(&mine_n, 1, M.integer, counts, 1, M.integer, M.world);
+    else
+        M.gather(&mine_n, 1, M.integer, counts, 1, M.integer, 0, M.world);
+    char *all = NULL;
     size_t sum = 0;
-    for (int r = 0; r < size; r++) {
-        if (sum > INT_MAX)
-            too_big();
-        displs[r] = (int)sum;
-        sum += (size_t)counts[r];
+    if (here) {
+        for (int r = 0; r < size; r++) {
+            if (sum > INT_MAX)
+                too_big();
+            displs[r] = (int)sum;
+            sum += (size_t)counts[r];
+        }
+        all = mem_xalloc(sum + 1);
     }
-    char *all = mem_xalloc(sum + 1);
-    M.allgatherv(mine, mine_n, M.byte, all, counts, displs, M.byte, M.world);
+    if (everywhere)
+        M.allgatherv(mine, mine_n, M.byte, all, counts, displs, M.byte, M.world);
+    else
+        M.gatherv(mine, mine_n, M.byte, all, counts, displs, M.byte, 0, M.world);
     mem_free(counts);
     mem_free(displs);
     *total = sum;
     return all;
 #else
+    (void)everywhere;
     *total = 0;
     return NULL;
 #endif
+}
+
+void *par_gather_bytes(const void *mine, size_t nbytes, size_t *total)
+{
+    return gather_bytes(mine, nbytes, total, 0);
+}
+
+void *par_allgather_bytes(const void *mine, size_t nbytes, size_t *total)
+{
+    return gather_bytes(mine, nbytes, total, 1);
 }
