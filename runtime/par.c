@@ -44,7 +44,6 @@ static struct {
                       MPI_Comm);
     int (*bcast)(void *, int, MPI_Datatype, int, MPI_Comm);
     int (*allreduce)(const void *, void *, int, MPI_Datatype, MPI_Op, MPI_Comm);
-    int (*barrier)(MPI_Comm);
     MPI_Comm world;
     MPI_Datatype dbl, byte, lng, integer;
     MPI_Op sum, max;
@@ -201,7 +200,6 @@ static int load(char *why, size_t len)
         {(void **)&M.gather, "MPI_Gather"},       {(void **)&M.gatherv, "MPI_Gatherv"},
         {(void **)&M.allgather, "MPI_Allgather"}, {(void **)&M.allgatherv, "MPI_Allgatherv"},
         {(void **)&M.bcast, "MPI_Bcast"},         {(void **)&M.allreduce, "MPI_Allreduce"},
-        {(void **)&M.barrier, "MPI_Barrier"},
     };
     if (lookup(h, fns, sizeof fns / sizeof fns[0], "", why, len) != 0)
         return -1;
@@ -365,7 +363,6 @@ void par_allgatherv(const double *mine, const long *counts, double *all)
 #endif
 }
 
-
 void par_bcast(void *buf, size_t nbytes)
 {
 #ifndef HAVE_MPI
@@ -453,15 +450,6 @@ void par_sum_doubles(double *x, long n)
     mem_free(all);
     mem_free(counts);
     mem_free(displs);
-#endif
-}
-
-void par_barrier(void)
-{
-    if (!joined)
-        return;
-#ifdef HAVE_MPI
-    M.barrier(M.world);
 #endif
 }
 

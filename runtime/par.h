@@ -76,9 +76,6 @@ double par_max_double(double x);
  * results independent of it add per-item values in item order instead). */
 void par_sum_doubles(double *x, long n);
 
-/* Wait for every rank. */
-void par_barrier(void);
-
 /* Variable-size pieces in rank order on every rank: each rank's nbytes
  * bytes concatenated into a buffer (freed by the caller with mem_free)
  * and its length. */

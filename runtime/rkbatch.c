@@ -454,15 +454,15 @@ static void trial_eval(RkBatch *b, int j, int na)
     double *k = pk->k + (size_t)j * (size_t)w * C;
     for (int i = 0; i < na; i++) {
         size_t q = (size_t)pk->act[i];
-        double s = 0;
+        int finite = 1;
         for (int c = 0; c < n; c++) {
             k[(size_t)c * C + q] = pk->ev[(size_t)(n + c) * C + (size_t)i];
             k[(size_t)(n + c) * C + q] = pk->ea[(size_t)c * C + (size_t)i];
-            s += pk->ea[(size_t)c * C + (size_t)i] * 0.0;
+            finite &= isfinite(pk->ea[(size_t)c * C + (size_t)i]) != 0;
         }
         for (int c = 2 * n; c < w; c++)
             k[(size_t)c * C + q] = 0;
-        if (!(s == 0) || (bad && pk->why[i]))
+        if (!finite || (bad && pk->why[i]))
             pk->bad[i] = 1;
     }
 }

@@ -274,6 +274,7 @@ struct SimSink {
     int shared;       /* a rank's block of an MPI run (share_begin): its rows formatted here,
                          gathered and written by rank 0, its counts added at the close */
     char *text;       /* this output time's rows, formatted (CSV) or as numbers (HDF5) */
+    int text_rows;    /* the output is CSV text (not HDF5) */
     size_t ntext, captext;
     int ncols;        /* t, traj?, 2n state, drawn parameters, E?, records */
     double *row;      /* one row */
@@ -360,6 +361,7 @@ static SimSink *sink_open(const SimJob *job, SimResult *res, int lo, int hi, int
     k->lo = lo;
     k->all = job->samples;
     k->shared = shared;
+    k->text_rows = job->output && csv_is_text(job->output);
     k->first = 1;
     res->energy_failures = res->record_failures = 0;
     res->drift_unknown = 0;
@@ -452,7 +454,7 @@ static void sink_gather(SimSink *k)
         return;
     }
     int bad = 0;
-    if (csv_is_text(k->job->output))
+    if (k->text_rows)
         bad = csv_text(k->csv, all, total, err, sizeof err) != 0;
     else
         for (size_t at = 0; at < total && !bad; at += (size_t)k->ncols * sizeof(double)) {
@@ -543,7 +545,7 @@ static void sink_row(SimSink *k, double t, const double *ts, const double *y, co
         for (int r = 0; r < nrec; r++)
             k->row[c++] = k->rec[(size_t)s * nrec + r];
         if (k->shared && job->output) { /* for rank 0 to write (sink_gather) */
-            if (csv_is_text(job->output))
+            if (k->text_rows)
                 csv_format(k->row, k->ncols, &k->text, &k->ntext, &k->captext);
             else {
                 size_t len = (size_t)k->ncols * sizeof *k->row;
