@@ -18,7 +18,7 @@ const char *ast_stmt_keyword(StmtKind k)
     static const char *const names[] = {
         "param", "coord", "let", "=", "accel", "force", "dissipation", "net",
         "domain", "field", "unknown", "fix", "subject", "minimize", "stationary", "maximize", "symmetry",
-        "body", "gravity", "input"};
+        "body", "gravity", "input", "constrain"};
     return names[k];
 }
 
@@ -162,9 +162,9 @@ static void stmt(FILE *out, const Stmt *s)
         fputc(' ', out);
         expr(out, e);
     }
-    if (s->kind == ST_SUBJECT || s->hi) {
+    if (s->kind == ST_SUBJECT || s->kind == ST_CONSTRAIN || s->hi) {
         fputc(' ', out);
-        expr(out, s->kind == ST_SUBJECT ? s->at : s->hi);
+        expr(out, s->kind == ST_SUBJECT || s->kind == ST_CONSTRAIN ? s->at : s->hi);
     }
     fputs(")\n", out);
 }

@@ -103,7 +103,9 @@ typedef enum StmtKind {
                      * (func "point"): netargs are its properties.  The parser writes what it
                      * contributes to T as lets after it (lang/parser.y: desugar_bodies) */
     ST_GRAVITY,     /* gravity g = vec(...): a marker; the parser writes `let g = ...` after it */
-    ST_INPUT        /* input F(t) = value, or input F(t) from "file" (at: the string) { netargs } */
+    ST_INPUT,       /* input F(t) = value, or input F(t) from "file" (at: the string) { netargs } */
+    ST_CONSTRAIN    /* constrain NAME: value = at (a holonomic g(q, t) = 0, or linear in the
+                     * velocities, a(q, t).q' + b(q, t) = 0): the constraint is value - at */
 } StmtKind;
 
 typedef struct NetArg {

@@ -1278,7 +1278,7 @@ static int stmt_in_system(StmtKind k)
 {
     return k == ST_PARAM || k == ST_COORD || k == ST_LET || k == ST_ASSIGN || k == ST_ACCEL ||
            k == ST_FORCE || k == ST_DISSIPATION || k == ST_NET || k == ST_SYMMETRY || k == ST_UNKNOWN ||
-           k == ST_BODY || k == ST_GRAVITY || k == ST_INPUT;
+           k == ST_BODY || k == ST_GRAVITY || k == ST_INPUT || k == ST_CONSTRAIN;
 }
 
 /* symmetry NAME: q -> expr, ... (a continuous transformation's generator,
@@ -1310,6 +1310,16 @@ static const Expr *first_velocity(const Expr *e, int depth)
     for (const Expr *a = e->args; a && !r; a = a->next)
         r = first_velocity(a, depth + 1);
     return r;
+}
+
+/* The system's first constraint (with velocity set: the first on the
+ * velocities), or NULL. */
+static const Stmt *first_constraint(const Item *sys, int velocity)
+{
+    for (const Stmt *s = sys ? sys->stmts : NULL; s; s = s->next)
+        if (s->kind == ST_CONSTRAIN && (!velocity || first_velocity(s->value, 0) || first_velocity(s->at, 0)))
+            return s;
+    return NULL;
 }
 
 static void check_symmetry(Checker *C, const Item *it, Stmt *s, Map *seen_syms)
@@ -1760,6 +1770,7 @@ static void check_body(Checker *C, Item *it)
     C->need_smooth = 1;
     Map fixed = {0};
     Map symmetries = {0};
+    Map constraints = {0};
     Space space = {0};
     for (Stmt *s = it->stmts; s; s = s->next) {
         if (S->is_problem ? !stmt_in_problem(s->kind) : !stmt_in_system(s->kind))
@@ -1873,6 +1884,21 @@ static void check_body(Checker *C, Item *it)
         case ST_SYMMETRY:
             check_symmetry(C, it, s, &symmetries);
             break;
+        case ST_CONSTRAIN: {
+            /* g(q, t) = 0, or a(q, t).q' + b(q, t) = 0: linear in the
+             * velocities, which lang/mech.c checks on the derived form */
+            const Stmt *first = map_get(&constraints, s->names[0].name);
+            if (first) {
+                diag_error(C->d, s->names[0].loc, "the constraint '%s' is declared twice", s->names[0].name);
+                diag_note(C->d, first->loc, "first declared here");
+            } else
+                map_put(C->a, &constraints, s->names[0].name, s);
+            resolve(C, s->value, CX_SYSTEM);
+            single_outputs(C, s->value);
+            resolve(C, s->at, CX_SYSTEM);
+            single_outputs(C, s->at);
+            break;
+        }
         case ST_FIX: {
             Local *f = local(C, s->names[0].name);
             double at, val;
@@ -1972,6 +1998,19 @@ static void check_body(Checker *C, Item *it)
             if (s->kind == ST_SYMMETRY)
                 diag_error(C->d, s->loc, "a symmetry needs a Lagrangian (its Noether charge and L's change are "
                                          "built from L), and '%s' gives accelerations", it->name.name);
+        int ncons = 0;
+        for (Stmt *s = it->stmts; s; s = s->next) {
+            if (s->kind != ST_CONSTRAIN)
+                continue;
+            if (accel && !L)
+                diag_error(C->d, s->loc, "a constraint's force comes from a Lagrangian (a multiplier in the "
+                                         "Euler-Lagrange equations), and '%s' gives accelerations",
+                           it->name.name);
+            else if (++ncons == S->ncoords && S->ncoords > 0)
+                diag_error(C->d, s->loc, "%d constraint%s on %d coordinate%s leave%s nothing free to move",
+                           ncons, ncons == 1 ? "" : "s", S->ncoords, S->ncoords == 1 ? "" : "s",
+                           ncons == 1 ? "s" : "");
+        }
         for (Stmt *s = it->stmts; s && accel && !L; s = s->next)
             if (s->kind == ST_FORCE || s->kind == ST_DISSIPATION)
                 diag_error(C->d, s->loc,
@@ -2386,6 +2425,14 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
             diag_error(C->d, s->e1->loc,
                        "the variational integrator needs a Lagrangian, but '%s' gives accelerations",
                        S->item->name.name);
+        else if (s->e1->kind == EX_NAME && strcmp(s->e1->id.name, "variational") == 0 && S &&
+                 first_constraint(S->item, 1)) {
+            const Stmt *c = first_constraint(S->item, 1);
+            diag_error(C->d, s->e1->loc, "the variational integrator takes constraints on the coordinates "
+                       "(g(q, t) = 0), and '%s' constrains the velocities: use one of GSL's steppers",
+                       S->item->name.name);
+            diag_note(C->d, c->loc, "the constraint '%s' is here", c->names[0].name);
+        }
         return;
     case SK_INIT:
     case SK_PARAMS:
@@ -2575,6 +2622,13 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
                                                    : arena_printf(C->a, "'%s' is not a system", s->target.name));
         } else {
             D.S = g->scope;
+            const Stmt *cons = first_constraint(g->scope->item, 0);
+            if (cons) {
+                diag_error(C->d, s->target.loc, "system '%s' has constraints: training data are drawn at "
+                           "random states, which are not on them; simulate it and train on its output file",
+                           s->target.name);
+                diag_note(C->d, cons->loc, "its constraint '%s' is here", cons->names[0].name);
+            }
             if (J->S && D.S == J->S && D.S->nnets)
                 diag_error(C->d, s->target.loc,
                            "the data come from '%s', the model being trained; name the reference "
@@ -2740,6 +2794,12 @@ static void check_job(Checker *C, Item *it)
             diag_error(C->d, id.loc, "problem '%s' has no unknown (and no net) to infer", id.name);
         if (it->job == JOB_ACTION && g->scope->has_accel)
             diag_error(C->d, id.loc, "system '%s' is given by accelerations and has no action", id.name);
+        const Stmt *cons = it->job != JOB_SIMULATE ? first_constraint(g->scope->item, 0) : NULL;
+        if (cons) {
+            diag_error(C->d, id.loc, "system '%s' has constraints: %s takes systems without them yet "
+                       "(simulate and lag el take them)", id.name, J.where);
+            diag_note(C->d, cons->loc, "its constraint '%s' is here", cons->names[0].name);
+        }
         if (i > 0 && J.S && g->scope->ncoords != J.S->ncoords)
             diag_error(C->d, id.loc, "'%s' has %d coordinates but the reference '%s' has %d", id.name,
                        g->scope->ncoords, J.S->item->name.name, J.S->ncoords);

@@ -58,6 +58,48 @@ static int unforced(const Mech *m)
     return 1;
 }
 
+/* The constraints: each one's g (holonomic), its row of A = dC/dq' and
+ * its acceleration-level right side c = -(dC/dt at q'' = 0), so that
+ * A q'' = c; then the multipliers in q, q' and q''.  indent "" for --lag
+ * (names g_NAME, A_NAME_q, c_NAME, lambda_NAME), else the text form. */
+static void print_constraints(Mech *m, FILE *out, const char *indent)
+{
+    Sym *S = m->S;
+    char name[300];
+    int lag = !*indent;
+    char inner[16], deeper[16];
+    snprintf(inner, sizeof inner, "%s  ", indent);
+    snprintf(deeper, sizeof deeper, "%s    ", indent);
+    if (!lag)
+        fprintf(out, "%sconstraints (their forces A^T lambda in M q'' = f + A^T lambda; A q'' = c):\n", indent);
+    for (int k = 0; k < m->ncons; k++) {
+        const MechCons *c = &m->cons[k];
+        if (!lag)
+            fprintf(out, "%s%s (%s):\n", inner, c->name, c->g ? "holonomic" : "on the velocities");
+        if (c->g) {
+            snprintf(name, sizeof name, "g_%s", c->name);
+            line(m, out, lag ? "" : deeper, name, c->g);
+        } else {
+            snprintf(name, sizeof name, "C_%s", c->name);
+            line(m, out, lag ? "" : deeper, name, c->C);
+        }
+        for (int i = 0; i < m->n; i++) {
+            snprintf(name, sizeof name, "A_%s_%s", c->name, m->names[i]);
+            line(m, out, lag ? "" : deeper, name, c->A[i]);
+        }
+        snprintf(name, sizeof name, "c_%s", c->name);
+        line(m, out, lag ? "" : deeper, name, sym_neg(S, c->rest));
+    }
+    const SymId *lam = mech_multipliers(m);
+    if (!lag)
+        fprintf(out, "%smultipliers (from M q'' - f = A^T lambda, along the motion):\n", indent);
+    /* in --lag a comment: q'' is no variable the lines define */
+    for (int k = 0; k < m->ncons; k++) {
+        snprintf(name, sizeof name, "lambda_%s", m->cons[k].name);
+        line(m, out, lag ? "# " : inner, name, lam[k]);
+    }
+}
+
 static void print_lag(Mech *m, FILE *out)
 {
     int n = m->n;
@@ -101,7 +143,10 @@ static void print_lag(Mech *m, FILE *out)
         snprintf(name, sizeof name, "f_%s", m->names[i]);
         line(m, out, "", name, m->f[i]);
     }
-    if (m->accel == MECH_ACCEL_SYMBOLIC) {
+    if (m->ncons) {
+        print_constraints(m, out, "");
+        fputs("# accel: [M, -A^T; A, 0] [q''; lambda] = [f; c], solved numerically\n", out);
+    } else if (m->accel == MECH_ACCEL_SYMBOLIC) {
         for (int i = 0; i < n; i++) {
             snprintf(name, sizeof name, "accel_%s", m->names[i]);
             line(m, out, "", name, m->acc[i]);
@@ -189,12 +234,15 @@ static void print_text(Mech *m, FILE *out)
             snprintf(name, sizeof name, "M_%d_%d", i + 1, j + 1);
             line(m, out, "    ", name, m->M[i * n + j]);
         }
-    fputs("  equations of motion, M q'' = f:\n", out);
+    fprintf(out, "  equations of motion, M q'' = f%s:\n", m->ncons ? " + A^T lambda" : "");
     for (int i = 0; i < n; i++) {
         snprintf(name, sizeof name, "f_%s", m->names[i]);
         line(m, out, "    ", name, m->f[i]);
     }
-    if (m->accel == MECH_ACCEL_SYMBOLIC) {
+    if (m->ncons) {
+        print_constraints(m, out, "  ");
+        fputs("  accelerations: [M, -A^T; A, 0] [q''; lambda] = [f; c] is solved numerically\n", out);
+    } else if (m->accel == MECH_ACCEL_SYMBOLIC) {
         fputs("  accelerations:\n", out);
         for (int i = 0; i < n; i++) {
             snprintf(name, sizeof name, "%s''", m->names[i]);
@@ -336,7 +384,38 @@ static void print_latex(Mech *m, FILE *out)
         }
         fputs(" &= ", out);
         sym_print_latex(S, out, m->f[i]);
+        for (int k = 0; k < m->ncons; k++)
+            if (m->cons[k].A[i] != S->zero) {
+                fputs(" + (", out);
+                sym_print_latex(S, out, m->cons[k].A[i]);
+                fputs(")\\,\\lambda_{\\mathrm{", out);
+                for (const char *ch = m->cons[k].name; *ch; ch++)
+                    fputs(*ch == '_' ? "\\_" : (char[2]){*ch, 0}, out);
+                fputs("}}", out);
+            }
         fputs(" \\\\\n", out);
+    }
+    for (int k = 0; k < m->ncons; k++) {
+        /* each constraint at the acceleration level: sum_j A_kj q_j'' = c_k,
+         * its force A_k^T lambda_k added to f above */
+        const MechCons *c = &m->cons[k];
+        int first = 1;
+        for (int j = 0; j < n; j++) {
+            if (c->A[j] == S->zero)
+                continue;
+            fputs(first ? "" : " + ", out);
+            fputc('(', out);
+            sym_print_latex(S, out, c->A[j]);
+            fputs(")\\,", out);
+            latex_coord(out, m, j, 2);
+            first = 0;
+        }
+        fputs(" &= ", out);
+        sym_print_latex(S, out, sym_neg(S, c->rest));
+        fputs(" \\quad (\\lambda_{\\mathrm{", out);
+        for (const char *ch = c->name; *ch; ch++)
+            fputs(*ch == '_' ? "\\_" : (char[2]){*ch, 0}, out);
+        fputs("}}) \\\\\n", out);
     }
     if (m->accel == MECH_ACCEL_SYMBOLIC)
         for (int i = 0; i < n; i++) {

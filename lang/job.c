@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "lang/job.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
@@ -196,6 +197,173 @@ void job_summary(const Job *J, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+IrProgram *job_constraints_program(Mech *m)
+{
+    Sym *S = m->S;
+    const int n = m->n, w = 2 + n, nk = m->ncons * w;
+    SymId *roots = arena_alloc(S->arena, (size_t)nk * sizeof *roots);
+    const char **names = arena_alloc(S->arena, (size_t)nk * sizeof *names);
+    for (int k = 0; k < m->ncons; k++) {
+        const MechCons *c = &m->cons[k];
+        roots[k * w] = c->g ? c->g : S->zero;
+        roots[k * w + 1] = c->C;
+        names[k * w] = arena_printf(S->arena, "g_%s", c->name);
+        names[k * w + 1] = arena_printf(S->arena, "C_%s", c->name);
+        for (int i = 0; i < n; i++) {
+            roots[k * w + 2 + i] = c->A[i];
+            names[k * w + 2 + i] = arena_printf(S->arena, "A_%s_%s", c->name, m->names[i]);
+        }
+    }
+    return lower_exprs(m, arena_printf(S->arena, "%s.constraints", m->sys->name.name), roots, names, nk);
+}
+
+/* The least change dx (n) with A dx = r for the rows of A (each n long,
+ * stride 2 + n in out) selected by use: dx = A^T (A A^T)^-1 r.  0, or -1
+ * when A A^T is singular (dependent constraints). */
+static int least_change(const double *out, const int *use, int k, int n, const double *r, double *dx,
+                        double *G, double *y)
+{
+    const int w = 2 + n;
+    int nk = 0, nf;
+    int idx[k > 0 ? k : 1];
+    for (int a = 0; a < k; a++)
+        if (use[a])
+            idx[nk++] = a;
+    for (int a = 0; a < nk; a++) {
+        y[a] = r[idx[a]];
+        for (int b = 0; b < nk; b++) {
+            double sum = 0;
+            for (int i = 0; i < n; i++)
+                sum += out[idx[a] * w + 2 + i] * out[idx[b] * w + 2 + i];
+            G[a * nk + b] = sum;
+        }
+    }
+    if (nk && vm_lu_solve(G, y, nk, &nf) != 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        double sum = 0;
+        for (int a = 0; a < nk; a++)
+            sum += out[idx[a] * w + 2 + i] * y[a];
+        dx[i] = sum;
+    }
+    return 0;
+}
+
+int job_constrain_starts(Job *J, Mech *m, const IrProgram *cons, double *y, int samples, int w, double t,
+                         const double *params)
+{
+    const int n = m->n, k = m->ncons, cw = 2 + n;
+    Vm *vm = vm_alloc(&cons, 1, 1);
+    double *out = mem_xalloc((size_t)(k * cw) * sizeof *out), *r = mem_xalloc((size_t)k * sizeof *r);
+    double *dx = mem_xalloc((size_t)n * sizeof *dx), *G = mem_xalloc((size_t)(k * k) * sizeof *G);
+    double *tmp = mem_xalloc((size_t)k * sizeof *tmp), *orig = mem_xalloc((size_t)(2 * n) * sizeof *orig);
+    int *pos = mem_xalloc((size_t)k * sizeof *pos), *all = mem_xalloc((size_t)k * sizeof *all);
+    int rc = 0, moved = 0, worst_i = 0, worst_s = 0;
+    double worst = 0;
+    const char *why = NULL;
+    for (int a = 0; a < k; a++) {
+        pos[a] = m->cons[a].g != 0;
+        all[a] = 1;
+    }
+    for (int s = 0; s < samples && !rc; s++) {
+        double *q = y + (size_t)s * (size_t)w, *v = q + n;
+        memcpy(orig, q, (size_t)(2 * n) * sizeof *orig);
+        /* the coordinates: Gauss-Newton steps of least change onto g = 0 */
+        int done = 0;
+        for (int it = 0; it < 60 && !done && !why; it++) {
+            if (vm_run(vm, cons, 1, q, w, t, params, out, 0) != VM_OK) {
+                why = "the constraints are not finite there";
+                break;
+            }
+            for (int a = 0; a < k; a++)
+                r[a] = pos[a] ? out[a * cw] : 0;
+            if (least_change(out, pos, k, n, r, dx, G, tmp) != 0) {
+                why = "the constraints are not independent there (A A^T is singular)";
+                break;
+            }
+            /* a start already on them (to rounding) is kept as it is */
+            double step = 0, size = 0;
+            for (int i = 0; i < n; i++) {
+                step = fmax(step, fabs(dx[i]));
+                size = fmax(size, fabs(q[i]));
+            }
+            done = step <= 4 * DBL_EPSILON * (1 + size);
+            if (!isfinite(step))
+                why = "the constraints are not finite there";
+            for (int i = 0; i < n && !done; i++)
+                q[i] -= dx[i];
+        }
+        if (!done && !why)
+            why = "Gauss-Newton did not converge in 60 steps";
+        /* the velocities: C is linear in them, so one least change (and a
+         * second for rounding) */
+        for (int it = 0; it < 2 && !why; it++) {
+            if (vm_run(vm, cons, 1, q, w, t, params, out, 0) != VM_OK) {
+                why = "the constraints are not finite there";
+                break;
+            }
+            for (int a = 0; a < k; a++)
+                r[a] = out[a * cw + 1];
+            if (least_change(out, all, k, n, r, dx, G, tmp) != 0) {
+                why = "the constraints are not independent there (A A^T is singular)";
+                break;
+            }
+            double step = 0, size = 0;
+            for (int i = 0; i < n; i++) {
+                step = fmax(step, fabs(dx[i]));
+                size = fmax(size, fabs(v[i]));
+            }
+            if (!isfinite(step))
+                why = "the constraints are not finite there";
+            if (step <= 4 * DBL_EPSILON * (1 + size))
+                break;
+            for (int i = 0; i < n; i++)
+                v[i] -= dx[i];
+        }
+        if (why) {
+            fprintf(stderr, "lag: %s: simulate %s: %s%s cannot be put on the constraints: %s\n", J->where,
+                    m->sys->name.name, samples > 1 ? "a trajectory's start" : "the start",
+                    samples > 1 ? "" : " (init)", why);
+            if (samples > 1)
+                fprintf(stderr, "lag: %s: (trajectory %d)\n", J->where, s);
+            rc = 1;
+            break;
+        }
+        int this = 0;
+        for (int i = 0; i < 2 * n; i++) {
+            double d = fabs(q[i] - orig[i]) / (1 + fabs(orig[i]));
+            this |= d > 1e-9;
+            if (d > worst) {
+                worst = d;
+                worst_i = i;
+                worst_s = s;
+            }
+        }
+        moved += this;
+    }
+    if (!rc && moved) {
+        double *q = y + (size_t)worst_s * (size_t)w;
+        const char *nm = worst_i < n ? m->names[worst_i] : m->S->vars[m->v[worst_i - n]].name;
+        if (samples > 1)
+            fprintf(stderr, "lag: %s: simulate %s: note: %d of %d starts were moved onto the constraints (the "
+                    "largest change: %s of trajectory %d, now %.10g)\n", J->where, m->sys->name.name, moved,
+                    samples, nm, worst_s, q[worst_i]);
+        else
+            fprintf(stderr, "lag: %s: simulate %s: note: init was moved onto the constraints (the largest "
+                    "change: %s is now %.10g)\n", J->where, m->sys->name.name, nm, q[worst_i]);
+    }
+    vm_free(vm);
+    mem_free(out);
+    mem_free(r);
+    mem_free(dx);
+    mem_free(G);
+    mem_free(tmp);
+    mem_free(orig);
+    mem_free(pos);
+    mem_free(all);
+    return rc;
 }
 
 IrProgram *job_del_program(Mech *m)

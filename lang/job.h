@@ -106,6 +106,16 @@ void job_draw_states(const TrainDraw *d, int m, unsigned long seed, int count, d
  * at (q, q', t) (runtime/variational.c): L_q, p, L_qq, L_qq', M, and the
  * generalized force with its derivatives. */
 IrProgram *job_del_program(Mech *m);
+/* A constrained system's constraints at (q, q', t): for each, g (0 for a
+ * velocity constraint), the velocity form C and its row of A (n): 2 + n
+ * outputs a constraint. */
+IrProgram *job_constraints_program(Mech *m);
+/* Put each trajectory's start (samples states of width w in y) onto the
+ * constraints at t: the coordinates by Gauss-Newton onto g = 0, the
+ * velocities by the least change that makes C = 0.  Says so when a start
+ * moved by more than rounding.  0, or 1 after a message (not possible). */
+int job_constrain_starts(Job *J, Mech *m, const IrProgram *cons, double *y, int samples, int w, double t,
+                         const double *params);
 
 /* The state's column names, in the arena of m's Sym: the coordinates,
  * then their velocities (t1, t2, t1', t2'). */

@@ -161,14 +161,18 @@ int job_simulate(Job *J)
             }
     /* a learned system's right-hand side as a tape: the same values, and
      * each layer's sigmoid computed once for all derivative orders */
+    m.baumgarte = settings_num(set, JOB_SIMULATE, "stabilize");
     IrProgram *rhs = m.learned ? lower_rhs_tape(&m) : lower_rhs(&m);
-    IrProgram *energy = NULL, *jac = NULL, *del = NULL, *record = NULL, *stop = NULL;
-    /* record columns, from every 'record' setting, in order */
-    int nrec = 0;
+    IrProgram *energy = NULL, *jac = NULL, *del = NULL, *record = NULL, *stop = NULL, *cons = NULL;
+    /* record columns, from every 'record' setting, in order; then each
+     * constraint's drift and multiplier */
+    int nrec = 0, nuser;
     for (const Setting *s = job->settings; s; s = s->next)
         if (s->form == SET_ASSIGNS && strcmp(s->head.name, "record") == 0)
             for (const Assign *a = s->assigns; a; a = a->next)
                 nrec++;
+    nuser = nrec;
+    nrec += 2 * m.ncons;
     if (nrec) {
         SymId *roots = arena_alloc(S->arena, (size_t)nrec * sizeof *roots);
         const char **names = arena_alloc(S->arena, (size_t)nrec * sizeof *names);
@@ -181,6 +185,13 @@ int job_simulate(Job *J)
                     if (!roots[k++])
                         rc = 1;
                 }
+        const SymId *lambda = mech_multipliers(&m);
+        for (int c = 0; c < m.ncons; c++) {
+            names[nuser + 2 * c] = arena_printf(S->arena, "drift_%s", m.cons[c].name);
+            roots[nuser + 2 * c] = m.cons[c].g ? m.cons[c].g : m.cons[c].C;
+            names[nuser + 2 * c + 1] = arena_printf(S->arena, "lambda_%s", m.cons[c].name);
+            roots[nuser + 2 * c + 1] = lambda[c];
+        }
         if (rc) {
             diag_flush(&F->diag);
             goto done;
@@ -275,6 +286,13 @@ int job_simulate(Job *J)
         }
     }
     double *params = job_params(J, S, set, rhs, sys, &m);
+    if (m.ncons) {
+        cons = job_constraints_program(&m);
+        if (job_constrain_starts(J, &m, cons, y0, samples, w, t0, params) != 0) {
+            rc = 1;
+            goto done;
+        }
+    }
     char *outpath = job_output(J, settings_get(set, "output"));
     char *plotpath = job_output(J, settings_get(set, "plot"));
     char *eventspath = job_output(J, settings_get(set, "events"));
@@ -310,6 +328,8 @@ int job_simulate(Job *J)
         .events = eventspath,
         .grid = grid,
         .ngrid = ngrid,
+        .cons = variational ? cons : NULL,
+        .ncons = m.ncons,
     };
     SimResult res;
     res.y = arena_alloc(S->arena, (size_t)samples * (size_t)w * sizeof *res.y);
@@ -332,6 +352,7 @@ done:
     ir_free(del);
     ir_free(record);
     ir_free(stop);
+    ir_free(cons);
     sym_free(S);
     return rc;
 }

@@ -938,25 +938,36 @@ static IrProgram *rhs(Mech *m, int keep)
     if (m->accel == MECH_ACCEL_SYMBOLIC && (m->given_accel || m->m_diagonal))
         return exprs(m, pname, m->acc, names, n, keep);
 
-    /* M q'' = f: a SOLVE over the registers of M and f, then the outputs. */
+    /* M q'' = f: a SOLVE over the registers of M and f, then the outputs;
+     * with constraints, the augmented equations in (q'', lambda) */
     Lower L;
     begin(&L, m, pname);
     L.keep = keep;
     IrProgram *p = L.p;
     p->nout = n;
     p->out_names = names;
-    int *src = mem_xalloc((size_t)(n * n + 2 * n) * sizeof *src);
-    for (int i = 0; i < n * n; i++)
-        src[i] = node_reg(&L, m->M[i]);
+    const int N = n + m->ncons;
+    const SymId *M = m->M, *f = m->f;
+    SymId *aug = NULL;
+    if (m->ncons) {
+        aug = mem_xalloc((size_t)(N * N + N) * sizeof *aug);
+        mech_augmented(m, aug, aug + N * N);
+        M = aug;
+        f = aug + N * N;
+    }
+    int *src = mem_xalloc((size_t)(N * N + 2 * N) * sizeof *src);
+    for (int i = 0; i < N * N; i++)
+        src[i] = node_reg(&L, M[i]);
+    for (int i = 0; i < N; i++)
+        src[N * N + i] = node_reg(&L, f[i]);
+    for (int i = 0; i < N; i++)
+        src[N * N + N + i] = ++L.nvirt;
+    int b = ir_aux(p, src, N * N), c = ir_aux(p, src + N * N, N), a = ir_aux(p, src + N * N + N, N);
+    ir_emit(p, IR_SOLVE, a, b, c, N);
     for (int i = 0; i < n; i++)
-        src[n * n + i] = node_reg(&L, m->f[i]);
-    for (int i = 0; i < n; i++)
-        src[n * n + n + i] = ++L.nvirt;
-    int b = ir_aux(p, src, n * n), c = ir_aux(p, src + n * n, n), a = ir_aux(p, src + n * n + n, n);
-    ir_emit(p, IR_SOLVE, a, b, c, n);
-    for (int i = 0; i < n; i++)
-        ir_emit(p, IR_OUT, i, src[n * n + n + i], 0, 0);
+        ir_emit(p, IR_OUT, i, src[N * N + N + i], 0, 0);
     mem_free(src);
+    mem_free(aug);
     return finish(&L);
 }
 
@@ -980,32 +991,45 @@ IrProgram *lower_jacobian_solve(Mech *m)
             m->a[i] = sym_add_var(S, arena_printf(S->arena, "%s''", m->names[i]), m->names[i],
                                   SV_COORD, i, 2, 0);
     }
+    /* with constraints, the augmented equations Ma z = fa in z = (q'',
+     * lambda), lambda an expression of the accelerations given */
+    const int N = n + m->ncons;
+    const SymId *M = m->M, *f = m->f;
+    SymId *aug = NULL, *z = mem_xalloc((size_t)N * sizeof *z);
+    for (int i = 0; i < n; i++)
+        z[i] = sym_var(S, m->a[i]);
+    if (m->ncons) {
+        aug = mem_xalloc((size_t)(N * N + N) * sizeof *aug);
+        mech_augmented(m, aug, aug + N * N);
+        M = aug;
+        f = aug + N * N;
+        memcpy(z + n, mech_multipliers(m), (size_t)m->ncons * sizeof *z);
+    }
     Lower L;
     begin(&L, m, arena_printf(S->arena, "%s.jacobian", m->sys->name.name));
     IrProgram *p = L.p;
     p->nout = n * nx;
     p->out_names = arena_alloc(S->arena, (size_t)(n * nx) * sizeof *p->out_names);
-    int *mreg = mem_xalloc((size_t)(n * n) * sizeof *mreg);
-    for (int i = 0; i < n * n; i++)
-        mreg[i] = node_reg(&L, m->M[i]);
-    int mb = ir_aux(p, mreg, n * n);
-    int *rhs = mem_xalloc((size_t)n * sizeof *rhs), *res = mem_xalloc((size_t)n * sizeof *res);
+    int *mreg = mem_xalloc((size_t)(N * N) * sizeof *mreg);
+    for (int i = 0; i < N * N; i++)
+        mreg[i] = node_reg(&L, M[i]);
+    int mb = ir_aux(p, mreg, N * N);
+    int *rhs = mem_xalloc((size_t)N * sizeof *rhs), *res = mem_xalloc((size_t)N * sizeof *res);
     int *outs = mem_xalloc((size_t)(n * nx) * sizeof *outs);
+    SymId *terms = mem_xalloc((size_t)(N + 1) * sizeof *terms);
     for (int k = 0; k < nx; k++) {
         int x = k < n ? m->q[k] : k < 2 * n ? m->v[k - n] : m->t;
-        for (int i = 0; i < n; i++) {
-            /* df_i/dx - sum_j dM_ij/dx a_j */
-            SymId *terms = mem_xalloc((size_t)(n + 1) * sizeof *terms);
-            terms[0] = sym_diff(S, m->f[i], x);
-            for (int j = 0; j < n; j++)
-                terms[1 + j] = sym_neg(S, sym_mul2(S, sym_diff(S, m->M[i * n + j], x), sym_var(S, m->a[j])));
-            rhs[i] = node_reg(&L, sym_add(S, terms, n + 1));
-            mem_free(terms);
+        for (int i = 0; i < N; i++) {
+            /* dfa_i/dx - sum_j dMa_ij/dx z_j */
+            terms[0] = sym_diff(S, f[i], x);
+            for (int j = 0; j < N; j++)
+                terms[1 + j] = sym_neg(S, sym_mul2(S, sym_diff(S, M[i * N + j], x), z[j]));
+            rhs[i] = node_reg(&L, sym_add(S, terms, N + 1));
         }
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < N; i++)
             res[i] = ++L.nvirt;
-        int c = ir_aux(p, rhs, n), a = ir_aux(p, res, n);
-        ir_emit(p, IR_SOLVE, a, mb, c, n);
+        int c = ir_aux(p, rhs, N), a = ir_aux(p, res, N);
+        ir_emit(p, IR_SOLVE, a, mb, c, N);
         /* output layout: d(a_i)/d(y_j) row-major n x 2n, then d(a_i)/dt */
         for (int i = 0; i < n; i++)
             outs[k < 2 * n ? i * 2 * n + k : 2 * n * n + i] = res[i];
@@ -1018,5 +1042,8 @@ IrProgram *lower_jacobian_solve(Mech *m)
     mem_free(rhs);
     mem_free(res);
     mem_free(outs);
+    mem_free(terms);
+    mem_free(aug);
+    mem_free(z);
     return finish(&L);
 }

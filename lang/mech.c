@@ -56,6 +56,7 @@ static SymId tr_func(Tr *T, const ProbFunc *f, SymId x);
 static void sym_generators(Tr *T, const Stmt *s);
 static void sym_invariance(Mech *m, MechSym *y);
 static SymId tr_net_vector(Tr *T, const Expr *e);
+static int constraints(Tr *T);
 
 /* A let's value: for `let a, b = net(...)` the net's output vector. */
 static SymId let_expr(Tr *T, const Stmt *s)
@@ -911,6 +912,136 @@ static void closed_form(Mech *m)
     m->accel = MECH_ACCEL_SYMBOLIC;
 }
 
+/* ---------- constraints ---------- */
+
+/* Each constraint's velocity form, its row of A and the rest of its time
+ * derivative.  A holonomic g(q, t) (no velocity in it) has C = dg/dt; a
+ * velocity constraint must be linear in the velocities (A free of them). */
+static int constraints(Tr *T)
+{
+    Mech *m = T->m;
+    Sym *S = m->S;
+    const int n = m->n;
+    int *vars = alloc(S, (size_t)(n + 1), sizeof *vars);
+    SymId *dirs = alloc(S, (size_t)(n + 1), sizeof *dirs);
+    for (int i = 0; i < n; i++) {
+        vars[i] = m->q[i];
+        dirs[i] = sym_var(S, m->v[i]);
+    }
+    vars[n] = m->t;
+    dirs[n] = S->one;
+    for (int k = 0; k < m->ncons; k++) {
+        MechCons *c = &m->cons[k];
+        const Expr *at = c->stmt->value;
+        int moving = 0, coords = 0;
+        for (int i = 0; i < n; i++)
+            moving |= sym_depends(S, c->C, m->v[i], -1);
+        if (!moving) {
+            c->g = c->C;
+            c->C = sym_jvp(S, c->g, vars, dirs, n + 1);
+        } else
+            m->nonholonomic++;
+        c->A = alloc(S, (size_t)n, sizeof *c->A);
+        for (int i = 0; i < n; i++) {
+            c->A[i] = sym_diff(S, c->C, m->v[i]);
+            coords |= c->A[i] != S->zero;
+            for (int j = 0; j < n && moving; j++)
+                if (sym_diff(S, c->A[i], m->v[j]) != S->zero) {
+                    diag_error(T->d, at->loc, "the constraint '%s' is not linear in the velocities (its "
+                               "coefficient of %s depends on %s): a constraint is g(q, t) = 0 or "
+                               "a(q, t).q' + b(q, t) = 0", c->name, S->vars[m->v[i]].name,
+                               S->vars[m->v[j]].name);
+                    T->errors++;
+                    return -1;
+                }
+        }
+        if (!coords) {
+            diag_error(T->d, at->loc, "the constraint '%s' does not involve the %s of '%s'", c->name,
+                       moving ? "velocities" : "coordinates", m->sys->name.name);
+            T->errors++;
+            return -1;
+        }
+        /* dC/dt = A q'' + sum_i dC/dq_i q'_i + dC/dt (A free of q') */
+        c->rest = sym_jvp(S, c->C, vars, dirs, n + 1);
+    }
+    return 0;
+}
+
+void mech_augmented(Mech *m, SymId *Ma, SymId *fa)
+{
+    Sym *S = m->S;
+    const int n = m->n, N = n + m->ncons;
+    const double a = m->baumgarte;
+    for (int i = 0; i < N * N; i++)
+        Ma[i] = S->zero;
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < n; j++)
+            Ma[i * N + j] = m->M[i * n + j];
+        fa[i] = m->f[i];
+    }
+    for (int k = 0; k < m->ncons; k++) {
+        const MechCons *c = &m->cons[k];
+        for (int i = 0; i < n; i++) {
+            Ma[i * N + n + k] = sym_neg(S, c->A[i]);
+            Ma[(n + k) * N + i] = c->A[i];
+        }
+        SymId terms[3] = {c->rest, S->zero, S->zero};
+        if (a > 0) {
+            terms[1] = sym_mul2(S, sym_num(S, 2 * a), c->C);
+            if (c->g)
+                terms[2] = sym_mul2(S, sym_num(S, a * a), c->g);
+        }
+        fa[n + k] = sym_neg(S, sym_add(S, terms, 3));
+    }
+}
+
+const SymId *mech_multipliers(Mech *m)
+{
+    if (m->lambda || !m->ncons)
+        return m->lambda;
+    Sym *S = m->S;
+    const int n = m->n, k = m->ncons;
+    const int *a = accel_vars(m);
+    SymId *r = alloc(S, (size_t)n, sizeof *r), *G = alloc(S, (size_t)(k * k), sizeof *G);
+    SymId *y = alloc(S, (size_t)k, sizeof *y), *terms = alloc(S, (size_t)(n + 1), sizeof *terms);
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < n; j++)
+            terms[j] = sym_mul2(S, m->M[i * n + j], sym_var(S, a[j]));
+        terms[n] = sym_neg(S, m->f[i]);
+        r[i] = sym_add(S, terms, n + 1); /* M q'' - f = A^T lambda */
+    }
+    for (int p = 0; p < k; p++) {
+        for (int i = 0; i < n; i++)
+            terms[i] = sym_mul2(S, m->cons[p].A[i], r[i]);
+        y[p] = sym_add(S, terms, n);
+        for (int q = 0; q < k; q++) {
+            for (int i = 0; i < n; i++)
+                terms[i] = sym_mul2(S, m->cons[p].A[i], m->cons[q].A[i]);
+            G[p * k + q] = sym_add(S, terms, n);
+        }
+    }
+    /* A A^T lambda = A (M q'' - f): A A^T is symmetric positive definite
+     * when the constraints are independent, so elimination needs no
+     * pivoting */
+    for (int c = 0; c < k; c++)
+        for (int r2 = c + 1; r2 < k; r2++) {
+            if (G[r2 * k + c] == S->zero)
+                continue;
+            SymId f = sym_div(S, G[r2 * k + c], G[c * k + c]);
+            for (int j = c; j < k; j++)
+                G[r2 * k + j] = sym_sub(S, G[r2 * k + j], sym_mul2(S, f, G[c * k + j]));
+            y[r2] = sym_sub(S, y[r2], sym_mul2(S, f, y[c]));
+        }
+    m->lambda = alloc(S, (size_t)k, sizeof *m->lambda);
+    for (int c = k - 1; c >= 0; c--) {
+        SymId acc = y[c];
+        for (int j = c + 1; j < k; j++)
+            acc = sym_sub(S, acc, sym_mul2(S, G[c * k + j], m->lambda[j]));
+        m->lambda[c] = sym_div(S, acc, G[c * k + c]);
+    }
+    return m->lambda;
+}
+
 int mech_build(Mech *m, Sym *S, Diag *d, const Item *sys, int flags)
 {
     return mech_build_trained(m, S, d, sys, flags, NULL);
@@ -929,8 +1060,11 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
         m->np += s->kind == ST_PARAM || s->kind == ST_UNKNOWN;
         m->nunknowns += s->kind == ST_UNKNOWN;
         nlets += s->kind == ST_LET;
+        m->ncons += s->kind == ST_CONSTRAIN;
     }
     int n = m->n;
+    m->cons = alloc(S, (size_t)m->ncons, sizeof *m->cons);
+    int icons = 0;
     m->q = alloc(S, (size_t)n, sizeof *m->q);
     m->v = alloc(S, (size_t)n, sizeof *m->v);
     m->names = alloc(S, (size_t)n, sizeof *m->names);
@@ -1013,6 +1147,13 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
         case ST_SYMMETRY:
             sym_generators(&T, s);
             break;
+        case ST_CONSTRAIN: {
+            MechCons *c = &m->cons[icons++];
+            c->name = s->names[0].name;
+            c->stmt = s;
+            c->C = sym_sub(S, tr(&T, s->value), tr(&T, s->at)); /* made its velocity form below */
+            break;
+        }
         case ST_ACCEL: {
             m->given_accel = 1;
             m->acc = alloc(S, (size_t)n, sizeof *m->acc);
@@ -1129,6 +1270,9 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
         m->f[i] = sym_add(S, terms, k);
     }
 
+    if (m->ncons && constraints(&T) != 0)
+        return T.errors;
+
     /* Energy and what is conserved. */
     SymId *terms = alloc(S, (size_t)(n + 1), sizeof *terms);
     for (int i = 0; i < n; i++)
@@ -1145,6 +1289,20 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
     for (int i = 0; i < n; i++)
         m->cyclic[i] = dLdq[i] == S->zero && m->Q[i] == S->zero &&
                        sym_diff(S, m->D, m->v[i]) == S->zero;
+    for (int k = 0; k < m->ncons; k++) {
+        /* a moving constraint (g depends on t) does work; a constraint's
+         * force acts on every coordinate it involves */
+        const MechCons *c = &m->cons[k];
+        SymId *b = alloc(S, (size_t)(n + 1), sizeof *b);
+        for (int i = 0; i < n; i++)
+            b[i] = sym_neg(S, sym_mul2(S, c->A[i], sym_var(S, m->v[i])));
+        b[n] = c->C;
+        if (sym_depends(S, c->C, m->t, 0) || sym_depends(S, c->rest, m->t, 0) || sym_add(S, b, n + 1) != S->zero)
+            m->energy_conserved = 0;
+        for (int i = 0; i < n; i++)
+            if (c->A[i] != S->zero)
+                m->cyclic[i] = 0;
+    }
 
     /* the symmetries: each one's charge and L's change under it */
     for (int k = 0; k < m->nsyms; k++) {
@@ -1154,7 +1312,10 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
     }
 
     /* a learned M is solved numerically, sample by sample, so a singular one
-     * is caught where it happens */
+     * is caught where it happens; a constrained system solves its augmented
+     * equations (mech_augmented) */
+    if (m->ncons)
+        return 0;
     if (!m->learned && (m->m_diagonal || n <= 2 || m->m_constant))
         closed_form(m);
     if (!m->learned && m->accel == MECH_ACCEL_NONE && !m->singular) {

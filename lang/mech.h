@@ -31,6 +31,20 @@ typedef struct MechSym {
     int nstates;        /* how many (0 when dL simplified to 0) */
 } MechSym;
 
+/* A constraint (constrain NAME: ... in the system), in its velocity form
+ * C = A.q' + b = 0: for a holonomic g(q, t) = 0, C = dg/dt.  Its forces
+ * enter the equations by a Lagrange multiplier lambda (the
+ * Lagrange-d'Alembert principle): M q'' = f + A^T lambda, A q'' = c. */
+typedef struct MechCons {
+    const char *name;
+    const Stmt *stmt;
+    SymId g;            /* holonomic: g(q, t), the declared left side minus the right; else 0 */
+    SymId C;            /* the velocity form A.q' + b */
+    SymId *A;           /* dC/dq', n: expressions of q and t */
+    SymId rest;         /* dC/dt at q'' = 0: the constraint at the acceleration level is
+                           A q'' + rest = 0 */
+} MechCons;
+
 typedef struct Mech {
     Sym *S;
     const Item *sys;
@@ -76,7 +90,22 @@ typedef struct Mech {
                          * or an earlier job): what simulate's precision defaults to */
     MechSym *syms;      /* the declared symmetries */
     int nsyms;
+    MechCons *cons;     /* the constraints, in the order declared */
+    int ncons;
+    int nonholonomic;   /* how many of them are velocity constraints */
+    SymId *lambda;      /* mech_multipliers' values, once made */
+    double baumgarte;   /* the rate a of Baumgarte's stabilisation (0: none): the acceleration
+                           level is A q'' + rest + 2 a C + a^2 g = 0, set by the job */
 } Mech;
+
+/* The augmented equations of a constrained system, n + ncons of them in
+ * the unknowns (q'', lambda): [M, -A^T; A, 0] and [f; c] with
+ * c = -(rest + 2 a C + a^2 g) (a = m->baumgarte).  Ma is (n+k)^2 row-major. */
+void mech_augmented(Mech *m, SymId *Ma, SymId *fa);
+/* The multipliers as expressions of q, q' and the accelerations q'' (the
+ * variables of records): lambda = (A A^T)^-1 A (M q'' - f), exact on the
+ * constrained motion.  ncons values, made once. */
+const SymId *mech_multipliers(Mech *m);
 
 /* The change of a Lagrangian L of m's variables under symmetry y (declared
  * in the system of its own Mech, whose coordinates are matched with m's by

@@ -284,6 +284,13 @@ stmt:
   | NAME NAME '(' NAME ')' NAME STRING '{' props '}' {
                                   Expr *f = mk_expr(P, EX_STR, @7); f->str = $7;
                                   $$ = mk_input(P, $1, $2, $4, &$6, f, REVERSE(NetArg, $9), @$); }
+  | NAME NAME ':' expr '=' expr { $$ = NULL;
+                                  if (strcmp($1.name, "constrain") == 0) {
+                                      $$ = mk_stmt(P, ST_CONSTRAIN, @$);
+                                      $$->names = arena_alloc(P->arena, sizeof *$$->names);
+                                      $$->names[0] = $2; $$->nnames = 1; $$->value = $4; $$->at = $6;
+                                  } else
+                                      unknown_statement(P, $1, $2); }
   | NAME NAME '{' props '}'     { $$ = NULL;
                                   if (strcmp($1.name, "body") == 0 || strcmp($1.name, "point") == 0) {
                                       $$ = mk_stmt(P, ST_BODY, @$); $$->func = $1;
@@ -753,13 +760,13 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
 /* `WORD name = expr` where WORD is no statement keyword: what it is. */
 static void unknown_statement(Parser *P, Ident word, Ident name)
 {
+    (void)name;
     static const char *const words[] = {"param", "coord", "let", "force", "dissipation", "accel", "net",
                                         "unknown", "symmetry", "domain", "field", "fix", "subject", "minimize",
-                                        "maximize", "stationary"};
+                                        "maximize", "stationary", "constrain"};
     if (strcmp(word.name, "constraint") == 0 || strcmp(word.name, "constrain") == 0)
-        diag_error(P->diag, word.loc, "holonomic constraints ('%s %s = ...') are not supported yet: write the "
-                   "system in coordinates the constraint leaves free (for rolling without slipping, y = R*theta, "
-                   "keep theta and write y as an expression of it)", word.name, name.name);
+        diag_error(P->diag, word.loc, "a constraint is written 'constrain NAME: lhs = rhs' (its name, a colon, "
+                   "then an equation), as in 'constrain rod: x^2 + y^2 = l^2'");
     else {
         const char *near = diag_suggest(word.name, words, (int)(sizeof words / sizeof words[0]));
         diag_error(P->diag, word.loc, "'%s' is not a statement%s%s%s", word.name, near ? " (did you mean '" : "",

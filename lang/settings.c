@@ -40,6 +40,7 @@ static const SettingSpec simulate_specs[] = {
     {"param", SK_PARAMS, NONE, 0, NAN, "—", "override parameters of the target (given any number of times); a draw (uniform, normal, or an expression of them) is drawn per trajectory and written as a column"},
     SEED_ROW("the initial-state and parameter draws"),
     {"precision", SK_WORD, WORDS(precisions), 0, NAN, "as trained", "the nets' layer products in float64 or float32 (default: single when a net's weights file was trained in single precision)"},
+    {"stabilize", SK_NONNEG, NONE, 0, 0, "0", "a constrained system's Baumgarte rate a: each constraint g(q, t) = 0 held as g'' + 2a g' + a^2 g = 0, each velocity constraint C = 0 as C' + 2a C = 0 (0: g'' = 0, C' = 0; the drift columns show what is left)"},
 };
 
 static const SettingSpec train_specs[] = {

@@ -68,6 +68,12 @@ typedef struct SimJob {
      * figure is the time each start takes to stop */
     const SimGrid *grid;
     int ngrid;
+    /* a constrained system's holonomic constraints for the variational
+     * integrator (runtime/variational.c): at (q, q', drawn parameters) and
+     * t, for each of ncons: g, C = dg/dt and the row dg/dq (2 + n outputs
+     * a constraint); or NULL */
+    const IrProgram *cons;
+    int ncons;
 } SimJob;
 
 typedef struct SimResult {

@@ -37,7 +37,25 @@ typedef struct Del {
     int n, w;        /* coordinates; the width of a state, 2n + drawn parameters */
     double *y, *out; /* state (w: the trajectory's drawn parameters after q, q') and outputs */
     unsigned long evals;
+    /* constraints: k of them, their program's VM, state and outputs (g, C,
+     * G row: 2 + n each) */
+    int k;
+    Vm *vmc;
+    double *yc, *outc;
 } Del;
+
+/* The constraints at (q, v, t) into d->outc. */
+static int eval_cons(Del *d, const double *q, const double *v, double t)
+{
+    int n = d->n;
+    memcpy(d->yc, q, (size_t)n * sizeof *q);
+    memcpy(d->yc + n, v, (size_t)n * sizeof *v);
+    memcpy(d->yc + 2 * n, d->y + 2 * n, (size_t)(d->w - 2 * n) * sizeof *d->yc);
+    return vm_run(d->vmc, d->job->cons, 1, d->yc, d->w, t, d->job->params, d->outc, 0) == VM_OK ? 0 : -1;
+}
+#define CG(d, l) ((d)->outc[(l) * (2 + (d)->n)])
+#define CC(d, l) ((d)->outc[(l) * (2 + (d)->n) + 1])
+#define CA(d, l) ((d)->outc + (l) * (2 + (d)->n) + 2)
 
 /* Evaluate the outputs at position m, velocity v, time t. */
 static int eval(Del *d, const double *m, const double *v, double t)
@@ -58,27 +76,54 @@ static int eval(Del *d, const double *m, const double *v, double t)
 #define QQQ(d) ((d)->out + 3 * (d)->n + 3 * (d)->n * (d)->n)
 #define QQV(d) ((d)->out + 3 * (d)->n + 4 * (d)->n * (d)->n)
 
-/* The velocity whose momentum at q is p (Newton with the mass matrix). */
+/* The velocity whose momentum at q is p (Newton with the mass matrix).
+ * With constraints, the one tangent to them whose momentum is p plus a
+ * force of constraint G^T mu: Newton on (v, mu) with [M, -G^T; G, 0].
+ * A: (n + k)^2 scratch, r: n + k. */
 static int velocity(Del *d, const double *q, const double *p, double t, double *v, double *A,
                     double *r)
 {
-    int n = d->n;
+    int n = d->n, k = d->k, N = n + k;
+    double mu[k > 0 ? k : 1];
+    for (int l = 0; l < k; l++)
+        mu[l] = 0;
     for (int it = 0; it < NEWTON_MAX; it++) {
-        if (eval(d, q, v, t) != 0)
+        if (eval(d, q, v, t) != 0 || (k && eval_cons(d, q, v, t) != 0))
             return -1;
         double big = 0, norm = 0;
         for (int i = 0; i < n; i++) {
             r[i] = p[i] - P(d)[i];
+            for (int l = 0; l < k; l++)
+                r[i] += CA(d, l)[i] * mu[l];
             big = fmax(big, fabs(r[i]));
             norm = fmax(norm, fabs(p[i]));
         }
-        if (big <= 1e-15 * (1 + norm))
+        double cbig = 0, vnorm = 0;
+        for (int i = 0; i < n; i++)
+            vnorm = fmax(vnorm, fabs(v[i]));
+        for (int l = 0; l < k; l++) {
+            r[n + l] = -CC(d, l);
+            cbig = fmax(cbig, fabs(r[n + l]));
+        }
+        if (big <= 1e-15 * (1 + norm) && cbig <= 1e-15 * (1 + vnorm))
             return 0;
-        memcpy(A, MM(d), (size_t)(n * n) * sizeof *A);
-        if (lu(A, r, n) != 0)
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < n; j++)
+                A[i * N + j] = MM(d)[i * n + j];
+            for (int l = 0; l < k; l++) {
+                A[i * N + n + l] = -CA(d, l)[i];
+                A[(n + l) * N + i] = CA(d, l)[i];
+            }
+        }
+        for (int l = 0; l < k; l++)
+            for (int m = 0; m < k; m++)
+                A[(n + l) * N + n + m] = 0;
+        if (lu(A, r, N) != 0)
             return -1;
         for (int i = 0; i < n; i++)
             v[i] += r[i];
+        for (int l = 0; l < k; l++)
+            mu[l] += r[n + l];
     }
     return 0; /* close enough for output: the momenta carry the state */
 }
@@ -91,11 +136,19 @@ static int velocity(Del *d, const double *q, const double *p, double t, double *
 static int var_step(Del *d, double *q, double *p, double *comp, const double *v, double t, double h,
                     double *w)
 {
-    int n = d->n;
-    double *qn = w, *mid = w + n, *vel = w + 2 * n, *F = w + 3 * n, *J = w + 4 * n;
+    int n = d->n, k = d->k, N = n + k;
+    double *qn = w, *mid = w + n, *vel = w + 2 * n, *F = w + 3 * n, *J = w + 3 * n + N;
+    double *G = J + N * N, *lam = G + k * n, *qe = lam + k;
     double tm = t + 0.5 * h;
     for (int i = 0; i < n; i++)
         qn[i] = h * v[i];
+    /* the constraints' gradient G at (q_k, t_k), where their force acts */
+    if (k && eval_cons(d, q, v, t) != 0)
+        return -1;
+    for (int l = 0; l < k; l++) {
+        memcpy(G + l * n, CA(d, l), (size_t)n * sizeof *G);
+        lam[l] = 0;
+    }
     int converged = 0;
     for (int it = 0; it < NEWTON_MAX && !converged; it++) {
         for (int i = 0; i < n; i++) {
@@ -104,15 +157,36 @@ static int var_step(Del *d, double *q, double *p, double *comp, const double *v,
         }
         if (eval(d, mid, vel, tm) != 0)
             break;
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
             F[i] = -(p[i] + 0.5 * h * (LQ(d)[i] + QQ(d)[i]) - P(d)[i]);
+            for (int l = 0; l < k; l++)
+                F[i] -= h * G[l * n + i] * lam[l];
+        }
         for (int i = 0; i < n; i++)
             for (int j = 0; j < n; j++)
-                J[i * n + j] = 0.25 * h * (LQQ(d)[i * n + j] + QQQ(d)[i * n + j]) +
+                J[i * N + j] = 0.25 * h * (LQQ(d)[i * n + j] + QQQ(d)[i * n + j]) +
                                0.5 * (LQV(d)[i * n + j] + QQV(d)[i * n + j] - LQV(d)[j * n + i]) -
                                MM(d)[i * n + j] / h;
-        if (lu(J, F, n) != 0)
+        if (k) {
+            /* g(q_k + d, t_{k+1}) = 0, with its gradient there */
+            for (int i = 0; i < n; i++)
+                qe[i] = q[i] + qn[i];
+            if (eval_cons(d, qe, vel, t + h) != 0)
+                break;
+            for (int l = 0; l < k; l++) {
+                F[n + l] = -CG(d, l);
+                for (int i = 0; i < n; i++) {
+                    J[i * N + n + l] = h * G[l * n + i];
+                    J[(n + l) * N + i] = CA(d, l)[i];
+                }
+                for (int m = 0; m < k; m++)
+                    J[(n + l) * N + n + m] = 0;
+            }
+        }
+        if (lu(J, F, N) != 0)
             break;
+        for (int l = 0; l < k; l++)
+            lam[l] += F[n + l];
         double step = 0, size = 0, qsize = 0;
         for (int i = 0; i < n; i++) {
             qn[i] += F[i];
@@ -187,14 +261,21 @@ int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
 
     /* the trajectories of an ensemble step in lock-step, one after the
      * other at each step, so each is what a single run would give */
-    Del d = {job, del, vm_alloc(&del, 1, 1), n, m2, NULL, NULL, 0};
+    Del d = {job, del, vm_alloc(&del, 1, 1), n, m2, NULL, NULL, 0, job->cons ? job->ncons : 0, NULL, NULL, NULL};
     d.y = mem_xalloc((size_t)m2 * sizeof *d.y);
     d.out = mem_xalloc((size_t)(del->nout + 1) * sizeof *d.out);
+    const int N = n + d.k;
+    if (d.k) {
+        d.vmc = vm_alloc(&job->cons, 1, 1);
+        d.yc = mem_xalloc((size_t)m2 * sizeof *d.yc);
+        d.outc = mem_xalloc((size_t)(job->cons->nout + 1) * sizeof *d.outc);
+    }
     size_t bn = (size_t)B * (size_t)n;
     double *q = mem_xalloc(bn * sizeof *q), *p = mem_xalloc(bn * sizeof *p);
     double *v = mem_xalloc(bn * sizeof *v);
     double *comp = mem_xalloc(bn * sizeof *comp); /* Kahan compensation of q */
-    double *w = mem_xalloc((size_t)(4 * n + n * n) * sizeof *w);
+    /* var_step's scratch: 3n + N + N^2 + k n + k + n; velocity's: N^2 + N */
+    double *w = mem_xalloc((size_t)(4 * n + 2 * N + N * N + d.k * n + d.k) * sizeof *w);
     memset(comp, 0, bn * sizeof *comp);
     SimSink *sink = sim_sink_open(job, res);
     double *yrow = mem_xalloc((size_t)B * (size_t)m2 * sizeof *yrow);
@@ -223,7 +304,7 @@ int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
     for (long k = 0; res->status == 0; k++) {
         /* output q_k with the velocity of its momentum */
         for (int s = 0; s < B && k > 0; s++)
-            if (use_sample(&d, s), velocity(&d, q + (size_t)s * n, p + (size_t)s * n, t, v + (size_t)s * n, w + 4 * n, w) != 0) {
+            if (use_sample(&d, s), velocity(&d, q + (size_t)s * n, p + (size_t)s * n, t, v + (size_t)s * n, w + N, w) != 0) {
                 res->status = 3;
                 snprintf(res->message, sizeof res->message,
                          "%sthe mass matrix is singular at t = %.10g (variational step %ld)",
@@ -259,8 +340,11 @@ int var_run(const SimJob *job, const IrProgram *del, SimResult *res)
     sim_sink_close(sink);
     mem_free(yrow);
     vm_free(d.vm);
+    vm_free(d.vmc);
     mem_free(d.y);
     mem_free(d.out);
+    mem_free(d.yc);
+    mem_free(d.outc);
     mem_free(q);
     mem_free(p);
     mem_free(v);
