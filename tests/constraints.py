@@ -26,6 +26,10 @@
    tolerance.
 9. lag el: the constraint's g, A, c and multiplier.
 10. Bad input: located errors with their exact text.
+11. A disc rolling without slipping on a plane, free to lean (two velocity
+    constraints): lag's accelerations and multipliers at random states
+    against SymPy's LagrangesMethod with nonhol_coneqs, the disc built
+    there from reference frames and a RigidBody (skipped without SymPy).
 
 Numbers go through lagtest.err/worst/close, so a NaN never passes.
 """
@@ -295,7 +299,82 @@ simulate S { time 0 .. 1; init x = 1 }
         p = run_lag(LAG, tmp, "dep", text)
         report(p.returncode == 1 and "the start (init) cannot be put on the constraints: the constraints are not "
                "independent there" in p.stderr, "dependent constraints: a clear message, exit 1", p.stderr)
+        rolling_disc(tmp)
     finish()
+
+
+DISC = """system Disc {
+    param m = 1.3, r = 0.4, g = 9.81
+    coord x, y, q1, q2, q3
+    let Gx = x + r*sin(q2)*sin(q1)
+    let Gy = y - r*sin(q2)*cos(q1)
+    let Gz = r*cos(q2)
+    let T = 0.5*m*(Gx'^2 + Gy'^2 + Gz'^2) + 0.5*(m*r^2/4)*(q2'^2 + q1'^2*cos(q2)^2)
+            + 0.5*(m*r^2/2)*(q3' + q1'*sin(q2))^2
+    L = T - m*g*r*cos(q2)
+    constrain roll_x: x' = r*q3'*cos(q1)
+    constrain roll_y: y' = r*q3'*sin(q1)
+}
+"""
+
+
+def rolling_disc(tmp):
+    """The leaning rolling disc (yaw q1, lean q2, spin q3 about the disc's
+    axis; contact point x, y) against SymPy's LagrangesMethod."""
+    what = "leaning rolling disc: accelerations and multipliers against SymPy's LagrangesMethod (nonhol_coneqs)"
+    try:
+        import sympy as sp
+        from sympy.physics.mechanics import (LagrangesMethod, Lagrangian, Point, ReferenceFrame, RigidBody,
+                                             dynamicsymbols, inertia)
+    except ImportError:
+        from lagtest import skip
+        skip(what, "python3-sympy is not installed")
+        return
+    import random
+    x, y, q1, q2, q3 = qs = dynamicsymbols("x y q1 q2 q3")
+    m, r, g = sp.symbols("m r g")
+    N = ReferenceFrame("N")
+    Yf = N.orientnew("Y", "Axis", [q1, N.z])
+    Lf = Yf.orientnew("L", "Axis", [q2, Yf.x])
+    Rf = Lf.orientnew("R", "Axis", [q3, Lf.y])
+    O = Point("O")
+    O.set_vel(N, 0)
+    C = O.locatenew("C", x * N.x + y * N.y)
+    G = C.locatenew("G", r * Lf.z)
+    G.set_vel(N, G.pos_from(O).dt(N))
+    D = RigidBody("D", G, Rf, m, (inertia(Lf, m * r ** 2 / 4, m * r ** 2 / 2, m * r ** 2 / 4), G))
+    D.potential_energy = m * g * r * sp.cos(q2)
+    # the disc's material point at the contact does not move
+    vc = G.vel(N) + Rf.ang_vel_in(N).cross(C.pos_from(G))
+    lm = LagrangesMethod(Lagrangian(N, D), qs, nonhol_coneqs=[vc.dot(N.x), vc.dot(N.y)], frame=N)
+    lm.form_lagranges_equations()
+    MM, FF = lm.mass_matrix_full, lm.forcing_full
+    rnd = random.Random(5)
+    names = ["x", "y", "q1", "q2", "q3"]
+    errs, why = [], ""
+    for k in range(4):
+        q = [rnd.uniform(-1, 1), rnd.uniform(-1, 1), rnd.uniform(-3, 3), rnd.uniform(-1.2, 1.2), rnd.uniform(-3, 3)]
+        u = [0, 0, rnd.uniform(-2, 2), rnd.uniform(-2, 2), rnd.uniform(-5, 5)]
+        u[0], u[1] = 0.4 * u[4] * math.cos(q[2]), 0.4 * u[4] * math.sin(q[2])
+        sub = {m: 1.3, r: 0.4, g: 9.81}
+        sub.update({qi.diff(): b for qi, b in zip(qs, u)})
+        at = {qi: a for qi, a in zip(qs, q)}
+        sol = MM.xreplace(sub).xreplace(at).evalf().LUsolve(FF.xreplace(sub).xreplace(at).evalf())
+        want = [float(sol[5 + i]) for i in range(5)] + [float(sol[10]), float(sol[11])]
+        init = ", ".join("%s = %.17g, %s' = %.17g" % (n, a, n, b) for n, a, b in zip(names, q, u))
+        rec = ", ".join("a%d = %s''" % (i, n) for i, n in enumerate(names))
+        text = DISC + "simulate Disc { init %s; time 0 .. 0.01, every 0.01; tol 1e-12; record %s; output \"d.csv\" }\n" \
+            % (init, rec)
+        p = run_lag(LAG, tmp, "disc5", text)
+        if p.returncode != 0:
+            errs.append(math.inf)
+            why = p.stderr
+            continue
+        row = read_csv(os.path.join(tmp, "d.csv"))[0]
+        got = [row["a%d" % i] for i in range(5)] + [row["lambda_roll_x"], row["lambda_roll_y"]]
+        errs.append(worst(err(a, b) / max(1.0, abs(b)) for a, b in zip(got, want)))
+    e = worst(errs) if errs else math.inf
+    report(e <= 1e-12, what + " (worst relative %.3g)" % e, why)
 
 
 main()
