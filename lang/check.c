@@ -2794,10 +2794,11 @@ static void check_job(Checker *C, Item *it)
             diag_error(C->d, id.loc, "problem '%s' has no unknown (and no net) to infer", id.name);
         if (it->job == JOB_ACTION && g->scope->has_accel)
             diag_error(C->d, id.loc, "system '%s' is given by accelerations and has no action", id.name);
-        const Stmt *cons = it->job != JOB_SIMULATE ? first_constraint(g->scope->item, 0) : NULL;
+        const Stmt *cons = it->job != JOB_SIMULATE && it->job != JOB_ACTION ? first_constraint(g->scope->item, 0)
+                                                                            : NULL;
         if (cons) {
             diag_error(C->d, id.loc, "system '%s' has constraints: %s takes systems without them yet "
-                       "(simulate and lag el take them)", id.name, J.where);
+                       "(simulate, action and lag el take them)", id.name, J.where);
             diag_note(C->d, cons->loc, "its constraint '%s' is here", cons->names[0].name);
         }
         if (i > 0 && J.S && g->scope->ncoords != J.S->ncoords)

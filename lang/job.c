@@ -477,7 +477,7 @@ int job_term_eval(void *ctx, int depth, int B, const double *in, double *out)
  * midpoint (2nf + 1 variables). */
 static int *term_inputs(Problem *P)
 {
-    const int nf = P->m.n;
+    const int nf = P->nf;
     int *vars = arena_alloc(P->m.S->arena, (size_t)(2 * nf + 1) * sizeof *vars);
     for (int i = 0; i < nf; i++) {
         vars[i] = P->u[i];
@@ -490,7 +490,7 @@ static int *term_inputs(Problem *P)
 void job_term_build(JobTerm *t, Problem *P, SymId term, const char *name)
 {
     Sym *S = P->m.S;
-    const int nf = P->m.n, n2 = 2 * nf;
+    const int nf = P->nf, n2 = 2 * nf;
     int *vars = term_inputs(P);
     int nout = 1 + n2 + n2 * n2;
     /* no products of sums expanded: the slope (w - u)/h stays a difference
@@ -528,7 +528,7 @@ void job_term_build(JobTerm *t, Problem *P, SymId term, const char *name)
 void job_term_sens(JobTerm *t, Problem *P, SymId term, const char *name, const int *theta, int ns)
 {
     Sym *S = P->m.S;
-    const int nf = P->m.n, n2 = 2 * nf;
+    const int nf = P->nf, n2 = 2 * nf;
     int *vars = term_inputs(P);
     int nout = 1 + n2 + ns + n2 * ns;
     S->no_expand++; /* as in job_term_build */
@@ -556,7 +556,7 @@ void job_term_sens(JobTerm *t, Problem *P, SymId term, const char *name, const i
 IrProgram *job_term_adjoint(Problem *P, const char *name, double s)
 {
     Sym *S = P->m.S;
-    const int nf = P->m.n, n2 = 2 * nf, m = P->ncons;
+    const int nf = P->nf, n2 = 2 * nf, m = P->ncons;
     int *vars = term_inputs(P);
     int nin = n2 + 1 + n2 + 2 * m;
     int *in = arena_alloc(S->arena, (size_t)nin * sizeof *in);
@@ -616,8 +616,8 @@ SolveJob job_problem_solve(const Problem *P, const char *name, int points, JobTe
 {
     return (SolveJob){
         .problem = name,
-        .nf = P->m.n,
-        .fields = P->m.names,
+        .nf = P->nf,
+        .fields = P->fnames,
         .xname = P->xname,
         .points = points,
         .x0 = P->x0,
@@ -650,10 +650,10 @@ int job_node_values(Problem *P, Diag *d, const Setting *s, double *xv, double x0
                     double *y)
 {
     Sym *S = P->m.S;
-    const int nf = P->m.n;
+    const int nf = P->nf;
     for (const Assign *a = s ? s->assigns : NULL; a; a = a->next) {
         int field = -1;
-        for (int i = 0; i < nf; i++)
+        for (int i = 0; i < P->m.n; i++)
             if (strcmp(P->m.names[i], a->name.name) == 0)
                 field = i;
         if (field < 0)

@@ -70,11 +70,12 @@ static int velocity_of(const IrProgram *del, const double *params, int n, const 
 
 /* The CSV of the path: t, coordinates, velocities (central differences
  * inside, one-sided at the ends), E and the momenta. */
-static int write_path(const char *path, Mech *m, const double *params, const double *y, int points,
+static int write_path(const char *path, Problem *P, const double *params, const double *y, int points,
                       double t0, double h, char *err, size_t errlen)
 {
+    Mech *m = &P->m;
     Sym *S = m->S;
-    const int n = m->n, ncols = 1 + 2 * n + (m->given_accel ? 0 : 1 + n);
+    const int n = m->n, nf = P->nf, nl = nf - n, ncols = 1 + 2 * n + (m->given_accel ? 0 : 1 + n) + nl;
     const char **cols = arena_alloc(S->arena, (size_t)ncols * sizeof *cols);
     int c = 0;
     cols[c++] = "t";
@@ -85,6 +86,8 @@ static int write_path(const char *path, Mech *m, const double *params, const dou
     cols[c++] = "E";
     for (int i = 0; i < n; i++)
         cols[c++] = arena_printf(S->arena, "p_%s", m->names[i]);
+    for (int i = 0; i < nl; i++)
+        cols[c++] = P->fnames[n + i];
     SymId *roots = arena_alloc(S->arena, (size_t)(n + 1) * sizeof *roots);
     const char **names = arena_alloc(S->arena, (size_t)(n + 1) * sizeof *names);
     roots[0] = m->E;
@@ -105,12 +108,16 @@ static int write_path(const char *path, Mech *m, const double *params, const dou
         row[0] = t;
         for (int i = 0; i < n; i++) {
             int a = k > 0 ? k - 1 : 0, b = k < points - 1 ? k + 1 : points - 1;
-            st[i] = row[1 + i] = y[(size_t)k * n + i];
-            st[n + i] = row[1 + n + i] = (y[(size_t)b * n + i] - y[(size_t)a * n + i]) / ((b - a) * h);
+            st[i] = row[1 + i] = y[(size_t)k * nf + i];
+            st[n + i] = row[1 + n + i] = (y[(size_t)b * nf + i] - y[(size_t)a * nf + i]) / ((b - a) * h);
         }
         if (vm_run(vm, ep, 1, st, 2 * n, t, params, row + 1 + 2 * n, 0) != VM_OK)
             for (int i = 0; i <= n; i++)
                 row[1 + 2 * n + i] = NAN;
+        /* the multipliers of M q'' = f + A^T lambda (lang/mech.h:
+         * mech_build_action); 0 at the fixed ends */
+        for (int i = 0; i < nl; i++)
+            row[2 + 3 * n + i] = y[(size_t)k * nf + n + i];
         ok = csv_row(w, row, err, errlen) == 0;
     }
     if (w && csv_close(w, ok, err, errlen) != 0)
@@ -147,6 +154,129 @@ static int action_json(const char *system, const SolveJob *sj, const SolveResult
     return sim_json_print(stdout, o);
 }
 
+/* v minus its least change that makes the constraints' velocity forms
+ * C = A v + b zero at (q, t): v - A^T (A A^T)^-1 C.  0, or -1. */
+static int tangent(const IrProgram *cons, const double *params, int n, int k, const double *q, double t, double *v)
+{
+    const int cw = 2 + n;
+    Vm *vm = vm_alloc(&cons, 1, 1);
+    double *st = mem_xalloc((size_t)(2 * n) * sizeof *st), *out = mem_xalloc((size_t)(k * cw) * sizeof *out);
+    double *G = mem_xalloc((size_t)(k * k) * sizeof *G), *c = mem_xalloc((size_t)k * sizeof *c);
+    memcpy(st, q, (size_t)n * sizeof *st);
+    memcpy(st + n, v, (size_t)n * sizeof *st);
+    int rc = vm_run(vm, cons, 1, st, 2 * n, t, params, out, 0) == VM_OK ? 0 : -1, nf;
+    for (int a = 0; a < k && rc == 0; a++) {
+        c[a] = out[a * cw + 1];
+        for (int b = 0; b < k; b++) {
+            double sum = 0;
+            for (int i = 0; i < n; i++)
+                sum += out[a * cw + 2 + i] * out[b * cw + 2 + i];
+            G[a * k + b] = sum;
+        }
+    }
+    if (rc == 0 && vm_lu_solve(G, c, k, &nf) != 0)
+        rc = -1;
+    for (int i = 0; i < n && rc == 0; i++)
+        for (int a = 0; a < k; a++)
+            v[i] -= out[a * cw + 2 + i] * c[a];
+    vm_free(vm);
+    mem_free(st);
+    mem_free(out);
+    mem_free(G);
+    mem_free(c);
+    return rc;
+}
+
+/* The starting path's inner nodes moved onto the constraints (Newton from
+ * a path off them wanders: a saddle of the action is then rarely found),
+ * each by Gauss-Newton steps of least change. */
+static void onto_constraints(const IrProgram *cons, const double *params, int n, int nf, int k, double *y,
+                             int points, double t0, double h)
+{
+    const int cw = 2 + n;
+    Vm *vm = vm_alloc(&cons, 1, 1);
+    double *st = mem_xalloc((size_t)(2 * n) * sizeof *st), *out = mem_xalloc((size_t)(k * cw) * sizeof *out);
+    double *G = mem_xalloc((size_t)(k * k) * sizeof *G), *c = mem_xalloc((size_t)k * sizeof *c);
+    for (int j = 1; j < points - 1; j++) {
+        double *q = y + (size_t)j * (size_t)nf;
+        for (int it = 0; it < 20; it++) {
+            memcpy(st, q, (size_t)n * sizeof *st);
+            for (int i = 0; i < n; i++)
+                st[n + i] = 0;
+            int nfin;
+            if (vm_run(vm, cons, 1, st, 2 * n, t0 + j * h, params, out, 0) != VM_OK)
+                break;
+            for (int a = 0; a < k; a++) {
+                c[a] = out[a * cw];
+                for (int b = 0; b < k; b++) {
+                    double sum = 0;
+                    for (int i = 0; i < n; i++)
+                        sum += out[a * cw + 2 + i] * out[b * cw + 2 + i];
+                    G[a * k + b] = sum;
+                }
+            }
+            if (vm_lu_solve(G, c, k, &nfin) != 0)
+                break;
+            double step = 0, size = 0;
+            for (int i = 0; i < n; i++) {
+                double d = 0;
+                for (int a = 0; a < k; a++)
+                    d += out[a * cw + 2 + i] * c[a];
+                if (!isfinite(d))
+                    break;
+                q[i] -= d;
+                step = fmax(step, fabs(d));
+                size = fmax(size, fabs(q[i]));
+            }
+            if (!(step > 1e-15 * (1 + size)))
+                break;
+        }
+    }
+    vm_free(vm);
+    mem_free(st);
+    mem_free(out);
+    mem_free(G);
+    mem_free(c);
+}
+
+/* The fixed ends must be on the constraints (the path can only join
+ * points that are): g at (lo, t0) and (hi, t1) against rounding of the
+ * coordinates' scale.  0, or 1 after a message. */
+static int ends_on_constraints(Job *J, Mech *m, const IrProgram *cons, const double *params, const double *lo,
+                               const double *hi, double t0, double t1)
+{
+    const int n = m->n, cw = 2 + n;
+    Vm *vm = vm_alloc(&cons, 1, 1);
+    double *st = mem_xalloc((size_t)(2 * n) * sizeof *st), *out = mem_xalloc((size_t)(m->ncons * cw) * sizeof *out);
+    int rc = 0;
+    for (int e = 0; e < 2 && !rc; e++) {
+        const double *q = e ? hi : lo;
+        double scale = 1;
+        for (int i = 0; i < n; i++) {
+            st[i] = q[i];
+            st[n + i] = 0;
+            scale = fmax(scale, fabs(q[i]));
+        }
+        int ok = vm_run(vm, cons, 1, st, 2 * n, e ? t1 : t0, params, out, 0) == VM_OK;
+        for (int c = 0; c < m->ncons && !rc; c++) {
+            /* |g| against the rounding of g's own first-order change */
+            double grad = 0;
+            for (int i = 0; i < n; i++)
+                grad += fabs(out[c * cw + 2 + i]);
+            if (!ok || !(fabs(out[c * cw]) <= 1e-10 * scale * fmax(grad, 1))) {
+                fprintf(stderr, "lag: %s: action %s: the %s end ('%s') is not on the constraint '%s': g = %.6g "
+                        "there, not 0\n", J->where, m->sys->name.name, e ? "final" : "initial", e ? "to" : "from",
+                        m->cons[c].name, out[c * cw]);
+                rc = 1;
+            }
+        }
+    }
+    vm_free(vm);
+    mem_free(st);
+    mem_free(out);
+    return rc;
+}
+
 int job_action(Job *J)
 {
     Front *F = J->F;
@@ -165,7 +295,7 @@ int job_action(Job *J)
         return 1;
     }
     Mech *m = &P.m;
-    const int n = m->n;
+    const int n = m->n, nf = P.nf, k = m->ncons;
     JobTerm term;
     job_term_build(&term, &P, P.objective, arena_printf(S->arena, "%s.action", sys->name.name));
     double *params = job_params(J, S, set, term.prog[SOLVE_HESSIAN], sys, m);
@@ -174,22 +304,28 @@ int job_action(Job *J)
     job_term_open(&term, params, points - 1);
 
     /* the ends, and the path to start from: the straight line, or the guess */
-    double *lo = arena_alloc(S->arena, (size_t)n * sizeof *lo), *hi = arena_alloc(S->arena, (size_t)n * sizeof *hi);
-    int *fixed = arena_alloc(S->arena, (size_t)n * sizeof *fixed);
-    for (int i = 0; i < n; i++) {
+    double *lo = arena_alloc(S->arena, (size_t)nf * sizeof *lo), *hi = arena_alloc(S->arena, (size_t)nf * sizeof *hi);
+    int *fixed = arena_alloc(S->arena, (size_t)nf * sizeof *fixed);
+    for (int i = 0; i < nf; i++) {
         fixed[i] = 1;
-        for (const Assign *a = from->assigns; a; a = a->next)
+        lo[i] = hi[i] = 0; /* a multiplier at the fixed ends: nothing acts there */
+        for (const Assign *a = from->assigns; a && i < n; a = a->next)
             if (strcmp(a->name.name, m->names[i]) == 0)
                 lo[i] = a->v;
-        for (const Assign *a = to->assigns; a; a = a->next)
+        for (const Assign *a = to->assigns; a && i < n; a = a->next)
             if (strcmp(a->name.name, m->names[i]) == 0)
                 hi[i] = a->v;
     }
-    double *y = mem_xalloc((size_t)points * (size_t)n * sizeof *y);
-    for (int k = 0; k < points; k++)
-        for (int i = 0; i < n; i++)
-            y[(size_t)k * n + i] = lo[i] + (hi[i] - lo[i]) * k / (points - 1);
+    double *y = mem_xalloc((size_t)points * (size_t)nf * sizeof *y);
+    for (int j = 0; j < points; j++)
+        for (int i = 0; i < nf; i++)
+            y[(size_t)j * nf + i] = lo[i] + (hi[i] - lo[i]) * j / (points - 1);
     int rc = 0;
+    IrProgram *cons = k ? job_constraints_program(m) : NULL;
+    if (k && ends_on_constraints(J, m, cons, params, lo, hi, t0, t1) != 0) {
+        rc = 1;
+        goto done;
+    }
     const Setting *guess = settings_get(set, "guess");
     double *xv = arena_alloc(S->arena, (size_t)(S->nvars + 1) * sizeof *xv);
     for (int j = 0; j < m->np; j++)
@@ -199,13 +335,16 @@ int job_action(Job *J)
         goto done;
     }
 
+    if (k)
+        onto_constraints(cons, params, n, nf, k, y, points, t0, h);
     char *outpath = job_output(J, settings_get(set, "output"));
     char *plotpath = job_output(J, settings_get(set, "plot"));
     SolveJob sj = {
         .job = "action",
         .problem = sys->name.name,
-        .nf = n,
-        .fields = m->names,
+        .nf = nf,
+        .fields = P.fnames,
+        .nmult = k,
         .xname = "t",
         .points = points,
         .x0 = t0,
@@ -226,6 +365,14 @@ int job_action(Job *J)
     res.y = y;
     res.multipliers = mult;
     rc = solve_run(&sj, &res);
+    if (k && res.morse_index >= 0) {
+        /* the engine's index is the augmented Hessian's: each multiplier
+         * adds one negative and one positive eigenvalue (Haynsworth), so
+         * the index on the constraints is what is left */
+        int extra = k * (points - 2), reduced = (n - k) * (points - 2);
+        res.morse_index -= extra;
+        res.kind = res.morse_index == 0 ? "minimum" : res.morse_index == reduced ? "maximum" : "saddle";
+    }
     if (res.status != 0)
         fprintf(stderr, "lag: %s: action %s: %s\n", J->where, sys->name.name, res.message);
 
@@ -233,15 +380,16 @@ int job_action(Job *J)
     double *v0 = arena_alloc(S->arena, (size_t)n * sizeof *v0);
     double mismatch = NAN;
     if (res.status == 0 || res.status == 3) {
-        const int n2 = 2 * n, stride = 1 + n2 + n2 * n2;
+        const int n2 = 2 * nf, stride = 1 + n2 + n2 * n2;
         double *in = arena_alloc(S->arena, (size_t)(n2 + 1) * sizeof *in);
         double *out = arena_alloc(S->arena, (size_t)stride * sizeof *out);
         double *p0 = arena_alloc(S->arena, (size_t)n * sizeof *p0);
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < nf; i++) {
             in[i] = y[i];
-            in[n + i] = y[n + i];
-            v0[i] = (y[n + i] - y[i]) / h;
+            in[nf + i] = y[nf + i];
         }
+        for (int i = 0; i < n; i++)
+            v0[i] = (y[nf + i] - y[i]) / h;
         in[n2] = t0 + 0.5 * h;
         IrProgram *del = job_del_program(m);
         int got = job_term_eval(&term, SOLVE_HESSIAN, 1, in, out) == 0;
@@ -257,7 +405,7 @@ int job_action(Job *J)
             IrProgram *rhs = lower_rhs(m);
             SimJob shoot = {.system = sys->name.name, .rhs = rhs, .n = n, .columns = columns, .samples = 1,
                             .y0 = y0, .params = params, .t0 = t0, .t1 = t1, .every = h, .method = "variational",
-                            .tol = 1e-12};
+                            .tol = 1e-12, .cons = cons, .ncons = k};
             SimResult sres;
             sres.y = yend;
             if (var_run(&shoot, del, &sres) == 0) {
@@ -267,11 +415,15 @@ int job_action(Job *J)
             }
             ir_free(rhs);
         }
+        /* the velocity reported: tangent to the constraints (the discrete
+         * momentum's differs from it by O(h) along their normals) */
+        if (got && k && tangent(cons, params, n, k, y, t0, v0) != 0)
+            v0[0] = NAN;
         ir_free(del);
     }
     if (outpath) {
         char err[1024];
-        int wrc = write_path(outpath, m, params, y, points, t0, h, err, sizeof err);
+        int wrc = write_path(outpath, &P, params, y, points, t0, h, err, sizeof err);
         if (wrc != 0) {
             fprintf(stderr, "lag: %s: action %s: %s\n", J->where, sys->name.name, err);
             if (rc == 0)
@@ -292,6 +444,7 @@ int job_action(Job *J)
     mem_free(plotpath);
 done:
     mem_free(y);
+    ir_free(cons);
     job_term_close(&term);
     sym_free(S);
     return rc;

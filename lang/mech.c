@@ -1840,6 +1840,8 @@ static int build_problem(Problem *P, Sym *S, Diag *d, const Item *prob, const Me
     P->nparams = np;
     m->names = alloc(S, (size_t)nf, sizeof *m->names);
     m->par = alloc(S, (size_t)m->np, sizeof *m->par);
+    P->nf = nf;
+    P->fnames = m->names;
     P->u = alloc(S, (size_t)nf, sizeof *P->u);
     P->w = alloc(S, (size_t)nf, sizeof *P->w);
     T.lets = alloc(S, (size_t)nlets, sizeof *T.lets);
@@ -1989,9 +1991,20 @@ int mech_build_action(Problem *P, Sym *S, Diag *d, const Item *sys, double t0, d
                        ast_stmt_keyword(s->kind), sys->name.name);
             errors++;
         }
+    for (int k = 0; k < m->ncons; k++)
+        if (!m->cons[k].g) {
+            diag_error(d, m->cons[k].stmt->loc, "an action takes constraints on the coordinates (g(q, t) = 0); "
+                       "'%s' constrains the velocities, which no action principle gives", m->cons[k].name);
+            errors++;
+        }
     if (errors)
         return errors;
-    const int n = m->n;
+    const int n = m->n, nf = n + m->ncons;
+    P->nf = nf;
+    P->fnames = alloc(S, (size_t)nf, sizeof *P->fnames);
+    memcpy(P->fnames, m->names, (size_t)n * sizeof *P->fnames);
+    for (int k = 0; k < m->ncons; k++)
+        P->fnames[n + k] = arena_printf(S->arena, "lambda_%s", m->cons[k].name);
     P->xname = "t";
     P->x0 = t0;
     P->x1 = t1;
@@ -1999,11 +2012,11 @@ int mech_build_action(Problem *P, Sym *S, Diag *d, const Item *sys, double t0, d
     P->hi_e = sym_num(S, t1);
     P->stationary = 1;
     P->nparams = m->np;
-    P->u = alloc(S, (size_t)n, sizeof *P->u);
-    P->w = alloc(S, (size_t)n, sizeof *P->w);
-    for (int i = 0; i < n; i++) {
-        P->u[i] = sym_add_var(S, arena_printf(S->arena, "%s@k", m->names[i]), m->names[i], SV_COORD, i, 0, 0);
-        P->w[i] = sym_add_var(S, arena_printf(S->arena, "%s@k+1", m->names[i]), m->names[i], SV_COORD, i, 1, 0);
+    P->u = alloc(S, (size_t)nf, sizeof *P->u);
+    P->w = alloc(S, (size_t)nf, sizeof *P->w);
+    for (int i = 0; i < nf; i++) {
+        P->u[i] = sym_add_var(S, arena_printf(S->arena, "%s@k", P->fnames[i]), P->fnames[i], SV_COORD, i, 0, 0);
+        P->w[i] = sym_add_var(S, arena_printf(S->arena, "%s@k+1", P->fnames[i]), P->fnames[i], SV_COORD, i, 1, 0);
     }
     P->x = sym_add_var(S, "t@mid", "t", SV_TIME, 0, 0, 0);
     int *par = alloc(S, (size_t)(m->np + 1), sizeof *par);
@@ -2029,6 +2042,26 @@ int mech_build_action(Problem *P, Sym *S, Diag *d, const Item *sys, double t0, d
             P->objective = sym_mul2(S, sym_var(S, P->h), tr(&T, s->value));
     }
     S->no_expand--;
+    /* the constraints at the nodes, weighted by their multipliers */
+    SymId *at_u = alloc(S, (size_t)S->nvars, sizeof *at_u), *at_w = alloc(S, (size_t)S->nvars, sizeof *at_w);
+    SymId half = sym_mul2(S, sym_num(S, 0.5), sym_var(S, P->h));
+    for (int i = 0; i < n; i++) {
+        at_u[m->q[i]] = sym_var(S, P->u[i]);
+        at_w[m->q[i]] = sym_var(S, P->w[i]);
+    }
+    at_u[m->t] = sym_sub(S, sym_var(S, P->x), half);
+    at_w[m->t] = sym_add2(S, sym_var(S, P->x), half);
+    /* weighted h/2 (a trapezoid over the nodes): the discrete
+     * Euler-Lagrange equation at node k gets h G(q_k)^T lambda_k, so the
+     * field is the multiplier of M q'' = f + A^T lambda, and its gradient
+     * row, g(q_k) h, has the scale of the coordinates' rows in the
+     * engine's merit (both over h) */
+    SymId w2 = sym_mul2(S, sym_num(S, 0.5), sym_var(S, P->h));
+    for (int k = 0; k < m->ncons && P->objective; k++) {
+        SymId gu = sym_mul2(S, sym_var(S, P->u[n + k]), sym_replace(S, m->cons[k].g, at_u));
+        SymId gw = sym_mul2(S, sym_var(S, P->w[n + k]), sym_replace(S, m->cons[k].g, at_w));
+        P->objective = sym_add2(S, P->objective, sym_mul2(S, w2, sym_add2(S, gu, gw)));
+    }
     SymId *dflt = alloc(S, (size_t)(m->np + 1), sizeof *dflt);
     memcpy(dflt, m->par_default, (size_t)m->np * sizeof *dflt);
     dflt[m->np] = 0; /* h: the job's */

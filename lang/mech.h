@@ -179,6 +179,9 @@ typedef struct Problem {
     Mech m;              /* m.n fields (m.names), m.par: parameters, unknown scalars, the
                             unknown functions' coefficients, h */
     int nparams;         /* of those, the problem's parameters */
+    int nf;              /* fields: m.n, and for an action with constraints one multiplier
+                            lambda_NAME for each after the coordinates */
+    const char **fnames; /* their names (m.names, then the multipliers') */
     int *u, *w;          /* per field: its value at the left and at the right node */
     int x, h;            /* variables: the midpoint, the interval length (the last parameter) */
     const char *xname;
@@ -212,7 +215,13 @@ int mech_build_problem(Problem *P, Sym *S, Diag *d, const Item *prob, const Mech
  * Lagrangian of the variational integrator, runtime/variational.c), a
  * stationary objective, no constraint; the ends are fixed by the job.  A
  * force or dissipation has no action: an error.  Its Mech (P->m) is the
- * system's, with h appended to its parameters. */
+ * system's, with h appended to its parameters.  Each holonomic constraint
+ * g = 0 adds a field lambda (after the coordinates: P->nf, P->fnames) and
+ * the term (h/2)(lambda_k g(q_k, t_k) + lambda_{k+1} g(q_{k+1}, t_{k+1})):
+ * stationary in lambda, g = 0 at every node; in q, the constrained
+ * discrete Euler-Lagrange equations of method variational, lambda the
+ * multiplier of M q'' = f + A^T lambda.  A velocity constraint is an
+ * error. */
 int mech_build_action(Problem *P, Sym *S, Diag *d, const Item *sys, double t0, double t1,
                       const MechTrained *trained);
 /* The k-th net built (k < m->nnets): its name, inputs and outputs. */

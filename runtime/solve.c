@@ -89,6 +89,7 @@ typedef struct Eng {
     size_t ostride;         /* 1 + 2nf + 4nf^2 */
     double h, s;            /* spacing, sign of the objective */
     int *map;               /* N*nf: free index or -1 */
+    char *mult;             /* n: the unknown is a pointwise multiplier (job->nmult), or NULL */
     double *y;              /* N*nf: the current iterate (fixed values included) */
     double *yt;             /* N*nf: a trial point */
     double *cin, *cout;     /* a chunk's inputs (SOLVE_CHUNK x (2nf+1)) and a term's outputs */
@@ -225,16 +226,22 @@ static double el_residual(const Eng *e, const double *vals, int *worst)
 /* The KKT residual in the Newton metric (the stopping test): the Newton
  * step dx relative to max(1, max|y|), the multipliers' step relative to
  * max(1, |mu|), and the constraints' violation relative to max(1, |c|).
- * The worst free unknown into *worst (-1 when a constraint is the worst). */
+ * The worst free unknown into *worst (-1 when a constraint is the worst).
+ * Pointwise multipliers (job->nmult) are left out: each follows from its
+ * node's second differences, to rounding over h^2 only, and is converged
+ * when the fields are. */
 static double step_residual(const Eng *e, const double *vals, int *worst)
 {
     double ymax = 1;
     size_t tot = (size_t)e->N * (size_t)e->nf;
     for (size_t i = 0; i < tot && !isnan(ymax); i++)
-        ymax = isnan(e->y[i]) ? NAN : fmax(ymax, fabs(e->y[i])); /* a NaN makes every v NaN: the worst */
+        if (!e->mult || (int)(i % (size_t)e->nf) < e->nf - e->job->nmult)
+            ymax = isnan(e->y[i]) ? NAN : fmax(ymax, fabs(e->y[i])); /* a NaN makes every v NaN: the worst */
     double r = 0;
     int wi = -1;
     for (int i = 0; i < e->n; i++) {
+        if (e->mult && e->mult[i] && isfinite(e->dx[i]))
+            continue;
         double v = fabs(e->dx[i]) / ymax;
         if (!(v <= r)) {
             r = v;
@@ -304,8 +311,21 @@ static int factor(Eng *e, double scale, double delta)
     double tiny = 1e-13 * fmax(dmax + fabs(delta), DBL_MIN);
     int neg = 0;
     for (int i = 0; i < n; i++) {
-        double d = e->band[(size_t)i * (size_t)bw];
-        if (!isfinite(d) || fabs(d) <= tiny)
+        double d = e->band[(size_t)i * (size_t)bw], ti = tiny;
+        if (e->mult && e->mult[i]) {
+            /* a multiplier's row has no diagonal: its pivot is a Schur
+             * complement G J^-1 G^T, zero against its row's largest entry
+             * squared over the largest diagonal */
+            double r = 0;
+            for (int k = 1; k < bw; k++) {
+                if (i + k < n)
+                    r = fmax(r, fabs(e->Hraw[(size_t)i * (size_t)bw + (size_t)k]));
+                if (i - k >= 0)
+                    r = fmax(r, fabs(e->Hraw[(size_t)(i - k) * (size_t)bw + (size_t)k]));
+            }
+            ti = 1e-13 * fmax(r * r / fmax(dmax + fabs(delta), DBL_MIN), DBL_MIN);
+        }
+        if (!isfinite(d) || fabs(d) <= ti)
             return -1;
         neg += d < 0;
     }
@@ -607,6 +627,13 @@ static void eng_init(Eng *e, const SolveJob *job)
             e->map[(size_t)k * (size_t)nf + (size_t)i] = fixed ? -1 : n++;
         }
     e->n = n;
+    e->mult = NULL;
+    if (job->nmult > 0) {
+        e->mult = mem_xalloc((size_t)(n + 1));
+        for (size_t i = 0; i < tot; i++)
+            if (e->map[i] >= 0)
+                e->mult[e->map[i]] = (int)(i % (size_t)nf) >= nf - job->nmult;
+    }
     e->p = 2 * nf - 1;
     if (e->p > n - 1)
         e->p = n > 0 ? n - 1 : 0;
@@ -641,6 +668,7 @@ static void eng_init(Eng *e, const SolveJob *job)
 static void eng_free(Eng *e)
 {
     mem_free(e->map);
+    mem_free(e->mult);
     mem_free(e->y);
     mem_free(e->yt);
     mem_free(e->cin);

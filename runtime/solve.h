@@ -73,6 +73,10 @@ typedef struct SolveJob {
     /* fixed ends, per field: fix_lo[i] says y_i(x0) is fixed at lo[i] */
     const int *fix_lo, *fix_hi;
     const double *lo, *hi;
+    /* the last nmult fields are multipliers of pointwise constraints (an
+     * action's, lang/mech.h: mech_build_action): their Hessian rows have
+     * no diagonal, so a pivot there is judged against its row */
+    int nmult;
     double tol;                   /* on the KKT residual (scaled: see solve.c) */
     int max_iter;
     const char *output;           /* CSV: x, each field and its derivative; or NULL */

@@ -26,6 +26,13 @@
    tolerance.
 9. lag el: the constraint's g, A, c and multiplier.
 10. Bad input: located errors with their exact text.
+12. action with a constraint: the Cartesian pendulum's stationary path
+    between two points of the circle against the angle formulation's (the
+    action, the path, the rod's tension from its multiplier, the Morse
+    index of a minimum and of a saddle past the conjugate point), on the
+    circle at every node, and shot back by the constrained variational
+    integrator; the ends off the constraint and a velocity constraint are
+    located errors.
 11. A disc rolling without slipping on a plane, free to lean (two velocity
     constraints): lag's accelerations and multipliers at random states
     against SymPy's LagrangesMethod with nonhol_coneqs, the disc built
@@ -277,8 +284,8 @@ simulate Bead { time 0 .. 2; every 0.02; init x = 0.5, y' = 1; tol 1e-12; output
              "acc.lag:2:15: error: 'x''' (an acceleration) is only allowed in a job's 'record' and in data columns"),
             ("compare", "system S { coord x, y; L = x'^2 + y'^2\n constrain c: x = y }\n"
                         "system T { coord x, y; L = x'^2 + y'^2 }\ncompare T, S { time 0 .. 1 }\n",
-             "compare.lag:4:12: error: system 'S' has constraints: compare takes systems without them yet (simulate "
-             "and lag el take them)"),
+             "compare.lag:4:12: error: system 'S' has constraints: compare takes systems without them yet (simulate, "
+             "action and lag el take them)"),
             ("inproblem", "problem P { domain s = 0 .. 1; field y; minimize integral(y'^2)\n constrain c: y = 0 }\n",
              "inproblem.lag:2:2: error: 'constrain' belongs in a system, not in a problem"),
         ]
@@ -300,7 +307,55 @@ simulate S { time 0 .. 1; init x = 1 }
         report(p.returncode == 1 and "the start (init) cannot be put on the constraints: the constraints are not "
                "independent there" in p.stderr, "dependent constraints: a clear message, exit 1", p.stderr)
         rolling_disc(tmp)
+        action(tmp)
     finish()
+
+
+def action(tmp):
+    for t1, kind, index in ((1.0, "minimum", 0), (1.5, "saddle", 1)):
+        th1 = 0.2
+        text = CART.replace("Cart", "C") + """system A {
+    param m = 1.5, l = 1.2, g = 9.81
+    coord th
+    L = 0.5*m*l^2*th'^2 + m*g*l*cos(th)
+}
+action C { from 0: x = %.17g, y = %.17g; to %g: x = %.17g, y = %.17g; points 2001; output "c.csv" }
+action A { from 0: th = 0.1; to %g: th = %.17g; points 2001; output "a.csv" }
+""" % (LL * math.sin(0.1), -LL * math.cos(0.1), t1, LL * math.sin(th1), -LL * math.cos(th1), t1, th1)
+        p, js = run_json(LAG, tmp, "act.lag", text)
+        if p.returncode != 0 or len(js) != 2:
+            report(False, "action with a constraint (t1 = %g)" % t1, p.stderr)
+            continue
+        c, a = js
+        cr, ar = read_csv(os.path.join(tmp, "c.csv")), read_csv(os.path.join(tmp, "a.csv"))
+        ok = c["converged"] and c["kind"] == kind and c["morse_index"] == index and a["morse_index"] == index
+        report(ok and close(c["action"], a["action"], 0, 1e-5),
+               "action with a constraint (t1 = %g): a %s of index %d, S = %.10g against the angle's %.10g" %
+               (t1, c["kind"], c["morse_index"], c["action"], a["action"]), str(c))
+        e = worst(max(err(r["x"], LL * math.sin(s["th"])), err(r["y"], -LL * math.cos(s["th"]))) for r, s in zip(cr, ar))
+        on = worst(abs(r["x"] ** 2 + r["y"] ** 2 - LL * LL) for r in cr)
+        report(len(cr) == len(ar) == 2001 and e <= 1e-5 and on <= 1e-10,
+               "its path against the angle formulation's (worst %.3g), on the circle at every node (%.3g)" % (e, on))
+        # the tension m g cos(th) + m l th'^2 = -2 l lambda, inside (th' by central differences)
+        e = worst(err(-2 * LL * r["lambda_rod"], M * G * math.cos(s["th"]) + M * LL * s["th'"] ** 2) /
+                  (M * G) for r, s in zip(cr[1:-1], ar[1:-1]))
+        report(e <= 1e-4, "the rod's tension from the path's multiplier (worst relative %.3g)" % e)
+        v = c["initial_velocities"]
+        report(close(c["shooting_mismatch"], 0, 1e-9) and close(v["x'"], LL * math.cos(0.1) * a["initial_velocities"]["th'"], 1e-5)
+               and close(v["x'"] * math.sin(0.1) * LL - v["y'"] * LL * math.cos(0.1), 0, 1e-12),
+               "shot back by the constrained variational integrator (mismatch %.3g); the start's velocity is tangent "
+               "to the circle" % c["shooting_mismatch"], str(v))
+    bad = [("offend", CART + "action Cart { from 0: x = 0, y = -1.2; to 1: x = 1, y = -1; points 11 }\n",
+            "action Cart: the final end ('to') is not on the constraint 'rod': g = 0.56 there, not 0"),
+           ("velocity", """system K { coord x, y; L = x'^2 + y'^2
+ constrain c: x' = y }
+action K { from 0: x = 0, y = 0; to 1: x = 1, y = 1 }
+""", "velocity.lag:2:2: error: an action takes constraints on the coordinates (g(q, t) = 0); 'c' constrains the "
+    "velocities, which no action principle gives")]
+    for name, text, want in bad:
+        p = run_lag(LAG, tmp, name, text)
+        report(p.returncode == 1 and want in p.stderr.replace(tmp + "/", ""), "action, bad input (%s): %s" % (name, want),
+               p.stderr)
 
 
 DISC = """system Disc {
