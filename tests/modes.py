@@ -20,7 +20,10 @@
 5. A free particle (K = 0: neutral zero frequencies), an accel system
    (M = identity, a note about it and about its damping), a learned
    system whose potential and kinetic energy are nets with hand-set
-   weights (softplus: V''(0) = a/2 for V = a (sp(x) + sp(-x))).
+   weights (softplus: V''(0) = a/2 for V = a (sp(x) + sp(-x))); a
+   magnetic field (the gyroscopic note, w^2 = k twice) and a circulatory
+   force (the warning that K is not symmetric, the modes of its symmetric
+   part w^2 = k -+ c/2, the dissipation noted as damping).
 6. Errors: an unknown system (exit 2, "did you mean"), Newton failures
    (exit 3: a constant force, an exponential pushing away forever), a
    singular mass matrix at the equilibrium (exit 3), bad --at (a name
@@ -91,6 +94,18 @@ system NetT {
     coord x, y
     net T = mlp(in = 1, hidden = [2], out = 1, activation = softplus, weights = "v.lagw")
     L = T(x') + 0.5*y'^2 - 0.5*k*x^2 - 0.5*(y - x)^2
+}
+system Magnet {
+    param B = 0.8, k = 2
+    coord x, y
+    L = 0.5*(x'^2 + y'^2) + 0.5*B*(x*y' - y*x') - 0.5*k*(x^2 + y^2)
+}
+system Circ {
+    param k = 2, c = 0.5
+    coord x, y
+    L = 0.5*(x'^2 + y'^2) - 0.5*k*(x^2 + y^2)
+    force x = c*y
+    dissipation D = 0.05*x'^2
 }
 system Const {
     coord x
@@ -287,6 +302,21 @@ def others(tmp):
            "pair (error %.2g)" % e, p.stderr + p.stdout)
 
 
+def notes(tmp):
+    p, o = modes(tmp, "Magnet", "--at", "x=0.2,y=0.1")
+    good = o and worst([err(v, 2) for v in values(o, "omega2")] + [0 if len(o["omega2"]) == 2 else math.inf]) <= 1e-12
+    good = good and o["gyroscopic"] is True and o["damping"] is False and "gyroscopic coupling" in p.stderr
+    report(good, "a magnetic field: the gyroscopic coupling B is reported as a note; the modes are those of "
+           "K v = w^2 M v (w^2 = k twice)", p.stderr + p.stdout)
+    # K = [[k, -c], [0, k]]: its symmetric part [[k, -c/2], [-c/2, k]] has w^2 = k -+ c/2
+    p, o = modes(tmp, "Circ")
+    w2 = values(o, "omega2")
+    e = worst([err(a, b) for a, b in zip(w2, [2 - 0.25, 2 + 0.25])] + [0 if len(w2) == 2 else math.inf])
+    good = o and e <= 1e-12 and o["damping"] is True and "K = -df/dq is not symmetric" in p.stderr
+    report(good, "a circulatory force c y on x: a warning that K is not symmetric, the modes of its symmetric "
+           "part (w^2 = k -+ c/2); the dissipation noted as damping", p.stderr + p.stdout)
+
+
 def errors(tmp):
     path = os.path.join(tmp, "m.lag")
     cases = [
@@ -327,6 +357,7 @@ def main():
         triple(tmp)
         hoop(tmp)
         others(tmp)
+        notes(tmp)
         errors(tmp)
     return finish()
 
