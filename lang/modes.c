@@ -331,7 +331,6 @@ typedef struct Modes {
     int *kind;             /* per mode: 1 stable (w^2 > 0), 0 neutral, -1 unstable */
     double asym;           /* max |K - K^T| / max |K| before symmetrising */
     double gyro, damp;     /* max |antisymmetric|, |symmetric| part of df/dq' */
-    int explicit_time, accel, learned;
 } Modes;
 
 /* w^2 within this of 0 (relative to the largest |w^2|) is neutral. */
@@ -637,7 +636,10 @@ static int analyse(Front *F, Mech *m, const Override *sets, int nsets, const Mod
                  "are those of the undamped system", R.damp);
         say(warnings, sysname, "note", text);
     }
-    if (m->explicit_time) {
+    int timed = m->explicit_time;
+    for (int i = 0; i < n; i++)
+        timed |= sym_depends(S, E.g[i], m->t, 0); /* an accel system's too */
+    if (timed) {
         snprintf(text, sizeof text, "the equations depend on t: the equilibrium and modes are those at t = 0");
         say(warnings, sysname, "note", text);
     }
