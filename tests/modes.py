@@ -28,7 +28,8 @@
    (exit 3: a constant force, an exponential pushing away forever), a
    singular mass matrix at the equilibrium (exit 3), bad --at (a name
    that is no coordinate, a velocity, not a number: exit 2), a parameter
-   without a value, --set of another system, a missing system argument.
+   without a value, --set of another system, a missing system argument,
+   a missing weights file (exit 4, located).
 
 Every number goes through lagtest.close/worst, so a NaN never passes.
 """
@@ -343,6 +344,10 @@ def errors(tmp):
         p = subprocess.run([LAG, "modes", path, *args], capture_output=True, text=True, cwd=tmp, timeout=60)
         report(p.returncode == rc and p.stderr.startswith(text) and p.stdout == "",
                "modes %s: exit %d, %r" % (" ".join(args), rc, text), "exit %d: %s" % (p.returncode, p.stderr))
+    os.remove(os.path.join(tmp, "v.lagw"))
+    p = subprocess.run([LAG, "modes", path, "NetV"], capture_output=True, text=True, cwd=tmp, timeout=60)
+    report(p.returncode == 4 and "m.lag:" in p.stderr and "cannot read weights file 'v.lagw'" in p.stderr,
+           "a learned system whose weights file is missing: exit 4, located", "exit %d: %s" % (p.returncode, p.stderr))
     p = subprocess.run([LAG, "modes", path, "Sym", "--set", "Sym.k=2.25"], capture_output=True, text=True, cwd=tmp)
     report(p.returncode == 0 and "1.5 " in p.stdout, "a parameter without a default takes its value from --set",
            p.stdout + p.stderr)
