@@ -18,6 +18,7 @@
 
 #include "lang/el.h"
 #include "lang/front.h"
+#include "lang/modes.h"
 #include "lang/run.h"
 #include "runtime/simulate.h"
 #include "runtime/mem.h"
@@ -39,7 +40,7 @@ typedef struct Command {
     const char *options;
 } Command;
 
-enum { CMD_RUN, CMD_CHECK, CMD_EL, CMD_IR, NCMDS };
+enum { CMD_RUN, CMD_CHECK, CMD_EL, CMD_MODES, CMD_IR, NCMDS };
 
 static const Command commands[NCMDS] = {
     [CMD_RUN] = {"run",
@@ -76,6 +77,17 @@ static const Command commands[NCMDS] = {
                 "  --stats          sizes of the derived equations (operation counts)\n"
                 "  --set S.p=v      the value of parameter p of system S in --lag and --stats\n"
                 "                   (instead of its default; may be repeated)\n"},
+    [CMD_MODES] = {"modes",
+                   "lag modes FILE.lag SYSTEM [--at q=value,...] [--json]\n"
+                   "                          [--set SYSTEM.param=value]\n",
+                   "  modes FILE.lag SYSTEM\n"
+                   "                   an equilibrium (a root of f at rest, by Newton from 0 or\n"
+                   "                   --at) and its normal modes K v = w^2 M v: frequencies,\n"
+                   "                   periods, shapes; w^2 < 0 is unstable (w imaginary)\n",
+                   "  --at q=v,...     start Newton's search there (others at 0; may be repeated)\n"
+                   "  --json           one JSON object: equilibrium, frequencies, growth_rates,\n"
+                   "                   omega2, modes, mass_matrix, stiffness, ...\n"
+                   "  --set S.p=v      the value of parameter p of SYSTEM (may be repeated)\n"},
     [CMD_IR] = {"ir", "lag ir FILE.lag [SYSTEM]\n",
                 "  ir FILE.lag [SYSTEM]\n"
                 "                   the lowered programs (right-hand side, energy), for\n"
@@ -314,6 +326,57 @@ static int cmd_ir(int argc, char **argv)
     return rc;
 }
 
+static int cmd_modes(int argc, char **argv)
+{
+    const char *file = NULL, *system = NULL;
+    int json = 0, nsets = 0, nat = 0, rc = 0;
+    const char **sets = mem_xalloc((size_t)(argc + 1) * sizeof *sets);
+    /* each --at has at most as many pairs as characters */
+    size_t room = 1;
+    for (int i = 0; i < argc; i++)
+        room += strlen(argv[i]);
+    ModesAt *at = mem_xalloc(room * sizeof *at);
+    for (int i = 0; i < argc && rc == 0; i++) {
+        const char *a = argv[i];
+        if (is_help(a))
+            rc = -1;
+        else if (strcmp(a, "--json") == 0)
+            json = 1;
+        else if (strcmp(a, "--set") == 0 || strcmp(a, "--at") == 0) {
+            if (i + 1 >= argc)
+                rc = usage_of(CMD_MODES, "option '%s' needs a value", a);
+            else if (a[2] == 's' && (rc = override_form("modes", argv[++i])) == 0)
+                sets[nsets++] = argv[i];
+            else if (a[2] == 'a')
+                rc = modes_parse_at(argv[++i], at, &nat);
+        } else if (a[0] == '-' && a[1])
+            rc = usage_of(CMD_MODES, "unknown option '%s' for modes", a);
+        else if (!file)
+            file = a;
+        else if (!system)
+            system = a;
+        else
+            rc = usage_of(CMD_MODES, "modes takes a file and one system (got also '%s')", a);
+    }
+    if (rc == -1)
+        rc = command_help(CMD_MODES);
+    else if (rc == 0 && !system)
+        rc = usage_of(CMD_MODES, "modes needs a file and a system%s", "");
+    else if (rc == 0) {
+        Front F;
+        rc = front_load(&F, file, stderr);
+        Override *over = rc == 0 ? arena_alloc(F.arena, (size_t)(nsets + 1) * sizeof *over) : NULL;
+        if (rc == 0)
+            rc = override_resolve(&F, "modes", sets, nsets, over);
+        if (rc == 0)
+            rc = modes_run(&F, system, at, nat, over, nsets, json, stdout);
+        front_fini(&F);
+    }
+    mem_free(sets);
+    mem_free(at);
+    return rc;
+}
+
 static int dispatch(int argc, char **argv)
 {
     /* Fault injection for the tests: make the Nth allocation fail. */
@@ -337,6 +400,8 @@ static int dispatch(int argc, char **argv)
         return cmd_run(argc - 2, argv + 2);
     if (strcmp(cmd, "el") == 0)
         return cmd_el(argc - 2, argv + 2);
+    if (strcmp(cmd, "modes") == 0)
+        return cmd_modes(argc - 2, argv + 2);
     if (strcmp(cmd, "ir") == 0)
         return cmd_ir(argc - 2, argv + 2);
     return usage_of(-1, "unknown command '%s'", cmd);

@@ -46,7 +46,7 @@ EOF
 
 n=0
 why=()
-echo "1..19"
+echo "1..20"
 
 # lag ARGS...: run from $tmp; sets $status, fills $tmp/out, $tmp/err.
 lag() {
@@ -84,7 +84,7 @@ report() {
 
 # ---- issue9-9: help of every command ----
 
-for cmd in check el run ir; do
+for cmd in check el run modes ir; do
     for opt in --help -h; do
         lag "$cmd" "$opt"
         expect_status 0
@@ -119,7 +119,7 @@ report "issue9-9: lag without arguments prints the usage on stderr, exit 2"
 lag --help
 expect_status 0
 cp "$tmp/out" "$tmp/help"
-for cmd in check el run ir; do
+for cmd in check el run modes ir; do
     lag "$cmd" --help
     first=$(head -n 1 "$tmp/out" | sed 's/^usage: //')
     grep -qF -- "$first" "$tmp/help" || why+=("lag --help lacks '$first'")
@@ -131,7 +131,7 @@ report "issue9-9: lag --help shows each command's usage line"
 awk '/^## The command line/ {on = 1; next} /^## / {on = 0} on' "$srcdir/README.md" >"$tmp/readme"
 [ -s "$tmp/readme" ] || why+=("no '## The command line' section in README.md")
 options() { grep -oE -- '(^|[ [|])--?[a-z][a-z-]*' | tr -d ' [|' | grep -vxE -- '-h|--help' | sort -u; }
-for cmd in check el run ir; do
+for cmd in check el run modes ir; do
     # the command's entry: from its "    lag CMD" line to the next "    lag" line
     awk -v c="$cmd" '/^    lag / {on = ($2 == c)} on' "$tmp/readme" | sed 's/^    lag [a-z]*//' | options >"$tmp/readme.$cmd"
     lag "$cmd" --help
