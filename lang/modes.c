@@ -40,7 +40,8 @@ static const double STEP_DONE = 1e-14;
  * parameters, t = 0, q' = 0, q the point). */
 typedef struct Eq {
     Mech *m;
-    int n;
+    int n;      /* unknowns: the coordinates, then a multiplier per constraint */
+    int *vars;  /* their variables */
     double *x;
     SymId *g;  /* n: f at q' = 0 (the given accelerations of an accel system) */
     SymId *J;  /* n*n row-major: dg/dq */
@@ -68,7 +69,7 @@ static int all_finite(const double *a, int n)
 static void eval_at(Eq *E, const SymId *e, int count, const double *q, double *v)
 {
     for (int i = 0; i < E->n; i++)
-        E->x[E->m->q[i]] = q[i];
+        E->x[E->vars[i]] = q[i];
     for (int k = 0; k < count; k++)
         v[k] = sym_eval(E->m->S, e[k], E->x);
 }
@@ -322,6 +323,7 @@ static int parameter_values(const Mech *m, const Override *sets, int nsets, doub
 /* What the modes are, for printing. */
 typedef struct Modes {
     int n;
+    int nm;                /* modes: n less the constraints */
     const char **names;
     double *start, *q;     /* the start and the equilibrium */
     int iterations;
@@ -339,9 +341,35 @@ static const double NEUTRAL = 1e-12;
 /* Eigenvalues ascending and M-orthogonal shapes of K v = w^2 M v, each
  * shape scaled so its largest component is +1.  Returns 0, or 3 after a
  * message. */
-static int solve_modes(const char *sysname, Modes *R)
+static int solve_modes(const char *sysname, Modes *R, const double *Z)
 {
-    int n = R->n, rc = 0;
+    int N = R->n, n = R->nm, rc = 0;
+    /* on the constraints' tangent space (Z: N x n, orthonormal columns),
+     * K and M reduced to Z^T K Z, Z^T M Z; the shapes mapped back by Z */
+    double *Kf = R->K, *Mf = R->M, *Kr = NULL, *Mr = NULL;
+    if (Z) {
+        Kr = mem_xalloc((size_t)(n * n) * sizeof *Kr);
+        Mr = mem_xalloc((size_t)(n * n) * sizeof *Mr);
+        for (int a = 0; a < n; a++)
+            for (int b = 0; b < n; b++) {
+                double kab = 0, mab = 0;
+                for (int i = 0; i < N; i++)
+                    for (int j = 0; j < N; j++) {
+                        kab += Z[i * n + a] * Kf[i * N + j] * Z[j * n + b];
+                        mab += Z[i * n + a] * Mf[i * N + j] * Z[j * n + b];
+                    }
+                Kr[a * n + b] = kab;
+                Mr[a * n + b] = mab;
+            }
+        for (int a = 0; a < n; a++) /* symmetric to rounding: exactly */
+            for (int b = a + 1; b < n; b++) {
+                Kr[a * n + b] = Kr[b * n + a] = 0.5 * (Kr[a * n + b] + Kr[b * n + a]);
+                Mr[a * n + b] = Mr[b * n + a] = 0.5 * (Mr[a * n + b] + Mr[b * n + a]);
+            }
+        R->K = Kr;
+        R->M = Mr;
+    }
+    double *full = mem_xalloc((size_t)(N + 1) * sizeof *full);
     gsl_matrix *A = gsl_matrix_alloc((size_t)n, (size_t)n), *B = gsl_matrix_alloc((size_t)n, (size_t)n);
     gsl_matrix *evec = gsl_matrix_alloc((size_t)n, (size_t)n);
     gsl_vector *eval = gsl_vector_alloc((size_t)n);
@@ -393,12 +421,35 @@ static int solve_modes(const char *sysname, Modes *R)
             vmax = fmax(vmax, fabs(gsl_matrix_get(evec, (size_t)i, (size_t)k)));
         while (at < n - 1 && fabs(gsl_matrix_get(evec, (size_t)at, (size_t)k)) < (1 - 1e-9) * vmax)
             at++;
-        double c = gsl_matrix_get(evec, (size_t)at, (size_t)k);
-        for (int i = 0; i < n; i++)
-            R->shape[k * n + i] = gsl_matrix_get(evec, (size_t)i, (size_t)k) / c;
-        R->shape[k * n + at] = 1;
+        if (!Z) {
+            double c = gsl_matrix_get(evec, (size_t)at, (size_t)k);
+            for (int i = 0; i < n; i++)
+                R->shape[k * n + i] = gsl_matrix_get(evec, (size_t)i, (size_t)k) / c;
+            R->shape[k * n + at] = 1;
+            continue;
+        }
+        /* in the coordinates: Z u, scaled as above */
+        vmax = 0;
+        for (int i = 0; i < N; i++) {
+            full[i] = 0;
+            for (int a = 0; a < n; a++)
+                full[i] += Z[i * n + a] * gsl_matrix_get(evec, (size_t)a, (size_t)k);
+            vmax = fmax(vmax, fabs(full[i]));
+        }
+        at = 0;
+        while (at < N - 1 && fabs(full[at]) < (1 - 1e-9) * vmax)
+            at++;
+        for (int i = 0; i < N; i++)
+            R->shape[k * N + i] = i == at ? 1 : full[i] / full[at];
     }
 done:
+    mem_free(full);
+    if (Z) {
+        R->K = Kf;
+        R->M = Mf;
+        mem_free(Kr);
+        mem_free(Mr);
+    }
     gsl_matrix_free(A);
     gsl_matrix_free(B);
     gsl_matrix_free(evec);
@@ -427,13 +478,17 @@ static int print_text(FILE *out, const char *sysname, const Modes *R)
             R->fnorm);
     for (int i = 0; i < n; i++)
         fprintf(out, "    %s = %s\n", R->names[i], fmt(a, sizeof a, R->q[i]));
-    fputs("  modes of K v = w^2 M v (w in rad per unit time; shapes scaled to a largest component of 1):\n", out);
+    if (R->nm < n)
+        fprintf(out, "  modes of K v = w^2 M v on the constraints (%d of them; w in rad per unit time; shapes scaled "
+                "to a largest component of 1):\n", R->nm);
+    else
+        fputs("  modes of K v = w^2 M v (w in rad per unit time; shapes scaled to a largest component of 1):\n", out);
     fprintf(out, "    %-4s  %-17s  %-17s  %-17s  %-9s  shape (", "mode", "w^2", "w", "period", "stability");
     for (int i = 0; i < n; i++)
         fprintf(out, "%s%s", i ? ", " : "", R->names[i]);
     fputs(")\n", out);
     int unstable = 0;
-    for (int k = 0; k < n; k++) {
+    for (int k = 0; k < R->nm; k++) {
         double w2 = R->w2[k];
         fmt(a, sizeof a, w2);
         if (R->kind[k] > 0) {
@@ -499,7 +554,7 @@ static int print_json(FILE *out, const char *sysname, const Modes *R, json_t *wa
     json_t *fr = sim_jnew(json_array()), *gr = sim_jnew(json_array()), *w2 = sim_jnew(json_array());
     json_t *per = sim_jnew(json_array()), *stab = sim_jnew(json_array()), *modes = sim_jnew(json_array());
     int stable = 1;
-    for (int k = 0; k < n; k++) {
+    for (int k = 0; k < R->nm; k++) {
         double v = R->w2[k];
         sim_japp(w2, jnum(v));
         sim_japp(fr, jnum(v > 0 ? sqrt(v) : 0));
@@ -540,19 +595,43 @@ static int analyse(Front *F, Mech *m, const Override *sets, int nsets, const Mod
                    FILE *out)
 {
     Sym *S = m->S;
-    int n = m->n;
+    int n = m->n, nc = m->ncons, N = n + nc;
     const char *sysname = m->sys->name.name;
-    Eq E = {m, n, NULL, NULL, NULL, NULL, NULL};
-    E.g = arena_alloc(S->arena, (size_t)n * sizeof *E.g);
-    E.J = arena_alloc(S->arena, (size_t)(n * n) * sizeof *E.J);
+    if (m->nonholonomic) {
+        const MechCons *c = m->cons;
+        while (c->g)
+            c++;
+        fprintf(stderr, "lag: modes %s: the constraint '%s' is on the velocities: a rolling or sliding contact has "
+                "no equilibrium manifold to linearise on; lag modes takes constraints g(q, t) = 0 only\n", sysname,
+                c->name);
+        return 1;
+    }
+    /* with constraints g = 0, the unknowns are (q, lambda): f + A^T lambda = 0
+     * and g = 0; K is then -d(f + A^T lambda)/dq, the Hessian of the
+     * potential with the constraints' curvature, on their tangent space */
+    Eq E = {m, N, NULL, NULL, NULL, NULL, NULL, NULL};
+    E.vars = arena_alloc(S->arena, (size_t)N * sizeof *E.vars);
+    for (int i = 0; i < n; i++)
+        E.vars[i] = m->q[i];
+    for (int c = 0; c < nc; c++)
+        E.vars[n + c] = sym_add_var(S, arena_printf(S->arena, "lambda_%s", m->cons[c].name), "lambda", SV_PARAM,
+                                    m->np + c, 0, 0);
+    E.g = arena_alloc(S->arena, (size_t)N * sizeof *E.g);
+    E.J = arena_alloc(S->arena, (size_t)(N * N) * sizeof *E.J);
     E.G = arena_alloc(S->arena, (size_t)(n * n) * sizeof *E.G);
     for (int i = 0; i < n; i++) {
         E.g[i] = m->given_accel ? m->acc[i] : m->f[i];
-        for (int j = 0; j < n; j++) {
-            E.J[i * n + j] = sym_diff(S, E.g[i], m->q[j]);
-            E.G[i * n + j] = sym_diff(S, E.g[i], m->v[j]);
-        }
+        for (int c = 0; c < nc; c++)
+            E.g[i] = sym_add2(S, E.g[i], sym_mul2(S, m->cons[c].A[i], sym_var(S, E.vars[n + c])));
     }
+    for (int c = 0; c < nc; c++)
+        E.g[n + c] = m->cons[c].g;
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++)
+            E.J[i * N + j] = sym_diff(S, E.g[i], E.vars[j]);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+            E.G[i * n + j] = sym_diff(S, E.g[i], m->v[j]);
     E.M = m->given_accel ? NULL : m->M;
     /* every variable 0 (q', t, and any the client added), then the parameters */
     E.x = arena_alloc(S->arena, (size_t)(S->nvars + 1) * sizeof *E.x);
@@ -560,14 +639,15 @@ static int analyse(Front *F, Mech *m, const Override *sets, int nsets, const Mod
     int rc = parameter_values(m, sets, nsets, E.x);
     Modes R = {0};
     R.n = n;
+    R.nm = n - nc;
     R.names = m->names;
-    R.start = arena_alloc(S->arena, (size_t)n * sizeof *R.start);
-    R.q = arena_alloc(S->arena, (size_t)n * sizeof *R.q);
+    R.start = arena_alloc(S->arena, (size_t)N * sizeof *R.start);
+    R.q = arena_alloc(S->arena, (size_t)N * sizeof *R.q);
     if (rc == 0)
         rc = start_point(F, m, at, nat, R.start);
     if (rc != 0)
         return rc;
-    memcpy(R.q, R.start, (size_t)n * sizeof *R.q);
+    memcpy(R.q, R.start, (size_t)N * sizeof *R.q); /* the multipliers from 0 */
     char why[200];
     if (newton(&E, R.q, &R.iterations, &R.fnorm, why, sizeof why) != 0) {
         fprintf(stderr, "lag: modes %s: no equilibrium found from ", sysname);
@@ -582,16 +662,53 @@ static int analyse(Front *F, Mech *m, const Override *sets, int nsets, const Mod
     R.M = arena_alloc(S->arena, (size_t)(n * n) * sizeof *R.M);
     R.K = arena_alloc(S->arena, (size_t)(n * n) * sizeof *R.K);
     double *G = arena_alloc(S->arena, (size_t)(n * n) * sizeof *G);
+    double *JN = arena_alloc(S->arena, (size_t)(N * N) * sizeof *JN);
     if (E.M)
         eval_at(&E, E.M, n * n, R.q, R.M);
     else
         for (int i = 0; i < n * n; i++)
             R.M[i] = i % (n + 1) == 0;
-    eval_at(&E, E.J, n * n, R.q, R.K);
+    eval_at(&E, E.J, N * N, R.q, JN);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+            R.K[i * n + j] = JN[i * N + j];
     eval_at(&E, E.G, n * n, R.q, G);
-    if (!all_finite(R.M, n * n) || !all_finite(R.K, n * n) || !all_finite(G, n * n)) {
-        fprintf(stderr, "lag: modes %s: the mass matrix or df/dq is not finite at the equilibrium\n", sysname);
-        return 3;
+    /* the tangent space of the constraints: the null space of A = dg/dq
+     * (rows n .. N-1 of JN, columns 0 .. n-1), the last n - k columns of
+     * the full Q of A^T = Q R */
+    double *Z = NULL;
+    if (nc) {
+        gsl_matrix *At = gsl_matrix_alloc((size_t)n, (size_t)nc), *Q = gsl_matrix_alloc((size_t)n, (size_t)n);
+        gsl_matrix *Rm = gsl_matrix_alloc((size_t)n, (size_t)nc);
+        gsl_vector *tau = gsl_vector_alloc((size_t)nc);
+        if (!At || !Q || !Rm || !tau)
+            mem_out_of_memory(0);
+        double amax = 0;
+        for (int c = 0; c < nc; c++)
+            for (int i = 0; i < n; i++) {
+                gsl_matrix_set(At, (size_t)i, (size_t)c, JN[(n + c) * N + i]);
+                amax = fmax(amax, fabs(JN[(n + c) * N + i]));
+            }
+        gsl_linalg_QR_decomp(At, tau);
+        gsl_linalg_QR_unpack(At, tau, Q, Rm);
+        int rank = 0;
+        for (int c = 0; c < nc; c++)
+            rank += fabs(gsl_matrix_get(Rm, (size_t)c, (size_t)c)) > 1e-10 * amax;
+        if (rank == nc) {
+            Z = arena_alloc(S->arena, (size_t)(n * R.nm) * sizeof *Z);
+            for (int i = 0; i < n; i++)
+                for (int a = 0; a < R.nm; a++)
+                    Z[i * R.nm + a] = gsl_matrix_get(Q, (size_t)i, (size_t)(nc + a));
+        }
+        gsl_matrix_free(At);
+        gsl_matrix_free(Q);
+        gsl_matrix_free(Rm);
+        gsl_vector_free(tau);
+        if (!Z) {
+            fprintf(stderr, "lag: modes %s: the constraints are not independent at the equilibrium (dg/dq has "
+                    "rank %d, not %d)\n", sysname, rank, nc);
+            return 3;
+        }
     }
     /* K = -df/dq, symmetrised; its asymmetry and df/dq' split into their
      * gyroscopic (antisymmetric) and damping (symmetric) parts */
@@ -615,7 +732,7 @@ static int analyse(Front *F, Mech *m, const Override *sets, int nsets, const Mod
     R.w2 = arena_alloc(S->arena, (size_t)n * sizeof *R.w2);
     R.shape = arena_alloc(S->arena, (size_t)(n * n) * sizeof *R.shape);
     R.kind = arena_alloc(S->arena, (size_t)n * sizeof *R.kind);
-    if ((rc = solve_modes(sysname, &R)) != 0)
+    if ((rc = solve_modes(sysname, &R, Z)) != 0)
         return rc;
 
     sim_json_begin();

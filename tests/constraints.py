@@ -33,6 +33,9 @@
     circle at every node, and shot back by the constrained variational
     integrator; the ends off the constraint and a velocity constraint are
     located errors.
+13. lag modes on constrained systems: the Cartesian pendulum's w^2 = g/l
+    below and -g/l above; the Cartesian double pendulum's (g/l)(2 -+ sqrt 2);
+    a velocity constraint refused with its message.
 11. A disc rolling without slipping on a plane, free to lean (two velocity
     constraints): lag's accelerations and multipliers at random states
     against SymPy's LagrangesMethod with nonhol_coneqs, the disc built
@@ -308,7 +311,49 @@ simulate S { time 0 .. 1; init x = 1 }
                "independent there" in p.stderr, "dependent constraints: a clear message, exit 1", p.stderr)
         rolling_disc(tmp)
         action(tmp)
+        modes(tmp)
     finish()
+
+
+def modes(tmp):
+    import json
+    text = CART + """system CartDouble {
+    param m = 1, l = 1.2, g = 9.81
+    coord x1, y1, x2, y2
+    L = 0.5*m*(x1'^2 + y1'^2 + x2'^2 + y2'^2) - m*g*(y1 + y2)
+    constrain rod1: x1^2 + y1^2 = l^2
+    constrain rod2: (x2 - x1)^2 + (y2 - y1)^2 = l^2
+}
+system Knife { coord x, y, phi; L = x'^2 + y'^2 + phi'^2
+    constrain blade: x'*sin(phi) = y'*cos(phi) }
+"""
+    path = os.path.join(tmp, "modes.lag")
+    with open(path, "w") as f:
+        f.write(text)
+
+    def run(*args):
+        p = subprocess.run([LAG, "modes", path, *args, "--json"], capture_output=True, text=True)
+        try:
+            return p, json.loads(p.stdout)
+        except ValueError:
+            return p, {}
+    p, below = run("Cart", "--at", "y=-1")
+    _, above = run("Cart", "--at", "y=1")
+    w2b, w2a = below.get("omega2", [math.nan]), above.get("omega2", [math.nan])
+    report(len(w2b) == 1 and close(w2b[0], G / LL, 0, 1e-12) and close(below["equilibrium"]["y"], -LL, 1e-12)
+           and len(w2a) == 1 and close(w2a[0], -G / LL, 0, 1e-12),
+           "lag modes: the Cartesian pendulum, one mode on the rod: w^2 = g/l below (%r), -g/l above (%r)" % (w2b, w2a),
+           p.stderr)
+    p, dbl = run("CartDouble", "--at", "y1=-1,y2=-2")
+    w2 = dbl.get("omega2", [])
+    want = [G / LL * (2 - math.sqrt(2)), G / LL * (2 + math.sqrt(2))]
+    report(len(w2) == 2 and all(close(a, b, 0, 1e-10) for a, b in zip(w2, want)),
+           "lag modes: the Cartesian double pendulum's w^2 = (g/l)(2 -+ sqrt 2) on two rods (%r)" % w2, p.stderr)
+    p, _ = run("Knife")
+    want = ("lag: modes Knife: the constraint 'blade' is on the velocities: a rolling or sliding contact has no "
+            "equilibrium manifold to linearise on; lag modes takes constraints g(q, t) = 0 only")
+    report(p.returncode == 1 and p.stderr.strip() == want, "lag modes: a velocity constraint is refused: " + want,
+           p.stderr)
 
 
 def action(tmp):
