@@ -39,7 +39,9 @@
 11. A disc rolling without slipping on a plane, free to lean (two velocity
     constraints): lag's accelerations and multipliers at random states
     against SymPy's LagrangesMethod with nonhol_coneqs, the disc built
-    there from reference frames and a RigidBody (skipped without SymPy).
+    there from reference frames and a RigidBody, and its q'' against the
+    rolling disc of SymPy's own test_kane.py (KanesMethod, generalized
+    speeds) (skipped without SymPy).
 
 Numbers go through lagtest.err/worst/close, so a NaN never passes.
 """
@@ -475,6 +477,51 @@ def rolling_disc(tmp):
         errs.append(worst(err(a, b) / max(1.0, abs(b)) for a, b in zip(got, want)))
     e = worst(errs) if errs else math.inf
     report(e <= 1e-12, what + " (worst relative %.3g)" % e, why)
+
+    # SymPy's own rolling disc (sympy/physics/mechanics/tests/test_kane.py):
+    # Kane's method with the body-fixed angular velocities u as speeds and
+    # the contact point's zero velocity built in; its q'' from u' through
+    # the kinematic equations u1 = q2', u2 = q3' + q1' sin q2, u3 = q1' cos q2
+    from sympy.physics.mechanics import KanesMethod, dot
+    u1, u2, u3 = dynamicsymbols("u1 u2 u3")
+    Yk = N.orientnew("Yk", "Axis", [q1, N.z])
+    Lk = Yk.orientnew("Lk", "Axis", [q2, Yk.x])
+    Rk = Lk.orientnew("Rk", "Axis", [q3, Lk.y])
+    w_qd = Rk.ang_vel_in(N)
+    Rk.set_ang_vel(N, u1 * Lk.x + u2 * Lk.y + u3 * Lk.z)
+    Ck = Point("Ck")
+    Ck.set_vel(N, 0)
+    Gk = Ck.locatenew("Gk", r * Lk.z)
+    Gk.v2pt_theory(Ck, N, Rk)
+    body = RigidBody("Bk", Gk, Rk, m, (inertia(Lk, m * r ** 2 / 4, m * r ** 2 / 2, m * r ** 2 / 4), Gk))
+    km = KanesMethod(N, q_ind=[q1, q2, q3], u_ind=[u1, u2, u3], kd_eqs=[dot(Rk.ang_vel_in(N) - w_qd, uv) for uv in Lk])
+    km.kanes_equations([body], [(Gk, -m * g * Yk.z)])
+    KM, KF = km.mass_matrix_full, km.forcing_full
+    errs, why = [], ""
+    for k in range(4):
+        q = [rnd.uniform(-3, 3), rnd.uniform(-1.2, 1.2), rnd.uniform(-3, 3)]
+        qd = [rnd.uniform(-2, 2), rnd.uniform(-2, 2), rnd.uniform(-5, 5)]
+        c2, s2 = math.cos(q[1]), math.sin(q[1])
+        u = [qd[1], qd[2] + qd[0] * s2, qd[0] * c2]
+        sub = {m: 1.3, r: 0.4, g: 9.81, u1: u[0], u2: u[1], u3: u[2], q1: q[0], q2: q[1], q3: q[2]}
+        sol = KM.xreplace(sub).evalf().LUsolve(KF.xreplace(sub).evalf())
+        ud = [float(sol[3 + i]) for i in range(3)]
+        a1 = ud[2] / c2 + u[2] * s2 * qd[1] / c2 ** 2
+        want = [a1, ud[0], ud[1] - a1 * s2 - qd[0] * c2 * qd[1]]
+        init = "x = 0.2, y = -0.1, x' = %.17g, y' = %.17g, " % (0.4 * qd[2] * math.cos(q[0]), 0.4 * qd[2] * math.sin(q[0]))
+        init += ", ".join("%s = %.17g, %s' = %.17g" % (n, a, n, b) for n, a, b in zip(names[2:], q, qd))
+        text = DISC + "simulate Disc { init %s; time 0 .. 0.01, every 0.01; tol 1e-12; record a2 = q1'', a3 = q2'', " \
+            "a4 = q3''; output \"d.csv\" }\n" % init
+        p = run_lag(LAG, tmp, "disc6", text)
+        if p.returncode != 0:
+            errs.append(math.inf)
+            why = p.stderr
+            continue
+        row = read_csv(os.path.join(tmp, "d.csv"))[0]
+        errs.append(worst(err(row["a%d" % (i + 2)], w) / max(1.0, abs(w)) for i, w in enumerate(want)))
+    e = worst(errs) if errs else math.inf
+    report(e <= 1e-12, "leaning rolling disc: q'' against SymPy's own KanesMethod rolling disc (test_kane.py) "
+           "(worst relative %.3g)" % e, why)
 
 
 main()
