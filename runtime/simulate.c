@@ -743,6 +743,90 @@ static void draw_map(SimSink *k)
     mem_free(frac);
 }
 
+/* The figure of `record when` (with crossings recorded): the Poincaré
+ * section, for each coordinate q a panel of (q, q') at every recorded
+ * crossing of every trajectory: a colour for each trajectory of an
+ * ensemble of at most six with one condition (each on its own energy
+ * surface), else for each condition (the first six); a coordinate that
+ * is the same at every crossing (the section's own, q = 0) is left out,
+ * unless all are. */
+static void draw_section(SimSink *k)
+{
+    const SimJob *job = k->job;
+    SimResult *res = k->res;
+    const int n = job->n, m = sim_width(job), K = job->stop->nout;
+    const size_t rw = SIM_EVENT_HEAD + (size_t)m;
+    enum { MAX_SHOWN = 6 };
+    /* the groups of points: conditions, or trajectories */
+    int group[MAX_SHOWN], ng = 0, nrec = K - sim_stops(job);
+    const int by_traj = nrec == 1 && k->all > 1 && k->all <= MAX_SHOWN;
+    for (int c = 0; c < (by_traj ? k->all : K) && ng < MAX_SHOWN; c++)
+        if (by_traj || job->stop_record[c])
+            group[ng++] = c;
+    double *pts = mem_xalloc(((size_t)res->nevents * (size_t)m + 1) * sizeof *pts);
+    long at[MAX_SHOWN + 1];
+    at[0] = 0;
+    for (int j = 0; j < ng; j++) {
+        at[j + 1] = at[j];
+        for (long e = 0; e < res->nevents; e++)
+            if ((int)res->events[(size_t)e * rw + (by_traj ? 0 : 2)] == group[j])
+                memcpy(pts + (size_t)at[j + 1]++ * (size_t)m, res->events + (size_t)e * rw + SIM_EVENT_HEAD,
+                       (size_t)m * sizeof *pts);
+    }
+    char (*labels)[160] = mem_xalloc(((size_t)ng + 1) * sizeof *labels);
+    for (int j = 0; j < ng; j++) {
+        int c = group[j], d = job->stop_dir[c];
+        if (by_traj && job->ngrid == 1)
+            snprintf(labels[j], sizeof labels[j], "from %s = %.4g", state_name(job, job->grid[0].comp),
+                     job->y0[(size_t)c * (size_t)m + (size_t)job->grid[0].comp]);
+        else if (by_traj)
+            snprintf(labels[j], sizeof labels[j], "trajectory %d", c);
+        else
+            snprintf(labels[j], sizeof labels[j], "%.120s crosses 0%s", job->stop_text[c],
+                     d == RK_RISING ? " rising" : d == RK_FALLING ? " falling" : "");
+    }
+    /* the panels' title: where the section is */
+    char where[200] = "at the crossings";
+    for (int c = 0; c < K && nrec == 1; c++)
+        if (job->stop_record[c])
+            snprintf(where, sizeof where, "where %.120s crosses 0%s", job->stop_text[c],
+                     job->stop_dir[c] == RK_RISING ? " rising" : job->stop_dir[c] == RK_FALLING ? " falling" : "");
+    FigPanel *p = mem_xalloc((size_t)n * sizeof *p);
+    memset(p, 0, (size_t)n * sizeof *p);
+    int np = 0;
+    for (int pass = 0; pass < 2 && np == 0; pass++)
+        for (int i = 0; i < n && np < MAX_SHOWN; i++) {
+            double lo = INFINITY, hi = -INFINITY;
+            for (long e = 0; e < at[ng]; e++) {
+                double q = pts[(size_t)e * (size_t)m + (size_t)i];
+                lo = q < lo ? q : lo;
+                hi = q > hi ? q : hi;
+            }
+            if (pass == 0 && !(hi - lo > 1e-9 * (1 + fmax(fabs(lo), fabs(hi)))))
+                continue; /* the same at every crossing: the section's own coordinate */
+            FigPanel *pn = &p[np++];
+            pn->kind = FIG_SCATTER;
+            pn->title = where;
+            pn->xlabel = job->columns[i];
+            pn->ylabel = job->columns[n + i];
+            for (int j = 0; j < ng; j++)
+                pn->lines[pn->nlines++] = (FigLine){.label = ng > 1 ? labels[j] : NULL,
+                                                    .x = pts + (size_t)at[j] * (size_t)m + i,
+                                                    .y = pts + (size_t)at[j] * (size_t)m + n + i,
+                                                    .n = (int)(at[j + 1] - at[j]), .xstride = m, .ystride = m,
+                                                    .marker_mm = at[ng] > 300 ? 1.0 : 0}; /* dots for a cloud */
+        }
+    char title[300], err[300];
+    snprintf(title, sizeof title, "%s: Poincaré section (%ld points)", job->system, at[ng]);
+    if (figure_draw(job->plot, title, p, np, np < 2 ? 1 : 2, err, sizeof err) != 0 && res->status == 0) {
+        res->status = 4;
+        snprintf(res->message, sizeof res->message, "%s", err);
+    }
+    mem_free(labels);
+    mem_free(p);
+    mem_free(pts);
+}
+
 /* The figure: one panel per coordinate, then the relative energy error;
  * an ensemble shows its first trajectories. */
 static void draw(SimSink *k)
@@ -867,6 +951,8 @@ void sim_sink_close(SimSink *k)
     res->rows = k->rows;
     if (k->map && res->status != 4)
         draw_map(k);
+    else if (k->job->plot && sim_records(k->job) && res->nevents > 0 && res->status != 4)
+        draw_section(k);
     else if (k->job->plot && k->nkept > 0 && res->status != 4)
         draw(k);
     vm_free(k->vm_energy);

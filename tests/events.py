@@ -371,6 +371,23 @@ def record_oscillator(tmp):
                                                                                          len(wk), e), p.stderr)
 
 
+def section_figure(tmp):
+    """plot with record when: the Poincaré section is drawn (a PNG); without crossings, the usual figure."""
+    job = ("simulate DP { init t1 = 0, t2 = grid(0.5, 1.5, 3); time 0 .. 30, every 30; method rk8pd, tol 1e-9\n"
+           "  record when t1 crosses 0 rising; events \"EV\"; plot \"sec.png\" }\n")
+    p, js, _, ev = run(tmp, "sec", DOUBLE_PENDULUM + job)
+    path = os.path.join(tmp, "sec.png")
+    png = open(path, "rb").read(8) if os.path.exists(path) else b""
+    good = p.returncode == 0 and png == b"\x89PNG\r\n\x1a\n" and len(ev) > 30
+    good = good and all(close(num(r["t1"]), 0, 1e-9) and num(r["t1'"]) > 0 for r in ev)
+    report(good, "a grid of 3 double pendulums with record when t1 crosses 0 rising: every crossing at t1 = 0 with "
+           "t1' > 0, and the section drawn as a PNG", p.stderr)
+    os.remove(path) if os.path.exists(path) else None
+    p, js, _, ev = run(tmp, "nosec", DOUBLE_PENDULUM + job.replace("t1 crosses", "t1 - 5 crosses"))
+    report(p.returncode == 0 and os.path.exists(path) and ev == [] and js[0]["events_count"] == 0,
+           "no crossing recorded: no event rows, the usual figure drawn", p.stderr)
+
+
 def record_pendulum(tmp):
     """Zero crossings of a pendulum at amplitude A: T/4 + k T/2, T = 4 sqrt(l/g) K(sin(A/2))."""
     g, l, A = 9.81, 1.3, 0.3
@@ -483,6 +500,7 @@ def main():
         bad_input(tmp)
         record_oscillator(tmp)
         record_pendulum(tmp)
+        section_figure(tmp)
         record_and_stop(tmp)
         record_members(tmp)
         mpi(tmp)
