@@ -2195,6 +2195,24 @@ static const Expr *accel_in(const Expr *e)
     return r;
 }
 
+/* The first name in e that is the reference's own (a parameter, a let, a
+ * net...), which another model of a compare job cannot evaluate, or NULL. */
+static const Expr *own_name_in(const Expr *e)
+{
+    if (!e)
+        return NULL;
+    if ((e->kind == EX_NAME || e->kind == EX_CALL) && e->ref != REF_NONE && e->ref != REF_COORD &&
+        e->ref != REF_TIME && e->ref != REF_PI && e->ref != REF_E && e->ref != REF_CONST && e->ref != REF_BUILTIN &&
+        e->ref != REF_VECFN)
+        return e;
+    const Expr *r = own_name_in(e->a);
+    if (!r)
+        r = own_name_in(e->b);
+    for (const Expr *x = e->args; x && !r; x = x->next)
+        r = own_name_in(x);
+    return r;
+}
+
 /* stop when EXPR crosses 0 [rising|falling] (simulate): EXPR an
  * expression of the target system as a record's, without q''; `record
  * when` (head record) the same, the trajectory going on after. */
@@ -2203,8 +2221,8 @@ static void check_stop(Checker *C, JobState *J, Setting *s)
     static const char *const crosses[] = {"crosses"}, *const dirs[] = {"rising", "falling"};
     const char *h = s->head.name;
     if (s->form != SET_WHEN) {
-        diag_error(C->d, s->loc, "'stop' is written 'stop when EXPR crosses 0', with 'rising' or 'falling' after it "
-                   "for one direction only");
+        diag_error(C->d, s->loc, "'%s' is written '%s when EXPR crosses 0', with 'rising' or 'falling' after it "
+                   "for one direction only", h, h);
         return;
     }
     if (!s->e1) {
@@ -2233,6 +2251,11 @@ static void check_stop(Checker *C, JobState *J, Setting *s)
         if (!r.bad && r.is_const)
             diag_error(C->d, s->e1->loc, "the condition of '%s when' is the constant %g: it never crosses 0 (write "
                        "an expression of the coordinates, velocities, parameters and t)", h, r.v);
+        const Expr *own = r.bad || J->spec != settings_job(JOB_COMPARE) ? NULL : own_name_in(s->e1);
+        if (own)
+            diag_error(C->d, own->loc, "'%s' is the reference's own: in a compare job each model evaluates the "
+                       "condition of 'record when' on its own state, so it is an expression of the coordinates, "
+                       "velocities and t", own->id.name);
     }
     if (!s->word.name) {
         diag_error(C->d, s->loc, "'%s when' needs 'crosses 0' after the expression: '%s when EXPR crosses 0'", h, h);
@@ -2694,12 +2717,24 @@ static void check_simulate(Checker *C, const Setting *list)
                    "steps locate no events (use e.g. method rk8pd)", stop->head.name);
 }
 
+/* 'record when' in a compare job: not with the variational integrator. */
+static void check_compare_events(Checker *C, const Setting *list)
+{
+    const Setting *rec = settings_get(list, "record"), *method = settings_get(list, "method");
+    if (rec && method && method->form == SET_EXPR && method->e1->kind == EX_NAME &&
+        strcmp(method->e1->id.name, "variational") == 0)
+        diag_error(C->d, rec->loc, "'record when' needs one of GSL's steppers: the variational integrator's fixed "
+                   "steps locate no events (use e.g. method rk8pd)");
+}
+
 static void check_settings(Checker *C, JobState *J, Setting *list)
 {
     for (Setting *s = list; s; s = s->next)
         check_setting(C, J, s);
     if (J->spec == settings_job(JOB_SIMULATE))
         check_simulate(C, list);
+    if (J->spec == settings_job(JOB_COMPARE))
+        check_compare_events(C, list);
     const Setting *to = settings_get(list, "to"), *every = settings_get(list, "every");
     if (J->have_at[0] && J->have_at[1] && !(J->at[0] < J->at[1]) && to)
         diag_error(C->d, to->e1->loc, "the end time %g must be after the start time %g", J->at[1], J->at[0]);

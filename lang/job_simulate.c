@@ -58,7 +58,7 @@ static void summarize(const Job *J, const SimJob *sj, const SimResult *res)
 
 /* The source text of a range, white space (and comments) in it one space:
  * a `stop when` condition as written, for the JSON. */
-static const char *source_text(Front *F, Arena *a, Loc loc)
+const char *job_source_text(Front *F, Arena *a, Loc loc)
 {
     const Source *src = &F->diag.src[loc.file];
     size_t from = src->len, to = src->len;
@@ -207,7 +207,7 @@ int job_simulate(Job *J)
                 stop_record[k] = strcmp(s->head.name, "record") == 0;
                 names[k] = arena_printf(S->arena, "%s%d", s->head.name, k + 1);
                 stop_dir[k] = !s->dir.name ? RK_EITHER : strcmp(s->dir.name, "rising") == 0 ? RK_RISING : RK_FALLING;
-                stop_text[k] = source_text(F, S->arena, s->e1->loc);
+                stop_text[k] = job_source_text(F, S->arena, s->e1->loc);
                 roots[k] = mech_expr(&m, &F->diag, s->e1);
                 if (!roots[k++])
                     rc = 1;

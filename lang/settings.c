@@ -86,6 +86,7 @@ static const SettingSpec compare_specs[] = {
     {"grid", SK_GRID, NONE, 0, NAN, "—", "one or two axes q = a .. b : n of a grid of states"},
     {"energy_scale", SK_POS, NONE, 0, NAN, "the size of E_ref at the first start", "what the energy drift is divided by"},
     {"diverge", SK_POS, NONE, 0, 0.1, "0.1", "the state error at which a trajectory has diverged"},
+    {"record", SK_STOP, NONE, 0, NAN, "—", "each crossing of EXPR along each model's trajectories, located as simulate's 'record when' (the trajectories go on), and the time of each model's first crossing against the reference's (given any number of times)"},
     OUTPUT_ROW("a prefix: PREFIX_traj.csv, PREFIX_grid.csv, PREFIX_summary.json"),
     PLOT_ROW("a figure of the comparison"),
     PARAM_ROW,

@@ -481,13 +481,65 @@ def record_members(tmp):
 
 def mpi_record(tmp):
     what = "record when and stop when over a grid under mpirun: the CSV, events CSV and JSON of one process"
-    cmd = mpi_launcher(LAG, [what])
+    cmd = mpi_launcher(LAG, [what, "compare with record when under mpirun"])
     if not cmd:
         return
     text = DOUBLE_PENDULUM + RECORD_GRID.replace("OUT", "r.csv").replace("EV", "r_ev.csv") % (
         "grid(-3, 3, 5)", "grid(-2.9, 2.9, 4)", "rk8pd")
     good, why, files, _ = mpi_same(LAG, cmd, tmp, "rmpi", text, (1, 2))
     report(good and len(files.get("r_ev.csv", b"")) > 1000, what, why)
+    what = "compare with record when under mpirun (5 starts): the JSON and summary of one process"
+    pend = "".join(PENDULUM.replace("Pend", name).replace("g = 9.81", "g = %r" % g)
+                   for name, g in (("P1", 9.81), ("P2", 9.5)))
+    text = pend + ("compare P1, P2 { init th = uniform(1, 2.5); samples 5; time 0 .. 5, every 0.05\n"
+                   "  record when th crosses 0 falling\n  record when th' crosses 0\n  output \"c\" }\n")
+    good, why, files, _ = mpi_same(LAG, cmd, tmp, "cmpi", text, (1, 2))
+    summary = files.get("c_summary.json", {})
+    report(good and summary and summary["models"]["P2"]["events_count"] > 10, what, why)
+
+
+def compare_events(tmp):
+    """compare with record when: each model's crossings along its own trajectory, and its first crossing's time
+    against the reference's (pendulums of three g released at rest from 2: th = 0 a quarter period later)."""
+    pend = "".join(PENDULUM.replace("Pend", name).replace("g = 9.81", "g = %r" % g)
+                   for name, g in (("P1", 9.81), ("P2", 9.5), ("P3", 12.0)))
+    job = ("compare P1, P2, P3 { init th = 2; time 0 .. 5, every 0.05; method rk8pd, tol 1e-11\n"
+           "  record when th crosses 0 falling\n  record when th' - 4.8 crosses 0 }\n")
+    p, js = run_json(LAG, tmp, "cmp_ev.lag", pend + job)
+    ms = js[0]["models"] if p.returncode == 0 and js else {}
+    q = {name: quarter_period(2.0, g, 1.3) for name, g in (("P1", 9.81), ("P2", 9.5), ("P3", 12.0))}
+    good, errs = len(ms) == 3, []
+    for name in ("P1", "P2", "P3") if good else ():
+        m = ms[name]
+        first = [e["t"] for e in m.get("events", []) if e["when"] == "th"]
+        errs.append(err(first[0], q[name]) if first else math.inf)
+        # th falling at q, 5 q, ... before t = 5
+        good = good and len(first) == len([k for k in range(4) if q[name] * (1 + 4 * k) < 5])
+    good = good and ms["P1"]["first_event_dt"] == 0 and ms["P1"]["first_event_unmatched"] == 0
+    dt = ms["P2"]["first_event_dt"] if good else math.nan
+    good = good and close(dt, q["P2"] - q["P1"], 1e-9) and ms["P2"]["first_event_unmatched"] == 0
+    # only P3 (the largest g) swings faster than 4.8 at the bottom: th' - 4.8 is crossed by it alone
+    good = good and ms["P3"]["first_event_unmatched"] == 1 and close(ms["P3"]["first_event_dt"], q["P3"] - q["P1"],
+                                                                       1e-9)
+    good = good and ms["P3"]["events_count"] == len(ms["P3"]["events"]) > len(ms["P1"]["events"])
+    report(good and worst(errs) < 1e-9, "compare with record when: each model's first th = 0 at its quarter period "
+           "K sqrt(l/g) (worst %.3g), first_event_dt = t_model - t_ref (%.6g), a condition only one crosses "
+           "unmatched" % (worst(errs), dt), p.stderr + str(ms)[:1500])
+    errors = [
+        ("record when g*th crosses 0", "12:13: error: 'g' is the reference's own: in a compare job each model "
+         "evaluates the condition of 'record when' on its own state, so it is an expression of the coordinates, "
+         "velocities and t"),
+        ("record a = th", "12:1: error: 'record' is written 'record when EXPR crosses 0', with 'rising' or 'falling' "
+         "after it for one direction only"),
+        ("record when th crosses 0; method variational", "12:1: error: 'record when' needs one of GSL's steppers: the "
+         "variational integrator's fixed steps locate no events (use e.g. method rk8pd)"),
+    ]
+    for i, (setting, want) in enumerate(errors):
+        text = pend[:pend.index("system P3")] + "compare P1, P2 { init th = 1; time 0 .. 1\n%s }\n" % setting
+        p = run_lag(LAG, tmp, "cbad%d" % i, text)
+        first = p.stderr.splitlines()[0] if p.stderr else ""
+        report(p.returncode == 1 and first == "%s:%s" % (os.path.join(tmp, "cbad%d.lag" % i), want),
+               "compare, bad input '%s': exit 1, %s" % (setting, want), "got exit %d:\n%s" % (p.returncode, p.stderr))
 
 
 def main():
@@ -503,6 +555,7 @@ def main():
         section_figure(tmp)
         record_and_stop(tmp)
         record_members(tmp)
+        compare_events(tmp)
         mpi(tmp)
         mpi_record(tmp)
     finish()
