@@ -2219,21 +2219,64 @@ static void check_penalty(Checker *C, JobState *J, Setting *s)
                    source ? " or in its data's system '" : "", source ? source->name.name : "", source ? "'" : "");
 }
 
+/* The first name with two primes (an acceleration) in e, or NULL. */
+static const Expr *accel_in(const Expr *e)
+{
+    if (!e)
+        return NULL;
+    if (e->kind == EX_NAME && e->id.primes == 2)
+        return e;
+    const Expr *r = accel_in(e->a);
+    if (!r)
+        r = accel_in(e->b);
+    for (const Expr *x = e->args; x && !r; x = x->next)
+        r = accel_in(x);
+    return r;
+}
+
+/* The first name in e that is the reference's own (a parameter, a let, a
+ * net...), which another model of a compare job cannot evaluate, or NULL. */
+static const Expr *own_name_in(const Expr *e)
+{
+    if (!e)
+        return NULL;
+    if ((e->kind == EX_NAME || e->kind == EX_CALL) && e->ref != REF_NONE && e->ref != REF_COORD &&
+        e->ref != REF_TIME && e->ref != REF_PI && e->ref != REF_E && e->ref != REF_CONST && e->ref != REF_BUILTIN &&
+        e->ref != REF_VECFN)
+        return e;
+    const Expr *r = own_name_in(e->a);
+    if (!r)
+        r = own_name_in(e->b);
+    for (const Expr *x = e->args; x && !r; x = x->next)
+        r = own_name_in(x);
+    return r;
+}
+
 /* stop when EXPR crosses 0 [rising|falling] (simulate): EXPR an
- * expression of the target system as a record's, without q''. */
+ * expression of the target system as a record's, without q''; `record
+ * when` (head record) the same, the trajectory going on after. */
 static void check_stop(Checker *C, JobState *J, Setting *s)
 {
     static const char *const crosses[] = {"crosses"}, *const dirs[] = {"rising", "falling"};
+    const char *h = s->head.name;
     if (s->form != SET_WHEN) {
-        diag_error(C->d, s->loc, "'stop' is written 'stop when EXPR crosses 0', with 'rising' or 'falling' after it "
-                   "for one direction only");
+        diag_error(C->d, s->loc, "'%s' is written '%s when EXPR crosses 0', with 'rising' or 'falling' after it "
+                   "for one direction only", h, h);
         return;
     }
     if (!s->e1) {
-        diag_error(C->d, s->loc, "'stop when' needs a condition: 'stop when EXPR crosses 0'");
+        diag_error(C->d, s->loc, "'%s when' needs a condition: '%s when EXPR crosses 0'", h, h);
         return;
     }
     Scope *S = J->S;
+    const Expr *acc = accel_in(s->e1);
+    if (S && acc && strcmp(h, "record") == 0) {
+        /* (the general message would send the user to 'record') */
+        diag_error(C->d, acc->loc, "'%s''' (an acceleration) cannot be in the condition of 'record when': a "
+                   "crossing is located on the coordinates and velocities (record it as a column: 'record name = "
+                   "%s''')", acc->id.name, acc->id.name);
+        S = NULL;
+    }
     if (S) {
         Scope *saved = C->scope;
         int smooth = C->need_smooth;
@@ -2245,27 +2288,32 @@ static void check_stop(Checker *C, JobState *J, Setting *s)
         C->scope = saved;
         C->need_smooth = smooth;
         if (!r.bad && r.is_const)
-            diag_error(C->d, s->e1->loc, "the condition of 'stop when' is the constant %g: it never crosses 0 (write "
-                       "an expression of the coordinates, velocities, parameters and t)", r.v);
+            diag_error(C->d, s->e1->loc, "the condition of '%s when' is the constant %g: it never crosses 0 (write "
+                       "an expression of the coordinates, velocities, parameters and t)", h, r.v);
+        const Expr *own = r.bad || J->spec != settings_job(JOB_COMPARE) ? NULL : own_name_in(s->e1);
+        if (own)
+            diag_error(C->d, own->loc, "'%s' is the reference's own: in a compare job each model evaluates the "
+                       "condition of 'record when' on its own state, so it is an expression of the coordinates, "
+                       "velocities and t", own->id.name);
     }
     if (!s->word.name) {
-        diag_error(C->d, s->loc, "'stop when' needs 'crosses 0' after the expression: 'stop when EXPR crosses 0'");
+        diag_error(C->d, s->loc, "'%s when' needs 'crosses 0' after the expression: '%s when EXPR crosses 0'", h, h);
         return;
     }
     if (strcmp(s->word.name, "=") == 0) {
-        diag_error(C->d, s->word.loc, "a stop condition is 'stop when EXPR crosses 0' (for A = B write 'stop when "
-                   "A - B crosses 0')");
+        diag_error(C->d, s->word.loc, "a %s condition is '%s when EXPR crosses 0' (for A = B write '%s when "
+                   "A - B crosses 0')", h, h, h);
         return;
     }
     if (strcmp(s->word.name, "crosses") != 0) {
-        diag_error(C->d, s->word.loc, "expected 'crosses 0' after the expression of 'stop when', not '%s'%s",
+        diag_error(C->d, s->word.loc, "expected 'crosses 0' after the expression of '%s when', not '%s'%s", h,
                    s->word.name, did_you_mean(C, diag_suggest(s->word.name, crosses, 1)));
         return;
     }
     double v = 0;
     if (job_const(C, s->e2, &v) && v != 0)
-        diag_error(C->d, s->e2->loc, "a stop condition crosses 0, not %g (write 'stop when EXPR - %g crosses 0')", v,
-                   v);
+        diag_error(C->d, s->e2->loc, "a %s condition crosses 0, not %g (write '%s when EXPR - %g crosses 0')", h, v,
+                   h, v);
     if (s->dir.name && word_in(s->dir.name, dirs, 2) < 0)
         diag_error(C->d, s->dir.loc, "unknown direction '%s' of a crossing: 'rising' (upwards through 0) or "
                    "'falling' (downwards); without one, either way%s", s->dir.name,
@@ -2437,6 +2485,11 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
     case SK_INIT:
     case SK_PARAMS:
     case SK_RECORD:
+        if (s->form == SET_WHEN) { /* record when EXPR crosses 0 */
+            check_stop(C, J, s);
+            return;
+        }
+        /* fall through */
     case SK_GUESS:
     case SK_GRID:
     case SK_BOUNDS: {
@@ -2703,12 +2756,28 @@ static void check_simulate(Checker *C, const Setting *list)
                    size);
     const Setting *stop = settings_get(list, "stop"), *events = settings_get(list, "events"),
                   *method = settings_get(list, "method");
+    for (const Setting *s = list; s; s = s->next)
+        if (s->form == SET_WHEN && strcmp(s->head.name, "record") == 0 && (!stop || s->loc.first_line <
+                                                                           stop->loc.first_line)) {
+            stop = s; /* the first condition written, of either kind */
+            break;
+        }
     if (events && !stop)
-        diag_error(C->d, events->loc, "'events' writes the events of 'stop when EXPR crosses 0', and this job has "
-                   "none");
+        diag_error(C->d, events->loc, "'events' writes the events of 'stop when' or 'record when EXPR crosses 0', "
+                   "and this job has none");
     if (stop && method && method->form == SET_EXPR && method->e1->kind == EX_NAME &&
         strcmp(method->e1->id.name, "variational") == 0)
-        diag_error(C->d, stop->loc, "'stop when' needs one of GSL's steppers: the variational integrator's fixed "
+        diag_error(C->d, stop->loc, "'%s when' needs one of GSL's steppers: the variational integrator's fixed "
+                   "steps locate no events (use e.g. method rk8pd)", stop->head.name);
+}
+
+/* 'record when' in a compare job: not with the variational integrator. */
+static void check_compare_events(Checker *C, const Setting *list)
+{
+    const Setting *rec = settings_get(list, "record"), *method = settings_get(list, "method");
+    if (rec && method && method->form == SET_EXPR && method->e1->kind == EX_NAME &&
+        strcmp(method->e1->id.name, "variational") == 0)
+        diag_error(C->d, rec->loc, "'record when' needs one of GSL's steppers: the variational integrator's fixed "
                    "steps locate no events (use e.g. method rk8pd)");
 }
 
@@ -2718,6 +2787,8 @@ static void check_settings(Checker *C, JobState *J, Setting *list)
         check_setting(C, J, s);
     if (J->spec == settings_job(JOB_SIMULATE))
         check_simulate(C, list);
+    if (J->spec == settings_job(JOB_COMPARE))
+        check_compare_events(C, list);
     const Setting *to = settings_get(list, "to"), *every = settings_get(list, "every");
     if (J->have_at[0] && J->have_at[1] && !(J->at[0] < J->at[1]) && to)
         diag_error(C->d, to->e1->loc, "the end time %g must be after the start time %g", J->at[1], J->at[0]);

@@ -38,7 +38,7 @@ typedef struct Parser {
     int broken;          /* a syntax error inside the item being parsed */
     int lex_error_line;  /* the line of the lexer's last error: the parser says nothing more there */
     int at_setting;      /* the last token may end a setting (',', ';', '{', a newline in a job body) */
-    int stop_head;       /* the last token was a setting named `stop`: `when` after it is WHEN */
+    int stop_head;       /* the last token was a setting named `stop` (1) or `record` (2): `when` after it is WHEN */
     char tok[48];        /* text of the last name or number (for messages) */
 } Parser;
 

@@ -121,6 +121,10 @@ int job_constrain_starts(Job *J, Mech *m, const IrProgram *cons, double *y, int 
  * then their velocities (t1, t2, t1', t2'). */
 const char **job_state_columns(const Mech *m);
 
+/* The source text of a range (in arena a), white space and comments in
+ * it one space: an event's condition as written (lang/job_simulate.c). */
+const char *job_source_text(Front *F, Arena *a, Loc loc);
+
 /* The Jacobian an implicit stepper needs (runtime/simulate.h): exact,
  * from the closed-form accelerations, or else through M^-1 (then its
  * inputs are q, q', q'' and *uses_accel is set). */

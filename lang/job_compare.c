@@ -15,6 +15,7 @@
 #include "runtime/compare.h"
 #include "runtime/mem.h"
 #include "runtime/native.h"
+#include "runtime/rkbatch.h"
 #include "runtime/simulate.h"
 
 int job_compare(Job *J)
@@ -46,8 +47,27 @@ int job_compare(Job *J)
     Sym *S = sym_new(F->arena);
     Mech *mechs = arena_alloc(S->arena, (size_t)M * sizeof *mechs);
     CmpModel *models = arena_alloc(S->arena, (size_t)M * sizeof *models);
-    IrProgram **progs = arena_alloc(S->arena, (size_t)(5 * M) * sizeof *progs);
-    memset(progs, 0, (size_t)(5 * M) * sizeof *progs);
+    IrProgram **progs = arena_alloc(S->arena, (size_t)(6 * M) * sizeof *progs);
+    memset(progs, 0, (size_t)(6 * M) * sizeof *progs);
+    /* `record when EXPR crosses 0`: each model's conditions of its own
+     * state, in the order written */
+    int nev = 0;
+    for (const Setting *s = set; s; s = s->next)
+        nev += s->form == SET_WHEN;
+    int *ev_dir = arena_alloc(S->arena, (size_t)(nev + 1) * sizeof *ev_dir);
+    const char **ev_text = arena_alloc(S->arena, (size_t)(nev + 1) * sizeof *ev_text);
+    SymId *ev_roots = arena_alloc(S->arena, (size_t)(nev + 1) * sizeof *ev_roots);
+    const char **ev_names = arena_alloc(S->arena, (size_t)(nev + 1) * sizeof *ev_names);
+    {
+        int j = 0;
+        for (const Setting *s = set; s; s = s->next)
+            if (s->form == SET_WHEN) {
+                ev_dir[j] = !s->dir.name ? RK_EITHER : strcmp(s->dir.name, "rising") == 0 ? RK_RISING : RK_FALLING;
+                ev_text[j] = job_source_text(F, S->arena, s->e1->loc);
+                ev_names[j] = arena_printf(S->arena, "record%d", j + 1);
+                j++;
+            }
+    }
     IrProgram ***symprogs = arena_alloc(S->arena, (size_t)M * sizeof *symprogs);
     memset(symprogs, 0, (size_t)M * sizeof *symprogs);
     int rc = 0, built = 0;
@@ -67,7 +87,17 @@ int job_compare(Job *J)
             rc = 1;
             break;
         }
-        IrProgram **p = progs + 5 * k;
+        IrProgram **p = progs + 6 * k;
+        int j = 0;
+        for (const Setting *s = set; s && rc == 0; s = s->next)
+            if (s->form == SET_WHEN && !(ev_roots[j++] = mech_expr(m, &F->diag, s->e1))) {
+                diag_flush(&F->diag);
+                rc = 1;
+            }
+        if (rc)
+            break;
+        if (nev)
+            p[5] = lower_exprs(m, arena_printf(S->arena, "%s.events", sys->name.name), ev_roots, ev_names, nev);
         p[0] = m->learned ? lower_rhs_tape(m) : lower_rhs(m);
         if (!m->given_accel) {
             const char *ename = "E", *lname = "L";
@@ -80,7 +110,7 @@ int job_compare(Job *J)
         if (implicit)
             p[4] = job_jacobian(m, sys->name.name, &uses_accel);
         if (opt->native)
-            for (int i = 0; i < 5; i++) {
+            for (int i = 0; i < 6; i++) {
                 char err[512];
                 if (p[i] && native_attach(p[i], err, sizeof err) != 0) {
                     fprintf(stderr, "lag: warning: --native: %s; interpreting instead\n", err);
@@ -116,6 +146,7 @@ int job_compare(Job *J)
             .params = job_params(J, S, set, p[0], sys, m),
             .energy_conserved = m->energy_conserved,
             .validation = NAN,
+            .events = p[5],
         };
         for (int v = 0; v < J->run->nval; v++)
             if (J->run->val_sys[v] == sys)
@@ -147,6 +178,9 @@ int job_compare(Job *J)
         .energy_scale = settings_get(set, "energy_scale") ? settings_get(set, "energy_scale")->v1 : NAN,
         .diverge = settings_num(set, JOB_COMPARE, "diverge"),
         .progress = !opt->quiet && (opt->progress || isatty(2)),
+        .nevents = nev,
+        .event_dir = ev_dir,
+        .event_text = ev_text,
     };
     /* the grid's axes: state components; the others come from the starts,
      * averaged over them when they are drawn */
@@ -217,8 +251,10 @@ int job_compare(Job *J)
     }
     mem_free(outpath);
     mem_free(plotpath);
+    for (int k = 0; k < M; k++)
+        mem_free(res.models[k].events);
 done:
-    for (int i = 0; i < 5 * built; i++)
+    for (int i = 0; i < 6 * built; i++)
         ir_free(progs[i]);
     for (int k = 0; k < built; k++)
         for (int y = 0; symprogs[k] && y < 2 * mechs[0].nsyms; y++)

@@ -36,12 +36,15 @@ static void summarize(const Job *J, const SimJob *sj, const SimResult *res)
     char traj[48] = "", stop[200] = "";
     if (sj->samples > 1)
         snprintf(traj, sizeof traj, sj->stop ? " of %d trajectories" : " x %d trajectories", sj->samples);
-    if (sj->stop && sj->samples > 1)
+    int nst = sim_stops(sj);
+    if (nst && sj->samples > 1)
         snprintf(stop, sizeof stop, ", %ld of %d stopped", res->stopped, sj->samples);
-    else if (sj->stop && res->stopped)
+    else if (nst && res->stopped)
         snprintf(stop, sizeof stop, " (stop when %.150s crosses 0)", sj->stop_text[res->stop_k[0]]);
-    else if (sj->stop)
+    else if (nst)
         snprintf(stop, sizeof stop, " (no stop)");
+    if (sj->stop && nst < sj->stop->nout) /* `record when` */
+        snprintf(stop + strlen(stop), sizeof stop - strlen(stop), ", %ld crossings recorded", res->nevents);
     if (sj->events)
         snprintf(stop + strlen(stop), sizeof stop - strlen(stop), ", events in %.100s", sj->events);
     char wrote[64] = "";
@@ -55,7 +58,7 @@ static void summarize(const Job *J, const SimJob *sj, const SimResult *res)
 
 /* The source text of a range, white space (and comments) in it one space:
  * a `stop when` condition as written, for the JSON. */
-static const char *source_text(Front *F, Arena *a, Loc loc)
+const char *job_source_text(Front *F, Arena *a, Loc loc)
 {
     const Source *src = &F->diag.src[loc.file];
     size_t from = src->len, to = src->len;
@@ -198,21 +201,24 @@ int job_simulate(Job *J)
         }
         record = lower_exprs(&m, arena_printf(S->arena, "%s.record", sys->name.name), roots, names, nrec);
     }
-    /* the stop conditions, from every 'stop when', in order: one program */
+    /* the event conditions, from every 'stop when' and 'record when', in
+     * the order written: one program */
     int nstop = 0;
     for (const Setting *s = set; s; s = s->next)
-        nstop += s->form == SET_WHEN && strcmp(s->head.name, "stop") == 0;
+        nstop += s->form == SET_WHEN;
     int *stop_dir = arena_alloc(S->arena, (size_t)(nstop + 1) * sizeof *stop_dir);
     const char **stop_text = arena_alloc(S->arena, (size_t)(nstop + 1) * sizeof *stop_text);
+    unsigned char *stop_record = arena_alloc(S->arena, (size_t)nstop + 1);
     if (nstop) {
         SymId *roots = arena_alloc(S->arena, (size_t)nstop * sizeof *roots);
         const char **names = arena_alloc(S->arena, (size_t)nstop * sizeof *names);
         int k = 0;
         for (const Setting *s = set; s; s = s->next)
-            if (s->form == SET_WHEN && strcmp(s->head.name, "stop") == 0) {
-                names[k] = arena_printf(S->arena, "stop%d", k + 1);
+            if (s->form == SET_WHEN) {
+                stop_record[k] = strcmp(s->head.name, "record") == 0;
+                names[k] = arena_printf(S->arena, "%s%d", s->head.name, k + 1);
                 stop_dir[k] = !s->dir.name ? RK_EITHER : strcmp(s->dir.name, "rising") == 0 ? RK_RISING : RK_FALLING;
-                stop_text[k] = source_text(F, S->arena, s->e1->loc);
+                stop_text[k] = job_source_text(F, S->arena, s->e1->loc);
                 roots[k] = mech_expr(&m, &F->diag, s->e1);
                 if (!roots[k++])
                     rc = 1;
@@ -325,6 +331,7 @@ int job_simulate(Job *J)
         .stop = stop,
         .stop_dir = stop_dir,
         .stop_text = stop_text,
+        .stop_record = stop_record,
         .events = eventspath,
         .grid = grid,
         .ngrid = ngrid,
@@ -335,6 +342,8 @@ int job_simulate(Job *J)
     res.y = arena_alloc(S->arena, (size_t)samples * (size_t)w * sizeof *res.y);
     res.stop_t = arena_alloc(S->arena, (size_t)samples * sizeof *res.stop_t);
     res.stop_k = arena_alloc(S->arena, (size_t)samples * sizeof *res.stop_k);
+    res.events = NULL; /* (the runtime's, freed here) */
+    res.nevents = 0;
     rc = variational ? var_run(&sj, del, &res) : sim_run(&sj, &res);
     if (opt->json && sim_json(stdout, &sj, &res) != 0 && rc == 0)
         rc = 4;
@@ -345,6 +354,7 @@ int job_simulate(Job *J)
     mem_free(outpath);
     mem_free(plotpath);
     mem_free(eventspath);
+    mem_free(res.events);
 done:
     ir_free(rhs);
     ir_free(energy);

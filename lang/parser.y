@@ -125,7 +125,7 @@ static Stmt *prepend_stmts(Stmt *rev, Stmt *run)
 %token <num> PRIMES "primes"
 %token <id> COMPONENT "component"
 %token DOTDOT ".." ARROW "->" SWAP "<->"
-%token WHEN "when" /* only right after a setting named `stop` (lexer.l) */
+%token WHEN "when" /* only right after a setting named `stop` or `record` (lexer.l) */
 %token SEP "newline"
 
 %left '+' '-'

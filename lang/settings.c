@@ -34,9 +34,9 @@ static const SettingSpec simulate_specs[] = {
     {"samples", SK_INT1, NONE, 0, 1, "1", "the number of trajectories (an ensemble); with grid(...) in init, the grid's size"},
     OUTPUT_ROW("the CSV file of states, energy and records; a name ending in .h5 writes an HDF5 table instead"),
     PLOT_ROW("a figure of the coordinates, energy and records against time; with 'stop when' and a grid of starts of one or two axes, the time each start takes to stop"),
-    {"record", SK_RECORD, NONE, 0, NAN, "—", "extra output columns: expressions of the system, which may use q'' (given any number of times)"},
+    {"record", SK_RECORD, NONE, 0, NAN, "—", "extra output columns: expressions of the system, which may use q'' (given any number of times); 'record when EXPR crosses 0' (as 'stop when') lists each crossing in the events and the trajectory goes on"},
     {"stop", SK_STOP, NONE, 0, NAN, "—", "end a trajectory where EXPR (of q, q', the parameters and t) crosses 0: upwards with rising, downwards with falling, either way without; given any number of times, the first crossing ends it, located on the step (its last row and final state are there)"},
-    {"events", SK_FILE, NONE, 0, NAN, "—", "the CSV file of the events: a row for each trajectory a 'stop when' ended, with traj, t and its state there"},
+    {"events", SK_FILE, NONE, 0, NAN, "—", "the CSV file of the events: a row for each crossing of a 'record when' and each trajectory a 'stop when' ended, with traj, t and the state there"},
     {"param", SK_PARAMS, NONE, 0, NAN, "—", "override parameters of the target (given any number of times); a draw (uniform, normal, or an expression of them) is drawn per trajectory and written as a column"},
     SEED_ROW("the initial-state and parameter draws"),
     {"precision", SK_WORD, WORDS(precisions), 0, NAN, "as trained", "the nets' layer products in float64 or float32 (default: single when a net's weights file was trained in single precision)"},
@@ -87,6 +87,7 @@ static const SettingSpec compare_specs[] = {
     {"grid", SK_GRID, NONE, 0, NAN, "—", "one or two axes q = a .. b : n of a grid of states"},
     {"energy_scale", SK_POS, NONE, 0, NAN, "the size of E_ref at the first start", "what the energy drift is divided by"},
     {"diverge", SK_POS, NONE, 0, 0.1, "0.1", "the state error at which a trajectory has diverged"},
+    {"record", SK_STOP, NONE, 0, NAN, "—", "each crossing of EXPR along each model's trajectories, located as simulate's 'record when' (the trajectories go on), and the time of each model's first crossing against the reference's (given any number of times)"},
     OUTPUT_ROW("a prefix: PREFIX_traj.csv, PREFIX_grid.csv, PREFIX_summary.json"),
     PLOT_ROW("a figure of the comparison"),
     PARAM_ROW,
@@ -174,7 +175,7 @@ const char *settings_kind_text(const SettingSpec *sp)
     case SK_WORD: return "a word";
     case SK_INIT: return "q = v, q' = v, ...";
     case SK_PARAMS: return "p = v, ...";
-    case SK_RECORD: return "name = expr, ...";
+    case SK_RECORD: return "name = expr, ... or when EXPR crosses 0 [rising \\| falling]";
     case SK_GUESS: return "y = expr, ...";
     case SK_GRID: return "q = a .. b : n, ...";
     case SK_AT: return "T: q = v, ...";

@@ -159,6 +159,7 @@ typedef struct StartRun {
     double own;     /* ...and is this */
     long rows;      /* the rows it reached */
     int msglen;     /* its message's bytes with their terminator (none when rc == 0) */
+    long nev;       /* its crossings (`record when`): (t, condition) each, after the message */
 } StartRun;
 
 /* Runs of starts, one after another in a growing buffer. */
@@ -194,7 +195,16 @@ static void take_start(const CmpJob *job, int s, const char **at, Rows *rows, To
     memcpy(&h, *at, sizeof h);
     const char *t = *at + sizeof h, *y = t + (size_t)h.rows * sizeof(double);
     const char *msg = y + (size_t)h.rows * (size_t)n2 * sizeof(double);
-    *at = msg + h.msglen;
+    const char *ev = msg + h.msglen;
+    *at = ev + (size_t)h.nev * 2 * sizeof(double);
+    if (h.nev) {
+        mr->events = mem_xrealloc(mr->events, (size_t)(mr->nevents + h.nev) * 3 * sizeof *mr->events);
+        for (long e = 0; e < h.nev; e++) {
+            double *r = mr->events + (size_t)mr->nevents++ * 3;
+            r[0] = s;
+            memcpy(r + 1, ev + (size_t)e * 2 * sizeof(double), 2 * sizeof(double));
+        }
+    }
     if (h.rc != 0 && !tk->first) {
         tk->first = h.rc;
         if (S > 1)
@@ -243,6 +253,12 @@ static int integrate(const CmpJob *job, const CmpModel *md, Rows *rows, CmpModel
     SimResult sr;
     memset(&sr, 0, sizeof sr);
     sr.y = mem_xalloc((size_t)n2 * sizeof *sr.y);
+    double stop_t;
+    int stop_k;
+    sr.stop_t = &stop_t;
+    sr.stop_k = &stop_k;
+    unsigned char *recorded = mem_xalloc((size_t)job->nevents + 1);
+    memset(recorded, 1, (size_t)job->nevents + 1); /* every condition recorded: the trajectories go on */
     long lo, hi;
     par_block(S, &lo, &hi);
     for (int s = (int)lo; s < hi; s++) {
@@ -269,6 +285,10 @@ static int integrate(const CmpJob *job, const CmpModel *md, Rows *rows, CmpModel
             .tol = job->tol,
             .on_row = keep_row,
             .on_row_ctx = &one,
+            .stop = job->nevents ? md->events : NULL,
+            .stop_dir = job->event_dir,
+            .stop_text = job->event_text,
+            .stop_record = recorded,
         };
         int rc = variational ? var_run(&sj, md->del, &sr) : sim_run(&sj, &sr);
         StartRun h = {
@@ -277,6 +297,7 @@ static int integrate(const CmpJob *job, const CmpModel *md, Rows *rows, CmpModel
             .own = sr.max_rel_drift,
             .rows = one.n,
             .msglen = rc != 0 ? (int)strnlen(sr.message, sizeof sr.message - 1) + 1 : 0,
+            .nev = sr.nevents,
         };
         runs_put(&runs, &h, sizeof h);
         runs_put(&runs, one.t, (size_t)one.n * sizeof *one.t);
@@ -285,6 +306,11 @@ static int integrate(const CmpJob *job, const CmpModel *md, Rows *rows, CmpModel
             runs_put(&runs, sr.message, (size_t)h.msglen - 1);
             runs_put(&runs, "", 1);
         }
+        for (long e = 0; e < sr.nevents; e++) /* (t, condition) of each crossing */
+            runs_put(&runs, sr.events + (size_t)e * (SIM_EVENT_HEAD + (size_t)n2) + 1, 2 * sizeof(double));
+        mem_free(sr.events);
+        sr.events = NULL;
+        sr.nevents = 0;
         if (!split) { /* taken at once: only one start's rows are held twice */
             const char *at = runs.b;
             take_start(job, s, &at, rows, &tk, mr);
@@ -300,6 +326,7 @@ static int integrate(const CmpJob *job, const CmpModel *md, Rows *rows, CmpModel
         mem_free(all);
     }
     mem_free(runs.b);
+    mem_free(recorded);
     mem_free(sr.y);
     mem_free(one.t);
     mem_free(one.y);
@@ -386,6 +413,42 @@ static void traj_metrics(const CmpJob *job, const Rows *ref, const Rows *rm, dou
 }
 
 /* ---------- the grid ---------- */
+
+/* The first crossing of condition k on start s among events (rows of
+ * start, t, condition, by start then time), or NaN. */
+static double first_event(const CmpModelResult *r, int s, int k)
+{
+    for (long e = 0; e < r->nevents; e++)
+        if (r->events[(size_t)e * 3] == s && r->events[(size_t)e * 3 + 2] == k)
+            return r->events[(size_t)e * 3 + 1];
+    return NAN;
+}
+
+/* Model mr's first crossings against the reference's: the median of
+ * t_m - t_ref over the starts and conditions where both cross, the
+ * largest |t_m - t_ref|, and how many cross in only one of the two. */
+static void event_metrics(const CmpJob *job, const CmpModelResult *ref, CmpModelResult *mr)
+{
+    const int S = job->samples, K = job->nevents;
+    double *dt = mem_xalloc(((size_t)S * (size_t)K + 1) * sizeof *dt);
+    int nd = 0;
+    mr->first_event_dt = mr->first_event_dt_worst = NAN;
+    mr->first_event_unmatched = 0;
+    for (int s = 0; s < S; s++)
+        for (int k = 0; k < K; k++) {
+            double a = first_event(mr, s, k), b = first_event(ref, s, k);
+            if (isnan(a) != isnan(b))
+                mr->first_event_unmatched++;
+            else if (!isnan(a)) {
+                dt[nd++] = a - b;
+                double d = fabs(a - b);
+                mr->first_event_dt_worst = nd == 1 || d > mr->first_event_dt_worst ? d : mr->first_event_dt_worst;
+            }
+        }
+    if (nd)
+        mr->first_event_dt = median(dt, nd);
+    mem_free(dt);
+}
 
 static double axis_value(const CmpAxis *a, int i)
 {
@@ -932,6 +995,26 @@ static json_t *summary_object(const CmpJob *job, const CmpResult *res)
                 sim_jset(e, "peak_error_at", pk);
             }
         }
+        if (job->nevents) {
+            /* its crossings, listed when few enough for a line of JSON */
+            sim_jset(e, "events_count", json_integer((json_int_t)r->nevents));
+            sim_jset(e, "first_event_dt", sim_jreal(r->first_event_dt));
+            sim_jset(e, "first_event_dt_worst", sim_jreal(r->first_event_dt_worst));
+            sim_jset(e, "first_event_unmatched", json_integer((json_int_t)r->first_event_unmatched));
+            if (job->samples <= SIM_EVENTS_LISTED && r->nevents <= SIM_EVENTS_LISTED_ALL) {
+                json_t *ev = sim_jnew(json_array());
+                for (long i = 0; i < r->nevents; i++) {
+                    const double *x = r->events + (size_t)i * 3;
+                    json_t *o1 = sim_jnew(json_object());
+                    if (job->samples > 1)
+                        sim_jset(o1, "start", json_integer((json_int_t)x[0] + 1));
+                    sim_jset(o1, "t", sim_jreal(x[1]));
+                    sim_jset(o1, "when", json_string(job->event_text[(int)x[2]]));
+                    sim_japp(ev, o1);
+                }
+                sim_jset(e, "events", ev);
+            }
+        }
         if (job->nsyms) {
             json_t *sy = sim_jnew(json_object());
             for (int k = 0; k < job->nsyms; k++) {
@@ -1238,6 +1321,8 @@ int cmp_run(const CmpJob *job, CmpResult *res)
     res->energy_scale = scale;
     for (int m = 0; m < M && res->status == 0; m++)
         traj_metrics(job, &rows[0], &rows[m], scale, &res->models[m]);
+    for (int m = 0; m < M && job->nevents; m++)
+        event_metrics(job, &res->models[0], &res->models[m]);
     Grid G, *g = NULL;
     memset(&G, 0, sizeof G);
     if (job->naxes > 0 && res->status == 0) {

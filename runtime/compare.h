@@ -33,6 +33,13 @@
  *     the model's acceleration error there, over the occupied cells.
  *   symmetries (the reference's): how far each model's L is from invariant
  *     and how well its Noether charge is conserved along its own path.
+ *   events (`record when EXPR crosses 0`, each model's EXPR of its own
+ *     state): every crossing along its trajectories, located as simulate
+ *     locates it (the trajectory going on); first_event_dt the median over
+ *     the starts and conditions of t_m - t_ref of the first crossing, where
+ *     both cross, first_event_dt_worst the largest |t_m - t_ref|, and
+ *     first_event_unmatched the (start, condition) pairs where only one of
+ *     the two crosses.
  */
 #ifndef LAG_COMPARE_H
 #define LAG_COMPARE_H
@@ -56,6 +63,7 @@ typedef struct CmpModel {
      * the Noether charge of this model's L (one output each; NULL without
      * an L, and the charge NULL for an exchange) */
     const IrProgram *const *sym_dl, *const *sym_q;
+    const IrProgram *events; /* the conditions of `record when` (CmpJob.nevents outputs), or NULL */
 } CmpModel;
 
 typedef struct CmpAxis {
@@ -84,6 +92,11 @@ typedef struct CmpJob {
     const char *output;      /* prefix of PREFIX_traj.csv, PREFIX_grid.csv, PREFIX_summary.json; or NULL */
     const char *plot;        /* figure path, or NULL */
     int progress;
+    /* `record when`: nevents conditions (each model's CmpModel.events), the
+     * way each crosses (RK_RISING, ... of runtime/rkbatch.h) and its text */
+    int nevents;
+    const int *event_dir;
+    const char *const *event_text;
 } CmpJob;
 
 typedef struct CmpModelResult {
@@ -108,6 +121,13 @@ typedef struct CmpModelResult {
      * along the model's own path, max_t |Q(t) - Q(0)| / |Q(0)| (absolute
      * when |Q(0)| < 1e-8), the median over the starts; NaN where undefined */
     double *sym_residual, *sym_charge_drift; /* nsyms each (caller's buffers) */
+    /* with events: its crossings, rows (start, t, condition) by start then
+     * time (mem_alloc'd by cmp_run: the caller frees), and against the
+     * reference's */
+    double *events;
+    long nevents;
+    double first_event_dt, first_event_dt_worst;
+    long first_event_unmatched;
 } CmpModelResult;
 
 typedef struct CmpResult {

@@ -409,7 +409,7 @@ static void draw_xy(const FigPanel *pn, int scatter, const Frame *fr)
         plcol0(2 + slot(pn, s));
         plwidth(1.5);
         if (pts)
-            plschr(MARKER_MM, 1.0);
+            plschr(l->marker_mm > 0 ? l->marker_mm : MARKER_MM, 1.0);
         for (int i = 0; i <= l->n; i++) {
             if (point_ok(pn, l, i)) {
                 if (i % step == 0 || !point_ok(pn, l, i - 1) || !point_ok(pn, l, i + 1)) {

@@ -29,6 +29,7 @@ typedef struct FigLine {
     int marker;          /* in a FIG_LINES panel: markers instead of a line (points beside curves) */
     const double *err;   /* or NULL: a vertical error bar y +- err[i] at each point (stride ystride) */
     const double *lo, *hi; /* or NULL: a shaded band lo .. hi under the series (stride ystride) */
+    double marker_mm;    /* a marker's size in mm; 0: the usual (small dots for a cloud of points) */
 } FigLine;
 
 typedef struct FigPanel {

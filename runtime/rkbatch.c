@@ -168,6 +168,8 @@ typedef struct RkPark {
     double *theta;             /* cap: the trial's step size */
     double *ev, *ets, *ea, *gm; /* w x cap, cap, n x cap, K x cap */
     unsigned char *why, *bad;  /* cap */
+    int *row;                  /* cap: the row of b->dirs located on (0: a stop; 1 + k: function k
+                                  recorded, the lane in the batch still) */
 } RkPark;
 
 static void park_free(RkPark *pk)
@@ -193,6 +195,7 @@ static void park_free(RkPark *pk)
     mem_free(pk->gm);
     mem_free(pk->why);
     mem_free(pk->bad);
+    mem_free(pk->row);
     mem_free(pk);
 }
 
@@ -263,6 +266,8 @@ void rk_free(RkBatch *b)
     mem_free(b->event_t);
     mem_free(b->event_k);
     park_free(b->park);
+    mem_free(b->dirs);
+    mem_free(b->rec);
     mem_free(b);
 }
 
@@ -396,6 +401,12 @@ VECTORISE static inline void row_sum(const RkBatch *b, const Term *t, int nt, in
     }
 }
 
+/* a went across 0 to b the way dir says */
+static int crosses(double a, double b, int dir)
+{
+    return dir != RK_NEVER && ((dir >= 0 && a < 0 && b >= 0) || (dir <= 0 && a > 0 && b <= 0));
+}
+
 enum { PARK_CAP = 1024 }; /* lanes located together at most */
 
 static void locate(RkBatch *b);
@@ -435,10 +446,45 @@ static void park(RkBatch *b, int p, double T, int *nact)
         pk->ghi[q * (size_t)K + (size_t)k] = b->gn[(size_t)k * B + (size_t)p];
     }
     rk_locate_begin(&pk->L[q], b->t[p], b->h0[p]);
+    pk->row[q] = 0;
     b->status[l] = RK_EVENT;
     b->stopped++;
     retire(b, p, nact, 1, 1);
     pk->slot[q] = b->nlive; /* where retire put it: dead slots never move */
+}
+
+/* Slot p's lane crossed 0 with the recorded function k on the step it
+ * just took: the step goes to the park as a stop's would, function k
+ * alone to be located, and the lane stays (it takes the step's end). */
+static void park_record(RkBatch *b, int p, double T, int k)
+{
+    RkPark *pk = b->park;
+    if (pk->n == pk->cap)
+        locate(b);
+    const size_t B = (size_t)b->B, C = (size_t)pk->cap, q = (size_t)pk->n++;
+    const int K = b->K;
+    pk->lane[q] = b->lane[p];
+    pk->t[q] = b->t[p];
+    pk->te[q] = b->fin[p] ? T : b->t[p] + b->h0[p];
+    pk->done[q] = 0;
+    for (int i = 0; i < b->w; i++) {
+        pk->y[i * C + q] = b->y[i * B + (size_t)p];
+        pk->k[i * C + q] = b->k[i * B + (size_t)p];
+        pk->yhi[i * C + q] = b->ev[i * B + (size_t)p];
+    }
+    for (int j = 0; j < K; j++) {
+        pk->glo[q * (size_t)K + (size_t)j] = b->gy[(size_t)j * B + (size_t)p];
+        pk->ghi[q * (size_t)K + (size_t)j] = b->gn[(size_t)j * B + (size_t)p];
+    }
+    rk_locate_begin(&pk->L[q], b->t[p], b->h0[p]);
+    pk->row[q] = 1 + k;
+    pk->slot[q] = -1;
+}
+
+/* The dir a park entry is located on. */
+static const int *entry_dir(const RkBatch *b, int q)
+{
+    return b->dirs ? b->dirs + (size_t)b->park->row[q] * (size_t)b->K : b->dir;
 }
 
 /* Stage j of the packed trial steps (states in ev at ets): na entries
@@ -484,7 +530,7 @@ static void locate(RkBatch *b)
             if (pk->done[q])
                 continue;
             const size_t at = (size_t)q * (size_t)K;
-            double th = rk_locate_next(&pk->L[q], K, pk->glo + at, pk->ghi + at, b->dir);
+            double th = rk_locate_next(&pk->L[q], K, pk->glo + at, pk->ghi + at, entry_dir(b, q));
             if (th == 0) {
                 pk->done[q] = 1;
                 continue;
@@ -532,7 +578,7 @@ static void locate(RkBatch *b)
             for (int k = 0; k < K; k++)
                 g[k] = pk->gm[(size_t)k * C + (size_t)i];
             int side = rk_locate_narrow(&pk->L[q], K, pk->theta[i], pk->glo + q * (size_t)K,
-                                        pk->ghi + q * (size_t)K, g, b->dir);
+                                        pk->ghi + q * (size_t)K, g, entry_dir(b, (int)q));
             if (side < 0)
                 pk->done[q] = 1;
             else if (side) {
@@ -544,11 +590,24 @@ static void locate(RkBatch *b)
     }
     for (int q = 0; q < pk->n; q++) {
         const int l = pk->lane[q], sl = pk->slot[q];
+        if (pk->row[q] > 0) { /* a recorded crossing: listed, the lane goes on */
+            if (b->nrec == b->caprec) {
+                b->caprec = b->caprec ? 2 * b->caprec : 64;
+                b->rec = mem_xrealloc(b->rec, (size_t)b->caprec * (size_t)(3 + w) * sizeof *b->rec);
+            }
+            double *r = b->rec + (size_t)b->nrec++ * (size_t)(3 + w);
+            r[0] = l;
+            r[1] = pk->te[q];
+            r[2] = pk->row[q] - 1;
+            for (int c = 0; c < w; c++)
+                r[3 + c] = pk->yhi[(size_t)c * C + (size_t)q];
+            continue;
+        }
         for (int c = 0; c < w; c++)
             b->y[(size_t)c * B + (size_t)sl] = pk->yhi[(size_t)c * C + (size_t)q];
         b->t[sl] = pk->te[q];
         b->event_t[l] = pk->te[q];
-        int k = rk_crossed(K, pk->glo + (size_t)q * (size_t)K, pk->ghi + (size_t)q * (size_t)K, 1, b->dir);
+        int k = rk_crossed(K, pk->glo + (size_t)q * (size_t)K, pk->ghi + (size_t)q * (size_t)K, 1, entry_dir(b, q));
         b->event_k[l] = k < 0 ? 0 : k;
     }
     pk->n = 0;
@@ -692,7 +751,12 @@ void rk_advance(RkBatch *b, double T)
                 hnew = r * h;
             }
             if (b->K) {
-                if (rk_crossed(b->K, b->gy + p, b->gn + p, B, b->dir) >= 0) {
+                /* recorded crossings first: a stop on the same step retires the lane */
+                for (int k = 0; b->dirs && k < b->K; k++)
+                    if (b->dirs[(size_t)(1 + k) * (size_t)b->K + (size_t)k] != RK_NEVER &&
+                        crosses(b->gy[(size_t)k * B + (size_t)p], b->gn[(size_t)k * B + (size_t)p], b->dir[k]))
+                        park_record(b, p, T, k);
+                if (rk_crossed(b->K, b->gy + p, b->gn + p, B, b->dirs ? b->dirs : b->dir) >= 0) {
                     park(b, p, T, &nact); /* slot p: another lane to look at */
                     continue;
                 }
@@ -755,14 +819,20 @@ void rk_events(RkBatch *b, int K, const int *dir, RkRhs g, void *ctx)
     pk->gm = mem_xalloc((size_t)K * C * sizeof *pk->gm);
     pk->why = mem_xalloc(C);
     pk->bad = mem_xalloc(C);
+    pk->row = mem_xalloc(C * sizeof *pk->row);
     if (b->nlive > 0)
         g(ctx, b->nlive, b->y, B, b->t, b->gy, B, b->why);
 }
 
-/* a went across 0 to b the way dir says */
-static int crosses(double a, double b, int dir)
+void rk_events_record(RkBatch *b, const unsigned char *record)
 {
-    return (dir >= 0 && a < 0 && b >= 0) || (dir <= 0 && a > 0 && b <= 0);
+    const int K = b->K;
+    b->dirs = mem_xalloc((size_t)(K + 1) * (size_t)K * sizeof *b->dirs);
+    for (int k = 0; k < K; k++) {
+        b->dirs[k] = record[k] ? RK_NEVER : b->dir[k];
+        for (int j = 0; j < K; j++)
+            b->dirs[(size_t)(1 + k) * (size_t)K + (size_t)j] = j == k && record[k] ? b->dir[k] : RK_NEVER;
+    }
 }
 
 int rk_crossed(int K, const double *g0, const double *g1, size_t stride, const int *dir)

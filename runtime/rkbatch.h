@@ -89,6 +89,12 @@ typedef struct RkBatch {
     int *event_k;            /* B by trajectory: which function crossed */
     long stopped;            /* lanes stopped at an event */
     struct RkPark *park;     /* lanes that crossed on their last step, located together */
+    /* recorded functions (rk_events_record): their crossings are located
+     * and listed, and the lane goes on */
+    int *dirs;               /* (K + 1) x K, or NULL: row 0 the stopping functions' dir (RK_NEVER
+                                for the recorded), row 1 + k function k's alone */
+    double *rec;             /* nrec rows of 3 + w: the lane, the time, the function, the state there */
+    long nrec, caprec;
 } RkBatch;
 
 /* Allocate for B lanes of width w (n coordinates) from y0 (B x w, by
@@ -107,8 +113,8 @@ void rk_states(const RkBatch *b, double *y);
 
 /* ---------- events ---------- */
 
-/* Which way a crossing of 0 counts. */
-enum { RK_EITHER = 0, RK_RISING = 1, RK_FALLING = -1 };
+/* Which way a crossing of 0 counts (RK_NEVER: none, a function left out). */
+enum { RK_EITHER = 0, RK_RISING = 1, RK_FALLING = -1, RK_NEVER = 2 };
 
 /* Stop each lane where one of K functions of its state crosses 0, dir[k]
  * the way function k must go (g computes them for nb states as f computes
@@ -116,6 +122,14 @@ enum { RK_EITHER = 0, RK_RISING = 1, RK_FALLING = -1 };
  * that crosses on a step stops there: status RK_EVENT, event_t and
  * event_k, its state at the crossing (rk_states). */
 void rk_events(RkBatch *b, int K, const int *dir, RkRhs g, void *ctx);
+
+/* After rk_events: the functions with record[k] set are recorded, not
+ * stopped at.  On a step where one crosses, the lane goes on from the
+ * step's end as if nothing crossed; the crossing is located by the same
+ * trial steps as a stop's, that function alone (as a single run locates
+ * it), and listed in b->rec (the caller empties it: nrec = 0), not in
+ * the order of time. */
+void rk_events_record(RkBatch *b, const unsigned char *record);
 
 /* The first function that went across 0 from g0 to g1 (values stride
  * apart): upwards (RK_RISING) is g0 < 0 <= g1, downwards g0 > 0 >= g1;

@@ -96,6 +96,29 @@ static const char *state_name(const SimJob *job, int i)
     return i < 2 * job->n ? job->columns[i] : job->sampled_names[i - 2 * job->n];
 }
 
+int sim_stops(const SimJob *job)
+{
+    int n = 0;
+    for (int k = 0; job->stop && k < job->stop->nout; k++)
+        n += !(job->stop_record && job->stop_record[k]);
+    return n;
+}
+
+/* Whether the job has `record when` conditions. */
+static int sim_records(const SimJob *job)
+{
+    return job->stop && sim_stops(job) < job->stop->nout;
+}
+
+/* Condition k's number among those of its kind (stop or record), from 1. */
+static int kind_number(const SimJob *job, int k)
+{
+    int r = job->stop_record && job->stop_record[k], n = 0;
+    for (int j = 0; j <= k; j++)
+        n += (job->stop_record && job->stop_record[j]) == r;
+    return n;
+}
+
 /* dy/dt of one trajectory (each has its own GSL system). */
 static int rhs(double t, const double y[], double dydt[], void *params)
 {
@@ -408,15 +431,20 @@ static SimSink *sink_open(const SimJob *job, SimResult *res, int lo, int hi, int
         mem_free(cols);
     }
     if (job->events && res->status == 0) {
-        /* traj, t, the state there; which condition, when there are several */
-        int K = job->stop->nout, nc = 2 + m + (K > 1);
+        /* traj, t, the state there; which record condition (0: a stop)
+         * when there are any; which stop condition (0: a record) when
+         * that is not the one there is */
+        int nst = sim_stops(job), rec = sim_records(job), stopc = nst > 1 || (rec && nst > 0);
+        int nc = 2 + m + rec + stopc;
         const char **cols = mem_xalloc((size_t)nc * sizeof *cols);
         cols[0] = "traj";
         cols[1] = "t";
         for (int i = 0; i < m; i++)
             cols[2 + i] = state_name(job, i);
-        if (K > 1)
-            cols[2 + m] = "stop";
+        if (rec)
+            cols[2 + m] = "record";
+        if (stopc)
+            cols[2 + m + rec] = "stop";
         char err[512];
         k->events = csv_open_table(job->events, "events", cols, nc, err, sizeof err);
         if (!k->events) {
@@ -425,7 +453,7 @@ static SimSink *sink_open(const SimJob *job, SimResult *res, int lo, int hi, int
         }
         mem_free(cols);
     }
-    k->map = job->stop && job->plot && (job->ngrid == 1 || job->ngrid == 2);
+    k->map = sim_stops(job) && job->plot && (job->ngrid == 1 || job->ngrid == 2);
     char perr[300];
     if (job->plot && res->status == 0 && io_check_writable(job->plot, perr, sizeof perr) != 0) {
         res->status = 4; /* found before integrating, not after */
@@ -591,26 +619,44 @@ void sim_sink_row(SimSink *k, double t, const double *y, const double *a)
     sink_row(k, t, NULL, y, a);
 }
 
-/* The events file: a row for each trajectory that stopped, in trajectory
- * order, with its state there (y: the final states, by trajectory). */
+/* One row of the events file: trajectory s at t, condition k, state ys. */
+static void event_row(SimSink *k, double *row, int s, double t, int cond, const double *ys)
+{
+    const SimJob *job = k->job;
+    SimResult *res = k->res;
+    int m = sim_width(job), nst = sim_stops(job), rec = sim_records(job), stopc = nst > 1 || (rec && nst > 0);
+    int recorded = job->stop_record && job->stop_record[cond];
+    char err[256];
+    row[0] = s;
+    row[1] = t;
+    memcpy(row + 2, ys, (size_t)m * sizeof *ys);
+    if (rec)
+        row[2 + m] = recorded ? kind_number(job, cond) : 0;
+    if (stopc)
+        row[2 + m + rec] = recorded ? 0 : kind_number(job, cond);
+    if (res->status != 4 && csv_row(k->events, row, err, sizeof err) != 0) {
+        res->status = 4;
+        snprintf(res->message, sizeof res->message, "%s", err);
+    }
+}
+
+/* The events file: each trajectory's recorded crossings (res->events, in
+ * order of time), then its stop, with its state there (y: the final
+ * states, by trajectory), in trajectory order. */
 static void sink_events(SimSink *k, const double *y)
 {
     const SimJob *job = k->job;
     SimResult *res = k->res;
-    int m = sim_width(job);
-    double row[m + 3];
-    char err[256];
+    const int m = sim_width(job), rw = SIM_EVENT_HEAD + m;
+    double row[m + 4];
+    long e = 0;
     for (int s = 0; s < k->all && k->events && res->status != 4; s++) {
-        if (isnan(res->stop_t[s]))
-            continue;
-        row[0] = s;
-        row[1] = res->stop_t[s];
-        memcpy(row + 2, y + (size_t)s * (size_t)m, (size_t)m * sizeof *y);
-        row[2 + m] = res->stop_k[s] + 1;
-        if (csv_row(k->events, row, err, sizeof err) != 0) {
-            res->status = 4;
-            snprintf(res->message, sizeof res->message, "%s", err);
+        for (; e < res->nevents && res->events[(size_t)e * rw] == s; e++) {
+            const double *r = res->events + (size_t)e * rw;
+            event_row(k, row, s, r[1], (int)r[2], r + SIM_EVENT_HEAD);
         }
+        if (!isnan(res->stop_t[s]))
+            event_row(k, row, s, res->stop_t[s], res->stop_k[s], y + (size_t)s * (size_t)m);
     }
 }
 
@@ -695,6 +741,90 @@ static void draw_map(SimSink *k)
     mem_free(x);
     mem_free(when);
     mem_free(frac);
+}
+
+/* The figure of `record when` (with crossings recorded): the Poincaré
+ * section, for each coordinate q a panel of (q, q') at every recorded
+ * crossing of every trajectory: a colour for each trajectory of an
+ * ensemble of at most six with one condition (each on its own energy
+ * surface), else for each condition (the first six); a coordinate that
+ * is the same at every crossing (the section's own, q = 0) is left out,
+ * unless all are. */
+static void draw_section(SimSink *k)
+{
+    const SimJob *job = k->job;
+    SimResult *res = k->res;
+    const int n = job->n, m = sim_width(job), K = job->stop->nout;
+    const size_t rw = SIM_EVENT_HEAD + (size_t)m;
+    enum { MAX_SHOWN = 6 };
+    /* the groups of points: conditions, or trajectories */
+    int group[MAX_SHOWN], ng = 0, nrec = K - sim_stops(job);
+    const int by_traj = nrec == 1 && k->all > 1 && k->all <= MAX_SHOWN;
+    for (int c = 0; c < (by_traj ? k->all : K) && ng < MAX_SHOWN; c++)
+        if (by_traj || job->stop_record[c])
+            group[ng++] = c;
+    double *pts = mem_xalloc(((size_t)res->nevents * (size_t)m + 1) * sizeof *pts);
+    long at[MAX_SHOWN + 1];
+    at[0] = 0;
+    for (int j = 0; j < ng; j++) {
+        at[j + 1] = at[j];
+        for (long e = 0; e < res->nevents; e++)
+            if ((int)res->events[(size_t)e * rw + (by_traj ? 0 : 2)] == group[j])
+                memcpy(pts + (size_t)at[j + 1]++ * (size_t)m, res->events + (size_t)e * rw + SIM_EVENT_HEAD,
+                       (size_t)m * sizeof *pts);
+    }
+    char (*labels)[160] = mem_xalloc(((size_t)ng + 1) * sizeof *labels);
+    for (int j = 0; j < ng; j++) {
+        int c = group[j], d = job->stop_dir[c];
+        if (by_traj && job->ngrid == 1)
+            snprintf(labels[j], sizeof labels[j], "from %s = %.4g", state_name(job, job->grid[0].comp),
+                     job->y0[(size_t)c * (size_t)m + (size_t)job->grid[0].comp]);
+        else if (by_traj)
+            snprintf(labels[j], sizeof labels[j], "trajectory %d", c);
+        else
+            snprintf(labels[j], sizeof labels[j], "%.120s crosses 0%s", job->stop_text[c],
+                     d == RK_RISING ? " rising" : d == RK_FALLING ? " falling" : "");
+    }
+    /* the panels' title: where the section is */
+    char where[200] = "at the crossings";
+    for (int c = 0; c < K && nrec == 1; c++)
+        if (job->stop_record[c])
+            snprintf(where, sizeof where, "where %.120s crosses 0%s", job->stop_text[c],
+                     job->stop_dir[c] == RK_RISING ? " rising" : job->stop_dir[c] == RK_FALLING ? " falling" : "");
+    FigPanel *p = mem_xalloc((size_t)n * sizeof *p);
+    memset(p, 0, (size_t)n * sizeof *p);
+    int np = 0;
+    for (int pass = 0; pass < 2 && np == 0; pass++)
+        for (int i = 0; i < n && np < MAX_SHOWN; i++) {
+            double lo = INFINITY, hi = -INFINITY;
+            for (long e = 0; e < at[ng]; e++) {
+                double q = pts[(size_t)e * (size_t)m + (size_t)i];
+                lo = q < lo ? q : lo;
+                hi = q > hi ? q : hi;
+            }
+            if (pass == 0 && !(hi - lo > 1e-9 * (1 + fmax(fabs(lo), fabs(hi)))))
+                continue; /* the same at every crossing: the section's own coordinate */
+            FigPanel *pn = &p[np++];
+            pn->kind = FIG_SCATTER;
+            pn->title = where;
+            pn->xlabel = job->columns[i];
+            pn->ylabel = job->columns[n + i];
+            for (int j = 0; j < ng; j++)
+                pn->lines[pn->nlines++] = (FigLine){.label = ng > 1 ? labels[j] : NULL,
+                                                    .x = pts + (size_t)at[j] * (size_t)m + i,
+                                                    .y = pts + (size_t)at[j] * (size_t)m + n + i,
+                                                    .n = (int)(at[j + 1] - at[j]), .xstride = m, .ystride = m,
+                                                    .marker_mm = at[ng] > 300 ? 1.0 : 0}; /* dots for a cloud */
+        }
+    char title[300], err[300];
+    snprintf(title, sizeof title, "%s: Poincaré section (%ld points)", job->system, at[ng]);
+    if (figure_draw(job->plot, title, p, np, np < 2 ? 1 : 2, err, sizeof err) != 0 && res->status == 0) {
+        res->status = 4;
+        snprintf(res->message, sizeof res->message, "%s", err);
+    }
+    mem_free(labels);
+    mem_free(p);
+    mem_free(pts);
 }
 
 /* The figure: one panel per coordinate, then the relative energy error;
@@ -821,6 +951,8 @@ void sim_sink_close(SimSink *k)
     res->rows = k->rows;
     if (k->map && res->status != 4)
         draw_map(k);
+    else if (k->job->plot && sim_records(k->job) && res->nevents > 0 && res->status != 4)
+        draw_section(k);
     else if (k->job->plot && k->nkept > 0 && res->status != 4)
         draw(k);
     vm_free(k->vm_energy);
@@ -898,6 +1030,8 @@ typedef struct Share {
     int *ended;         /* the block's trajectories that stopped since the last row: their
                            last row is at their event, then none */
     int nended;
+    double *rec;        /* the block's recorded crossings (rows of SIM_EVENT_HEAD + width) */
+    size_t nrec, caprec;
 } Share;
 
 static void share_begin(Share *sh, const SimJob *job)
@@ -949,6 +1083,78 @@ static void share_event(Share *sh, int s, double t, int k)
     }
     sh->ev[sh->nev++] = (EventMsg){s, k, t};
     sh->ended[sh->nended++] = s;
+}
+
+/* Trajectory s (of the whole ensemble) crossed 0 with the recorded
+ * condition k at t, in state y. */
+static void share_record(Share *sh, int s, double t, int k, const double *y)
+{
+    const size_t m = (size_t)sim_width(sh->job), rw = SIM_EVENT_HEAD + m;
+    if (sh->nrec == sh->caprec) {
+        sh->caprec = sh->caprec ? 2 * sh->caprec : 64;
+        sh->rec = mem_xrealloc(sh->rec, sh->caprec * rw * sizeof *sh->rec);
+    }
+    double *r = sh->rec + sh->nrec++ * rw;
+    r[0] = s;
+    r[1] = t;
+    r[2] = k;
+    memcpy(r + SIM_EVENT_HEAD, y, m * sizeof *y);
+}
+
+/* Recorded events by trajectory, then time, then condition. */
+static int by_event(const void *a, const void *b)
+{
+    const double *x = a, *y = b;
+    for (int i = 0; i < SIM_EVENT_HEAD; i++)
+        if (x[i] != y[i])
+            return x[i] < y[i] ? -1 : 1;
+    return 0;
+}
+
+/* The recorded events after their trajectory's stop (found on the step
+ * it stopped on) left out of res->events. */
+static void records_after_stops(const SimJob *job, SimResult *res)
+{
+    const size_t rw = SIM_EVENT_HEAD + (size_t)sim_width(job);
+    long kept = 0;
+    for (long i = 0; i < res->nevents; i++) {
+        const double *r = res->events + (size_t)i * rw;
+        if (!(r[1] > res->stop_t[(size_t)r[0]]))
+            memmove(res->events + (size_t)kept++ * rw, r, rw * sizeof *r);
+    }
+    res->nevents = kept;
+    if (!kept) {
+        mem_free(res->events);
+        res->events = NULL;
+    }
+}
+
+/* At the end: every block's recorded events in res->events, on every
+ * process, in order (trajectory, time, condition), those after a
+ * trajectory's stop (on the step it stopped on) left out. */
+static void share_records(Share *sh, SimResult *res)
+{
+    const size_t m = (size_t)sim_width(sh->job), rw = SIM_EVENT_HEAD + m, size = rw * sizeof(double);
+    double *all = sh->rec;
+    size_t n = sh->nrec;
+    sh->rec = NULL;
+    if (sh->on) {
+        size_t bytes;
+        double *got = par_gather_bytes(all, n * size, &bytes); /* (rank 0's; NULL elsewhere) */
+        mem_free(all);
+        all = got;
+        long nb = par_root() ? (long)(bytes / size) : 0;
+        par_bcast(&nb, sizeof nb);
+        if (!par_root())
+            all = mem_xalloc((size_t)nb * size + 1);
+        par_bcast(all, (size_t)nb * size);
+        n = (size_t)nb;
+    }
+    if (n)
+        qsort(all, n, size, by_event);
+    res->events = all;
+    res->nevents = (long)n;
+    records_after_stops(sh->job, res);
 }
 
 /* This row's messages of the block (n of size bytes at mine): as they
@@ -1064,11 +1270,13 @@ static void share_end(Share *sh, SimResult *res, double *y)
             par_bcast(res->stop_k, (size_t)job->samples * sizeof *res->stop_k);
             par_bcast(&res->stopped, sizeof res->stopped);
             par_bcast(&res->rows, sizeof res->rows);
+            records_after_stops(job, res); /* (the stops known everywhere now) */
         }
     }
     mem_free(sh->msg);
     mem_free(sh->ev);
     mem_free(sh->ended);
+    mem_free(sh->rec);
 }
 
 /* The job's status and message from its failures. */
@@ -1166,6 +1374,8 @@ static int run_batched(const SimJob *job, SimResult *res, const RkTableau *tab)
                                  batch_eval, &c) : NULL;
     if (b && job->stop)
         rk_events(b, gc.n, job->stop_dir, batch_eval, &gc);
+    if (b && sim_records(job))
+        rk_events_record(b, job->stop_record);
     /* the block's lanes that stopped, and the time of each lane's row (at
      * its event for one that stopped since the last row) */
     unsigned char *over = job->stop ? mem_xalloc((size_t)Bl + 1) : NULL;
@@ -1194,6 +1404,11 @@ static int run_batched(const SimJob *job, SimResult *res, const RkTableau *tab)
             long before = b->failed, stopped = b->stopped;
             rk_advance(b, tk);
             rk_states(b, yl);
+            for (long i = 0; i < b->nrec; i++) { /* the crossings recorded on the way */
+                const double *r = b->rec + (size_t)i * (size_t)(SIM_EVENT_HEAD + w);
+                share_record(&sh, lo + (int)r[0], r[1], (int)r[2], r + SIM_EVENT_HEAD);
+            }
+            b->nrec = 0;
             for (int s = 0; s < Bl && b->stopped > stopped; s++) {
                 tl[s] = tk;
                 if (b->status[s] == RK_EVENT && !over[s]) {
@@ -1245,6 +1460,7 @@ static int run_batched(const SimJob *job, SimResult *res, const RkTableau *tab)
     res->steps = b ? b->steps : 0;
     res->rhs_evals = b ? b->evals : 0;
     fail_result(&fails, res);
+    share_records(&sh, res);
     if (share_writes(&sh) && job->events)
         sink_events(sink, y);
     sim_sink_close(sink);
@@ -1284,6 +1500,12 @@ typedef struct Events {
     double *ya, *ym, *yerr, *dydt; /* the step's start, a trial's end, scratch, the derivative at ya */
     gsl_odeiv2_driver *trial; /* its stepper takes the trial steps (multistep: it runs them) */
     int multistep;
+    /* `record when`: dirs as rk_events_record's, (K + 1) x K (row 0 the
+     * stops, 1 + k condition k alone), or NULL; the end of a step, kept
+     * while its recorded crossings are located; where they go */
+    int *dirs;
+    double *gend, *yr;
+    Share *sh;
 } Events;
 
 static void events_eval(Events *E, double t, const double *y, double *g)
@@ -1317,6 +1539,17 @@ static void events_open(Events *E, const SimJob *job, Ctx *c, const gsl_odeiv2_s
         mem_out_of_memory(0);
     for (int s = lo; s < hi; s++)
         events_eval(E, job->t0, job->y0 + (size_t)s * (size_t)m, E->g + (size_t)s * (size_t)K);
+    if (sim_records(job)) {
+        E->dirs = mem_xalloc((size_t)(K + 1) * (size_t)K * sizeof *E->dirs);
+        for (int k = 0; k < K; k++) {
+            E->dirs[k] = job->stop_record[k] ? RK_NEVER : job->stop_dir[k];
+            for (int j = 0; j < K; j++)
+                E->dirs[(size_t)(1 + k) * (size_t)K + (size_t)j] =
+                    j == k && job->stop_record[k] ? job->stop_dir[k] : RK_NEVER;
+        }
+        E->gend = mem_xalloc((size_t)K * sizeof *E->gend);
+        E->yr = mem_xalloc((size_t)m * sizeof *E->yr);
+    }
 }
 
 static void events_close(Events *E)
@@ -1324,6 +1557,9 @@ static void events_close(Events *E)
     if (!E->job)
         return;
     gsl_odeiv2_driver_free(E->trial);
+    mem_free(E->dirs);
+    mem_free(E->gend);
+    mem_free(E->yr);
     vm_free(E->vm);
     mem_free(E->g);
     mem_free(E->glo);
@@ -1348,10 +1584,9 @@ static int events_trial(Events *E, double ta, double h)
 /* The crossing on the step of size h from (ta, E->ya) to (*t, y), the
  * functions at its start ga and end in E->ghi: *t and y become the
  * crossing's.  Returns the condition that crossed. */
-static int events_locate(Events *E, double ta, double h, double *t, double *y, const double *ga)
+static int events_locate(Events *E, double ta, double h, double *t, double *y, const double *ga, const int *dir)
 {
     const int K = E->K;
-    const int *dir = E->job->stop_dir;
     memcpy(E->glo, ga, (size_t)K * sizeof *ga);
     RkLocate L;
     rk_locate_begin(&L, ta, h);
@@ -1374,6 +1609,27 @@ static int events_locate(Events *E, double ta, double h, double *t, double *y, c
     return k < 0 ? 0 : k;
 }
 
+/* The recorded conditions that crossed on the step of size h from (ta,
+ * E->ya) to (t, y) (the functions at its start ga, at its end E->ghi,
+ * which it keeps): each located alone, as a lane's (rk_events_record),
+ * and noted for trajectory s; the step's end stays the trajectory's. */
+static void events_record(Events *E, int s, double ta, double h, double t, const double *y, const double *ga)
+{
+    const int K = E->K, m = sim_width(E->job);
+    memcpy(E->gend, E->ghi, (size_t)K * sizeof *E->gend);
+    for (int k = 0; k < K; k++) {
+        const int *only = E->dirs + (size_t)(1 + k) * (size_t)K;
+        if (only[k] == RK_NEVER || rk_crossed(1, ga + k, E->gend + k, 1, only + k) < 0)
+            continue;
+        double tr = t;
+        memcpy(E->yr, y, (size_t)m * sizeof *y);
+        memcpy(E->ghi, E->gend, (size_t)K * sizeof *E->ghi);
+        events_locate(E, ta, h, &tr, E->yr, ga, only);
+        share_record(E->sh, s, tr, k, E->yr);
+    }
+    memcpy(E->ghi, E->gend, (size_t)K * sizeof *E->ghi);
+}
+
 /* Trajectory s (driver d) to T as gsl_odeiv2_driver_apply takes it (its
  * bounds on the step, unset, never act), each step's end tested: at a
  * crossing it stops there (*t and y the crossing's, *hit the condition;
@@ -1390,8 +1646,11 @@ static int events_advance(Events *E, gsl_odeiv2_driver *d, int s, double *t, dou
         if (st != GSL_SUCCESS)
             return st;
         events_eval(E, *t, y, E->ghi);
-        if (rk_crossed(K, g, E->ghi, 1, E->job->stop_dir) >= 0) {
-            *hit = events_locate(E, ta, d->e->last_step, t, y, g);
+        if (E->dirs)
+            events_record(E, s, ta, d->e->last_step, *t, y, g);
+        const int *dstop = E->dirs ? E->dirs : E->job->stop_dir;
+        if (rk_crossed(K, g, E->ghi, 1, dstop) >= 0) {
+            *hit = events_locate(E, ta, d->e->last_step, t, y, g, dstop);
             return GSL_SUCCESS;
         }
         memcpy(g, E->ghi, (size_t)K * sizeof *g);
@@ -1410,6 +1669,8 @@ int sim_run(const SimJob *job, SimResult *res)
     res->has_energy = job->energy != NULL;
     res->e0 = res->max_rel_drift = 0;
     res->stopped = res->rows = 0;
+    res->events = NULL;
+    res->nevents = 0;
     for (int s = 0; job->stop && s < job->samples; s++) {
         res->stop_t[s] = NAN;
         res->stop_k[s] = -1;
@@ -1470,6 +1731,7 @@ int sim_run(const SimJob *job, SimResult *res)
     unsigned char *over = NULL;
     if (job->stop) {
         events_open(&E, job, &c, &sys, type, lo, hi);
+        E.sh = &sh;
         over = mem_xalloc((size_t)B);
         memset(over, 0, (size_t)B);
     }
@@ -1536,6 +1798,7 @@ int sim_run(const SimJob *job, SimResult *res)
     res->rhs_evals = c.evals;
     fail_result(&fails, res);
     share_states(&sh, y + (size_t)lo * (size_t)m, yall);
+    share_records(&sh, res);
     if (share_writes(&sh) && job->events)
         sink_events(sink, yall);
     sim_sink_close(sink);
@@ -1609,6 +1872,20 @@ int sim_json_print(FILE *out, json_t *o)
     return rc;
 }
 
+/* An event of the JSON: trajectory s (an ensemble's) at t, condition k;
+ * its kind when the job records crossings. */
+static json_t *json_event(const SimJob *job, int s, double t, int k)
+{
+    json_t *e = sim_jnew(json_object());
+    if (job->samples > 1)
+        sim_jset(e, "traj", json_integer(s));
+    sim_jset(e, "t", sim_jreal(t));
+    sim_jset(e, "when", json_string(job->stop_text[k]));
+    if (sim_records(job))
+        sim_jset(e, "kind", json_string(job->stop_record[k] ? "record" : "stop"));
+    return e;
+}
+
 int sim_json(FILE *out, const SimJob *job, const SimResult *res)
 {
     sim_json_begin();
@@ -1645,20 +1922,21 @@ int sim_json(FILE *out, const SimJob *job, const SimResult *res)
     sim_jset(fin, "velocities", v);
     sim_jset(o, "final", fin);
     if (job->stop) {
-        /* the count always; each event (in trajectory order) when the
-         * ensemble is small enough for a line of JSON to hold them */
-        sim_jset(o, "events_count", json_integer((json_int_t)res->stopped));
-        if (B <= SIM_EVENTS_LISTED) {
+        /* the count always; each event (in trajectory order, each
+         * trajectory's in order of time) when they are few enough for a
+         * line of JSON to hold them */
+        long count = res->stopped + res->nevents, e = 0;
+        const size_t rw = SIM_EVENT_HEAD + (size_t)sim_width(job);
+        sim_jset(o, "events_count", json_integer((json_int_t)count));
+        if (B <= SIM_EVENTS_LISTED && count <= SIM_EVENTS_LISTED_ALL) {
             json_t *ev = sim_jnew(json_array());
             for (int s = 0; s < B; s++) {
-                if (isnan(res->stop_t[s]))
-                    continue;
-                json_t *e = sim_jnew(json_object());
-                if (B > 1)
-                    sim_jset(e, "traj", json_integer(s));
-                sim_jset(e, "t", sim_jreal(res->stop_t[s]));
-                sim_jset(e, "when", json_string(job->stop_text[res->stop_k[s]]));
-                sim_japp(ev, e);
+                for (; e < res->nevents && res->events[(size_t)e * rw] == s; e++) {
+                    const double *r = res->events + (size_t)e * rw;
+                    sim_japp(ev, json_event(job, s, r[1], (int)r[2]));
+                }
+                if (!isnan(res->stop_t[s]))
+                    sim_japp(ev, json_event(job, s, res->stop_t[s], res->stop_k[s]));
             }
             sim_jset(o, "events", ev);
         }

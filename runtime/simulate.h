@@ -62,6 +62,10 @@ typedef struct SimJob {
     const IrProgram *stop;        /* or NULL */
     const int *stop_dir;          /* stop->nout */
     const char *const *stop_text; /* stop->nout: each condition as written, for the JSON */
+    /* stop->nout: 1 where the condition is `record when` (its crossings are
+     * located as a stop's and listed, and the trajectory goes on from the
+     * step's end), 0 for `stop when`; or NULL: every one stops */
+    const unsigned char *stop_record;
     const char *events;           /* the CSV file of the events, or NULL */
     /* the grid of starts the ensemble is (trajectory s: the first axis
      * slowest), or none; with stop and a plot over one or two axes, the
@@ -92,6 +96,13 @@ typedef struct SimResult {
     double *stop_t;               /* when each trajectory stopped (NaN: it did not) */
     int *stop_k;                  /* which condition stopped it (-1: none) */
     long stopped;                 /* trajectories stopped */
+    /* the crossings of `record when` conditions (after the run, on every
+     * process): nevents rows of SIM_EVENT_HEAD + width values (the
+     * trajectory, the time, the condition, then the state there), by
+     * trajectory then time; none after a trajectory's stop.  Allocated by
+     * the run (mem_alloc: the caller frees), NULL when there are none. */
+    double *events;
+    long nevents;
     long rows;                    /* rows written (times x trajectories) */
     double wall_s;                /* integration and output */
     double setup_s;               /* from the process start to the first step */
@@ -134,8 +145,15 @@ int sim_method_known(const char *method, int *implicit);
 int sim_run(const SimJob *job, SimResult *res);
 
 /* The JSON lists the events of ensembles of at most this many
- * trajectories one by one (events_count always). */
-enum { SIM_EVENTS_LISTED = 1000 };
+ * trajectories one by one (events_count always), when they are at most
+ * SIM_EVENTS_LISTED_ALL events. */
+enum { SIM_EVENTS_LISTED = 1000, SIM_EVENTS_LISTED_ALL = 10000 };
+
+/* A recorded event's values before its state (SimResult.events). */
+enum { SIM_EVENT_HEAD = 3 };
+
+/* The `stop when` conditions of the job (those that end a trajectory). */
+int sim_stops(const SimJob *job);
 
 /* One JSON line (LANGUAGE.md §5) describing the run.  Returns 0, or 4
  * (with a message on stderr) when it cannot be written; out of memory

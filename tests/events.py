@@ -28,7 +28,22 @@ of starts in simulate jobs (TAP).
 6. Bad input: located errors, with the exact text.
 7. Under mpirun (when there and lag is built with MPI): the chaos map
    example (smaller) writes the same CSV, events CSV and figure for 1 and
-   2 ranks as one process.
+   2 ranks as one process; so does a grid with `record when` and `stop
+   when`.
+8. `record when EXPR crosses 0`: the harmonic oscillator's x crosses 0 at
+   (k + 1/2) pi/w, falling and rising in turn, each direction filter
+   listing its own; a pendulum's zero crossings over several periods at
+   T/4 + k T/2 with the exact period T = 4 sqrt(l/g) K(sin(A/2)); the
+   trajectory's rows are those of the run without `record when` to the
+   bit (it goes on from each step's end); the event rows' state is at the
+   crossing (x = 0, x' = -+w).
+9. `record when` mixed with `stop when`: a projectile's apex and x = 1
+   recorded, its landing stopping it, in the order of time, the crossing
+   after the landing (on the same step) not listed; the columns record and
+   stop; a crossing exactly at an output time is listed once, at that
+   time; a record and a stop at one time: the record first.
+10. Ensembles with `record when`: every member's event rows equal its
+   single run's bit for bit (batched rk8pd, rkf45, rkck; msadams).
 
 Numbers are compared through lagtest.close/worst, so a NaN never passes.
 """
@@ -262,7 +277,17 @@ ERRORS = [
      "0 (write an expression of the coordinates, velocities, parameters and t)"),
     ("stop when y crosses 0; method variational", "8:5: error: 'stop when' needs one of GSL's steppers: the "
      "variational integrator's fixed steps locate no events (use e.g. method rk8pd)"),
-    ("events \"e.csv\"", "8:5: error: 'events' writes the events of 'stop when EXPR crosses 0', and this job has none"),
+    ("events \"e.csv\"", "8:5: error: 'events' writes the events of 'stop when' or 'record when EXPR crosses 0', "
+     "and this job has none"),
+    ("record when y", "8:5: error: 'record when' needs 'crosses 0' after the expression: 'record when EXPR crosses 0'"),
+    ("record when y crosses 1", "8:27: error: a record condition crosses 0, not 1 (write 'record when EXPR - 1 crosses "
+     "0')"),
+    ("record when y'' crosses 0", "8:17: error: 'y''' (an acceleration) cannot be in the condition of 'record when': "
+     "a crossing is located on the coordinates and velocities (record it as a column: 'record name = y''')"),
+    ("record when y crosses 0 down", "8:29: error: unknown direction 'down' of a crossing: 'rising' (upwards through "
+     "0) or 'falling' (downwards); without one, either way"),
+    ("record when y crosses 0; method variational", "8:5: error: 'record when' needs one of GSL's steppers: the "
+     "variational integrator's fixed steps locate no events (use e.g. method rk8pd)"),
     ("init x = grid(0, 1, 3), y = grid(0, 1, 2); samples 5", "8:56: error: samples 5 contradicts the grid of starts in "
      "'init' (3 x 2 = 6 trajectories): leave 'samples' out"),
     ("init x = grid(1, 0, 3)", "8:14: error: grid(a, b, n) needs a < b (got 1 and 0)"),
@@ -299,6 +324,224 @@ def mpi(tmp):
     report(good and len(files.get("chaos_map_flips.csv", b"")) > 100, what, why)
 
 
+OSCILLATOR = """system HO {
+    param w = 2
+    coord x
+    L = 0.5*x'^2 - 0.5*w^2*x^2
+}
+"""
+
+
+def events_of(js):
+    return js[0].get("events", []) if js else []
+
+
+def record_oscillator(tmp):
+    """x = cos(w t): x crosses 0 at (k + 1/2) pi/w, falling for even k, rising for odd."""
+    w = 2.0
+    want = [(k + 0.5) * math.pi / w for k in range(7)]  # t < 11
+    base = "simulate HO { init x = 1; time 0 .. 11, every 0.25; method rk8pd, tol 1e-12\n%s  output \"OUT\"; events \"EV\" }\n"
+    p0, _, plain, _ = run(tmp, "ho_plain", OSCILLATOR + (base % "").replace("; events \"EV\"", ""))
+    conds = "  record when x crosses 0 rising\n  record when x crosses 0 falling\n"
+    p, js, rows, ev = run(tmp, "ho", OSCILLATOR + base % conds)
+    times = [num(r["t"]) for r in ev] if p.returncode == 0 and len(ev) == len(want) else [math.nan]
+    e = worst(err(t, t0) for t, t0 in zip(times, want)) if len(times) == len(want) else math.inf
+    kinds = [r["record"] for r in ev]
+    good = (e < 1e-10 and kinds == ["2", "1"] * 3 + ["2"] and list(ev[0].keys()) == ["traj", "t", "x", "x'", "record"]
+            and worst(err(num(r["x"]), 0) for r in ev) < 1e-10
+            and worst(err(num(r["x'"]), w if k % 2 else -w) for k, r in enumerate(ev)) < 1e-9)
+    report(good, "harmonic oscillator: x crosses 0 at (k + 1/2) pi/w, falling (condition 2) and rising (1) in turn, "
+           "the state there x = 0, x' = -+w (worst time error %.3g)" % e, p.stderr + str(ev[:3]))
+    o = js[0] if js else {}
+    good = (o.get("events_count") == 7 and [x["t"] for x in events_of(js)] == times
+            and all(x["kind"] == "record" and x["when"] == "x" for x in events_of(js)) and o["final"]["t"] == 11)
+    report(good, "--json: the recorded events with their times, kind record and the condition; the run goes on to the "
+           "end (final.t 11)", str(o))
+    same = p0.returncode == 0 and text_rows(os.path.join(tmp, "ho_plain.csv")) == text_rows(os.path.join(tmp, "ho.csv"))
+    report(same and len(rows) == 45, "with record when, the trajectory's rows are the run's without it, bit for bit "
+           "(the integration goes on from each step's end)", p0.stderr)
+    # each filter alone, and either way
+    for cond, ks in (("rising", range(1, 7, 2)), ("falling", range(0, 7, 2)), ("", range(7))):
+        p, js, _, ev = run(tmp, "ho1", OSCILLATOR + base % ("  record when x crosses 0 %s\n" % cond))
+        times = [num(r["t"]) for r in ev] if p.returncode == 0 else []
+        wk = [want[k] for k in ks]
+        e = worst(err(t, t0) for t, t0 in zip(times, wk)) if len(times) == len(wk) else math.inf
+        report(e < 1e-10 and "record" in ev[0] and all(r["record"] == "1" for r in ev),
+               "record when x crosses 0 %s: the %d crossings that way (worst %.3g)" % (cond or "(either way)",
+                                                                                         len(wk), e), p.stderr)
+
+
+def section_figure(tmp):
+    """plot with record when: the Poincaré section is drawn (a PNG); without crossings, the usual figure."""
+    job = ("simulate DP { init t1 = 0, t2 = grid(0.5, 1.5, 3); time 0 .. 30, every 30; method rk8pd, tol 1e-9\n"
+           "  record when t1 crosses 0 rising; events \"EV\"; plot \"sec.png\" }\n")
+    p, js, _, ev = run(tmp, "sec", DOUBLE_PENDULUM + job)
+    path = os.path.join(tmp, "sec.png")
+    png = open(path, "rb").read(8) if os.path.exists(path) else b""
+    good = p.returncode == 0 and png == b"\x89PNG\r\n\x1a\n" and len(ev) > 30
+    good = good and all(close(num(r["t1"]), 0, 1e-9) and num(r["t1'"]) > 0 for r in ev)
+    report(good, "a grid of 3 double pendulums with record when t1 crosses 0 rising: every crossing at t1 = 0 with "
+           "t1' > 0, and the section drawn as a PNG", p.stderr)
+    os.remove(path) if os.path.exists(path) else None
+    p, js, _, ev = run(tmp, "nosec", DOUBLE_PENDULUM + job.replace("t1 crosses", "t1 - 5 crosses"))
+    report(p.returncode == 0 and os.path.exists(path) and ev == [] and js[0]["events_count"] == 0,
+           "no crossing recorded: no event rows, the usual figure drawn", p.stderr)
+
+
+def record_pendulum(tmp):
+    """Zero crossings of a pendulum at amplitude A: T/4 + k T/2, T = 4 sqrt(l/g) K(sin(A/2))."""
+    g, l, A = 9.81, 1.3, 0.3
+    q = quarter_period(A, g, l)
+    want = [q + 2 * q * k for k in range(int((20 - q) / (2 * q)) + 1)]
+    job = ("simulate Pend { init th = %r; time 0 .. 20, every 0.1; method rk8pd, tol 1e-12\n"
+           "  record when th crosses 0\n  events \"EV\" }\n" % A)
+    p, js, _, ev = run(tmp, "pend_rec", PENDULUM + job)
+    times = [num(r["t"]) for r in ev] if p.returncode == 0 else []
+    e = worst(err(t, t0) for t, t0 in zip(times, want)) if len(times) == len(want) else math.inf
+    report(e < 1e-9 and len(want) > 8 and js and js[0]["events_count"] == len(want),
+           "pendulum at A = %g: %d zero crossings at T/4 + k T/2 with the exact period T = %.12g "
+           "(elliptic K by the AGM; worst %.3g)" % (A, len(want), 4 * q, e), p.stderr)
+
+
+def record_and_stop(tmp):
+    g, y0, v0 = 9.81, 10.0, 3.0
+    land = (v0 + math.sqrt(v0 * v0 + 2 * g * y0)) / g
+    # rk8pd is exact on a parabola: its steps grow to span several seconds, so that
+    # x = 1.9 is crossed on the step that lands
+    job = ("simulate Ball { init x' = 1, y = %g, y' = %g; time 0 .. 5, every 5; method rk8pd, tol 1e-10\n"
+           "  record when x - 1 crosses 0\n  record when y' crosses 0 falling\n  stop when y crosses 0 falling\n"
+           "  record when x - 1.9 crosses 0\n  output \"OUT\"; events \"EV\" }\n" % (y0, v0))
+    p, js, rows, ev = run(tmp, "mixed", PROJECTILE + job)
+    good = p.returncode == 0 and len(ev) == 3 and list(ev[0].keys()) == ["traj", "t", "x", "y", "x'", "y'", "record",
+                                                                         "stop"]
+    want = [(v0 / g, "2", "0"), (1.0, "1", "0"), (land, "0", "1")]
+    e = math.inf
+    if good:
+        e = worst(err(num(r["t"]), t) for r, (t, _, _) in zip(ev, want))
+        good = [(r["record"], r["stop"]) for r in ev] == [(a, b) for _, a, b in want]
+        good = good and close(num(ev[1]["x"]), 1, 1e-12) and close(num(ev[0]["y'"]), 0, 1e-12)
+        good = good and close(num(ev[2]["y"]), 0, 1e-9) and num(rows[-1]["t"]) == num(ev[2]["t"])
+        o = js[0]
+        good = good and o["events_count"] == 3 and [x["kind"] for x in o["events"]] == ["record", "record", "stop"]
+        good = good and [x["when"] for x in o["events"]] == ["y'", "x - 1", "y"] and o["final"]["t"] == num(ev[2]["t"])
+    report(good and e < 1e-10, "record when mixed with stop when: the apex (y' falling) and x = 1 recorded, the landing "
+           "stops, in the order of time (worst %.3g); x = 1.9, crossed on the landing's step after it, is not listed"
+           % e, p.stderr + str(ev))
+    # a crossing exactly at an output time, recorded and stopping at once
+    job = ("simulate Ball { init x' = 1, y = 10; time 0 .. 2, every 0.5\n  record when t - 1 crosses 0\n"
+           "  record when t - 1.5 crosses 0 falling\n  output \"OUT\"; events \"EV\" }\n")
+    p, js, rows, ev = run(tmp, "at_out", PROJECTILE + job)
+    good = (p.returncode == 0 and [r["t"] for r in ev] == ["1"] and [r["t"] for r in rows] == ["0", "0.5", "1", "1.5",
+                                                                                                "2"]
+            and js[0]["events"] == [{"t": 1.0, "when": "t - 1", "kind": "record"}])
+    report(good, "a crossing exactly at an output time (t - 1, every 0.5) is listed once, at t = 1; one the other way "
+           "(t - 1.5 falling) never", p.stderr + str(ev))
+    job = ("simulate Ball { init x' = 1, y = 10; time 0 .. 2, every 0.5\n  stop when t - 1 crosses 0\n"
+           "  record when t - 1 crosses 0\n  output \"OUT\"; events \"EV\" }\n")
+    p, js, rows, ev = run(tmp, "both", PROJECTILE + job)
+    good = (p.returncode == 0 and [(r["t"], r["record"], r["stop"]) for r in ev] == [("1", "1", "0"), ("1", "0", "1")]
+            and rows[-1]["t"] == "1" and js[0]["events_count"] == 2)
+    report(good, "a record and a stop at the same time: both listed, the record first, the run ends there",
+           p.stderr + str(ev))
+    # the newline rule: 'record when' at the end of a line goes on
+    job = "simulate Ball { init y = 1; time 0 .. 1\n  record when\n    y - 0.5 crosses 0; events \"EV\" }\n"
+    p, js, _, ev = run(tmp, "nl", PROJECTILE + job)
+    want = math.sqrt(2 * 0.5 / 9.81)
+    report(p.returncode == 0 and len(ev) == 1 and close(num(ev[0]["t"]), want, 1e-7),
+           "'record when' with its condition on the next line; y0 = 1 falls to 0.5 at sqrt(2 0.5/g)", p.stderr)
+
+
+RECORD_GRID = ("simulate DP { init t1 = %s, t2 = %s; time 0 .. 8, every 0.25\n  method %s, tol 1e-9\n"
+               "  record when t1 crosses 0 rising\n  record when t2 crosses 0\n"
+               "  stop when abs(t1) - pi crosses 0 rising\n  output \"OUT\"; events \"EV\" }\n")
+
+
+def record_members(tmp):
+    for method in ("rk8pd", "rkf45", "rkck", "msadams"):
+        p, js, rows, ev = run(tmp, "rg_" + method, DOUBLE_PENDULUM + RECORD_GRID % ("grid(-3, 3, 4)",
+                                                                                     "grid(-2.9, 2.9, 3)", method))
+        evs = {}
+        for r in text_rows(os.path.join(tmp, "rg_%s_ev.csv" % method))[1:]:
+            evs.setdefault(int(r.split(",")[0]), []).append(r.split(",", 1)[1])
+        starts = {int(num(r["traj"])): (r["t1"], r["t2"]) for r in rows if r["t"] == "0"}
+        nstop = sum(1 for x in events_of(js) if x["kind"] == "stop")
+        good, why = p.returncode == 0 and len(starts) == 12 and 0 < nstop < 12 and len(evs) == 12, p.stderr
+        count = 0
+        for s, (a, b) in sorted(starts.items()):
+            p1, js1, _, _ = run(tmp, "rone", DOUBLE_PENDULUM + RECORD_GRID % (a, b, method))
+            single = [r.split(",", 1)[1] for r in text_rows(os.path.join(tmp, "rone_ev.csv"))[1:]]
+            count += len(single)
+            if p1.returncode != 0 or single != evs.get(s):
+                good = False
+                why += "trajectory %d: events differ from its single run:\n%s\n%s\n" % (s, evs.get(s), single)
+        good = good and js[0]["events_count"] == count
+        report(good, "%s: each of 12 double pendulums with record and stop conditions has its single run's %d event "
+               "rows bit for bit (%d stopped)" % (method, count, nstop), why)
+
+
+def mpi_record(tmp):
+    what = "record when and stop when over a grid under mpirun: the CSV, events CSV and JSON of one process"
+    cmd = mpi_launcher(LAG, [what, "compare with record when under mpirun"])
+    if not cmd:
+        return
+    text = DOUBLE_PENDULUM + RECORD_GRID.replace("OUT", "r.csv").replace("EV", "r_ev.csv") % (
+        "grid(-3, 3, 5)", "grid(-2.9, 2.9, 4)", "rk8pd")
+    good, why, files, _ = mpi_same(LAG, cmd, tmp, "rmpi", text, (1, 2))
+    report(good and len(files.get("r_ev.csv", b"")) > 1000, what, why)
+    what = "compare with record when under mpirun (5 starts): the JSON and summary of one process"
+    pend = "".join(PENDULUM.replace("Pend", name).replace("g = 9.81", "g = %r" % g)
+                   for name, g in (("P1", 9.81), ("P2", 9.5)))
+    text = pend + ("compare P1, P2 { init th = uniform(1, 2.5); samples 5; time 0 .. 5, every 0.05\n"
+                   "  record when th crosses 0 falling\n  record when th' crosses 0\n  output \"c\" }\n")
+    good, why, files, _ = mpi_same(LAG, cmd, tmp, "cmpi", text, (1, 2))
+    summary = files.get("c_summary.json", {})
+    report(good and summary and summary["models"]["P2"]["events_count"] > 10, what, why)
+
+
+def compare_events(tmp):
+    """compare with record when: each model's crossings along its own trajectory, and its first crossing's time
+    against the reference's (pendulums of three g released at rest from 2: th = 0 a quarter period later)."""
+    pend = "".join(PENDULUM.replace("Pend", name).replace("g = 9.81", "g = %r" % g)
+                   for name, g in (("P1", 9.81), ("P2", 9.5), ("P3", 12.0)))
+    job = ("compare P1, P2, P3 { init th = 2; time 0 .. 5, every 0.05; method rk8pd, tol 1e-11\n"
+           "  record when th crosses 0 falling\n  record when th' - 4.8 crosses 0 }\n")
+    p, js = run_json(LAG, tmp, "cmp_ev.lag", pend + job)
+    ms = js[0]["models"] if p.returncode == 0 and js else {}
+    q = {name: quarter_period(2.0, g, 1.3) for name, g in (("P1", 9.81), ("P2", 9.5), ("P3", 12.0))}
+    good, errs = len(ms) == 3, []
+    for name in ("P1", "P2", "P3") if good else ():
+        m = ms[name]
+        first = [e["t"] for e in m.get("events", []) if e["when"] == "th"]
+        errs.append(err(first[0], q[name]) if first else math.inf)
+        # th falling at q, 5 q, ... before t = 5
+        good = good and len(first) == len([k for k in range(4) if q[name] * (1 + 4 * k) < 5])
+    good = good and ms["P1"]["first_event_dt"] == 0 and ms["P1"]["first_event_unmatched"] == 0
+    dt = ms["P2"]["first_event_dt"] if good else math.nan
+    good = good and close(dt, q["P2"] - q["P1"], 1e-9) and ms["P2"]["first_event_unmatched"] == 0
+    # only P3 (the largest g) swings faster than 4.8 at the bottom: th' - 4.8 is crossed by it alone
+    good = good and ms["P3"]["first_event_unmatched"] == 1 and close(ms["P3"]["first_event_dt"], q["P3"] - q["P1"],
+                                                                       1e-9)
+    good = good and ms["P3"]["events_count"] == len(ms["P3"]["events"]) > len(ms["P1"]["events"])
+    report(good and worst(errs) < 1e-9, "compare with record when: each model's first th = 0 at its quarter period "
+           "K sqrt(l/g) (worst %.3g), first_event_dt = t_model - t_ref (%.6g), a condition only one crosses "
+           "unmatched" % (worst(errs), dt), p.stderr + str(ms)[:1500])
+    errors = [
+        ("record when g*th crosses 0", "12:13: error: 'g' is the reference's own: in a compare job each model "
+         "evaluates the condition of 'record when' on its own state, so it is an expression of the coordinates, "
+         "velocities and t"),
+        ("record a = th", "12:1: error: 'record' is written 'record when EXPR crosses 0', with 'rising' or 'falling' "
+         "after it for one direction only"),
+        ("record when th crosses 0; method variational", "12:1: error: 'record when' needs one of GSL's steppers: the "
+         "variational integrator's fixed steps locate no events (use e.g. method rk8pd)"),
+    ]
+    for i, (setting, want) in enumerate(errors):
+        text = pend[:pend.index("system P3")] + "compare P1, P2 { init th = 1; time 0 .. 1\n%s }\n" % setting
+        p = run_lag(LAG, tmp, "cbad%d" % i, text)
+        first = p.stderr.splitlines()[0] if p.stderr else ""
+        report(p.returncode == 1 and first == "%s:%s" % (os.path.join(tmp, "cbad%d.lag" % i), want),
+               "compare, bad input '%s': exit 1, %s" % (setting, want), "got exit %d:\n%s" % (p.returncode, p.stderr))
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         projectile(tmp)
@@ -307,7 +550,14 @@ def main():
         grid_order(tmp)
         at_the_event(tmp)
         bad_input(tmp)
+        record_oscillator(tmp)
+        record_pendulum(tmp)
+        section_figure(tmp)
+        record_and_stop(tmp)
+        record_members(tmp)
+        compare_events(tmp)
         mpi(tmp)
+        mpi_record(tmp)
     finish()
 
 
