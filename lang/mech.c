@@ -16,6 +16,7 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "lang/hamilton.h"
 #include "runtime/input.h"
 #include "runtime/io.h"
 #include "runtime/mem.h"
@@ -261,6 +262,10 @@ static SymId tr_name(Tr *T, const Expr *e)
         return sym_var(S, e->id.primes ? m->v[e->index] : m->q[e->index]);
     case REF_TIME:
         return sym_var(S, T->prob ? T->prob->x : m->t);
+    case REF_MOMENTUM:
+        if (m->pv && !T->prob)
+            return sym_var(S, m->pv[e->index]);
+        break;
     case REF_PI:
         return sym_num(S, 3.14159265358979323846);
     case REF_E:
@@ -777,6 +782,8 @@ SymId mech_expr(Mech *m, Diag *d, const Expr *e)
     SymId r = tr(&T, e);
     m->nets = T.nets; /* a record may call a net L does not */
     m->nnets = T.nnets;
+    if (m->psub && !T.errors) /* a momentum p_q: dL/dq' of the equivalent Lagrangian */
+        r = sym_replace(m->S, r, m->psub);
     return T.errors ? 0 : r;
 }
 
@@ -911,6 +918,34 @@ static void closed_form(Mech *m)
     m->accel = MECH_ACCEL_SYMBOLIC;
 }
 
+/* The statement H = ... of a system given by its Hamiltonian, or NULL. */
+static const Stmt *hamiltonian_stmt(const Item *sys)
+{
+    for (const Stmt *s = sys->stmts; s; s = s->next)
+        if (s->kind == ST_ASSIGN && strcmp(s->names[0].name, "H") == 0)
+            return s;
+    return NULL;
+}
+
+/* A system given by H, once p = dL/dq' of its equivalent Lagrangian is
+ * known: the momenta p_q its force, dissipation and symmetries use become
+ * those expressions of q and q' (and records' too, in mech_expr). */
+static void hamiltonian_momenta(Mech *m)
+{
+    Sym *S = m->S;
+    m->psub = alloc(S, (size_t)S->nvars, sizeof *m->psub);
+    memset(m->psub, 0, (size_t)S->nvars * sizeof *m->psub);
+    for (int i = 0; i < m->n; i++)
+        m->psub[m->pv[i]] = m->p[i];
+    m->D = sym_replace(S, m->D, m->psub);
+    for (int i = 0; i < m->n; i++)
+        m->Q[i] = sym_replace(S, m->Q[i], m->psub);
+    for (int k = 0; k < m->nsyms; k++)
+        for (int i = 0; !m->syms[k].swap && m->syms[k].dq && i < m->n; i++)
+            if (m->syms[k].dq[i])
+                m->syms[k].dq[i] = sym_replace(S, m->syms[k].dq[i], m->psub);
+}
+
 int mech_build(Mech *m, Sym *S, Diag *d, const Item *sys, int flags)
 {
     return mech_build_trained(m, S, d, sys, flags, NULL);
@@ -952,6 +987,14 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
         }
     }
     m->t = sym_add_var(S, "t", "t", SV_TIME, 0, 0, 0);
+    const Stmt *Hs = hamiltonian_stmt(sys);
+    if (Hs) { /* the momenta, H's variables beside the coordinates */
+        m->pv = alloc(S, (size_t)n, sizeof *m->pv);
+        for (int i = 0; i < n; i++) {
+            const char *name = arena_printf(S->arena, "p_%s", m->names[i]);
+            m->pv[i] = sym_add_var(S, name, name, SV_OTHER, i, 0, 0);
+        }
+    }
     /* the parameters, then the unknown scalars (parameters train fits) */
     for (int pass = 0; pass < 2; pass++)
         for (const Stmt *s = sys->stmts; s; s = s->next) {
@@ -1000,7 +1043,10 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
             }
             break;
         case ST_ASSIGN:
-            m->L = tr(&T, s->value);
+            if (s == Hs)
+                m->H = tr(&T, s->value);
+            else
+                m->L = tr(&T, s->value);
             break;
         case ST_DISSIPATION:
             m->D = sym_add2(S, m->D, tr(&T, s->value));
@@ -1039,6 +1085,8 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
         return T.errors;
     if (m->given_accel)
         return 0; /* no symmetry: the checker refuses one without L */
+    if (Hs && ham_to_lagrangian(m, d, Hs) != 0)
+        return 1;
 
     /* Momenta, mass matrix, right-hand side. */
     m->p = alloc(S, (size_t)n, sizeof *m->p);
@@ -1066,6 +1114,8 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
             m->p[i] = sym_diff(S, m->L, m->v[i]);
             dLdq[i] = sym_diff(S, m->L, m->q[i]);
         }
+    if (m->pv)
+        hamiltonian_momenta(m);
     /* M and (dp/dq) q'.  Through a network they are second derivatives of
      * L along n + 1 directions (each velocity, and q' in the coordinates):
      * one forward tangent pass per direction and the adjoints of the

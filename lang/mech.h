@@ -76,6 +76,10 @@ typedef struct Mech {
                          * or an earlier job): what simulate's precision defaults to */
     MechSym *syms;      /* the declared symmetries */
     int nsyms;
+    /* A system given by its Hamiltonian (H = ...; lang/hamilton.h): */
+    SymId H;            /* H(q, p, t) as written (in q, pv, t), or 0 */
+    int *pv;            /* the momentum variables p_q, or NULL */
+    SymId *psub;        /* replacements (S->nvars entries): each p_q by m->p, or NULL */
 } Mech;
 
 /* The change of a Lagrangian L of m's variables under symmetry y (declared
