@@ -1861,6 +1861,23 @@ SymId mech_problem_expr(Problem *P, Diag *d, const Expr *e)
     return T.errors ? 0 : r;
 }
 
+/* The equivalent Lagrangian of a system given by H on an interval of the
+ * action: q at the midpoint, q' the slope, t the midpoint. */
+static SymId hamiltonian_on_interval(Problem *P)
+{
+    Mech *m = &P->m;
+    Sym *S = m->S;
+    SymId *with = alloc(S, (size_t)S->nvars, sizeof *with);
+    memset(with, 0, (size_t)S->nvars * sizeof *with);
+    for (int i = 0; i < m->n; i++) {
+        SymId u = sym_var(S, P->u[i]), w = sym_var(S, P->w[i]);
+        with[m->q[i]] = sym_mul2(S, sym_num(S, 0.5), sym_add2(S, u, w));
+        with[m->v[i]] = sym_div(S, sym_sub(S, w, u), sym_var(S, P->h));
+    }
+    with[m->t] = sym_var(S, P->x);
+    return sym_replace(S, m->L, with);
+}
+
 int mech_build_action(Problem *P, Sym *S, Diag *d, const Item *sys, double t0, double t1,
                       const MechTrained *trained)
 {
@@ -1902,6 +1919,16 @@ int mech_build_action(Problem *P, Sym *S, Diag *d, const Item *sys, double t0, d
     P->fixed_hi = alloc(S, (size_t)n, sizeof *P->fixed_hi);
     P->fix_lo = alloc(S, (size_t)n, sizeof *P->fix_lo);
     P->fix_hi = alloc(S, (size_t)n, sizeof *P->fix_hi);
+    if (m->H) { /* given by H: its equivalent L with the interval's variables */
+        P->objective = sym_mul2(S, sym_var(S, P->h), hamiltonian_on_interval(P));
+        m->par = par;
+        m->np++;
+        SymId *dflt = alloc(S, (size_t)m->np, sizeof *dflt);
+        memcpy(dflt, m->par_default, (size_t)(m->np - 1) * sizeof *dflt);
+        dflt[m->np - 1] = 0;
+        m->par_default = dflt;
+        return 0;
+    }
     /* L on an interval: a fresh translation of its statement, with the lets
      * translated again in the interval's variables */
     Tr T = {S, d, m, NULL, 0, 0, m->nets, m->nnets, 1, 0, P};

@@ -19,6 +19,8 @@
    x = 1, x' = 0 (rk8pd and the symplectic variational integrator), the
    recorded p_x = -m w sin(w t); `lag el --lag` prints H, Hamilton's
    equations and the equivalent L = m x'^2/2 - k x^2/2 (evaluated).
+   The action job: the stationary path x = sin(w t)/sin(w) and its
+   action m w cot(w)/2.
 4. A charged particle in a magnetic field given by its H in the Landau
    gauge A = (-B y, 0) against the stdlib's Lagrangian in the symmetric
    gauge: both follow the circle x = 2 - cos t, y = sin t; `compare`
@@ -238,6 +240,37 @@ def oscillator(tmp):
            q.stdout + q.stderr + '\n'.join(why))
 
 
+ACTION = """system OscH {
+    param m = 2, k = 8
+    coord x
+    H = p_x^2/(2*m) + k*x^2/2
+}
+action OscH {
+    from 0: x = 0
+    to 1: x = 1
+    points 201
+    output "act.csv"
+}
+"""
+
+
+def action(tmp):
+    # the stationary path x = sin(w t)/sin(w), w = 2; S = m w cot(w)/2 (the equivalent L's action)
+    p, js = run_json(LAG, tmp, 'act.lag', ACTION)
+    w = 2.0
+    try:
+        rows = read_csv(os.path.join(tmp, 'act.csv'))
+        ex = worst(err(r['x'], math.sin(w * r['t']) / math.sin(w)) for r in rows)
+        S = js[0].get('action') if js else None
+        S = S if isinstance(S, float) else math.nan
+        want = 2 * w / math.tan(w) / 2
+        ok = p.returncode == 0 and len(rows) == 201 and ex < 1e-4 and close(S, want, 1e-4)
+        report(ok, 'action of a system given by H: x = sin(w t)/sin(w) to %.2g, S = %.9g (m w cot(w)/2 = %.9g)'
+               % (ex, S, want), p.stderr)
+    except (OSError, ValueError, KeyError) as ex:
+        report(False, 'action of a system given by H', '%s\n%s' % (ex, p.stderr))
+
+
 CHARGED = """import "fields.lag"
 system ChargedH {
     param m = 1, q = 1, B = 1
@@ -387,6 +420,7 @@ def main():
     double_pendulum_textbook()
     with tempfile.TemporaryDirectory() as tmp:
         oscillator(tmp)
+        action(tmp)
         charged(tmp)
         bad_input(tmp)
         cli(tmp)
