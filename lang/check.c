@@ -2055,7 +2055,8 @@ static void check_body(Checker *C, Item *it)
                        it->name.name);
         if (!L && !accel && !H)
             diag_error(C->d, it->name.loc,
-                       "system '%s' has neither a Lagrangian ('L = ...') nor accelerations ('accel ...')",
+                       "system '%s' has no Lagrangian ('L = ...'), Hamiltonian ('H = ...') or accelerations "
+                       "('accel ...')",
                        it->name.name);
         hamiltonian_rules(C, it, H, L, accel);
         if (L && accel) {
