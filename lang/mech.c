@@ -928,8 +928,9 @@ static const Stmt *hamiltonian_stmt(const Item *sys)
 }
 
 /* A system given by H, once p = dL/dq' of its equivalent Lagrangian is
- * known: the momenta p_q its force, dissipation and symmetries use become
- * those expressions of q and q' (and records' too, in mech_expr). */
+ * known: the momenta p_q its force and dissipation use become those
+ * expressions of q and q' (and records' too, in mech_expr; a symmetry's
+ * generator may not use them, sym_generators). */
 static void hamiltonian_momenta(Mech *m)
 {
     Sym *S = m->S;
@@ -940,10 +941,6 @@ static void hamiltonian_momenta(Mech *m)
     m->D = sym_replace(S, m->D, m->psub);
     for (int i = 0; i < m->n; i++)
         m->Q[i] = sym_replace(S, m->Q[i], m->psub);
-    for (int k = 0; k < m->nsyms; k++)
-        for (int i = 0; !m->syms[k].swap && m->syms[k].dq && i < m->n; i++)
-            if (m->syms[k].dq[i])
-                m->syms[k].dq[i] = sym_replace(S, m->syms[k].dq[i], m->psub);
 }
 
 int mech_build(Mech *m, Sym *S, Diag *d, const Item *sys, int flags)
@@ -1281,8 +1278,16 @@ static void sym_generators(Tr *T, const Stmt *s)
         return;
     }
     int k = 1;
-    for (const Expr *e = s->exprs; e; e = e->next, k++)
+    for (const Expr *e = s->exprs; e; e = e->next, k++) {
         y->dq[index[k]] = tr(T, e); /* of the coordinates and t (the checker refuses velocities) */
+        for (int i = 0; m->pv && i < n; i++)
+            if (sym_depends(S, y->dq[index[k]], m->pv[i], 0)) {
+                diag_error(T->d, e->loc, "a symmetry's generator is a function of the coordinates and t, and this "
+                                         "uses the momentum p_%s", m->names[i]);
+                T->errors++;
+                break;
+            }
+    }
 }
 
 SymId mech_sym_change(Mech *m, const Mech *owner, const MechSym *y, SymId L, const SymId *p, SymId *Q)

@@ -28,7 +28,8 @@
 5. Bad input: both L and H, H with a velocity (directly and through a
    let), H not quadratic in the momenta (the term named), a singular
    d2H/dp2, p_q in a Lagrangian system, a declaration named like a
-   momentum: the exact located messages.
+   momentum, a momentum in a symmetry's generator: the exact located
+   messages.
 6. `lag el --help` lists --hamiltonian; --latex prints the view.
 
 Every number goes through lagtest.close/worst (a NaN fails).
@@ -389,6 +390,17 @@ simulate S {
 }
 """, ["clash.lag:2:11: error: 'p_x' is the momentum of the coordinate 'x' in a system given by its Hamiltonian: "
       "choose another name"]),
+    ('symmetry_p', """system S {
+    coord x, y
+    H = (p_x^2 + p_y^2)/2 + (x^2 + y^2)/2
+    symmetry rot: x -> -y, y -> x
+    symmetry odd: x -> p_x
+}
+simulate S {
+    time 0 .. 1
+}
+""", ["symmetry_p.lag:5:24: error: a symmetry's generator is a function of the coordinates and t, and this uses "
+      "the momentum p_x"]),
 ]
 
 
