@@ -169,6 +169,9 @@ int job_simulate(Job *J)
         if (s->form == SET_ASSIGNS && strcmp(s->head.name, "record") == 0)
             for (const Assign *a = s->assigns; a; a = a->next)
                 nrec++;
+    int nuser = nrec;
+    if (m.H) /* given by H: the momenta p_q are columns too */
+        nrec += m.n;
     if (nrec) {
         SymId *roots = arena_alloc(S->arena, (size_t)nrec * sizeof *roots);
         const char **names = arena_alloc(S->arena, (size_t)nrec * sizeof *names);
@@ -181,6 +184,17 @@ int job_simulate(Job *J)
                     if (!roots[k++])
                         rc = 1;
                 }
+        for (int i = 0; k < nrec && i < m.n; i++) {
+            const char *name = arena_printf(S->arena, "p_%s", m.names[i]);
+            int dup = 0;
+            for (int j = 0; j < nuser; j++)
+                dup |= strcmp(names[j], name) == 0;
+            if (!dup) { /* unless a record of that name gives it */
+                names[k] = name;
+                roots[k++] = m.p[i];
+            }
+        }
+        nrec = k;
         if (rc) {
             diag_flush(&F->diag);
             goto done;
