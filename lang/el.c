@@ -553,12 +553,14 @@ static int lag_line_name(const Mech *m, const char *name, int ham)
 
 /* --lag defines names in order; a parameter or coordinate of the same name
  * as one of its lines would make the lines mean something else when
- * evaluated: an error, located at the declaration. */
+ * evaluated: an error, located at the declaration.  ham: 1 with the
+ * Hamiltonian lines (a system given by H), 2 those alone (--hamiltonian). */
 static int lag_names_clash(Front *F, const Mech *m, int ham)
 {
     int errors = 0;
     for (const Stmt *s = m->sys->stmts; s; s = s->next)
-        if ((s->kind == ST_PARAM || s->kind == ST_COORD) && lag_line_name(m, s->names[0].name, ham)) {
+        if ((s->kind == ST_PARAM || s->kind == ST_COORD) &&
+            (ham == 2 ? ham_line_name(m, s->names[0].name) : lag_line_name(m, s->names[0].name, ham))) {
             diag_error(&F->diag, s->loc,
                        "lag el --lag prints a line named '%s', which is also the name of this %s: "
                        "rename the %s",
@@ -566,6 +568,24 @@ static int lag_names_clash(Front *F, const Mech *m, int ham)
                        s->kind == ST_PARAM ? "parameter" : "coordinate");
             errors++;
         }
+    return errors;
+}
+
+/* The Hamiltonian view names the momentum of q p_q: a parameter or
+ * coordinate of that name would read as the momentum (an error, located
+ * at the declaration; a system given by H refuses one when checked). */
+static int momentum_names_clash(Front *F, const Mech *m)
+{
+    int errors = 0;
+    for (const Stmt *s = m->sys->stmts; s; s = s->next)
+        for (int q = 0; q < m->n && (s->kind == ST_PARAM || s->kind == ST_COORD); q++)
+            if (strncmp(s->names[0].name, "p_", 2) == 0 && strcmp(s->names[0].name + 2, m->names[q]) == 0) {
+                diag_error(&F->diag, s->loc, "lag el --hamiltonian names the momentum of '%s' '%s', which is also "
+                           "the name of this %s: rename the %s", m->names[q], s->names[0].name,
+                           s->kind == ST_PARAM ? "parameter" : "coordinate",
+                           s->kind == ST_PARAM ? "parameter" : "coordinate");
+                errors++;
+            }
     return errors;
 }
 
@@ -591,7 +611,9 @@ static int one_system(Front *F, const Item *it, ElFormat format, const Override 
         return 1;
     }
     int ham = view == EL_VIEW_HAMILTONIAN || m.H;
-    if (format == EL_LAG && lag_names_clash(F, &m, ham) != 0) {
+    if (view == EL_VIEW_HAMILTONIAN ? momentum_names_clash(F, &m) != 0 ||
+                                          (format == EL_LAG && lag_names_clash(F, &m, 2) != 0)
+                                    : format == EL_LAG && lag_names_clash(F, &m, ham) != 0) {
         sym_free(S);
         return 1;
     }

@@ -423,6 +423,21 @@ def cli(tmp):
             '+ 0.5 k x^{2} \\\\\n\\dot{x} &= \\frac{p_{x}}{m} \\\\\n\\dot{p}_{x} &= -k x\n\\end{align*}\n')
     report(q.returncode == 0 and q.stdout == want, 'lag el --hamiltonian --latex: H and Hamilton\'s equations',
            q.stdout + q.stderr)
+    p1, p2 = os.path.join(tmp, 'clash1.lag'), os.path.join(tmp, 'clash2.lag')
+    with open(p1, 'w') as f:
+        f.write("system S {\n    param p_x = 1\n    coord x\n    L = x'^2/2 - p_x*x^2\n}\n")
+    with open(p2, 'w') as f:
+        f.write("system S {\n    param f_x = 1, dx_dt = 2\n    coord x\n    L = x'^2/2 - f_x*dx_dt*x^2\n}\n")
+    got = []
+    for args in (['--hamiltonian', p1], ['--hamiltonian', '--lag', p2], ['--hamiltonian', p2]):
+        q = el(args)
+        got += [l for l in q.stderr.splitlines() if ': error: ' in l] + ['exit %d' % q.returncode]
+    want = [p1 + ":2:11: error: lag el --hamiltonian names the momentum of 'x' 'p_x', which is also the name of "
+            "this parameter: rename the parameter", 'exit 1',
+            p2 + ":2:20: error: lag el --lag prints a line named 'dx_dt', which is also the name of this "
+            "parameter: rename the parameter", 'exit 1', 'exit 0']
+    report(got == want, 'lag el --hamiltonian: a parameter named like a momentum, or like a line of its --lag '
+           '(f_x is not one), is a located error', '\n'.join(got))
     r = el(['--hamiltonian', '--stats', 'stdlib/oscillators.lag'])
     report(r.returncode == 2 and 'lag: --hamiltonian prints H as text, --latex or --lag, not --stats' in r.stderr,
            'lag el --hamiltonian --stats: a usage error (exit 2)', r.stderr)
