@@ -2363,6 +2363,39 @@ static void grid_value(Checker *C, JobState *J, Assign *a)
     }
 }
 
+/* p_q of the target given by H, for a name in init: its coordinate, or NULL. */
+static Local *init_momentum_of(const JobState *J, const Assign *a)
+{
+    Scope *S = J->S;
+    Local *c = S && S->has_H && !a->name.primes && strncmp(a->name.name, "p_", 2) == 0
+                   ? map_get(&S->names, a->name.name + 2) : NULL;
+    return c && c->kind == L_COORD ? c : NULL;
+}
+
+/* init p_q = ... in a simulate job of a system given by H: the start's
+ * momentum instead of its velocity (lang/job_simulate.c turns it into
+ * q' = dH/dp).  Returns 0 when a is not a momentum.  The first momentum
+ * of the list also refuses the list's velocities. */
+static int init_momentum(Checker *C, JobState *J, const Assign *a, const Assign *list)
+{
+    Local *c = init_momentum_of(J, a);
+    if (!c)
+        return 0;
+    if (J->spec != settings_job(JOB_SIMULATE)) {
+        diag_error(C->d, a->name.loc, "a start in momenta ('%s') is a simulate job's; %s starts from the "
+                   "coordinates and velocities (%s')", a->name.name, J->where, c->name);
+        return 1;
+    }
+    const Assign *first = list;
+    while (first != a && !init_momentum_of(J, first))
+        first = first->next;
+    for (const Assign *b = list; b && first == a; b = b->next)
+        if (b->name.primes)
+            diag_error(C->d, b->name.loc, "init gives the momentum %s and the velocity %s': a start is given in "
+                       "momenta or in velocities, not both", a->name.name, b->name.name);
+    return 1;
+}
+
 static void check_setting(Checker *C, JobState *J, Setting *s)
 {
     const SettingSpec *sp = settings_find(J->spec, s->head.name);
@@ -2500,7 +2533,8 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
             Scope *saved = C->scope;
             switch (sp->kind) {
             case SK_INIT:
-                coord_ref(C, J, a->name, 1, "init names");
+                if (!init_momentum(C, J, a, s->assigns))
+                    coord_ref(C, J, a->name, 1, "init names");
                 if (is_grid(a->value)) {
                     grid_value(C, J, a);
                     break;

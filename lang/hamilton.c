@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "runtime/mem.h"
+
 /* 1/d with the parameters common to d's terms cancelled (as mech does for
  * its closed-form accelerations), so m*l^2/(m*l^2) is 1. */
 static SymId recip(Sym *S, SymId d)
@@ -186,7 +188,7 @@ int ham_view(Mech *m, Ham *h, char *why, size_t nwhy)
                 return -1;
             }
         }
-        SymId *Minv = arena_alloc(S->arena, (size_t)(n * n ? n * n : 1) * sizeof *Minv);
+        SymId *Minv = arena_alloc(S->arena, (size_t)(n > 0 ? n * n : 1) * sizeof *Minv);
         int block, rc = ham_inverse(S, m->M, n, Minv, &block);
         if (rc == -2) {
             snprintf(why, nwhy, "the mass matrix is singular (det M = 0 for every state), so the velocities do "
@@ -246,7 +248,7 @@ int ham_to_lagrangian(Mech *m, Diag *d, const Stmt *s)
                               "learned system by its Lagrangian");
         return 1;
     }
-    SymId *K = arena_alloc(S->arena, (size_t)(n * n ? n * n : 1) * sizeof *K);
+    SymId *K = arena_alloc(S->arena, (size_t)(n > 0 ? n * n : 1) * sizeof *K);
     SymId *c = arena_alloc(S->arena, (size_t)(n ? n : 1) * sizeof *c);
     for (int i = 0; i < n; i++) {
         SymId g = sym_diff(S, m->H, P[i]);
@@ -262,7 +264,7 @@ int ham_to_lagrangian(Mech *m, Diag *d, const Stmt *s)
                        "c(q,t).p + V(q,t), or give the system by its Lagrangian", term);
             return 1;
         }
-    SymId *Kinv = arena_alloc(S->arena, (size_t)(n * n ? n * n : 1) * sizeof *Kinv);
+    SymId *Kinv = arena_alloc(S->arena, (size_t)(n > 0 ? n * n : 1) * sizeof *Kinv);
     int block, rc = ham_inverse(S, K, n, Kinv, &block);
     if (rc == -2) {
         diag_error(d, s->loc, "d2H/dp2 is singular (its determinant is 0 for every state), so the momenta "
@@ -278,4 +280,58 @@ int ham_to_lagrangian(Mech *m, Diag *d, const Stmt *s)
     SymId V = at_zero(S, m->H, n, P);
     m->L = quadratic(S, n, m->v, c, Kinv, sym_neg(S, V));
     return 0;
+}
+
+int ham_momentum_index(const Mech *m, const char *name)
+{
+    if (!m->H || strncmp(name, "p_", 2) != 0)
+        return -1;
+    for (int i = 0; i < m->n; i++)
+        if (strcmp(name + 2, m->names[i]) == 0)
+            return i;
+    return -1;
+}
+
+void ham_start_velocities(Mech *m, double *y, int rows, int w, double t0, const char *const *pnames,
+                          const double *pvals, int np, const char *const *drawn, int ndrawn)
+{
+    Sym *S = m->S;
+    const int n = m->n;
+    Ham h;
+    char why[300];
+    if (ham_view(m, &h, why, sizeof why) != 0)
+        return; /* not for a system given by H: mech_build made its L from H */
+    double *x = mem_xalloc((size_t)S->nvars * sizeof *x);
+    double *v = mem_xalloc((size_t)(n ? n : 1) * sizeof *v);
+    int *col = mem_xalloc((size_t)(m->np ? m->np : 1) * sizeof *col);
+    memset(x, 0, (size_t)S->nvars * sizeof *x);
+    /* each parameter's value for every row, or the column it is drawn in */
+    for (int k = 0; k < m->np; k++) {
+        const char *name = S->vars[m->par[k]].name;
+        x[m->par[k]] = S->vars[m->par[k]].value;
+        for (int j = 0; j < np; j++)
+            if (strcmp(pnames[j], name) == 0)
+                x[m->par[k]] = pvals[j];
+        col[k] = -1;
+        for (int d = 0; d < ndrawn; d++)
+            if (strcmp(drawn[d], name) == 0)
+                col[k] = 2 * n + d;
+    }
+    x[m->t] = t0;
+    for (int r = 0; r < rows; r++) {
+        double *row = y + (size_t)r * (size_t)w;
+        for (int k = 0; k < m->np; k++)
+            if (col[k] >= 0)
+                x[m->par[k]] = row[col[k]];
+        for (int i = 0; i < n; i++) {
+            x[m->q[i]] = row[i];
+            x[m->pv[i]] = row[n + i];
+        }
+        for (int i = 0; i < n; i++)
+            v[i] = sym_eval(S, h.dq[i], x);
+        memcpy(row + n, v, (size_t)n * sizeof *v);
+    }
+    mem_free(col);
+    mem_free(v);
+    mem_free(x);
 }

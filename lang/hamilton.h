@@ -47,4 +47,16 @@ int ham_view(Mech *m, Ham *h, char *why, size_t nwhy);
  * the term; d2H/dp2 singular or too large). */
 int ham_to_lagrangian(Mech *m, Diag *d, const Stmt *s);
 
+/* For a system given by H: the coordinate whose momentum name is (p_q),
+ * or -1. */
+int ham_momentum_index(const Mech *m, const char *name);
+
+/* A simulate job's starts given in momenta (init p_q = ...): each of the
+ * rows of y (width w: q, then the momenta in the velocities' places, then
+ * the ndrawn parameters drawn per row, named drawn[]) gets its velocities
+ * q' = dH/dp at (q, p, t0).  The parameters are the job's values (pvals
+ * of the parameters named pnames, np of them), else their defaults. */
+void ham_start_velocities(Mech *m, double *y, int rows, int w, double t0, const char *const *pnames,
+                          const double *pvals, int np, const char *const *drawn, int ndrawn);
+
 #endif

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "lang/hamilton.h"
 #include "lang/lower.h"
 #include "runtime/io.h"
 #include "runtime/mem.h"
@@ -276,9 +277,11 @@ int job_simulate(Job *J)
     SimGrid *grid = arena_alloc(S->arena, (size_t)(ngrid + 1) * sizeof *grid);
     int gk = 0;
     for (const Assign *a = init_s ? init_s->assigns : NULL; a; a = a->next)
-        for (int i = 0; i < n && a->draw == ASSIGN_GRID; i++)
-            if (strcmp(a->name.name, m.names[i]) == 0)
-                grid[gk++] = (SimGrid){a->name.primes ? n + i : i, a->v, a->v_hi, (int)a->v_count};
+        for (int i = 0; i < n && a->draw == ASSIGN_GRID; i++) {
+            int p = ham_momentum_index(&m, a->name.name) == i; /* a momentum: in its velocity's place */
+            if (p || strcmp(a->name.name, m.names[i]) == 0)
+                grid[gk++] = (SimGrid){a->name.primes || p ? n + i : i, a->v, a->v_hi, (int)a->v_count};
+        }
     for (int s = 0; s < samples && ngrid; s++) {
         long rest = s;
         for (int g = ngrid - 1; g >= 0; g--) {
@@ -289,6 +292,12 @@ int job_simulate(Job *J)
         }
     }
     double *params = job_params(J, S, set, rhs, sys, &m);
+    int in_momenta = 0; /* given by H, started in momenta: q' = dH/dp */
+    for (const Assign *a = init_s ? init_s->assigns : NULL; a; a = a->next)
+        in_momenta |= ham_momentum_index(&m, a->name.name) >= 0;
+    if (in_momenta)
+        ham_start_velocities(&m, y0, samples, w, t0, (const char *const *)rhs->param_names, params, rhs->nparams,
+                             (const char *const *)sampled_names, ns);
     char *outpath = job_output(J, settings_get(set, "output"));
     char *plotpath = job_output(J, settings_get(set, "plot"));
     char *eventspath = job_output(J, settings_get(set, "events"));

@@ -19,6 +19,8 @@
    x = 1, x' = 0 (rk8pd and the symplectic variational integrator), the
    momentum column p_x (and a record of it) = -m w sin(w t); `lag el --lag` prints H, Hamilton's
    equations and the equivalent L = m x'^2/2 - k x^2/2 (evaluated).
+   Started in momenta (init p_x = 4, and a grid of p_x with m drawn per
+   start): q' = dH/dp at the start, x = sin(2 t).
    The action job: the stationary path x = sin(w t)/sin(w) and its
    action m w cot(w)/2.
 4. A charged particle in a magnetic field given by its H in the Landau
@@ -28,8 +30,9 @@
 5. Bad input: both L and H, H with a velocity (directly and through a
    let), H not quadratic in the momenta (the term named), a singular
    d2H/dp2, p_q in a Lagrangian system, a declaration named like a
-   momentum, a momentum in a symmetry's generator: the exact located
-   messages.
+   momentum, a momentum in a symmetry's generator, a start in both
+   momenta and velocities, a start in momenta outside simulate: the exact
+   located messages.
 6. `lag el --help` lists --hamiltonian; --latex prints the view.
 
 Every number goes through lagtest.close/worst (a NaN fails).
@@ -242,6 +245,45 @@ def oscillator(tmp):
            q.stdout + q.stderr + '\n'.join(why))
 
 
+MOMENTA = """system OscH {
+    param m = 2, k = 8
+    coord x
+    H = p_x^2/(2*m) + k*x^2/2
+}
+simulate OscH {
+    init x = 0, p_x = 4
+    time 0 .. 3, every 0.05
+    output "pm.csv"
+}
+simulate OscH {
+    param m = uniform(1, 3)
+    samples 3, seed 5
+    init x = 0.5, p_x = grid(1, 2, 3)
+    time 0 .. 1, every 0.5
+    output "pm2.csv"
+}
+"""
+
+
+def momenta(tmp):
+    # x' = p/m = 2 at the start: x = sin(2 t), p_x = 4 cos(2 t)
+    p, js = run_json(LAG, tmp, 'pm.lag', MOMENTA)
+    try:
+        rows = read_csv(os.path.join(tmp, 'pm.csv'))
+        ex = worst([err(r['x'], math.sin(2 * r['t'])) for r in rows]
+                   + [err(r['p_x'], 4 * math.cos(2 * r['t'])) for r in rows])
+        rows2 = [r for r in read_csv(os.path.join(tmp, 'pm2.csv')) if r['t'] == 0]
+        # each start: p_x from the grid, x' = p_x/m with its own drawn m
+        e2 = worst([err(r["x'"], r['p_x'] / r['m']) for r in rows2]
+                   + [err(r['p_x'], 1 + 0.5 * k) for k, r in enumerate(rows2)]
+                   + [err(r['x'], 0.5) for r in rows2] + [0.0 if len(rows2) == 3 else math.inf])
+        ok = p.returncode == 0 and len(rows) == 61 and ex < 1e-6 and e2 < 1e-12
+        report(ok, "simulate started in momenta (init p_x = 4): x = sin(2 t), p_x = 4 cos(2 t) to %.2g; a grid of "
+               "momenta with m drawn per start: x' = p_x/m to %.2g" % (ex, e2), p.stderr)
+    except (OSError, ValueError, KeyError) as ex:
+        report(False, 'simulate started in momenta', '%s\n%s' % (ex, p.stderr))
+
+
 ACTION = """system OscH {
     param m = 2, k = 8
     coord x
@@ -402,6 +444,30 @@ simulate S {
 }
 """, ["symmetry_p.lag:5:24: error: a symmetry's generator is a function of the coordinates and t, and this uses "
       "the momentum p_x"]),
+    ('init_mixed', """system S {
+    coord x
+    H = p_x^2/2 + x^2/2
+}
+simulate S {
+    init x = 0, x' = 1, p_x = 4
+    time 0 .. 1
+}
+""", ["init_mixed.lag:6:17: error: init gives the momentum p_x and the velocity x': a start is given in momenta "
+      "or in velocities, not both"]),
+    ('init_compare', """system S {
+    coord x
+    H = p_x^2/2 + x^2/2
+}
+system T {
+    coord x
+    L = x'^2/2 - x^2/2
+}
+compare S, T {
+    init x = 0, p_x = 4
+    time 0 .. 1
+}
+""", ["init_compare.lag:10:17: error: a start in momenta ('p_x') is a simulate job's; compare starts from the "
+      "coordinates and velocities (x')"]),
 ]
 
 
@@ -449,6 +515,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         oscillator(tmp)
         action(tmp)
+        momenta(tmp)
         charged(tmp)
         bad_input(tmp)
         cli(tmp)
