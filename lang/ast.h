@@ -59,7 +59,8 @@ typedef enum RefKind {
     REF_INTEGRAL,  /* integral(...) in a problem */
     REF_RANDOM,    /* uniform(a, b) / normal(m, s) in a job's init */
     REF_VECFN,     /* vec, dot, cross, norm (called); index: 1, 2, 3, 4 */
-    REF_INPUT      /* an input F(t) (called); decl: its ST_INPUT */
+    REF_INPUT,     /* an input F(t) (called); decl: its ST_INPUT */
+    REF_MOMENTUM   /* p_q, the momentum of coordinate q in a system given by H; index = q's */
 } RefKind;
 
 typedef struct Expr {
@@ -85,7 +86,7 @@ typedef enum StmtKind {
     ST_PARAM,       /* param NAME = value */
     ST_COORD,       /* coord NAME */
     ST_LET,         /* let NAME, ... = value */
-    ST_ASSIGN,      /* NAME = value (only L = ... is valid) */
+    ST_ASSIGN,      /* NAME = value (only L = ... and H = ... are valid) */
     ST_ACCEL,       /* accel NAME, ... = exprs */
     ST_FORCE,       /* force NAME = value */
     ST_DISSIPATION, /* dissipation NAME = value */

@@ -210,6 +210,7 @@ typedef struct Scope {
     int nunknowns;
     int nnets;
     int has_L, has_accel;
+    int has_H;          /* given by its Hamiltonian: p_q names the momentum of coordinate q */
     Local *domain;
     double dom_lo, dom_hi;
     int dom_ok;
@@ -409,6 +410,33 @@ static int rate_allowed(Checker *C, const Expr *e, Ctx cx, const char *name, con
     return 1;
 }
 
+/* p_q in a system given by its Hamiltonian: the momentum of coordinate c,
+ * a state variable like q (mech turns it into dL/dq' of the equivalent
+ * Lagrangian everywhere but in H itself). */
+static Val resolve_momentum(Checker *C, Expr *e, Ctx cx, Local *c)
+{
+    const char *name = e->id.name;
+    if (!C->scope->has_H) {
+        diag_error(C->d, e->loc, "'%s' names the momentum of '%s' only in a system given by its Hamiltonian "
+                   "('H = ...'); in a Lagrangian system write the momentum as an expression of %s and %s'",
+                   name, c->name, c->name, c->name);
+        return bad_val();
+    }
+    if (e->id.primes) {
+        diag_error(C->d, e->loc, "'%s' has no derivative here: Hamilton's equations give it (lag el prints them)",
+                   name);
+        return bad_val();
+    }
+    if (cx != CX_SYSTEM && cx != CX_RECORD) {
+        diag_error(C->d, e->loc, "'%s' (a momentum) cannot appear in a constant expression", name);
+        return bad_val();
+    }
+    e->ref = REF_MOMENTUM;
+    e->index = c->index;
+    e->decl = c->stmt;
+    return (Val){0};
+}
+
 static Val resolve_name(Checker *C, Expr *e, Ctx cx)
 {
     const char *name = e->id.name;
@@ -430,6 +458,11 @@ static Val resolve_name(Checker *C, Expr *e, Ctx cx)
     }
     if (l && l->kind == L_DISSIPATION)
         l = NULL; /* the Rayleigh function's label is not a value */
+    if (!l && S && !S->is_problem && strncmp(name, "p_", 2) == 0) {
+        Local *c = local(C, name + 2);
+        if (c && c->kind == L_COORD)
+            return resolve_momentum(C, e, cx, c);
+    }
 
     int let_rate = primes > 0 && l && l->kind == L_LET && S && !S->is_problem; /* a let's time derivative */
     if (primes > 0 && !l && S && S->t_refused && strcmp(name, "t") == 0)
@@ -1617,6 +1650,53 @@ static void fields_used(const Expr *e, uint64_t *mask, int depth)
         fields_used(a, mask, depth);
 }
 
+/* H = expr: a function of the coordinates, their momenta p_q and t. */
+static void check_hamiltonian(Checker *C, Stmt *s)
+{
+    Val v = resolve(C, s->value, CX_SYSTEM);
+    single_outputs(C, s->value);
+    no_relu(C, v, "a Hamiltonian");
+    if (v.bad)
+        return;
+    const Expr *vel = first_velocity(s->value, 0);
+    if (vel && vel->kind == EX_NAME && vel->ref == REF_COORD)
+        diag_error(C->d, vel->loc, "the Hamiltonian is a function of the coordinates, their momenta and t, not "
+                   "of the velocities: write p_%s (the momentum of %s) instead of %s'",
+                   vel->id.name, vel->id.name, vel->id.name);
+    else if (vel && vel->kind == EX_NAME)
+        diag_error(C->d, vel->loc, "the Hamiltonian is a function of the coordinates, their momenta and t, not "
+                   "of the velocities, and '%s' uses one", vel->id.name);
+    else if (vel)
+        diag_error(C->d, vel->loc, "the Hamiltonian is a function of the coordinates, their momenta and t, not "
+                   "of the velocities, and this rate of change uses them");
+}
+
+/* The rules of a system given by H (whole body): one formalism, and no
+ * declaration named like a momentum. */
+static void hamiltonian_rules(Checker *C, const Item *it, const Stmt *H, const Stmt *L, const Stmt *accel)
+{
+    if (!H)
+        return;
+    if (L) {
+        diag_error(C->d, H->loc, "a system has either a Lagrangian ('L = ...') or a Hamiltonian ('H = ...'), "
+                                 "not both");
+        diag_note(C->d, L->loc, "the Lagrangian is here");
+    }
+    if (accel) {
+        diag_error(C->d, accel->loc, "a system has either 'H = ...' or 'accel ...', not both");
+        diag_note(C->d, H->loc, "the Hamiltonian is here");
+    }
+    for (const Stmt *s = it->stmts; s; s = s->next)
+        for (int i = 0; i < s->nnames && s->kind != ST_ASSIGN && s->kind != ST_ACCEL && s->kind != ST_FORCE &&
+                        s->kind != ST_SYMMETRY; i++) {
+            const char *name = s->names[i].name;
+            Local *c = strncmp(name, "p_", 2) == 0 ? local(C, name + 2) : NULL;
+            if (c && c->kind == L_COORD)
+                diag_error(C->d, s->names[i].loc, "'%s' is the momentum of the coordinate '%s' in a system given "
+                           "by its Hamiltonian: choose another name", name, name + 2);
+        }
+}
+
 static void check_body(Checker *C, Item *it)
 {
     const int errors_before = C->d->errors;
@@ -1632,7 +1712,7 @@ static void check_body(Checker *C, Item *it)
 
     /* Pass 1: declarations visible in the whole body (params, coords,
      * fields, nets, unknowns, the domain); lets come into scope in order. */
-    Stmt *L = NULL, *accel = NULL, *objective = NULL;
+    Stmt *L = NULL, *accel = NULL, *objective = NULL, *H = NULL;
     for (Stmt *s = it->stmts, *prev = NULL; s; prev = s, s = s->next) {
         if (S->is_problem ? !stmt_in_problem(s->kind) : !stmt_in_system(s->kind)) {
             const char *kw = s->kind == ST_ASSIGN ? "L = ..." : s->kind == ST_BODY ? s->func.name
@@ -1707,6 +1787,14 @@ static void check_body(Checker *C, Item *it)
                 S->domain = l;
             break;
         case ST_ASSIGN:
+            if (strcmp(s->names[0].name, "H") == 0 && !s->names[0].primes) {
+                if (H) {
+                    diag_error(C->d, s->loc, "the Hamiltonian H is defined twice");
+                    diag_note(C->d, H->loc, "first defined here");
+                } else
+                    H = s;
+                break;
+            }
             if (strcmp(s->names[0].name, "L") != 0 && prev &&
                 (prev->kind == ST_PARAM || prev->kind == ST_UNKNOWN) &&
                 prev->loc.last_line == s->loc.first_line) {
@@ -1719,8 +1807,8 @@ static void check_body(Checker *C, Item *it)
                 break; /* after a syntax error, likely the rest of a list the parser gave up on */
             if (strcmp(s->names[0].name, "L") != 0 || s->names[0].primes) {
                 diag_error(C->d, s->loc,
-                           "'%s = ...': only the Lagrangian is assigned like this; write 'let %s = "
-                           "...' for a named expression",
+                           "'%s = ...': only the Lagrangian L and the Hamiltonian H are assigned like "
+                           "this; write 'let %s = ...' for a named expression",
                            s->names[0].name, s->names[0].name);
                 break;
             }
@@ -1765,6 +1853,7 @@ static void check_body(Checker *C, Item *it)
     }
     S->has_L = L != NULL;
     S->has_accel = accel != NULL;
+    S->has_H = H != NULL;
 
     /* Pass 2: expressions, in order. */
     C->need_smooth = 1;
@@ -1824,6 +1913,10 @@ static void check_body(Checker *C, Item *it)
             }
             break;
         case ST_ASSIGN:
+            if (s == H) {
+                check_hamiltonian(C, s);
+                break;
+            }
             if (s != L)
                 break;
             v = resolve(C, s->value, CX_SYSTEM);
@@ -1986,10 +2079,12 @@ static void check_body(Checker *C, Item *it)
         if (S->ncoords == 0 && S->refused_coords == 0)
             diag_error(C->d, it->name.loc, "system '%s' declares no coordinates (add 'coord q, ...')",
                        it->name.name);
-        if (!L && !accel)
+        if (!L && !accel && !H)
             diag_error(C->d, it->name.loc,
-                       "system '%s' has neither a Lagrangian ('L = ...') nor accelerations ('accel ...')",
+                       "system '%s' has no Lagrangian ('L = ...'), Hamiltonian ('H = ...') or accelerations "
+                       "('accel ...')",
                        it->name.name);
+        hamiltonian_rules(C, it, H, L, accel);
         if (L && accel) {
             diag_error(C->d, accel->loc, "a system has either 'L = ...' or 'accel ...', not both");
             diag_note(C->d, L->loc, "the Lagrangian is here");
@@ -2355,6 +2450,39 @@ static void grid_value(Checker *C, JobState *J, Assign *a)
     }
 }
 
+/* p_q of the target given by H, for a name in init: its coordinate, or NULL. */
+static Local *init_momentum_of(const JobState *J, const Assign *a)
+{
+    Scope *S = J->S;
+    Local *c = S && S->has_H && !a->name.primes && strncmp(a->name.name, "p_", 2) == 0
+                   ? map_get(&S->names, a->name.name + 2) : NULL;
+    return c && c->kind == L_COORD ? c : NULL;
+}
+
+/* init p_q = ... in a simulate job of a system given by H: the start's
+ * momentum instead of its velocity (lang/job_simulate.c turns it into
+ * q' = dH/dp).  Returns 0 when a is not a momentum.  The first momentum
+ * of the list also refuses the list's velocities. */
+static int init_momentum(Checker *C, JobState *J, const Assign *a, const Assign *list)
+{
+    Local *c = init_momentum_of(J, a);
+    if (!c)
+        return 0;
+    if (J->spec != settings_job(JOB_SIMULATE)) {
+        diag_error(C->d, a->name.loc, "a start in momenta ('%s') is a simulate job's; %s starts from the "
+                   "coordinates and velocities (%s')", a->name.name, J->where, c->name);
+        return 1;
+    }
+    const Assign *first = list;
+    while (first != a && !init_momentum_of(J, first))
+        first = first->next;
+    for (const Assign *b = list; b && first == a; b = b->next)
+        if (b->name.primes)
+            diag_error(C->d, b->name.loc, "init gives the momentum %s and the velocity %s': a start is given in "
+                       "momenta or in velocities, not both", a->name.name, b->name.name);
+    return 1;
+}
+
 static void check_setting(Checker *C, JobState *J, Setting *s)
 {
     const SettingSpec *sp = settings_find(J->spec, s->head.name);
@@ -2505,7 +2633,8 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
             Scope *saved = C->scope;
             switch (sp->kind) {
             case SK_INIT:
-                coord_ref(C, J, a->name, 1, "init names");
+                if (!init_momentum(C, J, a, s->assigns))
+                    coord_ref(C, J, a->name, 1, "init names");
                 if (is_grid(a->value)) {
                     grid_value(C, J, a);
                     break;

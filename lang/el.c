@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lang/hamilton.h"
 #include "lang/lower.h"
 #include "lang/mech.h"
 #include "runtime/mem.h"
@@ -100,6 +101,8 @@ static void print_constraints(Mech *m, FILE *out, const char *indent)
     }
 }
 
+static void print_hamiltonian(Mech *m, ElFormat format, FILE *out);
+
 static void print_lag(Mech *m, FILE *out)
 {
     int n = m->n;
@@ -123,6 +126,8 @@ static void print_lag(Mech *m, FILE *out)
                     fprintf(out, ", %s %s", o->key.name, o->value->id.name);
             fputc('\n', out);
         }
+    if (m->H) /* given by H: its lines first (p_q below is then dL/dq' of the equivalent L) */
+        print_hamiltonian(m, EL_LAG, out);
     if (m->given_accel) {
         for (int i = 0; i < n; i++) {
             snprintf(name, sizeof name, "accel_%s", m->names[i]);
@@ -206,6 +211,122 @@ static void print_lag(Mech *m, FILE *out)
     }
 }
 
+/* ---------- the Hamiltonian view (lang/hamilton.h) ---------- */
+
+static void latex_coord(FILE *out, Mech *m, int i, int dots);
+
+/* The parameters' values as --lag lines. */
+static void lag_params(Mech *m, FILE *out)
+{
+    for (int k = 0; k < m->np; k++) {
+        const SymVar *v = &m->S->vars[m->par[k]];
+        fprintf(out, "%s = ", v->name);
+        print_number(out, v->value);
+        fputc('\n', out);
+    }
+}
+
+static int forced(const Mech *m)
+{
+    return !m->given_accel && !unforced(m);
+}
+
+/* H, Hamilton's equations and (a system given by H) the equivalent L, in
+ * format; the reason instead when H has no closed form here. */
+static void print_hamiltonian(Mech *m, ElFormat format, FILE *out)
+{
+    Sym *S = m->S;
+    int n = m->n;
+    char name[300], why[300];
+    Ham h;
+    int ok = ham_view(m, &h, why, sizeof why) == 0;
+    /* with constraints, each p' gets the forces of constraint sum_c A_c lambda_c
+     * (the multipliers as named variables: --lag, whose lines evaluate in
+     * order, says so in a comment instead) */
+    if (ok && m->ncons && format != EL_LAG)
+        for (int c = 0; c < m->ncons; c++) {
+            int lv = sym_add_var(S, arena_printf(S->arena, "lambda_%s", m->cons[c].name), "lambda", SV_PARAM,
+                                 m->np + c, 0, 0);
+            for (int i = 0; i < n; i++)
+                h.dp[i] = sym_add2(S, h.dp[i], sym_mul2(S, m->cons[c].A[i], sym_var(S, lv)));
+        }
+    if (format == EL_LAG) {
+        if (!ok) {
+            fprintf(out, "# H has no closed form here: %s\n", why);
+            return;
+        }
+        line(m, out, "", "H", h.H);
+        for (int i = 0; i < n; i++) {
+            snprintf(name, sizeof name, "d%s_dt", m->names[i]);
+            line(m, out, "", name, h.dq[i]);
+        }
+        for (int i = 0; i < n; i++) {
+            snprintf(name, sizeof name, "dp_%s_dt", m->names[i]);
+            line(m, out, "", name, h.dp[i]);
+        }
+        if (m->H)
+            line(m, out, "", "L", m->L);
+        if (m->ncons)
+            fputs("# with constraints, each dp_q_dt gets + A_NAME_q*lambda_NAME for each constraint NAME (lag el --lag prints A_NAME_q)\n",
+                  out);
+        return;
+    }
+    if (format == EL_LATEX) {
+        if (!ok) {
+            fprintf(out, "%% H has no closed form here: %s\n", why);
+            return;
+        }
+        fprintf(out, "%% system %s: the Hamiltonian view\n\\begin{align*}\nH &= ", m->sys->name.name);
+        sym_print_latex(S, out, h.H);
+        for (int i = 0; i < n; i++) {
+            fputs(" \\\\\n", out);
+            latex_coord(out, m, i, 1);
+            fputs(" &= ", out);
+            sym_print_latex(S, out, h.dq[i]);
+        }
+        for (int i = 0; i < n; i++) {
+            fputs(" \\\\\n\\dot{p}_{", out);
+            latex_coord(out, m, i, 0);
+            fputs("} &= ", out);
+            sym_print_latex(S, out, h.dp[i]);
+        }
+        if (m->H) {
+            fputs(" \\\\\nL &= ", out);
+            sym_print_latex(S, out, m->L);
+        }
+        fputs("\n\\end{align*}\n", out);
+        return;
+    }
+    if (!ok) {
+        fprintf(out, "  Hamiltonian: H has no closed form here: %s\n", why);
+        return;
+    }
+    fprintf(out, "  Hamiltonian%s:\n", m->H ? " (given)" : " (the Legendre transform of L)");
+    line(m, out, "    ", "H", h.H);
+    fprintf(out, "  Hamilton's equations%s%s:\n", forced(m) ? " (with the forces at q' = dH/dp)" : "",
+            m->ncons ? " (with the forces of constraint A^T lambda)" : "");
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "%s'", m->names[i]);
+        line(m, out, "    ", name, h.dq[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "p_%s'", m->names[i]);
+        line(m, out, "    ", name, h.dp[i]);
+    }
+    if (m->ncons)
+        fputs("  the constraints (their rows A = dC/dq', with q' = dH/dp):\n", out);
+    for (int c = 0; c < m->ncons; c++) {
+        snprintf(name, sizeof name, "%s: %s", m->cons[c].name, m->cons[c].g ? "g" : "C");
+        fprintf(out, "    %s = ", name);
+        sym_print(S, out, m->cons[c].g ? m->cons[c].g : m->cons[c].C);
+        fputs(" = 0\n", out);
+    }
+    if (m->H) {
+        fputs("  the equivalent Lagrangian (the inverse Legendre transform):\n", out);
+        line(m, out, "    ", "L", m->L);
+    }
+}
+
 static void print_text(Mech *m, FILE *out)
 {
     int n = m->n;
@@ -215,6 +336,8 @@ static void print_text(Mech *m, FILE *out)
     for (int i = 0; i < n; i++)
         fprintf(out, "%s%s", i ? ", " : "", m->names[i]);
     fputc('\n', out);
+    if (m->H) /* given by H: its view first, then the equivalent L's equations */
+        print_hamiltonian(m, EL_TEXT, out);
     if (m->given_accel) {
         fputs("  accelerations (given):\n", out);
         for (int i = 0; i < n; i++) {
@@ -477,9 +600,28 @@ static void print_ir(Mech *m, FILE *out)
     }
 }
 
-/* Whether name is one of the names print_lag defines for m. */
-static int lag_line_name(const Mech *m, const char *name)
+/* Whether name is one of the names print_hamiltonian's --lag lines define. */
+static int ham_line_name(const Mech *m, const char *name)
 {
+    if (strcmp(name, "H") == 0 || strcmp(name, "L") == 0)
+        return 1;
+    char buf[300];
+    for (int q = 0; q < m->n; q++) {
+        snprintf(buf, sizeof buf, "d%s_dt", m->names[q]);
+        if (strcmp(name, buf) == 0)
+            return 1;
+        snprintf(buf, sizeof buf, "dp_%s_dt", m->names[q]);
+        if (strcmp(name, buf) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether name is one of the names print_lag defines for m. */
+static int lag_line_name(const Mech *m, const char *name, int ham)
+{
+    if (ham && ham_line_name(m, name))
+        return 1;
     static const char *const fixed[] = {"E", "conserved_E", "det_M"};
     for (size_t k = 0; k < sizeof fixed / sizeof fixed[0]; k++)
         if (strcmp(name, fixed[k]) == 0)
@@ -512,12 +654,14 @@ static int lag_line_name(const Mech *m, const char *name)
 
 /* --lag defines names in order; a parameter or coordinate of the same name
  * as one of its lines would make the lines mean something else when
- * evaluated: an error, located at the declaration. */
-static int lag_names_clash(Front *F, const Mech *m)
+ * evaluated: an error, located at the declaration.  ham: 1 with the
+ * Hamiltonian lines (a system given by H), 2 those alone (--hamiltonian). */
+static int lag_names_clash(Front *F, const Mech *m, int ham)
 {
     int errors = 0;
     for (const Stmt *s = m->sys->stmts; s; s = s->next)
-        if ((s->kind == ST_PARAM || s->kind == ST_COORD) && lag_line_name(m, s->names[0].name)) {
+        if ((s->kind == ST_PARAM || s->kind == ST_COORD) &&
+            (ham == 2 ? ham_line_name(m, s->names[0].name) : lag_line_name(m, s->names[0].name, ham))) {
             diag_error(&F->diag, s->loc,
                        "lag el --lag prints a line named '%s', which is also the name of this %s: "
                        "rename the %s",
@@ -525,6 +669,24 @@ static int lag_names_clash(Front *F, const Mech *m)
                        s->kind == ST_PARAM ? "parameter" : "coordinate");
             errors++;
         }
+    return errors;
+}
+
+/* The Hamiltonian view names the momentum of q p_q: a parameter or
+ * coordinate of that name would read as the momentum (an error, located
+ * at the declaration; a system given by H refuses one when checked). */
+static int momentum_names_clash(Front *F, const Mech *m)
+{
+    int errors = 0;
+    for (const Stmt *s = m->sys->stmts; s; s = s->next)
+        for (int q = 0; q < m->n && (s->kind == ST_PARAM || s->kind == ST_COORD); q++)
+            if (strncmp(s->names[0].name, "p_", 2) == 0 && strcmp(s->names[0].name + 2, m->names[q]) == 0) {
+                diag_error(&F->diag, s->loc, "lag el --hamiltonian names the momentum of '%s' '%s', which is also "
+                           "the name of this %s: rename the %s", m->names[q], s->names[0].name,
+                           s->kind == ST_PARAM ? "parameter" : "coordinate",
+                           s->kind == ST_PARAM ? "parameter" : "coordinate");
+                errors++;
+            }
     return errors;
 }
 
@@ -540,7 +702,7 @@ static void apply_sets(Mech *m, const Override *sets, int nsets)
 }
 
 static int one_system(Front *F, const Item *it, ElFormat format, const Override *sets, int nsets,
-                      FILE *out)
+                      int view, FILE *out)
 {
     Sym *S = sym_new(F->arena);
     Mech m;
@@ -549,11 +711,27 @@ static int one_system(Front *F, const Item *it, ElFormat format, const Override 
         sym_free(S);
         return 1;
     }
-    if (format == EL_LAG && lag_names_clash(F, &m) != 0) {
+    int ham = view == EL_VIEW_HAMILTONIAN || m.H;
+    if (view == EL_VIEW_HAMILTONIAN ? momentum_names_clash(F, &m) != 0 ||
+                                          (format == EL_LAG && lag_names_clash(F, &m, 2) != 0)
+                                    : format == EL_LAG && lag_names_clash(F, &m, ham) != 0) {
         sym_free(S);
         return 1;
     }
     apply_sets(&m, sets, nsets);
+    if (view == EL_VIEW_HAMILTONIAN) {
+        /* H alone: after the system's header (and, in --lag, its parameters) */
+        if (format == EL_LAG) {
+            fprintf(out, "# system %s\n", it->name.name);
+            lag_params(&m, out);
+        } else if (format == EL_TEXT)
+            fprintf(out, "system %s\n", it->name.name);
+        print_hamiltonian(&m, format, out);
+        sym_free(S);
+        return 0;
+    }
+    if (m.H && format == EL_LATEX) /* given by H: its view, then the equivalent L's equations */
+        print_hamiltonian(&m, format, out);
     if (format == EL_IR)
         print_ir(&m, out);
     else if (format == EL_LAG)
@@ -576,6 +754,12 @@ int ir_run(Front *F, const char *system, FILE *out)
 int el_run(Front *F, const char *system, ElFormat format, FILE *out)
 {
     return el_run_sets(F, system, format, NULL, 0, out);
+}
+
+int el_run_sets(Front *F, const char *system, ElFormat format, const Override *sets, int nsets,
+                FILE *out)
+{
+    return el_run_view(F, system, format, sets, nsets, EL_VIEW_LAGRANGIAN, out);
 }
 
 static int has_net(const Item *it)
@@ -621,8 +805,8 @@ static int check_sets(Front *F, const char *system, ElFormat format, const Overr
     return 0;
 }
 
-int el_run_sets(Front *F, const char *system, ElFormat format, const Override *sets, int nsets,
-                FILE *out)
+int el_run_view(Front *F, const char *system, ElFormat format, const Override *sets, int nsets,
+                ElView view, FILE *out)
 {
     int rc = 0, found = 0, first = 1;
     for (int f = 0; f < F->prog.nfiles; f++)
@@ -662,7 +846,7 @@ int el_run_sets(Front *F, const char *system, ElFormat format, const Override *s
                         format == EL_LATEX ? "%" : "#", it->name.name);
                 continue;
             }
-            if (one_system(F, it, format, sets, nsets, out) != 0)
+            if (one_system(F, it, format, sets, nsets, view, out) != 0)
                 rc = 1;
         }
     return rc;

@@ -25,6 +25,13 @@ int el_run(Front *F, const char *system, ElFormat format, FILE *out);
 int el_run_sets(Front *F, const char *system, ElFormat format, const Override *sets, int nsets,
                 FILE *out);
 
+/* What el_run_view prints: the Lagrangian equations (el_run_sets), or the
+ * Hamiltonian view (--hamiltonian: H, Hamilton's equations; lang/hamilton.h). */
+typedef enum ElView { EL_VIEW_LAGRANGIAN, EL_VIEW_HAMILTONIAN } ElView;
+
+int el_run_view(Front *F, const char *system, ElFormat format, const Override *sets, int nsets,
+                ElView view, FILE *out);
+
 /* `lag ir`: print the lowered programs of the systems (same selection). */
 int ir_run(Front *F, const char *system, FILE *out);
 

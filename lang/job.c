@@ -13,6 +13,7 @@
 #include <gsl/gsl_rng.h>
 
 #include "lang/check.h"
+#include "lang/hamilton.h"
 #include "lang/lower.h"
 #include "runtime/io.h"
 #include "runtime/mem.h"
@@ -146,10 +147,14 @@ void job_init_draws(const Setting *init, const Mech *m, TrainDraw *d)
 {
     for (int i = 0; i < 2 * m->n; i++)
         d[i] = (TrainDraw){DRAW_CONST, 0, 0, NULL, NULL};
-    for (const Assign *a = init ? init->assigns : NULL; a; a = a->next)
+    for (const Assign *a = init ? init->assigns : NULL; a; a = a->next) {
         for (int i = 0; i < m->n; i++)
             if (strcmp(a->name.name, m->names[i]) == 0)
                 d[a->name.primes ? m->n + i : i] = job_draw_of(a);
+        int i = ham_momentum_index(m, a->name.name); /* a momentum, in its velocity's place (simulate) */
+        if (i >= 0)
+            d[m->n + i] = job_draw_of(a);
+    }
 }
 
 /* The generator's draws for check_draw_eval, as train_draw_state makes them. */

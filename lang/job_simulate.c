@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "lang/hamilton.h"
 #include "lang/lower.h"
 #include "runtime/io.h"
 #include "runtime/mem.h"
@@ -175,6 +176,8 @@ int job_simulate(Job *J)
             for (const Assign *a = s->assigns; a; a = a->next)
                 nrec++;
     nuser = nrec;
+    if (m.H) /* given by H: the momenta p_q are columns too */
+        nrec += m.n;
     nrec += 2 * m.ncons;
     if (nrec) {
         SymId *roots = arena_alloc(S->arena, (size_t)nrec * sizeof *roots);
@@ -188,13 +191,24 @@ int job_simulate(Job *J)
                     if (!roots[k++])
                         rc = 1;
                 }
+        for (int i = 0; m.H && i < m.n; i++) {
+            const char *name = arena_printf(S->arena, "p_%s", m.names[i]);
+            int dup = 0;
+            for (int j = 0; j < nuser; j++)
+                dup |= strcmp(names[j], name) == 0;
+            if (!dup) { /* unless a record of that name gives it */
+                names[k] = name;
+                roots[k++] = m.p[i];
+            }
+        }
         const SymId *lambda = mech_multipliers(&m);
         for (int c = 0; c < m.ncons; c++) {
-            names[nuser + 2 * c] = arena_printf(S->arena, "drift_%s", m.cons[c].name);
-            roots[nuser + 2 * c] = m.cons[c].g ? m.cons[c].g : m.cons[c].C;
-            names[nuser + 2 * c + 1] = arena_printf(S->arena, "lambda_%s", m.cons[c].name);
-            roots[nuser + 2 * c + 1] = lambda[c];
+            names[k] = arena_printf(S->arena, "drift_%s", m.cons[c].name);
+            roots[k++] = m.cons[c].g ? m.cons[c].g : m.cons[c].C;
+            names[k] = arena_printf(S->arena, "lambda_%s", m.cons[c].name);
+            roots[k++] = lambda[c];
         }
+        nrec = k;
         if (rc) {
             diag_flush(&F->diag);
             goto done;
@@ -279,9 +293,11 @@ int job_simulate(Job *J)
     SimGrid *grid = arena_alloc(S->arena, (size_t)(ngrid + 1) * sizeof *grid);
     int gk = 0;
     for (const Assign *a = init_s ? init_s->assigns : NULL; a; a = a->next)
-        for (int i = 0; i < n && a->draw == ASSIGN_GRID; i++)
-            if (strcmp(a->name.name, m.names[i]) == 0)
-                grid[gk++] = (SimGrid){a->name.primes ? n + i : i, a->v, a->v_hi, (int)a->v_count};
+        for (int i = 0; i < n && a->draw == ASSIGN_GRID; i++) {
+            int p = ham_momentum_index(&m, a->name.name) == i; /* a momentum: in its velocity's place */
+            if (p || strcmp(a->name.name, m.names[i]) == 0)
+                grid[gk++] = (SimGrid){a->name.primes || p ? n + i : i, a->v, a->v_hi, (int)a->v_count};
+        }
     for (int s = 0; s < samples && ngrid; s++) {
         long rest = s;
         for (int g = ngrid - 1; g >= 0; g--) {
@@ -292,6 +308,12 @@ int job_simulate(Job *J)
         }
     }
     double *params = job_params(J, S, set, rhs, sys, &m);
+    int in_momenta = 0; /* given by H, started in momenta: q' = dH/dp */
+    for (const Assign *a = init_s ? init_s->assigns : NULL; a; a = a->next)
+        in_momenta |= ham_momentum_index(&m, a->name.name) >= 0;
+    if (in_momenta)
+        ham_start_velocities(&m, y0, samples, w, t0, (const char *const *)rhs->param_names, params, rhs->nparams,
+                             (const char *const *)sampled_names, ns);
     if (m.ncons) {
         cons = job_constraints_program(&m);
         if (job_constrain_starts(J, &m, cons, y0, samples, w, t0, params) != 0) {

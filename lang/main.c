@@ -64,7 +64,7 @@ static const Command commands[NCMDS] = {
                    "  check FILE.lag   parse and check only; report every error found\n",
                    "  --ast            print the syntax tree (for debugging and tests)\n"},
     [CMD_EL] = {"el",
-                "lag el FILE.lag [SYSTEM] [--latex | --lag | --stats]\n"
+                "lag el FILE.lag [SYSTEM] [--latex | --lag | --stats] [--hamiltonian]\n"
                 "                       [--set SYSTEM.param=value]\n",
                 "  el FILE.lag [SYSTEM]\n"
                 "                   the equations of motion: momenta, mass matrix, M q'' = f,\n"
@@ -75,6 +75,9 @@ static const Command commands[NCMDS] = {
                 "                   values, then p_q, M_i_j, f_q, accel_q, E, conserved_...;\n"
                 "                   the lines evaluate in order, for other tools\n"
                 "  --stats          sizes of the derived equations (operation counts)\n"
+                "  --hamiltonian    the Hamiltonian view: H(q, p) by the Legendre transform\n"
+                "                   and Hamilton's equations (as text, --latex or --lag: lines\n"
+                "                   H, dq_dt, dp_q_dt; with p_q the momentum of q)\n"
                 "  --set S.p=v      the value of parameter p of system S in --lag and --stats\n"
                 "                   (instead of its default; may be repeated)\n"},
     [CMD_MODES] = {"modes",
@@ -179,6 +182,7 @@ static int cmd_el(int argc, char **argv)
 {
     const char *file = NULL, *system = NULL;
     ElFormat format = EL_TEXT;
+    ElView view = EL_VIEW_LAGRANGIAN;
     int formats = 0, nsets = 0, rc = 0;
     const char **sets = mem_xalloc((size_t)(argc + 1) * sizeof *sets);
     for (int i = 0; i < argc && rc == 0; i++) {
@@ -191,6 +195,8 @@ static int cmd_el(int argc, char **argv)
                      : strcmp(a, "--lag") == 0 ? EL_LAG
                                                : EL_STATS;
             formats++;
+        } else if (strcmp(a, "--hamiltonian") == 0) {
+            view = EL_VIEW_HAMILTONIAN;
         } else if (strcmp(a, "--set") == 0) {
             if (i + 1 >= argc)
                 rc = usage_of(CMD_EL, "option '%s' needs a value", a);
@@ -213,6 +219,8 @@ static int cmd_el(int argc, char **argv)
         rc = usage_of(CMD_EL, "el needs a file%s", "");
     else if (rc == 0 && formats > 1)
         rc = usage_of(CMD_EL, "choose one of --latex, --lag and --stats%s", "");
+    else if (rc == 0 && view == EL_VIEW_HAMILTONIAN && format == EL_STATS)
+        rc = usage_of(CMD_EL, "--hamiltonian prints H as text, --latex or --lag, not --stats%s", "");
     else if (rc == 0 && nsets > 0 && format != EL_LAG && format != EL_STATS)
         rc = usage_of(CMD_EL, "--set gives the parameter values of --lag and --stats; the %s form "
                               "keeps parameters as symbols",
@@ -224,7 +232,7 @@ static int cmd_el(int argc, char **argv)
         if (rc == 0)
             rc = override_resolve(&F, "el", sets, nsets, over);
         if (rc == 0)
-            rc = el_run_sets(&F, system, format, over, nsets, stdout);
+            rc = el_run_view(&F, system, format, over, nsets, view, stdout);
         front_fini(&F);
     }
     mem_free(sets);

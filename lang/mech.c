@@ -16,6 +16,7 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "lang/hamilton.h"
 #include "runtime/input.h"
 #include "runtime/io.h"
 #include "runtime/mem.h"
@@ -262,6 +263,10 @@ static SymId tr_name(Tr *T, const Expr *e)
         return sym_var(S, e->id.primes ? m->v[e->index] : m->q[e->index]);
     case REF_TIME:
         return sym_var(S, T->prob ? T->prob->x : m->t);
+    case REF_MOMENTUM:
+        if (m->pv && !T->prob)
+            return sym_var(S, m->pv[e->index]);
+        break;
     case REF_PI:
         return sym_num(S, 3.14159265358979323846);
     case REF_E:
@@ -778,6 +783,8 @@ SymId mech_expr(Mech *m, Diag *d, const Expr *e)
     SymId r = tr(&T, e);
     m->nets = T.nets; /* a record may call a net L does not */
     m->nnets = T.nnets;
+    if (m->psub && !T.errors) /* a momentum p_q: dL/dq' of the equivalent Lagrangian */
+        r = sym_replace(m->S, r, m->psub);
     return T.errors ? 0 : r;
 }
 
@@ -934,6 +941,8 @@ static int constraints(Tr *T)
         MechCons *c = &m->cons[k];
         const Expr *at = c->stmt->value;
         int moving = 0, coords = 0;
+        if (m->psub) /* given by H: a momentum p_q is dL/dq' of its Lagrangian */
+            c->C = sym_replace(S, c->C, m->psub);
         for (int i = 0; i < n; i++)
             moving |= sym_depends(S, c->C, m->v[i], -1);
         if (!moving) {
@@ -1042,6 +1051,31 @@ const SymId *mech_multipliers(Mech *m)
     return m->lambda;
 }
 
+/* The statement H = ... of a system given by its Hamiltonian, or NULL. */
+static const Stmt *hamiltonian_stmt(const Item *sys)
+{
+    for (const Stmt *s = sys->stmts; s; s = s->next)
+        if (s->kind == ST_ASSIGN && strcmp(s->names[0].name, "H") == 0)
+            return s;
+    return NULL;
+}
+
+/* A system given by H, once p = dL/dq' of its equivalent Lagrangian is
+ * known: the momenta p_q its force and dissipation use become those
+ * expressions of q and q' (and records' too, in mech_expr; a symmetry's
+ * generator may not use them, sym_generators). */
+static void hamiltonian_momenta(Mech *m)
+{
+    Sym *S = m->S;
+    m->psub = alloc(S, (size_t)S->nvars, sizeof *m->psub);
+    memset(m->psub, 0, (size_t)S->nvars * sizeof *m->psub);
+    for (int i = 0; i < m->n; i++)
+        m->psub[m->pv[i]] = m->p[i];
+    m->D = sym_replace(S, m->D, m->psub);
+    for (int i = 0; i < m->n; i++)
+        m->Q[i] = sym_replace(S, m->Q[i], m->psub);
+}
+
 int mech_build(Mech *m, Sym *S, Diag *d, const Item *sys, int flags)
 {
     return mech_build_trained(m, S, d, sys, flags, NULL);
@@ -1086,6 +1120,14 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
         }
     }
     m->t = sym_add_var(S, "t", "t", SV_TIME, 0, 0, 0);
+    const Stmt *Hs = hamiltonian_stmt(sys);
+    if (Hs) { /* the momenta, H's variables beside the coordinates */
+        m->pv = alloc(S, (size_t)n, sizeof *m->pv);
+        for (int i = 0; i < n; i++) {
+            const char *name = arena_printf(S->arena, "p_%s", m->names[i]);
+            m->pv[i] = sym_add_var(S, name, name, SV_OTHER, i, 0, 0);
+        }
+    }
     /* the parameters, then the unknown scalars (parameters train fits) */
     for (int pass = 0; pass < 2; pass++)
         for (const Stmt *s = sys->stmts; s; s = s->next) {
@@ -1134,7 +1176,10 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
             }
             break;
         case ST_ASSIGN:
-            m->L = tr(&T, s->value);
+            if (s == Hs)
+                m->H = tr(&T, s->value);
+            else
+                m->L = tr(&T, s->value);
             break;
         case ST_DISSIPATION:
             m->D = sym_add2(S, m->D, tr(&T, s->value));
@@ -1180,6 +1225,8 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
         return T.errors;
     if (m->given_accel)
         return 0; /* no symmetry: the checker refuses one without L */
+    if (Hs && ham_to_lagrangian(m, d, Hs) != 0)
+        return 1;
 
     /* Momenta, mass matrix, right-hand side. */
     m->p = alloc(S, (size_t)n, sizeof *m->p);
@@ -1207,6 +1254,8 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
             m->p[i] = sym_diff(S, m->L, m->v[i]);
             dLdq[i] = sym_diff(S, m->L, m->q[i]);
         }
+    if (m->pv)
+        hamiltonian_momenta(m);
     /* M and (dp/dq) q'.  Through a network they are second derivatives of
      * L along n + 1 directions (each velocity, and q' in the coordinates):
      * one forward tangent pass per direction and the adjoints of the
@@ -1392,8 +1441,16 @@ static void sym_generators(Tr *T, const Stmt *s)
         return;
     }
     int k = 1;
-    for (const Expr *e = s->exprs; e; e = e->next, k++)
+    for (const Expr *e = s->exprs; e; e = e->next, k++) {
         y->dq[index[k]] = tr(T, e); /* of the coordinates and t (the checker refuses velocities) */
+        for (int i = 0; m->pv && i < n; i++)
+            if (sym_depends(S, y->dq[index[k]], m->pv[i], 0)) {
+                diag_error(T->d, e->loc, "a symmetry's generator is a function of the coordinates and t, and this "
+                                         "uses the momentum p_%s", m->names[i]);
+                T->errors++;
+                break;
+            }
+    }
 }
 
 SymId mech_sym_change(Mech *m, const Mech *owner, const MechSym *y, SymId L, const SymId *p, SymId *Q)
@@ -1974,6 +2031,23 @@ SymId mech_problem_expr(Problem *P, Diag *d, const Expr *e)
     return T.errors ? 0 : r;
 }
 
+/* The equivalent Lagrangian of a system given by H on an interval of the
+ * action: q at the midpoint, q' the slope, t the midpoint. */
+static SymId hamiltonian_on_interval(Problem *P)
+{
+    Mech *m = &P->m;
+    Sym *S = m->S;
+    SymId *with = alloc(S, (size_t)S->nvars, sizeof *with);
+    memset(with, 0, (size_t)S->nvars * sizeof *with);
+    for (int i = 0; i < m->n; i++) {
+        SymId u = sym_var(S, P->u[i]), w = sym_var(S, P->w[i]);
+        with[m->q[i]] = sym_mul2(S, sym_num(S, 0.5), sym_add2(S, u, w));
+        with[m->v[i]] = sym_div(S, sym_sub(S, w, u), sym_var(S, P->h));
+    }
+    with[m->t] = sym_var(S, P->x);
+    return sym_replace(S, m->L, with);
+}
+
 int mech_build_action(Problem *P, Sym *S, Diag *d, const Item *sys, double t0, double t1,
                       const MechTrained *trained)
 {
@@ -2026,6 +2100,16 @@ int mech_build_action(Problem *P, Sym *S, Diag *d, const Item *sys, double t0, d
     P->fixed_hi = alloc(S, (size_t)n, sizeof *P->fixed_hi);
     P->fix_lo = alloc(S, (size_t)n, sizeof *P->fix_lo);
     P->fix_hi = alloc(S, (size_t)n, sizeof *P->fix_hi);
+    if (m->H) { /* given by H: its equivalent L with the interval's variables */
+        P->objective = sym_mul2(S, sym_var(S, P->h), hamiltonian_on_interval(P));
+        m->par = par;
+        m->np++;
+        SymId *dflt = alloc(S, (size_t)m->np, sizeof *dflt);
+        memcpy(dflt, m->par_default, (size_t)(m->np - 1) * sizeof *dflt);
+        dflt[m->np - 1] = 0;
+        m->par_default = dflt;
+        return 0;
+    }
     /* L on an interval: a fresh translation of its statement, with the lets
      * translated again in the interval's variables */
     Tr T = {S, d, m, NULL, 0, 0, m->nets, m->nnets, 1, 0, P};

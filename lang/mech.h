@@ -96,6 +96,10 @@ typedef struct Mech {
     SymId *lambda;      /* mech_multipliers' values, once made */
     double baumgarte;   /* the rate a of Baumgarte's stabilisation (0: none): the acceleration
                            level is A q'' + rest + 2 a C + a^2 g = 0, set by the job */
+    /* A system given by its Hamiltonian (H = ...; lang/hamilton.h): */
+    SymId H;            /* H(q, p, t) as written (in q, pv, t), or 0 */
+    int *pv;            /* the momentum variables p_q, or NULL */
+    SymId *psub;        /* replacements (S->nvars entries): each p_q by m->p, or NULL */
 } Mech;
 
 /* The augmented equations of a constrained system, n + ncons of them in

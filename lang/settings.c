@@ -26,7 +26,7 @@ static const char *const precisions[] = {"double", "single"};
 #define TOL_ROW(d, text, what) {"tol", SK_POS, NONE, 0, d, text, what}
 
 static const SettingSpec simulate_specs[] = {
-    {"init", SK_INIT, NONE, 0, NAN, "0", "initial coordinates and velocities: constants, or uniform(a, b) / normal(m, s) per trajectory, or grid(a, b, n), n values from a to b: the ensemble is every combination of the grids (the first slowest)"},
+    {"init", SK_INIT, NONE, 0, NAN, "0", "initial coordinates and velocities (or momenta p_q, for a system given by H): constants, or uniform(a, b) / normal(m, s) per trajectory, or grid(a, b, n), n values from a to b: the ensemble is every combination of the grids (the first slowest)"},
     {"time", SK_RANGE, NONE, 1, NAN, "—", "the time span a .. b"},
     {"every", SK_POS, NONE, 0, NAN, "(b − a)/1000", "the output interval"},
     {"method", SK_WORD, WORDS(steppers), 0, NAN, "rk8pd", "the GSL stepper, or the symplectic variational integrator"},

@@ -343,6 +343,7 @@ static SymId scale(Sym *S, double coef, SymId core)
         return s;
     }
     SymId c = sym_num(S, coef);
+    x = &S->nodes[core]; /* sym_num may have moved the nodes */
     if (x->op == SYM_MUL) {
         SymId buf[x->n + 1];
         buf[0] = c;

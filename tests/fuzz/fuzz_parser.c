@@ -2,7 +2,8 @@
  * tests/fuzz/fuzz_parser.c — libFuzzer entry point for the front end.
  *
  * Feeds each input to the front end as if it were a file and, when it is
- * valid, derives the equations of its systems (lag el --lag).  The buffer
+ * valid, derives the equations of its systems (lag el --lag, and with
+ * --hamiltonian).  The buffer
  * is libFuzzer's own, exactly `size` bytes and not NUL-terminated, so
  * AddressSanitizer catches any read past the end.  Diagnostics are
  * discarded; the only failures are crashes, sanitizer reports, leaks,
@@ -25,8 +26,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Check; when the program is valid, also derive and print the
      * equations of every system (the symbolic core on arbitrary models). */
     Front F;
-    if (front_load_text(&F, "fuzz.lag", (const char *)data, size, NULL) == 0 && sink)
+    if (front_load_text(&F, "fuzz.lag", (const char *)data, size, NULL) == 0 && sink) {
         el_run(&F, NULL, EL_LAG, sink);
+        /* and the Hamiltonian view: the Legendre transform, symbolic inverses */
+        el_run_view(&F, NULL, EL_LAG, NULL, 0, EL_VIEW_HAMILTONIAN, sink);
+    }
     front_fini(&F);
     return 0;
 }
