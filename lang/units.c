@@ -17,11 +17,12 @@
 #include "lang/units.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-enum { NBASE = 7, DEN = 60 };
+enum { NBASE = 7, DEN = 60, MAX_EXP = 1000000 /* larger exponents: not known (no overflow) */ };
 
 typedef struct Dim {
     int known;
@@ -138,16 +139,22 @@ static Dim dim_comb(Dim a, Dim b, int sign)
 {
     if (!a.known || !b.known)
         return unknown_dim();
-    for (int i = 0; i < NBASE; i++)
-        a.e[i] += sign * b.e[i];
+    for (int i = 0; i < NBASE; i++) {
+        long x = (long)a.e[i] + sign * (long)b.e[i];
+        if (x > MAX_EXP || x < -MAX_EXP)
+            return unknown_dim();
+        a.e[i] = (int)x;
+    }
     return a;
 }
 
 /* d / s^n: a rate */
 static Dim per_second(Dim d, int n)
 {
-    if (d.known)
+    if (d.known && d.e[2] - n * DEN >= -MAX_EXP)
         d.e[2] -= n * DEN;
+    else
+        d = unknown_dim();
     return d;
 }
 
@@ -171,7 +178,7 @@ static int gcd(int a, int b)
 static void put_factor(char *buf, size_t n, int i, int e)
 {
     size_t len = strlen(buf);
-    const char *sep = len && buf[len - 1] != '(' ? "*" : "";
+    const char *sep = len ? "*" : "";
     if (e == DEN)
         snprintf(buf + len, n - len, "%s%s", sep, base_name[i]);
     else if (e % DEN == 0)
@@ -185,7 +192,7 @@ static void put_factor(char *buf, size_t n, int i, int e)
 /* kg*m^2/s^2, 1/s, kg/(m*s^2), 1 */
 static const char *dim_str(U *u, Dim d)
 {
-    char num[160] = "", den[160] = "";
+    char num[256] = "", den[256] = "";
     int nneg = 0;
     for (int i = 0; i < NBASE; i++) {
         if (d.e[i] > 0)
@@ -193,14 +200,11 @@ static const char *dim_str(U *u, Dim d)
         if (d.e[i] < 0)
             nneg++;
     }
-    if (nneg > 1)
-        strcpy(den, "(");
     for (int i = 0; i < NBASE; i++)
         if (d.e[i] < 0)
             put_factor(den, sizeof den, i, -d.e[i]);
-    if (nneg > 1)
-        strcat(den, ")");
-    return arena_printf(u->a, "%s%s%s", num[0] ? num : "1", nneg ? "/" : "", den);
+    return arena_printf(u->a, "%s%s%s%s%s", num[0] ? num : "1", nneg ? "/" : "", nneg > 1 ? "(" : "", den,
+                        nneg > 1 ? ")" : "");
 }
 
 /* An error at a node, once (a term of L is inferred again as a term). */
@@ -254,6 +258,15 @@ static int int_power(const Expr *e, int *out)
     return 1;
 }
 
+static int unit_bounded(U *u, const Expr *e, Dim d)
+{
+    if (d.known)
+        return 1;
+    diag_error(u->d, e->loc, "this unit's powers are too large");
+    u->errors++;
+    return 0;
+}
+
 static int read_unit(U *u, const Expr *e, Dim *dim, double *scale)
 {
     Dim a, b;
@@ -291,7 +304,7 @@ static int read_unit(U *u, const Expr *e, Dim *dim, double *scale)
             return 0;
         *dim = dim_comb(a, b, e->kind == EX_MUL ? 1 : -1);
         *scale = e->kind == EX_MUL ? sa * sb : sa / sb;
-        return 1;
+        return unit_bounded(u, e, *dim);
     }
     case EX_POW:
         if (!int_power(e->b, &p)) {
@@ -301,11 +314,14 @@ static int read_unit(U *u, const Expr *e, Dim *dim, double *scale)
         }
         if (!read_unit(u, e->a, &a, &sa))
             return 0;
-        for (int i = 0; i < NBASE; i++)
+        for (int i = 0; i < NBASE; i++) {
+            if (abs(a.e[i]) > MAX_EXP / 60) /* |p| <= 60 */
+                return unit_bounded(u, e, unknown_dim());
             a.e[i] *= p;
+        }
         *dim = a;
         *scale = pow(sa, p);
-        return 1;
+        return unit_bounded(u, e, *dim);
     default:
         diag_error(u->d, e->loc, "a unit is made of unit names, '*', '/', '^' and 1, as in [kg*m^2] or "
                    "[m/s^2]");
@@ -454,7 +470,7 @@ static Dim infer(U *u, const Expr *e)
         }
         for (int i = 0; i < NBASE; i++) {
             double x = a.e[i] * e->b->folded_v;
-            if (fabs(x) > 1e6 || x != floor(x))
+            if (!(fabs(x) <= MAX_EXP) || x != floor(x))
                 return unknown_dim(); /* not a whole number of sixtieths: no check */
             a.e[i] = (int)x;
         }
@@ -658,7 +674,7 @@ int units_check(Diag *d, Arena *a, Item *it, int resolved)
         if (read_unit(&u, s->unit, dim, &scale)) {
             map_set(a, &u.decls, s, dim);
             if (!(scale > 0 && isfinite(scale))) {
-                diag_error(d, s->unit_loc, "this unit's scale, %g, is not a positive number", scale);
+                diag_error(d, s->unit_loc, "this unit's size in SI, %g, is out of range", scale);
                 u.errors++;
                 scale = 1;
             }
