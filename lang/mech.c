@@ -1034,6 +1034,8 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
             break;
         case ST_SYMMETRY:
             sym_generators(&T, s);
+            for (int i = 0; i < n && !s->swap; i++) /* a generator is in SI: to each coordinate's unit */
+                m->syms[m->nsyms - 1].dq[i] = coord_scaled(S, sys, i, m->syms[m->nsyms - 1].dq[i], 1);
             break;
         case ST_ACCEL: {
             m->given_accel = 1;

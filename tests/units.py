@@ -183,6 +183,23 @@ def correct(tmp):
            "lag check --ast prints each annotation", p.stdout + p.stderr)
 
 
+def symmetry(tmp):
+    text = """system Rot {
+    param m = 200 [g], k = 2 [N/m]
+    coord x [cm], y [m]
+    L = 0.5*m*(x'^2 + y'^2) - 0.5*k*(x^2 + y^2)
+    symmetry rotation: x -> -y, y -> x
+}
+"""
+    path = os.path.join(tmp, "rot.lag")
+    with open(path, "w") as f:
+        f.write(text)
+    p = subprocess.run([LAG, "el", path, "Rot"], capture_output=True, text=True, timeout=60)
+    report(p.returncode == 0 and "rotation (continuous): L is invariant" in p.stdout
+           and "noether_rotation = m*(1e-05*x*y' - 1e-05*y*x')" in p.stdout,
+           "a rotation of x [cm] and y [m], its generator in SI: L is invariant, the charge in SI", p.stdout + p.stderr)
+
+
 def agm(a, b):
     while abs(a - b) > 1e-16 * a:
         a, b = (a + b) / 2, math.sqrt(a * b)
@@ -312,6 +329,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         diagnostics(tmp)
         correct(tmp)
+        symmetry(tmp)
         pendulum(tmp)
         spring(tmp)
     finish()
