@@ -166,6 +166,11 @@ static void stmt(FILE *out, const Stmt *s)
         fputc(' ', out);
         expr(out, s->kind == ST_SUBJECT || s->kind == ST_CONSTRAIN ? s->at : s->hi);
     }
+    if (s->unit) {
+        fputs(" (unit ", out);
+        expr(out, s->unit);
+        fputc(')', out);
+    }
     fputs(")\n", out);
 }
 

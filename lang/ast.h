@@ -134,6 +134,13 @@ typedef struct Stmt {
     int written;     /* ST_LET: written by the parser for a body, point or gravity (its name is
                       * NAME#..., T or V), not by the user; ST_BODY: its lets were all written
                       * (no error in its properties) */
+    Expr *unit;      /* ST_PARAM, ST_UNKNOWN, ST_COORD: the unit in brackets after it ([kg],
+                      * [m/s^2]; an expression of unit names, lang/units.c), or NULL */
+    Loc unit_loc;    /* the bracket */
+    double unit_scale; /* set by lang/units.c: the unit in coherent SI ([cm]: 0.01); the
+                        * symbolic core multiplies the quantity by it (0 or 1: nothing) */
+    int unit_si;     /* ST_PARAM, ST_UNKNOWN: the default uses other parameters, so it is a
+                      * quantity in SI, divided by unit_scale (a plain number is in the unit) */
     struct Stmt *next;
 } Stmt;
 

@@ -12,6 +12,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "lang/check.h"
 #include "lang/settings.h"
+#include "lang/units.h"
 
 #include <dlfcn.h>
 #include <math.h>
@@ -2142,6 +2143,7 @@ static void check_body(Checker *C, Item *it)
                                    "objective or a constraint, so nothing determines it", S->coords[i]->name);
         }
     }
+    units_check(C->d, C->a, it, C->d->errors == errors_before); /* lang/units.c */
     C->scope = NULL;
 }
 
@@ -2377,9 +2379,12 @@ static void check_stop(Checker *C, JobState *J, Setting *s)
         int smooth = C->need_smooth;
         C->scope = S;
         C->need_smooth = 0; /* evaluated, never differentiated: abs(q) - pi is fine */
+        int before = C->d->errors;
         Val r = resolve(C, s->e1, CX_SYSTEM);
         if (!r.bad)
             single_outputs(C, s->e1);
+        if (C->d->errors == before)
+            units_check_expr(C->d, C->a, S->item, s->e1);
         C->scope = saved;
         C->need_smooth = smooth;
         if (!r.bad && r.is_const)
@@ -2678,8 +2683,11 @@ static void check_setting(Checker *C, JobState *J, Setting *s)
                         diag_error(C->d, a->name.loc, "record '%s' would clash with a default output column",
                                    a->name.name);
                     C->scope = S;
+                    int before = C->d->errors;
                     resolve(C, a->value, CX_RECORD);
                     single_outputs(C, a->value);
+                    if (C->d->errors == before)
+                        units_check_expr(C->d, C->a, S->item, a->value);
                     C->scope = saved;
                 }
                 break;

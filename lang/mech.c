@@ -248,19 +248,39 @@ static SymId tr_rate(Tr *T, const Expr *e, int primes)
     return v;
 }
 
+/* A force on coordinate i in a unit (SI value times the scale: the force
+ * on the coordinate in its unit), or its acceleration (the SI value over
+ * the scale: in the coordinate's unit per s^2). */
+static SymId coord_scaled(Sym *S, const Item *sys, int i, SymId v, int divide)
+{
+    for (const Stmt *s = sys->stmts; s; s = s->next)
+        if (s->kind == ST_COORD && i-- == 0)
+            return !s->unit || !(s->unit_scale > 0) || s->unit_scale == 1 ? v
+                   : divide ? sym_div(S, v, sym_num(S, s->unit_scale)) : sym_mul2(S, sym_num(S, s->unit_scale), v);
+    return v;
+}
+
+/* A quantity declared with a unit enters the equations in coherent SI:
+ * its variable (in the declared unit) times the unit's scale (units.c). */
+static SymId in_si(Sym *S, const void *decl, SymId v)
+{
+    const Stmt *s = decl;
+    return s && s->unit && s->unit_scale > 0 && s->unit_scale != 1 ? sym_mul2(S, sym_num(S, s->unit_scale), v) : v;
+}
+
 static SymId tr_name(Tr *T, const Expr *e)
 {
     Sym *S = T->S;
     Mech *m = T->m;
     switch (e->ref) {
     case REF_PARAM:
-        return sym_var(S, m->par[e->index]);
+        return in_si(S, e->decl, sym_var(S, m->par[e->index]));
     case REF_COORD:
         if (T->prob && e->id.primes < 2) /* the action's interval term */
-            return on_interval(T, e);
+            return in_si(S, e->decl, on_interval(T, e));
         if (e->id.primes == 2)
-            return sym_var(S, accel_vars(m)[e->index]);
-        return sym_var(S, e->id.primes ? m->v[e->index] : m->q[e->index]);
+            return in_si(S, e->decl, sym_var(S, accel_vars(m)[e->index]));
+        return in_si(S, e->decl, sym_var(S, e->id.primes ? m->v[e->index] : m->q[e->index]));
     case REF_TIME:
         return sym_var(S, T->prob ? T->prob->x : m->t);
     case REF_MOMENTUM:
@@ -293,7 +313,7 @@ static SymId tr_name(Tr *T, const Expr *e)
         if (T->prob) /* solve: an unknown scalar keeps its given value (infer fits it) */
             return sym_var(S, m->par[T->prob->nparams + e->index]);
         if (m->nunknowns) /* a system's: a parameter train fits */
-            return sym_var(S, m->par[m->np - m->nunknowns + e->index]);
+            return in_si(S, e->decl, sym_var(S, m->par[m->np - m->nunknowns + e->index]));
         break;
     default:
         break;
@@ -1150,6 +1170,8 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
                 continue;
             }
             SymId e = tr(&T, s->value);
+            if (s->unit_si && s->unit_scale > 0) /* a quantity in SI, to the declared unit */
+                e = sym_div(S, e, sym_num(S, s->unit_scale));
             double *x = alloc(S, (size_t)S->nvars, sizeof *x);
             for (int k = 0; k < ip; k++)
                 x[m->par[k]] = values[k];
@@ -1187,10 +1209,12 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
         case ST_FORCE:
             for (int i = 0; i < n; i++)
                 if (strcmp(m->names[i], s->names[0].name) == 0)
-                    m->Q[i] = sym_add2(S, m->Q[i], tr(&T, s->value)); /* several forces on q add */
+                    m->Q[i] = sym_add2(S, m->Q[i], coord_scaled(S, sys, i, tr(&T, s->value), 0)); /* forces add */
             break;
         case ST_SYMMETRY:
             sym_generators(&T, s);
+            for (int i = 0; i < n && !s->swap; i++) /* a generator is in SI: to each coordinate's unit */
+                m->syms[m->nsyms - 1].dq[i] = coord_scaled(S, sys, i, m->syms[m->nsyms - 1].dq[i], 1);
             break;
         case ST_CONSTRAIN: {
             MechCons *c = &m->cons[icons++];
@@ -1206,7 +1230,7 @@ int mech_build_trained(Mech *m, Sym *S, Diag *d, const Item *sys, int flags, con
             for (const Expr *e = s->exprs; e; e = e->next, k++)
                 for (int i = 0; i < n; i++)
                     if (strcmp(m->names[i], s->names[k].name) == 0)
-                        m->acc[i] = tr(&T, e);
+                        m->acc[i] = coord_scaled(S, sys, i, tr(&T, e), 1);
             m->accel = MECH_ACCEL_SYMBOLIC;
             break;
         }

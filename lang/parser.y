@@ -65,6 +65,7 @@ static void unknown_statement(Parser *P, Ident word, Ident name);
 static Stmt *desugar_bodies(Parser *P, Stmt *stmts, Loc end);
 static Stmt *mk_input(Parser *P, Ident word, Ident name, Ident arg, const Ident *from, Expr *file,
                       NetArg *opts, Loc loc);
+static Stmt *with_unit(Parser *P, Stmt *s, Expr *unit, Loc at, int after_name);
 
 /* Reverse a list built backwards; one function per list type. */
 #define DEFINE_REVERSE(T)                                                      \
@@ -134,8 +135,8 @@ static Stmt *prepend_stmts(Stmt *rev, Stmt *run)
 %right '^'
 
 %type <item> items item
-%type <stmt> stmts stmt decls decl fixes fix subjects subject gens gen
-%type <expr> expr primary args opt_args names opt_names exprs
+%type <stmt> stmts stmt decls decl cdecls cdecl fixes fix subjects subject gens gen
+%type <expr> expr primary args opt_args names opt_names exprs unit
 %type <netarg> netargs netarg props prop
 %type <fn> fns fn
 %type <setting> settings setting_list setting
@@ -226,13 +227,7 @@ stmts:
 stmt:
     "param" decls               { $$ = REVERSE(Stmt, $2); for (Stmt *s = $$; s; s = s->next) s->kind = ST_PARAM; }
   | "unknown" decls             { $$ = REVERSE(Stmt, $2); for (Stmt *s = $$; s; s = s->next) s->kind = ST_UNKNOWN; }
-  | "coord" names               { $$ = NULL;
-                                  for (Expr *n = $2; n; n = n->next) {
-                                      Stmt *s = mk_stmt(P, ST_COORD, n->loc);
-                                      s->names = arena_alloc(P->arena, sizeof *s->names);
-                                      s->names[0] = n->id; s->nnames = 1; s->next = $$; $$ = s;
-                                  }
-                                  }
+  | "coord" cdecls              { $$ = REVERSE(Stmt, $2); }
   | "field" names               { $$ = NULL;
                                   for (Expr *n = $2; n; n = n->next) {
                                       Stmt *s = mk_stmt(P, ST_FIELD, n->loc);
@@ -313,6 +308,38 @@ decl:
   | NAME                        { $$ = mk_stmt(P, ST_PARAM, @$); /* symbolic: no value (param m, k) */
                                   $$->names = arena_alloc(P->arena, sizeof *$$->names);
                                   $$->names[0] = $1; $$->nnames = 1; }
+  | NAME '=' expr unit          { $$ = mk_stmt(P, ST_PARAM, @$);
+                                  $$->names = arena_alloc(P->arena, sizeof *$$->names);
+                                  $$->names[0] = $1; $$->nnames = 1; $$->value = $3;
+                                  $$ = with_unit(P, $$, $4, @4, 0); }
+  | NAME unit                   { $$ = mk_stmt(P, ST_PARAM, @$);
+                                  $$->names = arena_alloc(P->arena, sizeof *$$->names);
+                                  $$->names[0] = $1; $$->nnames = 1;
+                                  $$ = with_unit(P, $$, $2, @2, 1); }
+    ;
+
+/* Coordinates, each with its unit or not: coord x [m], th */
+cdecls:
+    cdecl
+  | cdecls ',' cdecl            { $3->next = $1; $$ = $3; }
+    ;
+
+cdecl:
+    NAME                        { $$ = mk_stmt(P, ST_COORD, @1);
+                                  $$->names = arena_alloc(P->arena, sizeof *$$->names);
+                                  $$->names[0] = $1; $$->nnames = 1; }
+  | NAME unit                   { $$ = mk_stmt(P, ST_COORD, @1);
+                                  $$->names = arena_alloc(P->arena, sizeof *$$->names);
+                                  $$->names[0] = $1; $$->nnames = 1;
+                                  $$ = with_unit(P, $$, $2, @2, 1); }
+    ;
+
+/* A unit is the last thing of a declaration, in brackets: [kg], [m/s^2].
+ * Its contents are read as an expression, which lang/units.c then reads as
+ * a unit (names, '*', '/', '^' with an integer, 1, parentheses). */
+unit:
+    '[' expr ']'                { $$ = $2; }
+  | '[' error ']'               { $$ = NULL; P->broken = 1; } /* resume after the bracket */
     ;
 
 fixes:
@@ -556,6 +583,20 @@ static Expr *mk_call(Parser *P, ExprKind k, Ident callee, Expr *revargs, Loc loc
             e->depth = a->depth + 1;
     }
     return bounded(P, e, loc);
+}
+
+/* A declaration's unit.  A bracket written directly after a name, with no
+ * space (x[m]), is kept for an index (coord q[N], issue 17), so a unit
+ * after a name is written after a space: coord x [m]. */
+static Stmt *with_unit(Parser *P, Stmt *s, Expr *unit, Loc at, int after_name)
+{
+    const Loc n = s->names[0].loc;
+    if (after_name && at.first_line == n.last_line && at.first_column == n.last_column + 1)
+        diag_error(P->diag, at, "a unit is written after a space ('%s [...]'); a bracket directly after "
+                   "a name is an index", s->names[0].name);
+    s->unit = unit;
+    s->unit_loc = at;
+    return s;
 }
 
 static Stmt *mk_stmt(Parser *P, StmtKind k, Loc loc)
