@@ -646,6 +646,14 @@ static void check_dims(U *u, Item *it)
             }
             break;
         }
+        case ST_CONSTRAIN: {
+            /* its two sides one dimension (each checked inside as any sum) */
+            Dim lhs = infer(u, s->value), rhs;
+            if (differs(u, s->at, lhs, &rhs) && !(s->at->kind == EX_NUM && s->at->num == 0))
+                error_at(u, s->at, arena_printf(u->a, "the constraint '%s' sets %s equal to %s", s->names[0].name,
+                                                dim_str(u, lhs), dim_str(u, rhs)));
+            break;
+        }
         case ST_SYMMETRY:
         case ST_INPUT:
             if (s->value)

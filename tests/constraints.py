@@ -36,6 +36,9 @@
 13. lag modes on constrained systems: the Cartesian pendulum's w^2 = g/l
     below and -g/l above; the Cartesian double pendulum's (g/l)(2 -+ sqrt 2);
     a velocity constraint refused with its message.
+14. Units: a Cartesian pendulum in cm and g, held by its rod, has the
+    tension of SI (the multiplier in SI); a constraint whose sides differ
+    in dimension is a located error.
 11. A disc rolling without slipping on a plane, free to lean (two velocity
     constraints): lag's accelerations and multipliers at random states
     against SymPy's LagrangesMethod with nonhol_coneqs, the disc built
@@ -314,7 +317,37 @@ simulate S { time 0 .. 1; init x = 1 }
         rolling_disc(tmp)
         action(tmp)
         modes(tmp)
+        units(tmp)
     finish()
+
+
+def units(tmp):
+    text = """system Cm {
+    param m = 100 [g], l = 50 [cm], g = 9.81 [m/s^2]
+    coord x [cm], y [cm]
+    L = 0.5*m*(x'^2 + y'^2) - m*g*y
+    constrain rod: x^2 + y^2 = l^2
+}
+simulate Cm { time 0 .. 1; every 0.01; init x = 30, y = -40; tol 1e-12; output "u.csv" }
+"""
+    p = run_lag(LAG, tmp, "ucm", text)
+    rows = read_csv(os.path.join(tmp, "u.csv")) if p.returncode == 0 else []
+    # tension m g (3 cos(th) - 2 cos(th0)) in newtons, cos(th) = -y/l; the rod's force lambda (2x, 2y) in SI
+    e = worst(err(-2 * 0.5 * r["lambda_rod"], 0.1 * G * (3 * (-r["y"] / 50) - 2 * 0.8)) for r in rows) \
+        if len(rows) == 101 else math.inf
+    on = worst(abs(r["x"] ** 2 + r["y"] ** 2 - 2500) for r in rows) if rows else math.inf
+    report(e <= 1e-9 and on <= 1e-8, "units: a pendulum in cm and g on its rod: the tension in newtons from the "
+           "multiplier (worst %.3g), on the circle in cm (%.3g)" % (e, on), p.stderr)
+    text = """system Bad {
+    param m = 1 [kg], l = 1 [m]
+    coord x [m], y [m], z [m]
+    L = 0.5*m*(x'^2 + y'^2 + z'^2)
+    constrain rod: x^2 + y^2 = l
+}
+"""
+    p = run_lag(LAG, tmp, "ubad", text)
+    want = "ubad.lag:5:32: error: the constraint 'rod' sets m^2 equal to m"
+    report(p.returncode == 1 and want in p.stderr.replace(tmp + "/", ""), "units: " + want, p.stderr)
 
 
 def modes(tmp):
