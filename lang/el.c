@@ -813,18 +813,7 @@ int el_run_view(Front *F, const char *system, ElFormat format, const Override *s
         for (const Item *it = F->prog.files[f]; it; it = it->next)
             found += selection(it, f, system, format) != 0;
     if (system && !found) {
-        /* the nearest system's name, as the front end suggests names */
-        int n = 0;
-        for (int f = 0; f < F->prog.nfiles; f++)
-            for (const Item *it = F->prog.files[f]; it; it = it->next)
-                n += it->kind == IT_SYSTEM;
-        const char **names = arena_alloc(F->arena, (size_t)(n + 1) * sizeof *names);
-        n = 0;
-        for (int f = 0; f < F->prog.nfiles; f++)
-            for (const Item *it = F->prog.files[f]; it; it = it->next)
-                if (it->kind == IT_SYSTEM)
-                    names[n++] = it->name.name;
-        const char *near = diag_suggest(system, names, n);
+        const char *near = front_near_system(F, system);
         fprintf(stderr, "lag: el: no system '%s' in the program%s%s%s\n", system, near ? " (did you mean '" : "",
                 near ? near : "", near ? "'?)" : "");
         return 1;

@@ -282,3 +282,18 @@ int front_check_buffer(const char *name, const char *text, size_t len, FILE *err
     front_fini(&F);
     return errors;
 }
+
+const char *front_near_system(Front *F, const char *name)
+{
+    int n = 0;
+    for (int f = 0; f < F->prog.nfiles; f++)
+        for (const Item *it = F->prog.files[f]; it; it = it->next)
+            n += it->kind == IT_SYSTEM;
+    const char **names = arena_alloc(F->arena, (size_t)(n + 1) * sizeof *names);
+    n = 0;
+    for (int f = 0; f < F->prog.nfiles; f++)
+        for (const Item *it = F->prog.files[f]; it; it = it->next)
+            if (it->kind == IT_SYSTEM)
+                names[n++] = it->name.name;
+    return diag_suggest(name, names, n);
+}

@@ -75,5 +75,8 @@ int front_load_text(Front *F, const char *name, const char *text, size_t len, FI
  * Never exits, never crashes.  Imports are resolved relative to the
  * current directory. */
 int front_check_buffer(const char *name, const char *text, size_t len, FILE *err);
+/* The loaded system whose name is nearest to name (a misspelling), or
+ * NULL: for "did you mean" in the commands that name a system. */
+const char *front_near_system(Front *F, const char *name);
 
 #endif

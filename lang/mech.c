@@ -203,6 +203,26 @@ static SymId vcross(Sym *S, SymId u, SymId v)
  * variables; on an action's interval (T->prob) the coordinates, velocities
  * and t are then replaced by the interval's midpoint, slope and midpoint
  * time, as everywhere else in the action's term. */
+/* v, an expression of a system's q, q' and t, on an action's interval:
+ * q the midpoint (u + w)/2 of the nodes' values, q' the slope (w - u)/h,
+ * t the midpoint. */
+static SymId interval_form(const Problem *P, SymId v)
+{
+    const Mech *m = &P->m;
+    Sym *S = m->S;
+    SymId *with = mem_xalloc((size_t)S->nvars * sizeof *with);
+    memset(with, 0, (size_t)S->nvars * sizeof *with);
+    for (int i = 0; i < m->n; i++) {
+        SymId u = sym_var(S, P->u[i]), w = sym_var(S, P->w[i]);
+        with[m->q[i]] = sym_mul2(S, sym_num(S, 0.5), sym_add2(S, u, w));
+        with[m->v[i]] = sym_div(S, sym_sub(S, w, u), sym_var(S, P->h));
+    }
+    with[m->t] = sym_var(S, P->x);
+    v = sym_replace(S, v, with);
+    mem_free(with);
+    return v;
+}
+
 static SymId tr_rate(Tr *T, const Expr *e, int primes)
 {
     Sym *S = T->S;
@@ -232,20 +252,7 @@ static SymId tr_rate(Tr *T, const Expr *e, int primes)
         return S->zero;
     for (int k = 0; k < primes; k++)
         v = rate_of(m, v);
-    if (!T->prob)
-        return v;
-    const Problem *P = T->prob;
-    SymId *with = mem_xalloc((size_t)S->nvars * sizeof *with);
-    memset(with, 0, (size_t)S->nvars * sizeof *with);
-    for (int i = 0; i < m->n; i++) {
-        SymId u = sym_var(S, P->u[i]), w = sym_var(S, P->w[i]);
-        with[m->q[i]] = sym_mul2(S, sym_num(S, 0.5), sym_add2(S, u, w));
-        with[m->v[i]] = sym_div(S, sym_sub(S, w, u), sym_var(S, P->h));
-    }
-    with[m->t] = sym_var(S, P->x);
-    v = sym_replace(S, v, with);
-    mem_free(with);
-    return v;
+    return T->prob ? interval_form(T->prob, v) : v;
 }
 
 /* A force on coordinate i in a unit (SI value times the scale: the force
@@ -2059,17 +2066,7 @@ SymId mech_problem_expr(Problem *P, Diag *d, const Expr *e)
  * action: q at the midpoint, q' the slope, t the midpoint. */
 static SymId hamiltonian_on_interval(Problem *P)
 {
-    Mech *m = &P->m;
-    Sym *S = m->S;
-    SymId *with = alloc(S, (size_t)S->nvars, sizeof *with);
-    memset(with, 0, (size_t)S->nvars * sizeof *with);
-    for (int i = 0; i < m->n; i++) {
-        SymId u = sym_var(S, P->u[i]), w = sym_var(S, P->w[i]);
-        with[m->q[i]] = sym_mul2(S, sym_num(S, 0.5), sym_add2(S, u, w));
-        with[m->v[i]] = sym_div(S, sym_sub(S, w, u), sym_var(S, P->h));
-    }
-    with[m->t] = sym_var(S, P->x);
-    return sym_replace(S, m->L, with);
+    return interval_form(P, P->m.L);
 }
 
 int mech_build_action(Problem *P, Sym *S, Diag *d, const Item *sys, double t0, double t1,

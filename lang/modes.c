@@ -198,24 +198,15 @@ static int newton(Eq *E, double *q, int *iterations, double *fnorm, char *why, s
  * (exit 2). */
 static const Item *find_system(Front *F, const char *name)
 {
-    int n = 0;
     for (int f = 0; f < F->prog.nfiles; f++)
-        for (const Item *it = F->prog.files[f]; it; it = it->next) {
+        for (const Item *it = F->prog.files[f]; it; it = it->next)
             if ((it->kind == IT_SYSTEM || it->kind == IT_PROBLEM) && strcmp(it->name.name, name) == 0) {
                 if (it->kind == IT_SYSTEM)
                     return it;
                 fprintf(stderr, "lag: modes: '%s' is a problem; lag modes takes a system\n", name);
                 return NULL;
             }
-            n += it->kind == IT_SYSTEM;
-        }
-    const char **names = arena_alloc(F->arena, (size_t)(n + 1) * sizeof *names);
-    n = 0;
-    for (int f = 0; f < F->prog.nfiles; f++)
-        for (const Item *it = F->prog.files[f]; it; it = it->next)
-            if (it->kind == IT_SYSTEM)
-                names[n++] = it->name.name;
-    const char *near = diag_suggest(name, names, n);
+    const char *near = front_near_system(F, name);
     fprintf(stderr, "lag: modes: no system '%s' in the program%s%s%s\n", name, near ? " (did you mean '" : "",
             near ? near : "", near ? "'?)" : "");
     return NULL;

@@ -420,43 +420,10 @@ static void ends_events(RkBatch *b, double T, int nact)
     b->g(b->gctx, nact, b->ev, (size_t)b->B, b->ets, b->gn, (size_t)b->B, b->why);
 }
 
-/* Slot p's lane crossed on the step it just took (to T with fin): its
- * step goes to the park to be located, the lane out of the batch (its
- * state and time set when it is located).  (While the control looks at
- * the lanes, a lane moved into another's slot takes its k1 along, which
- * the park may need: the retires there move one stage with events.) */
-static void park(RkBatch *b, int p, double T, int *nact)
-{
-    RkPark *pk = b->park;
-    if (pk->n == pk->cap)
-        locate(b);
-    const size_t B = (size_t)b->B, C = (size_t)pk->cap, q = (size_t)pk->n++;
-    const int l = b->lane[p], K = b->K;
-    pk->lane[q] = l;
-    pk->t[q] = b->t[p];
-    pk->te[q] = b->fin[p] ? T : b->t[p] + b->h0[p];
-    pk->done[q] = 0;
-    for (int i = 0; i < b->w; i++) {
-        pk->y[i * C + q] = b->y[i * B + (size_t)p];
-        pk->k[i * C + q] = b->k[i * B + (size_t)p];
-        pk->yhi[i * C + q] = b->ev[i * B + (size_t)p];
-    }
-    for (int k = 0; k < K; k++) {
-        pk->glo[q * (size_t)K + (size_t)k] = b->gy[(size_t)k * B + (size_t)p];
-        pk->ghi[q * (size_t)K + (size_t)k] = b->gn[(size_t)k * B + (size_t)p];
-    }
-    rk_locate_begin(&pk->L[q], b->t[p], b->h0[p]);
-    pk->row[q] = 0;
-    b->status[l] = RK_EVENT;
-    b->stopped++;
-    retire(b, p, nact, 1, 1);
-    pk->slot[q] = b->nlive; /* where retire put it: dead slots never move */
-}
-
-/* Slot p's lane crossed 0 with the recorded function k on the step it
- * just took: the step goes to the park as a stop's would, function k
- * alone to be located, and the lane stays (it takes the step's end). */
-static void park_record(RkBatch *b, int p, double T, int k)
+/* A park entry for the step slot p's lane just took (to T with fin): its
+ * start, end, stages and the functions at both ends, the bracket begun;
+ * its index (the caller sets its row and slot). */
+static size_t park_step(RkBatch *b, int p, double T)
 {
     RkPark *pk = b->park;
     if (pk->n == pk->cap)
@@ -477,6 +444,33 @@ static void park_record(RkBatch *b, int p, double T, int k)
         pk->ghi[q * (size_t)K + (size_t)j] = b->gn[(size_t)j * B + (size_t)p];
     }
     rk_locate_begin(&pk->L[q], b->t[p], b->h0[p]);
+    return q;
+}
+
+/* Slot p's lane crossed on the step it just took (to T with fin): its
+ * step goes to the park to be located, the lane out of the batch (its
+ * state and time set when it is located).  (While the control looks at
+ * the lanes, a lane moved into another's slot takes its k1 along, which
+ * the park may need: the retires there move one stage with events.) */
+static void park(RkBatch *b, int p, double T, int *nact)
+{
+    RkPark *pk = b->park;
+    const int l = b->lane[p];
+    const size_t q = park_step(b, p, T);
+    pk->row[q] = 0;
+    b->status[l] = RK_EVENT;
+    b->stopped++;
+    retire(b, p, nact, 1, 1);
+    pk->slot[q] = b->nlive; /* where retire put it: dead slots never move */
+}
+
+/* Slot p's lane crossed 0 with the recorded function k on the step it
+ * just took: the step goes to the park as a stop's would, function k
+ * alone to be located, and the lane stays (it takes the step's end). */
+static void park_record(RkBatch *b, int p, double T, int k)
+{
+    RkPark *pk = b->park;
+    const size_t q = park_step(b, p, T);
     pk->row[q] = 1 + k;
     pk->slot[q] = -1;
 }

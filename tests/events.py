@@ -52,7 +52,8 @@ import math
 import os
 import tempfile
 
-from lagtest import (DOUBLE_PENDULUM, close, err, finish, mpi_launcher, mpi_same, num, program, report, run_json,
+from lagtest import (DOUBLE_PENDULUM, close, err, finish, mpi_launcher, mpi_same, num, pendulum_quarter_period, program,
+                     report, run_json,
                      run_lag, worst)
 
 LAG, SRCDIR = program()
@@ -90,16 +91,6 @@ def run(tmp, name, text, *args):
     return (p, js, read(out) if os.path.exists(out) else [], read(ev) if os.path.exists(ev) else [])
 
 
-def agm(a, b):
-    while abs(a - b) > 1e-16 * a:
-        a, b = (a + b) / 2, math.sqrt(a * b)
-    return a
-
-
-def quarter_period(amplitude, g, l):
-    """K(k) sqrt(l/g), k = sin(A/2): K(k) = pi / (2 agm(1, sqrt(1 - k^2)))."""
-    k = math.sin(amplitude / 2)
-    return math.pi / (2 * agm(1.0, math.sqrt(1 - k * k))) * math.sqrt(l / g)
 
 
 def projectile(tmp):
@@ -128,7 +119,7 @@ def projectile(tmp):
 
 def pendulum(tmp):
     g, l, A = 9.81, 1.3, 2.0
-    q = quarter_period(A, g, l)
+    q = pendulum_quarter_period(A, g, l)
     cases = [("falling", "th crosses 0 falling", q, "th"), ("rising", "th crosses 0 rising", 3 * q, "th"),
              ("either way", "th crosses 0", q, "th"),
              ("a velocity: th' = 0 again at the far side", "th' crosses 0 rising", 2 * q, "th'"),
@@ -391,7 +382,7 @@ def section_figure(tmp):
 def record_pendulum(tmp):
     """Zero crossings of a pendulum at amplitude A: T/4 + k T/2, T = 4 sqrt(l/g) K(sin(A/2))."""
     g, l, A = 9.81, 1.3, 0.3
-    q = quarter_period(A, g, l)
+    q = pendulum_quarter_period(A, g, l)
     want = [q + 2 * q * k for k in range(int((20 - q) / (2 * q)) + 1)]
     job = ("simulate Pend { init th = %r; time 0 .. 20, every 0.1; method rk8pd, tol 1e-12\n"
            "  record when th crosses 0\n  events \"EV\" }\n" % A)
@@ -507,7 +498,7 @@ def compare_events(tmp):
            "  record when th crosses 0 falling\n  record when th' - 4.8 crosses 0 }\n")
     p, js = run_json(LAG, tmp, "cmp_ev.lag", pend + job)
     ms = js[0]["models"] if p.returncode == 0 and js else {}
-    q = {name: quarter_period(2.0, g, 1.3) for name, g in (("P1", 9.81), ("P2", 9.5), ("P3", 12.0))}
+    q = {name: pendulum_quarter_period(2.0, g, 1.3) for name, g in (("P1", 9.81), ("P2", 9.5), ("P3", 12.0))}
     good, errs = len(ms) == 3, []
     for name in ("P1", "P2", "P3") if good else ():
         m = ms[name]

@@ -116,6 +116,16 @@ def close(got, want, tol, rel=0.0):
     return err(got, want) <= tol + rel * abs(want)
 
 
+def pendulum_quarter_period(amplitude, g, l):
+    """A pendulum's quarter period at amplitude A, exactly: K(k) sqrt(l/g),
+    k = sin(A/2), K(k) = pi / (2 agm(1, sqrt(1 - k^2))) (the arithmetic-
+    geometric mean), not the small-angle pi/2 sqrt(l/g)."""
+    a, b = 1.0, math.sqrt(1 - math.sin(amplitude / 2) ** 2)
+    while abs(a - b) > 1e-16 * a:
+        a, b = (a + b) / 2, math.sqrt(a * b)
+    return math.pi / (2 * a) * math.sqrt(l / g)
+
+
 def read_csv(path):
     """The data rows of a CSV file with a header, as dicts of finite floats."""
     with open(path, newline="") as f:

@@ -31,7 +31,7 @@ import os
 import subprocess
 import tempfile
 
-from lagtest import close, err, finish, num, program, report, run_json, worst, read_csv
+from lagtest import pendulum_quarter_period, close, err, finish, num, program, report, run_json, worst, read_csv
 
 LAG, SRCDIR = program()
 
@@ -200,15 +200,6 @@ def symmetry(tmp):
            "a rotation of x [cm] and y [m], its generator in SI: L is invariant, the charge in SI", p.stdout + p.stderr)
 
 
-def agm(a, b):
-    while abs(a - b) > 1e-16 * a:
-        a, b = (a + b) / 2, math.sqrt(a * b)
-    return a
-
-
-def quarter_period(amplitude, g, l):
-    k = math.sin(amplitude / 2)
-    return math.pi / (2 * agm(1.0, math.sqrt(1 - k * k))) * math.sqrt(l / g)
 
 
 def rows_of(tmp, name, text, *args):
@@ -232,7 +223,7 @@ def pendulum(tmp):
         job = ("simulate PendCm { init th = %r; time 0 .. 5, every 0.1; method rk8pd, tol 1e-11\n"
                "  stop when th crosses 0 falling; output \"OUT\" }\n" % A)
         p, js, rows = rows_of(tmp, "pcm", PEND_CM + job, *args)
-        want = quarter_period(A, 9.81, l_cm / 100)
+        want = pendulum_quarter_period(A, 9.81, l_cm / 100)
         t = js[0]["final"]["t"] if p.returncode == 0 and js and js[0]["final"]["t"] is not None else math.nan
         report(close(t, want, 1e-9), "a pendulum with l = %g [cm]%s: the quarter period is K(sin(A/2)) sqrt(l/g), "
                "l in metres, %.12g (got %r, error %.3g)" % (l_cm, " set by --set in the declared unit" if args else "",
