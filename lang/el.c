@@ -506,16 +506,21 @@ static void print_latex(Mech *m, FILE *out)
             first = 0;
         }
         fputs(" &= ", out);
-        sym_print_latex(S, out, m->f[i]);
+        int shown = m->f[i] != S->zero || !m->ncons;
+        if (shown)
+            sym_print_latex(S, out, m->f[i]);
         for (int k = 0; k < m->ncons; k++)
             if (m->cons[k].A[i] != S->zero) {
-                fputs(" + (", out);
+                fputs(shown ? " + (" : "(", out);
+                shown = 1;
                 sym_print_latex(S, out, m->cons[k].A[i]);
                 fputs(")\\,\\lambda_{\\mathrm{", out);
                 for (const char *ch = m->cons[k].name; *ch; ch++)
                     fputs(*ch == '_' ? "\\_" : (char[2]){*ch, 0}, out);
                 fputs("}}", out);
             }
+        if (!shown)
+            fputs("0", out);
         fputs(" \\\\\n", out);
     }
     for (int k = 0; k < m->ncons; k++) {

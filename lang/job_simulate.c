@@ -202,11 +202,16 @@ int job_simulate(Job *J)
             }
         }
         const SymId *lambda = mech_multipliers(&m);
-        for (int c = 0; c < m.ncons; c++) {
-            names[k] = arena_printf(S->arena, "drift_%s", m.cons[c].name);
-            roots[k++] = m.cons[c].g ? m.cons[c].g : m.cons[c].C;
-            names[k] = arena_printf(S->arena, "lambda_%s", m.cons[c].name);
-            roots[k++] = lambda[c];
+        for (int c = 0; c < 2 * m.ncons; c++) {
+            const MechCons *mc = &m.cons[c / 2];
+            const char *name = arena_printf(S->arena, c % 2 ? "lambda_%s" : "drift_%s", mc->name);
+            int dup = 0;
+            for (int j = 0; j < nuser; j++)
+                dup |= strcmp(names[j], name) == 0;
+            if (!dup) { /* unless a record of that name gives it */
+                names[k] = name;
+                roots[k++] = c % 2 ? lambda[c / 2] : mc->g ? mc->g : mc->C;
+            }
         }
         nrec = k;
         if (rc) {

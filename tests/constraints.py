@@ -36,6 +36,10 @@
 13. lag modes on constrained systems: the Cartesian pendulum's w^2 = g/l
     below and -g/l above; the Cartesian double pendulum's (g/l)(2 -+ sqrt 2);
     a velocity constraint refused with its message.
+15. A learned L (a net's correction) with the rod: rk8pd and msbdf (its
+    Jacobian through the network and the augmented system) agree, the drift
+    at rounding; a record named like a constraint column replaces it; under
+    mpirun -n 2 an ensemble writes one process's bytes.
 14. Units: a Cartesian pendulum in cm and g, held by its rod, has the
     tension of SI (the multiplier in SI); a constraint whose sides differ
     in dimension is a located error.
@@ -318,7 +322,41 @@ simulate S { time 0 .. 1; init x = 1 }
         action(tmp)
         modes(tmp)
         units(tmp)
+        learned_and_mpi(tmp)
     finish()
+
+
+def learned_and_mpi(tmp):
+    text = """system LCart {
+    param l = 1
+    coord x, y
+    net f = mlp(in = 2, hidden = [8], out = 1, activation = softplus)
+    L = 0.5*(x'^2 + y'^2) - 9.81*y + 0.01*f(x, y)
+    constrain rod: x^2 + y^2 = l^2
+}
+simulate LCart { time 0 .. 2; init x = 0.6, y = -0.8; tol 1e-11; output "l1.csv" }
+simulate LCart { time 0 .. 2; init x = 0.6, y = -0.8; method msbdf; tol 1e-11; output "l2.csv"
+    record lambda_rod = 2*x }
+"""
+    p = run_lag(LAG, tmp, "learned", text)
+    a = read_csv(os.path.join(tmp, "l1.csv")) if p.returncode == 0 else []
+    b = read_csv(os.path.join(tmp, "l2.csv")) if p.returncode == 0 else []
+    e = worst(max(err(r["x"], s["x"]), err(r["y"], s["y"])) for r, s in zip(a, b)) if a and len(a) == len(b) else math.inf
+    drift = worst(abs(r["drift_rod"]) for r in a) if a else math.inf
+    report(e <= 1e-7 and drift <= 1e-12, "a learned L on the rod: rk8pd against msbdf (worst %.3g), drift %.3g" %
+           (e, drift), p.stderr)
+    cols = list(b[0].keys()) if b else []
+    report(cols.count("lambda_rod") == 1 and b and all(close(r["lambda_rod"], 2 * r["x"], 0) for r in b),
+           "a record named lambda_rod replaces the multiplier's column: %s" % cols)
+    from lagtest import mpi_launcher, mpi_same
+    what = "mpirun -n 2: a constrained ensemble (starts moved onto the rod) writes one process's bytes"
+    cmd = mpi_launcher(LAG, [what])
+    if cmd:
+        ens = CART + """simulate Cart { time 0 .. 1; samples 5; seed 2; init x = uniform(-1, 1), y = -1
+    tol 1e-10; output "e.csv" }
+"""
+        ok, why, _, _ = mpi_same(LAG, cmd, tmp, "cens", ens, (2,))
+        report(ok, what, why)
 
 
 def units(tmp):
