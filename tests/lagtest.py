@@ -16,6 +16,9 @@ these instead:
   close(got, want, tol, rel=0)
                        |got - want| <= tol + rel*|want|, false for any
                        non-finite value
+  pendulum_quarter_period(A, g, l)
+                       a pendulum's exact quarter period at amplitude A
+                       (the complete elliptic integral by the AGM)
   read_csv(path)       the rows of a CSV file as dicts of floats (num)
 
 Files and runs:
@@ -47,10 +50,14 @@ Under mpirun (tests/mpi.py, tests/mpi_compare.py):
   mpi_same(lag, cmd, tmp, name, text, ranks=(1, 2, 3), rc=0, *args)
                        plainly, then on each number of ranks: (ok, why, the
                        plain run's files, its messages)
+  mpi_clear_segments()  removes the shared-memory segments left by jobs
+                       (kept per test in a directory of its own, not
+                       /dev/shm: a killed job's would meet a later one's)
 
 TAP: report(ok, what, why, todo) each point, skip(what, reason) one that
 cannot run here, finish() the plan and the points.
 """
+import atexit
 import csv
 import json
 import math
@@ -59,6 +66,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 
 
 class NotFinite(ValueError):
@@ -238,6 +246,18 @@ def import_h5py():
     return h5py
 
 
+_MPI_SHM = None
+
+
+def mpi_clear_segments():
+    """Remove the shared-memory segments jobs left (after killing one)."""
+    for f in os.listdir(_MPI_SHM) if _MPI_SHM else []:
+        try:
+            os.remove(os.path.join(_MPI_SHM, f))
+        except OSError:
+            pass
+
+
 def mpi_launcher(lag, points):
     mpirun = os.environ.get("MPIRUN") or "mpirun"
     exe = shutil.which(mpirun)
@@ -254,6 +274,16 @@ def mpi_launcher(lag, points):
         # other checks stay.
         os.environ["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
         cmd += ["-x", "ASAN_OPTIONS"]
+        # Open MPI's shared-memory segments (the vader transport's, in
+        # /dev/shm by default, named by a 16-bit job family) outlive a job
+        # whose ranks were killed or failed, where a later job of the same
+        # family finds them: each test keeps its own in a directory of its
+        # own, removed at exit and emptied by mpi_clear_segments()
+        global _MPI_SHM
+        if _MPI_SHM is None:
+            _MPI_SHM = tempfile.mkdtemp(prefix="lag-mpi-shm.")
+            atexit.register(shutil.rmtree, _MPI_SHM, True)
+        os.environ["OMPI_MCA_btl_vader_backing_directory"] = _MPI_SHM
         p = subprocess.run(cmd + ["-n", "2", lag, "--version"], capture_output=True, text=True, timeout=120)
         if "built without MPI" in p.stderr:
             why = "lag was built without MPI (./configure --with-mpi)"

@@ -35,7 +35,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lagtest import DOUBLE_PENDULUM, finish, import_h5py, mpi_launcher, mpi_run, mpi_same, program, report, skip  # noqa: E402
+from lagtest import DOUBLE_PENDULUM, finish, import_h5py, mpi_clear_segments, mpi_launcher, mpi_run, mpi_same, program, report, skip  # noqa: E402
 
 LAG, SRCDIR = program()
 LAG = os.path.abspath(LAG)
@@ -189,6 +189,7 @@ def main():
         killed = proc.poll() is None
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
+        mpi_clear_segments()  # the killed job's
         resumed = subprocess.run(cmd + ["-n", "3", LAG, "run", path, "--json", "-o", cout], capture_output=True,
                                  text=True, timeout=600)
         try:
