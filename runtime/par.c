@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,34 @@ static void at_exit(void)
         replay();
 }
 
+/* A rank killed by a fatal signal (an abort: in a library, or an
+ * assertion) would take its kept messages with it, and mpirun says only
+ * which rank died: they are written out first, with the signal, by
+ * async-signal-safe calls alone (the label made beforehand). */
+static int buf_fd = -1;
+static char fatal_head[64];
+static int fatal_len;
+
+static void on_fatal(int sig)
+{
+    if (buf_fd >= 0 && err_fd >= 0) {
+        const char *name = sig == SIGABRT ? "SIGABRT" : sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS"
+                                                                                                     : "SIGFPE";
+        off_t len = lseek(buf_fd, 0, SEEK_END);
+        const char *tail = len > 0 ? " after saying:\n" : "\n";
+        if (write(err_fd, fatal_head, (size_t)fatal_len) >= 0 && write(err_fd, name, strlen(name)) >= 0 &&
+            write(err_fd, tail, strlen(tail)) >= 0) {
+            char buf[4096];
+            ssize_t got;
+            off_t at = 0;
+            while (at < len && (got = pread(buf_fd, buf, sizeof buf, at)) > 0 && write(err_fd, buf, (size_t)got) == got)
+                at += got;
+        }
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 /* Stdout to /dev/null, stderr into a temporary buffer: ranks other than 0
  * run the same front end and would print everything again. */
 static void quiet_rank(void)
@@ -149,6 +178,14 @@ static void quiet_rank(void)
         dup2(fileno(err_buf), 2);
         atexit(at_exit);
         mem_on_out_of_memory(at_exit); /* (which leaves by _exit) */
+        buf_fd = fileno(err_buf);
+        fatal_len = snprintf(fatal_head, sizeof fatal_head, "lag: rank %d of %d died of ", rank, size);
+        signal(SIGABRT, on_fatal);
+#ifndef __SANITIZE_ADDRESS__ /* the sanitizers report these themselves */
+        signal(SIGSEGV, on_fatal);
+        signal(SIGBUS, on_fatal);
+        signal(SIGFPE, on_fatal);
+#endif
     }
 }
 

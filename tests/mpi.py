@@ -41,7 +41,7 @@ LAG, SRCDIR = program()
 LAG = os.path.abspath(LAG)
 POINTS = ["simulate rk8pd ensemble", "simulate to HDF5", "simulate rk4 and msbdf ensembles", "failures in later blocks",
           "train fresh data", "train fixed data with validation", "train resumed under other ranks",
-          "replicated jobs", "lag el once", "a rank out of memory", "bad input once"]
+          "replicated jobs", "lag el once", "a rank out of memory", "a rank aborted", "bad input once"]
 
 
 ENSEMBLE = DOUBLE_PENDULUM + """
@@ -247,6 +247,27 @@ solve Chain { points 81; guess y = -0.5*x*(1 - x); output "chain.csv" }
                and p.stderr.count("out of memory") == 1,
                "mpi-10 rank 1 alone runs out of memory: exit 4, its message shown once under 'lag: rank 1 of 2 "
                "said:'", p.stderr)
+
+        # rank 1 dies of SIGABRT in the middle of a run (sent once its
+        # stderr is the kept buffer, a deleted temporary file): what it
+        # said (a warning every rank makes) and the signal are shown
+        wrap = os.path.join(tmp, "rank1_abort.sh")
+        with open(wrap, "w") as f:
+            f.write('#!/bin/sh\n[ "$OMPI_COMM_WORLD_RANK" = 1 ] || exec "$@"\n"$@" & pid=$!\n'
+                    'i=0; while [ $i -lt 3000 ] && ! readlink /proc/$pid/fd/2 | grep -q deleted; do '
+                    'sleep 0.01; i=$((i+1)); done\nsleep 0.2; kill -ABRT $pid; wait $pid\n')
+        os.chmod(wrap, 0o755)
+        path = os.path.join(tmp, "abort.lag")
+        with open(path, "w") as f:
+            f.write(DOUBLE_PENDULUM.replace("L = ", "L = 0.001*abs(t1) + ") +
+                    "simulate DP { init t1 = uniform(-1, 1); samples 4; time 0 .. 1e6; tol 1e-12 }\n")
+        p = subprocess.run(cmd + ["-n", "2", wrap, LAG, "run", path, "--quiet", "-o", tmp], capture_output=True,
+                           text=True, timeout=300)
+        said = p.stderr.split("lag: rank 1 of 2 died of SIGABRT after saying:\n")
+        report(p.returncode != 0 and len(said) == 2 and said[1].startswith("%s:" % path)
+               and "'abs' is not smooth" in said[1],
+               "mpi-11 rank 1 dies of SIGABRT mid-run: its kept messages are shown under 'lag: rank 1 of 2 died of "
+               "SIGABRT after saying:'", p.stderr)
 
         bad = "system S {\n    coord x\n    L = x'^2 +\n}\nsimulate S { init x = 1; time 0 .. 1 }\n"
         p1, _, _, _ = mpi_run(LAG, cmd, 0, tmp, "bad", bad)
