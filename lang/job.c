@@ -256,77 +256,94 @@ static int least_change(const double *out, const int *use, int k, int n, const d
     return 0;
 }
 
-int job_constrain_starts(Job *J, Mech *m, const IrProgram *cons, double *y, int samples, int w, double t,
-                         const double *params)
+const char *job_onto_constraints(Vm *vm, const Mech *m, const IrProgram *cons, double *y, int w, double t,
+                                 const double *params, int positions, int velocities)
 {
     const int n = m->n, k = m->ncons, cw = 2 + n;
-    Vm *vm = vm_alloc(&cons, 1, 1);
     double *out = mem_xalloc((size_t)(k * cw) * sizeof *out), *r = mem_xalloc((size_t)k * sizeof *r);
     double *dx = mem_xalloc((size_t)n * sizeof *dx), *G = mem_xalloc((size_t)(k * k) * sizeof *G);
-    double *tmp = mem_xalloc((size_t)k * sizeof *tmp), *orig = mem_xalloc((size_t)(2 * n) * sizeof *orig);
+    double *tmp = mem_xalloc((size_t)k * sizeof *tmp);
     int *pos = mem_xalloc((size_t)k * sizeof *pos), *all = mem_xalloc((size_t)k * sizeof *all);
-    int rc = 0, moved = 0, worst_i = 0, worst_s = 0;
-    double worst = 0;
+    double *q = y, *v = y + n;
     const char *why = NULL;
     for (int a = 0; a < k; a++) {
         pos[a] = m->cons[a].g != 0;
         all[a] = 1;
     }
+    /* the coordinates: Gauss-Newton steps of least change onto g = 0 */
+    int done = !positions;
+    for (int it = 0; it < 60 && !done && !why; it++) {
+        if (vm_run(vm, cons, 1, q, w, t, params, out, 0) != VM_OK) {
+            why = "the constraints are not finite there";
+            break;
+        }
+        for (int a = 0; a < k; a++)
+            r[a] = pos[a] ? out[a * cw] : 0;
+        if (least_change(out, pos, k, n, r, dx, G, tmp) != 0) {
+            why = "the constraints are not independent there (A A^T is singular)";
+            break;
+        }
+        /* a state already on them (to rounding) is kept as it is */
+        double step = 0, size = 0;
+        for (int i = 0; i < n; i++) {
+            step = fmax(step, fabs(dx[i]));
+            size = fmax(size, fabs(q[i]));
+        }
+        done = step <= 4 * DBL_EPSILON * (1 + size);
+        if (!isfinite(step))
+            why = "the constraints are not finite there";
+        for (int i = 0; i < n && !done; i++)
+            q[i] -= dx[i];
+    }
+    if (!done && !why)
+        why = "Gauss-Newton did not converge in 60 steps";
+    /* the velocities: C is linear in them, so one least change (and a
+     * second for rounding) */
+    for (int it = 0; it < 2 && velocities && !why; it++) {
+        if (vm_run(vm, cons, 1, q, w, t, params, out, 0) != VM_OK) {
+            why = "the constraints are not finite there";
+            break;
+        }
+        for (int a = 0; a < k; a++)
+            r[a] = out[a * cw + 1];
+        if (least_change(out, all, k, n, r, dx, G, tmp) != 0) {
+            why = "the constraints are not independent there (A A^T is singular)";
+            break;
+        }
+        double step = 0, size = 0;
+        for (int i = 0; i < n; i++) {
+            step = fmax(step, fabs(dx[i]));
+            size = fmax(size, fabs(v[i]));
+        }
+        if (!isfinite(step))
+            why = "the constraints are not finite there";
+        if (step <= 4 * DBL_EPSILON * (1 + size))
+            break;
+        for (int i = 0; i < n; i++)
+            v[i] -= dx[i];
+    }
+    mem_free(out);
+    mem_free(r);
+    mem_free(dx);
+    mem_free(G);
+    mem_free(tmp);
+    mem_free(pos);
+    mem_free(all);
+    return why;
+}
+
+int job_constrain_starts(Job *J, Mech *m, const IrProgram *cons, double *y, int samples, int w, double t,
+                         const double *params)
+{
+    const int n = m->n;
+    Vm *vm = vm_alloc(&cons, 1, 1);
+    double *orig = mem_xalloc((size_t)(2 * n) * sizeof *orig);
+    int rc = 0, moved = 0, worst_i = 0, worst_s = 0;
+    double worst = 0;
     for (int s = 0; s < samples && !rc; s++) {
-        double *q = y + (size_t)s * (size_t)w, *v = q + n;
+        double *q = y + (size_t)s * (size_t)w;
         memcpy(orig, q, (size_t)(2 * n) * sizeof *orig);
-        /* the coordinates: Gauss-Newton steps of least change onto g = 0 */
-        int done = 0;
-        for (int it = 0; it < 60 && !done && !why; it++) {
-            if (vm_run(vm, cons, 1, q, w, t, params, out, 0) != VM_OK) {
-                why = "the constraints are not finite there";
-                break;
-            }
-            for (int a = 0; a < k; a++)
-                r[a] = pos[a] ? out[a * cw] : 0;
-            if (least_change(out, pos, k, n, r, dx, G, tmp) != 0) {
-                why = "the constraints are not independent there (A A^T is singular)";
-                break;
-            }
-            /* a start already on them (to rounding) is kept as it is */
-            double step = 0, size = 0;
-            for (int i = 0; i < n; i++) {
-                step = fmax(step, fabs(dx[i]));
-                size = fmax(size, fabs(q[i]));
-            }
-            done = step <= 4 * DBL_EPSILON * (1 + size);
-            if (!isfinite(step))
-                why = "the constraints are not finite there";
-            for (int i = 0; i < n && !done; i++)
-                q[i] -= dx[i];
-        }
-        if (!done && !why)
-            why = "Gauss-Newton did not converge in 60 steps";
-        /* the velocities: C is linear in them, so one least change (and a
-         * second for rounding) */
-        for (int it = 0; it < 2 && !why; it++) {
-            if (vm_run(vm, cons, 1, q, w, t, params, out, 0) != VM_OK) {
-                why = "the constraints are not finite there";
-                break;
-            }
-            for (int a = 0; a < k; a++)
-                r[a] = out[a * cw + 1];
-            if (least_change(out, all, k, n, r, dx, G, tmp) != 0) {
-                why = "the constraints are not independent there (A A^T is singular)";
-                break;
-            }
-            double step = 0, size = 0;
-            for (int i = 0; i < n; i++) {
-                step = fmax(step, fabs(dx[i]));
-                size = fmax(size, fabs(v[i]));
-            }
-            if (!isfinite(step))
-                why = "the constraints are not finite there";
-            if (step <= 4 * DBL_EPSILON * (1 + size))
-                break;
-            for (int i = 0; i < n; i++)
-                v[i] -= dx[i];
-        }
+        const char *why = job_onto_constraints(vm, m, cons, q, w, t, params, 1, 1);
         if (why) {
             fprintf(stderr, "lag: %s: simulate %s: %s%s cannot be put on the constraints: %s\n", J->where,
                     m->sys->name.name, samples > 1 ? "a trajectory's start" : "the start",
@@ -360,14 +377,7 @@ int job_constrain_starts(Job *J, Mech *m, const IrProgram *cons, double *y, int 
                     "change: %s is now %.10g)\n", J->where, m->sys->name.name, nm, q[worst_i]);
     }
     vm_free(vm);
-    mem_free(out);
-    mem_free(r);
-    mem_free(dx);
-    mem_free(G);
-    mem_free(tmp);
     mem_free(orig);
-    mem_free(pos);
-    mem_free(all);
     return rc;
 }
 

@@ -18,6 +18,7 @@
 #include "runtime/ir.h"
 #include "runtime/solve.h"
 #include "runtime/train.h"
+#include "runtime/vm.h"
 
 /* What one `lag run` keeps from job to job. */
 typedef struct RunState {
@@ -110,6 +111,13 @@ IrProgram *job_del_program(Mech *m);
  * velocity constraint), the velocity form C and its row of A (n): 2 + n
  * outputs a constraint. */
 IrProgram *job_constraints_program(Mech *m);
+/* One state y (q, q', drawn parameters: w wide) at t moved onto the
+ * constraints by the least change (vm: one for cons): with positions, the
+ * coordinates by Gauss-Newton onto g = 0; with velocities, then the
+ * velocities onto C = 0.  A state already on them (to rounding) is kept
+ * bit for bit.  NULL, or why it cannot be done. */
+const char *job_onto_constraints(Vm *vm, const Mech *m, const IrProgram *cons, double *y, int w, double t,
+                                 const double *params, int positions, int velocities);
 /* Put each trajectory's start (samples states of width w in y) onto the
  * constraints at t: the coordinates by Gauss-Newton onto g = 0, the
  * velocities by the least change that makes C = 0.  Says so when a start

@@ -154,89 +154,40 @@ static int action_json(const char *system, const SolveJob *sj, const SolveResult
     return sim_json_print(stdout, o);
 }
 
-/* v minus its least change that makes the constraints' velocity forms
- * C = A v + b zero at (q, t): v - A^T (A A^T)^-1 C.  0, or -1. */
-static int tangent(const IrProgram *cons, const double *params, int n, int k, const double *q, double t, double *v)
+/* v made tangent to the constraints at (q, t) by its least change
+ * (lang/job.h: job_onto_constraints).  0, or -1. */
+static int tangent(const Mech *m, const IrProgram *cons, const double *params, const double *q, double t, double *v)
 {
-    const int cw = 2 + n;
+    const int n = m->n;
     Vm *vm = vm_alloc(&cons, 1, 1);
-    double *st = mem_xalloc((size_t)(2 * n) * sizeof *st), *out = mem_xalloc((size_t)(k * cw) * sizeof *out);
-    double *G = mem_xalloc((size_t)(k * k) * sizeof *G), *c = mem_xalloc((size_t)k * sizeof *c);
+    double *st = mem_xalloc((size_t)(2 * n) * sizeof *st);
     memcpy(st, q, (size_t)n * sizeof *st);
     memcpy(st + n, v, (size_t)n * sizeof *st);
-    int rc = vm_run(vm, cons, 1, st, 2 * n, t, params, out, 0) == VM_OK ? 0 : -1, nf;
-    for (int a = 0; a < k && rc == 0; a++) {
-        c[a] = out[a * cw + 1];
-        for (int b = 0; b < k; b++) {
-            double sum = 0;
-            for (int i = 0; i < n; i++)
-                sum += out[a * cw + 2 + i] * out[b * cw + 2 + i];
-            G[a * k + b] = sum;
-        }
-    }
-    if (rc == 0 && vm_lu_solve(G, c, k, &nf) != 0)
-        rc = -1;
-    for (int i = 0; i < n && rc == 0; i++)
-        for (int a = 0; a < k; a++)
-            v[i] -= out[a * cw + 2 + i] * c[a];
+    int rc = job_onto_constraints(vm, m, cons, st, 2 * n, t, params, 0, 1) ? -1 : 0;
+    memcpy(v, st + n, (size_t)n * sizeof *v);
     vm_free(vm);
     mem_free(st);
-    mem_free(out);
-    mem_free(G);
-    mem_free(c);
     return rc;
 }
 
 /* The starting path's inner nodes moved onto the constraints (Newton from
  * a path off them wanders: a saddle of the action is then rarely found),
- * each by Gauss-Newton steps of least change. */
-static void onto_constraints(const IrProgram *cons, const double *params, int n, int nf, int k, double *y,
+ * each by the least change; a node that cannot be is left as it is. */
+static void onto_constraints(const Mech *m, const IrProgram *cons, const double *params, int nf, double *y,
                              int points, double t0, double h)
 {
-    const int cw = 2 + n;
+    const int n = m->n;
     Vm *vm = vm_alloc(&cons, 1, 1);
-    double *st = mem_xalloc((size_t)(2 * n) * sizeof *st), *out = mem_xalloc((size_t)(k * cw) * sizeof *out);
-    double *G = mem_xalloc((size_t)(k * k) * sizeof *G), *c = mem_xalloc((size_t)k * sizeof *c);
+    double *st = mem_xalloc((size_t)(2 * n) * sizeof *st);
     for (int j = 1; j < points - 1; j++) {
         double *q = y + (size_t)j * (size_t)nf;
-        for (int it = 0; it < 20; it++) {
-            memcpy(st, q, (size_t)n * sizeof *st);
-            for (int i = 0; i < n; i++)
-                st[n + i] = 0;
-            int nfin;
-            if (vm_run(vm, cons, 1, st, 2 * n, t0 + j * h, params, out, 0) != VM_OK)
-                break;
-            for (int a = 0; a < k; a++) {
-                c[a] = out[a * cw];
-                for (int b = 0; b < k; b++) {
-                    double sum = 0;
-                    for (int i = 0; i < n; i++)
-                        sum += out[a * cw + 2 + i] * out[b * cw + 2 + i];
-                    G[a * k + b] = sum;
-                }
-            }
-            if (vm_lu_solve(G, c, k, &nfin) != 0)
-                break;
-            double step = 0, size = 0;
-            for (int i = 0; i < n; i++) {
-                double d = 0;
-                for (int a = 0; a < k; a++)
-                    d += out[a * cw + 2 + i] * c[a];
-                if (!isfinite(d))
-                    break;
-                q[i] -= d;
-                step = fmax(step, fabs(d));
-                size = fmax(size, fabs(q[i]));
-            }
-            if (!(step > 1e-15 * (1 + size)))
-                break;
-        }
+        memcpy(st, q, (size_t)n * sizeof *st);
+        memset(st + n, 0, (size_t)n * sizeof *st);
+        if (!job_onto_constraints(vm, m, cons, st, 2 * n, t0 + j * h, params, 1, 0))
+            memcpy(q, st, (size_t)n * sizeof *q);
     }
     vm_free(vm);
     mem_free(st);
-    mem_free(out);
-    mem_free(G);
-    mem_free(c);
 }
 
 /* The fixed ends must be on the constraints (the path can only join
@@ -336,7 +287,7 @@ int job_action(Job *J)
     }
 
     if (k)
-        onto_constraints(cons, params, n, nf, k, y, points, t0, h);
+        onto_constraints(m, cons, params, nf, y, points, t0, h);
     char *outpath = job_output(J, settings_get(set, "output"));
     char *plotpath = job_output(J, settings_get(set, "plot"));
     SolveJob sj = {
@@ -417,7 +368,7 @@ int job_action(Job *J)
         }
         /* the velocity reported: tangent to the constraints (the discrete
          * momentum's differs from it by O(h) along their normals) */
-        if (got && k && tangent(cons, params, n, k, y, t0, v0) != 0)
+        if (got && k && tangent(m, cons, params, y, t0, v0) != 0)
             v0[0] = NAN;
         ir_free(del);
     }

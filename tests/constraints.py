@@ -491,6 +491,17 @@ DISC = """system Disc {
 """
 
 
+def disc_row(tmp, init, records):
+    """The leaning disc's first row from the start init with those records:
+    (the row, "") or (None, lag's stderr)."""
+    text = DISC + "simulate Disc { init %s; time 0 .. 0.01, every 0.01; tol 1e-12; record %s; output \"d.csv\" }\n" \
+        % (init, records)
+    p = run_lag(LAG, tmp, "disc", text)
+    if p.returncode != 0:
+        return None, p.stderr
+    return read_csv(os.path.join(tmp, "d.csv"))[0], ""
+
+
 def rolling_disc(tmp):
     """The leaning rolling disc (yaw q1, lean q2, spin q3 about the disc's
     axis; contact point x, y) against SymPy's LagrangesMethod."""
@@ -535,15 +546,11 @@ def rolling_disc(tmp):
         sol = MM.xreplace(sub).xreplace(at).evalf().LUsolve(FF.xreplace(sub).xreplace(at).evalf())
         want = [float(sol[5 + i]) for i in range(5)] + [float(sol[10]), float(sol[11])]
         init = ", ".join("%s = %.17g, %s' = %.17g" % (n, a, n, b) for n, a, b in zip(names, q, u))
-        rec = ", ".join("a%d = %s''" % (i, n) for i, n in enumerate(names))
-        text = DISC + "simulate Disc { init %s; time 0 .. 0.01, every 0.01; tol 1e-12; record %s; output \"d.csv\" }\n" \
-            % (init, rec)
-        p = run_lag(LAG, tmp, "disc5", text)
-        if p.returncode != 0:
+        row, said = disc_row(tmp, init, ", ".join("a%d = %s''" % (i, n) for i, n in enumerate(names)))
+        if not row:
             errs.append(math.inf)
-            why = p.stderr
+            why = said
             continue
-        row = read_csv(os.path.join(tmp, "d.csv"))[0]
         got = [row["a%d" % i] for i in range(5)] + [row["lambda_roll_x"], row["lambda_roll_y"]]
         errs.append(worst(err(a, b) / max(1.0, abs(b)) for a, b in zip(got, want)))
     e = worst(errs) if errs else math.inf
@@ -581,14 +588,11 @@ def rolling_disc(tmp):
         want = [a1, ud[0], ud[1] - a1 * s2 - qd[0] * c2 * qd[1]]
         init = "x = 0.2, y = -0.1, x' = %.17g, y' = %.17g, " % (0.4 * qd[2] * math.cos(q[0]), 0.4 * qd[2] * math.sin(q[0]))
         init += ", ".join("%s = %.17g, %s' = %.17g" % (n, a, n, b) for n, a, b in zip(names[2:], q, qd))
-        text = DISC + "simulate Disc { init %s; time 0 .. 0.01, every 0.01; tol 1e-12; record a2 = q1'', a3 = q2'', " \
-            "a4 = q3''; output \"d.csv\" }\n" % init
-        p = run_lag(LAG, tmp, "disc6", text)
-        if p.returncode != 0:
+        row, said = disc_row(tmp, init, "a2 = q1'', a3 = q2'', a4 = q3''")
+        if not row:
             errs.append(math.inf)
-            why = p.stderr
+            why = said
             continue
-        row = read_csv(os.path.join(tmp, "d.csv"))[0]
         errs.append(worst(err(row["a%d" % (i + 2)], w) / max(1.0, abs(w)) for i, w in enumerate(want)))
     e = worst(errs) if errs else math.inf
     report(e <= 1e-12, "leaning rolling disc: q'' against SymPy's own KanesMethod rolling disc (test_kane.py) "
